@@ -1,0 +1,1 @@
+"""App runtimes behind one interface: ``sandbox`` (bubblewrap) and, later, ``docker``."""

@@ -1,0 +1,61 @@
+"""The interface every app runtime implements, and the Python environments it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from schemas.bundle import AppManifest
+from schemas.runtime import InstanceInfo, InstanceState
+
+
+@dataclass(frozen=True)
+class PythonEnv:
+    """A built virtualenv holding a bundle's resolved dependencies (shared, read-only)."""
+
+    key: str
+    """SHA-256 of the Python version and the resolved requirement pins."""
+    path: Path
+    """The virtualenv's root directory."""
+
+    @property
+    def python(self) -> Path:
+        """The virtualenv's interpreter."""
+        return self.path / "bin" / "python"
+
+
+def instance_id_for(app_id: str, version: int) -> str:
+    """Instance ids are deterministic, so a retried start finds the running instance."""
+    return f"{app_id}-v{version}"
+
+
+class Runtime(Protocol):
+    """Runs app instances isolated from the host, reachable only through a unix socket."""
+
+    host: str
+
+    async def start(
+        self,
+        *,
+        app_id: str,
+        version: int,
+        bundle_dir: Path,
+        env: PythonEnv,
+        manifest: AppManifest,
+        env_vars: dict[str, str],
+    ) -> InstanceInfo:
+        """Start the instance, or return it if it is already running (idempotent)."""
+        ...
+
+    async def stop(self, instance_id: str, *, drain_s: float = 1.0) -> None:
+        """Stop the instance gracefully (SIGTERM, drain), then for sure; idempotent."""
+        ...
+
+    async def state(self, instance_id: str) -> InstanceState:
+        """Whether the instance is running."""
+        ...
+
+    async def instances(self) -> list[InstanceInfo]:
+        """Every instance this runtime knows of on this host, running or not."""
+        ...

@@ -1,0 +1,77 @@
+"""Runtime inputs and outputs: start, health-check, switch and stop app instances."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+InstanceState = Literal["running", "stopped", "missing"]
+
+
+class StartInstanceInput(BaseModel):
+    """Start (or find already running) the instance of one release."""
+
+    app_id: str
+    version: int = Field(ge=1)
+    bundle_hash: str
+
+
+class InstanceInfo(BaseModel):
+    """A running app instance on a runtime host."""
+
+    instance_id: str = Field(description="'<app_id>-v<version>', unique per host")
+    app_id: str
+    version: int
+    host: str
+    socket_path: str
+    pid: int | None = None
+
+
+class HealthCheckInput(BaseModel):
+    """Probe an instance's health path through its socket."""
+
+    instance_id: str
+    socket_path: str
+    path: str = "/health"
+    attempts: int = Field(default=20, ge=1)
+    interval_s: float = Field(default=0.25, gt=0)
+
+
+class HealthCheckResult(BaseModel):
+    """Outcome of a health probe."""
+
+    healthy: bool
+    status_code: int | None = None
+    detail: str = ""
+
+
+class SwitchTrafficInput(BaseModel):
+    """Point the gateway route of an app at an instance (atomic)."""
+
+    app_id: str
+    version: int
+    instance_id: str
+    socket_path: str
+    host: str
+
+
+class SwitchTrafficResult(BaseModel):
+    """The route before the switch, so it can be restored."""
+
+    previous_version: int | None = None
+    previous_instance_id: str | None = None
+
+
+class StopInstanceInput(BaseModel):
+    """Stop an instance after letting in-flight requests finish."""
+
+    instance_id: str
+    drain_s: float = Field(default=1.0, ge=0)
+
+
+class RuntimeHost(BaseModel):
+    """The runtime host chosen for a release, and its worker-specific task queue."""
+
+    host: str
+    task_queue: str

@@ -1,0 +1,90 @@
+"""Configuration: one ``Settings`` object read from ``MB_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with safe embedded defaults.
+
+    Unset ``temporal_address`` / ``database_url`` mean "run the embedded
+    server under ``data_dir``"; set, they point at production backends.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MB_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".mb"))
+
+    # Temporal
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool = False
+
+    # PostgreSQL
+    database_url: SecretStr | None = None
+
+    # HTTP API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str | None = Field(default=None, description="base URL users reach the API at")
+
+    # OpenAI-compatible backends (generation and moderation), optional
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_moderation_model: str = "omni-moderation-latest"
+    openai_timeout_s: float = 60.0
+
+    # Pipeline
+    review_timeout_s: float = 24 * 3600
+    qa_test_runs: int = 3
+    qa_test_timeout_s: float = 300.0
+
+    # Runtime
+    runtime: Literal["sandbox", "docker"] = "sandbox"
+    runtime_host: str = "local"
+    sandbox_uid: int = 65534
+    sandbox_gid: int = 65534
+    app_memory_mb: int = 512
+    app_pids: int = 128
+    app_cpu: float = Field(default=1.0, gt=0, description="CPU cores per app instance")
+    drain_s: float = 1.0
+
+    @cached_property
+    def data_path(self) -> Path:
+        """The data directory as an absolute path."""
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def embedded_temporal(self) -> bool:
+        """True when ``mb up`` must run the Temporal dev server itself."""
+        return self.temporal_address is None
+
+    @property
+    def embedded_database(self) -> bool:
+        """True when ``mb up`` must run the embedded PostgreSQL itself."""
+        return self.database_url is None
+
+    @property
+    def temporal_target(self) -> str:
+        """host:port of the Temporal frontend."""
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def api_base_url(self) -> str:
+        """Where users reach the API and the gateway."""
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def ui_base_url(self) -> str:
+        """Where operators reach the Temporal Web UI (embedded dev server)."""
+        return f"http://127.0.0.1:{self.temporal_ui_port}"

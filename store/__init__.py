@@ -1,0 +1,1 @@
+"""Persistence: PostgreSQL (pool, migrations, repositories) and the bundle format."""

@@ -1,0 +1,1 @@
+"""Temporal plumbing: names, data converter, client, dev server, replay."""

@@ -1,0 +1,41 @@
+"""The Temporal names that form our public contract: task queues, ids, search attributes.
+
+Changing any of these breaks running workflows and external starters.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+PIPELINE_TASK_QUEUE = "mb-pipeline"
+QA_TASK_QUEUE = "mb-qa"
+RUNTIME_TASK_QUEUE_PREFIX = "mb-runtime-"
+
+APP_WORKFLOW_TYPE = "AppWorkflow"
+DEPLOYMENT_WORKFLOW_TYPE = "DeploymentWorkflow"
+
+SIGNAL_DEPLOY = "deploy"
+SIGNAL_ROLLBACK = "rollback"
+SIGNAL_REVIEW = "review"
+QUERY_STATUS = "status"
+QUERY_RELEASES = "releases"
+
+SA_APP_ID = SearchAttributeKey.for_keyword("MbAppId")
+SA_OWNER_ID = SearchAttributeKey.for_keyword("MbOwnerId")
+SA_STAGE = SearchAttributeKey.for_keyword("MbStage")
+SEARCH_ATTRIBUTES = (SA_APP_ID, SA_OWNER_ID, SA_STAGE)
+
+
+def app_workflow_id(app_id: str) -> str:
+    """Workflow id of an app's long-lived AppWorkflow."""
+    return f"app-{app_id}"
+
+
+def deployment_workflow_id(app_id: str, deployment_id: str) -> str:
+    """Workflow id of one DeploymentWorkflow."""
+    return f"deploy-{app_id}-{deployment_id}"
+
+
+def runtime_task_queue(host: str) -> str:
+    """The worker-specific task queue of a runtime host."""
+    return f"{RUNTIME_TASK_QUEUE_PREFIX}{host}"
