@@ -19,7 +19,9 @@ MAX_BUNDLE_FILES = 200
 MAX_FILE_BYTES = 512 * 1024
 MAX_BUNDLE_BYTES = 2 * 1024 * 1024
 
-_ENTRYPOINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+_ENTRYPOINT = re.compile(
+    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+)
 _SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 
 

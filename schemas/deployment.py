@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -79,6 +79,7 @@ class DeployRequest(BaseModel):
     is ignored, and the deployment's workflow id is derived from it.
     """
 
+    kind: Literal["deploy"] = "deploy"
     request_id: str = Field(pattern=REQUEST_ID_PATTERN)
     owner_id: str = Field(min_length=1, max_length=128)
     prompt: str | None = None
@@ -99,6 +100,7 @@ class DeployRequest(BaseModel):
 class RollbackRequest(BaseModel):
     """Signal ``rollback`` of AppWorkflow: go back to ``to_version`` or the previous release."""
 
+    kind: Literal["rollback"] = "rollback"
     request_id: str = Field(pattern=REQUEST_ID_PATTERN)
     to_version: int | None = Field(default=None, ge=1)
     requested_by: str = Field(min_length=1, max_length=128)
@@ -219,7 +221,7 @@ class AppState(BaseModel):
     next_version: int = 1
     deployments: list[DeploymentSummary] = Field(default=[], description="newest last, bounded")
     rollbacks: list[RollbackSummary] = []
-    pending: list[DeployRequest | RollbackRequest] = []
+    pending: list[Annotated[DeployRequest | RollbackRequest, Field(discriminator="kind")]] = []
     seen_request_ids: list[str] = Field(default=[], description="bounded, for idempotency")
 
 

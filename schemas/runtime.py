@@ -25,6 +25,7 @@ class InstanceInfo(BaseModel):
     version: int
     host: str
     socket_path: str
+    health_path: str = "/health"
     pid: int | None = None
 
 
@@ -47,27 +48,50 @@ class HealthCheckResult(BaseModel):
 
 
 class SwitchTrafficInput(BaseModel):
-    """Point the gateway route of an app at an instance (atomic)."""
+    """Point the gateway route of an app at an instance (atomic, idempotent per request)."""
 
     app_id: str
+    owner_id: str
     version: int
     instance_id: str
     socket_path: str
     host: str
+    reason: str
+    request_id: str = Field(description="idempotency key: a retried switch changes nothing")
 
 
 class SwitchTrafficResult(BaseModel):
-    """The route before the switch, so it can be restored."""
+    """The version the route pointed at before the switch."""
 
     previous_version: int | None = None
-    previous_instance_id: str | None = None
+
+
+class ClearRouteInput(BaseModel):
+    """Take an app offline (its only release failed after the switch)."""
+
+    app_id: str
+    reason: str
+    request_id: str
+
+
+class RecordReleaseInput(BaseModel):
+    """Record a release that passed its watch window (idempotent per deployment)."""
+
+    app_id: str
+    owner_id: str
+    version: int
+    deployment_id: str
+    bundle_hash: str
+    host: str
+    instance_id: str
+    socket_path: str
 
 
 class StopInstanceInput(BaseModel):
     """Stop an instance after letting in-flight requests finish."""
 
     instance_id: str
-    drain_s: float = Field(default=1.0, ge=0)
+    drain_s: float | None = Field(default=None, ge=0, description="None: the host's setting")
 
 
 class RuntimeHost(BaseModel):

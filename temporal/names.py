@@ -39,3 +39,25 @@ def deployment_workflow_id(app_id: str, deployment_id: str) -> str:
 def runtime_task_queue(host: str) -> str:
     """The worker-specific task queue of a runtime host."""
     return f"{RUNTIME_TASK_QUEUE_PREFIX}{host}"
+
+
+# Activity names (stable: they are recorded in workflow histories).
+ACTIVITY_MODERATE = "moderate_prompt"
+ACTIVITY_GENERATE = "generate_bundle"
+ACTIVITY_RUN_TESTS = "run_tests"
+ACTIVITY_SELECT_HOST = "select_runtime_host"
+ACTIVITY_START_INSTANCE = "start_instance"
+ACTIVITY_HEALTH_CHECK = "health_check"
+ACTIVITY_STOP_INSTANCE = "stop_instance"
+ACTIVITY_SWITCH_TRAFFIC = "switch_traffic"
+ACTIVITY_CLEAR_ROUTE = "clear_route"
+ACTIVITY_RECORD_RELEASE = "record_release"
+
+# Error types of the verdicts a deployment can end with (ApplicationError.type).
+ERROR_PROMPT_BLOCKED = "PromptBlocked"
+ERROR_REVIEW_REJECTED = "ReviewRejected"
+ERROR_REVIEW_TIMED_OUT = "ReviewTimedOut"
+ERROR_QA_GATE_FAILED = "QAGateFailed"
+ERROR_APP_START_FAILED = "AppStartFailed"
+ERROR_HEALTH_CHECK_FAILED = "HealthCheckFailed"
+ERROR_ROLLED_BACK = "RolledBackAfterSwitch"

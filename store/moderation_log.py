@@ -1,0 +1,75 @@
+"""The moderation log: every blocked or flagged prompt, with its verdict."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from schemas.moderation import ModerationResult
+from store.db import Database
+
+
+class ModerationLogEntry(BaseModel):
+    """One logged verdict."""
+
+    id: int
+    created_at: datetime
+    deployment_id: str
+    owner_id: str
+    app_id: str
+    prompt: str
+    prompt_sha256: str
+    verdict: str
+    categories: dict[str, float]
+    reason: str
+    backend: str
+
+
+class ModerationLog:
+    """Append verdicts (idempotent per deployment) and read them back."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(
+        self,
+        *,
+        deployment_id: str,
+        owner_id: str,
+        app_id: str,
+        prompt: str,
+        result: ModerationResult,
+    ) -> None:
+        """Log a verdict once per deployment (activity retries do not duplicate it)."""
+        categories = {c.category.value: c.score for c in result.categories}
+        async with self._db.connection() as conn:
+            await conn.execute(
+                "INSERT INTO moderation_log (deployment_id, owner_id, app_id, prompt,"
+                " prompt_sha256, verdict, categories, reason, backend)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (deployment_id) DO NOTHING",
+                (
+                    deployment_id,
+                    owner_id,
+                    app_id,
+                    prompt,
+                    hashlib.sha256(prompt.encode()).hexdigest(),
+                    result.verdict,
+                    json.dumps(categories),
+                    result.reason,
+                    result.backend,
+                ),
+            )
+
+    async def recent(self, limit: int = 50) -> list[ModerationLogEntry]:
+        """The newest entries first."""
+        async with self._db.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT * FROM moderation_log ORDER BY id DESC LIMIT %s", (limit,)
+                )
+            ).fetchall()
+        return [ModerationLogEntry.model_validate(r) for r in rows]

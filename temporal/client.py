@@ -1,0 +1,19 @@
+"""Connecting to Temporal with our data converter (every client must use it)."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+
+from schemas.settings import Settings
+from temporal.converter import data_converter
+
+
+async def connect(settings: Settings, *, target: str | None = None) -> Client:
+    """A client for the configured cluster (or the embedded dev server)."""
+    return await Client.connect(
+        target or settings.temporal_target,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(),
+        api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
+        tls=settings.temporal_tls,
+    )

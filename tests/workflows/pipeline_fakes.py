@@ -1,0 +1,168 @@
+"""Stand-in activities for workflow tests, registered under the real activity names.
+
+Workflow tests check orchestration (ordering, verdicts, rollback, signals), so
+each activity here records its call and answers from a scripted behaviour.
+The real activities are tested against real servers elsewhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from schemas.deployment import ReleaseRecord
+from schemas.generation import GenerateInput, GenerateOutput
+from schemas.moderation import CategoryScore, ModerateInput, ModerationCategory, ModerationResult
+from schemas.qa import QAStageOutcome, RunTestsInput
+from schemas.runtime import (
+    ClearRouteInput,
+    HealthCheckInput,
+    HealthCheckResult,
+    InstanceInfo,
+    RecordReleaseInput,
+    RuntimeHost,
+    StartInstanceInput,
+    StopInstanceInput,
+    SwitchTrafficInput,
+    SwitchTrafficResult,
+)
+from temporal import names
+
+HOST = "test-host"
+
+
+@dataclass
+class FakePipeline:
+    """Scripted activities plus a log of what the workflow asked for."""
+
+    qa_verdict: str = "pass"
+    start_fails_for: set[int] = field(default_factory=set)
+    unhealthy: Callable[[str, int], bool] = lambda instance_id, call: False
+    calls: list[str] = field(default_factory=list)
+    routes: dict[str, str] = field(default_factory=dict)
+    running: set[str] = field(default_factory=set)
+    releases: dict[str, ReleaseRecord] = field(default_factory=dict)
+    health_calls: dict[str, int] = field(default_factory=dict)
+
+    def activities(self) -> list[Callable[..., object]]:
+        return [
+            self.moderate,
+            self.generate,
+            self.run_tests,
+            self.select_host,
+            self.start_instance,
+            self.health_check,
+            self.stop_instance,
+            self.switch_traffic,
+            self.clear_route,
+            self.record_release,
+        ]
+
+    @activity.defn(name=names.ACTIVITY_MODERATE)
+    async def moderate(self, input: ModerateInput) -> ModerationResult:
+        self.calls.append("moderate")
+        if "BLOCKME" in input.prompt:
+            return ModerationResult(
+                verdict="block",
+                categories=(CategoryScore(category=ModerationCategory.PHISHING, score=0.97),),
+                reason="phishing: credential harvesting",
+                backend="local",
+            )
+        if "FLAGME" in input.prompt:
+            return ModerationResult(verdict="flag", reason="ambiguous", backend="local")
+        return ModerationResult(verdict="allow", reason="no policy matched", backend="local")
+
+    @activity.defn(name=names.ACTIVITY_GENERATE)
+    async def generate(self, input: GenerateInput) -> GenerateOutput:
+        self.calls.append("generate")
+        return GenerateOutput(
+            bundle_hash=uuid.uuid5(uuid.NAMESPACE_URL, input.prompt).hex * 2,
+            app_name="Test App",
+            app_kind="todo",
+            file_count=4,
+            backend="blueprint",
+        )
+
+    @activity.defn(name=names.ACTIVITY_RUN_TESTS)
+    async def run_tests(self, input: RunTestsInput) -> QAStageOutcome:
+        self.calls.append("run_tests")
+        return QAStageOutcome(
+            stage="tests",
+            verdict="pass" if self.qa_verdict == "pass" else "fail",
+            summary="3/3 runs passed" if self.qa_verdict == "pass" else "test_add failed",
+            report_hash="f" * 64,
+        )
+
+    @activity.defn(name=names.ACTIVITY_SELECT_HOST)
+    async def select_host(self, app_id: str) -> RuntimeHost:
+        self.calls.append("select_host")
+        return RuntimeHost(host=HOST, task_queue=names.runtime_task_queue(HOST))
+
+    @activity.defn(name=names.ACTIVITY_START_INSTANCE)
+    async def start_instance(self, input: StartInstanceInput) -> InstanceInfo:
+        instance_id = f"{input.app_id}-v{input.version}"
+        self.calls.append(f"start:{instance_id}")
+        if input.version in self.start_fails_for:
+            raise ApplicationError(
+                "ImportError: no module named main",
+                type=names.ERROR_APP_START_FAILED,
+                non_retryable=True,
+            )
+        self.running.add(instance_id)
+        return InstanceInfo(
+            instance_id=instance_id,
+            app_id=input.app_id,
+            version=input.version,
+            host=HOST,
+            socket_path=f"/run/{instance_id}.sock",
+        )
+
+    @activity.defn(name=names.ACTIVITY_HEALTH_CHECK)
+    async def health_check(self, input: HealthCheckInput) -> HealthCheckResult:
+        call = self.health_calls.get(input.instance_id, 0) + 1
+        self.health_calls[input.instance_id] = call
+        self.calls.append(f"health:{input.instance_id}")
+        if self.unhealthy(input.instance_id, call):
+            return HealthCheckResult(healthy=False, status_code=503, detail="HTTP 503")
+        return HealthCheckResult(healthy=True, status_code=200, detail="HTTP 200")
+
+    @activity.defn(name=names.ACTIVITY_STOP_INSTANCE)
+    async def stop_instance(self, input: StopInstanceInput) -> None:
+        self.calls.append(f"stop:{input.instance_id}")
+        self.running.discard(input.instance_id)
+
+    @activity.defn(name=names.ACTIVITY_SWITCH_TRAFFIC)
+    async def switch_traffic(self, input: SwitchTrafficInput) -> SwitchTrafficResult:
+        self.calls.append(f"switch:{input.instance_id}")
+        previous = self.routes.get(input.app_id)
+        self.routes[input.app_id] = input.instance_id
+        return SwitchTrafficResult(
+            previous_version=int(previous.rsplit("-v", 1)[1]) if previous else None
+        )
+
+    @activity.defn(name=names.ACTIVITY_CLEAR_ROUTE)
+    async def clear_route(self, input: ClearRouteInput) -> None:
+        self.calls.append(f"clear:{input.app_id}")
+        self.routes.pop(input.app_id, None)
+
+    @activity.defn(name=names.ACTIVITY_RECORD_RELEASE)
+    async def record_release(self, input: RecordReleaseInput) -> ReleaseRecord:
+        self.calls.append(f"record:{input.instance_id}")
+        record = self.releases.setdefault(
+            input.deployment_id,
+            ReleaseRecord(
+                version=input.version,
+                deployment_id=input.deployment_id,
+                bundle_hash=input.bundle_hash,
+                host=input.host,
+                instance_id=input.instance_id,
+                socket_path=input.socket_path,
+                created_at=datetime.now(UTC),
+            ),
+        )
+        return record

@@ -1,0 +1,351 @@
+"""AppWorkflow + DeploymentWorkflow orchestration on the time-skipping test server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from schemas.deployment import (
+    AppStatus,
+    DeploymentOutcome,
+    DeploymentResult,
+    DeployRequest,
+    ReviewDecision,
+    RollbackRequest,
+    Stage,
+)
+from temporal import names
+from temporal.pipeline_client import (
+    PipelineRequestError,
+    app_status,
+    deployment_status,
+    request_deployment,
+    request_rollback,
+    submit_review,
+)
+from tests.workflows.pipeline_fakes import FakePipeline
+
+OWNER = "user-1"
+
+
+def _request(prompt: str) -> DeployRequest:
+    return DeployRequest(request_id=uuid.uuid4().hex, owner_id=OWNER, prompt=prompt)
+
+
+async def _deploy(client: Client, app_id: str, prompt: str, **kw: float) -> str:
+    return await request_deployment(client, app_id, _request(prompt), **kw)
+
+
+async def _started(client: Client, workflow_id: str) -> None:
+    """Deployments start when their AppWorkflow dequeues them; wait for that."""
+
+    async def exists() -> bool:
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+        except RPCError:
+            return False
+        return True
+
+    await _eventually(exists)
+
+
+async def _result(client: Client, workflow_id: str) -> DeploymentResult:
+    await _started(client, workflow_id)
+    return await client.get_workflow_handle(workflow_id, result_type=DeploymentResult).result()
+
+
+async def _failure(client: Client, workflow_id: str) -> ApplicationError:
+    await _started(client, workflow_id)
+    with pytest.raises(WorkflowFailureError) as info:
+        await client.get_workflow_handle(workflow_id).result()
+    assert isinstance(info.value.cause, ApplicationError)
+    return info.value.cause
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            if await check():
+                return
+        except (AssertionError, PipelineRequestError):
+            pass
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def _settled(client: Client, app_id: str) -> AppStatus:
+    """The app status once nothing is queued or running."""
+    result: list[AppStatus] = []
+
+    async def idle() -> bool:
+        status = await app_status(client, app_id)
+        result[:] = [status]
+        return status.current_deployment is None and status.pending == 0
+
+    await _eventually(idle)
+    return result[0]
+
+
+async def test_happy_path_goes_live_in_order(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    workflow_id = await _deploy(env.client, "todo-app", "a todo list for my team")
+    result = await _result(env.client, workflow_id)
+
+    assert result.release.version == 1
+    assert result.release.instance_id == "todo-app-v1"
+    assert workers.calls[:6] == [
+        "moderate",
+        "generate",
+        "run_tests",
+        "select_host",
+        "start:todo-app-v1",
+        "health:todo-app-v1",
+    ]
+    assert workers.calls[6] == "switch:todo-app-v1"
+    assert workers.calls[-1] == "record:todo-app-v1"
+    assert workers.routes["todo-app"] == "todo-app-v1"
+    stages = [t.stage for t in result.timings]
+    assert stages == [
+        Stage.MODERATING,
+        Stage.GENERATING,
+        Stage.TESTING,
+        Stage.DEPLOYING,
+        Stage.HEALTH_CHECKING,
+        Stage.SWITCHING,
+        Stage.WATCHING,
+        Stage.RECORDING,
+    ]
+    status = await _settled(env.client, "todo-app")
+    assert status.live is not None and status.live.version == 1
+    assert status.deployments[-1].outcome is DeploymentOutcome.LIVE
+
+
+async def test_blocked_prompt_is_rejected_before_any_code(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    workflow_id = await _deploy(env.client, "bad-app", "BLOCKME a fake bank login")
+    error = await _failure(env.client, workflow_id)
+
+    assert error.type == names.ERROR_PROMPT_BLOCKED
+    assert "phishing" in str(error)
+    assert workers.calls == ["moderate"]
+    status = await _settled(env.client, "bad-app")
+    assert status.deployments[-1].outcome is DeploymentOutcome.REJECTED
+    assert status.live is None
+    assert (await deployment_status(env.client, workflow_id)).stage is Stage.REJECTED
+
+
+async def _wait_for_review(client: Client, workflow_id: str) -> None:
+    await _started(client, workflow_id)
+
+    async def waiting() -> bool:
+        return (await deployment_status(client, workflow_id)).awaiting_review
+
+    await _eventually(waiting)
+
+
+async def test_flagged_prompt_approved_goes_live(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    workflow_id = await _deploy(env.client, "flag-app", "FLAGME a login page")
+    await _wait_for_review(env.client, workflow_id)
+    assert "generate" not in workers.calls
+
+    await submit_review(
+        env.client,
+        "app-flag-app",
+        ReviewDecision(decision="approve", reviewer="op@example.test", reason="own app"),
+    )
+    result = await _result(env.client, workflow_id)
+    assert result.release.version == 1
+    assert "generate" in workers.calls
+
+
+async def test_flagged_prompt_rejected(env: WorkflowEnvironment, workers: FakePipeline) -> None:
+    workflow_id = await _deploy(env.client, "flag-rej", "FLAGME a login page")
+    await _wait_for_review(env.client, workflow_id)
+    await submit_review(
+        env.client,
+        workflow_id,
+        ReviewDecision(decision="reject", reviewer="op@example.test", reason="looks like phishing"),
+    )
+    error = await _failure(env.client, workflow_id)
+    assert error.type == names.ERROR_REVIEW_REJECTED
+    assert "looks like phishing" in str(error)
+    assert "generate" not in workers.calls
+
+
+async def test_flagged_prompt_times_out(env: WorkflowEnvironment, workers: FakePipeline) -> None:
+    workflow_id = await _deploy(
+        env.client, "flag-late", "FLAGME a login page", review_timeout_s=3600
+    )
+    await _wait_for_review(env.client, workflow_id)
+    await env.sleep(3601)  # skips an hour of (test server) time
+    error = await _failure(env.client, workflow_id)
+    assert error.type == names.ERROR_REVIEW_TIMED_OUT
+    assert "generate" not in workers.calls
+    status = await _settled(env.client, "flag-late")
+    assert status.deployments[-1].outcome is DeploymentOutcome.REJECTED
+
+
+async def test_review_of_a_workflow_not_waiting_is_refused(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    workflow_id = await _deploy(env.client, "no-review", "a notes app")
+    await _result(env.client, workflow_id)
+    with pytest.raises(PipelineRequestError, match="not awaiting review") as info:
+        await submit_review(
+            env.client, workflow_id, ReviewDecision(decision="approve", reviewer="op")
+        )
+    assert info.value.status == 409
+
+
+async def test_failed_tests_gate_stops_before_deploy(
+    env: WorkflowEnvironment, fake: FakePipeline, workers: FakePipeline
+) -> None:
+    fake.qa_verdict = "fail"
+    workflow_id = await _deploy(env.client, "qa-fail", "a poll")
+    error = await _failure(env.client, workflow_id)
+    assert error.type == names.ERROR_QA_GATE_FAILED
+    assert "test_add failed" in str(error)
+    assert not any(c.startswith("start:") for c in workers.calls)
+    status = await _settled(env.client, "qa-fail")
+    assert status.deployments[-1].outcome is DeploymentOutcome.FAILED
+
+
+async def test_unhealthy_before_switch_keeps_old_release(
+    env: WorkflowEnvironment, fake: FakePipeline, workers: FakePipeline
+) -> None:
+    await _result(env.client, await _deploy(env.client, "sick", "a guestbook"))
+    fake.unhealthy = lambda instance_id, call: instance_id == "sick-v2"
+    error = await _failure(env.client, await _deploy(env.client, "sick", "a guestbook v2"))
+
+    assert error.type == names.ERROR_HEALTH_CHECK_FAILED
+    assert "switch:sick-v2" not in workers.calls
+    assert "stop:sick-v2" in workers.calls
+    assert workers.routes["sick"] == "sick-v1"
+
+
+async def test_unhealthy_after_switch_rolls_back_automatically(
+    env: WorkflowEnvironment, fake: FakePipeline, workers: FakePipeline
+) -> None:
+    await _result(env.client, await _deploy(env.client, "flaky", "a habit tracker"))
+    # v2 passes the pre-switch check, then fails in the watch window.
+    fake.unhealthy = lambda instance_id, call: instance_id == "flaky-v2" and call >= 2
+    workflow_id = await _deploy(env.client, "flaky", "a habit tracker, v2")
+    error = await _failure(env.client, workflow_id)
+
+    assert error.type == names.ERROR_ROLLED_BACK
+    assert "rolled back to v1" in str(error)
+    assert workers.routes["flaky"] == "flaky-v1"
+    assert "flaky-v2" not in workers.running and "flaky-v1" in workers.running
+    switches = [c for c in workers.calls if c.startswith("switch:")]
+    assert switches == ["switch:flaky-v1", "switch:flaky-v2", "switch:flaky-v1"]
+    status = await _settled(env.client, "flaky")
+    assert status.live is not None and status.live.version == 1
+    assert status.deployments[-1].outcome is DeploymentOutcome.ROLLED_BACK
+
+
+async def test_first_release_failing_after_switch_takes_app_offline(
+    env: WorkflowEnvironment, fake: FakePipeline, workers: FakePipeline
+) -> None:
+    fake.unhealthy = lambda instance_id, call: call >= 2
+    error = await _failure(env.client, await _deploy(env.client, "lonely", "a flashcards app"))
+    assert error.type == names.ERROR_ROLLED_BACK
+    assert "lonely" not in workers.routes
+    assert "clear:lonely" in workers.calls
+
+
+async def test_rollback_signal_restores_previous_release(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    await _result(env.client, await _deploy(env.client, "roll", "an inventory"))
+    await _result(env.client, await _deploy(env.client, "roll", "an inventory, v2"))
+    await _settled(env.client, "roll")
+    assert workers.routes["roll"] == "roll-v2"
+    assert "roll-v1" not in workers.running  # the old release was stopped after the switch
+
+    target = await request_rollback(
+        env.client, "roll", RollbackRequest(request_id=uuid.uuid4().hex, requested_by="oncall")
+    )
+    assert target == 1
+
+    async def rolled_back() -> bool:
+        status = await app_status(env.client, "roll")
+        return status.live is not None and status.live.version == 1
+
+    await _eventually(rolled_back)
+    assert workers.routes["roll"] == "roll-v1"
+    assert "roll-v1" in workers.running and "roll-v2" not in workers.running
+    status = await app_status(env.client, "roll")
+    assert status.rollbacks[-1].ok and status.rollbacks[-1].to_version == 1
+
+    # Nothing older than v1: a second rollback is refused up front and changes nothing.
+    with pytest.raises(PipelineRequestError, match="no previous release") as info:
+        await request_rollback(
+            env.client, "roll", RollbackRequest(request_id=uuid.uuid4().hex, requested_by="oncall")
+        )
+    assert info.value.status == 409
+    # Rolling forward to an explicit version works.
+    await request_rollback(
+        env.client,
+        "roll",
+        RollbackRequest(request_id=uuid.uuid4().hex, requested_by="oncall", to_version=2),
+    )
+
+    async def forward() -> bool:
+        status = await app_status(env.client, "roll")
+        return status.live is not None and status.live.version == 2
+
+    await _eventually(forward)
+
+
+async def test_rollback_of_unknown_version_is_refused(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    await _result(env.client, await _deploy(env.client, "one", "a notes app"))
+    with pytest.raises(PipelineRequestError, match="v7 is not a release") as info:
+        await request_rollback(
+            env.client,
+            "one",
+            RollbackRequest(request_id=uuid.uuid4().hex, requested_by="x", to_version=7),
+        )
+    assert info.value.status == 404
+
+
+async def test_deploys_are_serialised_and_deduplicated(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    first = _request("a todo list")
+    ids = [
+        await request_deployment(env.client, "serial", first),
+        await request_deployment(env.client, "serial", first),  # same idempotency key
+        await request_deployment(env.client, "serial", _request("a todo list v2")),
+    ]
+    assert ids[0] == ids[1]
+    results = [await _result(env.client, ids[0]), await _result(env.client, ids[2])]
+    assert [r.release.version for r in results] == [1, 2]
+    status = await _settled(env.client, "serial")
+    assert len(status.deployments) == 2
+    starts = [c for c in workers.calls if c.startswith("start:")]
+    assert starts == ["start:serial-v1", "start:serial-v2"]
+    # v1 was stopped only after v2 went live (never two switches interleaved).
+    assert workers.calls.index("stop:serial-v1") > workers.calls.index("record:serial-v2")
+
+
+async def test_unknown_app_status_is_not_found(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    with pytest.raises(PipelineRequestError) as info:
+        await app_status(env.client, "nope")
+    assert info.value.status == 404

@@ -1,0 +1,1 @@
+"""Deterministic orchestration only: AppWorkflow and DeploymentWorkflow (no I/O here)."""

@@ -1,0 +1,269 @@
+"""AppWorkflow: the long-lived owner of one app (workflow id ``app-<app_id>``).
+
+It serialises everything that changes the app: deploy and rollback signals
+queue up and run one at a time; each deploy is a child DeploymentWorkflow.
+It remembers the releases, answers ``status`` and ``releases`` queries,
+forwards ``review`` decisions to the deployment awaiting one, and continues
+as new before its history grows large.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
+
+from workflows import rollout
+from workflows.deployment import DeploymentWorkflow
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.deployment import (
+        AppState,
+        AppStatus,
+        AppWorkflowInput,
+        DeploymentInput,
+        DeploymentOutcome,
+        DeploymentSummary,
+        DeployRequest,
+        ReleaseRecord,
+        ReviewDecision,
+        RollbackRequest,
+        RollbackSummary,
+    )
+    from temporal import names
+
+MAX_RELEASES = 20
+MAX_DEPLOYMENTS = 50
+MAX_ROLLBACKS = 20
+MAX_SEEN_REQUEST_IDS = 500
+
+_OUTCOME_BY_ERROR = {
+    names.ERROR_PROMPT_BLOCKED: DeploymentOutcome.REJECTED,
+    names.ERROR_REVIEW_REJECTED: DeploymentOutcome.REJECTED,
+    names.ERROR_REVIEW_TIMED_OUT: DeploymentOutcome.REJECTED,
+    names.ERROR_ROLLED_BACK: DeploymentOutcome.ROLLED_BACK,
+}
+
+
+@workflow.defn(name=names.APP_WORKFLOW_TYPE)
+class AppWorkflow:
+    """Serialises deploys and rollbacks of one app and remembers its releases."""
+
+    @workflow.init
+    def __init__(self, input: AppWorkflowInput) -> None:
+        self._input = input
+        self._state: AppState = input.state.model_copy(deep=True)
+        self._current: DeploymentSummary | None = None
+
+    @workflow.run
+    async def run(self, input: AppWorkflowInput) -> None:
+        """Work the queue forever; continue as new when history is long."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._state.pending))
+            command = self._state.pending.pop(0)
+            if isinstance(command, DeployRequest):
+                await self._deploy(command)
+            else:
+                await self._rollback(command)
+            if self._history_is_long() and not self._state.pending:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    AppWorkflowInput(
+                        app_id=input.app_id,
+                        owner_id=input.owner_id,
+                        state=self._state,
+                        review_timeout_s=input.review_timeout_s,
+                        max_history_events=input.max_history_events,
+                    )
+                )
+
+    # --- signals and queries ----------------------------------------------------------
+
+    @workflow.signal(name=names.SIGNAL_DEPLOY)
+    def deploy(self, request: DeployRequest) -> None:
+        """Queue a deployment (a repeated request id is ignored)."""
+        if not self._first_time(request.request_id):
+            return
+        self._state.pending.append(request)
+        self._remember_deployment(
+            DeploymentSummary(
+                deployment_id=request.request_id,
+                workflow_id=names.deployment_workflow_id(self._input.app_id, request.request_id),
+                source="prompt" if request.prompt is not None else "bundle",
+                requested_at=workflow.now(),
+            )
+        )
+
+    @workflow.signal(name=names.SIGNAL_ROLLBACK)
+    def rollback(self, request: RollbackRequest) -> None:
+        """Queue a rollback to ``to_version`` or to the release before the live one."""
+        if self._first_time(request.request_id):
+            self._state.pending.append(request)
+
+    @workflow.signal(name=names.SIGNAL_REVIEW)
+    async def review(self, decision: ReviewDecision) -> None:
+        """Forward a review decision to the deployment awaiting it."""
+        target = decision.deployment_id or (
+            self._current.deployment_id if self._current is not None else None
+        )
+        if target is None:
+            workflow.logger.warning("review signal ignored: no deployment is running")
+            return
+        handle = workflow.get_external_workflow_handle(
+            names.deployment_workflow_id(self._input.app_id, target)
+        )
+        await handle.signal(names.SIGNAL_REVIEW, decision)
+
+    @workflow.query(name=names.QUERY_STATUS)
+    def status(self) -> AppStatus:
+        """The live release, the running deployment, the queue and recent history."""
+        return AppStatus(
+            app_id=self._input.app_id,
+            owner_id=self._input.owner_id,
+            live=self._live(),
+            current_deployment=self._current,
+            pending=len(self._state.pending),
+            deployments=self._state.deployments,
+            rollbacks=self._state.rollbacks,
+        )
+
+    @workflow.query(name=names.QUERY_RELEASES)
+    def releases(self) -> list[ReleaseRecord]:
+        """Releases, oldest first (bounded to the most recent ones)."""
+        return self._state.releases
+
+    # --- deploy -------------------------------------------------------------------------
+
+    async def _deploy(self, request: DeployRequest) -> None:
+        summary = self._summary(request.request_id)
+        summary.version = self._state.next_version
+        self._state.next_version += 1
+        summary.outcome = DeploymentOutcome.RUNNING
+        self._current = summary
+        try:
+            result = await workflow.execute_child_workflow(
+                DeploymentWorkflow.run,
+                DeploymentInput(
+                    app_id=self._input.app_id,
+                    owner_id=request.owner_id,
+                    deployment_id=request.request_id,
+                    version=summary.version,
+                    prompt=request.prompt,
+                    bundle_hash=request.bundle_hash,
+                    previous=self._live(),
+                    review_timeout_s=self._input.review_timeout_s,
+                ),
+                id=summary.workflow_id,
+                task_queue=names.PIPELINE_TASK_QUEUE,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(names.SA_APP_ID, self._input.app_id),
+                        SearchAttributePair(names.SA_OWNER_ID, request.owner_id),
+                        SearchAttributePair(names.SA_STAGE, "queued"),
+                    ]
+                ),
+            )
+        except ChildWorkflowError as err:
+            cause = err.cause
+            error_type = cause.type if isinstance(cause, ApplicationError) else None
+            summary.outcome = _OUTCOME_BY_ERROR.get(error_type or "", DeploymentOutcome.FAILED)
+            summary.error_type = error_type or type(cause).__name__
+            summary.message = str(cause) if cause else str(err)
+        else:
+            summary.outcome = DeploymentOutcome.LIVE
+            summary.message = f"v{result.release.version} is live"
+            self._add_release(result.release)
+        finally:
+            summary.finished_at = workflow.now()
+            self._current = None
+
+    # --- rollback -----------------------------------------------------------------------
+
+    async def _rollback(self, request: RollbackRequest) -> None:
+        live = self._live()
+        target = self._rollback_target(request.to_version)
+        record = RollbackSummary(
+            request_id=request.request_id,
+            from_version=live.version if live else None,
+            to_version=target.version if target else request.to_version,
+            ok=False,
+            message="",
+            at=workflow.now(),
+        )
+        self._state.rollbacks = [*self._state.rollbacks, record][-MAX_ROLLBACKS:]
+        if target is None:
+            record.message = (
+                f"v{request.to_version} is not a release of this app"
+                if request.to_version
+                else "there is no previous release to roll back to"
+            )
+            return
+        if live is not None and target.version == live.version:
+            record.message = f"v{target.version} is already live"
+            return
+        queue = names.runtime_task_queue(target.host)
+        instance = await rollout.start_instance(
+            queue, app_id=self._input.app_id, version=target.version, bundle_hash=target.bundle_hash
+        )
+        health = await rollout.check_health(queue, instance)
+        if not health.healthy:
+            await rollout.stop_instance(queue, instance.instance_id)
+            record.message = f"v{target.version} is not healthy ({health.detail}); nothing changed"
+            return
+        await rollout.switch_traffic(
+            app_id=self._input.app_id,
+            owner_id=self._input.owner_id,
+            instance=instance,
+            reason=f"rollback by {request.requested_by}: {request.reason or 'no reason given'}",
+            request_id=f"{request.request_id}-rollback",
+        )
+        if live is not None:
+            await rollout.stop_instance(names.runtime_task_queue(live.host), live.instance_id)
+        self._state.live_version = target.version
+        record.ok = True
+        record.message = f"rolled back from v{record.from_version} to v{target.version}"
+
+    def _rollback_target(self, to_version: int | None) -> ReleaseRecord | None:
+        if to_version is not None:
+            return next((r for r in self._state.releases if r.version == to_version), None)
+        live = self._state.live_version
+        earlier = [r for r in self._state.releases if live is None or r.version < live]
+        return earlier[-1] if earlier else None
+
+    # --- state --------------------------------------------------------------------------
+
+    def _live(self) -> ReleaseRecord | None:
+        live = self._state.live_version
+        return next((r for r in self._state.releases if r.version == live), None)
+
+    def _add_release(self, release: ReleaseRecord) -> None:
+        self._state.releases = [*self._state.releases, release][-MAX_RELEASES:]
+        self._state.live_version = release.version
+
+    def _summary(self, deployment_id: str) -> DeploymentSummary:
+        return next(d for d in self._state.deployments if d.deployment_id == deployment_id)
+
+    def _remember_deployment(self, summary: DeploymentSummary) -> None:
+        """Append, dropping the oldest finished deployments beyond the bound."""
+        deployments = [*self._state.deployments, summary]
+        overflow = len(deployments) - MAX_DEPLOYMENTS
+        if overflow > 0:
+            finished = [d.deployment_id for d in deployments if d.finished_at is not None]
+            drop = set(finished[:overflow])
+            deployments = [d for d in deployments if d.deployment_id not in drop]
+        self._state.deployments = deployments
+
+    def _first_time(self, request_id: str) -> bool:
+        if request_id in self._state.seen_request_ids:
+            return False
+        self._state.seen_request_ids = [*self._state.seen_request_ids, request_id][
+            -MAX_SEEN_REQUEST_IDS:
+        ]
+        return True
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.max_history_events
+        )

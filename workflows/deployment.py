@@ -1,0 +1,319 @@
+"""DeploymentWorkflow: one prompt (or bundle) becomes one live, QA-gated release.
+
+moderate -> [review] -> generate -> tests x3 -> start -> health -> switch
+-> watch -> record release -> stop the old release. A release that fails its
+health checks after the switch is rolled back automatically.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import NoReturn
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows import rollout
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.deployment import (
+        DeploymentInput,
+        DeploymentResult,
+        DeploymentStatus,
+        ReleaseRecord,
+        ReviewDecision,
+        Stage,
+        StageTiming,
+    )
+    from schemas.generation import GenerateInput, GenerateOutput
+    from schemas.moderation import ModerateInput, ModerationResult
+    from schemas.qa import QAStageOutcome, RunTestsInput
+    from schemas.runtime import HealthCheckResult, InstanceInfo, RecordReleaseInput, RuntimeHost
+    from temporal import names
+
+MODERATION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=10,
+)
+GENERATION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=3,
+)
+QA_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=3,
+)
+LIGHT_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20)
+
+
+@workflow.defn(name=names.DEPLOYMENT_WORKFLOW_TYPE)
+class DeploymentWorkflow:
+    """One deployment of one app version. Fails with a typed ApplicationError verdict."""
+
+    @workflow.init
+    def __init__(self, input: DeploymentInput) -> None:
+        self._input = input
+        self._review: ReviewDecision | None = None
+        self._stage_started = workflow.now()
+        self._status = DeploymentStatus(
+            deployment_id=input.deployment_id,
+            app_id=input.app_id,
+            version=input.version,
+            stage=Stage.QUEUED,
+            awaiting_review=False,
+        )
+
+    @workflow.run
+    async def run(self, input: DeploymentInput) -> DeploymentResult:
+        """The pipeline, stage by stage."""
+        if input.prompt is not None:
+            await self._moderate(input.prompt)
+            bundle_hash = await self._generate(input.prompt)
+        elif input.bundle_hash is not None:
+            bundle_hash = input.bundle_hash
+        else:
+            self._fail("a deployment needs a prompt or a bundle", "InvalidInput", Stage.FAILED)
+        self._status.bundle_hash = bundle_hash
+        qa = await self._run_qa_gate(bundle_hash)
+        host = await self._select_host()
+        release = await self._roll_out(host, bundle_hash)
+        self._enter(Stage.LIVE)
+        return DeploymentResult(
+            deployment_id=input.deployment_id,
+            release=release,
+            qa_report_hash=qa.report_hash,
+            timings=self._status.timings,
+        )
+
+    @workflow.signal(name=names.SIGNAL_REVIEW)
+    def review(self, decision: ReviewDecision) -> None:
+        """An operator's decision on a flagged prompt (ignored unless one is awaited)."""
+        if not self._status.awaiting_review or self._review is not None:
+            workflow.logger.warning("review signal ignored: no review is awaited")
+            return
+        self._review = decision
+
+    @workflow.query(name=names.QUERY_STATUS)
+    def status(self) -> DeploymentStatus:
+        """Where the deployment is, and what it has learned so far."""
+        return self._status
+
+    # --- stages ---------------------------------------------------------------------
+
+    async def _moderate(self, prompt: str) -> None:
+        self._enter(Stage.MODERATING)
+        verdict: ModerationResult = await workflow.execute_activity(
+            names.ACTIVITY_MODERATE,
+            ModerateInput(
+                prompt=prompt,
+                owner_id=self._input.owner_id,
+                app_id=self._input.app_id,
+                deployment_id=self._input.deployment_id,
+            ),
+            result_type=ModerationResult,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=MODERATION_RETRY,
+        )
+        self._status.moderation_verdict = verdict.verdict
+        self._status.moderation_reason = verdict.reason
+        if verdict.verdict == "block":
+            self._fail(f"prompt blocked: {verdict.reason}", names.ERROR_PROMPT_BLOCKED)
+        if verdict.verdict == "flag":
+            await self._await_review(verdict.reason)
+
+    async def _await_review(self, reason: str) -> None:
+        self._enter(Stage.AWAITING_REVIEW)
+        self._status.awaiting_review = True
+        timeout = timedelta(seconds=self._input.review_timeout_s)
+        try:
+            await workflow.wait_condition(lambda: self._review is not None, timeout=timeout)
+        except TimeoutError:
+            self._fail(
+                f"flagged for review ({reason}) and not reviewed within {timeout}",
+                names.ERROR_REVIEW_TIMED_OUT,
+            )
+        finally:
+            self._status.awaiting_review = False
+        assert self._review is not None
+        if self._review.decision == "reject":
+            self._fail(
+                f"rejected by {self._review.reviewer}: {self._review.reason or 'no reason given'}",
+                names.ERROR_REVIEW_REJECTED,
+            )
+        workflow.logger.info("flagged prompt approved by %s", self._review.reviewer)
+
+    async def _generate(self, prompt: str) -> str:
+        self._enter(Stage.GENERATING)
+        generated: GenerateOutput = await workflow.execute_activity(
+            names.ACTIVITY_GENERATE,
+            GenerateInput(
+                prompt=prompt, app_id=self._input.app_id, deployment_id=self._input.deployment_id
+            ),
+            result_type=GenerateOutput,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=GENERATION_RETRY,
+        )
+        return generated.bundle_hash
+
+    async def _run_qa_gate(self, bundle_hash: str) -> QAStageOutcome:
+        self._enter(Stage.TESTING)
+        outcome: QAStageOutcome = await workflow.execute_activity(
+            names.ACTIVITY_RUN_TESTS,
+            RunTestsInput(bundle_hash=bundle_hash),
+            result_type=QAStageOutcome,
+            task_queue=names.QA_TASK_QUEUE,
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=QA_RETRY,
+        )
+        self._status.qa_report_hash = outcome.report_hash
+        if outcome.verdict != "pass":
+            self._fail(f"QA gate failed: {outcome.summary}", names.ERROR_QA_GATE_FAILED)
+        return outcome
+
+    async def _select_host(self) -> RuntimeHost:
+        host: RuntimeHost = await workflow.execute_activity(
+            names.ACTIVITY_SELECT_HOST,
+            self._input.app_id,
+            result_type=RuntimeHost,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=LIGHT_RETRY,
+        )
+        return host
+
+    async def _roll_out(self, host: RuntimeHost, bundle_hash: str) -> ReleaseRecord:
+        """Start beside the old release, check, switch, watch, record, stop the old one."""
+        queue, app_id, owner_id = host.task_queue, self._input.app_id, self._input.owner_id
+        self._enter(Stage.DEPLOYING)
+        try:
+            instance = await rollout.start_instance(
+                queue, app_id=app_id, version=self._input.version, bundle_hash=bundle_hash
+            )
+        except ActivityError as err:
+            self._fail(f"the app did not start: {_cause(err)}", names.ERROR_APP_START_FAILED)
+
+        self._enter(Stage.HEALTH_CHECKING)
+        health = await rollout.check_health(queue, instance)
+        if not health.healthy:
+            await rollout.stop_instance(queue, instance.instance_id)
+            self._fail(
+                f"the new release is not healthy: {health.detail}", names.ERROR_HEALTH_CHECK_FAILED
+            )
+
+        self._enter(Stage.SWITCHING)
+        await rollout.switch_traffic(
+            app_id=app_id,
+            owner_id=owner_id,
+            instance=instance,
+            reason=f"deploy {self._input.deployment_id}",
+            request_id=f"{self._input.deployment_id}-switch",
+        )
+
+        self._enter(Stage.WATCHING)
+        for _ in range(self._input.watch_checks):
+            await workflow.sleep(timedelta(seconds=self._input.watch_interval_s))
+            health = await rollout.check_health(queue, instance, attempts=3, interval_s=0.5)
+            if not health.healthy:
+                await self._roll_back_after_switch(queue, instance, health)
+
+        self._enter(Stage.RECORDING)
+        release: ReleaseRecord = await workflow.execute_activity(
+            names.ACTIVITY_RECORD_RELEASE,
+            RecordReleaseInput(
+                app_id=app_id,
+                owner_id=owner_id,
+                version=instance.version,
+                deployment_id=self._input.deployment_id,
+                bundle_hash=bundle_hash,
+                host=instance.host,
+                instance_id=instance.instance_id,
+                socket_path=instance.socket_path,
+            ),
+            result_type=ReleaseRecord,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=rollout.DATABASE_RETRY,
+        )
+        previous = self._input.previous
+        if previous is not None and previous.instance_id != instance.instance_id:
+            await rollout.stop_instance(
+                names.runtime_task_queue(previous.host), previous.instance_id
+            )
+        return release
+
+    async def _roll_back_after_switch(
+        self, queue: str, instance: InstanceInfo, health: HealthCheckResult
+    ) -> NoReturn:
+        """Put the previous release back (it is still running) and retire the new one."""
+        previous = self._input.previous
+        request_id = f"{self._input.deployment_id}-auto-rollback"
+        if previous is not None:
+            previous_queue = names.runtime_task_queue(previous.host)
+            restored = await rollout.start_instance(
+                previous_queue,
+                app_id=self._input.app_id,
+                version=previous.version,
+                bundle_hash=previous.bundle_hash,
+            )
+            await rollout.switch_traffic(
+                app_id=self._input.app_id,
+                owner_id=self._input.owner_id,
+                instance=restored,
+                reason=f"automatic rollback of {self._input.deployment_id}: {health.detail}",
+                request_id=request_id,
+            )
+            where = f"rolled back to v{previous.version}"
+        else:
+            await rollout.clear_route(
+                app_id=self._input.app_id,
+                reason=f"first release failed after the switch: {health.detail}",
+                request_id=request_id,
+            )
+            where = "no earlier release to roll back to; the app is offline"
+        await rollout.stop_instance(queue, instance.instance_id)
+        self._fail(
+            f"v{instance.version} failed its health check after the switch "
+            f"({health.detail}); {where}",
+            names.ERROR_ROLLED_BACK,
+            Stage.ROLLED_BACK,
+        )
+
+    # --- bookkeeping ----------------------------------------------------------------
+
+    def _enter(self, stage: Stage) -> None:
+        """Close the current stage's timing and make ``stage`` visible to operators."""
+        now = workflow.now()
+        if self._status.stage is not Stage.QUEUED:
+            self._status.timings.append(
+                StageTiming(
+                    stage=self._status.stage, started_at=self._stage_started, finished_at=now
+                )
+            )
+        self._stage_started = now
+        self._status.stage = stage
+        workflow.upsert_search_attributes([names.SA_STAGE.value_set(stage.value)])
+
+    def _fail(self, message: str, error_type: str, stage: Stage | None = None) -> NoReturn:
+        """End the deployment with a verdict that retrying cannot change."""
+        final = stage or (
+            Stage.REJECTED
+            if error_type
+            in (
+                names.ERROR_PROMPT_BLOCKED,
+                names.ERROR_REVIEW_REJECTED,
+                names.ERROR_REVIEW_TIMED_OUT,
+            )
+            else Stage.FAILED
+        )
+        self._enter(final)
+        raise ApplicationError(message, type=error_type, non_retryable=True)
+
+
+def _cause(err: BaseException) -> str:
+    """The innermost message of an activity failure (for the verdict text)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err)

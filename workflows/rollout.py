@@ -1,0 +1,126 @@
+"""Roll-out steps shared by DeploymentWorkflow and AppWorkflow's rollback.
+
+Each function is one activity call with its timeout and retry policy, so the
+workflows read like the story of the pipeline. Runtime activities run on the
+worker-specific task queue of the host that holds (or will hold) the app.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.runtime import (
+        ClearRouteInput,
+        HealthCheckInput,
+        HealthCheckResult,
+        InstanceInfo,
+        StartInstanceInput,
+        StopInstanceInput,
+        SwitchTrafficInput,
+        SwitchTrafficResult,
+    )
+    from temporal import names
+
+RUNTIME_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+    non_retryable_error_types=[names.ERROR_APP_START_FAILED],
+)
+"""Runtime hosts: a few quick retries; an app that crashes at start is a verdict."""
+
+DATABASE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=40,
+)
+"""Route and release writes: keep trying through a database outage (about 15 min)."""
+
+
+async def start_instance(
+    task_queue: str, *, app_id: str, version: int, bundle_hash: str
+) -> InstanceInfo:
+    """Start a release's instance on its host (idempotent: finds it if running)."""
+    instance: InstanceInfo = await workflow.execute_activity(
+        names.ACTIVITY_START_INSTANCE,
+        StartInstanceInput(app_id=app_id, version=version, bundle_hash=bundle_hash),
+        result_type=InstanceInfo,
+        task_queue=task_queue,
+        start_to_close_timeout=timedelta(minutes=10),
+        heartbeat_timeout=timedelta(minutes=2),
+        retry_policy=RUNTIME_RETRY,
+    )
+    return instance
+
+
+async def check_health(
+    task_queue: str, instance: InstanceInfo, *, attempts: int = 40, interval_s: float = 0.25
+) -> HealthCheckResult:
+    """Probe the instance's health path until it answers 2xx or attempts run out."""
+    health: HealthCheckResult = await workflow.execute_activity(
+        names.ACTIVITY_HEALTH_CHECK,
+        HealthCheckInput(
+            instance_id=instance.instance_id,
+            socket_path=instance.socket_path,
+            path=instance.health_path,
+            attempts=attempts,
+            interval_s=interval_s,
+        ),
+        result_type=HealthCheckResult,
+        task_queue=task_queue,
+        start_to_close_timeout=timedelta(minutes=2),
+        retry_policy=RUNTIME_RETRY,
+    )
+    return health
+
+
+async def stop_instance(task_queue: str, instance_id: str) -> None:
+    """Drain and stop an instance on its host (idempotent)."""
+    await workflow.execute_activity(
+        names.ACTIVITY_STOP_INSTANCE,
+        StopInstanceInput(instance_id=instance_id),
+        task_queue=task_queue,
+        start_to_close_timeout=timedelta(minutes=2),
+        retry_policy=RUNTIME_RETRY,
+    )
+
+
+async def switch_traffic(
+    *, app_id: str, owner_id: str, instance: InstanceInfo, reason: str, request_id: str
+) -> int | None:
+    """Point the gateway at ``instance`` atomically; returns the version it replaced."""
+    result: SwitchTrafficResult = await workflow.execute_activity(
+        names.ACTIVITY_SWITCH_TRAFFIC,
+        SwitchTrafficInput(
+            app_id=app_id,
+            owner_id=owner_id,
+            version=instance.version,
+            instance_id=instance.instance_id,
+            socket_path=instance.socket_path,
+            host=instance.host,
+            reason=reason,
+            request_id=request_id,
+        ),
+        result_type=SwitchTrafficResult,
+        task_queue=names.PIPELINE_TASK_QUEUE,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=DATABASE_RETRY,
+    )
+    return result.previous_version
+
+
+async def clear_route(*, app_id: str, reason: str, request_id: str) -> None:
+    """Take the app offline (nothing healthy to serve it)."""
+    await workflow.execute_activity(
+        names.ACTIVITY_CLEAR_ROUTE,
+        ClearRouteInput(app_id=app_id, reason=reason, request_id=request_id),
+        task_queue=names.PIPELINE_TASK_QUEUE,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=DATABASE_RETRY,
+    )
