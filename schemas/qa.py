@@ -86,9 +86,9 @@ class QAStageOutcome(BaseModel):
     report_hash: str
 
 
-class QAReport(BaseModel):
-    """The whole gate for one bundle (``mb qa --json``)."""
+class QAGateReport(BaseModel):
+    """The whole gate for one bundle (``mb qa --json``): one entry per stage."""
 
     bundle_hash: str
     verdict: StageVerdict
-    stages: list[QAStageOutcome]
+    stages: list[TestsReport]

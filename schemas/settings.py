@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     review_timeout_s: float = 24 * 3600
     qa_test_runs: int = 3
     qa_test_timeout_s: float = 300.0
+    qa_concurrency: int = Field(default=2, ge=1, description="QA activities run at once")
 
     # Runtime
     runtime: Literal["sandbox", "docker"] = "sandbox"

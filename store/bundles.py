@@ -29,14 +29,14 @@ class BundleError(ValueError):
 
 def make_bundle(files: dict[str, str] | Iterable[BundleFile]) -> AppBundle:
     """Build a validated bundle from path -> content; reads ``microapp.toml`` if present."""
-    items = (
-        [BundleFile(path=p, content=c) for p, c in files.items()]
-        if isinstance(files, dict)
-        else list(files)
-    )
-    items.sort(key=lambda f: f.path)
-    manifest_text = next((f.content for f in items if f.path == MANIFEST_FILE), None)
     try:
+        items = (
+            [BundleFile(path=p, content=c) for p, c in files.items()]
+            if isinstance(files, dict)
+            else list(files)
+        )
+        items.sort(key=lambda f: f.path)
+        manifest_text = next((f.content for f in items if f.path == MANIFEST_FILE), None)
         manifest = parse_manifest(manifest_text) if manifest_text is not None else AppManifest()
         return AppBundle(manifest=manifest, files=tuple(items))
     except ValidationError as exc:
@@ -128,5 +128,5 @@ def write_bundle(bundle: AppBundle, target: Path) -> Path:
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err.get("loc", ()))
-    msg = str(err.get("msg", "invalid"))
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     return f"{where}: {msg}" if where else msg

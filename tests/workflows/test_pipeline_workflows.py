@@ -58,7 +58,10 @@ async def _started(client: Client, workflow_id: str) -> None:
 
 async def _result(client: Client, workflow_id: str) -> DeploymentResult:
     await _started(client, workflow_id)
-    return await client.get_workflow_handle(workflow_id, result_type=DeploymentResult).result()
+    result: DeploymentResult = await client.get_workflow_handle(
+        workflow_id, result_type=DeploymentResult
+    ).result()
+    return result
 
 
 async def _failure(client: Client, workflow_id: str) -> ApplicationError:

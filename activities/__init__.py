@@ -1,0 +1,1 @@
+"""Everything with side effects: one module (or small package) per pipeline stage."""

@@ -1,0 +1,74 @@
+"""Runtime activities of one host: start, health-check and stop app instances.
+
+They run on the host's own task queue, because the instance (its process and
+socket) lives on that host.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from runtime.base import Runtime
+from runtime.envs import EnvBuilder, RequirementsError
+from runtime.health import wait_healthy
+from runtime.sandbox import AppStartError
+from schemas.runtime import (
+    HealthCheckInput,
+    HealthCheckResult,
+    InstanceInfo,
+    StartInstanceInput,
+    StopInstanceInput,
+)
+from store.bundle_cache import BundleCache
+from temporal import names
+
+
+class RuntimeActivities:
+    """Adapters from the workflow's requests to this host's runtime."""
+
+    def __init__(
+        self, runtime: Runtime, bundles: BundleCache, envs: EnvBuilder, *, drain_s: float
+    ) -> None:
+        self._runtime = runtime
+        self._bundles = bundles
+        self._envs = envs
+        self._drain_s = drain_s
+
+    async def start(self, app_id: str, version: int, bundle_hash: str) -> InstanceInfo:
+        """Check out the bundle, ensure its environment, start (or find) the instance."""
+        bundle_dir, bundle = await self._bundles.checkout(bundle_hash)
+        env = await self._envs.ensure(bundle.file("requirements.txt") or "")
+        return await self._runtime.start(
+            app_id=app_id,
+            version=version,
+            bundle_dir=bundle_dir,
+            env=env,
+            manifest=bundle.manifest,
+            env_vars={},
+        )
+
+    @activity.defn(name=names.ACTIVITY_START_INSTANCE)
+    async def start_instance(self, input: StartInstanceInput) -> InstanceInfo:
+        """Start the release's instance; an app that cannot start is a verdict, not a retry."""
+        activity.heartbeat("starting")
+        try:
+            return await self.start(input.app_id, input.version, input.bundle_hash)
+        except (AppStartError, RequirementsError) as err:
+            raise ApplicationError(
+                str(err), type=names.ERROR_APP_START_FAILED, non_retryable=True
+            ) from None
+
+    @activity.defn(name=names.ACTIVITY_HEALTH_CHECK)
+    async def health_check(self, input: HealthCheckInput) -> HealthCheckResult:
+        """Probe through the instance's socket until 2xx or attempts run out."""
+        return await wait_healthy(
+            input.socket_path, input.path, attempts=input.attempts, interval_s=input.interval_s
+        )
+
+    @activity.defn(name=names.ACTIVITY_STOP_INSTANCE)
+    async def stop_instance(self, input: StopInstanceInput) -> None:
+        """Drain and stop (idempotent: stopping a stopped instance is fine)."""
+        await self._runtime.stop(
+            input.instance_id, drain_s=self._drain_s if input.drain_s is None else input.drain_s
+        )

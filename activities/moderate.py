@@ -1,0 +1,33 @@
+"""The moderation activity: verdict on a prompt; blocked and flagged prompts are logged."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.moderation import Moderator
+from schemas.moderation import ModerateInput, ModerationResult
+from store.moderation_log import ModerationLog
+from temporal import names
+
+
+class ModerationActivities:
+    """Runs the moderator and records every non-allow verdict in the moderation log."""
+
+    def __init__(self, moderator: Moderator, log: ModerationLog) -> None:
+        self._moderator = moderator
+        self._log = log
+
+    @activity.defn(name=names.ACTIVITY_MODERATE)
+    async def moderate_prompt(self, input: ModerateInput) -> ModerationResult:
+        """Moderate; log blocked/flagged prompts once per deployment (retries are safe)."""
+        result = await self._moderator.moderate(input.prompt)
+        if result.verdict != "allow":
+            await self._log.record(
+                deployment_id=input.deployment_id,
+                owner_id=input.owner_id,
+                app_id=input.app_id,
+                prompt=input.prompt,
+                result=result,
+            )
+        activity.logger.info("moderation verdict %s (%s)", result.verdict, result.backend)
+        return result

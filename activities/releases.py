@@ -1,0 +1,75 @@
+"""Activities that place releases: pick a runtime host, switch routes, record releases."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from schemas.deployment import ReleaseRecord
+from schemas.runtime import (
+    ClearRouteInput,
+    RecordReleaseInput,
+    RuntimeHost,
+    SwitchTrafficInput,
+    SwitchTrafficResult,
+)
+from store.releases import ReleaseRepository
+from temporal import names
+
+
+class ReleaseActivities:
+    """Route and release bookkeeping in PostgreSQL (runs on the pipeline queue)."""
+
+    def __init__(self, releases: ReleaseRepository, runtime_host: str) -> None:
+        self._releases = releases
+        self._host = runtime_host
+
+    @activity.defn(name=names.ACTIVITY_SELECT_HOST)
+    async def select_runtime_host(self, app_id: str) -> RuntimeHost:
+        """The runtime host for a new release (one host today; placement goes here)."""
+        del app_id
+        return RuntimeHost(host=self._host, task_queue=names.runtime_task_queue(self._host))
+
+    @activity.defn(name=names.ACTIVITY_SWITCH_TRAFFIC)
+    async def switch_traffic(self, input: SwitchTrafficInput) -> SwitchTrafficResult:
+        """Point the gateway at the new instance in one transaction."""
+        previous = await self._releases.switch(
+            app_id=input.app_id,
+            owner_id=input.owner_id,
+            version=input.version,
+            instance_id=input.instance_id,
+            socket_path=input.socket_path,
+            host=input.host,
+            reason=input.reason,
+            request_id=input.request_id,
+        )
+        activity.logger.info("route of %s -> v%s", input.app_id, input.version)
+        return SwitchTrafficResult(previous_version=previous)
+
+    @activity.defn(name=names.ACTIVITY_CLEAR_ROUTE)
+    async def clear_route(self, input: ClearRouteInput) -> None:
+        """Take the app offline."""
+        await self._releases.clear_route(
+            app_id=input.app_id, reason=input.reason, request_id=input.request_id
+        )
+
+    @activity.defn(name=names.ACTIVITY_RECORD_RELEASE)
+    async def record_release(self, input: RecordReleaseInput) -> ReleaseRecord:
+        """Record the release (exactly once per deployment, however often retried)."""
+        row = await self._releases.record(
+            app_id=input.app_id,
+            owner_id=input.owner_id,
+            version=input.version,
+            deployment_id=input.deployment_id,
+            bundle_hash=input.bundle_hash,
+            host=input.host,
+            instance_id=input.instance_id,
+        )
+        return ReleaseRecord(
+            version=row.version,
+            deployment_id=row.deployment_id,
+            bundle_hash=row.bundle_hash,
+            host=row.host,
+            instance_id=row.instance_id,
+            socket_path=input.socket_path,
+            created_at=row.created_at,
+        )

@@ -1,0 +1,1 @@
+"""The HTTP API: deployments, status and rollback for the platform, and the app gateway."""

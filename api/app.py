@@ -1,0 +1,114 @@
+"""The FastAPI application: routes, error mapping and the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import psycopg
+import psycopg_pool
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.service import RPCError, RPCStatusCode
+
+from api import gateway
+from api.limits import BodySizeLimit
+from api.routes import apps, deployments
+from api.services import Services
+from schemas.bundle import MAX_BUNDLE_BYTES
+from store.db import DatabaseUnavailable
+from temporal.pipeline_client import PipelineRequestError
+
+log = logging.getLogger(__name__)
+
+
+def create_app(services: Services) -> FastAPI:
+    """The API for one process, bound to already-connected services."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.upstreams.close()
+
+    app = FastAPI(
+        title="MicroBuilder deployment pipeline",
+        version="1",
+        description="Start, watch and roll back QA-gated deployments of micro apps.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.upstreams = gateway.UpstreamPool()
+    app.include_router(apps.router)
+    app.include_router(deployments.router)
+    app.include_router(gateway.router)
+    app.add_middleware(BodySizeLimit, limit=MAX_BUNDLE_BYTES * 2)
+    _install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> JSONResponse:
+        """200 when PostgreSQL and Temporal both answer; 503 naming what does not."""
+        problems = []
+        try:
+            async with asyncio.timeout(3):
+                async with services.db.connection() as conn:
+                    await conn.execute("SELECT 1")
+        except Exception:
+            problems.append("database unreachable")
+        try:
+            await services.temporal.workflow_service.get_system_info(
+                GetSystemInfoRequest(), timeout=timedelta(seconds=3)
+            )
+        except Exception:
+            problems.append("temporal unreachable")
+        if problems:
+            return JSONResponse({"status": "degraded", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Map domain and infrastructure errors to clear 4xx/503 answers (never a traceback)."""
+
+    @app.exception_handler(PipelineRequestError)
+    async def pipeline_error(_: Request, exc: PipelineRequestError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            reasons.append(f"{where}: {message}" if where else message)
+        return JSONResponse({"detail": "; ".join(reasons)}, status_code=422)
+
+    async def unavailable(what: str) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"{what} is unavailable; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_down(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        log.warning("database error: %s", type(exc).__name__)
+        return await unavailable("the database")
+
+    @app.exception_handler(psycopg_pool.PoolTimeout)
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_unavailable(_: Request, __: Exception) -> JSONResponse:
+        log.warning("database unavailable")
+        return await unavailable("the database")
+
+    @app.exception_handler(RPCError)
+    async def temporal_error(_: Request, exc: RPCError) -> JSONResponse:
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            return await unavailable("the workflow service")
+        log.error("temporal error %s: %s", exc.status, exc.message)
+        return JSONResponse({"detail": "workflow service error"}, status_code=502)

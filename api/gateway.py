@@ -1,0 +1,108 @@
+"""The gateway: ``/apps/<app_id>/...`` is proxied to the live release's unix socket.
+
+Deployed apps have no network interface; this proxy is their only ingress.
+The route is read per request, so a switch takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import httpx
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+
+from api.deps import AppId, ServicesDep
+
+router = APIRouter(tags=["gateway"])
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+}
+# Never forwarded to app code: our own credentials.
+_PRIVATE_REQUEST_HEADERS = {"authorization", "host"}
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class UpstreamPool:
+    """One keep-alive HTTP client per instance socket (bounded, oldest closed first)."""
+
+    def __init__(self, size: int = 128, timeout_s: float = 30.0) -> None:
+        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+        self._size = size
+        self._timeout = httpx.Timeout(timeout_s, connect=5.0)
+
+    async def client(self, socket_path: str) -> httpx.AsyncClient:
+        """The client for ``socket_path``."""
+        client = self._clients.get(socket_path)
+        if client is None:
+            client = httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(uds=socket_path, retries=1),
+                timeout=self._timeout,
+                base_url="http://app",
+            )
+            self._clients[socket_path] = client
+            while len(self._clients) > self._size:
+                _, oldest = self._clients.popitem(last=False)
+                await oldest.aclose()
+        else:
+            self._clients.move_to_end(socket_path)
+        return client
+
+    async def close(self) -> None:
+        """Close every client."""
+        while self._clients:
+            _, client = self._clients.popitem()
+            await client.aclose()
+
+
+@router.api_route("/apps/{app_id}", methods=_METHODS, include_in_schema=False)
+async def app_root(app_id: AppId) -> RedirectResponse:
+    """Apps live under a trailing slash so their relative links resolve."""
+    return RedirectResponse(f"/apps/{app_id}/", status_code=308)
+
+
+@router.api_route("/apps/{app_id}/{path:path}", methods=_METHODS, include_in_schema=False)
+async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDep) -> Response:
+    """Forward the request to the app's live instance and stream the answer back."""
+    route = await services.releases.route(app_id)
+    if route is None:
+        raise HTTPException(404, f"app {app_id!r} has no live release")
+    pool: UpstreamPool = request.app.state.upstreams
+    client = await pool.client(route.socket_path)
+    headers = {
+        k: v
+        for k, v in request.headers.items()
+        if k.lower() not in _HOP_BY_HOP and k.lower() not in _PRIVATE_REQUEST_HEADERS
+    }
+    headers["x-forwarded-prefix"] = f"/apps/{app_id}"
+    headers["x-forwarded-proto"] = request.url.scheme
+    if request.client is not None:
+        headers["x-forwarded-for"] = request.client.host
+    upstream = client.build_request(
+        request.method,
+        "/" + path,
+        params=request.query_params,
+        headers=headers,
+        content=request.stream(),
+    )
+    try:
+        response = await client.send(upstream, stream=True)
+    except httpx.TimeoutException:
+        raise HTTPException(504, f"app {app_id!r} did not answer in time") from None
+    except httpx.TransportError:
+        raise HTTPException(502, f"app {app_id!r} is not reachable") from None
+    return StreamingResponse(
+        response.aiter_raw(),
+        status_code=response.status_code,
+        headers={k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP},
+        background=BackgroundTask(response.aclose),
+    )

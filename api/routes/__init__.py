@@ -1,0 +1,1 @@
+"""Versioned API routes, one module per resource."""

@@ -1,0 +1,120 @@
+"""Deployments: start one (prompt or bundle), read its status, roll back."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, HTTPException, status
+
+from api.deps import AppId, CurrentUser, OwnedApp, ServicesDep
+from schemas.api import (
+    DeploymentAccepted,
+    DeploymentCreate,
+    DeploymentView,
+    ErrorBody,
+    RollbackAccepted,
+    RollbackCreate,
+)
+from schemas.deployment import DeployRequest, RollbackRequest
+from store.apps import AppOwnedByAnother
+from store.bundles import BundleError, make_bundle
+from temporal import names
+from temporal.pipeline_client import (
+    PipelineRequestError,
+    app_status,
+    deployment_status,
+    request_deployment,
+    request_rollback,
+)
+
+router = APIRouter(prefix="/v1/apps", tags=["deployments"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422, 503)
+}
+
+
+@router.post(
+    "/{app_id}/deployments",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeploymentAccepted,
+    responses=ERRORS,
+)
+async def start_deployment(
+    app_id: AppId, body: DeploymentCreate, user: CurrentUser, services: ServicesDep
+) -> DeploymentAccepted:
+    """Queue a deployment of a prompt or a bundle; creates the app on first use."""
+    bundle_hash = None
+    if body.bundle is not None:
+        try:
+            bundle = make_bundle(body.bundle)
+        except BundleError as err:
+            raise HTTPException(400, f"invalid bundle: {err}") from None
+    try:
+        await services.apps.ensure(app_id, user)
+    except AppOwnedByAnother:
+        raise HTTPException(404, f"app {app_id!r} not found") from None
+    if body.bundle is not None:
+        bundle_hash = await services.bundles.put(bundle)
+    request = DeployRequest(
+        request_id=body.idempotency_key or uuid.uuid4().hex,
+        owner_id=user,
+        prompt=body.prompt,
+        bundle_hash=bundle_hash,
+    )
+    workflow_id = await request_deployment(
+        services.temporal, app_id, request, review_timeout_s=services.settings.review_timeout_s
+    )
+    base = services.settings.api_base_url
+    return DeploymentAccepted(
+        app_id=app_id,
+        deployment_id=request.request_id,
+        workflow_id=workflow_id,
+        status_url=f"{base}/v1/apps/{app_id}/deployments/{request.request_id}",
+        app_url=f"{base}/apps/{app_id}/",
+        temporal_ui_url=(
+            f"{services.settings.ui_base_url}/namespaces/"
+            f"{services.settings.temporal_namespace}/workflows/{workflow_id}"
+        ),
+    )
+
+
+@router.get(
+    "/{app_id}/deployments/{deployment_id}", response_model=DeploymentView, responses=ERRORS
+)
+async def get_deployment(
+    app_id: OwnedApp, deployment_id: str, services: ServicesDep
+) -> DeploymentView:
+    """A deployment's stage, verdict and timings."""
+    app = await app_status(services.temporal, app_id)
+    summary = next((d for d in app.deployments if d.deployment_id == deployment_id), None)
+    if summary is None:
+        raise HTTPException(404, f"deployment {deployment_id!r} not found")
+    try:
+        status_ = await deployment_status(
+            services.temporal, names.deployment_workflow_id(app_id, deployment_id)
+        )
+    except PipelineRequestError as err:
+        if err.status != 404:
+            raise
+        status_ = None  # queued: its workflow has not started yet
+    return DeploymentView(status=status_, summary=summary)
+
+
+@router.post(
+    "/{app_id}/rollback",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RollbackAccepted,
+    responses=ERRORS,
+)
+async def rollback(
+    app_id: OwnedApp, body: RollbackCreate, user: CurrentUser, services: ServicesDep
+) -> RollbackAccepted:
+    """Queue a rollback to ``to_version`` or to the release before the live one."""
+    request = RollbackRequest(
+        request_id=uuid.uuid4().hex,
+        to_version=body.to_version,
+        requested_by=user,
+        reason=body.reason,
+    )
+    target = await request_rollback(services.temporal, app_id, request)
+    return RollbackAccepted(app_id=app_id, target_version=target, request_id=request.request_id)

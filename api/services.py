@@ -1,0 +1,41 @@
+"""The long-lived dependencies the API routes use, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.client import Client
+
+from schemas.settings import Settings
+from store.apps import AppRepository
+from store.artifacts import ArtifactStore
+from store.bundle_cache import BundleCache
+from store.db import Database
+from store.releases import ReleaseRepository
+from store.tokens import TokenRepository
+
+
+@dataclass
+class Services:
+    """Everything a request handler may need (no globals)."""
+
+    settings: Settings
+    db: Database
+    temporal: Client
+    apps: AppRepository
+    tokens: TokenRepository
+    releases: ReleaseRepository
+    bundles: BundleCache
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database, temporal: Client) -> Services:
+        """Wire the repositories onto one database and one Temporal client."""
+        return cls(
+            settings=settings,
+            db=db,
+            temporal=temporal,
+            apps=AppRepository(db),
+            tokens=TokenRepository(db),
+            releases=ReleaseRepository(db),
+            bundles=BundleCache(ArtifactStore(db), settings.data_path / "bundles"),
+        )

@@ -1,0 +1,314 @@
+"""What each ``mb`` command does, as async functions (the typer layer only parses/prints)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Literal
+
+import uvicorn
+from rich.console import Console
+from temporalio.client import Client, WorkflowHistory
+
+from activities.generation import suggest_app_id
+from activities.moderation import Moderator
+from activities.qa_gate import QAGate
+from api.app import create_app
+from api.services import Services
+from cli import endpoints, progress
+from cli.stack import RunningStack, run_stack
+from runtime.envs import EnvBuilder
+from schemas.deployment import (
+    AppStatus,
+    DeploymentOutcome,
+    DeployRequest,
+    ReviewDecision,
+    RollbackRequest,
+    validate_app_id,
+    validate_prompt,
+)
+from schemas.moderation import ModerationResult
+from schemas.qa import QAGateReport
+from schemas.settings import Settings
+from store.apps import AppRepository
+from store.artifacts import ArtifactStore
+from store.bundle_cache import BundleCache
+from store.bundles import bundle_hash, load_bundle_dir, write_bundle
+from store.db import Database
+from store.tokens import TokenRepository
+from temporal.client import connect
+from temporal.pipeline_client import (
+    app_status,
+    request_deployment,
+    request_rollback,
+    submit_review,
+)
+from temporal.replay import ReplayOutcome, server_histories
+from temporal.replay import replay as replay_histories
+from workers.main import run_workers
+from workers.wiring import openai_client
+
+
+class CommandError(RuntimeError):
+    """A command that cannot do what was asked; the message says why."""
+
+
+async def temporal(settings: Settings) -> Client:
+    """A client for the stack's Temporal."""
+    found = endpoints.resolve(settings)
+    return await connect(settings, target=found.temporal_target)
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    """A small pool on the stack's PostgreSQL."""
+    db = Database(endpoints.resolve(settings).database_url, min_size=1, max_size=2)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+async def up(
+    settings: Settings, console: Console, stop: asyncio.Event, *, demo_prompt: str | None
+) -> None:
+    """``mb up``: run the stack; print how to reach it; optionally deploy a demo."""
+
+    async def ready(stack: RunningStack) -> None:
+        s = stack.settings
+        console.print(f"[bold green]MicroBuilder is up[/] (data in {s.data_path})")
+        console.print(f"  API        {s.api_base_url}   (OpenAPI: {s.api_base_url}/docs)")
+        console.print(f"  Temporal   UI {s.ui_base_url}")
+        if stack.first_token:
+            console.print(
+                "  API token  [bold]" + stack.first_token + "[/]\n"
+                "             shown once: store it now (`mb token create` issues another)"
+            )
+        if demo_prompt:
+            try:
+                await deploy_with(stack.client, stack.db, console, settings, prompt=demo_prompt)
+            except Exception as err:  # the demo must not take the stack down
+                console.print(f"[red]demo deployment failed:[/] {err}")
+        console.print("Press Ctrl-C to stop.")
+
+    await run_stack(settings, on_ready=ready, stop=stop)
+
+
+async def worker(settings: Settings, stop: asyncio.Event) -> None:
+    """``mb worker``: only the workers, against the configured (or running) stack."""
+    found = endpoints.resolve(settings)
+    client = await connect(settings, target=found.temporal_target)
+    db = Database(found.database_url)
+    await db.open()
+    try:
+        await run_workers(client, settings, db, stop)
+    finally:
+        await db.close()
+
+
+async def api(settings: Settings) -> int:
+    """``mb api``: only the HTTP API."""
+    found = endpoints.resolve(settings)
+    client = await connect(settings, target=found.temporal_target)
+    async with database(settings) as db:
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(Services.build(settings, db, client)),
+                host=settings.api_host,
+                port=settings.api_port,
+                log_level="info",
+            )
+        )
+        await server.serve()
+    return 0
+
+
+# --- deployments ----------------------------------------------------------------------
+
+
+async def deploy(
+    settings: Settings,
+    console: Console,
+    *,
+    prompt: str | None,
+    app_id: str | None,
+    bundle_dir: Path | None,
+    owner: str,
+    follow: bool,
+) -> int:
+    """``mb deploy``: returns 0 when the deployment went live (or was queued, unfollowed)."""
+    client = await temporal(settings)
+    async with database(settings) as db:
+        outcome = await deploy_with(
+            client,
+            db,
+            console,
+            settings,
+            prompt=prompt,
+            app_id=app_id,
+            bundle_dir=bundle_dir,
+            owner=owner,
+            follow=follow,
+        )
+    return 0 if outcome in (DeploymentOutcome.LIVE, None) else 1
+
+
+async def deploy_with(
+    client: Client,
+    db: Database,
+    console: Console,
+    settings: Settings,
+    *,
+    prompt: str | None = None,
+    app_id: str | None = None,
+    bundle_dir: Path | None = None,
+    owner: str = "local",
+    follow: bool = True,
+) -> DeploymentOutcome | None:
+    """Validate, store the bundle if any, signal the AppWorkflow, then follow it."""
+    bundle = None
+    if prompt is not None:
+        prompt = validate_prompt(prompt)
+    if bundle_dir is not None:
+        bundle = load_bundle_dir(bundle_dir)
+    app_id = validate_app_id(
+        app_id or (suggest_app_id(prompt) if prompt is not None else _slug_for_bundle(bundle_dir))
+    )
+    await AppRepository(db).ensure(app_id, owner)
+    digest = None
+    if bundle is not None:
+        digest = await BundleCache(ArtifactStore(db), settings.data_path / "bundles").put(bundle)
+    request = DeployRequest(
+        request_id=uuid.uuid4().hex, owner_id=owner, prompt=prompt, bundle_hash=digest
+    )
+    workflow_id = await request_deployment(
+        client, app_id, request, review_timeout_s=settings.review_timeout_s
+    )
+    ui = f"{settings.ui_base_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+    console.print(f"deploying [bold]{app_id}[/] ({workflow_id})")
+    if not follow:
+        console.print(f"Temporal UI: {ui}")
+        return None
+    summary = await progress.follow(client, app_id, request.request_id, workflow_id, console)
+    if summary.outcome is DeploymentOutcome.LIVE:
+        console.print(f"[bold green]live[/] at {settings.api_base_url}/apps/{app_id}/")
+    else:
+        console.print(f"[bold red]{summary.outcome.value}[/]: {summary.message}")
+        if summary.outcome is DeploymentOutcome.REJECTED and "review" in summary.message:
+            console.print(f"(review with: mb review approve {workflow_id})")
+    console.print(f"Temporal UI: {ui}")
+    return summary.outcome
+
+
+def _slug_for_bundle(bundle_dir: Path | None) -> str:
+    if bundle_dir is None:
+        raise CommandError("an app id is needed: pass --app")
+    return suggest_app_id(bundle_dir.resolve().name.replace("_", " "))
+
+
+async def status(settings: Settings, app_id: str) -> AppStatus:
+    """``mb status``."""
+    return await app_status(await temporal(settings), validate_app_id(app_id))
+
+
+async def rollback(
+    settings: Settings,
+    console: Console,
+    app_id: str,
+    *,
+    to_version: int | None,
+    reason: str,
+    wait: bool,
+) -> int:
+    """``mb rollback``: refuses up front when there is nothing to roll back to."""
+    client = await temporal(settings)
+    request = RollbackRequest(
+        request_id=uuid.uuid4().hex, to_version=to_version, requested_by="cli", reason=reason
+    )
+    target = await request_rollback(client, validate_app_id(app_id), request)
+    console.print(f"rolling {app_id} back to v{target}…")
+    if not wait:
+        return 0
+    for _ in range(600):
+        result = next(
+            (
+                r
+                for r in (await app_status(client, app_id)).rollbacks
+                if r.request_id == request.request_id
+            ),
+            None,
+        )
+        if result is not None and (result.ok or result.message):
+            colour = "green" if result.ok else "red"
+            console.print(f"[{colour}]{result.message}[/]")
+            return 0 if result.ok else 1
+        await asyncio.sleep(0.25)
+    raise CommandError("the rollback did not finish within 150 s; see `mb status`")
+
+
+async def review(
+    settings: Settings,
+    console: Console,
+    workflow_id: str,
+    decision: Literal["approve", "reject"],
+    reviewer: str,
+    reason: str,
+) -> int:
+    """``mb review approve|reject``."""
+    await submit_review(
+        await temporal(settings),
+        workflow_id,
+        ReviewDecision(decision=decision, reviewer=reviewer, reason=reason),
+    )
+    console.print(f"{decision} sent to {workflow_id}")
+    return 0
+
+
+# --- on-call and QA ---------------------------------------------------------------------
+
+
+async def replay(
+    client: Client | None, workflow_id: str | None, histories: list[WorkflowHistory] | None
+) -> list[ReplayOutcome]:
+    """``mb replay``: from files, one workflow id, or everything on the server."""
+    if histories is not None:
+        return await replay_histories(histories)
+    assert client is not None
+    return await replay_histories(server_histories(client, workflow_id))
+
+
+async def moderate(settings: Settings, prompt: str) -> ModerationResult:
+    """``mb moderate``."""
+    moderator = Moderator(openai_client(settings), settings.openai_moderation_model)
+    return await moderator.moderate(validate_prompt(prompt))
+
+
+async def qa(settings: Settings, directory: Path) -> QAGateReport:
+    """``mb qa DIR``: the gate on a local bundle, no Temporal or database needed."""
+    bundle = load_bundle_dir(directory)
+    digest = bundle_hash(bundle)
+    checkout = write_bundle(bundle, settings.data_path / "bundles" / digest)
+    gate = QAGate(EnvBuilder(settings.data_path / "envs"), settings)
+    tests = await gate.tests(
+        checkout,
+        bundle,
+        runs=settings.qa_test_runs,
+        timeout_s=settings.qa_test_timeout_s,
+        seed_base=digest,
+    )
+    return QAGateReport(bundle_hash=digest, verdict=tests.verdict, stages=[tests])
+
+
+async def create_token(settings: Settings, user: str) -> str:
+    """``mb token create``."""
+    async with database(settings) as db:
+        tokens = TokenRepository(db)
+        await tokens.ensure_user(user, user)
+        return await tokens.issue(user)

@@ -1,0 +1,340 @@
+"""The ``mb`` command line (typer + rich).
+
+Operators' and on-call's tool: it talks to Temporal and PostgreSQL directly
+(found through the environment or a running ``mb up``), never through the
+public HTTP API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+from temporalio.client import Client, WorkflowHistory
+
+from cli import commands
+from cli.endpoints import StackNotRunning
+from schemas.settings import Settings
+from store.apps import AppOwnedByAnother
+from store.bundles import BundleError
+from temporal.devserver import PortInUse, TemporalCLIMissing
+from temporal.pipeline_client import PipelineRequestError
+
+app = typer.Typer(
+    name="mb",
+    help="MicroBuilder's secure deployment pipeline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+review_app = typer.Typer(help="Approve or reject a deployment flagged by moderation.")
+token_app = typer.Typer(help="API bearer tokens.")
+app.add_typer(review_app, name="review")
+app.add_typer(token_app, name="token")
+
+console = Console()
+err_console = Console(stderr=True)
+
+_EXPECTED_ERRORS = (
+    PipelineRequestError,
+    StackNotRunning,
+    BundleError,
+    PortInUse,
+    TemporalCLIMissing,
+    AppOwnedByAnother,
+    commands.CommandError,
+)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _run(coro: Coroutine[Any, Any, int | None]) -> None:
+    """Run a command; expected failures print one clear line and exit non-zero."""
+    try:
+        code = asyncio.run(coro)
+    except _EXPECTED_ERRORS as err:
+        if isinstance(err, AppOwnedByAnother):
+            _fail(f"app {err} belongs to another owner")
+        _fail(str(err))
+    except ValidationError as err:
+        first = err.errors()[0]
+        _fail(str(first.get("msg", "invalid input")).removeprefix("Value error, "))
+    except ConnectionError as err:
+        _fail(f"cannot reach a backend: {err}")
+    if code:
+        raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as err:
+        _fail(f"invalid MB_* configuration: {err.errors()[0].get('msg')}")
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False)],
+    )
+    logging.getLogger("temporalio").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+# --- running the stack --------------------------------------------------------------
+
+
+@app.command()
+def up(
+    demo: Annotated[
+        str | None,
+        typer.Option(help="after start-up, deploy this prompt and show its progress"),
+    ] = None,
+) -> None:
+    """Start the embedded stack (Temporal, PostgreSQL, workers, API) until Ctrl-C."""
+    _logging()
+    settings = _settings()
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await commands.up(settings, console, stop, demo_prompt=demo)
+        return 0
+
+    _run(main())
+
+
+@app.command()
+def worker() -> None:
+    """Run only the workers (production: one or more per host)."""
+    _logging()
+    settings = _settings()
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await commands.worker(settings, stop)
+        return 0
+
+    _run(main())
+
+
+@app.command()
+def api() -> None:
+    """Run only the HTTP API (production: behind a TLS-terminating proxy)."""
+    _logging()
+    _run(commands.api(_settings()))
+
+
+# --- deployments ----------------------------------------------------------------------
+
+
+@app.command()
+def deploy(
+    prompt: Annotated[str | None, typer.Argument(help="what the app should do")] = None,
+    app_id: Annotated[
+        str | None, typer.Option("--app", help="app id (default: from prompt)")
+    ] = None,
+    bundle: Annotated[
+        Path | None, typer.Option(help="deploy a hand-written bundle directory instead")
+    ] = None,
+    owner: Annotated[str, typer.Option(help="owner user id")] = "local",
+    follow: Annotated[bool, typer.Option(help="show live progress until it ends")] = True,
+) -> None:
+    """Deploy a prompt (or a bundle) through the whole gate; shows progress and the URL."""
+    if (prompt is None) == (bundle is None):
+        _fail("give a PROMPT or --bundle DIR (exactly one)", 2)
+    _run(
+        commands.deploy(
+            _settings(),
+            console,
+            prompt=prompt,
+            app_id=app_id,
+            bundle_dir=bundle,
+            owner=owner,
+            follow=follow,
+        )
+    )
+
+
+@app.command()
+def status(
+    app_id: Annotated[str, typer.Argument(metavar="APP")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Show an app's live release, running deployment and recent history."""
+
+    async def main() -> int:
+        status_ = await commands.status(_settings(), app_id)
+        if as_json:
+            console.print_json(status_.model_dump_json())
+            return 0
+        live = status_.live
+        console.print(
+            f"[bold]{app_id}[/] live: "
+            + (f"[green]v{live.version}[/] ({live.instance_id})" if live else "[red]none[/]")
+        )
+        table = Table("deployment", "version", "outcome", "message")
+        for d in status_.deployments[-10:]:
+            table.add_row(
+                d.deployment_id, f"v{d.version}" if d.version else "-", d.outcome.value, d.message
+            )
+        console.print(table)
+        for r in status_.rollbacks[-5:]:
+            console.print(f"rollback {r.request_id}: {'ok' if r.ok else 'refused'} — {r.message}")
+        return 0
+
+    _run(main())
+
+
+@app.command()
+def rollback(
+    app_id: Annotated[str, typer.Argument(metavar="APP")],
+    to: Annotated[int | None, typer.Option("--to", help="version (default: the previous)")] = None,
+    reason: Annotated[str, typer.Option(help="why (recorded)")] = "",
+    wait: Annotated[bool, typer.Option(help="wait until the rollback is done")] = True,
+) -> None:
+    """Roll an app back to its previous release (or to --to VERSION)."""
+    _run(commands.rollback(_settings(), console, app_id, to_version=to, reason=reason, wait=wait))
+
+
+def _review(
+    decision: Literal["approve", "reject"], workflow_id: str, reviewer: str, reason: str
+) -> None:
+    _run(commands.review(_settings(), console, workflow_id, decision, reviewer, reason))
+
+
+@review_app.command("approve")
+def review_approve(
+    workflow_id: Annotated[str, typer.Argument(help="deploy-... or app-... workflow id")],
+    reviewer: Annotated[str, typer.Option(help="who decides")] = "operator",
+    reason: Annotated[str, typer.Option(help="why")] = "",
+) -> None:
+    """Let a flagged deployment continue."""
+    _review("approve", workflow_id, reviewer, reason)
+
+
+@review_app.command("reject")
+def review_reject(
+    workflow_id: Annotated[str, typer.Argument(help="deploy-... or app-... workflow id")],
+    reviewer: Annotated[str, typer.Option(help="who decides")] = "operator",
+    reason: Annotated[str, typer.Option(help="why")] = "",
+) -> None:
+    """Reject a flagged deployment (it ends as rejected)."""
+    _review("reject", workflow_id, reviewer, reason)
+
+
+# --- on-call and QA -------------------------------------------------------------------
+
+
+@app.command()
+def replay(
+    workflow_id: Annotated[str | None, typer.Argument(help="a workflow id (all its runs)")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="every AppWorkflow/DeploymentWorkflow")
+    ] = False,
+    file: Annotated[
+        list[Path] | None, typer.Option("--file", help="a history JSON file (repeatable)")
+    ] = None,
+) -> None:
+    """Replay histories against the current code; exit 1 on non-determinism."""
+    if sum(x is not None and x is not False for x in (workflow_id, all_ or None, file)) != 1:
+        _fail("give exactly one of WORKFLOW_ID, --all or --file", 2)
+
+    async def main() -> int:
+        histories: list[WorkflowHistory] | None = None
+        if file:
+            histories = [WorkflowHistory.from_json(p.stem, json.loads(p.read_text())) for p in file]
+        client: Client | None = None if histories else await commands.temporal(_settings())
+        outcomes = await commands.replay(client, workflow_id, histories)
+        failed = [o for o in outcomes if o.error]
+        for o in outcomes:
+            mark = "[red]FAIL[/]" if o.error else "[green]ok[/]"
+            console.print(f"{mark} {o.workflow_id} {o.run_id} {o.error or ''}")
+        console.print(f"{len(outcomes)} histories replayed, {len(failed)} failed")
+        if not outcomes:
+            err_console.print("[yellow]no histories found[/]")
+            return 1
+        return 1 if failed else 0
+
+    _run(main())
+
+
+@app.command()
+def moderate(
+    prompt: Annotated[str, typer.Argument(help="the prompt to judge")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """The moderation verdict on a prompt, without deploying anything."""
+
+    async def main() -> int:
+        result = await commands.moderate(_settings(), prompt)
+        if as_json:
+            console.print_json(result.model_dump_json())
+            return 0
+        colour = {"allow": "green", "flag": "yellow", "block": "red"}[result.verdict]
+        console.print(f"[bold {colour}]{result.verdict}[/] ({result.backend}): {result.reason}")
+        for c in result.categories:
+            console.print(f"  {c.category.value}: {c.score:.2f}")
+        return 0
+
+    _run(main())
+
+
+@app.command()
+def qa(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="a bundle directory")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
+) -> None:
+    """Run the QA gate on a bundle directory without deploying it (exit 1 if it fails)."""
+
+    async def main() -> int:
+        report = await commands.qa(_settings(), directory)
+        if as_json:
+            sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        else:
+            for stage in report.stages:
+                colour = "green" if stage.verdict == "pass" else "red"
+                console.print(f"[{colour}]{stage.verdict}[/] {stage.stage}: {stage.reason}")
+                for flaky in stage.flaky:
+                    outcomes = ", ".join(o.value for o in flaky.outcomes)
+                    console.print(f"  flaky {flaky.nodeid}: {outcomes}")
+            console.print(f"verdict: [bold]{report.verdict}[/]")
+        return 0 if report.verdict == "pass" else 1
+
+    _run(main())
+
+
+@token_app.command("create")
+def token_create(user: Annotated[str, typer.Option(help="user id")] = "local") -> None:
+    """Issue a new API token (shown once; only its hash is stored)."""
+
+    async def main() -> int:
+        token = await commands.create_token(_settings(), user)
+        console.print(f"API token for {user} (shown once, store it now):\n{token}")
+        return 0
+
+    _run(main())
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

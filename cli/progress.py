@@ -1,0 +1,85 @@
+"""A live view of one deployment's stages (rich), used by ``mb deploy`` and ``mb up --demo``."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from temporalio.client import Client
+
+from schemas.deployment import (
+    DeploymentOutcome,
+    DeploymentStatus,
+    DeploymentSummary,
+    Stage,
+)
+from temporal.pipeline_client import PipelineRequestError, app_status, deployment_status
+
+PIPELINE = [
+    Stage.MODERATING,
+    Stage.AWAITING_REVIEW,
+    Stage.GENERATING,
+    Stage.TESTING,
+    Stage.DEPLOYING,
+    Stage.HEALTH_CHECKING,
+    Stage.SWITCHING,
+    Stage.WATCHING,
+    Stage.RECORDING,
+]
+FINISHED = {
+    DeploymentOutcome.LIVE,
+    DeploymentOutcome.REJECTED,
+    DeploymentOutcome.FAILED,
+    DeploymentOutcome.ROLLED_BACK,
+}
+
+
+def render(status: DeploymentStatus | None, summary: DeploymentSummary | None) -> Table:
+    """One row per stage: done (with seconds), running, or waiting."""
+    table = Table(title="deployment", show_lines=False)
+    table.add_column("stage")
+    table.add_column("state")
+    table.add_column("seconds", justify="right")
+    done = {t.stage: t.seconds for t in status.timings} if status else {}
+    current = status.stage if status else Stage.QUEUED
+    for stage in PIPELINE:
+        if stage is Stage.AWAITING_REVIEW and stage not in done and current is not stage:
+            continue
+        if stage in done:
+            table.add_row(stage.value, "[green]done[/]", f"{done[stage]:.2f}")
+        elif stage is current:
+            table.add_row(stage.value, "[yellow]running…[/]", "")
+        else:
+            table.add_row(stage.value, "[dim]waiting[/]", "")
+    if summary is not None and summary.outcome in FINISHED:
+        colour = "green" if summary.outcome is DeploymentOutcome.LIVE else "red"
+        table.caption = f"[{colour}]{summary.outcome.value}[/]: {summary.message}"
+    return table
+
+
+async def follow(
+    client: Client,
+    app_id: str,
+    deployment_id: str,
+    workflow_id: str,
+    console: Console,
+    *,
+    poll_s: float = 0.4,
+) -> DeploymentSummary:
+    """Show the stages until the deployment finishes; returns its final summary."""
+    status: DeploymentStatus | None = None
+    summary: DeploymentSummary | None = None
+    with Live(render(None, None), console=console, refresh_per_second=8, transient=False) as live:
+        while True:
+            try:
+                status = await deployment_status(client, workflow_id)
+            except PipelineRequestError:
+                status = None  # still queued behind another deployment of this app
+            app = await app_status(client, app_id)
+            summary = next((d for d in app.deployments if d.deployment_id == deployment_id), None)
+            live.update(render(status, summary))
+            if summary is not None and summary.outcome in FINISHED:
+                return summary
+            await asyncio.sleep(poll_s)

@@ -1,0 +1,143 @@
+"""``mb up``: the whole embedded stack in one process tree, under one data directory.
+
+Starts (or connects to) Temporal and PostgreSQL, applies migrations, registers
+search attributes, creates the first API token, then runs the workers and the
+HTTP API until Ctrl-C, and stops everything it started, in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from temporalio.client import Client
+
+from api.app import create_app
+from api.services import Services
+from cli.endpoints import Endpoints, remove_discovery, write_discovery
+from schemas.settings import Settings
+from store.db import Database
+from store.embedded import EmbeddedPostgres
+from store.tokens import TokenRepository
+from temporal.client import connect
+from temporal.devserver import DevServer, ensure_port_free
+from temporal.search_attributes import ensure_search_attributes
+from workers.main import run_workers
+from workers.wiring import sandbox_runtime
+
+log = logging.getLogger(__name__)
+
+LOCAL_USER = "local"
+
+
+@dataclass
+class RunningStack:
+    """What a started stack offers to the code running inside it (e.g. the demo)."""
+
+    settings: Settings
+    client: Client
+    db: Database
+    first_token: str | None
+
+
+@asynccontextmanager
+async def backends(settings: Settings) -> AsyncIterator[tuple[Client, Database, Endpoints]]:
+    """Temporal and PostgreSQL: the configured ones, or embedded ones started here."""
+    data = settings.data_path
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.embedded_database:
+            pg = EmbeddedPostgres(data / "postgres")
+            database_url = await pg.start()
+            stack.push_async_callback(pg.stop)
+        else:
+            assert settings.database_url is not None
+            database_url = settings.database_url.get_secret_value()
+        db = Database(database_url)
+        await db.open()
+        stack.push_async_callback(db.close)
+        await db.migrate()
+
+        if settings.embedded_temporal:
+            dev = DevServer(
+                data / "temporal" / "temporal.sqlite",
+                data / "logs" / "temporal.log",
+                port=settings.temporal_port,
+                ui_port=settings.temporal_ui_port,
+            )
+            await dev.start()
+            stack.push_async_callback(dev.stop)
+            target = dev.target
+        else:
+            target = settings.temporal_target
+        client = await connect(settings, target=target)
+        await ensure_search_attributes(client)
+        yield client, db, Endpoints(temporal_target=target, database_url=database_url)
+
+
+async def first_token(db: Database) -> str | None:
+    """Create the local user's first API token (once per data directory)."""
+    tokens = TokenRepository(db)
+    await tokens.ensure_user(LOCAL_USER, "Local user")
+    if await tokens.has_tokens(LOCAL_USER):
+        return None
+    return await tokens.issue(LOCAL_USER)
+
+
+async def run_stack(
+    settings: Settings,
+    *,
+    on_ready: Callable[[RunningStack], Awaitable[None]] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run everything until ``stop`` is set (Ctrl-C sets it)."""
+    stop = stop or asyncio.Event()
+    settings.data_path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_port_free(settings.api_host, settings.api_port, "HTTP API", "MB_API_PORT")
+    async with backends(settings) as (client, db, endpoints):
+        token = await first_token(db)
+        write_discovery(settings, endpoints)
+        try:
+            api = uvicorn.Server(
+                uvicorn.Config(
+                    create_app(Services.build(settings, db, client)),
+                    host=settings.api_host,
+                    port=settings.api_port,
+                    log_level="warning",
+                    lifespan="on",
+                )
+            )
+            api.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            tasks = [
+                asyncio.create_task(run_workers(client, settings, db, stop), name="workers"),
+                asyncio.create_task(api.serve(), name="api"),
+            ]
+            while not api.started:
+                if any(t.done() for t in tasks):
+                    break
+                await asyncio.sleep(0.05)
+            running = RunningStack(settings=settings, client=client, db=db, first_token=token)
+            if on_ready is not None and api.started:
+                tasks.append(asyncio.create_task(on_ready(running), name="on-ready"))
+            await _until_stopped(stop, tasks)
+            api.should_exit = True
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for task in tasks:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            remove_discovery(settings)
+            await sandbox_runtime(settings).stop_all()
+
+
+async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for Ctrl-C, or for the workers or the API to end (which stops the rest)."""
+    waiter = asyncio.create_task(stop.wait())
+    watched = [t for t in tasks if t.get_name() != "on-ready"]
+    await asyncio.wait([waiter, *watched], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()

@@ -1,0 +1,84 @@
+"""Bodies of the HTTP API (requests and public responses)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from schemas.deployment import (
+    REQUEST_ID_PATTERN,
+    AppStatus,
+    DeploymentStatus,
+    DeploymentSummary,
+    validate_prompt,
+)
+
+
+class DeploymentCreate(BaseModel):
+    """``POST /v1/apps/{app_id}/deployments``: a prompt, or a bundle as path -> text."""
+
+    prompt: str | None = Field(default=None, description="what the app should do")
+    bundle: dict[str, str] | None = Field(
+        default=None, description="a hand-written bundle: file path -> UTF-8 content"
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        pattern=REQUEST_ID_PATTERN,
+        description="repeat a request with the same key to get the same deployment",
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_rules(cls, value: str | None) -> str | None:
+        return None if value is None else validate_prompt(value)
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> DeploymentCreate:
+        if (self.prompt is None) == (self.bundle is None):
+            raise ValueError("give exactly one of 'prompt' or 'bundle'")
+        return self
+
+
+class DeploymentAccepted(BaseModel):
+    """A queued deployment and where to follow it."""
+
+    app_id: str
+    deployment_id: str
+    workflow_id: str
+    status_url: str
+    app_url: str
+    temporal_ui_url: str
+
+
+class RollbackCreate(BaseModel):
+    """``POST /v1/apps/{app_id}/rollback``."""
+
+    to_version: int | None = Field(default=None, ge=1, description="default: the previous one")
+    reason: str = Field(default="", max_length=1000)
+
+
+class RollbackAccepted(BaseModel):
+    """A queued rollback."""
+
+    app_id: str
+    target_version: int
+    request_id: str
+
+
+class DeploymentView(BaseModel):
+    """One deployment: the workflow's own status plus the app's summary of it."""
+
+    status: DeploymentStatus | None
+    summary: DeploymentSummary
+
+
+class AppView(BaseModel):
+    """An app: its AppWorkflow status and its public URL."""
+
+    app_url: str
+    status: AppStatus
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer: a human-readable reason."""
+
+    detail: str

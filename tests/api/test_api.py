@@ -1,0 +1,188 @@
+"""The HTTP API over real PostgreSQL and Temporal (time-skipping server, scripted activities).
+
+Every route is exercised through HTTP (ASGI transport): auth, owner checks,
+bad input (4xx with a reason, nothing changed), deploy -> live -> rollback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.services import Services
+from schemas.settings import Settings
+from store.db import Database
+from store.tokens import TokenRepository
+from temporal.pipeline_client import AppNotFound, app_status
+from tests.workflows.pipeline_fakes import FakePipeline
+
+GOOD_BUNDLE = {
+    "main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
+    "requirements.txt": "fastapi\n",
+    "tests/test_main.py": "import main\n\ndef test_app():\n    assert main.app\n",
+}
+
+
+class Api:
+    """An HTTP client per user, plus direct access to the services for assertions."""
+
+    def __init__(self, http: httpx.AsyncClient, services: Services, tokens: dict[str, str]):
+        self.http = http
+        self.services = services
+        self.tokens = tokens
+
+    def auth(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    async def deploy(self, user: str, app_id: str, **body: object) -> httpx.Response:
+        return await self.http.post(
+            f"/v1/apps/{app_id}/deployments", json=body, headers=self.auth(user)
+        )
+
+    async def wait_live(self, user: str, app_id: str, version: int) -> dict[str, object]:
+        for _ in range(400):
+            r = await self.http.get(f"/v1/apps/{app_id}", headers=self.auth(user))
+            if r.status_code == 200:
+                live = r.json()["status"]["live"]
+                if live and live["version"] == version and not r.json()["status"]["pending"]:
+                    return r.json()  # type: ignore[no-any-return]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{app_id} v{version} never went live")
+
+
+@pytest.fixture
+async def api(
+    db: Database, env: WorkflowEnvironment, workers: FakePipeline, tmp_path: Path
+) -> AsyncIterator[Api]:
+    settings = Settings(data_dir=tmp_path / "data")
+    services = Services.build(settings, db, env.client)
+    tokens = TokenRepository(db)
+    issued = {}
+    for user in ("alice", "bob"):
+        await tokens.ensure_user(user, user.title())
+        issued[user] = await tokens.issue(user)
+    app = create_app(services)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        yield Api(http, services, issued)
+
+
+async def test_requests_without_a_valid_token_are_refused(api: Api) -> None:
+    for headers in ({}, {"Authorization": "Bearer mbt_nope"}, {"Authorization": "Basic x"}):
+        r = await api.http.get("/v1/apps", headers=headers)
+        assert r.status_code == 401
+        assert "WWW-Authenticate" in r.headers
+        assert r.json()["detail"]
+
+
+async def test_deploy_then_rollback_through_http(api: Api) -> None:
+    r = await api.deploy("alice", "team-todo", prompt="a todo list for my team")
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["workflow_id"] == f"deploy-team-todo-{body['deployment_id']}"
+    assert body["app_url"].endswith("/apps/team-todo/")
+    await api.wait_live("alice", "team-todo", 1)
+
+    r = await api.http.get(
+        body["status_url"].removeprefix("http://127.0.0.1:8000"), headers=api.auth("alice")
+    )
+    assert r.status_code == 200
+    assert r.json()["summary"]["outcome"] == "live"
+    assert r.json()["status"]["stage"] == "live"
+
+    # Same idempotency key twice = one deployment.
+    key = uuid.uuid4().hex
+    first = await api.deploy("alice", "team-todo", prompt="v2 please", idempotency_key=key)
+    again = await api.deploy("alice", "team-todo", prompt="v2 please", idempotency_key=key)
+    assert first.json()["deployment_id"] == again.json()["deployment_id"] == key
+    await api.wait_live("alice", "team-todo", 2)
+    releases = (await api.http.get("/v1/apps/team-todo/releases", headers=api.auth("alice"))).json()
+    assert [r["version"] for r in releases] == [1, 2]
+
+    r = await api.http.post("/v1/apps/team-todo/rollback", json={}, headers=api.auth("alice"))
+    assert r.status_code == 202 and r.json()["target_version"] == 1
+    await api.wait_live("alice", "team-todo", 1)
+    assert (await api.http.get("/v1/apps", headers=api.auth("alice"))).json() == ["team-todo"]
+
+
+async def test_bad_input_gets_a_reason_and_changes_nothing(
+    api: Api, env: WorkflowEnvironment
+) -> None:
+    cases = [
+        ("a-app", {"prompt": "   "}, 422, "prompt is empty"),
+        ("a-app", {"prompt": "x" * 4001}, 422, "the limit is 4000"),
+        ("a-app", {}, 422, "exactly one of"),
+        ("a-app", {"prompt": "p", "bundle": GOOD_BUNDLE}, 422, "exactly one of"),
+        ("Bad_Id", {"prompt": "a todo list"}, 422, "app_id"),
+        ("a-app", {"bundle": {"main.py": "x"}}, 400, "missing requirements.txt"),
+        ("a-app", {"bundle": {**GOOD_BUNDLE, "../evil.py": "x"}}, 400, "invalid bundle"),
+        ("a-app", {"prompt": "ok", "idempotency_key": "short"}, 422, "idempotency_key"),
+    ]
+    for app_id, body, status, reason in cases:
+        r = await api.deploy("alice", app_id, **body)
+        assert r.status_code == status, (body, r.text)
+        assert reason in r.json()["detail"], (body, r.json())
+        assert "Traceback" not in r.text
+    assert await api.services.apps.list_for("alice") == []
+    with pytest.raises(AppNotFound):  # no workflow was started either
+        await app_status(env.client, "a-app")
+
+
+async def test_oversized_body_is_refused_with_413(api: Api) -> None:
+    big = {"prompt": "a todo list", "padding": "x" * (5 * 1024 * 1024)}
+    r = await api.deploy("alice", "big-app", **big)
+    assert r.status_code == 413
+    assert "larger than" in r.json()["detail"]
+
+
+async def test_another_users_app_is_not_found(api: Api) -> None:
+    r = await api.deploy("alice", "alice-app", prompt="a notes app")
+    assert r.status_code == 202
+    deployment_id = r.json()["deployment_id"]
+    await api.wait_live("alice", "alice-app", 1)
+
+    probes = [
+        api.http.get("/v1/apps/alice-app", headers=api.auth("bob")),
+        api.http.get("/v1/apps/alice-app/releases", headers=api.auth("bob")),
+        api.http.get(f"/v1/apps/alice-app/deployments/{deployment_id}", headers=api.auth("bob")),
+        api.http.post("/v1/apps/alice-app/rollback", json={}, headers=api.auth("bob")),
+        api.deploy("bob", "alice-app", prompt="take it over"),
+    ]
+    for response in await asyncio.gather(*probes):
+        assert response.status_code == 404, response.text
+        assert "alice-app" in response.json()["detail"]
+    # Nothing changed: still one release, still alice's, still v1.
+    status = await api.wait_live("alice", "alice-app", 1)
+    assert status["status"]["owner_id"] == "alice"  # type: ignore[index]
+    assert await api.services.apps.list_for("bob") == []
+
+
+async def test_rollback_refusals_are_clear(api: Api) -> None:
+    await api.deploy("alice", "solo-app", prompt="a guestbook")
+    await api.wait_live("alice", "solo-app", 1)
+    r = await api.http.post("/v1/apps/solo-app/rollback", json={}, headers=api.auth("alice"))
+    assert r.status_code == 409 and "no previous release" in r.json()["detail"]
+    r = await api.http.post(
+        "/v1/apps/solo-app/rollback", json={"to_version": 9}, headers=api.auth("alice")
+    )
+    assert r.status_code == 404 and "v9 is not a release" in r.json()["detail"]
+    r = await api.http.get("/v1/apps/solo-app/deployments/nope", headers=api.auth("alice"))
+    assert r.status_code == 404
+    r = await api.http.get("/v1/apps/unknown-app", headers=api.auth("alice"))
+    assert r.status_code == 404
+
+
+async def test_healthz_and_openapi(api: Api) -> None:
+    r = await api.http.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    spec = (await api.http.get("/openapi.json")).json()
+    assert "/v1/apps/{app_id}/deployments" in spec["paths"]
+    assert "/v1/apps/{app_id}/rollback" in spec["paths"]

@@ -1,0 +1,1 @@
+"""Worker entry points: which task queue runs which workflows and activities."""

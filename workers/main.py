@@ -1,0 +1,77 @@
+"""Run the workers of one process: pipeline, QA and this host's runtime queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from schemas.settings import Settings
+from store.db import Database
+from temporal import names
+from workers.reconcile import reconcile_host
+from workers.wiring import Activities
+from workflows.app import AppWorkflow
+from workflows.deployment import DeploymentWorkflow
+
+log = logging.getLogger(__name__)
+
+
+def build_workers(client: Client, settings: Settings, activities: Activities) -> list[Worker]:
+    """One worker per task queue; QA concurrency is bounded by the cores it may use."""
+    a = activities
+    return [
+        Worker(
+            client,
+            task_queue=names.PIPELINE_TASK_QUEUE,
+            workflows=[AppWorkflow, DeploymentWorkflow],
+            activities=[
+                a.moderation.moderate_prompt,
+                a.generation.generate_bundle,
+                a.releases.select_runtime_host,
+                a.releases.switch_traffic,
+                a.releases.clear_route,
+                a.releases.record_release,
+            ],
+            max_concurrent_activities=32,
+        ),
+        Worker(
+            client,
+            task_queue=names.QA_TASK_QUEUE,
+            activities=[a.qa.run_tests],
+            max_concurrent_activities=settings.qa_concurrency,
+        ),
+        Worker(
+            client,
+            task_queue=names.runtime_task_queue(settings.runtime_host),
+            activities=[
+                a.runtime.start_instance,
+                a.runtime.health_check,
+                a.runtime.stop_instance,
+            ],
+            max_concurrent_activities=16,
+        ),
+    ]
+
+
+async def run_workers(
+    client: Client, settings: Settings, db: Database, stop: asyncio.Event
+) -> None:
+    """Reconcile this host's apps, then poll every queue until ``stop`` is set."""
+    activities = Activities.build(settings, db)
+    report = await reconcile_host(activities, settings.runtime_host)
+    if report:
+        log.info("reconciliation: %s", "; ".join(report))
+    async with AsyncExitStack() as stack:
+        for worker in build_workers(client, settings, activities):
+            await stack.enter_async_context(worker)
+        log.info(
+            "workers polling %s, %s, %s",
+            names.PIPELINE_TASK_QUEUE,
+            names.QA_TASK_QUEUE,
+            names.runtime_task_queue(settings.runtime_host),
+        )
+        await stop.wait()

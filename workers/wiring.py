@@ -1,0 +1,86 @@
+"""Building the activity objects of one worker process from settings and connections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import openai
+
+from activities.deploy import RuntimeActivities
+from activities.generate import GenerationActivities
+from activities.moderate import ModerationActivities
+from activities.moderation import Moderator
+from activities.qa_gate import QAActivities
+from activities.releases import ReleaseActivities
+from runtime.envs import EnvBuilder
+from runtime.sandbox import SandboxRuntime
+from schemas.settings import Settings
+from store.artifacts import ArtifactStore
+from store.bundle_cache import BundleCache
+from store.db import Database
+from store.moderation_log import ModerationLog
+from store.releases import ReleaseRepository
+
+
+def openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
+    """The OpenAI-compatible client, when a base URL or key is configured."""
+    if settings.openai_base_url is None and settings.openai_api_key is None:
+        return None
+    return openai.AsyncOpenAI(
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none",
+        timeout=settings.openai_timeout_s,
+        max_retries=0,  # Temporal retries the activity
+    )
+
+
+def sandbox_runtime(settings: Settings) -> SandboxRuntime:
+    """The embedded bubblewrap runtime of this host."""
+    return SandboxRuntime(
+        settings.data_path / "runtime",
+        host=settings.runtime_host,
+        uid=settings.sandbox_uid,
+        gid=settings.sandbox_gid,
+        memory_mb=settings.app_memory_mb,
+        pids=settings.app_pids,
+        cpu=settings.app_cpu,
+    )
+
+
+@dataclass
+class Activities:
+    """Every activity object of a worker process, sharing one set of dependencies."""
+
+    moderation: ModerationActivities
+    generation: GenerationActivities
+    qa: QAActivities
+    runtime: RuntimeActivities
+    releases: ReleaseActivities
+    sandbox: SandboxRuntime
+    bundles: BundleCache
+    envs: EnvBuilder
+    release_repo: ReleaseRepository
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database) -> Activities:
+        """Wire activities onto one database pool and this host's runtime."""
+        data = settings.data_path
+        client = openai_client(settings)
+        artifacts = ArtifactStore(db)
+        bundles = BundleCache(artifacts, data / "bundles")
+        envs = EnvBuilder(data / "envs")
+        sandbox = sandbox_runtime(settings)
+        release_repo = ReleaseRepository(db)
+        return cls(
+            moderation=ModerationActivities(
+                Moderator(client, settings.openai_moderation_model), ModerationLog(db)
+            ),
+            generation=GenerationActivities(bundles, client, settings.openai_model),
+            qa=QAActivities(bundles, artifacts, envs, settings),
+            runtime=RuntimeActivities(sandbox, bundles, envs, drain_s=settings.drain_s),
+            releases=ReleaseActivities(release_repo, settings.runtime_host),
+            sandbox=sandbox,
+            bundles=bundles,
+            envs=envs,
+            release_repo=release_repo,
+        )
