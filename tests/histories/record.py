@@ -1,0 +1,143 @@
+"""Record workflow histories for the replay test (run by hand after a deliberate change).
+
+    .venv/bin/python -m tests.histories.record
+
+Runs each scenario on the time-skipping test server with the scripted
+activities of the workflow tests and saves every workflow's history as JSON
+next to this file. Commit the files: ``tests/workflows/test_replay.py`` then
+replays them against the current code, so a non-deterministic change fails CI.
+Re-record only for an intended, ``workflow.patched``-guarded change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from schemas.deployment import DeployRequest, ReviewDecision, RollbackRequest
+from temporal import names
+from temporal.converter import data_converter
+from temporal.devserver import find_executable
+from temporal.pipeline_client import app_status, deployment_status, request_deployment
+from temporal.search_attributes import ensure_search_attributes
+from tests.workflows.pipeline_fakes import HOST, FakePipeline
+from workflows.app import AppWorkflow
+from workflows.deployment import DeploymentWorkflow
+
+HERE = Path(__file__).parent
+
+
+async def _until(check: Callable[[], Awaitable[bool]]) -> None:
+    for _ in range(400):
+        try:
+            if await check():
+                return
+        except Exception:
+            pass
+        await asyncio.sleep(0.05)
+    raise TimeoutError
+
+
+async def _finish(client: Client, workflow_id: str) -> None:
+    async def started() -> bool:
+        await client.get_workflow_handle(workflow_id).describe()
+        return True
+
+    await _until(started)
+    try:
+        await client.get_workflow_handle(workflow_id).result()
+    except WorkflowFailureError:
+        pass
+
+
+async def _deploy(client: Client, app_id: str, prompt: str) -> str:
+    request = DeployRequest(request_id=uuid.uuid4().hex, owner_id="user-1", prompt=prompt)
+    workflow_id = await request_deployment(client, app_id, request)
+    await _finish(client, workflow_id)
+    return workflow_id
+
+
+async def _save(client: Client, name: str, workflow_ids: list[str]) -> None:
+    for i, workflow_id in enumerate(workflow_ids):
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        path = HERE / f"{name}-{i}-{workflow_id.split('-')[0]}.json"
+        path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+        print(f"wrote {path.relative_to(HERE.parent.parent)}")
+
+
+async def main() -> None:
+    path = find_executable("temporal-test-server")
+    assert path
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=path, data_converter=data_converter()
+    ) as env:
+        await ensure_search_attributes(env.client)
+        fake = FakePipeline()
+        async with AsyncExitStack() as stack:
+            for queue in (
+                names.PIPELINE_TASK_QUEUE,
+                names.QA_TASK_QUEUE,
+                names.runtime_task_queue(HOST),
+            ):
+                await stack.enter_async_context(
+                    Worker(
+                        env.client,
+                        task_queue=queue,
+                        workflows=[AppWorkflow, DeploymentWorkflow],
+                        activities=fake.activities(),
+                    )
+                )
+            client = env.client
+
+            happy = await _deploy(client, "happy-app", "a todo list")
+            await _save(client, "happy", [names.app_workflow_id("happy-app"), happy])
+
+            rejected = await _deploy(client, "rejected-app", "BLOCKME a fake bank login")
+            await _save(client, "rejected", [rejected])
+
+            await _deploy(client, "rolled-app", "a habit tracker")
+            fake.unhealthy = lambda instance_id, call: instance_id == "rolled-app-v2" and call >= 2
+            rolled = await _deploy(client, "rolled-app", "a habit tracker v2")
+            fake.unhealthy = lambda instance_id, call: False
+            await _save(client, "rolled-back", [rolled])
+
+            await _deploy(client, "manual-app", "an inventory")
+            await _deploy(client, "manual-app", "an inventory v2")
+            await client.get_workflow_handle(names.app_workflow_id("manual-app")).signal(
+                names.SIGNAL_ROLLBACK,
+                RollbackRequest(request_id=uuid.uuid4().hex, requested_by="oncall"),
+            )
+
+            async def rolled_back() -> bool:
+                live = (await app_status(client, "manual-app")).live
+                return live is not None and live.version == 1
+
+            await _until(rolled_back)
+            await _save(client, "rollback-signal", [names.app_workflow_id("manual-app")])
+
+            request = DeployRequest(
+                request_id=uuid.uuid4().hex, owner_id="user-1", prompt="FLAGME a login page"
+            )
+            flagged = await request_deployment(client, "review-app", request)
+
+            async def waiting() -> bool:
+                return (await deployment_status(client, flagged)).awaiting_review
+
+            await _until(waiting)
+            await client.get_workflow_handle(names.app_workflow_id("review-app")).signal(
+                names.SIGNAL_REVIEW, ReviewDecision(decision="approve", reviewer="op")
+            )
+            await _finish(client, flagged)
+            await _save(client, "review-approved", [names.app_workflow_id("review-app"), flagged])
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,67 @@
+"""Saved histories replay against the current workflow code (so non-determinism fails CI)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from schemas.deployment import DeploymentInput, DeploymentResult
+from temporal import names
+from temporal.converter import data_converter
+from temporal.replay import replay
+from workflows.app import AppWorkflow
+from workflows.deployment import DeploymentWorkflow
+
+HISTORIES = Path(__file__).parent.parent / "histories"
+
+
+def _histories() -> list[WorkflowHistory]:
+    return [
+        WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+        for path in sorted(HISTORIES.glob("*.json"))
+    ]
+
+
+def test_the_saved_histories_cover_the_main_paths() -> None:
+    names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob("*.json")}
+    assert {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"} <= names_
+
+
+async def test_saved_histories_replay_cleanly() -> None:
+    outcomes = await replay(_histories())
+    assert len(outcomes) == len(list(HISTORIES.glob("*.json")))
+    assert [o for o in outcomes if o.error] == []
+
+
+@workflow.defn(name=names.DEPLOYMENT_WORKFLOW_TYPE)
+class ReorderedDeploymentWorkflow(DeploymentWorkflow):
+    """A careless change: picks the runtime host before running the tests."""
+
+    @workflow.run
+    async def run(self, input: DeploymentInput) -> DeploymentResult:
+        assert input.prompt is not None
+        await self._moderate(input.prompt)
+        bundle_hash = await self._generate(input.prompt)
+        host = await self._select_host()
+        qa = await self._run_qa_gate(bundle_hash)
+        release = await self._roll_out(host, bundle_hash)
+        return DeploymentResult(
+            deployment_id=input.deployment_id,
+            release=release,
+            qa_report_hash=qa.report_hash,
+            timings=[],
+        )
+
+
+async def test_a_reordered_workflow_fails_replay() -> None:
+    history = next(h for h in _histories() if h.workflow_id == "happy-1-deploy")
+    replayer = Replayer(
+        workflows=[AppWorkflow, ReorderedDeploymentWorkflow], data_converter=data_converter()
+    )
+    with pytest.raises(workflow.NondeterminismError):
+        await replayer.replay_workflow(history)
