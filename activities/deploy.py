@@ -9,6 +9,7 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import keep_alive
 from runtime.base import Runtime
 from runtime.envs import EnvBuilder, RequirementsError
 from runtime.health import wait_healthy
@@ -51,9 +52,9 @@ class RuntimeActivities:
     @activity.defn(name=names.ACTIVITY_START_INSTANCE)
     async def start_instance(self, input: StartInstanceInput) -> InstanceInfo:
         """Start the release's instance; an app that cannot start is a verdict, not a retry."""
-        activity.heartbeat("starting")
         try:
-            return await self.start(input.app_id, input.version, input.bundle_hash)
+            async with keep_alive(f"starting {input.app_id} v{input.version}"):
+                return await self.start(input.app_id, input.version, input.bundle_hash)
         except (AppStartError, RequirementsError) as err:
             raise ApplicationError(
                 str(err), type=names.ERROR_APP_START_FAILED, non_retryable=True

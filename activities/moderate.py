@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities.moderation import Moderator
+from activities.moderation import ModerationBackendError, Moderator
 from schemas.moderation import ModerateInput, ModerationResult
 from store.moderation_log import ModerationLog
 from temporal import names
@@ -20,7 +21,15 @@ class ModerationActivities:
     @activity.defn(name=names.ACTIVITY_MODERATE)
     async def moderate_prompt(self, input: ModerateInput) -> ModerationResult:
         """Moderate; log blocked/flagged prompts once per deployment (retries are safe)."""
-        result = await self._moderator.moderate(input.prompt)
+        try:
+            result = await self._moderator.moderate(input.prompt)
+        except ModerationBackendError as err:
+            if err.retryable:
+                raise
+            # A bad key or model name: retrying cannot help, an operator must fix the config.
+            raise ApplicationError(
+                str(err), type="ModerationBackendMisconfigured", non_retryable=True
+            ) from None
         if result.verdict != "allow":
             await self._log.record(
                 deployment_id=input.deployment_id,

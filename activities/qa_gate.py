@@ -11,6 +11,7 @@ from pathlib import Path
 
 from temporalio import activity
 
+from activities.heartbeat import keep_alive
 from activities.qa.test_runs import run_tests_repeatedly
 from runtime.envs import EnvBuilder, EnvBuildError, RequirementsError
 from schemas.bundle import AppBundle
@@ -74,14 +75,15 @@ class QAActivities:
         """Tests x3 (fixed order, then shuffled); a failing gate is a result, not an error."""
         bundle_dir, bundle = await self._bundles.checkout(input.bundle_hash)
         try:
-            report = await self._gate.tests(
-                bundle_dir,
-                bundle,
-                runs=input.runs,
-                timeout_s=input.timeout_s,
-                seed_base=input.bundle_hash,
-                heartbeat=activity.heartbeat,
-            )
+            async with keep_alive("tests x3"):
+                report = await self._gate.tests(
+                    bundle_dir,
+                    bundle,
+                    runs=input.runs,
+                    timeout_s=input.timeout_s,
+                    seed_base=input.bundle_hash,
+                    heartbeat=activity.heartbeat,
+                )
         except EnvBuildError:
             raise  # infrastructure (index unreachable...): let Temporal retry
         digest = await self._artifacts.put("qa-tests", report.model_dump_json().encode())

@@ -14,7 +14,6 @@ from rich.console import Console
 from temporalio.client import Client, WorkflowHistory
 
 from activities.generation import suggest_app_id
-from activities.moderation import Moderator
 from activities.qa_gate import QAGate
 from api.app import create_app
 from api.services import Services
@@ -49,7 +48,7 @@ from temporal.pipeline_client import (
 from temporal.replay import ReplayOutcome, server_histories
 from temporal.replay import replay as replay_histories
 from workers.main import run_workers
-from workers.wiring import openai_client
+from workers.wiring import moderator, openai_client
 
 
 class CommandError(RuntimeError):
@@ -286,8 +285,7 @@ async def replay(
 
 async def moderate(settings: Settings, prompt: str) -> ModerationResult:
     """``mb moderate``."""
-    moderator = Moderator(openai_client(settings), settings.openai_moderation_model)
-    return await moderator.moderate(validate_prompt(prompt))
+    return await moderator(settings, openai_client(settings)).moderate(validate_prompt(prompt))
 
 
 async def qa(settings: Settings, directory: Path) -> QAGateReport:

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4o-mini"
     openai_moderation_model: str = "omni-moderation-latest"
+    openai_moderation: bool = Field(
+        default=True,
+        description="also ask the OpenAI-compatible /moderations endpoint when one is configured",
+    )
     openai_timeout_s: float = 60.0
 
     # Pipeline

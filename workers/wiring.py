@@ -34,6 +34,13 @@ def openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
     )
 
 
+def moderator(settings: Settings, client: openai.AsyncOpenAI | None) -> Moderator:
+    """The local policy engine, plus OpenAI moderation when configured and enabled."""
+    return Moderator(
+        client if settings.openai_moderation else None, settings.openai_moderation_model
+    )
+
+
 def sandbox_runtime(settings: Settings) -> SandboxRuntime:
     """The embedded bubblewrap runtime of this host."""
     return SandboxRuntime(
@@ -73,7 +80,7 @@ class Activities:
         release_repo = ReleaseRepository(db)
         return cls(
             moderation=ModerationActivities(
-                Moderator(client, settings.openai_moderation_model), ModerationLog(db)
+                moderator(settings, client), ModerationLog(db)
             ),
             generation=GenerationActivities(bundles, client, settings.openai_model),
             qa=QAActivities(bundles, artifacts, envs, settings),

@@ -167,7 +167,7 @@ class DeploymentWorkflow:
             result_type=QAStageOutcome,
             task_queue=names.QA_TASK_QUEUE,
             start_to_close_timeout=timedelta(minutes=30),
-            heartbeat_timeout=timedelta(minutes=2),
+            heartbeat_timeout=timedelta(seconds=30),
             retry_policy=QA_RETRY,
         )
         self._status.qa_report_hash = outcome.report_hash

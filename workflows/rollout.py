@@ -53,7 +53,7 @@ async def start_instance(
         result_type=InstanceInfo,
         task_queue=task_queue,
         start_to_close_timeout=timedelta(minutes=10),
-        heartbeat_timeout=timedelta(minutes=2),
+        heartbeat_timeout=timedelta(seconds=30),
         retry_policy=RUNTIME_RETRY,
     )
     return instance

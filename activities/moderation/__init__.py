@@ -1,0 +1,102 @@
+"""Prompt moderation, the first stage of every deployment.
+
+``Moderator`` always runs the local policy engine (``policy``) and, when an
+OpenAI client is configured, OpenAI's moderation endpoint
+(``openai_backend``) too; ``combine`` keeps the strictest verdict. In
+production OpenAI decides first and the local engine is the second opinion
+that can only make the verdict stricter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+import openai
+
+from activities.moderation.combine import combine
+from activities.moderation.openai_backend import (
+    OPENAI_CATEGORY_MAP,
+    ModerationBackendError,
+    moderate_with_openai,
+)
+from activities.moderation.policy import moderate_locally, normalize
+from activities.moderation.thresholds import THRESHOLDS, Thresholds
+from schemas.moderation import ModerationResult
+from schemas.settings import Settings
+
+__all__ = [
+    "OPENAI_CATEGORY_MAP",
+    "THRESHOLDS",
+    "ModerationBackendError",
+    "Moderator",
+    "Thresholds",
+    "combine",
+    "moderate_locally",
+    "moderate_with_openai",
+    "normalize",
+]
+
+# Beyond this many characters the local engine (~1-2 ms per 1,000 characters)
+# runs in a thread so it cannot stall the worker's event loop.
+_INLINE_LIMIT: Final = 4_000
+
+
+class Moderator:
+    """Moderates prompts with the local engine and, if configured, OpenAI.
+
+    When OpenAI fails, ``moderate`` raises ``ModerationBackendError`` instead
+    of falling back to the local verdict: the moderation activity then fails
+    and Temporal retries it under its retry policy, so a prompt is never
+    waved through by the weaker engine alone because of an outage. Check
+    ``ModerationBackendError.retryable`` to fail fast on a bad key or model.
+    """
+
+    def __init__(self, openai_client: openai.AsyncOpenAI | None, model: str) -> None:
+        self._client = openai_client
+        self._model = model
+        self._owns_client = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Moderator:
+        """Local-only unless ``MB_OPENAI_API_KEY`` is set.
+
+        The client does not retry by itself (``max_retries=0``): the Temporal
+        activity's retry policy owns retries, so they show in the history.
+        """
+        if settings.openai_api_key is None:
+            return cls(None, settings.openai_moderation_model)
+        client = openai.AsyncOpenAI(
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+            timeout=settings.openai_timeout_s,
+            max_retries=0,
+        )
+        moderator = cls(client, settings.openai_moderation_model)
+        moderator._owns_client = True
+        return moderator
+
+    async def aclose(self) -> None:
+        """Close the OpenAI client if ``from_settings`` created it (a given one is the caller's)."""
+        if self._client is not None and self._owns_client:
+            await self._client.close()
+
+    @property
+    def uses_openai(self) -> bool:
+        """Whether prompts also go to the OpenAI moderation endpoint."""
+        return self._client is not None
+
+    async def moderate(self, prompt: str) -> ModerationResult:
+        """The combined verdict on ``prompt`` (backend "local" or "local+openai").
+
+        Raises:
+            ModerationBackendError: OpenAI is configured and could not answer.
+        """
+        if len(prompt) > _INLINE_LIMIT:
+            local = await asyncio.to_thread(moderate_locally, prompt)
+        else:
+            local = moderate_locally(prompt)
+        if self._client is None:
+            return local
+        remote = await moderate_with_openai(prompt, client=self._client, model=self._model)
+        return combine([local, remote])

@@ -1,0 +1,79 @@
+"""Micro-benchmark of the local moderation engine against a baseline measured in the same run.
+
+Times ``moderate_locally`` over the labelled prompts of the test table and,
+as the baseline, the cheapest possible filter on the same prompts: lower-case
+the text and ``re.search`` one word. Prints ``moderation_us_per_prompt`` and
+``moderation_ratio_vs_baseline`` last.
+
+Run: ``.venv/bin/python bench/moderation_local.py``
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from activities.moderation.policy import moderate_locally, normalize
+
+ROUNDS = 20
+REPEATS = 5
+CASES_PATH = (
+    Path(__file__).resolve().parent.parent / "tests/activities/moderation/moderation_cases.py"
+)
+
+
+def load_prompts() -> list[str]:
+    spec = importlib.util.spec_from_file_location("moderation_cases", CASES_PATH)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {CASES_PATH}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return [case.prompt for case in module.ALL_CASES]
+
+
+_ONE_WORD = re.compile(r"\bphishing\b")
+
+
+def baseline(prompt: str) -> object:
+    return _ONE_WORD.search(prompt.lower())
+
+
+def best_us_per_prompt(function: Callable[[str], object], prompts: list[str]) -> float:
+    """Best of REPEATS runs of ROUNDS passes over ``prompts``, in microseconds per prompt."""
+    for prompt in prompts:
+        function(prompt)
+    best = float("inf")
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        for _ in range(ROUNDS):
+            for prompt in prompts:
+                function(prompt)
+        best = min(best, time.perf_counter() - started)
+    return best / (ROUNDS * len(prompts)) * 1e6
+
+
+def main() -> None:
+    prompts = load_prompts()
+    long_prompt = " ".join(prompts)[:10_000]
+    baseline_us = best_us_per_prompt(baseline, prompts)
+    normalize_us = best_us_per_prompt(normalize, prompts)
+    moderation_us = best_us_per_prompt(moderate_locally, prompts)
+    started = time.perf_counter()
+    moderate_locally(long_prompt)
+    long_ms = (time.perf_counter() - started) * 1e3
+
+    print(f"prompts: {len(prompts)} (mean {sum(map(len, prompts)) / len(prompts):.0f} chars)")
+    print(f"baseline_us_per_prompt: {baseline_us:.2f}")
+    print(f"normalize_us_per_prompt: {normalize_us:.2f}")
+    print(f"moderation_10k_chars_ms: {long_ms:.1f}")
+    print(f"moderation_us_per_prompt: {moderation_us:.1f}")
+    print(f"moderation_ratio_vs_baseline: {moderation_us / baseline_us:.1f}")
+
+
+if __name__ == "__main__":
+    main()
