@@ -56,6 +56,8 @@ class QAGate:
             gid=s.sandbox_gid,
             memory_mb=s.app_memory_mb,
             pids=s.app_pids,
+            cpu=s.app_cpu,
+            use_cgroups=s.sandbox_cgroups,
             heartbeat=heartbeat,
         )
 

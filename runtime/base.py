@@ -59,3 +59,7 @@ class Runtime(Protocol):
     async def instances(self) -> list[InstanceInfo]:
         """Every instance this runtime knows of on this host, running or not."""
         ...
+
+    async def stop_all(self, *, drain_s: float = 1.0) -> list[str]:
+        """Stop every running instance on this host; returns their ids."""
+        ...

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     app_memory_mb: int = 512
     app_pids: int = 128
     app_cpu: float = Field(default=1.0, gt=0, description="CPU cores per app instance")
+    sandbox_cgroups: bool = Field(
+        default=True, description="enforce limits with cgroups when writable (else rlimits only)"
+    )
     drain_s: float = 1.0
 
     @cached_property

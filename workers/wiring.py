@@ -51,6 +51,7 @@ def sandbox_runtime(settings: Settings) -> SandboxRuntime:
         memory_mb=settings.app_memory_mb,
         pids=settings.app_pids,
         cpu=settings.app_cpu,
+        use_cgroups=settings.sandbox_cgroups,
     )
 
 
@@ -79,9 +80,7 @@ class Activities:
         sandbox = sandbox_runtime(settings)
         release_repo = ReleaseRepository(db)
         return cls(
-            moderation=ModerationActivities(
-                moderator(settings, client), ModerationLog(db)
-            ),
+            moderation=ModerationActivities(moderator(settings, client), ModerationLog(db)),
             generation=GenerationActivities(bundles, client, settings.openai_model),
             qa=QAActivities(bundles, artifacts, envs, settings),
             runtime=RuntimeActivities(sandbox, bundles, envs, drain_s=settings.drain_s),

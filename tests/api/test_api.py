@@ -116,7 +116,7 @@ async def test_deploy_then_rollback_through_http(api: Api) -> None:
 async def test_bad_input_gets_a_reason_and_changes_nothing(
     api: Api, env: WorkflowEnvironment
 ) -> None:
-    cases = [
+    cases: list[tuple[str, dict[str, object], int, str]] = [
         ("a-app", {"prompt": "   "}, 422, "prompt is empty"),
         ("a-app", {"prompt": "x" * 4001}, 422, "the limit is 4000"),
         ("a-app", {}, 422, "exactly one of"),

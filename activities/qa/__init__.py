@@ -1,0 +1,1 @@
+"""The QA gate's activities: tests run repeatedly in the sandbox (and, later, more stages)."""

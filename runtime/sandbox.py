@@ -1,0 +1,703 @@
+"""The bubblewrap runtime: app instances and one-shot runs in an isolated sandbox.
+
+Process tree of one sandbox, as seen from the host::
+
+    worker
+     └─ sh -> prlimit -> bwrap   (root, one pid: "bwrap pid"; the sh joins the
+         │                        cgroups, prlimit sets the rlimits, each execs the next)
+         └─ bwrap init            (root; pid 1 of the sandbox: "init pid")
+             └─ setpriv -> python ...   (uid 65534, no capabilities)
+
+Killing the init pid with SIGKILL makes the kernel kill every process in
+the sandbox's pid namespace, so that is how a sandbox is stopped for sure.
+A graceful stop sends SIGTERM to the init's children (uvicorn drains).
+
+App instances outlive the worker that started them: bwrap runs in its own
+session without ``--die-with-parent``, and everything needed to find and
+stop an instance later (pids with their start times, cgroups, socket) is
+kept on disk under ``state_dir/instances/<instance_id>/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from runtime.base import PythonEnv, instance_id_for
+from runtime.bwrap import ENV_MOUNT, SANDBOX_TMP, Bind, SandboxSpec, build_argv, python_env_binds
+from runtime.limits import (
+    AppliedLimits,
+    ResourceLimits,
+    apply_limits,
+    launcher_argv,
+    remove_cgroups,
+)
+from schemas.bundle import AppManifest
+from schemas.runtime import InstanceInfo, InstanceState
+
+log = logging.getLogger(__name__)
+
+APP_MOUNT = "/app"
+DATA_MOUNT = "/data"
+SOCKET_MOUNT = "/run/app"
+SOCKET_NAME = "app.sock"
+MAX_SOCKET_PATH = 107
+"""sun_path holds 108 bytes including the terminating NUL."""
+
+# The environment of the host-side launcher (sh, prlimit, bwrap); bwrap clears it for the sandbox.
+_LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_RESERVED_ENV = re.compile(r"^(PATH|HOME|TMPDIR|LANG|PYTHON\w*|MICROAPP_\w*|LD_\w*)$")
+
+
+class SandboxStartError(RuntimeError):
+    """The sandbox could not be created (a host problem: worth retrying)."""
+
+
+class AppStartError(SandboxStartError):
+    """The app did not come up: it exited during startup or never opened its socket.
+
+    The bundle's fault (retrying will not help); the message ends with the
+    tail of the app's log.
+    """
+
+
+@dataclass(frozen=True)
+class SandboxRun:
+    """The outcome of :func:`run_sandboxed`."""
+
+    exit_code: int
+    """The command's exit status (negative: bwrap was killed by that signal)."""
+    timed_out: bool
+    duration_s: float
+    limits: AppliedLimits
+
+
+class InstanceRecord(BaseModel):
+    """What is kept on disk about one app instance (``instance.json``)."""
+
+    instance_id: str
+    app_id: str
+    version: int
+    host: str
+    socket_path: str
+    health_path: str
+    bwrap_pid: int
+    bwrap_start: int
+    init_pid: int
+    init_start: int
+    """Start time (clock ticks since boot) of the init pid: guards against pid reuse."""
+    limits: AppliedLimits
+    log_path: str
+    started_at: float
+    stopped_at: float | None = None
+
+    def info(self) -> InstanceInfo:
+        """The public view of the instance."""
+        return InstanceInfo(
+            instance_id=self.instance_id,
+            app_id=self.app_id,
+            version=self.version,
+            host=self.host,
+            socket_path=self.socket_path,
+            health_path=self.health_path,
+            pid=self.init_pid,
+        )
+
+
+def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The complete environment of a sandboxed Python process (nothing from the host)."""
+    env = {
+        "PATH": f"{ENV_MOUNT}/bin:/usr/bin:/bin",
+        "HOME": SANDBOX_TMP,
+        "TMPDIR": SANDBOX_TMP,
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(extra or {})
+    return env
+
+
+async def run_sandboxed(
+    spec: SandboxSpec,
+    *,
+    limits: ResourceLimits,
+    log_path: Path,
+    timeout_s: float,
+    heartbeat: Callable[[float], None] | None = None,
+    heartbeat_interval_s: float = 5.0,
+) -> SandboxRun:
+    """Run ``spec`` to completion (or ``timeout_s``) with stdout/stderr in ``log_path``.
+
+    The sandbox dies with the worker (``--die-with-parent``); on timeout or
+    cancellation the whole sandbox is killed and its cgroup removed.
+    ``heartbeat`` receives the elapsed seconds every ``heartbeat_interval_s``.
+    """
+    spec = replace(spec, die_with_parent=True)
+    applied = await asyncio.to_thread(apply_limits, f"run-{uuid.uuid4().hex[:16]}", limits)
+    started = time.monotonic()
+    proc: asyncio.subprocess.Process | None = None
+    init: tuple[int, int] | None = None
+    timed_out = False
+    try:
+        log_fd = await asyncio.to_thread(_open_log, log_path)
+        try:
+            proc, init = await _spawn(spec, applied, log_fd=log_fd)
+        finally:
+            os.close(log_fd)
+        wait = asyncio.ensure_future(proc.wait())
+        deadline = started + timeout_s
+        while not wait.done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            await asyncio.wait({wait}, timeout=min(left, heartbeat_interval_s))
+            if heartbeat is not None and not wait.done():
+                heartbeat(time.monotonic() - started)
+        if timed_out:
+            await _kill_sandbox(proc, init)
+        exit_code = await wait
+        if init is not None:
+            # bwrap exits as soon as its command does, while the kernel may still be
+            # killing the rest of the pid namespace: wait until the sandbox is empty.
+            await _wait_dead(init, 5.0)
+    finally:
+        if proc is not None and proc.returncode is None:  # cancelled: take the sandbox down too
+            await asyncio.shield(_kill_sandbox(proc, init))
+        await asyncio.shield(asyncio.to_thread(remove_cgroups, applied.cgroups))
+    return SandboxRun(
+        exit_code=exit_code,
+        timed_out=timed_out,
+        duration_s=time.monotonic() - started,
+        limits=applied,
+    )
+
+
+class SandboxRuntime:
+    """App instances in bubblewrap sandboxes, served by uvicorn on a unix socket.
+
+    Inside the sandbox: the bundle read-only at ``/app``, the bundle's
+    virtualenv read-only at ``/env``, a per-app persistent directory at
+    ``/data`` (``MICROAPP_DATA_DIR``), the socket directory at ``/run/app``,
+    a private ``/tmp``, no network, no host environment, uid ``uid`` without
+    capabilities, and the memory/pids/cpu limits of :mod:`runtime.limits`.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        host: str,
+        uid: int,
+        gid: int,
+        memory_mb: int,
+        pids: int,
+        cpu: float,
+        data_root: Path | None = None,
+        start_timeout_s: float = 30.0,
+        kill_grace_s: float = 2.0,
+        graceful_shutdown_s: int = 30,
+        use_cgroups: bool = True,
+    ) -> None:
+        self.host = host
+        self.state_dir = state_dir.resolve()
+        self.data_root = (data_root or self.state_dir.parent / "appdata").resolve()
+        self.uid = uid
+        self.gid = gid
+        self.limits = ResourceLimits(
+            memory_mb=memory_mb, pids=pids, cpu=cpu, use_cgroups=use_cgroups
+        )
+        self.start_timeout_s = start_timeout_s
+        self.kill_grace_s = kill_grace_s
+        self.graceful_shutdown_s = graceful_shutdown_s
+        """uvicorn's own bound on draining, should a stop never escalate (worker died)."""
+        self._procs: dict[str, asyncio.subprocess.Process] = {}
+
+    # -- the Runtime protocol ------------------------------------------------
+
+    async def start(
+        self,
+        *,
+        app_id: str,
+        version: int,
+        bundle_dir: Path,
+        env: PythonEnv,
+        manifest: AppManifest,
+        env_vars: dict[str, str],
+    ) -> InstanceInfo:
+        """Start the instance, or return it if it is already running (idempotent)."""
+        _check_id(app_id)
+        instance_id = instance_id_for(app_id, version)
+        _check_id(instance_id)
+        for name in env_vars:
+            if _RESERVED_ENV.match(name):
+                raise ValueError(f"environment variable {name!r} is reserved by the platform")
+        async with self._lock(instance_id):
+            record = await asyncio.to_thread(self._load, instance_id)
+            if record is not None and record.stopped_at is None:
+                if await asyncio.to_thread(_alive_and_serving, record):
+                    return record.info()
+                log.info("instance %s: cleaning up a dead or broken leftover", instance_id)
+                await self._teardown(record, drain_s=0.0)
+            record = await self._launch(
+                instance_id=instance_id,
+                app_id=app_id,
+                version=version,
+                bundle_dir=bundle_dir.resolve(),
+                env=env,
+                manifest=manifest,
+                env_vars=env_vars,
+            )
+            return record.info()
+
+    async def stop(self, instance_id: str, *, drain_s: float = 1.0) -> None:
+        """SIGTERM the app, wait ``drain_s`` + grace, then kill the sandbox; idempotent."""
+        _check_id(instance_id)
+        async with self._lock(instance_id):
+            record = await asyncio.to_thread(self._load, instance_id)
+            if record is not None and record.stopped_at is None:
+                await self._teardown(record, drain_s=drain_s)
+
+    async def state(self, instance_id: str) -> InstanceState:
+        """``running``, ``stopped`` (known, not running) or ``missing`` (never started here)."""
+        _check_id(instance_id)
+        record = await asyncio.to_thread(self._load, instance_id)
+        if record is None:
+            return "missing"
+        if record.stopped_at is None and await asyncio.to_thread(
+            _alive, record.init_pid, record.init_start
+        ):
+            return "running"
+        return "stopped"
+
+    async def instances(self) -> list[InstanceInfo]:
+        """Every instance recorded under ``state_dir``, running or not."""
+        return [r.info() for r in await asyncio.to_thread(self._load_all)]
+
+    async def stop_all(self, *, drain_s: float = 1.0) -> list[str]:
+        """Stop every running instance (``mb up`` shutting down); returns their ids."""
+        stopped = []
+        for info in await self.instances():
+            if await self.state(info.instance_id) == "running":
+                await self.stop(info.instance_id, drain_s=drain_s)
+                stopped.append(info.instance_id)
+        return stopped
+
+    # -- beyond the protocol -------------------------------------------------
+
+    async def record(self, instance_id: str) -> InstanceRecord | None:
+        """Everything recorded about an instance (pids, applied limits, log path)."""
+        _check_id(instance_id)
+        return await asyncio.to_thread(self._load, instance_id)
+
+    def instance_dir(self, instance_id: str) -> Path:
+        """Where the instance's state, log and socket directory live on the host."""
+        return self.state_dir / "instances" / instance_id
+
+    # -- internals -----------------------------------------------------------
+
+    async def _launch(
+        self,
+        *,
+        instance_id: str,
+        app_id: str,
+        version: int,
+        bundle_dir: Path,
+        env: PythonEnv,
+        manifest: AppManifest,
+        env_vars: dict[str, str],
+    ) -> InstanceRecord:
+        inst = self.instance_dir(instance_id)
+        sock_dir = inst / "sock"
+        socket_path = sock_dir / SOCKET_NAME
+        if len(str(socket_path)) > MAX_SOCKET_PATH:
+            raise ValueError(
+                f"socket path {socket_path} is longer than {MAX_SOCKET_PATH} bytes: "
+                "use a shorter state_dir"
+            )
+        data_dir = self.data_root / app_id
+        log_path = inst / "app.log"
+        await asyncio.to_thread(self._prepare_dirs, inst, sock_dir, data_dir, log_path)
+        python_binds = await asyncio.to_thread(python_env_binds, env)
+
+        spec = SandboxSpec(
+            command=(
+                f"{ENV_MOUNT}/bin/python",
+                "-m",
+                "uvicorn",
+                "--uds",
+                f"{SOCKET_MOUNT}/{SOCKET_NAME}",
+                "--app-dir",
+                APP_MOUNT,
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                str(self.graceful_shutdown_s),
+                manifest.entrypoint,
+            ),
+            ro_binds=(*python_binds, Bind(bundle_dir, APP_MOUNT)),
+            rw_binds=(Bind(sock_dir, SOCKET_MOUNT), Bind(data_dir, DATA_MOUNT)),
+            env=sandbox_env(
+                {**env_vars, "PYTHONDONTWRITEBYTECODE": "1", "MICROAPP_DATA_DIR": DATA_MOUNT}
+            ),
+            uid=self.uid,
+            gid=self.gid,
+            chdir=APP_MOUNT,
+            tmp_size_mb=self.limits.memory_mb,
+        )
+        applied = await asyncio.to_thread(apply_limits, self._cgroup_name(instance_id), self.limits)
+        proc: asyncio.subprocess.Process | None = None
+        try:
+            log_fd = await asyncio.to_thread(_open_log, log_path)
+            try:
+                # A session of its own, and no --die-with-parent: the app outlives the worker.
+                proc, init = await _spawn(spec, applied, log_fd=log_fd)
+            finally:
+                os.close(log_fd)
+            if init is None:
+                await asyncio.wait_for(proc.wait(), timeout=5.0)
+                raise SandboxStartError(
+                    f"instance {instance_id}: the sandbox did not start "
+                    f"(exit code {proc.returncode})\n{await _tail(log_path)}"
+                )
+            bwrap_start = await asyncio.to_thread(_start_time, proc.pid)
+            record = InstanceRecord(
+                instance_id=instance_id,
+                app_id=app_id,
+                version=version,
+                host=self.host,
+                socket_path=str(socket_path),
+                health_path=manifest.health_path,
+                bwrap_pid=proc.pid,
+                bwrap_start=bwrap_start or 0,
+                init_pid=init[0],
+                init_start=init[1],
+                limits=applied,
+                log_path=str(log_path),
+                started_at=time.time(),
+            )
+            await asyncio.to_thread(self._save, record)
+            self._procs[instance_id] = proc
+        except BaseException:
+            if proc is not None and proc.returncode is None:
+                await asyncio.shield(_kill_sandbox(proc, None))
+            await asyncio.shield(asyncio.to_thread(remove_cgroups, applied.cgroups))
+            raise
+        try:
+            await self._wait_for_socket(record, proc)
+        except BaseException:
+            await asyncio.shield(self._teardown(record, drain_s=0.0))
+            raise
+        log.info(
+            "instance %s started (init pid %d, %s)",
+            instance_id,
+            record.init_pid,
+            applied.summary(),
+        )
+        return record
+
+    async def _wait_for_socket(
+        self, record: InstanceRecord, proc: asyncio.subprocess.Process
+    ) -> None:
+        """Return once uvicorn has bound its socket (the app imported and started)."""
+        deadline = time.monotonic() + self.start_timeout_s
+        socket_path = Path(record.socket_path)
+        while True:
+            if await asyncio.to_thread(socket_path.exists):
+                return
+            if proc.returncode is not None or not await asyncio.to_thread(
+                _alive, record.init_pid, record.init_start
+            ):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), timeout=2.0)
+                raise AppStartError(
+                    f"instance {record.instance_id} exited during startup "
+                    f"(exit code {proc.returncode}); log tail:\n"
+                    f"{await _tail(Path(record.log_path))}"
+                )
+            if time.monotonic() > deadline:
+                raise AppStartError(
+                    f"instance {record.instance_id} did not open its socket within "
+                    f"{self.start_timeout_s:.0f} s; log tail:\n{await _tail(Path(record.log_path))}"
+                )
+            await asyncio.sleep(0.05)
+
+    async def _teardown(self, record: InstanceRecord, *, drain_s: float) -> None:
+        """Stop the instance's processes, remove its cgroups and socket, mark it stopped."""
+        init = (record.init_pid, record.init_start)
+        if await asyncio.to_thread(_alive, *init):
+            app_pids = await asyncio.to_thread(_children, record.init_pid)
+            for pid, start in app_pids:
+                await asyncio.to_thread(_signal, pid, start, signal.SIGTERM)
+            if app_pids:
+                await _wait_dead(init, drain_s + self.kill_grace_s)
+            # SIGKILL of a pid namespace's init kills every process in the namespace.
+            await asyncio.to_thread(_signal, *init, signal.SIGKILL)
+            if not await _wait_dead(init, 5.0):
+                log.warning(
+                    "instance %s: init pid %d survived SIGKILL", record.instance_id, init[0]
+                )
+        proc = self._procs.pop(record.instance_id, None)
+        if proc is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), timeout=5.0)
+        await asyncio.to_thread(remove_cgroups, record.limits.cgroups)
+        stopped = record.model_copy(update={"stopped_at": time.time()})
+
+        def finish() -> None:
+            Path(record.socket_path).unlink(missing_ok=True)
+            self._save(stopped)
+
+        await asyncio.to_thread(finish)
+        log.info("instance %s stopped", record.instance_id)
+
+    def _cgroup_name(self, instance_id: str) -> str:
+        # Two runtimes on one host (tests, several state dirs) may run the same instance id.
+        tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
+        return f"app-{instance_id}-{tag}"
+
+    def _prepare_dirs(self, inst: Path, sock_dir: Path, data_dir: Path, log_path: Path) -> None:
+        inst.mkdir(parents=True, exist_ok=True)
+        os.chmod(inst, 0o700)
+        if log_path.exists():
+            log_path.replace(log_path.with_suffix(".log.1"))
+        # Only the sandbox user (and root) may enter the socket and data directories.
+        for path in (sock_dir, data_dir):
+            path.mkdir(parents=True, exist_ok=True)
+            os.chown(path, self.uid, self.gid)
+            os.chmod(path, 0o700)
+        (sock_dir / SOCKET_NAME).unlink(missing_ok=True)
+
+    def _record_path(self, instance_id: str) -> Path:
+        return self.instance_dir(instance_id) / "instance.json"
+
+    def _load(self, instance_id: str) -> InstanceRecord | None:
+        try:
+            return InstanceRecord.model_validate_json(self._record_path(instance_id).read_text())
+        except FileNotFoundError:
+            return None
+
+    def _load_all(self) -> list[InstanceRecord]:
+        root = self.state_dir / "instances"
+        if not root.is_dir():
+            return []
+        records = []
+        for path in sorted(root.glob("*/instance.json")):
+            with contextlib.suppress(OSError, ValueError):
+                records.append(InstanceRecord.model_validate_json(path.read_text()))
+        return records
+
+    def _save(self, record: InstanceRecord) -> None:
+        path = self._record_path(record.instance_id)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(record.model_dump_json(indent=2))
+        tmp.replace(path)
+
+    @contextlib.asynccontextmanager
+    async def _lock(self, instance_id: str) -> AsyncIterator[None]:
+        """One start/stop per instance at a time, across processes (flock, polled)."""
+        root = self.state_dir / "instances"
+        await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
+        fd = os.open(root / f".{instance_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(0.05)
+            yield
+        finally:
+            os.close(fd)
+
+
+# -- launching ---------------------------------------------------------------
+
+
+async def _spawn(
+    spec: SandboxSpec, applied: AppliedLimits, *, log_fd: int
+) -> tuple[asyncio.subprocess.Process, tuple[int, int] | None]:
+    """Start bwrap (inside the cgroups, with the rlimits); return it and (init pid, start).
+
+    The init is None when bwrap exited before creating the sandbox (its
+    error is in the log).
+    """
+    read_fd, write_fd = os.pipe()
+    try:
+        # Both look up executables and stat host directories: keep that off the loop.
+        argv = await asyncio.to_thread(
+            lambda: [*launcher_argv(applied), *build_argv(replace(spec, info_fd=write_fd))]
+        )
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+            env=_LAUNCH_ENV,
+        )
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    try:
+        info = await _read_info(read_fd)
+    except BaseException:  # no word from bwrap in time, or cancelled: do not leave it running
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await asyncio.shield(proc.wait())
+        raise
+    pid = info.get("child-pid") if info else None
+    if not isinstance(pid, int):
+        return proc, None
+    start = await asyncio.to_thread(_start_time, pid)
+    # An init that already exited has no start time; the caller sees bwrap exit.
+    return proc, ((pid, start) if start is not None else None)
+
+
+async def _read_info(fd: int, timeout_s: float = 30.0) -> dict[str, Any] | None:
+    """bwrap's ``--info-fd`` JSON; None when bwrap closed the pipe without writing it."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+    )
+    buf = b""
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                chunk = await reader.read(4096)
+                if not chunk:
+                    return None
+                buf += chunk
+                with contextlib.suppress(ValueError):
+                    data = json.loads(buf)
+                    return data if isinstance(data, dict) else None
+    finally:
+        transport.close()
+
+
+async def _kill_sandbox(proc: asyncio.subprocess.Process, init: tuple[int, int] | None) -> None:
+    """SIGKILL the sandbox's init (the whole pid namespace) and bwrap; reap bwrap."""
+    if init is not None:
+        await asyncio.to_thread(_signal, *init, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), timeout=5.0)
+
+
+async def _wait_dead(proc: tuple[int, int], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while await asyncio.to_thread(_alive, *proc):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+# -- /proc helpers (blocking; call through asyncio.to_thread) -----------------
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, start time) of a process, or None if it does not exist."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name is arbitrary bytes (spaces, ")", invalid UTF-8): split after its end.
+    fields = data.rsplit(b")", 1)[1].split()
+    return fields[0].decode(), int(fields[1]), int(fields[19])
+
+
+def _start_time(pid: int) -> int | None:
+    """Start time of a live (non-zombie) process, or None."""
+    stat = _stat(pid)
+    if stat is None or stat[0] in ("Z", "X"):
+        return None
+    return stat[2]
+
+
+def _alive(pid: int, start: int) -> bool:
+    """Is this exact process (not a later one reusing its pid) still running?"""
+    return _start_time(pid) == start
+
+
+def _alive_and_serving(record: InstanceRecord) -> bool:
+    return _alive(record.init_pid, record.init_start) and Path(record.socket_path).exists()
+
+
+def _children(pid: int) -> list[tuple[int, int]]:
+    """Live children of ``pid`` as (pid, start time)."""
+    result = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            stat = _stat(int(entry.name))
+            if stat is not None and stat[1] == pid and stat[0] not in ("Z", "X"):
+                result.append((int(entry.name), stat[2]))
+    return result
+
+
+def _signal(pid: int, start: int, sig: signal.Signals) -> bool:
+    """Signal the process only if it is still the one that started at ``start``.
+
+    The pidfd pins the process, so checking the start time after opening it
+    and then signalling through it cannot hit a process that reused the pid.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return False
+    try:
+        if _start_time(pid) != start:
+            return False
+        signal.pidfd_send_signal(fd, sig)
+        return True
+    except ProcessLookupError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _open_log(path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+
+
+async def _tail(path: Path, lines: int = 40) -> str:
+    return await asyncio.to_thread(tail_text, path, lines)
+
+
+def tail_text(path: Path, lines: int = 40, max_bytes: int = 16_384) -> str:
+    """The last ``lines`` lines of a log file (at most ``max_bytes`` read). Blocking."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            data = f.read()
+    except FileNotFoundError:
+        return ""
+    return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
+
+def _check_id(value: str) -> None:
+    if not _SAFE_ID.match(value) or ".." in value:
+        raise ValueError(f"{value!r} is not a valid app or instance id")

@@ -1,0 +1,158 @@
+"""The real stack for integration tests: Temporal dev server, embedded PostgreSQL,
+bubblewrap sandboxes, a worker in its own process (so it can be killed) and the API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from temporalio.client import Client
+
+from api.app import create_app
+from api.services import Services
+from cli.stack import EmbeddedServer
+from runtime.sandbox import SandboxRuntime
+from schemas.settings import Settings
+from store.db import Database
+from store.embedded import EmbeddedPostgres
+from temporal.client import connect
+from temporal.devserver import DevServer
+from temporal.search_attributes import ensure_search_attributes
+from workers.wiring import sandbox_runtime
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    """Handles on every running part, and helpers to drive them."""
+
+    settings: Settings
+    env: dict[str, str]
+    client: Client
+    db: Database
+    api: httpx.AsyncClient
+    data_dir: Path
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        log = (self.data_dir / "logs" / f"worker-{len(self.workers)}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "worker"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.workers.append(proc)
+        return proc
+
+    def kill_workers(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def mb(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run the real `mb` CLI against this stack."""
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", *args],
+            env={**self.env, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def runtime(self) -> SandboxRuntime:
+        return sandbox_runtime(self.settings)
+
+
+@pytest.fixture(scope="module")
+async def stack() -> AsyncIterator[Stack]:
+    # Outside pytest's 0700 tmp tree: the sandbox user and PostgreSQL's user traverse it.
+    data_dir = Path(tempfile.mkdtemp(prefix="mb-it-"))
+    data_dir.chmod(0o755)
+    (data_dir / "logs").mkdir()
+    pg = EmbeddedPostgres(data_dir / "postgres")
+    database_url = await pg.start()
+    dev = DevServer(
+        data_dir / "temporal.sqlite",
+        data_dir / "logs" / "temporal.log",
+        port=free_port(),
+        ui_port=free_port(),
+    )
+    await dev.start()
+    api_port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
+        "MB_DATA_DIR": str(data_dir),
+        "MB_TEMPORAL_ADDRESS": dev.target,
+        "MB_DATABASE_URL": database_url,
+        "MB_API_PORT": str(api_port),
+        "MB_RUNTIME_HOST": "it-host",
+        "MB_DRAIN_S": "0.2",
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+    }
+    settings = Settings(
+        data_dir=data_dir,
+        temporal_address=dev.target,
+        database_url=database_url,
+        api_port=api_port,
+        runtime_host="it-host",
+        drain_s=0.2,
+    )
+    db = Database(database_url)
+    await db.open()
+    await db.migrate()
+    client = await connect(settings)
+    await ensure_search_attributes(client)
+    server = EmbeddedServer(
+        uvicorn.Config(
+            create_app(Services.build(settings, db, client)),
+            host="127.0.0.1",
+            port=api_port,
+            log_level="warning",
+        )
+    )
+    serve = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=30)
+    stack = Stack(settings=settings, env=env, client=client, db=db, api=api, data_dir=data_dir)
+    stack.start_worker()
+    try:
+        yield stack
+    finally:
+        stack.kill_workers()
+        for log in sorted((data_dir / "logs").glob("*.log")):  # shown when a test failed
+            print(f"--- {log.name} (tail) ---\n" + "\n".join(log.read_text().splitlines()[-40:]))
+        runtime = stack.runtime()
+        for instance in await runtime.instances():
+            await runtime.stop(instance.instance_id, drain_s=0)
+        await api.aclose()
+        server.should_exit = True
+        await serve
+        await db.close()
+        await dev.stop()
+        await pg.stop()
+        with contextlib.suppress(OSError):
+            shutil.rmtree(data_dir)

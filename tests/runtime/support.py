@@ -1,0 +1,210 @@
+"""Shared helpers and fixtures for sandbox tests: a real bundle environment, real bwrap."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.base import PythonEnv
+from runtime.bwrap import Bind, SandboxSpec, python_env_binds
+from runtime.envs import EnvBuilder
+from runtime.limits import ResourceLimits
+from runtime.sandbox import SandboxRun, SandboxRuntime, run_sandboxed, sandbox_env
+from store.bundles import make_bundle, write_bundle
+
+SANDBOX_UID = 65534
+
+APP_MAIN = """
+import asyncio
+import os
+import socket
+from pathlib import Path
+
+from fastapi import FastAPI
+
+app = FastAPI()
+DATA = Path(os.environ["MICROAPP_DATA_DIR"])
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"ok": True}
+
+
+@app.post("/notes/{text}")
+def add_note(text: str) -> dict:
+    with (DATA / "notes.txt").open("a") as f:
+        f.write(text + "\\n")
+    return {"notes": (DATA / "notes.txt").read_text().split()}
+
+
+@app.get("/slow")
+async def slow(s: float = 1.0) -> dict:
+    await asyncio.sleep(s)
+    return {"slept": s}
+
+
+@app.get("/whoami")
+def whoami() -> dict:
+    return {"uid": os.getuid(), "gid": os.getgid(), "env": dict(os.environ)}
+
+
+@app.get("/net")
+def net(port: int) -> dict:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError as exc:
+        return {"connected": False, "error": type(exc).__name__}
+    return {"connected": True}
+"""
+
+APP_TEST = """
+def test_placeholder():
+    assert True
+"""
+
+
+@pytest.fixture(scope="session")
+async def pyenv(tmp_path_factory: pytest.TempPathFactory) -> PythonEnv:
+    """The bundle environment (fastapi + platform packages), built once per session."""
+    return await EnvBuilder(tmp_path_factory.getbasetemp() / "mb-envs").ensure("fastapi\n")
+
+
+def write_app(root: Path, main: str = APP_MAIN) -> Path:
+    """Write a bundle with ``main`` as its main.py; returns its directory."""
+    bundle = make_bundle(
+        {"main.py": main, "requirements.txt": "fastapi\n", "tests/test_main.py": APP_TEST}
+    )
+    return write_bundle(bundle, root)
+
+
+@pytest.fixture(scope="session")
+def app_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_app(tmp_path_factory.mktemp("bundle") / "app")
+
+
+def make_runtime(state_dir: Path) -> SandboxRuntime:
+    return SandboxRuntime(
+        state_dir,
+        host="test-host",
+        uid=SANDBOX_UID,
+        gid=SANDBOX_UID,
+        memory_mb=256,
+        pids=64,
+        cpu=1.0,
+    )
+
+
+@pytest.fixture
+async def state_dir(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Path]:
+    """A short state dir (unix socket paths are limited); every instance stopped afterwards."""
+    path = tmp_path_factory.mktemp("rt") / "state"
+    yield path
+    runtime = make_runtime(path)
+    for info in await runtime.instances():
+        await runtime.stop(info.instance_id, drain_s=0)
+
+
+@pytest.fixture
+def runtime(state_dir: Path) -> SandboxRuntime:
+    return make_runtime(state_dir)
+
+
+@pytest.fixture
+def host_listener() -> Iterator[socket.socket]:
+    """A TCP listener on the host's 127.0.0.1 that sandboxed code must not reach."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.setblocking(False)
+    yield server
+    server.close()
+
+
+def accepted_nothing(server: socket.socket) -> bool:
+    """True when no connection ever completed to ``server`` (its backlog is empty)."""
+    try:
+        conn, _ = server.accept()
+    except BlockingIOError:
+        return True
+    conn.close()
+    return False
+
+
+@dataclass
+class ProbeResult:
+    run: SandboxRun
+    output: str
+
+    @property
+    def data(self) -> Any:
+        """The JSON the probe printed on its last line."""
+        return json.loads(self.output.strip().splitlines()[-1])
+
+
+SandboxedPython = Callable[..., Awaitable[ProbeResult]]
+
+
+@pytest.fixture
+def sandboxed_python(pyenv: PythonEnv, tmp_path: Path) -> SandboxedPython:
+    """Run Python source in the sandbox the QA runs use (bundle read-only at /app)."""
+    counter = iter(range(1000))
+
+    async def run(
+        code: str,
+        *,
+        limits: ResourceLimits | None = None,
+        timeout_s: float = 60.0,
+        world_writable_app: bool = False,
+    ) -> ProbeResult:
+        work = tmp_path / f"probe-{next(counter)}"
+        app = work / "app"
+        app.mkdir(parents=True)
+        (app / "probe.py").write_text(code)
+        if world_writable_app:  # so that only the read-only mount can stop a write
+            app.chmod(0o777)
+            (app / "probe.py").chmod(0o666)
+        limits = limits or ResourceLimits(memory_mb=256, pids=64, cpu=1.0)
+        spec = SandboxSpec(
+            command=("/env/bin/python", "/app/probe.py"),
+            ro_binds=(*python_env_binds(pyenv), Bind(app, "/app")),
+            env=sandbox_env(),
+            chdir="/app",
+            tmp_size_mb=limits.memory_mb,
+        )
+        log = work / "output.log"
+        result = await run_sandboxed(spec, limits=limits, log_path=log, timeout_s=timeout_s)
+        return ProbeResult(run=result, output=log.read_text())
+
+    return run
+
+
+def processes_of_uid(uid: int, started_after: float | None = None) -> list[int]:
+    """Host pids running as ``uid`` (optionally only those started after a time.time())."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = Path(entry.path, "status").read_bytes().decode(errors="replace")
+            raw = Path(entry.path, "stat").read_bytes().decode(errors="replace")
+            stat = raw.rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+        if str(uid) not in uids or stat[0] in ("Z", "X"):
+            continue
+        if started_after is not None and boot + int(stat[19]) / ticks < started_after - 1:
+            continue
+        found.append(int(entry.name))
+    return found
