@@ -235,6 +235,8 @@ class AppWorkflowInput(BaseModel):
     max_history_events: int = Field(
         default=5000, ge=100, description="continue-as-new once history is this long"
     )
+    watch_checks: int = Field(default=3, ge=1, description="health checks after each switch")
+    watch_interval_s: float = Field(default=1.0, gt=0, description="seconds between them")
 
 
 class AppStatus(BaseModel):

@@ -65,17 +65,11 @@ class AppWorkflow:
                 await self._deploy(command)
             else:
                 await self._rollback(command)
-            if self._history_is_long() and not self._state.pending:
+            if self._history_is_long():
+                # Queued commands travel in the state; waiting for an empty queue
+                # could starve continue-as-new on a busy app.
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(
-                    AppWorkflowInput(
-                        app_id=input.app_id,
-                        owner_id=input.owner_id,
-                        state=self._state,
-                        review_timeout_s=input.review_timeout_s,
-                        max_history_events=input.max_history_events,
-                    )
-                )
+                workflow.continue_as_new(input.model_copy(update={"state": self._state}))
 
     # --- signals and queries ----------------------------------------------------------
 
@@ -152,6 +146,8 @@ class AppWorkflow:
                     bundle_hash=request.bundle_hash,
                     previous=self._live(),
                     review_timeout_s=self._input.review_timeout_s,
+                    watch_checks=self._input.watch_checks,
+                    watch_interval_s=self._input.watch_interval_s,
                 ),
                 id=summary.workflow_id,
                 task_queue=names.PIPELINE_TASK_QUEUE,

@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from schemas.deployment import (
     AppStatus,
+    AppWorkflowInput,
     DeploymentOutcome,
     DeploymentResult,
     DeployRequest,
@@ -24,6 +25,7 @@ from schemas.deployment import (
 from temporal import names
 from temporal.pipeline_client import (
     PipelineRequestError,
+    app_releases,
     app_status,
     deployment_status,
     request_deployment,
@@ -78,8 +80,8 @@ async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0
         try:
             if await check():
                 return
-        except (AssertionError, PipelineRequestError):
-            pass
+        except (AssertionError, PipelineRequestError, RPCError):
+            pass  # not there yet (a run just continued as new answers queries a bit later)
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
@@ -352,3 +354,34 @@ async def test_unknown_app_status_is_not_found(
     with pytest.raises(PipelineRequestError) as info:
         await app_status(env.client, "nope")
     assert info.value.status == 404
+
+
+async def test_app_workflow_continues_as_new_and_keeps_its_state(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    app_id = "long-lived"
+    handle = await env.client.start_workflow(
+        names.APP_WORKFLOW_TYPE,
+        AppWorkflowInput(
+            app_id=app_id, owner_id=OWNER, max_history_events=100, watch_interval_s=0.01
+        ),
+        id=names.app_workflow_id(app_id),
+        task_queue=names.PIPELINE_TASK_QUEUE,
+    )
+    first_run = (await handle.describe()).run_id
+    for i in range(8):
+        await _result(env.client, await _deploy(env.client, app_id, f"a todo list, take {i}"))
+    # The test server starts a continued run on its own clock, which only moves
+    # while someone waits on it: let it move.
+    await env.sleep(1)
+    status = await _settled(env.client, app_id)
+
+    current = await env.client.get_workflow_handle(names.app_workflow_id(app_id)).describe()
+    assert current.run_id != first_run, "history passed 100 events without continue-as-new"
+    assert current.history_length < 100 + 40  # bounded, not growing with every deploy
+    assert status.live is not None and status.live.version == 8
+    releases = await app_releases(env.client, app_id)
+    assert [r.version for r in releases] == list(range(1, 9))
+    # The queue keeps working in the new run.
+    await _result(env.client, await _deploy(env.client, app_id, "one more"))
+    assert (await _settled(env.client, app_id)).live.version == 9  # type: ignore[union-attr]
