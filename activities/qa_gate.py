@@ -70,6 +70,7 @@ class QAActivities:
     ) -> None:
         self._bundles = bundles
         self._artifacts = artifacts
+        self._settings = settings
         self._gate = QAGate(envs, settings)
 
     @activity.defn(name=names.ACTIVITY_RUN_TESTS)
@@ -81,8 +82,8 @@ class QAActivities:
                 report = await self._gate.tests(
                     bundle_dir,
                     bundle,
-                    runs=input.runs,
-                    timeout_s=input.timeout_s,
+                    runs=input.runs or self._settings.qa_test_runs,
+                    timeout_s=input.timeout_s or self._settings.qa_test_timeout_s,
                     seed_base=input.bundle_hash,
                     heartbeat=activity.heartbeat,
                 )

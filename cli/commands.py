@@ -196,6 +196,7 @@ async def deploy_with(
         console.print(f"Temporal UI: {ui}")
         return None
     summary = await progress.follow(client, app_id, request.request_id, workflow_id, console)
+    console.print()
     if summary.outcome is DeploymentOutcome.LIVE:
         console.print(f"[bold green]live[/] at {settings.api_base_url}/apps/{app_id}/")
     else:

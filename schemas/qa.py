@@ -69,8 +69,10 @@ class RunTestsInput(BaseModel):
     """Input of the tests-x3 activity."""
 
     bundle_hash: str
-    runs: int = Field(default=3, ge=1, le=10)
-    timeout_s: float = Field(default=300.0, gt=0, description="per run")
+    runs: int | None = Field(default=None, ge=1, le=10, description="None: the worker's setting")
+    timeout_s: float | None = Field(
+        default=None, gt=0, description="per run; None: the worker's setting"
+    )
 
 
 class QAStageOutcome(BaseModel):

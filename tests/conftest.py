@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -25,6 +26,17 @@ from temporal.search_attributes import ensure_search_attributes
 from tests.workflows.pipeline_fakes import HOST, FakePipeline
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
+
+# The SDK core warns on every worker start against the test server (a capability the
+# Java test server does not advertise); keep the output to real problems.
+Runtime.set_default(
+    Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+        )
+    ),
+    error_if_already_set=False,
+)
 
 
 @pytest.fixture(scope="session")
