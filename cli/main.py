@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -81,6 +81,20 @@ def _run(coro: Coroutine[Any, Any, int | None]) -> None:
         raise typer.Exit(code)
 
 
+def _run_until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run long-lived work; SIGINT/SIGTERM set its stop event (a clean shutdown)."""
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await work(stop)
+        return 0
+
+    _run(main())
+
+
 def _settings() -> Settings:
     try:
         return Settings()
@@ -112,16 +126,7 @@ def up(
     """Start the embedded stack (Temporal, PostgreSQL, workers, API) until Ctrl-C."""
     _logging()
     settings = _settings()
-
-    async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await commands.up(settings, console, stop, demo_prompt=demo)
-        return 0
-
-    _run(main())
+    _run_until_signalled(lambda stop: commands.up(settings, console, stop, demo_prompt=demo))
 
 
 @app.command()
@@ -129,16 +134,7 @@ def worker() -> None:
     """Run only the workers (production: one or more per host)."""
     _logging()
     settings = _settings()
-
-    async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await commands.worker(settings, stop)
-        return 0
-
-    _run(main())
+    _run_until_signalled(lambda stop: commands.worker(settings, stop))
 
 
 @app.command()

@@ -10,21 +10,19 @@ second deploy of a similar app installs nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from uv import find_uv_bin
 
 from runtime.base import PythonEnv
+from runtime.locks import file_lock
 
 PLATFORM_REQUIREMENTS = (
     "pytest>=8",
@@ -111,7 +109,7 @@ class EnvBuilder:
         env = PythonEnv(key=key, path=self.root / key)
         if self._complete(env):
             return env
-        async with self._lock(f"env-{key}"):
+        async with file_lock(self.root / f".env-{key}.lock", poll_s=0.1):
             if not self._complete(env):
                 await self._build(env, pins)
         return env
@@ -214,22 +212,6 @@ class EnvBuilder:
                 raise RequirementsError(message)
             raise EnvBuildError(message)
         return out.decode()
-
-    @contextlib.asynccontextmanager
-    async def _lock(self, name: str) -> AsyncIterator[None]:
-        """An inter-process lock (flock), polled so the event loop never blocks."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / f".{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    await asyncio.sleep(0.1)
-            yield
-        finally:
-            os.close(fd)
 
 
 def _uv_environment() -> dict[str, str]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -31,7 +30,7 @@ import re
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from runtime.limits import (
     launcher_argv,
     remove_cgroups,
 )
+from runtime.locks import file_lock
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo, InstanceState
 
@@ -508,22 +508,9 @@ class SandboxRuntime:
         tmp.write_text(record.model_dump_json(indent=2))
         tmp.replace(path)
 
-    @contextlib.asynccontextmanager
-    async def _lock(self, instance_id: str) -> AsyncIterator[None]:
-        """One start/stop per instance at a time, across processes (flock, polled)."""
-        root = self.state_dir / "instances"
-        await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
-        fd = os.open(root / f".{instance_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    await asyncio.sleep(0.05)
-            yield
-        finally:
-            os.close(fd)
+    def _lock(self, instance_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """One start/stop per instance at a time, across processes."""
+        return file_lock(self.state_dir / "instances" / f".{instance_id}.lock")
 
 
 # -- launching ---------------------------------------------------------------

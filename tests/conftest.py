@@ -7,7 +7,6 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import psycopg
@@ -15,17 +14,13 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from store.db import Database
 from store.embedded import EmbeddedPostgres
-from temporal import names
 from temporal.converter import data_converter
 from temporal.devserver import find_executable
 from temporal.search_attributes import ensure_search_attributes
-from tests.workflows.pipeline_fakes import HOST, FakePipeline
-from workflows.app import AppWorkflow
-from workflows.deployment import DeploymentWorkflow
+from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
 
 # The SDK core warns on every worker start against the test server (a capability the
 # Java test server does not advertise); keep the output to real problems.
@@ -89,20 +84,5 @@ def fake() -> FakePipeline:
 @pytest.fixture
 async def workers(env: WorkflowEnvironment, fake: FakePipeline) -> AsyncIterator[FakePipeline]:
     """Workers on the pipeline, QA and runtime-host queues, all backed by ``fake``."""
-    async with AsyncExitStack() as stack:
-        for queue in (
-            names.PIPELINE_TASK_QUEUE,
-            names.QA_TASK_QUEUE,
-            names.runtime_task_queue(HOST),
-        ):
-            await stack.enter_async_context(
-                Worker(
-                    env.client,
-                    task_queue=queue,
-                    workflows=[AppWorkflow, DeploymentWorkflow]
-                    if queue == names.PIPELINE_TASK_QUEUE
-                    else [],
-                    activities=fake.activities(),
-                )
-            )
+    async with fake_workers(env.client, fake):
         yield fake

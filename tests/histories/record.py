@@ -28,7 +28,7 @@ from temporal.converter import data_converter
 from temporal.devserver import find_executable
 from temporal.pipeline_client import app_status, deployment_status, request_deployment
 from temporal.search_attributes import ensure_search_attributes
-from tests.workflows.pipeline_fakes import HOST, FakePipeline
+from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 
@@ -81,20 +81,7 @@ async def main() -> None:
     ) as env:
         await ensure_search_attributes(env.client)
         fake = FakePipeline()
-        async with AsyncExitStack() as stack:
-            for queue in (
-                names.PIPELINE_TASK_QUEUE,
-                names.QA_TASK_QUEUE,
-                names.runtime_task_queue(HOST),
-            ):
-                await stack.enter_async_context(
-                    Worker(
-                        env.client,
-                        task_queue=queue,
-                        workflows=[AppWorkflow, DeploymentWorkflow],
-                        activities=fake.activities(),
-                    )
-                )
+        async with fake_workers(env.client, fake):
             client = env.client
 
             happy = await _deploy(client, "happy-app", "a todo list")

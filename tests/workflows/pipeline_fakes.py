@@ -7,13 +7,16 @@ The real activities are tested against real servers elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
 
 from schemas.deployment import ReleaseRecord
 from schemas.generation import GenerateInput, GenerateOutput
@@ -32,8 +35,32 @@ from schemas.runtime import (
     SwitchTrafficResult,
 )
 from temporal import names
+from workflows.app import AppWorkflow
+from workflows.deployment import DeploymentWorkflow
 
 HOST = "test-host"
+
+
+@contextlib.asynccontextmanager
+async def fake_workers(client: Client, fake: FakePipeline) -> AsyncIterator[FakePipeline]:
+    """Workers on the pipeline, QA and runtime-host queues, all backed by ``fake``."""
+    async with contextlib.AsyncExitStack() as stack:
+        for queue in (
+            names.PIPELINE_TASK_QUEUE,
+            names.QA_TASK_QUEUE,
+            names.runtime_task_queue(HOST),
+        ):
+            await stack.enter_async_context(
+                Worker(
+                    client,
+                    task_queue=queue,
+                    workflows=[AppWorkflow, DeploymentWorkflow]
+                    if queue == names.PIPELINE_TASK_QUEUE
+                    else [],
+                    activities=fake.activities(),
+                )
+            )
+        yield fake
 
 
 @dataclass
