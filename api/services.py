@@ -25,11 +25,13 @@ class Services:
     apps: AppRepository
     tokens: TokenRepository
     releases: ReleaseRepository
+    artifacts: ArtifactStore
     bundles: BundleCache
 
     @classmethod
     def build(cls, settings: Settings, db: Database, temporal: Client) -> Services:
         """Wire the repositories onto one database and one Temporal client."""
+        artifacts = ArtifactStore(db)
         return cls(
             settings=settings,
             db=db,
@@ -37,5 +39,6 @@ class Services:
             apps=AppRepository(db),
             tokens=TokenRepository(db),
             releases=ReleaseRepository(db),
-            bundles=BundleCache(ArtifactStore(db), settings.data_path / "bundles"),
+            artifacts=artifacts,
+            bundles=BundleCache(artifacts, settings.data_path / "bundles"),
         )

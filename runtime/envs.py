@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import shutil
 import sys
@@ -23,6 +24,8 @@ from uv import find_uv_bin
 
 from runtime.base import PythonEnv
 from runtime.locks import file_lock
+
+log = logging.getLogger(__name__)
 
 PLATFORM_REQUIREMENTS = (
     "pytest>=8",
@@ -123,19 +126,27 @@ class EnvBuilder:
         cache = self.root / "resolutions" / f"{digest}.txt"
         if cache.exists() and time.time() - cache.stat().st_mtime < self.resolution_ttl_s:
             return cache.read_text().split()
-        out = await self._uv_run(
-            "pip",
-            "compile",
-            "-",
-            "--python-version",
-            ".".join(self.python_version.split(".")[:2]),
-            "--no-header",
-            "--no-annotate",
-            "--quiet",
-            stdin="\n".join(wanted) + "\n",
-            what="resolving requirements",
-            bundle_fault=True,
-        )
+        try:
+            out = await self._uv_run(
+                "pip",
+                "compile",
+                "-",
+                "--python-version",
+                ".".join(self.python_version.split(".")[:2]),
+                "--no-header",
+                "--no-annotate",
+                "--quiet",
+                stdin="\n".join(wanted) + "\n",
+                what="resolving requirements",
+                bundle_fault=True,
+            )
+        except EnvBuildError:
+            if not cache.exists():
+                raise
+            # The index is unreachable: an older resolution of the same requirements
+            # still names an environment we may already have (e.g. restarting live apps).
+            log.warning("package index unreachable; using the previous resolution")
+            return cache.read_text().split()
         pins = sorted(line.strip() for line in out.splitlines() if "==" in line)
         if not pins:
             raise EnvBuildError("resolution returned no pins")

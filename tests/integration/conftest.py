@@ -28,6 +28,7 @@ from runtime.sandbox import SandboxRuntime
 from schemas.settings import Settings
 from store.db import Database
 from store.embedded import EmbeddedPostgres
+from store.tokens import TokenRepository
 from temporal.client import connect
 from temporal.devserver import DevServer
 from temporal.search_attributes import ensure_search_attributes
@@ -81,6 +82,12 @@ class Stack:
             text=True,
             timeout=timeout,
         )
+
+    async def token(self) -> str:
+        """An API token of the local user (the one `mb` deploys as)."""
+        tokens = TokenRepository(self.db)
+        await tokens.ensure_user("local", "Local user")
+        return await tokens.issue("local")
 
     def runtime(self) -> SandboxRuntime:
         return sandbox_runtime(self.settings)

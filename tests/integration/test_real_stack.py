@@ -15,6 +15,7 @@ import pytest
 
 from activities.generation import generate_offline
 from schemas.deployment import DeploymentOutcome, DeploymentSummary, DeployRequest, Stage
+from store.apps import AppRepository
 from store.bundles import write_bundle
 from store.releases import ReleaseRepository
 from temporal.pipeline_client import (
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _deploy(stack: Stack, app_id: str, prompt: str) -> tuple[str, str]:
+    await AppRepository(stack.db).ensure(app_id, "local")
     request = DeployRequest(request_id=uuid.uuid4().hex, owner_id="local", prompt=prompt)
     workflow_id = await request_deployment(stack.client, app_id, request)
     return request.request_id, workflow_id
@@ -64,6 +66,14 @@ async def test_prompt_to_app_then_replace_then_rollback(stack: Stack) -> None:
     app_id = "climbing-todo"
     first, _ = await _deploy(stack, app_id, "a todo list for my climbing team")
     await _outcome(stack, app_id, first)
+
+    token = await stack.token()
+    auth = {"Authorization": f"Bearer {token}"}
+    report = await stack.api.get(f"/v1/apps/{app_id}/deployments/{first}/qa", headers=auth)
+    assert report.status_code == 200, report.text
+    assert report.json()["verdict"] == "pass"
+    assert [r["order"] for r in report.json()["runs"]] == ["fixed", "shuffled", "shuffled"]
+    assert len(report.json()["runs"][0]["outcomes"]) >= 8  # the generated suite really ran
 
     health = await stack.api.get(f"/apps/{app_id}/health")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
@@ -180,3 +190,16 @@ async def test_cli_moderate_and_qa(stack: Stack, tmp_path: Path) -> None:
     parsed = json.loads(report.stdout)
     assert parsed["verdict"] == "fail"
     assert "test_broken" in parsed["stages"][0]["reason"]
+
+
+async def test_a_hand_written_bundle_goes_through_the_same_gate(
+    stack: Stack, tmp_path: Path
+) -> None:
+    bundle = write_bundle(generate_offline("a notes app").bundle, tmp_path / "mine")
+    (bundle / "tests" / "test_mine.py").write_text(
+        "import main\n\ndef test_mine():\n    assert main.app.title == 'not this'\n"
+    )
+    result = stack.mb("deploy", "--bundle", str(bundle), "--app", "my-notes")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "QA gate failed" in result.stdout and "test_mine" in result.stdout
+    assert (await stack.api.get("/apps/my-notes/")).status_code == 404
