@@ -119,11 +119,14 @@ async def run_stack(
                     lifespan="on",
                 )
             )
+            workers_ready = asyncio.Event()
             tasks = [
-                asyncio.create_task(run_workers(client, settings, db, stop), name="workers"),
+                asyncio.create_task(
+                    run_workers(client, settings, db, stop, workers_ready), name="workers"
+                ),
                 asyncio.create_task(api.serve(), name="api"),
             ]
-            while not api.started:
+            while not (api.started and workers_ready.is_set()):
                 if any(t.done() for t in tasks):
                     break
                 await asyncio.sleep(0.05)

@@ -58,9 +58,16 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
 
 
 async def run_workers(
-    client: Client, settings: Settings, db: Database, stop: asyncio.Event
+    client: Client,
+    settings: Settings,
+    db: Database,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
 ) -> None:
-    """Reconcile this host's apps, then poll every queue until ``stop`` is set."""
+    """Reconcile this host's apps, then poll every queue until ``stop`` is set.
+
+    ``ready`` is set once the live apps of this host run and the workers poll.
+    """
     activities = Activities.build(settings, db)
     report = await reconcile_host(activities, settings.runtime_host)
     if report:
@@ -74,4 +81,6 @@ async def run_workers(
             names.QA_TASK_QUEUE,
             names.runtime_task_queue(settings.runtime_host),
         )
+        if ready is not None:
+            ready.set()
         await stop.wait()

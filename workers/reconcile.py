@@ -22,7 +22,12 @@ async def reconcile_host(activities: Activities, host: str) -> list[str]:
         if release is None:
             done.append(f"{route.instance_id}: routed but no release recorded; left alone")
             continue
-        info = await activities.runtime.start(route.app_id, route.version, release.bundle_hash)
+        try:
+            info = await activities.runtime.start(route.app_id, route.version, release.bundle_hash)
+        except Exception as err:  # one broken app must not keep the others (or the worker) down
+            log.exception("could not restart %s", route.instance_id)
+            done.append(f"{route.instance_id}: restart failed ({type(err).__name__})")
+            continue
         if info.socket_path != route.socket_path:
             done.append(f"{route.instance_id}: socket moved; route still points at the old path")
         done.append(f"{route.instance_id}: restarted")

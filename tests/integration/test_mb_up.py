@@ -1,0 +1,113 @@
+"""`mb up` as a user runs it: demo deploy, Ctrl-C stops everything, a second start reuses
+the data (no new token, the live app comes back)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+DEMO = "a todo list for my climbing team"
+
+
+class Up:
+    """One `mb up` process and its output so far."""
+
+    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "up", *args],
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, text: str, within: float) -> None:
+        deadline = time.monotonic() + within
+        while text not in self.output():
+            assert self.proc.poll() is None, f"mb up exited early:\n{self.output()}"
+            assert time.monotonic() < deadline, f"no {text!r} in {within} s:\n{self.output()}"
+            time.sleep(0.2)
+
+    def interrupt(self, within: float = 60) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=within)
+
+
+def _processes_using(path: Path) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(path) in cmdline:
+            found.append(f"{pid}: {cmdline[:120]}")
+    return found
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="mb-up-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
+    api_port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
+        "MB_DATA_DIR": str(data_dir),
+        "MB_API_PORT": str(api_port),
+        "MB_TEMPORAL_PORT": str(free_port()),
+        "MB_TEMPORAL_UI_PORT": str(free_port()),
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+        "COLUMNS": "200",
+    }
+    app_url = f"http://127.0.0.1:{api_port}/apps/climbing-team-todo/"
+
+    first = Up(env, data_dir / "up-1.log", "--demo", DEMO)
+    try:
+        first.wait_for("live at", within=240)
+        assert "API token  mbt_" in first.output()
+        page = httpx.get(app_url, timeout=10)
+        assert page.status_code == 200 and "Climbing Team Todo" in page.text
+        added = httpx.post(app_url + "api/todos", json={"title": "buy chalk"}, timeout=10)
+        assert added.status_code == 201
+    finally:
+        assert first.interrupt() == 0, first.output()
+    leftovers = _processes_using(data_dir)
+    assert leftovers == [], leftovers  # no server, worker or sandbox outlives Ctrl-C
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(app_url, timeout=2)
+
+    second = Up(env, data_dir / "up-2.log")
+    try:
+        second.wait_for("Press Ctrl-C", within=120)
+        assert "API token" not in second.output()  # shown once, on the first start only
+        todos = httpx.get(app_url + "api/todos", timeout=10)
+        assert todos.status_code == 200
+        assert [t["title"] for t in todos.json()] == ["buy chalk"]  # the app and its data
+    finally:
+        assert second.interrupt() == 0, second.output()
+    assert _processes_using(data_dir) == []
