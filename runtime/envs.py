@@ -32,8 +32,15 @@ PLATFORM_REQUIREMENTS = (
     "pytest-json-report>=1.5",
     "httpx>=0.27",
     "uvicorn>=0.30",
+    "mutmut>=3.8,<4",
+    "hypothesis>=6.100",
+    "schemathesis>=4,<5",
 )
-"""Installed into every bundle environment: the QA gate's tools and the app server."""
+"""Installed into every bundle environment: the QA gate's tools and the app server.
+
+The tools run inside the sandbox with the bundle's own interpreter, because
+running them means running the bundle's (untrusted) code.
+"""
 
 
 class RequirementsError(ValueError):

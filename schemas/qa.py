@@ -1,9 +1,14 @@
-"""QA gate inputs and reports: tests x3 (and, later, mutation/fuzz/static/deps)."""
+"""QA gate inputs and reports: tests x3, mutation, fuzz, static analysis, dependencies.
+
+Every stage returns a report with a ``stage`` discriminator, a ``verdict`` and
+a human ``reason``; the gate combines them into one :class:`QAGateReport`.
+"""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -75,6 +80,186 @@ class RunTestsInput(BaseModel):
     )
 
 
+class QAPolicy(BaseModel):
+    """The gate's thresholds: global defaults in Settings, overridable per deployment."""
+
+    mutation_threshold: float = Field(
+        default=0.70, ge=0, le=1, description="minimum killed / (killed + survived)"
+    )
+    min_mutable_fraction: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="minimum share of the code's logic lines that mutmut could mutate",
+    )
+    mutation_timeout_s: float = Field(default=600.0, gt=0)
+    fuzz_examples: int = Field(default=50, ge=1, le=10_000, description="per target")
+    fuzz_timeout_s: float = Field(default=300.0, gt=0)
+    bandit_fail_severity: Literal["LOW", "MEDIUM", "HIGH"] = Field(
+        default="HIGH", description="fail on findings of this severity or above, any confidence"
+    )
+    bandit_fail_severity_high_confidence: Literal["LOW", "MEDIUM", "HIGH"] = Field(
+        default="MEDIUM",
+        description="...and on findings of this severity or above with HIGH confidence",
+    )
+
+
+# --- mutation ---------------------------------------------------------------------------
+
+
+class Mutant(BaseModel):
+    """One mutant mutmut generated, and what the tests made of it."""
+
+    name: str
+    status: Literal[
+        "killed", "survived", "no_tests", "timeout", "suspicious", "skipped", "not_checked"
+    ]
+    diff: str | None = Field(default=None, description="unified diff (survivors)")
+
+
+class MutationReport(BaseModel):
+    """The mutation stage: score, how much of the code was mutable, every survivor."""
+
+    stage: Literal["mutation"] = "mutation"
+    verdict: StageVerdict
+    reason: str
+    score: float | None = Field(description="killed / (killed + survived); None if no mutants")
+    threshold: float
+    killed: int = 0
+    survived: int = 0
+    no_tests: int = 0
+    timeouts: int = 0
+    other: int = 0
+    mutable_lines: int = Field(default=0, description="logic lines in functions mutmut mutates")
+    logic_lines: int = Field(default=0, description="all logic lines of the app's code")
+    mutable_fraction: float | None = None
+    min_mutable_fraction: float
+    survivors: list[Mutant] = []
+    timed_out: bool = False
+    duration_s: float = 0.0
+    log_tail: str = ""
+
+
+# --- fuzz -------------------------------------------------------------------------------
+
+
+class FuzzFailure(BaseModel):
+    """A minimal input that broke the app."""
+
+    kind: Literal["server_error", "crash", "timeout", "schema_violation", "exception"]
+    target: str = Field(description="'GET /api/items' or 'main.compute_total'")
+    example: str = Field(description="the minimal failing request or call, reproducible")
+    detail: str
+
+
+class FuzzReport(BaseModel):
+    """The fuzz stage: hypothesis over plain functions, schemathesis over the API."""
+
+    stage: Literal["fuzz"] = "fuzz"
+    verdict: StageVerdict
+    reason: str
+    seed: int
+    examples_per_target: int
+    functions: list[str] = Field(default=[], description="plain functions fuzzed")
+    skipped_functions: dict[str, str] = Field(default={}, description="name -> why not fuzzed")
+    operations: list[str] = Field(default=[], description="API operations fuzzed")
+    examples_run: int = 0
+    failures: list[FuzzFailure] = []
+    timed_out: bool = False
+    duration_s: float = 0.0
+    log_tail: str = ""
+
+
+# --- static analysis --------------------------------------------------------------------
+
+
+class StaticFinding(BaseModel):
+    """One bandit finding."""
+
+    file: str
+    line: int
+    test_id: str
+    test_name: str
+    severity: Literal["LOW", "MEDIUM", "HIGH", "UNDEFINED"]
+    confidence: Literal["LOW", "MEDIUM", "HIGH", "UNDEFINED"]
+    text: str
+    gating: bool = Field(description="whether this finding fails the gate")
+
+
+class StaticReport(BaseModel):
+    """The static-analysis stage (bandit)."""
+
+    stage: Literal["static"] = "static"
+    verdict: StageVerdict
+    reason: str
+    files_scanned: int
+    findings: list[StaticFinding] = []
+    policy: str = Field(description="which findings fail the gate, in words")
+    bandit_version: str = ""
+    duration_s: float = 0.0
+
+
+# --- dependencies -----------------------------------------------------------------------
+
+
+class AllowedAdvisory(BaseModel):
+    """An accepted advisory, until a date (then it gates again)."""
+
+    id: str = Field(description="advisory id or alias, e.g. PYSEC-2018-28 or CVE-2018-18074")
+    package: str | None = None
+    expires: date
+    reason: str = ""
+
+
+class DependencyFinding(BaseModel):
+    """An advisory affecting an installed version."""
+
+    package: str
+    installed_version: str
+    advisory_id: str
+    aliases: list[str] = []
+    summary: str = ""
+    fixed_versions: list[str] = []
+    source: str = Field(description="'osv' or 'safety'")
+    allowed_until: date | None = Field(default=None, description="set when allow-listed")
+
+
+class InstalledPackage(BaseModel):
+    """A distribution installed in the bundle's virtualenv."""
+
+    name: str
+    version: str
+
+
+class DependencyReport(BaseModel):
+    """The dependency-scanning stage."""
+
+    stage: Literal["deps"] = "deps"
+    verdict: StageVerdict
+    reason: str
+    packages: list[InstalledPackage] = []
+    findings: list[DependencyFinding] = []
+    unchecked: dict[str, str] = Field(default={}, description="package -> why it was not checked")
+    database: str = Field(description="which advisory data was used")
+    advisories_loaded: int = 0
+    sources: list[str] = []
+    duration_s: float = 0.0
+
+
+StageReport = Annotated[
+    TestsReport | MutationReport | FuzzReport | StaticReport | DependencyReport,
+    Field(discriminator="stage"),
+]
+
+
+class QAStageInput(BaseModel):
+    """Input of each QA stage activity (the bundle and the thresholds that apply)."""
+
+    bundle_hash: str
+    deployment_id: str | None = None
+    policy: QAPolicy | None = Field(default=None, description="None: the worker's defaults")
+
+
 class QAStageOutcome(BaseModel):
     """What a QA activity returns to the workflow: the verdict and where the report is.
 
@@ -86,11 +271,21 @@ class QAStageOutcome(BaseModel):
     verdict: StageVerdict
     summary: str
     report_hash: str
+    duration_s: float = 0.0
 
 
 class QAGateReport(BaseModel):
-    """The whole gate for one bundle (``mb qa --json``): one entry per stage."""
+    """The whole gate for one bundle: one entry per stage (``mb qa --json``, the API)."""
 
     bundle_hash: str
+    deployment_id: str | None = None
     verdict: StageVerdict
-    stages: list[TestsReport]
+    stages: list[StageReport]
+    policy: QAPolicy = QAPolicy()
+    tool_versions: dict[str, str] = {}
+    created_at: datetime | None = None
+    duration_s: float = 0.0
+
+    def stage(self, name: str) -> StageReport | None:
+        """The report of one stage, if it ran."""
+        return next((s for s in self.stages if s.stage == name), None)

@@ -16,24 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import os
 import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from activities.qa.workspace import SandboxUser, run_tool
 from runtime.base import PythonEnv
-from runtime.bwrap import ENV_MOUNT, Bind, SandboxSpec, python_env_binds
+from runtime.bwrap import ENV_MOUNT, Bind
 from runtime.limits import ResourceLimits
-from runtime.sandbox import run_sandboxed, sandbox_env, tail_text
 from schemas.qa import FlakyTest, TestOutcome, TestRun, TestsReport
 
 PLUGIN_SOURCE = Path(__file__).with_name("pytest_shuffle.py")
 PLUGIN_DIR = "/mb/plugins"
 PLUGIN_NAME = "mb_shuffle"
-MAX_REPORT_BYTES = 32 * 1024 * 1024
 LOG_TAIL_LINES = 30
 
 # pytest exit codes (pytest.ExitCode), spelled out: pytest is not imported here.
@@ -111,9 +108,7 @@ async def run_tests_repeatedly(
                 run_dir=root / f"run-{index}",
                 seed=None if index == 1 else run_seed(seed_base, index),
                 timeout_s=timeout_s,
-                limits=limits,
-                uid=uid,
-                gid=gid,
+                user=SandboxUser(uid=uid, gid=gid, limits=limits),
                 beat=_progress(beat, f"tests run {index}/{runs}"),
             )
             results.append(run)
@@ -237,70 +232,28 @@ async def _one_run(
     run_dir: Path,
     seed: int | None,
     timeout_s: float,
-    limits: ResourceLimits,
-    uid: int,
-    gid: int,
+    user: SandboxUser,
     beat: Callable[[float], None],
 ) -> TestRun:
-    app, out, data = run_dir / "app", run_dir / "out", run_dir / "data"
-    log_path = run_dir / "pytest.log"
-    await asyncio.to_thread(_prepare_run_dir, bundle_dir, app, (out, data), uid, gid)
-    python_binds = await asyncio.to_thread(python_env_binds, env)
-    spec = SandboxSpec(
-        command=pytest_command(seed),
-        ro_binds=(*python_binds, Bind(PLUGIN_SOURCE, f"{PLUGIN_DIR}/{PLUGIN_NAME}.py")),
-        rw_binds=(Bind(app, "/app"), Bind(out, "/out"), Bind(data, "/data")),
-        env=sandbox_env(
-            {"PYTHONPATH": PLUGIN_DIR, "MICROAPP_DATA_DIR": "/data", "PYTHONDONTWRITEBYTECODE": "1"}
-        ),
-        uid=uid,
-        gid=gid,
-        chdir="/app",
-        tmp_size_mb=limits.memory_mb,
+    run = await run_tool(
+        bundle_dir,
+        env,
+        args=pytest_command(seed)[1:],
+        run_dir=run_dir,
+        user=user,
+        timeout_s=timeout_s,
+        extra_ro_binds=(Bind(PLUGIN_SOURCE, f"{PLUGIN_DIR}/{PLUGIN_NAME}.py"),),
+        extra_env={"PYTHONPATH": PLUGIN_DIR},
+        heartbeat=beat,
     )
-    result = await run_sandboxed(
-        spec, limits=limits, log_path=log_path, timeout_s=timeout_s, heartbeat=beat
-    )
-    report = (
-        None if result.timed_out else await asyncio.to_thread(_read_report, out / "report.json")
-    )
+    report = None if run.result.timed_out else await asyncio.to_thread(run.read_json, "report.json")
     return TestRun(
         index=index,
         order="fixed" if seed is None else "shuffled",
         seed=seed,
-        exit_code=result.exit_code,
-        timed_out=result.timed_out,
-        duration_s=round(result.duration_s, 3),
-        outcomes=outcomes_from_report(report) if report else {},
-        log_tail=await asyncio.to_thread(tail_text, log_path, LOG_TAIL_LINES),
+        exit_code=run.result.exit_code,
+        timed_out=run.result.timed_out,
+        duration_s=round(run.result.duration_s, 3),
+        outcomes=outcomes_from_report(report) if isinstance(report, dict) else {},
+        log_tail=await asyncio.to_thread(run.log_tail, LOG_TAIL_LINES),
     )
-
-
-def _prepare_run_dir(
-    bundle_dir: Path, app: Path, writable: tuple[Path, ...], uid: int, gid: int
-) -> None:
-    """A fresh copy of the bundle and empty dirs, all owned by the sandbox user."""
-    shutil.copytree(
-        bundle_dir,
-        app,
-        symlinks=True,  # never follow a link out of the bundle while copying as root
-        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"),
-    )
-    for path in writable:
-        path.mkdir(parents=True)
-    for top in (app, *writable):
-        os.chown(top, uid, gid, follow_symlinks=False)
-        for dirpath, dirnames, filenames in os.walk(top):
-            for name in (*dirnames, *filenames):
-                os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
-
-
-def _read_report(path: Path) -> dict[str, Any] | None:
-    """The JSON report, or None when missing, oversized or not JSON (the suite crashed)."""
-    try:
-        if path.stat().st_size > MAX_REPORT_BYTES:
-            return None
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
