@@ -2,6 +2,12 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_PROMPT ?= a todo list for my climbing team
+# The dependency scan reads an OSV advisory database offline: the PyPA snapshot beside
+# the checkout when there is one, else <data dir>/advisories (`mb advisories update`).
+SNAPSHOT := $(abspath ../shared/advisories/pypa/vulns)
+ifneq ($(wildcard $(SNAPSHOT)),)
+export MB_ADVISORY_DB ?= $(SNAPSHOT)
+endif
 
 .PHONY: setup system-deps demo up test lint bench clean
 

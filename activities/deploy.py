@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import keep_alive
+from activities.qa.evidence import EvidenceInvalid, EvidenceService
 from runtime.base import Runtime
 from runtime.envs import EnvBuilder, RequirementsError
 from runtime.health import wait_healthy
@@ -29,15 +30,27 @@ class RuntimeActivities:
     """Adapters from the workflow's requests to this host's runtime."""
 
     def __init__(
-        self, runtime: Runtime, bundles: BundleCache, envs: EnvBuilder, *, drain_s: float
+        self,
+        runtime: Runtime,
+        bundles: BundleCache,
+        envs: EnvBuilder,
+        evidence: EvidenceService,
+        *,
+        drain_s: float,
     ) -> None:
         self._runtime = runtime
         self._bundles = bundles
         self._envs = envs
+        self._evidence = evidence
         self._drain_s = drain_s
 
     async def start(self, app_id: str, version: int, bundle_hash: str) -> InstanceInfo:
-        """Check out the bundle, ensure its environment, start (or find) the instance."""
+        """Verify the QA evidence, check out the bundle, start (or find) the instance.
+
+        Nothing starts without valid signed evidence that this bundle passed the
+        whole QA gate for this app: not a new release, not a rollback target.
+        """
+        await self._evidence.require(app_id, bundle_hash)
         bundle_dir, bundle = await self._bundles.checkout(bundle_hash)
         env = await self._envs.ensure(bundle.file("requirements.txt") or "")
         return await self._runtime.start(
@@ -55,6 +68,10 @@ class RuntimeActivities:
         try:
             async with keep_alive(f"starting {input.app_id} v{input.version}"):
                 return await self.start(input.app_id, input.version, input.bundle_hash)
+        except EvidenceInvalid as err:
+            raise ApplicationError(
+                str(err), type=names.ERROR_EVIDENCE_INVALID, non_retryable=True
+            ) from None
         except (AppStartError, RequirementsError) as err:
             raise ApplicationError(
                 str(err), type=names.ERROR_APP_START_FAILED, non_retryable=True

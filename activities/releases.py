@@ -63,6 +63,7 @@ class ReleaseActivities:
             bundle_hash=input.bundle_hash,
             host=input.host,
             instance_id=input.instance_id,
+            evidence_id=input.evidence_id,
         )
         return ReleaseRecord(
             version=row.version,
@@ -72,4 +73,5 @@ class ReleaseActivities:
             instance_id=row.instance_id,
             socket_path=input.socket_path,
             created_at=row.created_at,
+            evidence_id=row.evidence_id,
         )

@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import gateway
 from api.limits import BodySizeLimit
-from api.routes import apps, deployments
+from api.routes import apps, deployments, reports
 from api.services import Services
 from schemas.bundle import MAX_BUNDLE_BYTES
 from store.db import DatabaseUnavailable
@@ -45,6 +45,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.upstreams = gateway.UpstreamPool()
     app.include_router(apps.router)
     app.include_router(deployments.router)
+    app.include_router(reports.router)
     app.include_router(gateway.router)
     app.add_middleware(BodySizeLimit, limit=MAX_BUNDLE_BYTES * 2)
     _install_error_handlers(app)

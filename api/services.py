@@ -11,6 +11,7 @@ from store.apps import AppRepository
 from store.artifacts import ArtifactStore
 from store.bundle_cache import BundleCache
 from store.db import Database
+from store.qa_reports import QAReportRepository
 from store.releases import ReleaseRepository
 from store.tokens import TokenRepository
 
@@ -27,6 +28,7 @@ class Services:
     releases: ReleaseRepository
     artifacts: ArtifactStore
     bundles: BundleCache
+    qa_reports: QAReportRepository
 
     @classmethod
     def build(cls, settings: Settings, db: Database, temporal: Client) -> Services:
@@ -41,4 +43,5 @@ class Services:
             releases=ReleaseRepository(db),
             artifacts=artifacts,
             bundles=BundleCache(artifacts, settings.data_path / "bundles"),
+            qa_reports=QAReportRepository(db),
         )

@@ -14,6 +14,8 @@ from rich.console import Console
 from temporalio.client import Client, WorkflowHistory
 
 from activities.generation import suggest_app_id
+from activities.qa.advisories import update_advisories
+from activities.qa.evidence import EvidenceInvalid, EvidencePayload, EvidenceService
 from activities.qa_gate import QAGate
 from api.app import create_app
 from api.services import Services
@@ -37,6 +39,7 @@ from store.artifacts import ArtifactStore
 from store.bundle_cache import BundleCache
 from store.bundles import bundle_hash, load_bundle_dir, write_bundle
 from store.db import Database
+from store.qa_reports import QAReportRepository
 from store.tokens import TokenRepository
 from temporal.client import connect
 from temporal.pipeline_client import (
@@ -48,7 +51,7 @@ from temporal.pipeline_client import (
 from temporal.replay import ReplayOutcome, server_histories
 from temporal.replay import replay as replay_histories
 from workers.main import run_workers
-from workers.wiring import moderator, openai_client
+from workers.wiring import evidence_keys, moderator, openai_client
 
 
 class CommandError(RuntimeError):
@@ -290,19 +293,31 @@ async def moderate(settings: Settings, prompt: str) -> ModerationResult:
 
 
 async def qa(settings: Settings, directory: Path) -> QAGateReport:
-    """``mb qa DIR``: the gate on a local bundle, no Temporal or database needed."""
+    """``mb qa DIR``: the whole gate on a local bundle, no Temporal or database needed."""
     bundle = load_bundle_dir(directory)
     digest = bundle_hash(bundle)
     checkout = write_bundle(bundle, settings.data_path / "bundles" / digest)
     gate = QAGate(EnvBuilder(settings.data_path / "envs"), settings)
-    tests = await gate.tests(
-        checkout,
-        bundle,
-        runs=settings.qa_test_runs,
-        timeout_s=settings.qa_test_timeout_s,
-        seed_base=digest,
-    )
-    return QAGateReport(bundle_hash=digest, verdict=tests.verdict, stages=[tests])
+    return await gate.run_all(checkout, bundle, digest, settings.qa_policy())
+
+
+async def verify_evidence(settings: Settings, app_id: str, version: int) -> EvidencePayload:
+    """``mb evidence verify APP VERSION``: the release's signed QA evidence checks out."""
+    async with database(settings) as db:
+        reports = QAReportRepository(db)
+        row = await reports.evidence_for_release(validate_app_id(app_id), version)
+        if row is None:
+            raise CommandError(f"{app_id} v{version}: no release with QA evidence")
+        service = EvidenceService(reports, ArtifactStore(db), evidence_keys(settings))
+        try:
+            return await service.verify(row)
+        except EvidenceInvalid as err:
+            raise CommandError(str(err)) from None
+
+
+async def update_advisory_db(settings: Settings) -> int:
+    """``mb advisories update``: fetch the current OSV PyPI database (where allowed)."""
+    return await update_advisories(settings.advisory_url, settings.advisory_path, timeout_s=120)
 
 
 async def create_token(settings: Settings, user: str) -> str:

@@ -40,8 +40,12 @@ app = typer.Typer(
 )
 review_app = typer.Typer(help="Approve or reject a deployment flagged by moderation.")
 token_app = typer.Typer(help="API bearer tokens.")
+evidence_app = typer.Typer(help="Signed QA evidence of releases.")
+advisories_app = typer.Typer(help="The offline advisory database of the dependency scan.")
 app.add_typer(review_app, name="review")
 app.add_typer(token_app, name="token")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(advisories_app, name="advisories")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -314,11 +318,38 @@ def qa(
             for stage in report.stages:
                 colour = "green" if stage.verdict == "pass" else "red"
                 console.print(f"[{colour}]{stage.verdict}[/] {stage.stage}: {stage.reason}")
-                for flaky in stage.flaky:
-                    outcomes = ", ".join(o.value for o in flaky.outcomes)
-                    console.print(f"  flaky {flaky.nodeid}: {outcomes}")
-            console.print(f"verdict: [bold]{report.verdict}[/]")
+            console.print(f"verdict: [bold]{report.verdict}[/] ({report.duration_s:.1f} s)")
         return 0 if report.verdict == "pass" else 1
+
+    _run(main())
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    app_id: Annotated[str, typer.Argument(metavar="APP")],
+    version: Annotated[int, typer.Argument(metavar="VERSION", help="the release's version")],
+) -> None:
+    """Check a release's signed QA evidence (signature, bundle, report, verdicts)."""
+
+    async def main() -> int:
+        payload = await commands.verify_evidence(_settings(), app_id, version)
+        console.print(
+            f"[green]valid[/]: {app_id} v{version} bundle {payload.bundle_hash[:16]} "
+            f"passed {', '.join(payload.verdicts)}"
+        )
+        return 0
+
+    _run(main())
+
+
+@advisories_app.command("update")
+def advisories_update() -> None:
+    """Download the current OSV PyPI advisory database into MB_ADVISORY_DB."""
+
+    async def main() -> int:
+        count = await commands.update_advisory_db(_settings())
+        console.print(f"{count} advisories installed")
+        return 0
 
     _run(main())
 

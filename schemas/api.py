@@ -11,6 +11,7 @@ from schemas.deployment import (
     DeploymentSummary,
     validate_prompt,
 )
+from schemas.qa import QAPolicy
 
 
 class DeploymentCreate(BaseModel):
@@ -19,6 +20,9 @@ class DeploymentCreate(BaseModel):
     prompt: str | None = Field(default=None, description="what the app should do")
     bundle: dict[str, str] | None = Field(
         default=None, description="a hand-written bundle: file path -> UTF-8 content"
+    )
+    qa: QAPolicy | None = Field(
+        default=None, description="QA thresholds for this deployment (default: the platform's)"
     )
     idempotency_key: str | None = Field(
         default=None,

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from schemas.qa import QAPolicy, QAStageOutcome
+
 MAX_PROMPT_CHARS = 4000
 APP_ID_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$"
@@ -65,6 +67,7 @@ class DeploymentOutcome(StrEnum):
     RUNNING = "running"
     LIVE = "live"
     REJECTED = "rejected"  # moderation block, review rejected or timed out
+    REJECTED_QA = "rejected_qa"  # the QA gate failed: nothing was deployed
     FAILED = "failed"  # QA gate, health check before switch, infrastructure
     ROLLED_BACK = "rolled_back"  # failed its health check after the switch
 
@@ -84,6 +87,9 @@ class DeployRequest(BaseModel):
     owner_id: str = Field(min_length=1, max_length=128)
     prompt: str | None = None
     bundle_hash: str | None = Field(default=None, pattern=SHA256_PATTERN)
+    qa_policy: QAPolicy | None = Field(
+        default=None, description="QA thresholds for this deployment (default: the platform's)"
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -131,6 +137,7 @@ class ReleaseRecord(BaseModel):
     instance_id: str
     socket_path: str
     created_at: datetime
+    evidence_id: str | None = Field(default=None, description="the signed QA evidence")
 
 
 class StageTiming(BaseModel):
@@ -185,6 +192,7 @@ class DeploymentInput(BaseModel):
     bundle_hash: str | None = None
     previous: ReleaseRecord | None = Field(default=None, description="the live release, if any")
     review_timeout_s: float = Field(default=24 * 3600, gt=0)
+    qa_policy: QAPolicy | None = None
     watch_checks: int = Field(default=3, ge=1, description="health checks after the switch")
     watch_interval_s: float = Field(default=1.0, gt=0)
 
@@ -210,6 +218,7 @@ class DeploymentStatus(BaseModel):
     moderation_reason: str | None = None
     bundle_hash: str | None = None
     qa_report_hash: str | None = None
+    qa_stages: list[QAStageOutcome] = []
     timings: list[StageTiming] = []
 
 

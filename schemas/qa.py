@@ -274,6 +274,27 @@ class QAStageOutcome(BaseModel):
     duration_s: float = 0.0
 
 
+class RecordQAReportInput(BaseModel):
+    """Assemble, persist and (on pass) sign the gate's report from the stage outcomes."""
+
+    bundle_hash: str
+    deployment_id: str
+    app_id: str
+    owner_id: str
+    stages: list[QAStageOutcome]
+    policy: QAPolicy | None = None
+
+
+class QAGateOutcome(BaseModel):
+    """The gate's verdict as the workflow sees it (the report itself is stored)."""
+
+    verdict: StageVerdict
+    summary: str
+    report_hash: str
+    evidence_id: str | None = Field(default=None, description="signed evidence, when passed")
+    stages: list[QAStageOutcome] = []
+
+
 class QAGateReport(BaseModel):
     """The whole gate for one bundle: one entry per stage (``mb qa --json``, the API)."""
 

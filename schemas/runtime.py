@@ -85,6 +85,7 @@ class RecordReleaseInput(BaseModel):
     host: str
     instance_id: str
     socket_path: str
+    evidence_id: str | None = None
 
 
 class StopInstanceInput(BaseModel):

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.qa import QAPolicy
+
 
 class Settings(BaseSettings):
     """Everything configurable, with safe embedded defaults.
@@ -52,7 +54,23 @@ class Settings(BaseSettings):
     review_timeout_s: float = 24 * 3600
     qa_test_runs: int = 3
     qa_test_timeout_s: float = 300.0
-    qa_concurrency: int = Field(default=2, ge=1, description="QA activities run at once")
+    qa_concurrency: int = Field(default=6, ge=1, description="QA activities run at once")
+    qa_cores: int | None = Field(default=None, ge=1, description="mutmut children (default: all)")
+    qa_mutation_threshold: float = Field(default=0.70, ge=0, le=1)
+    qa_min_mutable_fraction: float = Field(default=0.5, ge=0, le=1)
+    qa_mutation_timeout_s: float = Field(default=600.0, gt=0)
+    qa_fuzz_examples: int = Field(default=50, ge=1, le=10_000)
+    qa_fuzz_timeout_s: float = Field(default=300.0, gt=0)
+    qa_bandit_fail_severity: Literal["LOW", "MEDIUM", "HIGH"] = "HIGH"
+    qa_bandit_fail_severity_high_confidence: Literal["LOW", "MEDIUM", "HIGH"] = "MEDIUM"
+    advisory_db: Path | None = Field(
+        default=None, description="OSV advisory directory (default: <data_dir>/advisories)"
+    )
+    advisory_url: str = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
+    advisory_allowlist: Path | None = Field(
+        default=None, description="JSON list of accepted advisories with expiry dates"
+    )
+    safety_api_key: SecretStr | None = None
 
     # Runtime
     runtime: Literal["sandbox", "docker"] = "sandbox"
@@ -71,6 +89,23 @@ class Settings(BaseSettings):
     def data_path(self) -> Path:
         """The data directory as an absolute path."""
         return self.data_dir.expanduser().resolve()
+
+    def qa_policy(self) -> QAPolicy:
+        """The platform's default QA thresholds (a deployment may override them)."""
+        return QAPolicy(
+            mutation_threshold=self.qa_mutation_threshold,
+            min_mutable_fraction=self.qa_min_mutable_fraction,
+            mutation_timeout_s=self.qa_mutation_timeout_s,
+            fuzz_examples=self.qa_fuzz_examples,
+            fuzz_timeout_s=self.qa_fuzz_timeout_s,
+            bandit_fail_severity=self.qa_bandit_fail_severity,
+            bandit_fail_severity_high_confidence=self.qa_bandit_fail_severity_high_confidence,
+        )
+
+    @property
+    def advisory_path(self) -> Path:
+        """Where the offline advisory database is read from."""
+        return (self.advisory_db or self.data_path / "advisories").expanduser().resolve()
 
     @property
     def embedded_temporal(self) -> bool:

@@ -30,6 +30,7 @@ class ReleaseRow(BaseModel):
     host: str
     instance_id: str
     created_at: datetime
+    evidence_id: str | None = None
 
 
 class ReleaseRepository:
@@ -48,6 +49,7 @@ class ReleaseRepository:
         bundle_hash: str,
         host: str,
         instance_id: str,
+        evidence_id: str | None = None,
     ) -> ReleaseRow:
         """Record a release once per deployment; returns the stored row."""
         async with self._db.transaction() as conn:
@@ -57,9 +59,9 @@ class ReleaseRepository:
             )
             await conn.execute(
                 "INSERT INTO releases (app_id, version, deployment_id, bundle_hash, host,"
-                " instance_id) VALUES (%s, %s, %s, %s, %s, %s)"
+                " instance_id, evidence_id) VALUES (%s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (deployment_id) DO NOTHING",
-                (app_id, version, deployment_id, bundle_hash, host, instance_id),
+                (app_id, version, deployment_id, bundle_hash, host, instance_id, evidence_id),
             )
             row = await (
                 await conn.execute(

@@ -35,13 +35,20 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.releases.switch_traffic,
                 a.releases.clear_route,
                 a.releases.record_release,
+                a.qa_report.record_qa_report,
             ],
             max_concurrent_activities=32,
         ),
         Worker(
             client,
             task_queue=names.QA_TASK_QUEUE,
-            activities=[a.qa.run_tests],
+            activities=[
+                a.qa.run_tests,
+                a.qa.run_mutation,
+                a.qa.run_fuzz,
+                a.qa.run_static,
+                a.qa.run_deps,
+            ],
             max_concurrent_activities=settings.qa_concurrency,
         ),
         Worker(

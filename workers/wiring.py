@@ -10,7 +10,9 @@ from activities.deploy import RuntimeActivities
 from activities.generate import GenerationActivities
 from activities.moderate import ModerationActivities
 from activities.moderation import Moderator
+from activities.qa.evidence import EvidenceService
 from activities.qa_gate import QAActivities
+from activities.qa_report import QAReportActivities
 from activities.releases import ReleaseActivities
 from runtime.envs import EnvBuilder
 from runtime.sandbox import SandboxRuntime
@@ -18,7 +20,9 @@ from schemas.settings import Settings
 from store.artifacts import ArtifactStore
 from store.bundle_cache import BundleCache
 from store.db import Database
+from store.keyring import SigningKeyRing
 from store.moderation_log import ModerationLog
+from store.qa_reports import QAReportRepository
 from store.releases import ReleaseRepository
 
 
@@ -32,6 +36,11 @@ def openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
         timeout=settings.openai_timeout_s,
         max_retries=0,  # Temporal retries the activity
     )
+
+
+def evidence_keys(settings: Settings) -> SigningKeyRing:
+    """The key ring that signs and verifies QA evidence (created on first use)."""
+    return SigningKeyRing(settings.data_path / "keys" / "evidence")
 
 
 def moderator(settings: Settings, client: openai.AsyncOpenAI | None) -> Moderator:
@@ -62,6 +71,7 @@ class Activities:
     moderation: ModerationActivities
     generation: GenerationActivities
     qa: QAActivities
+    qa_report: QAReportActivities
     runtime: RuntimeActivities
     releases: ReleaseActivities
     sandbox: SandboxRuntime
@@ -79,11 +89,14 @@ class Activities:
         envs = EnvBuilder(data / "envs")
         sandbox = sandbox_runtime(settings)
         release_repo = ReleaseRepository(db)
+        reports = QAReportRepository(db)
+        evidence = EvidenceService(reports, artifacts, evidence_keys(settings))
         return cls(
             moderation=ModerationActivities(moderator(settings, client), ModerationLog(db)),
             generation=GenerationActivities(bundles, client, settings.openai_model),
             qa=QAActivities(bundles, artifacts, envs, settings),
-            runtime=RuntimeActivities(sandbox, bundles, envs, drain_s=settings.drain_s),
+            qa_report=QAReportActivities(artifacts, reports, evidence, settings),
+            runtime=RuntimeActivities(sandbox, bundles, envs, evidence, drain_s=settings.drain_s),
             releases=ReleaseActivities(release_repo, settings.runtime_host),
             sandbox=sandbox,
             bundles=bundles,

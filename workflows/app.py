@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 from workflows import rollout
-from workflows.deployment import DeploymentWorkflow
+from workflows.deployment import DeploymentWorkflow, cause_of
 
 with workflow.unsafe.imports_passed_through():
     from schemas.deployment import (
@@ -42,6 +42,7 @@ _OUTCOME_BY_ERROR = {
     names.ERROR_REVIEW_REJECTED: DeploymentOutcome.REJECTED,
     names.ERROR_REVIEW_TIMED_OUT: DeploymentOutcome.REJECTED,
     names.ERROR_ROLLED_BACK: DeploymentOutcome.ROLLED_BACK,
+    names.ERROR_QA_GATE_FAILED: DeploymentOutcome.REJECTED_QA,
 }
 
 
@@ -146,6 +147,7 @@ class AppWorkflow:
                     bundle_hash=request.bundle_hash,
                     previous=self._live(),
                     review_timeout_s=self._input.review_timeout_s,
+                    qa_policy=request.qa_policy,
                     watch_checks=self._input.watch_checks,
                     watch_interval_s=self._input.watch_interval_s,
                 ),
@@ -198,9 +200,17 @@ class AppWorkflow:
             record.message = f"v{target.version} is already live"
             return
         queue = names.runtime_task_queue(target.host)
-        instance = await rollout.start_instance(
-            queue, app_id=self._input.app_id, version=target.version, bundle_hash=target.bundle_hash
-        )
+        try:
+            instance = await rollout.start_instance(
+                queue,
+                app_id=self._input.app_id,
+                version=target.version,
+                bundle_hash=target.bundle_hash,
+            )
+        except ActivityError as err:
+            # e.g. its QA evidence no longer verifies: refuse, keep the live release.
+            record.message = f"v{target.version} cannot start ({cause_of(err)}); nothing changed"
+            return
         health = await rollout.check_health(queue, instance)
         if not health.healthy:
             await rollout.stop_instance(queue, instance.instance_id)

@@ -1,12 +1,14 @@
 """DeploymentWorkflow: one prompt (or bundle) becomes one live, QA-gated release.
 
-moderate -> [review] -> generate -> tests x3 -> start -> health -> switch
--> watch -> record release -> stop the old release. A release that fails its
+moderate -> [review] -> generate -> QA gate (tests x3, mutation, fuzz, static
+analysis, dependency scan, in parallel; one signed report) -> start -> health
+-> switch -> watch -> record release -> stop the old release. A release that fails its
 health checks after the switch is rolled back automatically.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import NoReturn
 
@@ -28,7 +30,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.generation import GenerateInput, GenerateOutput
     from schemas.moderation import ModerateInput, ModerationResult
-    from schemas.qa import QAStageOutcome, RunTestsInput
+    from schemas.qa import (
+        QAGateOutcome,
+        QAStageInput,
+        QAStageOutcome,
+        RecordQAReportInput,
+        RunTestsInput,
+    )
     from schemas.runtime import HealthCheckResult, InstanceInfo, RecordReleaseInput, RuntimeHost
     from temporal import names
 
@@ -80,7 +88,7 @@ class DeploymentWorkflow:
         self._status.bundle_hash = bundle_hash
         qa = await self._run_qa_gate(bundle_hash)
         host = await self._select_host()
-        release = await self._roll_out(host, bundle_hash)
+        release = await self._roll_out(host, bundle_hash, qa.evidence_id)
         self._enter(Stage.LIVE)
         return DeploymentResult(
             deployment_id=input.deployment_id,
@@ -159,21 +167,70 @@ class DeploymentWorkflow:
         )
         return generated.bundle_hash
 
-    async def _run_qa_gate(self, bundle_hash: str) -> QAStageOutcome:
+    async def _run_qa_gate(self, bundle_hash: str) -> QAGateOutcome:
+        """The five QA stages in parallel, then one persisted (and, on pass, signed) report."""
         self._enter(Stage.TESTING)
+        if not workflow.patched(names.PATCH_FULL_QA_GATE):
+            return await self._tests_only_gate(bundle_hash)  # deployments started before it
+        stage_input = QAStageInput(
+            bundle_hash=bundle_hash,
+            deployment_id=self._input.deployment_id,
+            policy=self._input.qa_policy,
+        )
+        outcomes = await asyncio.gather(
+            self._qa_stage(names.ACTIVITY_RUN_TESTS, RunTestsInput(bundle_hash=bundle_hash)),
+            self._qa_stage(names.ACTIVITY_RUN_MUTATION, stage_input, minutes=60),
+            self._qa_stage(names.ACTIVITY_RUN_FUZZ, stage_input),
+            self._qa_stage(names.ACTIVITY_RUN_STATIC, stage_input, minutes=5),
+            self._qa_stage(names.ACTIVITY_RUN_DEPS, stage_input, minutes=5),
+        )
+        self._status.qa_stages = list(outcomes)
+        gate: QAGateOutcome = await workflow.execute_activity(
+            names.ACTIVITY_RECORD_QA_REPORT,
+            RecordQAReportInput(
+                bundle_hash=bundle_hash,
+                deployment_id=self._input.deployment_id,
+                app_id=self._input.app_id,
+                owner_id=self._input.owner_id,
+                stages=list(outcomes),
+                policy=self._input.qa_policy,
+            ),
+            result_type=QAGateOutcome,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=rollout.DATABASE_RETRY,
+        )
+        self._status.qa_report_hash = gate.report_hash
+        if gate.verdict != "pass":
+            self._fail(f"QA gate failed: {gate.summary}", names.ERROR_QA_GATE_FAILED)
+        return gate
+
+    async def _qa_stage(
+        self, activity_name: str, stage_input: QAStageInput | RunTestsInput, *, minutes: int = 30
+    ) -> QAStageOutcome:
         outcome: QAStageOutcome = await workflow.execute_activity(
-            names.ACTIVITY_RUN_TESTS,
-            RunTestsInput(bundle_hash=bundle_hash),
+            activity_name,
+            stage_input,
             result_type=QAStageOutcome,
             task_queue=names.QA_TASK_QUEUE,
-            start_to_close_timeout=timedelta(minutes=30),
+            start_to_close_timeout=timedelta(minutes=minutes),
             heartbeat_timeout=timedelta(seconds=30),
             retry_policy=QA_RETRY,
+        )
+        return outcome
+
+    async def _tests_only_gate(self, bundle_hash: str) -> QAGateOutcome:
+        outcome = await self._qa_stage(
+            names.ACTIVITY_RUN_TESTS, RunTestsInput(bundle_hash=bundle_hash)
         )
         self._status.qa_report_hash = outcome.report_hash
         if outcome.verdict != "pass":
             self._fail(f"QA gate failed: {outcome.summary}", names.ERROR_QA_GATE_FAILED)
-        return outcome
+        return QAGateOutcome(
+            verdict=outcome.verdict,
+            summary=outcome.summary,
+            report_hash=outcome.report_hash,
+            stages=[outcome],
+        )
 
     async def _select_host(self) -> RuntimeHost:
         host: RuntimeHost = await workflow.execute_activity(
@@ -185,7 +242,9 @@ class DeploymentWorkflow:
         )
         return host
 
-    async def _roll_out(self, host: RuntimeHost, bundle_hash: str) -> ReleaseRecord:
+    async def _roll_out(
+        self, host: RuntimeHost, bundle_hash: str, evidence_id: str | None
+    ) -> ReleaseRecord:
         """Start beside the old release, check, switch, watch, record, stop the old one."""
         queue, app_id, owner_id = host.task_queue, self._input.app_id, self._input.owner_id
         self._enter(Stage.DEPLOYING)
@@ -194,7 +253,7 @@ class DeploymentWorkflow:
                 queue, app_id=app_id, version=self._input.version, bundle_hash=bundle_hash
             )
         except ActivityError as err:
-            self._fail(f"the app did not start: {_cause(err)}", names.ERROR_APP_START_FAILED)
+            self._fail(f"the app did not start: {cause_of(err)}", names.ERROR_APP_START_FAILED)
 
         self._enter(Stage.HEALTH_CHECKING)
         health = await rollout.check_health(queue, instance)
@@ -232,6 +291,7 @@ class DeploymentWorkflow:
                 host=instance.host,
                 instance_id=instance.instance_id,
                 socket_path=instance.socket_path,
+                evidence_id=evidence_id,
             ),
             result_type=ReleaseRecord,
             start_to_close_timeout=timedelta(seconds=30),
@@ -312,7 +372,7 @@ class DeploymentWorkflow:
         raise ApplicationError(message, type=error_type, non_retryable=True)
 
 
-def _cause(err: BaseException) -> str:
+def cause_of(err: BaseException) -> str:
     """The innermost message of an activity failure (for the verdict text)."""
     while err.__cause__ is not None:
         err = err.__cause__

@@ -30,7 +30,7 @@ RUNTIME_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=5,
-    non_retryable_error_types=[names.ERROR_APP_START_FAILED],
+    non_retryable_error_types=[names.ERROR_APP_START_FAILED, names.ERROR_EVIDENCE_INVALID],
 )
 """Runtime hosts: a few quick retries; an app that crashes at start is a verdict."""
 

@@ -16,9 +16,7 @@ from schemas.api import (
     RollbackCreate,
 )
 from schemas.deployment import DeployRequest, RollbackRequest
-from schemas.qa import TestsReport
 from store.apps import AppOwnedByAnother
-from store.artifacts import ArtifactNotFound
 from store.bundles import BundleError, make_bundle
 from temporal import names
 from temporal.pipeline_client import (
@@ -62,6 +60,7 @@ async def start_deployment(
         owner_id=user,
         prompt=body.prompt,
         bundle_hash=bundle_hash,
+        qa_policy=body.qa,
     )
     workflow_id = await request_deployment(
         services.temporal, app_id, request, review_timeout_s=services.settings.review_timeout_s
@@ -100,21 +99,6 @@ async def get_deployment(
             raise
         status_ = None  # queued: its workflow has not started yet
     return DeploymentView(status=status_, summary=summary)
-
-
-@router.get(
-    "/{app_id}/deployments/{deployment_id}/qa", response_model=TestsReport, responses=ERRORS
-)
-async def get_qa_report(app_id: OwnedApp, deployment_id: str, services: ServicesDep) -> TestsReport:
-    """The QA gate's report of a deployment (every run, flaky and failing tests)."""
-    view = await get_deployment(app_id, deployment_id, services)
-    digest = view.status.qa_report_hash if view.status else None
-    if digest is None:
-        raise HTTPException(404, f"deployment {deployment_id!r} has no QA report (yet)")
-    try:
-        return TestsReport.model_validate_json(await services.artifacts.get(digest))
-    except ArtifactNotFound:
-        raise HTTPException(404, f"the QA report of {deployment_id!r} is missing") from None
 
 
 @router.post(

@@ -4,7 +4,7 @@
 
 Runs each scenario on the time-skipping test server with the scripted
 activities of the workflow tests and saves every workflow's history as JSON
-next to this file. Commit the files: ``tests/workflows/test_replay.py`` then
+next to this file, prefixed with ``GENERATION``. Commit the files: ``tests/workflows/test_replay.py`` then
 replays them against the current code, so a non-deterministic change fails CI.
 Re-record only for an intended, ``workflow.patched``-guarded change.
 """
@@ -33,6 +33,8 @@ from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 
 HERE = Path(__file__).parent
+GENERATION = "v2"
+"""Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 
 async def _until(check: Callable[[], Awaitable[bool]]) -> None:
@@ -68,7 +70,7 @@ async def _deploy(client: Client, app_id: str, prompt: str) -> str:
 async def _save(client: Client, name: str, workflow_ids: list[str]) -> None:
     for i, workflow_id in enumerate(workflow_ids):
         history = await client.get_workflow_handle(workflow_id).fetch_history()
-        path = HERE / f"{name}-{i}-{workflow_id.split('-')[0]}.json"
+        path = HERE / f"{GENERATION}-{name}-{i}-{workflow_id.split('-')[0]}.json"
         path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
         print(f"wrote {path.relative_to(HERE.parent.parent)}")
 

@@ -69,11 +69,20 @@ async def test_prompt_to_app_then_replace_then_rollback(stack: Stack) -> None:
 
     token = await stack.token()
     auth = {"Authorization": f"Bearer {token}"}
-    report = await stack.api.get(f"/v1/apps/{app_id}/deployments/{first}/qa", headers=auth)
+    report = await stack.api.get(f"/v1/deployments/{first}/report", headers=auth)
     assert report.status_code == 200, report.text
-    assert report.json()["verdict"] == "pass"
-    assert [r["order"] for r in report.json()["runs"]] == ["fixed", "shuffled", "shuffled"]
-    assert len(report.json()["runs"][0]["outcomes"]) >= 8  # the generated suite really ran
+    gate = report.json()
+    assert gate["verdict"] == "pass"
+    assert [s["stage"] for s in gate["stages"]] == ["tests", "mutation", "fuzz", "static", "deps"]
+    tests_stage, mutation = gate["stages"][0], gate["stages"][1]
+    assert [r["order"] for r in tests_stage["runs"]] == ["fixed", "shuffled", "shuffled"]
+    assert len(tests_stage["runs"][0]["outcomes"]) >= 8  # the generated suite really ran
+    assert mutation["score"] >= 0.7 and mutation["killed"] > 0
+    page = await stack.api.get(f"/v1/deployments/{first}/report.html", headers=auth)
+    assert page.status_code == 200 and "Mutation testing" in page.text
+    verified = stack.mb("evidence", "verify", app_id, "1")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "valid" in verified.stdout
 
     health = await stack.api.get(f"/apps/{app_id}/health")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
@@ -98,6 +107,18 @@ async def test_prompt_to_app_then_replace_then_rollback(stack: Stack) -> None:
     shown = stack.mb("status", app_id, "--json")
     assert shown.returncode == 0
     assert json.loads(shown.stdout)["live"]["version"] == 1
+
+    # v2's evidence is forged: a rollback to it is refused and v1 keeps serving.
+    async with stack.db.connection() as conn:
+        await conn.execute(
+            "UPDATE qa_evidence SET signature = %s WHERE deployment_id = %s",
+            (b"\0" * 64, second),
+        )
+    assert stack.mb("evidence", "verify", app_id, "2").returncode != 0
+    refused = stack.mb("rollback", app_id, "--to", "2")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "evidence" in refused.stdout.lower()
+    assert "Climbing" in await _page(stack, app_id)
 
 
 async def test_worker_killed_mid_deployment_is_recovered(stack: Stack) -> None:

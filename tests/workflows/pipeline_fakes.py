@@ -8,6 +8,7 @@ The real activities are tested against real servers elsewhere.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,13 @@ from temporalio.worker import Worker
 from schemas.deployment import ReleaseRecord
 from schemas.generation import GenerateInput, GenerateOutput
 from schemas.moderation import CategoryScore, ModerateInput, ModerationCategory, ModerationResult
-from schemas.qa import QAStageOutcome, RunTestsInput
+from schemas.qa import (
+    QAGateOutcome,
+    QAStageInput,
+    QAStageOutcome,
+    RecordQAReportInput,
+    RunTestsInput,
+)
 from schemas.runtime import (
     ClearRouteInput,
     HealthCheckInput,
@@ -68,6 +75,8 @@ class FakePipeline:
     """Scripted activities plus a log of what the workflow asked for."""
 
     qa_verdict: str = "pass"
+    failing_stage: str = "tests"
+    """Which QA stage fails when ``qa_verdict`` is "fail"."""
     start_fails_for: set[int] = field(default_factory=set)
     unhealthy: Callable[[str, int], bool] = lambda instance_id, call: False
     calls: list[str] = field(default_factory=list)
@@ -81,6 +90,11 @@ class FakePipeline:
             self.moderate,
             self.generate,
             self.run_tests,
+            self.run_mutation,
+            self.run_fuzz,
+            self.run_static,
+            self.run_deps,
+            self.record_qa_report,
             self.select_host,
             self.start_instance,
             self.health_check,
@@ -115,14 +129,46 @@ class FakePipeline:
             backend="blueprint",
         )
 
+    def _stage(self, stage: str) -> QAStageOutcome:
+        self.calls.append(f"qa:{stage}")
+        failed = self.qa_verdict != "pass" and stage == self.failing_stage
+        return QAStageOutcome(
+            stage=stage,
+            verdict="fail" if failed else "pass",
+            summary="test_add failed" if failed else f"{stage} passed",
+            report_hash=hashlib.sha256(stage.encode()).hexdigest(),
+        )
+
     @activity.defn(name=names.ACTIVITY_RUN_TESTS)
     async def run_tests(self, input: RunTestsInput) -> QAStageOutcome:
-        self.calls.append("run_tests")
-        return QAStageOutcome(
-            stage="tests",
-            verdict="pass" if self.qa_verdict == "pass" else "fail",
-            summary="3/3 runs passed" if self.qa_verdict == "pass" else "test_add failed",
-            report_hash="f" * 64,
+        return self._stage("tests")
+
+    @activity.defn(name=names.ACTIVITY_RUN_MUTATION)
+    async def run_mutation(self, input: QAStageInput) -> QAStageOutcome:
+        return self._stage("mutation")
+
+    @activity.defn(name=names.ACTIVITY_RUN_FUZZ)
+    async def run_fuzz(self, input: QAStageInput) -> QAStageOutcome:
+        return self._stage("fuzz")
+
+    @activity.defn(name=names.ACTIVITY_RUN_STATIC)
+    async def run_static(self, input: QAStageInput) -> QAStageOutcome:
+        return self._stage("static")
+
+    @activity.defn(name=names.ACTIVITY_RUN_DEPS)
+    async def run_deps(self, input: QAStageInput) -> QAStageOutcome:
+        return self._stage("deps")
+
+    @activity.defn(name=names.ACTIVITY_RECORD_QA_REPORT)
+    async def record_qa_report(self, input: RecordQAReportInput) -> QAGateOutcome:
+        self.calls.append("qa:report")
+        failed = [s for s in input.stages if s.verdict != "pass"]
+        return QAGateOutcome(
+            verdict="fail" if failed else "pass",
+            summary="; ".join(f"{s.stage}: {s.summary}" for s in failed) or "all stages passed",
+            report_hash="e" * 64,
+            evidence_id=None if failed else f"ev-{input.deployment_id}",
+            stages=input.stages,
         )
 
     @activity.defn(name=names.ACTIVITY_SELECT_HOST)
@@ -190,6 +236,7 @@ class FakePipeline:
                 instance_id=input.instance_id,
                 socket_path=input.socket_path,
                 created_at=datetime.now(UTC),
+                evidence_id=input.evidence_id,
             ),
         )
         return record

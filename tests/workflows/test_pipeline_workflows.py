@@ -108,15 +108,24 @@ async def test_happy_path_goes_live_in_order(
 
     assert result.release.version == 1
     assert result.release.instance_id == "todo-app-v1"
-    assert workers.calls[:6] == [
-        "moderate",
-        "generate",
-        "run_tests",
+    assert result.release.evidence_id == f"ev-{workflow_id.rsplit('-', 1)[1]}"
+    assert result.qa_report_hash == "e" * 64
+    assert workers.calls[:2] == ["moderate", "generate"]
+    # The five QA stages run in parallel (any order), then one report is recorded.
+    assert sorted(workers.calls[2:7]) == [
+        "qa:deps",
+        "qa:fuzz",
+        "qa:mutation",
+        "qa:static",
+        "qa:tests",
+    ]
+    assert workers.calls[7:11] == [
+        "qa:report",
         "select_host",
         "start:todo-app-v1",
         "health:todo-app-v1",
     ]
-    assert workers.calls[6] == "switch:todo-app-v1"
+    assert workers.calls[11] == "switch:todo-app-v1"
     assert workers.calls[-1] == "record:todo-app-v1"
     assert workers.routes["todo-app"] == "todo-app-v1"
     stages = [t.stage for t in result.timings]
@@ -215,17 +224,27 @@ async def test_review_of_a_workflow_not_waiting_is_refused(
     assert info.value.status == 409
 
 
-async def test_failed_tests_gate_stops_before_deploy(
-    env: WorkflowEnvironment, fake: FakePipeline, workers: FakePipeline
+@pytest.mark.parametrize("stage", ["tests", "mutation", "fuzz", "static", "deps"])
+async def test_any_failed_qa_stage_rejects_before_deploy(
+    env: WorkflowEnvironment, fake: FakePipeline, workers: FakePipeline, stage: str
 ) -> None:
-    fake.qa_verdict = "fail"
+    fake.qa_verdict, fake.failing_stage = "fail", stage
     workflow_id = await _deploy(env.client, "qa-fail", "a poll")
     error = await _failure(env.client, workflow_id)
     assert error.type == names.ERROR_QA_GATE_FAILED
-    assert "test_add failed" in str(error)
-    assert not any(c.startswith("start:") for c in workers.calls)
+    assert f"{stage}: test_add failed" in str(error)
+    assert "qa:report" in workers.calls  # the failing report is still recorded
+    assert not any(c.startswith(("start:", "select_host")) for c in workers.calls)
     status = await _settled(env.client, "qa-fail")
-    assert status.deployments[-1].outcome is DeploymentOutcome.FAILED
+    assert status.deployments[-1].outcome is DeploymentOutcome.REJECTED_QA
+    deployment = await deployment_status(env.client, workflow_id)
+    assert {s.stage for s in deployment.qa_stages} == {
+        "tests",
+        "mutation",
+        "fuzz",
+        "static",
+        "deps",
+    }
 
 
 async def test_unhealthy_before_switch_keeps_old_release(
@@ -385,3 +404,29 @@ async def test_app_workflow_continues_as_new_and_keeps_its_state(
     # The queue keeps working in the new run.
     await _result(env.client, await _deploy(env.client, app_id, "one more"))
     assert (await _settled(env.client, app_id)).live.version == 9  # type: ignore[union-attr]
+
+
+async def test_rollback_to_a_release_that_cannot_start_changes_nothing(
+    env: WorkflowEnvironment, fake: FakePipeline, workers: FakePipeline
+) -> None:
+    await _result(env.client, await _deploy(env.client, "guarded", "a poll"))
+    await _result(env.client, await _deploy(env.client, "guarded", "a poll, v2"))
+    await _settled(env.client, "guarded")
+    fake.start_fails_for = {1}  # e.g. v1's QA evidence no longer verifies
+    await request_rollback(
+        env.client, "guarded", RollbackRequest(request_id=uuid.uuid4().hex, requested_by="oncall")
+    )
+
+    async def refused() -> bool:
+        rollbacks = (await app_status(env.client, "guarded")).rollbacks
+        return bool(rollbacks) and bool(rollbacks[-1].message)
+
+    await _eventually(refused)
+    status = await app_status(env.client, "guarded")
+    assert not status.rollbacks[-1].ok
+    assert "cannot start" in status.rollbacks[-1].message
+    assert status.live is not None and status.live.version == 2
+    assert workers.routes["guarded"] == "guarded-v2"
+    # The app's workflow is still serving requests.
+    await _result(env.client, await _deploy(env.client, "guarded", "a poll, v3"))
+    assert (await _settled(env.client, "guarded")).live.version == 3  # type: ignore[union-attr]

@@ -27,9 +27,12 @@ def _histories() -> list[WorkflowHistory]:
     ]
 
 
-def test_the_saved_histories_cover_the_main_paths() -> None:
-    names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob("*.json")}
-    assert {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"} <= names_
+@pytest.mark.parametrize("generation", ["v1", "v2"])
+def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
+    """v1: before the five-stage QA gate (patched); v2: with it. Both must keep replaying."""
+    names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob(f"{generation}-*.json")}
+    scenarios = {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"}
+    assert {f"{generation}-{s}" for s in scenarios} <= names_
 
 
 async def test_saved_histories_replay_cleanly() -> None:
@@ -49,7 +52,7 @@ class ReorderedDeploymentWorkflow(DeploymentWorkflow):
         bundle_hash = await self._generate(input.prompt)
         host = await self._select_host()
         qa = await self._run_qa_gate(bundle_hash)
-        release = await self._roll_out(host, bundle_hash)
+        release = await self._roll_out(host, bundle_hash, qa.evidence_id)
         return DeploymentResult(
             deployment_id=input.deployment_id,
             release=release,
@@ -59,7 +62,7 @@ class ReorderedDeploymentWorkflow(DeploymentWorkflow):
 
 
 async def test_a_reordered_workflow_fails_replay() -> None:
-    history = next(h for h in _histories() if h.workflow_id == "happy-1-deploy")
+    history = next(h for h in _histories() if h.workflow_id == "v2-happy-1-deploy")
     replayer = Replayer(
         workflows=[AppWorkflow, ReorderedDeploymentWorkflow], data_converter=data_converter()
     )

@@ -1,0 +1,143 @@
+"""QA report routes: owner-only, JSON and an escaped HTML page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.services import Services
+from schemas.qa import (
+    FuzzFailure,
+    FuzzReport,
+    Mutant,
+    MutationReport,
+    QAGateReport,
+    StaticFinding,
+    StaticReport,
+)
+from schemas.settings import Settings
+from store.db import Database
+from store.tokens import TokenRepository
+
+EVIL = "<script>alert('pwned')</script>"
+
+
+@pytest.fixture
+async def client(
+    db: Database, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    services = Services.build(Settings(data_dir=tmp_path / "d"), db, temporal=None)  # type: ignore[arg-type]
+    tokens = TokenRepository(db)
+    headers = {}
+    for user in ("alice", "bob"):
+        await tokens.ensure_user(user, user)
+        headers[user] = f"Bearer {await tokens.issue(user)}"
+    report = QAGateReport(
+        bundle_hash="b" * 64,
+        deployment_id="dep-1",
+        verdict="fail",
+        stages=[
+            MutationReport(
+                verdict="fail",
+                reason="score 40% < 70%",
+                score=0.4,
+                threshold=0.7,
+                killed=4,
+                survived=6,
+                mutable_fraction=0.9,
+                min_mutable_fraction=0.5,
+                survivors=[
+                    Mutant(name="main.x__mutmut_1", status="survived", diff=f"- a\n+ {EVIL}")
+                ],
+            ),
+            FuzzReport(
+                verdict="fail",
+                reason="1 failure",
+                seed=7,
+                examples_per_target=50,
+                failures=[
+                    FuzzFailure(
+                        kind="server_error",
+                        target="GET /average",
+                        example="curl '/average?people=0'",
+                        detail=EVIL,
+                    )
+                ],
+            ),
+            StaticReport(
+                verdict="fail",
+                reason="1 gating finding",
+                files_scanned=2,
+                policy="HIGH",
+                findings=[
+                    StaticFinding(
+                        file="main.py",
+                        line=3,
+                        test_id="B307",
+                        test_name="eval",
+                        severity="MEDIUM",
+                        confidence="HIGH",
+                        text=EVIL,
+                        gating=True,
+                    )
+                ],
+            ),
+        ],
+    )
+    digest = await services.artifacts.put("qa-report", report.model_dump_json().encode())
+    await services.qa_reports.save_report(
+        deployment_id="dep-1",
+        app_id="tips-app",
+        owner_id="alice",
+        bundle_hash="b" * 64,
+        verdict="fail",
+        report_sha256=digest,
+        summary="mutation: score 40% < 70%",
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(services)), base_url="http://t"
+    ) as http:
+        yield http, headers
+
+
+async def test_the_owner_reads_the_report_as_json(
+    client: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    http, auth = client
+    r = await http.get("/v1/deployments/dep-1/report", headers={"Authorization": auth["alice"]})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["verdict"] == "fail"
+    assert [s["stage"] for s in body["stages"]] == ["mutation", "fuzz", "static"]
+    assert body["stages"][0]["survivors"][0]["diff"].startswith("- a")
+
+
+async def test_the_html_page_escapes_everything_and_forbids_scripts(
+    client: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    http, auth = client
+    r = await http.get(
+        "/v1/deployments/dep-1/report.html", headers={"Authorization": auth["alice"]}
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    page = r.text
+    assert EVIL not in page and "&lt;script&gt;" in page
+    assert "B307" in page and "GET /average" in page and "main.x__mutmut_1" in page
+    assert 'style="width:40%"' in page  # the score bar
+
+
+async def test_another_user_and_unknown_ids_get_404(
+    client: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    http, auth = client
+    for path in ("/v1/deployments/dep-1/report", "/v1/deployments/dep-1/report.html"):
+        r = await http.get(path, headers={"Authorization": auth["bob"]})
+        assert r.status_code == 404 and "dep-1" in r.json()["detail"]
+    r = await http.get("/v1/deployments/nope/report", headers={"Authorization": auth["alice"]})
+    assert r.status_code == 404
+    assert (await http.get("/v1/deployments/dep-1/report")).status_code == 401
