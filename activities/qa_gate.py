@@ -9,18 +9,17 @@ only its verdict, summary and the report's hash.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from temporalio import activity
 
 from activities.heartbeat import keep_alive
-from activities.qa.deps import scan_dependencies
+from activities.qa.deps import AllowListError, load_allowlist, scan_dependencies
 from activities.qa.fuzz import run_fuzz
 from activities.qa.mutation import run_mutation
 from activities.qa.static import scan_static
@@ -31,7 +30,6 @@ from runtime.envs import EnvBuilder, EnvBuildError, RequirementsError
 from runtime.limits import ResourceLimits
 from schemas.bundle import AppBundle
 from schemas.qa import (
-    AllowedAdvisory,
     DependencyReport,
     FuzzReport,
     MutationReport,
@@ -171,14 +169,16 @@ class QAGate:
         env = await self.environment(bundle)
         if isinstance(env, RequirementsError):
             return DependencyReport(
-                verdict="fail",
-                reason=f"requirements.txt: {env}",
-                database=str(s.advisory_path),
+                verdict="fail", reason=f"requirements.txt: {env}", database=str(s.advisory_path)
             )
+        try:
+            allow = load_allowlist(s.advisory_allowlist) if s.advisory_allowlist else []
+        except AllowListError as err:  # never scan with a half-read allow-list
+            return DependencyReport(verdict="fail", reason=str(err), database=str(s.advisory_path))
         return await scan_dependencies(
             env,
             database=s.advisory_path,
-            allow=load_allowlist(s.advisory_allowlist),
+            allow=allow,
             today=date.today(),
             safety_api_key=s.safety_api_key.get_secret_value() if s.safety_api_key else None,
         )
@@ -336,15 +336,3 @@ def tool_versions(stages: list[StageReport]) -> dict[str, str]:
         if isinstance(stage, StaticReport) and stage.bandit_version:
             versions["bandit"] = stage.bandit_version
     return dict(sorted(versions.items()))
-
-
-def load_allowlist(path: Path | None) -> list[AllowedAdvisory]:
-    """Accepted advisories from a JSON file (a list of {id, package?, expires, reason})."""
-    if path is None:
-        return []
-    try:
-        entries = json.loads(path.read_text())
-        return [AllowedAdvisory.model_validate(e) for e in entries]
-    except (OSError, ValueError, ValidationError, TypeError) as err:
-        # A broken allow-list must not silently allow (or hide) anything: refuse to scan.
-        raise EnvBuildError(f"advisory allow-list {path} is unreadable: {err}") from None

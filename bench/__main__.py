@@ -5,7 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SCRIPTS = ["bench.moderation_local", "bench.pipeline_overhead"]
+SCRIPTS = [
+    "bench.moderation_local",
+    "bench.qa_static_deps",
+    "bench.qa_mutation",
+    "bench.qa_fuzz",
+    "bench.pipeline_overhead",
+]
 
 
 def main() -> int:

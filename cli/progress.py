@@ -28,14 +28,6 @@ PIPELINE = [
     Stage.WATCHING,
     Stage.RECORDING,
 ]
-FINISHED = {
-    DeploymentOutcome.LIVE,
-    DeploymentOutcome.REJECTED,
-    DeploymentOutcome.FAILED,
-    DeploymentOutcome.ROLLED_BACK,
-}
-
-
 def render(status: DeploymentStatus | None, summary: DeploymentSummary | None) -> Table:
     """One row per stage: done (with seconds), running, or waiting."""
     table = Table(title="deployment", show_lines=False)
@@ -53,7 +45,7 @@ def render(status: DeploymentStatus | None, summary: DeploymentSummary | None) -
             table.add_row(stage.value, "[yellow]running…[/]", "")
         else:
             table.add_row(stage.value, "[dim]waiting[/]", "")
-    if summary is not None and summary.outcome in FINISHED:
+    if summary is not None and summary.outcome.finished:
         colour = "green" if summary.outcome is DeploymentOutcome.LIVE else "red"
         table.caption = f"[{colour}]{summary.outcome.value}[/]: {summary.message}"
     return table
@@ -80,6 +72,6 @@ async def follow(
             app = await app_status(client, app_id)
             summary = next((d for d in app.deployments if d.deployment_id == deployment_id), None)
             live.update(render(status, summary))
-            if summary is not None and summary.outcome in FINISHED:
+            if summary is not None and summary.outcome.finished:
                 return summary
             await asyncio.sleep(poll_s)

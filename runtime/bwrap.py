@@ -45,6 +45,9 @@ OPTIONAL_RO = ("/etc/ssl", "/etc/ca-certificates")
 ENV_MOUNT = "/env"
 """Where a bundle's virtualenv appears inside the sandbox (the envs are relocatable)."""
 
+SHM_SIZE_MB = 64
+"""Size cap of the sandbox's private ``/dev/shm`` (tmpfs, i.e. memory)."""
+
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SANDBOX_TMP = "/tmp"  # noqa: S108 - the sandbox's own private tmpfs
 _RESERVED_DESTS = ("/proc", "/dev", SANDBOX_TMP)
@@ -203,6 +206,9 @@ def build_argv(
             argv += ["--ro-bind", path, path]
             made.add(path)
     argv += ["--proc", "/proc", "--dev", "/dev"]
+    # A private /dev/shm: multiprocessing (mutmut's pool, an app's locks) needs one.
+    shm = "/dev/shm"  # noqa: S108 - the sandbox's own private tmpfs
+    argv += ["--perms", "1777", "--size", str(SHM_SIZE_MB * 1024 * 1024), "--tmpfs", shm]
     argv += ["--perms", "1777"]
     if spec.tmp_size_mb is not None:
         argv += ["--size", str(spec.tmp_size_mb * 1024 * 1024)]

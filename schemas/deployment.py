@@ -71,6 +71,11 @@ class DeploymentOutcome(StrEnum):
     FAILED = "failed"  # QA gate, health check before switch, infrastructure
     ROLLED_BACK = "rolled_back"  # failed its health check after the switch
 
+    @property
+    def finished(self) -> bool:
+        """True once the deployment has ended, whichever way."""
+        return self not in (DeploymentOutcome.PENDING, DeploymentOutcome.RUNNING)
+
 
 # --- signals -----------------------------------------------------------------
 

@@ -92,9 +92,13 @@ class QAPolicy(BaseModel):
         le=1,
         description="minimum share of the code's logic lines that mutmut could mutate",
     )
-    mutation_timeout_s: float = Field(default=600.0, gt=0)
+    mutation_timeout_s: float = Field(
+        default=600.0, gt=0, le=3000, description="must stay under the activity's 60 min"
+    )
     fuzz_examples: int = Field(default=50, ge=1, le=10_000, description="per target")
-    fuzz_timeout_s: float = Field(default=300.0, gt=0)
+    fuzz_timeout_s: float = Field(
+        default=300.0, gt=0, le=1500, description="must stay under the activity's 30 min"
+    )
     bandit_fail_severity: Literal["LOW", "MEDIUM", "HIGH"] = Field(
         default="HIGH", description="fail on findings of this severity or above, any confidence"
     )

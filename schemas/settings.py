@@ -104,8 +104,9 @@ class Settings(BaseSettings):
 
     @property
     def advisory_path(self) -> Path:
-        """Where the offline advisory database is read from."""
-        return (self.advisory_db or self.data_path / "advisories").expanduser().resolve()
+        """Where the offline advisory database is read from (a symlink after an update:
+        not resolved here, so every scan follows it to the current copy)."""
+        return (self.advisory_db or self.data_path / "advisories").expanduser().absolute()
 
     @property
     def embedded_temporal(self) -> bool:

@@ -33,7 +33,7 @@ class EvidenceRow(BaseModel):
     payload: str
     key_id: str
     signature: bytes
-    created_at: datetime
+    created_at: datetime | None = None
 
 
 class QAReportRepository:

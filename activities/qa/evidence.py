@@ -73,7 +73,7 @@ class EvidenceService:
         ).canonical()
         kid, signature = self._keys.sign(payload)
         return await self._reports.save_evidence(
-            EvidenceRow.model_construct(
+            EvidenceRow(
                 id=hashlib.sha256(payload).hexdigest(),
                 deployment_id=deployment_id,
                 app_id=app_id,

@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,10 +114,19 @@ def prepare_copy(
 
 
 def read_json(path: Path) -> Any | None:
-    """JSON written by sandboxed code: None when missing, oversized or not JSON."""
+    """JSON written by sandboxed code: None when missing, not a regular file, oversized or
+    not JSON. Never follows a link and never blocks (a planted FIFO would hang a read)."""
     try:
-        if path.is_symlink() or path.stat().st_size > MAX_REPORT_BYTES:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_REPORT_BYTES:
             return None
-        return json.loads(path.read_text(encoding="utf-8"))
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return json.loads(handle.read(MAX_REPORT_BYTES + 1))
     except (OSError, ValueError):
         return None
+    finally:
+        os.close(fd)

@@ -21,11 +21,11 @@ BUNDLE = b'{"a bundle": true}'
 def _report(bundle_hash: str, verdict: str = "pass") -> QAGateReport:
     return QAGateReport(
         bundle_hash=bundle_hash,
-        verdict=verdict,  # type: ignore[arg-type]
+        verdict=verdict,
         stages=[
             TestsReport(verdict="pass", reason="3/3 runs passed", runs=[]),
             StaticReport(
-                verdict=verdict,  # type: ignore[arg-type]
+                verdict=verdict,
                 reason="clean",
                 files_scanned=2,
                 policy="HIGH",

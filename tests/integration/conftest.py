@@ -32,6 +32,7 @@ from store.tokens import TokenRepository
 from temporal.client import connect
 from temporal.devserver import DevServer
 from temporal.search_attributes import ensure_search_attributes
+from tests.snapshot import advisory_snapshot
 from workers.wiring import sandbox_runtime
 
 pytestmark = pytest.mark.integration
@@ -117,9 +118,11 @@ async def stack() -> AsyncIterator[Stack]:
         "MB_API_PORT": str(api_port),
         "MB_RUNTIME_HOST": "it-host",
         "MB_DRAIN_S": "0.2",
+        "MB_ADVISORY_DB": str(advisory_snapshot()),
         "PYTHONPATH": str(Path(__file__).parents[2]),
     }
     settings = Settings(
+        advisory_db=advisory_snapshot(),
         data_dir=data_dir,
         temporal_address=dev.target,
         database_url=database_url,

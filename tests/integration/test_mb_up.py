@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import free_port
+from tests.snapshot import advisory_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -78,6 +79,7 @@ def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
         "MB_DATA_DIR": str(data_dir),
+        "MB_ADVISORY_DB": str(advisory_snapshot()),
         "MB_API_PORT": str(api_port),
         "MB_TEMPORAL_PORT": str(free_port()),
         "MB_TEMPORAL_UI_PORT": str(free_port()),

@@ -201,7 +201,8 @@ async def test_cli_moderate_and_qa(stack: Stack, tmp_path: Path) -> None:
     assert report.returncode == 0, report.stdout + report.stderr
     parsed = json.loads(report.stdout)
     assert parsed["verdict"] == "pass"
-    assert [s["stage"] for s in parsed["stages"]] == ["tests"]
+    assert [s["stage"] for s in parsed["stages"]] == ["tests", "mutation", "fuzz", "static", "deps"]
+    assert all(s["verdict"] == "pass" for s in parsed["stages"])
     assert len(parsed["stages"][0]["runs"]) == 3
 
     broken = write_bundle(bundle, tmp_path / "broken")

@@ -8,7 +8,7 @@ bundle         defect                                                    fails
 ============== ========================================================= =========
 sound          none                                                      nothing
 weak_tests     tests that run the code but assert almost nothing         mutation
-order_flaky    a test that passes only after another one                 tests
+order_flaky    a test that passes only right after another one           tests
 crashes        a handler that divides by a user-supplied value           fuzz
 insecure       ``eval`` of input                                         static
 vulnerable     ``urllib3==1.26.4`` pinned (CVE-2021-33503 and others)    deps
@@ -71,7 +71,7 @@ def tip(request: TipRequest) -> TipResponse:
     return quote(request)
 '''
 
-TESTS = '''import pytest
+TESTS = """import pytest
 from fastapi.testclient import TestClient
 
 from main import TipRequest, app, quote, split, tip_cents
@@ -117,11 +117,11 @@ def test_the_api_quotes_and_validates() -> None:
     for bad in ({"amount_cents": 1, "percent": 101, "people": 1}, {"amount_cents": 1, "people": 0}):
         assert client.post("/tip", json=bad).status_code == 422
     assert client.get("/health").json() == {"status": "ok"}
-'''
+"""
 
 REQUIREMENTS = "fastapi>=0.110\n"
 
-WEAK_TESTS = '''from fastapi.testclient import TestClient
+WEAK_TESTS = """from fastapi.testclient import TestClient
 
 from main import TipRequest, app, quote, split, tip_cents
 
@@ -131,20 +131,21 @@ def test_it_runs() -> None:
     split(1000, 3)
     quote(TipRequest(amount_cents=1000, percent=20, people=3))
     TestClient(app).get("/health")
-'''
+"""
 
-ORDER_FLAKY_TESTS = '''
-_seen: list[int] = []
+ORDER_FLAKY_TESTS = """
+_order: list[str] = []
 
 
 def test_records_a_first_tip() -> None:
-    _seen.append(tip_cents(1000, 10))
-    assert _seen == [100]
+    _order.append("first")
+    assert tip_cents(1000, 10) == 100
 
 
 def test_relies_on_the_test_above() -> None:
-    assert _seen == [100], "passes only when test_records_a_first_tip ran first"
-'''
+    assert _order[-1:] == ["first"], "passes only right after test_records_a_first_tip"
+    _order.append("second")
+"""
 
 CRASHING_MAIN = '''
 
@@ -158,7 +159,7 @@ def average_route(total_cents: int, people: int) -> dict[str, int]:
     return {"each": average(total_cents, people)}
 '''
 
-CRASHING_TESTS = '''
+CRASHING_TESTS = """
 
 def test_average_of_a_fair_split() -> None:
     from main import average
@@ -166,7 +167,7 @@ def test_average_of_a_fair_split() -> None:
     assert average(1000, 4) == 250
     assert average(999, 3) == 333
     assert client.get("/average", params={"total_cents": 900, "people": 3}).json() == {"each": 300}
-'''
+"""
 
 INSECURE_MAIN = '''
 
@@ -175,14 +176,14 @@ def evaluate(expression):  # noqa: ANN001 - unannotated on purpose: not a fuzz t
     return eval(expression)
 '''
 
-INSECURE_TESTS = '''
+INSECURE_TESTS = """
 
 def test_the_calculator_adds() -> None:
     from main import evaluate
 
     assert evaluate("2*3+1") == 7
     assert evaluate("10//4") == 2
-'''
+"""
 
 
 def _bundle(

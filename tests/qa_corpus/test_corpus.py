@@ -14,17 +14,15 @@ from runtime.envs import EnvBuilder
 from schemas.settings import Settings
 from store.bundles import bundle_hash, make_bundle, write_bundle
 from tests.qa_corpus.corpus import CORPUS
-
-SNAPSHOT = Path(__file__).resolve().parents[3] / "shared" / "advisories" / "pypa" / "vulns"
+from tests.snapshot import advisory_snapshot
 
 
 @pytest.fixture(scope="module")
 def settings() -> Iterator[Settings]:
-    if not SNAPSHOT.is_dir():
-        pytest.fail(f"the offline advisory snapshot is missing: {SNAPSHOT}")
+    snapshot = advisory_snapshot()
     root = Path(tempfile.mkdtemp(prefix="mb-corpus-"))
     root.chmod(0o755)  # the sandbox user reads bundles and environments below it
-    yield Settings(data_dir=root, advisory_db=SNAPSHOT, qa_fuzz_examples=25)
+    yield Settings(data_dir=root, advisory_db=snapshot, qa_fuzz_examples=25)
     shutil.rmtree(root, ignore_errors=True)
 
 
