@@ -28,6 +28,8 @@ PIPELINE = [
     Stage.WATCHING,
     Stage.RECORDING,
 ]
+
+
 def render(status: DeploymentStatus | None, summary: DeploymentSummary | None) -> Table:
     """One row per stage: done (with seconds), running, or waiting."""
     table = Table(title="deployment", show_lines=False)
