@@ -18,10 +18,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import gateway
 from api.limits import BodySizeLimit
-from api.routes import apps, deployments, reports
+from api.routes import apps, audit, deployments, reports, secrets
 from api.services import Services
 from schemas.bundle import MAX_BUNDLE_BYTES
+from store.audit import AuditWriteFailed
 from store.db import DatabaseUnavailable
+from store.envelope import DecryptionFailed, UnknownMasterKey
+from store.secrets import SecretNotFound
 from temporal.pipeline_client import PipelineRequestError
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(apps.router)
     app.include_router(deployments.router)
     app.include_router(reports.router)
+    app.include_router(secrets.router)
+    app.include_router(audit.router)
     app.include_router(gateway.router)
     app.add_middleware(BodySizeLimit, limit=MAX_BUNDLE_BYTES * 2)
     _install_error_handlers(app)
@@ -79,6 +84,28 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PipelineRequestError)
     async def pipeline_error(_: Request, exc: PipelineRequestError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(SecretNotFound)
+    async def secret_not_found(_: Request, exc: SecretNotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(AuditWriteFailed)
+    async def audit_down(_: Request, exc: AuditWriteFailed) -> JSONResponse:
+        log.error("%s", exc)
+        return JSONResponse(
+            {"detail": "the audit log cannot be written, so nothing was done; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(DecryptionFailed)
+    @app.exception_handler(UnknownMasterKey)
+    async def undecryptable(_: Request, exc: Exception) -> JSONResponse:
+        log.error("secret integrity failure: %s", exc)
+        return JSONResponse(
+            {"detail": "the stored secret failed its integrity check; operators have been told"},
+            status_code=500,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

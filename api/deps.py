@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request
 
 from api.services import Services
+from schemas.audit import Actor
 from schemas.deployment import APP_ID_PATTERN
 
 
@@ -49,3 +50,26 @@ async def owned_app(app_id: AppId, user: CurrentUser, services: ServicesDep) -> 
 
 
 OwnedApp = Annotated[str, Depends(owned_app)]
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer address (the API listens on loopback or behind the platform's proxy)."""
+    return request.client.host if request.client else None
+
+
+async def current_actor(request: Request, user: CurrentUser) -> Actor:
+    """The caller as the audit log records it."""
+    return Actor(user_id=user, client_ip=client_ip(request))
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+async def current_operator(actor: CurrentActor, services: ServicesDep) -> Actor:
+    """The caller, if they are an operator (``MB_OPERATOR_IDS``); 403 otherwise."""
+    if actor.user_id not in services.settings.operators:
+        raise HTTPException(403, "operators only")
+    return actor
+
+
+CurrentOperator = Annotated[Actor, Depends(current_operator)]

@@ -9,10 +9,14 @@ from temporalio.client import Client
 from schemas.settings import Settings
 from store.apps import AppRepository
 from store.artifacts import ArtifactStore
+from store.audit import AuditLog
 from store.bundle_cache import BundleCache
 from store.db import Database
+from store.envelope import Envelope
+from store.key_rings import master_key_ring
 from store.qa_reports import QAReportRepository
 from store.releases import ReleaseRepository
+from store.secrets import SecretStore
 from store.tokens import TokenRepository
 
 
@@ -29,11 +33,15 @@ class Services:
     artifacts: ArtifactStore
     bundles: BundleCache
     qa_reports: QAReportRepository
+    audit: AuditLog
+    secrets: SecretStore
 
     @classmethod
     def build(cls, settings: Settings, db: Database, temporal: Client) -> Services:
         """Wire the repositories onto one database and one Temporal client."""
         artifacts = ArtifactStore(db)
+        audit = AuditLog(db)
+        envelope = Envelope(lambda: master_key_ring(settings))
         return cls(
             settings=settings,
             db=db,
@@ -44,4 +52,6 @@ class Services:
             artifacts=artifacts,
             bundles=BundleCache(artifacts, settings.data_path / "bundles"),
             qa_reports=QAReportRepository(db),
+            audit=audit,
+            secrets=SecretStore(db, envelope, audit),
         )

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -24,11 +25,15 @@ from rich.logging import RichHandler
 from rich.table import Table
 from temporalio.client import Client, WorkflowHistory
 
-from cli import commands
+from cli import commands, secrets_cli
 from cli.endpoints import StackNotRunning
+from schemas.audit import Actor, AuditAction, AuditOutcome
 from schemas.settings import Settings
+from store.aes_keys import KeyMaterialError
 from store.apps import AppOwnedByAnother
+from store.audit import AuditLog, AuditWriteFailed
 from store.bundles import BundleError
+from store.secrets import SecretNotFound
 from temporal.devserver import PortInUse, TemporalCLIMissing
 from temporal.pipeline_client import PipelineRequestError
 
@@ -46,6 +51,10 @@ app.add_typer(review_app, name="review")
 app.add_typer(token_app, name="token")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(advisories_app, name="advisories")
+secrets_app = typer.Typer(help="Secrets of an app (AES-256-GCM, owner-checked, audited).")
+audit_app = typer.Typer(help="The append-only, hash-chained audit log.")
+app.add_typer(secrets_app, name="secrets")
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -58,6 +67,9 @@ _EXPECTED_ERRORS = (
     TemporalCLIMissing,
     AppOwnedByAnother,
     commands.CommandError,
+    SecretNotFound,
+    AuditWriteFailed,
+    KeyMaterialError,
 )
 
 
@@ -379,6 +391,172 @@ def main() -> None:
     # interpreter finalises (a fatal "PyGILState_Release" abort, seen here);
     # everything is flushed and closed by now, so leave without finalising.
     os._exit(code)
+
+
+# --- secrets and audit ----------------------------------------------------------------------
+
+AsUser = Annotated[str, typer.Option("--as", help="the user acting (the app's owner)")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+AppArg = Annotated[str, typer.Argument(metavar="APP")]
+SecretArg = Annotated[str, typer.Argument(metavar="NAME", help="[A-Z_][A-Z0-9_]{0,63}")]
+
+
+def _cli_actor(user: str) -> Actor:
+    return Actor(user_id=user, client_ip=None)
+
+
+@secrets_app.command("set")
+def secrets_set(
+    app_id: AppArg,
+    name: SecretArg,
+    from_file: Annotated[
+        Path | None, typer.Option(help="read the value from this file (default: stdin or a prompt)")
+    ] = None,
+    user: AsUser = "local",
+) -> None:
+    """Store a new version of a secret (the value never goes on the command line)."""
+    value = secrets_cli.read_value(from_file)
+
+    async def main() -> int:
+        async with secrets_cli.secret_store(_settings()) as store:
+            info = await store.set(_cli_actor(user), app_id, name, value)
+        console.print(f"{app_id}: {name} is now version {info.version} ({info.size} bytes)")
+        return 0
+
+    _run(main())
+
+
+@secrets_app.command("list")
+def secrets_list(app_id: AppArg, user: AsUser = "local", as_json: JsonFlag = False) -> None:
+    """Names, versions and sizes of an app's secrets (never values)."""
+
+    async def main() -> int:
+        async with secrets_cli.secret_store(_settings()) as store:
+            infos = await store.names(_cli_actor(user), app_id)
+        if as_json:
+            print(json.dumps([i.model_dump(mode="json") for i in infos], indent=2))
+        else:
+            console.print(secrets_cli.secrets_table(infos))
+        return 0
+
+    _run(main())
+
+
+@secrets_app.command("reveal")
+def secrets_reveal(
+    app_id: AppArg,
+    name: SecretArg,
+    version: Annotated[int | None, typer.Option(help="a given version")] = None,
+    user: AsUser = "local",
+) -> None:
+    """Print a secret's value (owner only; audited)."""
+
+    async def main() -> int:
+        async with secrets_cli.secret_store(_settings()) as store:
+            _, value = await store.reveal(_cli_actor(user), app_id, name, version)
+        sys.stdout.write(value + "\n")
+        return 0
+
+    _run(main())
+
+
+@secrets_app.command("delete")
+def secrets_delete(app_id: AppArg, name: SecretArg, user: AsUser = "local") -> None:
+    """Destroy every version of a secret."""
+
+    async def main() -> int:
+        async with secrets_cli.secret_store(_settings()) as store:
+            count = await store.delete(_cli_actor(user), app_id, name)
+        console.print(f"{app_id}: {name} deleted ({count} version(s) destroyed)")
+        return 0
+
+    _run(main())
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: JsonFlag = False) -> None:
+    """Walk the hash chain; exit 1 naming the first altered, deleted or reordered row."""
+
+    async def main() -> int:
+        async with commands.database(_settings()) as db:
+            audit = AuditLog(db)
+            result = await audit.verify()
+            head = await audit.head()
+        if as_json:
+            print(result.model_dump_json(indent=2))
+        elif result.ok:
+            anchor = f"; head {head.seq} {head.hash}" if head else ""
+            console.print(f"[green]intact[/]: {result.rows_checked} rows{anchor}")
+        else:
+            console.print(
+                f"[bold red]broken at row {result.first_bad_seq}[/]: {result.problem} "
+                f"({result.rows_checked} rows before it check out)"
+            )
+        return 0 if result.ok else 1
+
+    _run(main())
+
+
+@audit_app.command("tail")
+def audit_tail(
+    lines: Annotated[int, typer.Option("-n", help="how many rows")] = 20,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new rows")] = False,
+) -> None:
+    """The newest rows (and, with --follow, every new one)."""
+    settings = _settings()
+
+    async def main() -> int:
+        rows = await secrets_cli.search_audit(
+            settings,
+            actor=None,
+            action=None,
+            resource=None,
+            outcome=None,
+            since=None,
+            after_seq=None,
+            limit=lines,
+        )
+        console.print(secrets_cli.audit_table(rows))
+        if follow:
+            await secrets_cli.follow_audit(settings, console, rows[-1].seq if rows else 0)
+        return 0
+
+    try:
+        _run(main())
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@audit_app.command("search")
+def audit_search(
+    actor: Annotated[str | None, typer.Option(help="user id")] = None,
+    action: Annotated[AuditAction | None, typer.Option(help="e.g. secret.reveal")] = None,
+    resource: Annotated[str | None, typer.Option(help="resource prefix, e.g. secret:shop/")] = None,
+    outcome: Annotated[AuditOutcome | None, typer.Option()] = None,
+    since: Annotated[datetime | None, typer.Option(help="ISO time")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """Rows matching every filter, oldest first."""
+
+    async def main() -> int:
+        rows = await secrets_cli.search_audit(
+            _settings(),
+            actor=actor,
+            action=action,
+            resource=resource,
+            outcome=outcome,
+            since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
+            after_seq=None,
+            limit=limit,
+        )
+        if as_json:
+            print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
+        else:
+            console.print(secrets_cli.audit_table(rows))
+        return 0
+
+    _run(main())
 
 
 if __name__ == "__main__":

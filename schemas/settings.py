@@ -52,6 +52,25 @@ class Settings(BaseSettings):
 
     # Pipeline
     review_timeout_s: float = 24 * 3600
+
+    # Keys (base64 of 32 random bytes each; never logged). Unset: generated once
+    # into <data_dir>/keys with 0600 permissions.
+    master_key: SecretStr | None = Field(
+        default=None, description="the current master key (key-encryption key) for secrets"
+    )
+    master_key_previous: SecretStr | None = Field(
+        default=None, description="comma-separated older master keys still wrapping data keys"
+    )
+    operator_ids: str = Field(
+        default="local",
+        description="comma-separated user ids allowed to read the audit log and decode payloads",
+    )
+    codec_key: SecretStr | None = Field(
+        default=None, description="the current Temporal payload encryption key"
+    )
+    codec_key_previous: SecretStr | None = Field(
+        default=None, description="comma-separated older payload keys (old histories)"
+    )
     qa_test_runs: int = 3
     qa_test_timeout_s: float = 300.0
     qa_concurrency: int = Field(default=6, ge=1, description="QA activities run at once")
@@ -107,6 +126,11 @@ class Settings(BaseSettings):
         """Where the offline advisory database is read from (a symlink after an update:
         not resolved here, so every scan follows it to the current copy)."""
         return (self.advisory_db or self.data_path / "advisories").expanduser().absolute()
+
+    @property
+    def operators(self) -> frozenset[str]:
+        """User ids with operator rights (audit log, payload decoding)."""
+        return frozenset(u.strip() for u in self.operator_ids.split(",") if u.strip())
 
     @property
     def embedded_temporal(self) -> bool:

@@ -74,11 +74,14 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
-    def mb(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def mb(
+        self, *args: str, timeout: float = 300, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run the real `mb` CLI against this stack."""
         return subprocess.run(
             [sys.executable, "-m", "cli.main", *args],
             env={**self.env, "COLUMNS": "200"},
+            input=stdin if stdin is not None else "",
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -225,3 +225,39 @@ async def test_a_hand_written_bundle_goes_through_the_same_gate(
     assert result.returncode == 1, result.stdout + result.stderr
     assert "QA gate failed" in result.stdout and "test_mine" in result.stdout
     assert (await stack.api.get("/apps/my-notes/")).status_code == 404
+
+
+async def test_cli_secrets_and_audit(stack: Stack) -> None:
+    value = "cli-secret-value-0123456789"
+    await AppRepository(stack.db).ensure("cli-vault", "local")
+    stored = stack.mb("secrets", "set", "cli-vault", "API_TOKEN", stdin=value + "\n")
+    assert stored.returncode == 0, stored.stdout + stored.stderr
+    assert "version 1" in stored.stdout and value not in stored.stdout + stored.stderr
+
+    listed = stack.mb("secrets", "list", "cli-vault", "--json")
+    assert [(s["name"], s["version"]) for s in json.loads(listed.stdout)] == [("API_TOKEN", 1)]
+    assert value not in listed.stdout
+
+    revealed = stack.mb("secrets", "reveal", "cli-vault", "API_TOKEN")
+    assert revealed.returncode == 0 and revealed.stdout == value + "\n"
+
+    foreign = stack.mb("secrets", "reveal", "cli-vault", "API_TOKEN", "--as", "mallory")
+    assert foreign.returncode == 1
+    assert "no secret API_TOKEN" in foreign.stderr and value not in foreign.stdout + foreign.stderr
+
+    bad = stack.mb("secrets", "set", "cli-vault", "bad-name", stdin="x")
+    assert bad.returncode == 1 and "secret name" in bad.stderr
+
+    found = stack.mb("audit", "search", "--actor", "mallory", "--json")
+    rows = json.loads(found.stdout)
+    assert [(r["action"], r["outcome"]) for r in rows] == [("secret.reveal", "denied")]
+
+    intact = stack.mb("audit", "verify")
+    assert intact.returncode == 0 and "intact" in intact.stdout
+    async with stack.db.transaction() as conn:
+        await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        await conn.execute("UPDATE audit_log SET outcome = 'ok' WHERE actor = 'mallory'")
+        await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
+    broken = stack.mb("audit", "verify")
+    assert broken.returncode == 1
+    assert f"broken at row {rows[0]['seq']}" in broken.stdout

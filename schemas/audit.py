@@ -1,0 +1,73 @@
+"""Audit events: who did what to which resource, from where, and how it ended."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class AuditOutcome(StrEnum):
+    """How an audited action ended."""
+
+    OK = "ok"
+    DENIED = "denied"  # an owner check or an authorisation failed
+    FAILED = "failed"  # refused for another reason (bad state, bad input)
+
+
+class AuditAction(StrEnum):
+    """Security-relevant actions; the audit log's vocabulary."""
+
+    SECRET_SET = "secret.set"
+    SECRET_LIST = "secret.list"
+    SECRET_REVEAL = "secret.reveal"
+    SECRET_DELETE = "secret.delete"
+    SECRET_INJECT = "secret.inject"
+    KEY_ROTATE = "key.rotate"
+    KEY_RETIRE = "key.retire"
+    PAYLOAD_DECODE = "payload.decode"
+    AUDIT_READ = "audit.read"
+    LOGIN = "login"
+
+
+class Actor(BaseModel):
+    """Who acts: a user id, and the client address when there is one."""
+
+    user_id: str = Field(min_length=1, max_length=200)
+    client_ip: str | None = Field(default=None, max_length=64)
+
+
+class AuditEvent(BaseModel):
+    """An event about to be appended."""
+
+    actor: Actor
+    action: AuditAction
+    resource: str = Field(min_length=1, max_length=500)
+    outcome: AuditOutcome
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditRecord(BaseModel):
+    """One row of the audit log, with its place in the hash chain."""
+
+    seq: int
+    at: datetime
+    actor: str
+    client_ip: str | None
+    action: str
+    resource: str
+    outcome: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditVerification(BaseModel):
+    """The result of walking the chain from the first row."""
+
+    ok: bool
+    rows_checked: int
+    first_bad_seq: int | None = None
+    problem: str | None = None

@@ -1,0 +1,31 @@
+"""The project's AES key rings, from settings: master keys (secrets) and payload keys (codec)."""
+
+from __future__ import annotations
+
+from schemas.settings import Settings
+from store.aes_keys import AesKeyRing, KeyDirectory, load_ring
+
+MASTER = "master"
+CODEC = "codec"
+
+
+def master_key_ring(settings: Settings) -> AesKeyRing:
+    """``MB_MASTER_KEY`` (+ ``MB_MASTER_KEY_PREVIOUS``), else ``<data dir>/keys/master``."""
+    return load_ring(
+        MASTER,
+        current=settings.master_key,
+        previous=settings.master_key_previous,
+        env_name="MB_MASTER_KEY",
+        directory=KeyDirectory(settings.data_path / "keys" / MASTER, MASTER),
+    )
+
+
+def codec_key_ring(settings: Settings) -> AesKeyRing:
+    """``MB_CODEC_KEY`` (+ ``MB_CODEC_KEY_PREVIOUS``), else ``<data dir>/keys/codec``."""
+    return load_ring(
+        CODEC,
+        current=settings.codec_key,
+        previous=settings.codec_key_previous,
+        env_name="MB_CODEC_KEY",
+        directory=KeyDirectory(settings.data_path / "keys" / CODEC, CODEC),
+    )
