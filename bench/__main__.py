@@ -10,6 +10,9 @@ SCRIPTS = [
     "bench.qa_static_deps",
     "bench.qa_mutation",
     "bench.qa_fuzz",
+    "bench.qa_gate",
+    "bench.codec",
+    "bench.secrets",
     "bench.pipeline_overhead",
 ]
 

@@ -42,6 +42,7 @@ from store.db import Database
 from store.qa_reports import QAReportRepository
 from store.tokens import TokenRepository
 from temporal.client import connect
+from temporal.converter import payload_codec
 from temporal.pipeline_client import (
     app_status,
     request_deployment,
@@ -278,13 +279,21 @@ async def review(
 
 
 async def replay(
-    client: Client | None, workflow_id: str | None, histories: list[WorkflowHistory] | None
+    settings: Settings,
+    client: Client | None,
+    workflow_id: str | None,
+    histories: list[WorkflowHistory] | None,
 ) -> list[ReplayOutcome]:
-    """``mb replay``: from files, one workflow id, or everything on the server."""
+    """``mb replay``: from files, one workflow id, or everything on the server.
+
+    Histories may be encrypted (decoded with the key ring) or recorded before
+    encryption (read as they are): replay only reads, it sends nothing.
+    """
+    codec = payload_codec(settings, accept_plaintext=True)
     if histories is not None:
-        return await replay_histories(histories)
+        return await replay_histories(histories, codec)
     assert client is not None
-    return await replay_histories(server_histories(client, workflow_id))
+    return await replay_histories(server_histories(client, workflow_id), codec)
 
 
 async def moderate(settings: Settings, prompt: str) -> ModerationResult:

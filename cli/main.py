@@ -279,8 +279,9 @@ def replay(
         histories: list[WorkflowHistory] | None = None
         if file:
             histories = [WorkflowHistory.from_json(p.stem, json.loads(p.read_text())) for p in file]
-        client: Client | None = None if histories else await commands.temporal(_settings())
-        outcomes = await commands.replay(client, workflow_id, histories)
+        settings = _settings()
+        client: Client | None = None if histories else await commands.temporal(settings)
+        outcomes = await commands.replay(settings, client, workflow_id, histories)
         failed = [o for o in outcomes if o.error]
         for o in outcomes:
             mark = "[red]FAIL[/]" if o.error else "[green]ok[/]"

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     codec_key: SecretStr | None = Field(
         default=None, description="the current Temporal payload encryption key"
     )
+    codec_accept_plaintext: bool = Field(
+        default=False,
+        description="accept unencrypted payloads (only while migrating pre-encryption workflows)",
+    )
     codec_key_previous: SecretStr | None = Field(
         default=None, description="comma-separated older payload keys (old histories)"
     )

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import hashlib
 import os
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,13 +88,26 @@ class KeyDirectory:
         self.root = root
         self.purpose = purpose
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise key creation across processes (workers and API start together)."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def load(self, *, create: bool = True) -> AesKeyRing:
         """Read every key; creates the first one when the directory is empty and ``create``."""
         marker = self.root / _CURRENT
         if not marker.exists():
             if not create:
                 raise KeyMaterialError(f"no {self.purpose} keys in {self.root}")
-            self.add()
+            with self._locked():
+                if not marker.exists():
+                    self._add_unlocked()
         self._check_mode(self.root, 0o700)
         keys: dict[str, bytes] = {}
         for path in sorted(self.root.glob("*.key")):
@@ -106,7 +121,10 @@ class KeyDirectory:
 
     def add(self) -> str:
         """Generate a new key and make it current; returns its id."""
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._locked():
+            return self._add_unlocked()
+
+    def _add_unlocked(self) -> str:
         os.chmod(self.root, 0o700)
         key = secrets.token_bytes(KEY_BYTES)
         kid = key_id_for(key, self.purpose)

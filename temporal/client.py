@@ -1,11 +1,11 @@
-"""Connecting to Temporal with our data converter (every client must use it)."""
+"""Connecting to Temporal with our encrypting data converter (every client must use it)."""
 
 from __future__ import annotations
 
 from temporalio.client import Client
 
 from schemas.settings import Settings
-from temporal.converter import data_converter
+from temporal.converter import data_converter, payload_codec
 
 
 async def connect(settings: Settings, *, target: str | None = None) -> Client:
@@ -13,7 +13,7 @@ async def connect(settings: Settings, *, target: str | None = None) -> Client:
     return await Client.connect(
         target or settings.temporal_target,
         namespace=settings.temporal_namespace,
-        data_converter=data_converter(),
+        data_converter=data_converter(payload_codec(settings)),
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
         tls=settings.temporal_tls,
     )

@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from temporal import names
+from temporal.codec import EncryptionCodec
 from temporal.converter import data_converter
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
@@ -27,13 +28,16 @@ class ReplayOutcome:
     error: str | None
 
 
-def replayer() -> Replayer:
-    """A replayer for every workflow this project defines."""
-    return Replayer(workflows=[AppWorkflow, DeploymentWorkflow], data_converter=data_converter())
+def replayer(codec: EncryptionCodec | None = None) -> Replayer:
+    """A replayer for every workflow this project defines (``codec``: encrypted histories)."""
+    return Replayer(
+        workflows=[AppWorkflow, DeploymentWorkflow], data_converter=data_converter(codec)
+    )
 
 
 async def replay(
     histories: AsyncIterator[WorkflowHistory] | Iterable[WorkflowHistory],
+    codec: EncryptionCodec | None = None,
 ) -> list[ReplayOutcome]:
     """Replay every history; collects failures instead of stopping at the first."""
     outcomes: list[ReplayOutcome] = []
@@ -46,7 +50,7 @@ async def replay(
             for history in histories:
                 yield history
 
-    async with replayer().workflow_replay_iterator(as_async()) as results:
+    async with replayer(codec).workflow_replay_iterator(as_async()) as results:
         async for result in results:
             error = result.replay_failure
             outcomes.append(

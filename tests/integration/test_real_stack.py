@@ -12,9 +12,16 @@ import uuid
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 
 from activities.generation import generate_offline
-from schemas.deployment import DeploymentOutcome, DeploymentSummary, DeployRequest, Stage
+from schemas.deployment import (
+    DeploymentOutcome,
+    DeploymentResult,
+    DeploymentSummary,
+    DeployRequest,
+    Stage,
+)
 from store.apps import AppRepository
 from store.bundles import write_bundle
 from store.releases import ReleaseRepository
@@ -62,10 +69,33 @@ async def _page(stack: Stack, app_id: str) -> str:
     return r.text
 
 
+async def _history_is_opaque(stack: Stack, workflow_id: str, prompt: str) -> None:
+    """Nothing readable reaches Temporal: not through a client without our codec, not in
+    the dev server's SQLite file; the same history decodes with our converter."""
+    secrets_in_clear = [prompt.encode(), b"climbing team", b"from fastapi import", b"def test_"]
+    plain = await Client.connect(stack.settings.temporal_target)  # the SDK's default converter
+    history = await plain.get_workflow_handle(workflow_id).fetch_history()
+    raw = b"".join(event.SerializeToString() for event in history.events)
+    assert b"binary/encrypted" in raw
+    for needle in secrets_in_clear:
+        assert needle not in raw, needle
+    store = b"".join(
+        path.read_bytes() for path in stack.data_dir.glob("temporal.sqlite*") if path.is_file()
+    )
+    assert len(store) > 100_000
+    for needle in secrets_in_clear:
+        assert needle not in store, needle
+    decoded = await stack.client.get_workflow_handle(
+        workflow_id, result_type=DeploymentResult
+    ).result()
+    assert decoded.release.bundle_hash and decoded.deployment_id in workflow_id
+
+
 async def test_prompt_to_app_then_replace_then_rollback(stack: Stack) -> None:
     app_id = "climbing-todo"
-    first, _ = await _deploy(stack, app_id, "a todo list for my climbing team")
+    first, first_workflow = await _deploy(stack, app_id, "a todo list for my climbing team")
     await _outcome(stack, app_id, first)
+    await _history_is_opaque(stack, first_workflow, "a todo list for my climbing team")
 
     token = await stack.token()
     auth = {"Authorization": f"Bearer {token}"}

@@ -180,3 +180,18 @@ def test_a_new_master_key_is_picked_up_on_reload(tmp_path: Path) -> None:
     assert kid == new_id and envelope.current_master_id == new_id
     assert envelope.unwrap("alice", 1, new_id, wrapped) == data_key
     assert envelope.unwrap("alice", 1, first, old_wrapped) == data_key
+
+
+def test_processes_starting_together_share_one_first_key(tmp_path: Path) -> None:
+    import multiprocessing
+
+    root = tmp_path / "codec"
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(6) as pool:
+        ids = pool.map(_load_current, [str(root)] * 12)
+    assert len(set(ids)) == 1
+    assert len(list(root.glob("*.key"))) == 1
+
+
+def _load_current(root: str) -> str:
+    return KeyDirectory(Path(root), "codec").load().current_id
