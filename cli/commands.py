@@ -18,6 +18,7 @@ from activities.qa.advisories import update_advisories
 from activities.qa.evidence import EvidenceInvalid, EvidencePayload, EvidenceService
 from activities.qa_gate import QAGate
 from api.app import create_app
+from api.codec_server import create_codec_server
 from api.services import Services
 from cli import endpoints, progress
 from cli.stack import RunningStack, run_stack
@@ -36,6 +37,7 @@ from schemas.qa import QAGateReport
 from schemas.settings import Settings
 from store.apps import AppRepository
 from store.artifacts import ArtifactStore
+from store.audit import AuditLog
 from store.bundle_cache import BundleCache
 from store.bundles import bundle_hash, load_bundle_dir, write_bundle
 from store.db import Database
@@ -127,6 +129,34 @@ async def api(settings: Settings) -> int:
                 host=settings.api_host,
                 port=settings.api_port,
                 log_level="info",
+            )
+        )
+        await server.serve()
+    return 0
+
+
+async def codec_server(
+    settings: Settings, *, port: int, tls_cert: Path | None, tls_key: Path | None
+) -> int:
+    """``mb codec-server``: decrypted payloads for operators in the Temporal UI and CLI."""
+    if (tls_cert is None) != (tls_key is None):
+        raise CommandError("give both --tls-cert and --tls-key, or neither")
+    async with database(settings) as db:
+        app = create_codec_server(
+            {settings.temporal_namespace: payload_codec(settings)},
+            TokenRepository(db),
+            AuditLog(db),
+            operators=settings.operators,
+            ui_origins=frozenset({settings.ui_base_url}),
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=settings.api_host,
+                port=port,
+                log_level="info",
+                ssl_certfile=str(tls_cert) if tls_cert else None,
+                ssl_keyfile=str(tls_key) if tls_key else None,
             )
         )
         await server.serve()

@@ -160,6 +160,17 @@ def api() -> None:
     _run(commands.api(_settings()))
 
 
+@app.command("codec-server")
+def codec_server(
+    port: Annotated[int, typer.Option(help="port on MB_API_HOST")] = 8234,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (HTTPS)")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key (HTTPS)")] = None,
+) -> None:
+    """Serve POST /encode and /decode for operators (the Temporal UI's codec endpoint)."""
+    _logging()
+    _run(commands.codec_server(_settings(), port=port, tls_cert=tls_cert, tls_key=tls_key))
+
+
 # --- deployments ----------------------------------------------------------------------
 
 

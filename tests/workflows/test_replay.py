@@ -10,12 +10,15 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from schemas.deployment import DeploymentInput, DeploymentResult
-from temporal import names
-from temporal.converter import data_converter
-from temporal.replay import replay
-from workflows.app import AppWorkflow
-from workflows.deployment import DeploymentWorkflow
+# This module defines a workflow, so the sandbox re-imports it: pass these through
+# (cryptography's native module, behind the converter, cannot be imported twice).
+with workflow.unsafe.imports_passed_through():
+    from schemas.deployment import DeploymentInput, DeploymentResult
+    from temporal import names
+    from temporal.converter import data_converter
+    from temporal.replay import replay
+    from workflows.app import AppWorkflow
+    from workflows.deployment import DeploymentWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 

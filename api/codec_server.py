@@ -1,0 +1,155 @@
+"""The remote codec server for operators: Temporal's ``POST /encode`` and ``POST /decode``.
+
+The Temporal UI (and ``temporal workflow show --codec-endpoint``) send payloads
+here to show them decrypted. Every request needs an operator's bearer token;
+browsers are allowed only from the configured UI origin (any other ``Origin``
+gets 403 and no ``Access-Control-Allow-Origin``); every decode is audited
+before anything is decoded, and nothing is decoded if the audit row cannot be
+written. Serve it over HTTPS (``mb codec-server --tls-cert/--tls-key``) when
+the UI forwards credentials from another host.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payloads
+
+from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
+from store.audit import AuditLog, AuditWriteFailed
+from store.tokens import TokenRepository
+from temporal.codec import CodecError, EncryptionCodec
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 8 * 1024 * 1024
+ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
+
+
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def create_codec_server(
+    codecs: dict[str, EncryptionCodec],
+    tokens: TokenRepository,
+    audit: AuditLog,
+    *,
+    operators: frozenset[str],
+    ui_origins: frozenset[str],
+) -> FastAPI:
+    """The codec server for the given namespaces' codecs."""
+    app = FastAPI(title="MicroBuilder codec server", docs_url=None, redoc_url=None)
+
+    def cors(origin: str | None) -> dict[str, str]:
+        if origin is None:
+            return {}
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Credentials": "true",
+            "Vary": "Origin",
+        }
+
+    @app.middleware("http")
+    async def origin_check(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        origin = request.headers.get("origin")
+        if origin is not None and origin not in ui_origins:
+            return _error(403, "origin not allowed")
+        if request.method == "OPTIONS":
+            return Response(
+                status_code=204,
+                headers={
+                    **cors(origin),
+                    "Access-Control-Allow-Methods": "POST, OPTIONS",
+                    "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+                    "Access-Control-Max-Age": "600",
+                },
+            )
+        response = await call_next(request)
+        response.headers.update(cors(origin))
+        return response
+
+    async def operator(request: Request) -> Actor | JSONResponse:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return _error(401, "missing bearer token", {"WWW-Authenticate": "Bearer"})
+        user = await tokens.verify(token.strip())
+        if user is None:
+            return _error(401, "invalid, expired or revoked token", {"WWW-Authenticate": "Bearer"})
+        actor = Actor(user_id=user, client_ip=request.client.host if request.client else None)
+        if user not in operators:
+            try:
+                await audit.record(
+                    AuditEvent(
+                        actor=actor,
+                        action=AuditAction.PAYLOAD_DECODE,
+                        resource=f"namespace:{request.headers.get('x-namespace', '')[:100]}",
+                        outcome=AuditOutcome.DENIED,
+                        detail={"reason": "not an operator"},
+                    )
+                )
+            except AuditWriteFailed as exc:
+                log.error("%s", exc)
+            return _error(403, "operators only")
+        return actor
+
+    async def handle(request: Request, decode: bool) -> Response:
+        who = await operator(request)
+        if isinstance(who, JSONResponse):
+            return who
+        namespace = request.headers.get("x-namespace", "")
+        codec = codecs.get(namespace)
+        if codec is None:
+            return _error(400, f"unknown namespace {namespace[:100]!r} (X-Namespace)")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return _error(413, f"at most {MAX_BODY_BYTES} bytes")
+        payloads = Payloads()
+        try:
+            json_format.Parse(body, payloads)
+        except json_format.ParseError:
+            return _error(400, 'body must be Temporal Payloads JSON: {"payloads": [...]}')
+        if decode:
+            try:
+                await audit.record(
+                    AuditEvent(
+                        actor=who,
+                        action=AuditAction.PAYLOAD_DECODE,
+                        resource=f"namespace:{namespace}",
+                        outcome=AuditOutcome.OK,
+                        detail={
+                            "payloads": len(payloads.payloads),
+                            "workflow": request.headers.get("x-workflow-id", "")[:200] or None,
+                        },
+                    )
+                )
+            except AuditWriteFailed as exc:
+                log.error("%s", exc)
+                return _error(503, "the audit log cannot be written, so nothing was decoded")
+        try:
+            work = codec.decode if decode else codec.encode
+            result = await work(list(payloads.payloads))
+        except CodecError as exc:
+            return _error(422, str(exc))
+        return Response(
+            json_format.MessageToJson(Payloads(payloads=result)),
+            media_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @app.post("/decode")
+    async def decode(request: Request) -> Response:
+        """Decrypt payloads for an operator (audited first)."""
+        return await handle(request, decode=True)
+
+    @app.post("/encode")
+    async def encode(request: Request) -> Response:
+        """Encrypt payloads (e.g. a signal an operator sends from the UI)."""
+        return await handle(request, decode=False)
+
+    return app
