@@ -135,6 +135,7 @@ def create_codec_server(
             work = codec.decode if decode else codec.encode
             result = await work(list(payloads.payloads))
         except CodecError as exc:
+            log.warning("%s refused for %s: %s", "decode" if decode else "encode", who.user_id, exc)
             return _error(422, str(exc))
         return Response(
             json_format.MessageToJson(Payloads(payloads=result)),

@@ -18,10 +18,9 @@ from activities.qa.advisories import update_advisories
 from activities.qa.evidence import EvidenceInvalid, EvidencePayload, EvidenceService
 from activities.qa_gate import QAGate
 from api.app import create_app
-from api.codec_server import create_codec_server
 from api.services import Services
 from cli import endpoints, progress
-from cli.stack import RunningStack, run_stack
+from cli.stack import RunningStack, codec_server_app, run_stack
 from runtime.envs import EnvBuilder
 from schemas.deployment import (
     AppStatus,
@@ -37,7 +36,6 @@ from schemas.qa import QAGateReport
 from schemas.settings import Settings
 from store.apps import AppRepository
 from store.artifacts import ArtifactStore
-from store.audit import AuditLog
 from store.bundle_cache import BundleCache
 from store.bundles import bundle_hash, load_bundle_dir, write_bundle
 from store.db import Database
@@ -142,16 +140,9 @@ async def codec_server(
     if (tls_cert is None) != (tls_key is None):
         raise CommandError("give both --tls-cert and --tls-key, or neither")
     async with database(settings) as db:
-        app = create_codec_server(
-            {settings.temporal_namespace: payload_codec(settings)},
-            TokenRepository(db),
-            AuditLog(db),
-            operators=settings.operators,
-            ui_origins=frozenset({settings.ui_base_url}),
-        )
         server = uvicorn.Server(
             uvicorn.Config(
-                app,
+                codec_server_app(settings, db),
                 host=settings.api_host,
                 port=port,
                 log_level="info",

@@ -15,16 +15,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import uvicorn
+from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.app import create_app
+from api.codec_server import create_codec_server
 from api.services import Services
 from cli.endpoints import Endpoints, remove_discovery, write_discovery
 from schemas.settings import Settings
+from store.audit import AuditLog
 from store.db import Database
 from store.embedded import EmbeddedPostgres
 from store.tokens import TokenRepository
 from temporal.client import connect
+from temporal.converter import payload_codec
 from temporal.devserver import DevServer, ensure_port_free
 from temporal.search_attributes import ensure_search_attributes
 from workers.main import run_workers
@@ -76,6 +80,7 @@ async def backends(settings: Settings) -> AsyncIterator[tuple[Client, Database, 
                 data / "logs" / "temporal.log",
                 port=settings.temporal_port,
                 ui_port=settings.temporal_ui_port,
+                codec_endpoint=settings.codec_url,
             )
             await dev.start()
             stack.push_async_callback(dev.stop)
@@ -85,6 +90,19 @@ async def backends(settings: Settings) -> AsyncIterator[tuple[Client, Database, 
         client = await connect(settings, target=target)
         await ensure_search_attributes(client)
         yield client, db, Endpoints(temporal_target=target, database_url=database_url)
+
+
+def codec_server_app(settings: Settings, db: Database) -> FastAPI:
+    """The codec server for the configured namespace, for operators, from the UI's origin."""
+    return create_codec_server(
+        # The UI and CLI also send payloads that were never encrypted (search
+        # attributes, headers): passing them back unchanged reveals nothing.
+        {settings.temporal_namespace: payload_codec(settings, accept_plaintext=True)},
+        TokenRepository(db),
+        AuditLog(db),
+        operators=settings.operators,
+        ui_origins=frozenset({settings.ui_base_url}),
+    )
 
 
 async def first_token(db: Database) -> str | None:
@@ -106,6 +124,7 @@ async def run_stack(
     stop = stop or asyncio.Event()
     settings.data_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     ensure_port_free(settings.api_host, settings.api_port, "HTTP API", "MB_API_PORT")
+    ensure_port_free(settings.api_host, settings.codec_port, "codec server", "MB_CODEC_PORT")
     async with backends(settings) as (client, db, endpoints):
         token = await first_token(db)
         write_discovery(settings, endpoints)
@@ -119,14 +138,24 @@ async def run_stack(
                     lifespan="on",
                 )
             )
+            codec = EmbeddedServer(
+                uvicorn.Config(
+                    codec_server_app(settings, db),
+                    host=settings.api_host,
+                    port=settings.codec_port,
+                    log_level="warning",
+                    lifespan="off",
+                )
+            )
             workers_ready = asyncio.Event()
             tasks = [
                 asyncio.create_task(
                     run_workers(client, settings, db, stop, workers_ready), name="workers"
                 ),
                 asyncio.create_task(api.serve(), name="api"),
+                asyncio.create_task(codec.serve(), name="codec-server"),
             ]
-            while not (api.started and workers_ready.is_set()):
+            while not (api.started and codec.started and workers_ready.is_set()):
                 if any(t.done() for t in tasks):
                     break
                 await asyncio.sleep(0.05)
@@ -135,6 +164,7 @@ async def run_stack(
                 tasks.append(asyncio.create_task(on_ready(running), name="on-ready"))
             await _until_stopped(stop, tasks)
             api.should_exit = True
+            codec.should_exit = True
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             for task in tasks:

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     # HTTP API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    codec_port: int = Field(default=8234, description="the codec server (mb up, mb codec-server)")
     public_url: str | None = Field(default=None, description="base URL users reach the API at")
 
     # OpenAI-compatible backends (generation and moderation), optional
@@ -155,6 +156,11 @@ class Settings(BaseSettings):
     def api_base_url(self) -> str:
         """Where users reach the API and the gateway."""
         return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def codec_url(self) -> str:
+        """Where the Temporal UI and CLI reach the codec server."""
+        return f"http://{self.api_host}:{self.codec_port}"
 
     @property
     def ui_base_url(self) -> str:

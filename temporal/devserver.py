@@ -51,8 +51,15 @@ class DevServer:
     """``temporal server start-dev`` as a child process with our search attributes."""
 
     def __init__(
-        self, db_file: Path, log_file: Path, *, port: int = 7233, ui_port: int = 8233
+        self,
+        db_file: Path,
+        log_file: Path,
+        *,
+        port: int = 7233,
+        ui_port: int = 8233,
+        codec_endpoint: str | None = None,
     ) -> None:
+        self.codec_endpoint = codec_endpoint
         self.db_file = db_file
         self.log_file = log_file
         self.port = port
@@ -85,6 +92,7 @@ class DevServer:
             "--ui-port",
             str(self.ui_port),
             "--ui-disable-news-fetch",
+            *(["--ui-codec-endpoint", self.codec_endpoint] if self.codec_endpoint else []),
             "--log-level",
             "warn",
             *dev_server_flags(),

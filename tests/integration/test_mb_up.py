@@ -75,14 +75,15 @@ def data_dir() -> Iterator[Path]:
 
 
 def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
-    api_port = free_port()
+    api_port, codec_port, ui_port = free_port(), free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
         "MB_DATA_DIR": str(data_dir),
         "MB_ADVISORY_DB": str(advisory_snapshot()),
         "MB_API_PORT": str(api_port),
+        "MB_CODEC_PORT": str(codec_port),
         "MB_TEMPORAL_PORT": str(free_port()),
-        "MB_TEMPORAL_UI_PORT": str(free_port()),
+        "MB_TEMPORAL_UI_PORT": str(ui_port),
         "PYTHONPATH": str(Path(__file__).parents[2]),
         "COLUMNS": "200",
     }
@@ -96,6 +97,11 @@ def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
         assert page.status_code == 200 and "Climbing Team Todo" in page.text
         added = httpx.post(app_url + "api/todos", json={"title": "buy chalk"}, timeout=10)
         assert added.status_code == 201
+        # The codec server runs too, for operators only.
+        codec = httpx.post(f"http://127.0.0.1:{codec_port}/decode", timeout=10)
+        assert codec.status_code == 401
+        ui = httpx.get(f"http://127.0.0.1:{ui_port}/api/v1/settings", timeout=10).json()
+        assert ui["Codec"]["Endpoint"] == f"http://127.0.0.1:{codec_port}"
     finally:
         assert first.interrupt() == 0, first.output()
     leftovers = _processes_using(data_dir)

@@ -5,12 +5,16 @@ killed mid-deployment is replaced without losing or duplicating anything."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.client import Client
 
@@ -23,15 +27,17 @@ from schemas.deployment import (
     Stage,
 )
 from store.apps import AppRepository
+from store.audit import AuditLog
 from store.bundles import write_bundle
 from store.releases import ReleaseRepository
+from temporal.devserver import find_executable
 from temporal.pipeline_client import (
     PipelineRequestError,
     app_status,
     deployment_status,
     request_deployment,
 )
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -291,3 +297,49 @@ async def test_cli_secrets_and_audit(stack: Stack) -> None:
     broken = stack.mb("audit", "verify")
     assert broken.returncode == 1
     assert f"broken at row {rows[0]['seq']}" in broken.stdout
+
+
+async def test_operators_read_decrypted_history_through_the_codec_server(
+    stack: Stack, tmp_path: Path
+) -> None:
+    prompt = "a reading list for our book club"
+    deployment_id, workflow_id = await _deploy(stack, "book-club", prompt)
+    await _finished(stack, "book-club", deployment_id)
+    port = free_port()
+    env = {**stack.env, "MB_CODEC_PORT": str(port)}
+    with (tmp_path / "codec.log").open("wb") as log:
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cli.main", "codec-server", "--port", str(port),
+            env=env, stdout=log, stderr=log,
+        )  # fmt: skip
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(300):
+                try:
+                    refused = await http.post(f"http://127.0.0.1:{port}/decode")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            assert refused.status_code == 401
+        temporal = find_executable("temporal")
+        assert temporal is not None
+        address = stack.settings.temporal_target
+        show = [temporal, "workflow", "show", "-w", workflow_id, "--address", address, "-o", "json"]
+
+        def inputs(extra: list[str]) -> list[bytes]:
+            done = subprocess.run(show + extra, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stdout + done.stderr
+            started = json.loads(done.stdout)["events"][0]
+            payloads = started["workflowExecutionStartedEventAttributes"]["input"]["payloads"]
+            return [base64.b64decode(p["data"]) for p in payloads]
+
+        assert not any(prompt.encode() in data for data in await asyncio.to_thread(inputs, []))
+        token = await stack.token()
+        codec = [f"--codec-endpoint=http://127.0.0.1:{port}", f"--codec-auth=Bearer {token}"]
+        (clear,) = await asyncio.to_thread(inputs, codec)
+        assert json.loads(clear)["prompt"] == prompt
+        rows = await AuditLog(stack.db).search(action="payload.decode", actor="local")
+        assert rows and all(r.outcome == "ok" for r in rows)
+    finally:
+        server.terminate()
+        await server.wait()
