@@ -15,6 +15,7 @@ from runtime.base import Runtime
 from runtime.envs import EnvBuilder, RequirementsError
 from runtime.health import wait_healthy
 from runtime.sandbox import AppStartError
+from schemas.audit import Actor
 from schemas.runtime import (
     HealthCheckInput,
     HealthCheckResult,
@@ -23,7 +24,12 @@ from schemas.runtime import (
     StopInstanceInput,
 )
 from store.bundle_cache import BundleCache
+from store.secrets import SecretNotFound, SecretStore
 from temporal import names
+
+
+class MissingSecrets(Exception):
+    """The bundle declares secrets that are not set for its app."""
 
 
 class RuntimeActivities:
@@ -35,9 +41,11 @@ class RuntimeActivities:
         bundles: BundleCache,
         envs: EnvBuilder,
         evidence: EvidenceService,
+        secrets: SecretStore,
         *,
         drain_s: float,
     ) -> None:
+        self._secrets = secrets
         self._runtime = runtime
         self._bundles = bundles
         self._envs = envs
@@ -53,6 +61,18 @@ class RuntimeActivities:
         await self._evidence.require(app_id, bundle_hash)
         bundle_dir, bundle = await self._bundles.checkout(bundle_hash)
         env = await self._envs.ensure(bundle.file("requirements.txt") or "")
+        declared = list(bundle.manifest.secrets)
+        values: dict[str, str] = {}
+        if declared:
+            # Decrypted here, handed to the runtime, never returned or logged.
+            runtime = Actor(user_id=f"runtime:{self._runtime.host}")
+            try:
+                values = await self._secrets.inject(runtime, app_id, declared)
+            except SecretNotFound:
+                raise MissingSecrets(
+                    f"{app_id} declares secrets {', '.join(declared)} but not all are set: "
+                    f"set them (mb secrets set {app_id} NAME) and deploy again"
+                ) from None
         return await self._runtime.start(
             app_id=app_id,
             version=version,
@@ -60,6 +80,7 @@ class RuntimeActivities:
             env=env,
             manifest=bundle.manifest,
             env_vars={},
+            secrets=values,
         )
 
     @activity.defn(name=names.ACTIVITY_START_INSTANCE)
@@ -72,7 +93,7 @@ class RuntimeActivities:
             raise ApplicationError(
                 str(err), type=names.ERROR_EVIDENCE_INVALID, non_retryable=True
             ) from None
-        except (AppStartError, RequirementsError) as err:
+        except (AppStartError, RequirementsError, MissingSecrets) as err:
             raise ApplicationError(
                 str(err), type=names.ERROR_APP_START_FAILED, non_retryable=True
             ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -44,8 +45,13 @@ class Runtime(Protocol):
         env: PythonEnv,
         manifest: AppManifest,
         env_vars: dict[str, str],
+        secrets: Mapping[str, str] | None = None,
     ) -> InstanceInfo:
-        """Start the instance, or return it if it is already running (idempotent)."""
+        """Start the instance, or return it if it is already running (idempotent).
+
+        ``secrets`` become environment variables of the app and must never be
+        written to disk, logs or a process's command line.
+        """
         ...
 
     async def stop(self, instance_id: str, *, drain_s: float = 1.0) -> None:

@@ -94,11 +94,15 @@ class SandboxSpec:
     """bwrap writes ``{"child-pid": N, ...}`` here: N is the host pid of the sandbox's init."""
     tmp_size_mb: int | None = None
     """Size cap of the sandbox's private ``/tmp`` (tmpfs, i.e. memory)."""
+    secret_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Secret variables: they reach the command through bwrap's own environment
+    (``/proc/PID/environ``, readable only by its owner), never its arguments
+    (``/proc/PID/cmdline``, readable by every user of the host)."""
 
     def __post_init__(self) -> None:
         if not self.command:
             raise ValueError("a sandbox needs a command")
-        for name in self.env:
+        for name in (*self.env, *self.secret_env):
             if not _ENV_NAME.match(name):
                 raise ValueError(f"environment variable name {name!r} is not valid")
         dests = [b.dest for b in (*self.ro_binds, *self.rw_binds)]
@@ -106,6 +110,15 @@ class SandboxSpec:
             raise ValueError("two binds share a destination")
         if self.uid == 0 or self.gid == 0:
             raise ValueError("the sandbox must not run as root")
+
+
+LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+"""The environment the launcher (cgroup join, prlimit) and bwrap run with."""
+
+
+def spawn_environment(spec: SandboxSpec) -> dict[str, str]:
+    """The environment to start the launcher with: its own, plus the spec's secrets."""
+    return {**LAUNCH_ENV, **spec.secret_env}
 
 
 def find_bwrap(search_path: str | None = None) -> str:
@@ -181,7 +194,14 @@ def build_argv(
     else:
         argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
         argv += ["--uid", str(spec.uid), "--gid", str(spec.gid)]
-    argv += ["--hostname", spec.hostname, "--new-session", "--clearenv"]
+    argv += ["--hostname", spec.hostname, "--new-session"]
+    if spec.secret_env:
+        # bwrap inherits exactly spawn_environment(spec): drop all but the secrets.
+        argv += [
+            a for name in LAUNCH_ENV if name not in spec.secret_env for a in ("--unsetenv", name)
+        ]
+    else:
+        argv.append("--clearenv")
     if spec.die_with_parent:
         argv.append("--die-with-parent")
     if spec.info_fd is not None:

@@ -30,7 +30,7 @@ import re
 import signal
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from runtime.base import PythonEnv, instance_id_for
-from runtime.bwrap import ENV_MOUNT, SANDBOX_TMP, Bind, SandboxSpec, build_argv, python_env_binds
+from runtime.bwrap import (
+    ENV_MOUNT,
+    SANDBOX_TMP,
+    Bind,
+    SandboxSpec,
+    build_argv,
+    python_env_binds,
+    spawn_environment,
+)
 from runtime.limits import (
     AppliedLimits,
     ResourceLimits,
@@ -60,7 +68,6 @@ MAX_SOCKET_PATH = 107
 """sun_path holds 108 bytes including the terminating NUL."""
 
 # The environment of the host-side launcher (sh, prlimit, bwrap); bwrap clears it for the sandbox.
-_LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _RESERVED_ENV = re.compile(r"^(PATH|HOME|TMPDIR|LANG|PYTHON\w*|MICROAPP_\w*|LD_\w*)$")
 
@@ -240,12 +247,14 @@ class SandboxRuntime:
         env: PythonEnv,
         manifest: AppManifest,
         env_vars: dict[str, str],
+        secrets: Mapping[str, str] | None = None,
     ) -> InstanceInfo:
         """Start the instance, or return it if it is already running (idempotent)."""
         _check_id(app_id)
         instance_id = instance_id_for(app_id, version)
         _check_id(instance_id)
-        for name in env_vars:
+        secrets = dict(secrets or {})
+        for name in (*env_vars, *secrets):
             if _RESERVED_ENV.match(name):
                 raise ValueError(f"environment variable {name!r} is reserved by the platform")
         async with self._lock(instance_id):
@@ -263,6 +272,7 @@ class SandboxRuntime:
                 env=env,
                 manifest=manifest,
                 env_vars=env_vars,
+                secrets=secrets,
             )
             return record.info()
 
@@ -322,6 +332,7 @@ class SandboxRuntime:
         env: PythonEnv,
         manifest: AppManifest,
         env_vars: dict[str, str],
+        secrets: dict[str, str],
     ) -> InstanceRecord:
         inst = self.instance_dir(instance_id)
         sock_dir = inst / "sock"
@@ -359,6 +370,7 @@ class SandboxRuntime:
             gid=self.gid,
             chdir=APP_MOUNT,
             tmp_size_mb=self.limits.memory_mb,
+            secret_env=secrets,
         )
         applied = await asyncio.to_thread(apply_limits, self._cgroup_name(instance_id), self.limits)
         proc: asyncio.subprocess.Process | None = None
@@ -537,7 +549,7 @@ async def _spawn(
             stderr=log_fd,
             pass_fds=(write_fd,),
             start_new_session=True,
-            env=_LAUNCH_ENV,
+            env=spawn_environment(spec),
         )
     except BaseException:
         os.close(read_fd)

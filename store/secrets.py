@@ -255,19 +255,24 @@ class SecretStore:
     async def inject(self, actor: Actor, app_id: str, names: list[str]) -> dict[str, str]:
         """The latest value of each named secret, for the app's runtime (deploy time).
 
-        ``actor`` is the deployment acting for the app's owner; a name that is not
-        set fails the whole injection (an app must not start without a secret it
-        declared).
+        ``actor`` is the runtime starting the app (e.g. ``runtime:<host>``) on
+        behalf of the app's owner, who is read from the app itself. A name that
+        is not set fails the whole injection: an app must not start without a
+        secret it declared.
         """
         for name in names:
             validate_secret_name(name)
         sealed: list[_Sealed] = []
+        why: str | None = None
         async with self._db.transaction() as conn:
-            why = await self._app_state(conn, actor, app_id, lock=False)
-            if why is None:
+            row = await (await conn.execute(_OWNER, (app_id,))).fetchone()
+            if row is None:
+                why = "no such app"
+            else:
+                owner = str(row["owner_id"])
                 missing: list[str] = []
                 for name in sorted(set(names)):
-                    found = await self._sealed(conn, actor.user_id, app_id, name, None)
+                    found = await self._sealed(conn, owner, app_id, name, None)
                     if found is None:
                         missing.append(name)
                     else:
@@ -280,7 +285,7 @@ class SecretStore:
                         actor,
                         AuditAction.SECRET_INJECT,
                         _resource(app_id),
-                        {"secrets": {s.ref.name: s.ref.version for s in sealed}},
+                        {"owner": owner, "secrets": {s.ref.name: s.ref.version for s in sealed}},
                     )
         if why is not None:
             raise await self._refuse(actor, app_id, None, AuditAction.SECRET_INJECT, why)

@@ -18,12 +18,16 @@ from runtime.envs import EnvBuilder
 from runtime.sandbox import SandboxRuntime
 from schemas.settings import Settings
 from store.artifacts import ArtifactStore
+from store.audit import AuditLog
 from store.bundle_cache import BundleCache
 from store.db import Database
+from store.envelope import Envelope
+from store.key_rings import master_key_ring
 from store.keyring import SigningKeyRing
 from store.moderation_log import ModerationLog
 from store.qa_reports import QAReportRepository
 from store.releases import ReleaseRepository
+from store.secrets import SecretStore
 
 
 def openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
@@ -41,6 +45,11 @@ def openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
 def evidence_keys(settings: Settings) -> SigningKeyRing:
     """The key ring that signs and verifies QA evidence (created on first use)."""
     return SigningKeyRing(settings.data_path / "keys" / "evidence")
+
+
+def secret_store(settings: Settings, db: Database) -> SecretStore:
+    """The secrets store (master keys from the environment or the data directory)."""
+    return SecretStore(db, Envelope(lambda: master_key_ring(settings)), AuditLog(db))
 
 
 def moderator(settings: Settings, client: openai.AsyncOpenAI | None) -> Moderator:
@@ -96,7 +105,14 @@ class Activities:
             generation=GenerationActivities(bundles, client, settings.openai_model),
             qa=QAActivities(bundles, artifacts, envs, settings),
             qa_report=QAReportActivities(artifacts, reports, evidence, settings),
-            runtime=RuntimeActivities(sandbox, bundles, envs, evidence, drain_s=settings.drain_s),
+            runtime=RuntimeActivities(
+                sandbox,
+                bundles,
+                envs,
+                evidence,
+                secret_store(settings, db),
+                drain_s=settings.drain_s,
+            ),
             releases=ReleaseActivities(release_repo, settings.runtime_host),
             sandbox=sandbox,
             bundles=bundles,

@@ -343,3 +343,36 @@ async def test_operators_read_decrypted_history_through_the_codec_server(
     finally:
         server.terminate()
         await server.wait()
+
+
+async def test_declared_secrets_are_injected_at_deploy_and_never_reach_temporal(
+    stack: Stack, tmp_path: Path
+) -> None:
+    value = "sk_live_DEPLOY-TIME-" + uuid.uuid4().hex
+    bundle = write_bundle(generate_offline("a poll for our team lunch").bundle, tmp_path / "vault")
+    manifest = bundle / "microapp.toml"
+    manifest.write_text(manifest.read_text() + 'secrets = ["API_TOKEN"]\n')
+    await AppRepository(stack.db).ensure("vault-poll", "local")
+
+    missing = stack.mb("deploy", "--bundle", str(bundle), "--app", "vault-poll")
+    assert missing.returncode == 1
+    assert "API_TOKEN" in missing.stdout and "not all are set" in missing.stdout
+
+    stored = stack.mb("secrets", "set", "vault-poll", "API_TOKEN", stdin=value)
+    assert stored.returncode == 0, stored.stderr
+    deployed = stack.mb("deploy", "--bundle", str(bundle), "--app", "vault-poll")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert (await stack.api.get("/apps/vault-poll/health")).status_code == 200
+
+    injected = await AuditLog(stack.db).search(
+        action="secret.inject", resource_prefix="secret:vault"
+    )
+    assert [r.outcome for r in injected] == ["ok", "failed"]
+    assert injected[0].actor.startswith("runtime:")
+    assert injected[0].detail == {"owner": "local", "secrets": {"API_TOKEN": 1}}
+
+    # The value went from PostgreSQL to the sandbox inside one activity: Temporal never saw it.
+    store = b"".join(p.read_bytes() for p in stack.data_dir.glob("temporal.sqlite*") if p.is_file())
+    assert value.encode() not in store
+    for log in (stack.data_dir / "logs").glob("*.log"):
+        assert value.encode() not in log.read_bytes(), log

@@ -12,7 +12,7 @@ import pytest
 
 from runtime.base import PythonEnv, Runtime
 from runtime.health import probe, wait_healthy
-from runtime.sandbox import AppStartError, SandboxRuntime
+from runtime.sandbox import AppStartError, SandboxRuntime, sandbox_env
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo
 from tests.runtime.support import make_runtime, write_app
@@ -231,3 +231,78 @@ async def test_a_dead_leftover_is_replaced_on_start(
     new_record = await runtime.record(again.instance_id)
     assert new_record is not None and new_record.init_pid != record.init_pid
     assert await probe(again.socket_path, "/health", timeout_s=2) == 200
+
+
+SECRET_APP = """
+import hashlib
+import os
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"ok": True}
+
+
+@app.get("/secret")
+def secret() -> dict:
+    value = os.environ.get("API_TOKEN", "")
+    return {"sha256": hashlib.sha256(value.encode()).hexdigest(), "keys": sorted(os.environ)}
+"""
+
+
+async def test_secrets_reach_the_app_but_no_command_line_or_file(
+    runtime: SandboxRuntime, pyenv: PythonEnv, tmp_path: Path
+) -> None:
+    import hashlib
+
+    value = "sk_live_SANDBOX-SECRET-" + os.urandom(8).hex()
+    bundle = write_app(tmp_path / "secret-app", SECRET_APP)
+    info = await runtime.start(
+        app_id="secret-app",
+        version=1,
+        bundle_dir=bundle,
+        env=pyenv,
+        manifest=AppManifest(),
+        env_vars={},
+        secrets={"API_TOKEN": value},
+    )
+    assert (await wait_healthy(info.socket_path, "/health", attempts=60, interval_s=0.1)).healthy
+    transport = httpx.AsyncHTTPTransport(uds=info.socket_path)
+    async with httpx.AsyncClient(transport=transport, timeout=10) as client:
+        seen = (await client.get("http://app/secret")).json()
+    assert seen["sha256"] == hashlib.sha256(value.encode()).hexdigest()
+    # Exactly the sandbox's own environment plus the secret: nothing from the launcher or host.
+    expected = sandbox_env({"PYTHONDONTWRITEBYTECODE": "1", "MICROAPP_DATA_DIR": "/data"})
+    assert set(seen["keys"]) == {*expected, "API_TOKEN", "PWD"}  # bwrap sets PWD on --chdir
+    # No process on the host shows the value on its command line (world-readable).
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                cmdline = Path(entry.path, "cmdline").read_bytes()
+            except OSError:
+                continue
+            assert value.encode() not in cmdline, entry.name
+    # Nor is it written anywhere under the runtime's state directory.
+    for path in runtime.state_dir.rglob("*"):
+        if path.is_file() and not path.is_socket():
+            assert value.encode() not in path.read_bytes(), path
+    await runtime.stop(info.instance_id, drain_s=0)
+
+
+async def test_a_reserved_name_cannot_be_a_secret(
+    runtime: SandboxRuntime, app_bundle: Path, pyenv: PythonEnv
+) -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        await runtime.start(
+            app_id="demo",
+            version=1,
+            bundle_dir=app_bundle,
+            env=pyenv,
+            manifest=AppManifest(),
+            env_vars={},
+            secrets={"LD_PRELOAD": "/tmp/x.so"},
+        )

@@ -106,7 +106,6 @@ async def test_another_users_secret_is_not_found_and_the_attempt_audited(
         store.names(MALLORY, victim),
         store.set(MALLORY, victim, "STRIPE_KEY", "overwritten"),
         store.delete(MALLORY, victim, "STRIPE_KEY"),
-        store.inject(MALLORY, victim, ["STRIPE_KEY"]),
     ]
     for attempt in attempts:
         with pytest.raises(SecretNotFound) as caught:
@@ -126,7 +125,6 @@ async def test_another_users_secret_is_not_found_and_the_attempt_audited(
         "secret.list",
         "secret.set",
         "secret.delete",
-        "secret.inject",
     }
     rows = await AuditLog(db).search(actor="mallory", outcome="denied")
     assert all(r.client_ip == "198.51.100.9" for r in rows)
@@ -178,16 +176,20 @@ async def test_inject_returns_the_latest_values_and_refuses_missing_ones(
     await store.set(ALICE, "shop", "STRIPE_KEY", "v1")
     await store.set(ALICE, "shop", "STRIPE_KEY", "v2")
     await store.set(ALICE, "shop", "DB_URL", "db")
-    assert await store.inject(ALICE, "shop", ["STRIPE_KEY", "DB_URL"]) == {
+    await store.set(MALLORY, "blog", "DB_URL", "mallory-db")
+    runtime = Actor(user_id="runtime:host-1")
+    assert await store.inject(runtime, "shop", ["STRIPE_KEY", "DB_URL"]) == {
         "DB_URL": "db",
         "STRIPE_KEY": "v2",
     }
+    assert await store.inject(runtime, "blog", ["DB_URL"]) == {"DB_URL": "mallory-db"}
     with pytest.raises(SecretNotFound):
-        await store.inject(ALICE, "shop", ["STRIPE_KEY", "MISSING"])
+        await store.inject(runtime, "shop", ["STRIPE_KEY", "MISSING"])
     rows = await AuditLog(db).search(action="secret.inject", newest_first=False)
-    assert [(r.outcome, r.detail) for r in rows] == [
-        ("ok", {"secrets": {"DB_URL": 1, "STRIPE_KEY": 2}}),
-        ("failed", {"reason": "not set: MISSING"}),
+    assert [(r.actor, r.outcome, r.detail) for r in rows] == [
+        ("runtime:host-1", "ok", {"owner": "alice", "secrets": {"DB_URL": 1, "STRIPE_KEY": 2}}),
+        ("runtime:host-1", "ok", {"owner": "mallory", "secrets": {"DB_URL": 1}}),
+        ("runtime:host-1", "failed", {"reason": "not set: MISSING"}),
     ]
     assert await store.versions("shop") == {"DB_URL": 1, "STRIPE_KEY": 2}
 
