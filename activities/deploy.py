@@ -52,7 +52,9 @@ class RuntimeActivities:
         self._evidence = evidence
         self._drain_s = drain_s
 
-    async def start(self, app_id: str, version: int, bundle_hash: str) -> InstanceInfo:
+    async def start(
+        self, app_id: str, version: int, bundle_hash: str, generation: int = 0
+    ) -> InstanceInfo:
         """Verify the QA evidence, check out the bundle, start (or find) the instance.
 
         Nothing starts without valid signed evidence that this bundle passed the
@@ -81,6 +83,7 @@ class RuntimeActivities:
             manifest=bundle.manifest,
             env_vars={},
             secrets=values,
+            generation=generation,
         )
 
     @activity.defn(name=names.ACTIVITY_START_INSTANCE)
@@ -88,7 +91,9 @@ class RuntimeActivities:
         """Start the release's instance; an app that cannot start is a verdict, not a retry."""
         try:
             async with keep_alive(f"starting {input.app_id} v{input.version}"):
-                return await self.start(input.app_id, input.version, input.bundle_hash)
+                return await self.start(
+                    input.app_id, input.version, input.bundle_hash, input.generation
+                )
         except EvidenceInvalid as err:
             raise ApplicationError(
                 str(err), type=names.ERROR_EVIDENCE_INVALID, non_retryable=True

@@ -430,9 +430,12 @@ def secrets_set(
     value = secrets_cli.read_value(from_file)
 
     async def main() -> int:
-        async with secrets_cli.secret_store(_settings()) as store:
+        settings = _settings()
+        async with secrets_cli.secret_store(settings) as store:
             info = await store.set(_cli_actor(user), app_id, name, value)
         console.print(f"{app_id}: {name} is now version {info.version} ({info.size} bytes)")
+        if await secrets_cli.refresh_after_change(settings, app_id, name, user):
+            console.print(f"{app_id}: the live release is being restarted with the new value")
         return 0
 
     _run(main())
@@ -477,9 +480,12 @@ def secrets_delete(app_id: AppArg, name: SecretArg, user: AsUser = "local") -> N
     """Destroy every version of a secret."""
 
     async def main() -> int:
-        async with secrets_cli.secret_store(_settings()) as store:
+        settings = _settings()
+        async with secrets_cli.secret_store(settings) as store:
             count = await store.delete(_cli_actor(user), app_id, name)
         console.print(f"{app_id}: {name} deleted ({count} version(s) destroyed)")
+        if await secrets_cli.refresh_after_change(settings, app_id, name, user):
+            console.print(f"{app_id}: the live release is being restarted without it")
         return 0
 
     _run(main())

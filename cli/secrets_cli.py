@@ -20,14 +20,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.commands import database
+from cli.commands import database, temporal
 from schemas.audit import AuditAction, AuditOutcome, AuditRecord
 from schemas.secrets import SecretInfo
 from schemas.settings import Settings
+from store.artifacts import ArtifactStore
 from store.audit import AuditLog
+from store.bundle_cache import BundleCache
 from store.envelope import Envelope
 from store.key_rings import master_key_ring
 from store.secrets import SecretStore
+from temporal.pipeline_client import refresh_if_declared
 
 
 @asynccontextmanager
@@ -35,6 +38,14 @@ async def secret_store(settings: Settings) -> AsyncIterator[SecretStore]:
     """The secrets store on a short-lived pool."""
     async with database(settings) as db:
         yield SecretStore(db, Envelope(lambda: master_key_ring(settings)), AuditLog(db))
+
+
+async def refresh_after_change(settings: Settings, app_id: str, name: str, user: str) -> str | None:
+    """Roll the live release onto the new value if it declares ``name``."""
+    client = await temporal(settings)
+    async with database(settings) as db:
+        bundles = BundleCache(ArtifactStore(db), settings.data_path / "bundles")
+        return await refresh_if_declared(client, bundles, app_id, [name], user)
 
 
 def read_value(from_file: Path | None) -> str:

@@ -26,9 +26,16 @@ class PythonEnv:
         return self.path / "bin" / "python"
 
 
-def instance_id_for(app_id: str, version: int) -> str:
-    """Instance ids are deterministic, so a retried start finds the running instance."""
-    return f"{app_id}-v{version}"
+def instance_id_for(app_id: str, version: int, generation: int = 0) -> str:
+    """Instance ids are deterministic, so a retried start finds the running instance;
+    a refresh (new secrets) starts the same release under the next generation."""
+    return f"{app_id}-v{version}" + (f"-r{generation}" if generation else "")
+
+
+def generation_of(instance_id: str) -> int:
+    """The generation an instance id was made with (0 for the first instance)."""
+    head, sep, tail = instance_id.rpartition("-r")
+    return int(tail) if sep and tail.isdigit() and head.rpartition("-v")[2].isdigit() else 0
 
 
 class Runtime(Protocol):
@@ -46,6 +53,7 @@ class Runtime(Protocol):
         manifest: AppManifest,
         env_vars: dict[str, str],
         secrets: Mapping[str, str] | None = None,
+        generation: int = 0,
     ) -> InstanceInfo:
         """Start the instance, or return it if it is already running (idempotent).
 

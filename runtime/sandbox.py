@@ -248,10 +248,11 @@ class SandboxRuntime:
         manifest: AppManifest,
         env_vars: dict[str, str],
         secrets: Mapping[str, str] | None = None,
+        generation: int = 0,
     ) -> InstanceInfo:
         """Start the instance, or return it if it is already running (idempotent)."""
         _check_id(app_id)
-        instance_id = instance_id_for(app_id, version)
+        instance_id = instance_id_for(app_id, version, generation)
         _check_id(instance_id)
         secrets = dict(secrets or {})
         for name in (*env_vars, *secrets):

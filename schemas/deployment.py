@@ -118,6 +118,17 @@ class RollbackRequest(BaseModel):
     reason: str = Field(default="", max_length=1000)
 
 
+class RefreshRequest(BaseModel):
+    """Signal ``refresh`` of AppWorkflow: roll the live release onto a new instance
+    (start, health check, switch, drain the old one), e.g. after one of its secrets changed."""
+
+    kind: Literal["refresh"] = "refresh"
+    request_id: str = Field(pattern=REQUEST_ID_PATTERN)
+    requested_by: str = Field(min_length=1, max_length=128)
+    secrets: list[str] = Field(default=[], max_length=100, description="what changed (names)")
+    reason: str = Field(default="", max_length=1000)
+
+
 class ReviewDecision(BaseModel):
     """Signal ``review`` (AppWorkflow forwards it to the waiting DeploymentWorkflow)."""
 
@@ -183,6 +194,18 @@ class RollbackSummary(BaseModel):
     at: datetime
 
 
+class RefreshSummary(BaseModel):
+    """A refresh of the live release the AppWorkflow carried out or refused."""
+
+    request_id: str
+    version: int | None
+    instance_id: str | None = None
+    done: bool = False
+    ok: bool
+    message: str
+    at: datetime
+
+
 # --- workflow inputs and outputs ------------------------------------------------
 
 
@@ -235,7 +258,11 @@ class AppState(BaseModel):
     next_version: int = 1
     deployments: list[DeploymentSummary] = Field(default=[], description="newest last, bounded")
     rollbacks: list[RollbackSummary] = []
-    pending: list[Annotated[DeployRequest | RollbackRequest, Field(discriminator="kind")]] = []
+    refreshes: list[RefreshSummary] = []
+    next_generation: int = 1
+    pending: list[
+        Annotated[DeployRequest | RollbackRequest | RefreshRequest, Field(discriminator="kind")]
+    ] = []
     seen_request_ids: list[str] = Field(default=[], description="bounded, for idempotency")
 
 
@@ -263,3 +290,4 @@ class AppStatus(BaseModel):
     pending: int
     deployments: list[DeploymentSummary]
     rollbacks: list[RollbackSummary]
+    refreshes: list[RefreshSummary] = []

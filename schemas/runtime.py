@@ -15,6 +15,7 @@ class StartInstanceInput(BaseModel):
     app_id: str
     version: int = Field(ge=1)
     bundle_hash: str
+    generation: int = Field(default=0, ge=0, description="> 0: a refreshed instance")
 
 
 class InstanceInfo(BaseModel):

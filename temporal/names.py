@@ -17,6 +17,7 @@ DEPLOYMENT_WORKFLOW_TYPE = "DeploymentWorkflow"
 SIGNAL_DEPLOY = "deploy"
 SIGNAL_ROLLBACK = "rollback"
 SIGNAL_REVIEW = "review"
+SIGNAL_REFRESH = "refresh"
 QUERY_STATUS = "status"
 QUERY_RELEASES = "releases"
 

@@ -6,6 +6,8 @@ gets a clear :class:`PipelineRequestError` and changes nothing.
 
 from __future__ import annotations
 
+import uuid
+
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
@@ -15,11 +17,13 @@ from schemas.deployment import (
     AppWorkflowInput,
     DeploymentStatus,
     DeployRequest,
+    RefreshRequest,
     ReleaseRecord,
     ReviewDecision,
     RollbackRequest,
     Stage,
 )
+from store.bundle_cache import BundleCache
 from temporal import names
 
 
@@ -110,6 +114,31 @@ async def request_rollback(client: Client, app_id: str, request: RollbackRequest
         target = earlier[-1]
     await _app_handle(client, app_id).signal(names.SIGNAL_ROLLBACK, request)
     return target
+
+
+async def refresh_if_declared(
+    client: Client, bundles: BundleCache, app_id: str, names_changed: list[str], requested_by: str
+) -> str | None:
+    """After secrets changed: if the live release declares any of them, ask the
+    AppWorkflow to roll it onto a new instance; returns the refresh request id."""
+    try:
+        status = await app_status(client, app_id)
+    except AppNotFound:
+        return None
+    if status.live is None:
+        return None
+    declared = set((await bundles.load(status.live.bundle_hash)).manifest.secrets)
+    used = sorted(declared.intersection(names_changed))
+    if not used:
+        return None
+    request = RefreshRequest(
+        request_id=uuid.uuid4().hex,
+        requested_by=requested_by,
+        secrets=used,
+        reason="secrets changed",
+    )
+    await _app_handle(client, app_id).signal(names.SIGNAL_REFRESH, request)
+    return request.request_id
 
 
 async def deployment_status(client: Client, workflow_id: str) -> DeploymentStatus:

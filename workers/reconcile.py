@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from runtime.base import generation_of
 from workers.wiring import Activities
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,12 @@ async def reconcile_host(activities: Activities, host: str) -> list[str]:
             done.append(f"{route.instance_id}: routed but no release recorded; left alone")
             continue
         try:
-            info = await activities.runtime.start(route.app_id, route.version, release.bundle_hash)
+            info = await activities.runtime.start(
+                route.app_id,
+                route.version,
+                release.bundle_hash,
+                generation_of(route.instance_id),
+            )
         except Exception as err:  # one broken app must not keep the others (or the worker) down
             log.exception("could not restart %s", route.instance_id)
             done.append(f"{route.instance_id}: restart failed ({type(err).__name__})")

@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
         DeploymentOutcome,
         DeploymentSummary,
         DeployRequest,
+        RefreshRequest,
+        RefreshSummary,
         ReleaseRecord,
         ReviewDecision,
         RollbackRequest,
@@ -64,6 +66,8 @@ class AppWorkflow:
             command = self._state.pending.pop(0)
             if isinstance(command, DeployRequest):
                 await self._deploy(command)
+            elif isinstance(command, RefreshRequest):
+                await self._refresh(command)
             else:
                 await self._rollback(command)
             if self._history_is_long():
@@ -95,6 +99,12 @@ class AppWorkflow:
         if self._first_time(request.request_id):
             self._state.pending.append(request)
 
+    @workflow.signal(name=names.SIGNAL_REFRESH)
+    def refresh(self, request: RefreshRequest) -> None:
+        """Queue a refresh: the live release on a new instance (e.g. its secrets changed)."""
+        if self._first_time(request.request_id):
+            self._state.pending.append(request)
+
     @workflow.signal(name=names.SIGNAL_REVIEW)
     async def review(self, decision: ReviewDecision) -> None:
         """Forward a review decision to the deployment awaiting it."""
@@ -120,6 +130,7 @@ class AppWorkflow:
             pending=len(self._state.pending),
             deployments=self._state.deployments,
             rollbacks=self._state.rollbacks,
+            refreshes=self._state.refreshes,
         )
 
     @workflow.query(name=names.QUERY_RELEASES)
@@ -228,6 +239,65 @@ class AppWorkflow:
         self._state.live_version = target.version
         record.ok = True
         record.message = f"rolled back from v{record.from_version} to v{target.version}"
+
+    # --- refresh ------------------------------------------------------------------------
+
+    async def _refresh(self, request: RefreshRequest) -> None:
+        """Start the live release again (new instance, current secrets), health-check it,
+        switch traffic, then drain and stop the old instance: no request is dropped."""
+        try:
+            await self._roll_live_onto_new_instance(request)
+        finally:
+            self._state.refreshes[-1].done = True
+
+    async def _roll_live_onto_new_instance(self, request: RefreshRequest) -> None:
+        live = self._live()
+        record = RefreshSummary(
+            request_id=request.request_id,
+            version=live.version if live else None,
+            ok=False,
+            message="",
+            at=workflow.now(),
+        )
+        self._state.refreshes = [*self._state.refreshes, record][-MAX_ROLLBACKS:]
+        if live is None:
+            record.message = "nothing is live: the next deployment picks up the change"
+            return
+        generation = self._state.next_generation
+        self._state.next_generation += 1
+        queue = names.runtime_task_queue(live.host)
+        try:
+            instance = await rollout.start_instance(
+                queue,
+                app_id=self._input.app_id,
+                version=live.version,
+                bundle_hash=live.bundle_hash,
+                generation=generation,
+            )
+        except ActivityError as err:
+            record.message = f"v{live.version} cannot restart ({cause_of(err)}); still serving"
+            return
+        health = await rollout.check_health(queue, instance)
+        if not health.healthy:
+            await rollout.stop_instance(queue, instance.instance_id)
+            record.message = f"the new instance is not healthy ({health.detail}); still serving"
+            return
+        what = ", ".join(request.secrets) or "no names given"
+        await rollout.switch_traffic(
+            app_id=self._input.app_id,
+            owner_id=self._input.owner_id,
+            instance=instance,
+            reason=f"refresh by {request.requested_by} (secrets: {what})",
+            request_id=f"{request.request_id}-refresh",
+        )
+        await rollout.stop_instance(queue, live.instance_id)
+        refreshed = live.model_copy(update={"instance_id": instance.instance_id})
+        self._state.releases = [
+            refreshed if r.version == live.version else r for r in self._state.releases
+        ]
+        record.ok = True
+        record.instance_id = instance.instance_id
+        record.message = f"v{live.version} now runs as {instance.instance_id}"
 
     def _rollback_target(self, to_version: int | None) -> ReleaseRecord | None:
         if to_version is not None:

@@ -44,12 +44,14 @@ DATABASE_RETRY = RetryPolicy(
 
 
 async def start_instance(
-    task_queue: str, *, app_id: str, version: int, bundle_hash: str
+    task_queue: str, *, app_id: str, version: int, bundle_hash: str, generation: int = 0
 ) -> InstanceInfo:
     """Start a release's instance on its host (idempotent: finds it if running)."""
     instance: InstanceInfo = await workflow.execute_activity(
         names.ACTIVITY_START_INSTANCE,
-        StartInstanceInput(app_id=app_id, version=version, bundle_hash=bundle_hash),
+        StartInstanceInput(
+            app_id=app_id, version=version, bundle_hash=bundle_hash, generation=generation
+        ),
         result_type=InstanceInfo,
         task_queue=task_queue,
         start_to_close_timeout=timedelta(minutes=10),

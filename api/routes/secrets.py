@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Response
 from api.deps import AppId, CurrentActor, ServicesDep
 from api.routes.deployments import ERRORS
 from schemas.secrets import SECRET_NAME, SecretInfo, SecretValue, SetSecretBody
+from temporal.pipeline_client import refresh_if_declared
 
 router = APIRouter(prefix="/v1/apps", tags=["secrets"])
 SecretName = Annotated[
@@ -32,10 +33,21 @@ async def list_secrets(
 
 @router.put("/{app_id}/secrets/{name}", response_model=SecretInfo, responses=ERRORS)
 async def set_secret(
-    app_id: AppId, name: SecretName, body: SetSecretBody, actor: CurrentActor, services: ServicesDep
+    app_id: AppId,
+    name: SecretName,
+    body: SetSecretBody,
+    actor: CurrentActor,
+    services: ServicesDep,
+    response: Response,
 ) -> SecretInfo:
-    """Store a new version (the value is never echoed back)."""
-    return await services.secrets.set(actor, app_id, name, body.value)
+    """Store a new version (the value is never echoed back); a live release that
+    declares the secret is rolled onto a new instance with the new value."""
+    info = await services.secrets.set(actor, app_id, name, body.value)
+    refresh = await refresh_if_declared(
+        services.temporal, services.bundles, app_id, [name], actor.user_id
+    )
+    response.headers["X-MB-Refresh"] = refresh or "none"
+    return info
 
 
 @router.post("/{app_id}/secrets/{name}/reveal", response_model=SecretValue, responses=ERRORS)
@@ -59,4 +71,7 @@ async def delete_secret(
 ) -> Response:
     """Destroy every version of the secret."""
     await services.secrets.delete(actor, app_id, name)
-    return Response(status_code=204)
+    refresh = await refresh_if_declared(
+        services.temporal, services.bundles, app_id, [name], actor.user_id
+    )
+    return Response(status_code=204, headers={"X-MB-Refresh": refresh or "none"})

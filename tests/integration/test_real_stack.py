@@ -371,6 +371,44 @@ async def test_declared_secrets_are_injected_at_deploy_and_never_reach_temporal(
     assert injected[0].actor.startswith("runtime:")
     assert injected[0].detail == {"owner": "local", "secrets": {"API_TOKEN": 1}}
 
+    # A new value rolls the live release onto a new instance while it serves: no request fails.
+    statuses: list[int] = []
+    stop = asyncio.Event()
+
+    async def load() -> None:
+        while not stop.is_set():
+            try:
+                statuses.append((await stack.api.get("/apps/vault-poll/health")).status_code)
+            except httpx.HTTPError as err:
+                statuses.append(-1)
+                print("load error:", err)
+
+    loader = asyncio.create_task(load())
+    changed = await asyncio.to_thread(
+        stack.mb, "secrets", "set", "vault-poll", "API_TOKEN", stdin=value + "-v2"
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "being restarted" in changed.stdout
+
+    async def refreshed() -> bool:
+        return any(r.done for r in (await app_status(stack.client, "vault-poll")).refreshes)
+
+    for _ in range(600):
+        if await refreshed():
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
+    stop.set()
+    await loader
+    status = await app_status(stack.client, "vault-poll")
+    assert status.refreshes[-1].ok, status.refreshes[-1].message
+    assert status.live is not None and status.live.instance_id.endswith("-r1")
+    assert len(statuses) > 20 and set(statuses) == {200}, statuses
+    versions = await AuditLog(stack.db).search(
+        action="secret.inject", resource_prefix="secret:vault"
+    )
+    assert versions[0].detail == {"owner": "local", "secrets": {"API_TOKEN": 2}}
+
     # The value went from PostgreSQL to the sandbox inside one activity: Temporal never saw it.
     store = b"".join(p.read_bytes() for p in stack.data_dir.glob("temporal.sqlite*") if p.is_file())
     assert value.encode() not in store

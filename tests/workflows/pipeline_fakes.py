@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from runtime.base import instance_id_for
 from schemas.deployment import ReleaseRecord
 from schemas.generation import GenerateInput, GenerateOutput
 from schemas.moderation import CategoryScore, ModerateInput, ModerationCategory, ModerationResult
@@ -178,7 +179,7 @@ class FakePipeline:
 
     @activity.defn(name=names.ACTIVITY_START_INSTANCE)
     async def start_instance(self, input: StartInstanceInput) -> InstanceInfo:
-        instance_id = f"{input.app_id}-v{input.version}"
+        instance_id = instance_id_for(input.app_id, input.version, input.generation)
         self.calls.append(f"start:{instance_id}")
         if input.version in self.start_fails_for:
             raise ApplicationError(
@@ -215,7 +216,7 @@ class FakePipeline:
         previous = self.routes.get(input.app_id)
         self.routes[input.app_id] = input.instance_id
         return SwitchTrafficResult(
-            previous_version=int(previous.rsplit("-v", 1)[1]) if previous else None
+            previous_version=int(previous.rsplit("-v", 1)[1].split("-")[0]) if previous else None
         )
 
     @activity.defn(name=names.ACTIVITY_CLEAR_ROUTE)

@@ -18,6 +18,7 @@ from schemas.deployment import (
     DeploymentOutcome,
     DeploymentResult,
     DeployRequest,
+    RefreshRequest,
     ReviewDecision,
     RollbackRequest,
     Stage,
@@ -430,3 +431,57 @@ async def test_rollback_to_a_release_that_cannot_start_changes_nothing(
     # The app's workflow is still serving requests.
     await _result(env.client, await _deploy(env.client, "guarded", "a poll, v3"))
     assert (await _settled(env.client, "guarded")).live.version == 3  # type: ignore[union-attr]
+
+
+async def test_refresh_rolls_the_live_release_onto_a_new_instance(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    await _result(env.client, await _deploy(env.client, "fresh", "an inventory"))
+    await _settled(env.client, "fresh")
+    handle = env.client.get_workflow_handle(names.app_workflow_id("fresh"))
+    request = RefreshRequest(
+        request_id=uuid.uuid4().hex, requested_by="alice", secrets=["API_TOKEN"]
+    )
+    await handle.signal(names.SIGNAL_REFRESH, request)
+    await handle.signal(names.SIGNAL_REFRESH, request)  # a repeated request id is ignored
+
+    async def refreshed() -> bool:
+        return any(r.done for r in (await app_status(env.client, "fresh")).refreshes)
+
+    await _eventually(refreshed)
+    status = await app_status(env.client, "fresh")
+    (record,) = status.refreshes
+    assert record.ok and record.instance_id == "fresh-v1-r1", record
+    assert status.live is not None and status.live.instance_id == "fresh-v1-r1"
+    assert workers.routes["fresh"] == "fresh-v1-r1"
+    # New instance started and healthy before the switch; the old one stopped only after it.
+    calls = workers.calls
+    order = [
+        calls.index("start:fresh-v1-r1"),
+        calls.index("health:fresh-v1-r1"),
+        calls.index("switch:fresh-v1-r1"),
+        calls.index("stop:fresh-v1"),
+    ]
+    assert order == sorted(order)
+    assert workers.running == {"fresh-v1-r1"}
+
+
+async def test_a_refresh_that_cannot_start_keeps_the_old_instance(
+    env: WorkflowEnvironment, fake: FakePipeline, workers: FakePipeline
+) -> None:
+    await _result(env.client, await _deploy(env.client, "stale", "an inventory"))
+    await _settled(env.client, "stale")
+    fake.unhealthy = lambda instance_id, call: instance_id.endswith("-r1")
+    handle = env.client.get_workflow_handle(names.app_workflow_id("stale"))
+    await handle.signal(
+        names.SIGNAL_REFRESH, RefreshRequest(request_id=uuid.uuid4().hex, requested_by="bob")
+    )
+
+    async def refused() -> bool:
+        return any(r.done for r in (await app_status(env.client, "stale")).refreshes)
+
+    await _eventually(refused)
+    (record,) = (await app_status(env.client, "stale")).refreshes
+    assert not record.ok and "still serving" in record.message
+    assert workers.routes["stale"] == "stale-v1"
+    assert workers.running == {"stale-v1"}
