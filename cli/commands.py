@@ -39,6 +39,7 @@ from store.artifacts import ArtifactStore
 from store.bundle_cache import BundleCache
 from store.bundles import bundle_hash, load_bundle_dir, write_bundle
 from store.db import Database
+from store.key_rings import codec_key_ring, master_key_ring
 from store.qa_reports import QAReportRepository
 from store.tokens import TokenRepository
 from temporal.client import connect
@@ -83,6 +84,7 @@ async def up(
     settings: Settings, console: Console, stop: asyncio.Event, *, demo_prompt: str | None
 ) -> None:
     """``mb up``: run the stack; print how to reach it; optionally deploy a demo."""
+    check_keys(settings)
 
     async def ready(stack: RunningStack) -> None:
         s = stack.settings
@@ -106,6 +108,7 @@ async def up(
 
 async def worker(settings: Settings, stop: asyncio.Event) -> None:
     """``mb worker``: only the workers, against the configured (or running) stack."""
+    check_keys(settings)
     found = endpoints.resolve(settings)
     client = await connect(settings, target=found.temporal_target)
     db = Database(found.database_url)
@@ -118,6 +121,7 @@ async def worker(settings: Settings, stop: asyncio.Event) -> None:
 
 async def api(settings: Settings) -> int:
     """``mb api``: only the HTTP API."""
+    check_keys(settings)
     found = endpoints.resolve(settings)
     client = await connect(settings, target=found.temporal_target)
     async with database(settings) as db:
@@ -350,9 +354,15 @@ async def update_advisory_db(settings: Settings) -> int:
     return await update_advisories(settings.advisory_url, settings.advisory_path, timeout_s=120)
 
 
-async def create_token(settings: Settings, user: str) -> str:
+async def create_token(settings: Settings, user: str, ttl_s: float | None = None) -> str:
     """``mb token create``."""
     async with database(settings) as db:
         tokens = TokenRepository(db)
         await tokens.ensure_user(user, user)
-        return await tokens.issue(user)
+        return await tokens.issue(user, ttl_s=ttl_s)
+
+
+def check_keys(settings: Settings) -> None:
+    """Refuse to start on a malformed, truncated or unsafely stored key (never printed)."""
+    master_key_ring(settings)
+    codec_key_ring(settings)

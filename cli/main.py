@@ -25,7 +25,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 from temporalio.client import Client, WorkflowHistory
 
-from cli import commands, secrets_cli
+from cli import commands, keys_cli, secrets_cli
 from cli.endpoints import StackNotRunning
 from schemas.audit import Actor, AuditAction, AuditOutcome
 from schemas.settings import Settings
@@ -55,6 +55,8 @@ secrets_app = typer.Typer(help="Secrets of an app (AES-256-GCM, owner-checked, a
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(audit_app, name="audit")
+keys_app = typer.Typer(help="Master keys of the secrets store.")
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -379,11 +381,14 @@ def advisories_update() -> None:
 
 
 @token_app.command("create")
-def token_create(user: Annotated[str, typer.Option(help="user id")] = "local") -> None:
+def token_create(
+    user: Annotated[str, typer.Option(help="user id")] = "local",
+    ttl: Annotated[float | None, typer.Option(help="expire after this many seconds", min=1)] = None,
+) -> None:
     """Issue a new API token (shown once; only its hash is stored)."""
 
     async def main() -> int:
-        token = await commands.create_token(_settings(), user)
+        token = await commands.create_token(_settings(), user, ttl)
         console.print(f"API token for {user} (shown once, store it now):\n{token}")
         return 0
 
@@ -572,6 +577,58 @@ def audit_search(
             print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         else:
             console.print(secrets_cli.audit_table(rows))
+        return 0
+
+    _run(main())
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    user: AsUser = "local",
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 200,
+    wait: Annotated[bool, typer.Option(help="wait until every data key is rewrapped")] = True,
+) -> None:
+    """A new master key: every data key rewrapped online (resumable), unused keys retired."""
+
+    async def main() -> int:
+        target, handle = await keys_cli.rotate(_settings(), user, batch_size=batch_size)
+        console.print(f"rotating to master key {target} (workflow {handle.id})")
+        if wait:
+            done = await keys_cli.result(handle)
+            retired = ", ".join(done.retired) or "none"
+            console.print(
+                f"[green]done[/]: {done.rewrapped} data key(s) rewrapped; retired: {retired}"
+            )
+        return 0
+
+    _run(main())
+
+
+@keys_app.command("status")
+def keys_status(as_json: JsonFlag = False) -> None:
+    """Which master keys wrap how many data keys; the last rotation's progress."""
+
+    async def main() -> int:
+        usage, progress = await keys_cli.status(_settings())
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "keys": [u.__dict__ for u in usage],
+                        "rotation": progress.model_dump() if progress else None,
+                    },
+                    indent=2,
+                )
+            )
+            return 0
+        table = Table("master key", "data keys", "retired")
+        for u in usage:
+            table.add_row(u.key_id, str(u.data_keys), "yes" if u.retired else "")
+        console.print(table)
+        if progress is not None:
+            state = "done" if progress.done else f"{progress.remaining} remaining"
+            target = progress.target_key_id
+            console.print(f"last rotation to {target}: {progress.rewrapped} rewrapped, {state}")
         return 0
 
     _run(main())

@@ -9,6 +9,11 @@ MASTER = "master"
 CODEC = "codec"
 
 
+def master_key_dir(settings: Settings) -> KeyDirectory:
+    """Where the embedded master keys live: ``<data dir>/keys/master``."""
+    return KeyDirectory(settings.data_path / "keys" / MASTER, MASTER)
+
+
 def master_key_ring(settings: Settings) -> AesKeyRing:
     """``MB_MASTER_KEY`` (+ ``MB_MASTER_KEY_PREVIOUS``), else ``<data dir>/keys/master``."""
     return load_ring(
@@ -16,7 +21,7 @@ def master_key_ring(settings: Settings) -> AesKeyRing:
         current=settings.master_key,
         previous=settings.master_key_previous,
         env_name="MB_MASTER_KEY",
-        directory=KeyDirectory(settings.data_path / "keys" / MASTER, MASTER),
+        directory=master_key_dir(settings),
     )
 
 

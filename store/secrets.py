@@ -98,6 +98,7 @@ class SecretStore:
         """The owner's newest data key (created, wrapped by the current master key, if none)."""
         row = await self._newest_data_key(conn, owner_id)
         if row is None:
+            self._envelope.reload()  # a rotation may have made another master key current
             kid, wrapped = self._envelope.wrap(owner_id, 1, self._envelope.new_data_key())
             await conn.execute(
                 "INSERT INTO master_keys (id) VALUES (%s) ON CONFLICT DO NOTHING", (kid,)

@@ -41,13 +41,16 @@ class TokenRepository:
             ).fetchone()
         return row is not None
 
-    async def issue(self, user_id: str) -> str:
-        """Create a token; the plaintext is returned once and never stored."""
+    async def issue(self, user_id: str, *, ttl_s: float | None = None) -> str:
+        """Create a token (expiring after ``ttl_s`` seconds, if given); the plaintext is
+        returned once and never stored."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         async with self._db.connection() as conn:
             await conn.execute(
-                "INSERT INTO api_tokens (id, user_id, token_sha256) VALUES (%s, %s, %s)",
-                (secrets.token_hex(8), user_id, hash_token(token)),
+                "INSERT INTO api_tokens (id, user_id, token_sha256, expires_at) VALUES"
+                " (%s, %s, %s, CASE WHEN %s::float8 IS NULL THEN NULL"
+                " ELSE now() + make_interval(secs => %s::float8) END)",
+                (secrets.token_hex(8), user_id, hash_token(token), ttl_s, ttl_s),
             )
         return token
 
@@ -60,7 +63,8 @@ class TokenRepository:
             row = await (
                 await conn.execute(
                     "SELECT user_id, token_sha256 FROM api_tokens"
-                    " WHERE token_sha256 = %s AND revoked_at IS NULL",
+                    " WHERE token_sha256 = %s AND revoked_at IS NULL"
+                    " AND (expires_at IS NULL OR expires_at > now())",
                     (digest,),
                 )
             ).fetchone()

@@ -13,6 +13,9 @@ RUNTIME_TASK_QUEUE_PREFIX = "mb-runtime-"
 
 APP_WORKFLOW_TYPE = "AppWorkflow"
 DEPLOYMENT_WORKFLOW_TYPE = "DeploymentWorkflow"
+KEY_ROTATION_WORKFLOW_TYPE = "MasterKeyRotationWorkflow"
+KEY_ROTATION_WORKFLOW_ID = "key-rotation-master"
+"""One id for every master key rotation: a second one cannot start while one runs."""
 
 SIGNAL_DEPLOY = "deploy"
 SIGNAL_ROLLBACK = "rollback"
@@ -58,6 +61,8 @@ ACTIVITY_STOP_INSTANCE = "stop_instance"
 ACTIVITY_SWITCH_TRAFFIC = "switch_traffic"
 ACTIVITY_CLEAR_ROUTE = "clear_route"
 ACTIVITY_RECORD_RELEASE = "record_release"
+ACTIVITY_REWRAP_DATA_KEYS = "rewrap_data_keys"
+ACTIVITY_RETIRE_MASTER_KEYS = "retire_master_keys"
 
 # Error types of the verdicts a deployment can end with (ApplicationError.type).
 ERROR_PROMPT_BLOCKED = "PromptBlocked"
@@ -65,6 +70,7 @@ ERROR_REVIEW_REJECTED = "ReviewRejected"
 ERROR_REVIEW_TIMED_OUT = "ReviewTimedOut"
 ERROR_QA_GATE_FAILED = "QAGateFailed"
 ERROR_EVIDENCE_INVALID = "EvidenceInvalid"
+ERROR_MASTER_KEY_UNKNOWN = "MasterKeyUnknown"
 
 # workflow.patched ids (a workflow logic change guarded for running workflows).
 PATCH_FULL_QA_GATE = "qa-gate-five-stages"

@@ -17,6 +17,7 @@ from temporal.codec import EncryptionCodec
 from temporal.converter import data_converter
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
+from workflows.key_rotation import MasterKeyRotationWorkflow
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class ReplayOutcome:
 def replayer(codec: EncryptionCodec | None = None) -> Replayer:
     """A replayer for every workflow this project defines (``codec``: encrypted histories)."""
     return Replayer(
-        workflows=[AppWorkflow, DeploymentWorkflow], data_converter=data_converter(codec)
+        workflows=[AppWorkflow, DeploymentWorkflow, MasterKeyRotationWorkflow],
+        data_converter=data_converter(codec),
     )
 
 

@@ -16,6 +16,7 @@ from workers.reconcile import reconcile_host
 from workers.wiring import Activities
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
+from workflows.key_rotation import MasterKeyRotationWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,10 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
         Worker(
             client,
             task_queue=names.PIPELINE_TASK_QUEUE,
-            workflows=[AppWorkflow, DeploymentWorkflow],
+            workflows=[AppWorkflow, DeploymentWorkflow, MasterKeyRotationWorkflow],
             activities=[
+                a.key_rotation.rewrap_data_keys,
+                a.key_rotation.retire_master_keys,
                 a.moderation.moderate_prompt,
                 a.generation.generate_bundle,
                 a.releases.select_runtime_host,

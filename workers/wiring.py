@@ -8,6 +8,7 @@ import openai
 
 from activities.deploy import RuntimeActivities
 from activities.generate import GenerationActivities
+from activities.key_rotation import KeyRotationActivities
 from activities.moderate import ModerationActivities
 from activities.moderation import Moderator
 from activities.qa.evidence import EvidenceService
@@ -17,12 +18,14 @@ from activities.releases import ReleaseActivities
 from runtime.envs import EnvBuilder
 from runtime.sandbox import SandboxRuntime
 from schemas.settings import Settings
+from store.aes_keys import KeyDirectory
 from store.artifacts import ArtifactStore
 from store.audit import AuditLog
 from store.bundle_cache import BundleCache
+from store.data_keys import DataKeyRewrapper
 from store.db import Database
 from store.envelope import Envelope
-from store.key_rings import master_key_ring
+from store.key_rings import master_key_dir, master_key_ring
 from store.keyring import SigningKeyRing
 from store.moderation_log import ModerationLog
 from store.qa_reports import QAReportRepository
@@ -52,6 +55,19 @@ def secret_store(settings: Settings, db: Database) -> SecretStore:
     return SecretStore(db, Envelope(lambda: master_key_ring(settings)), AuditLog(db))
 
 
+def master_key_directory(settings: Settings) -> KeyDirectory | None:
+    """The embedded master key ring's directory; None when keys come from the environment."""
+    return None if settings.master_key is not None else master_key_dir(settings)
+
+
+def key_rotation_activities(settings: Settings, db: Database) -> KeyRotationActivities:
+    """Rewrap and retire activities over this worker's view of the master keys."""
+    envelope = Envelope(lambda: master_key_ring(settings))
+    return KeyRotationActivities(
+        DataKeyRewrapper(db, envelope, AuditLog(db)), master_key_directory(settings)
+    )
+
+
 def moderator(settings: Settings, client: openai.AsyncOpenAI | None) -> Moderator:
     """The local policy engine, plus OpenAI moderation when configured and enabled."""
     return Moderator(
@@ -78,6 +94,7 @@ class Activities:
     """Every activity object of a worker process, sharing one set of dependencies."""
 
     moderation: ModerationActivities
+    key_rotation: KeyRotationActivities
     generation: GenerationActivities
     qa: QAActivities
     qa_report: QAReportActivities
@@ -102,6 +119,7 @@ class Activities:
         evidence = EvidenceService(reports, artifacts, evidence_keys(settings))
         return cls(
             moderation=ModerationActivities(moderator(settings, client), ModerationLog(db)),
+            key_rotation=key_rotation_activities(settings, db),
             generation=GenerationActivities(bundles, client, settings.openai_model),
             qa=QAActivities(bundles, artifacts, envs, settings),
             qa_report=QAReportActivities(artifacts, reports, evidence, settings),

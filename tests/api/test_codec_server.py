@@ -3,6 +3,7 @@ every decode audited first, and nothing decoded when the audit cannot be written
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -161,3 +162,13 @@ async def test_nothing_is_decoded_when_the_audit_cannot_be_written(server: Serve
     r = await server.post("/decode", await _encrypted())
     assert r.status_code == 503
     assert "codec-server-marker" not in r.text and "payloads" not in r.text
+
+
+async def test_an_expired_operator_token_decodes_nothing(server: Server) -> None:
+    tokens = TokenRepository(server.db)
+    server.tokens["brief"] = await tokens.issue("ops", ttl_s=1)
+    assert (await server.post("/decode", await _encrypted(), user="brief")).status_code == 200
+    await asyncio.sleep(1.2)
+    expired = await server.post("/decode", await _encrypted(), user="brief")
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+    assert "codec-server-marker" not in expired.text

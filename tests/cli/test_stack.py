@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,3 +25,31 @@ async def test_mb_up_names_the_taken_api_port(tmp_path: Path) -> None:
             await run_stack(settings)
     assert not (tmp_path / "data" / "postgres").exists()
     assert not (tmp_path / "data" / "temporal").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MB_MASTER_KEY", "bm90LWEta2V5"),  # base64 of 9 bytes: truncated
+        ("MB_MASTER_KEY", "!!not base64!!"),
+        ("MB_CODEC_KEY", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"),  # 33 bytes
+    ],
+)
+@pytest.mark.parametrize("command", ["up", "worker", "api"])
+def test_a_malformed_key_stops_every_process_with_a_reason_and_no_echo(
+    tmp_path: Path, variable: str, value: str, command: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
+    env.update({"MB_DATA_DIR": str(tmp_path / "data"), variable: value, "COLUMNS": "200"})
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert variable in output and "not shown" in output
+    assert value not in output and "Traceback" not in output
+    assert not (tmp_path / "data" / "postgres").exists()  # nothing was started

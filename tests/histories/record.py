@@ -22,7 +22,8 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from schemas.deployment import DeployRequest, ReviewDecision, RollbackRequest
+from schemas.deployment import DeployRequest, RefreshRequest, ReviewDecision, RollbackRequest
+from schemas.keys import KeyRotationInput
 from temporal import names
 from temporal.converter import data_converter
 from temporal.devserver import find_executable
@@ -33,7 +34,7 @@ from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 
 HERE = Path(__file__).parent
-GENERATION = "v2"
+GENERATION = "v3"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 
@@ -126,6 +127,26 @@ async def main() -> None:
             )
             await _finish(client, flagged)
             await _save(client, "review-approved", [names.app_workflow_id("review-app"), flagged])
+
+            await _deploy(client, "fresh-app", "a reading list")
+            await client.get_workflow_handle(names.app_workflow_id("fresh-app")).signal(
+                names.SIGNAL_REFRESH,
+                RefreshRequest(request_id=uuid.uuid4().hex, requested_by="op", secrets=["TOKEN"]),
+            )
+
+            async def refreshed() -> bool:
+                return any(r.done for r in (await app_status(client, "fresh-app")).refreshes)
+
+            await _until(refreshed)
+            await _save(client, "refresh", [names.app_workflow_id("fresh-app")])
+
+            await client.execute_workflow(
+                names.KEY_ROTATION_WORKFLOW_TYPE,
+                KeyRotationInput(target_key_id="f" * 16, requested_by="op", batch_size=2),
+                id=names.KEY_ROTATION_WORKFLOW_ID,
+                task_queue=names.PIPELINE_TASK_QUEUE,
+            )
+            await _save(client, "key-rotation", [names.KEY_ROTATION_WORKFLOW_ID])
 
 
 if __name__ == "__main__":

@@ -414,3 +414,26 @@ async def test_declared_secrets_are_injected_at_deploy_and_never_reach_temporal(
     assert value.encode() not in store
     for log in (stack.data_dir / "logs").glob("*.log"):
         assert value.encode() not in log.read_bytes(), log
+
+
+async def test_cli_master_key_rotation_online(stack: Stack) -> None:
+    await AppRepository(stack.db).ensure("rotating", "local")
+    assert (
+        stack.mb("secrets", "set", "rotating", "DB_PASSWORD", stdin="hunter2-xyz").returncode == 0
+    )
+    before = json.loads(stack.mb("keys", "status", "--json").stdout)["keys"]
+    old = {k["key_id"] for k in before if not k["retired"]}
+
+    rotated = stack.mb("keys", "rotate")
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    assert "data key(s) rewrapped" in rotated.stdout
+    after = json.loads(stack.mb("keys", "status", "--json").stdout)
+    live = [k for k in after["keys"] if not k["retired"]]
+    assert len(live) == 1 and live[0]["key_id"] not in old
+    assert {k["key_id"] for k in after["keys"] if k["retired"]} >= old
+    assert after["rotation"]["done"] is True
+
+    revealed = stack.mb("secrets", "reveal", "rotating", "DB_PASSWORD")
+    assert revealed.returncode == 0 and revealed.stdout == "hunter2-xyz\n"
+    retired_files = [stack.data_dir / "keys" / "master" / f"{kid}.key" for kid in old]
+    assert not any(path.exists() for path in retired_files)

@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from runtime.base import instance_id_for
 from schemas.deployment import ReleaseRecord
 from schemas.generation import GenerateInput, GenerateOutput
+from schemas.keys import RetireKeysInput, RetireKeysResult, RewrapBatchInput, RewrapBatchResult
 from schemas.moderation import CategoryScore, ModerateInput, ModerationCategory, ModerationResult
 from schemas.qa import (
     QAGateOutcome,
@@ -45,6 +46,7 @@ from schemas.runtime import (
 from temporal import names
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
+from workflows.key_rotation import MasterKeyRotationWorkflow
 
 HOST = "test-host"
 
@@ -62,7 +64,7 @@ async def fake_workers(client: Client, fake: FakePipeline) -> AsyncIterator[Fake
                 Worker(
                     client,
                     task_queue=queue,
-                    workflows=[AppWorkflow, DeploymentWorkflow]
+                    workflows=[AppWorkflow, DeploymentWorkflow, MasterKeyRotationWorkflow]
                     if queue == names.PIPELINE_TASK_QUEUE
                     else [],
                     activities=fake.activities(),
@@ -85,6 +87,7 @@ class FakePipeline:
     running: set[str] = field(default_factory=set)
     releases: dict[str, ReleaseRecord] = field(default_factory=dict)
     health_calls: dict[str, int] = field(default_factory=dict)
+    data_keys_to_rewrap: int = 5
 
     def activities(self) -> list[Callable[..., object]]:
         return [
@@ -103,7 +106,21 @@ class FakePipeline:
             self.switch_traffic,
             self.clear_route,
             self.record_release,
+            self.rewrap_data_keys,
+            self.retire_master_keys,
         ]
+
+    @activity.defn(name=names.ACTIVITY_REWRAP_DATA_KEYS)
+    async def rewrap_data_keys(self, input: RewrapBatchInput) -> RewrapBatchResult:
+        done = min(input.batch_size, self.data_keys_to_rewrap)
+        self.data_keys_to_rewrap -= done
+        self.calls.append(f"rewrap:{done}")
+        return RewrapBatchResult(rewrapped=done, remaining=self.data_keys_to_rewrap)
+
+    @activity.defn(name=names.ACTIVITY_RETIRE_MASTER_KEYS)
+    async def retire_master_keys(self, input: RetireKeysInput) -> RetireKeysResult:
+        self.calls.append(f"retire-all-but:{input.keep}")
+        return RetireKeysResult(retired=["0" * 16])
 
     @activity.defn(name=names.ACTIVITY_MODERATE)
     async def moderate(self, input: ModerateInput) -> ModerationResult:
