@@ -234,7 +234,8 @@ class EncryptionCodec(PayloadCodec):
     def _scratch(self, size: int) -> memoryview:
         """``size`` writable bytes, reused by the next call on this thread.
 
-        Only ever holds ciphertext. Past ``_SCRATCH_MAX_BYTES`` (beyond Temporal's
+        Holds ciphertext (encode) or plaintext being parsed (decode), never returned:
+        parsing copies. Past ``_SCRATCH_MAX_BYTES`` (beyond Temporal's
         payload limit anyway) the buffer is not kept.
         """
         if size > _SCRATCH_MAX_BYTES:
@@ -277,23 +278,25 @@ class EncryptionCodec(PayloadCodec):
                 f"({_NONCE_BYTES + _TAG_BYTES}): it was truncated"
             )
         view = memoryview(data)
+        # Decrypted into the reused scratch buffer (as on encode) and parsed from
+        # there: one short-lived buffer of the payload's size fewer.
+        plain = self._scratch(len(data) - _NONCE_BYTES - _TAG_BYTES)
         try:
-            body = cipher.decrypt(view[:_NONCE_BYTES], view[_NONCE_BYTES:], aad)
+            cipher.decrypt_into(view[:_NONCE_BYTES], view[_NONCE_BYTES:], aad, plain)
         except InvalidTag:
             raise CodecError(
                 f"payload encrypted with key id '{_shown(kid)}' failed authentication: it was "
                 f"altered, belongs to another namespace than '{self._namespace}', or was "
                 "encrypted with a different key under that id"
             ) from None
-        if compression == ZLIB:
-            body = self._inflate(body)
+        body: bytes | memoryview = self._inflate(plain) if compression == ZLIB else plain
         try:
-            return Payload.FromString(body)
+            return Payload.FromString(body)  # type: ignore[arg-type]  # any buffer parses
         except DecodeError:
             # Authenticated, so only a bug in whoever encrypted it can get here.
             raise CodecError("decrypted payload is not a serialized Payload") from None
 
-    def _inflate(self, body: bytes) -> bytes:
+    def _inflate(self, body: bytes | memoryview) -> bytes:
         inflater = zlib.decompressobj()
         limit = self._max_decoded_bytes
         try:
