@@ -33,6 +33,7 @@ from store.aes_keys import KeyMaterialError
 from store.apps import AppOwnedByAnother
 from store.audit import AuditLog, AuditWriteFailed
 from store.bundles import BundleError
+from store.key_rings import codec_key_dir
 from store.secrets import SecretNotFound
 from temporal.devserver import PortInUse, TemporalCLIMissing
 from temporal.pipeline_client import PipelineRequestError
@@ -602,6 +603,27 @@ def keys_rotate(
         return 0
 
     _run(main())
+
+
+@keys_app.command("rotate-codec")
+def keys_rotate_codec() -> None:
+    """A new Temporal payload key (embedded ring): new payloads use it after the processes
+    restart; older keys stay so every existing history still decodes."""
+    settings = _settings()
+    if settings.codec_key is not None:
+        _fail(
+            "payload keys come from MB_CODEC_KEY: set the new key there, move the old one to "
+            "MB_CODEC_KEY_PREVIOUS, and restart the processes"
+        )
+    try:
+        directory = codec_key_dir(settings)
+        directory.load()  # the first key, if there was none yet
+        new = directory.add()
+    except KeyMaterialError as err:
+        _fail(str(err))
+    kept = sorted(k for k in directory.load().keys if k != new)
+    console.print(f"payload key {new} is current; kept for old histories: {', '.join(kept)}")
+    console.print("restart `mb up` (or the workers, API and codec server) to start using it")
 
 
 @keys_app.command("status")

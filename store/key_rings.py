@@ -25,6 +25,11 @@ def master_key_ring(settings: Settings) -> AesKeyRing:
     )
 
 
+def codec_key_dir(settings: Settings) -> KeyDirectory:
+    """Where the embedded payload keys live: ``<data dir>/keys/codec``."""
+    return KeyDirectory(settings.data_path / "keys" / CODEC, CODEC)
+
+
 def codec_key_ring(settings: Settings) -> AesKeyRing:
     """``MB_CODEC_KEY`` (+ ``MB_CODEC_KEY_PREVIOUS``), else ``<data dir>/keys/codec``."""
     return load_ring(
@@ -32,5 +37,5 @@ def codec_key_ring(settings: Settings) -> AesKeyRing:
         current=settings.codec_key,
         previous=settings.codec_key_previous,
         env_name="MB_CODEC_KEY",
-        directory=KeyDirectory(settings.data_path / "keys" / CODEC, CODEC),
+        directory=codec_key_dir(settings),
     )

@@ -53,3 +53,33 @@ def test_a_malformed_key_stops_every_process_with_a_reason_and_no_echo(
     assert variable in output and "not shown" in output
     assert value not in output and "Traceback" not in output
     assert not (tmp_path / "data" / "postgres").exists()  # nothing was started
+
+
+async def test_a_rotated_payload_key_still_decodes_what_the_old_one_encrypted(
+    tmp_path: Path,
+) -> None:
+    from temporalio.api.common.v1 import Payload
+
+    from temporal.converter import payload_codec
+
+    settings = Settings(data_dir=tmp_path / "data")
+    before = payload_codec(settings)
+    old = await before.encode([Payload(metadata={"encoding": b"json/plain"}, data=b'"x"')])
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
+    env["MB_DATA_DIR"] = str(tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "keys", "rotate-codec"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert before.current_key_id in done.stdout  # kept for old histories
+
+    after = payload_codec(settings)
+    assert after.current_key_id != before.current_key_id
+    assert (await after.decode(old))[0].data == b'"x"'
+    new = await after.encode([Payload(metadata={"encoding": b"json/plain"}, data=b'"y"')])
+    assert new[0].metadata["encryption-key-id"] == after.current_key_id.encode()
