@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import gateway
 from api.limits import BodySizeLimit
 from api.routes import apps, audit, deployments, reports, secrets
+from api.security_headers import install_security_headers
 from api.services import Services
 from schemas.bundle import MAX_BUNDLE_BYTES
 from store.audit import AuditWriteFailed
@@ -53,6 +54,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(gateway.router)
     app.add_middleware(BodySizeLimit, limit=MAX_BUNDLE_BYTES * 2)
+    install_security_headers(app, services.settings)
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])

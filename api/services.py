@@ -15,6 +15,7 @@ from store.db import Database
 from store.envelope import Envelope
 from store.key_rings import master_key_ring
 from store.qa_reports import QAReportRepository
+from store.rate_limits import RateLimiter
 from store.releases import ReleaseRepository
 from store.secrets import SecretStore
 from store.tokens import TokenRepository
@@ -35,6 +36,7 @@ class Services:
     qa_reports: QAReportRepository
     audit: AuditLog
     secrets: SecretStore
+    limiter: RateLimiter
 
     @classmethod
     def build(cls, settings: Settings, db: Database, temporal: Client) -> Services:
@@ -54,4 +56,5 @@ class Services:
             qa_reports=QAReportRepository(db),
             audit=audit,
             secrets=SecretStore(db, envelope, audit),
+            limiter=RateLimiter(db, limit=settings.rate_limit_per_minute, window_s=60),
         )

@@ -29,6 +29,7 @@ class AuditAction(StrEnum):
     KEY_RETIRE = "key.retire"
     PAYLOAD_DECODE = "payload.decode"
     AUDIT_READ = "audit.read"
+    ACCESS_DENIED = "access.denied"  # an owner check refused another user's object
     LOGIN = "login"
 
 

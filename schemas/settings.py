@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     codec_port: int = Field(default=8234, description="the codec server (mb up, mb codec-server)")
+    rate_limit_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description="API requests per minute per user (per client IP unauthenticated)",
+    )
+    security_contact: str = Field(
+        default="mailto:security@microbuilder.invalid", description="security.txt Contact"
+    )
+    security_policy_url: str | None = Field(default=None, description="security.txt Policy")
     public_url: str | None = Field(default=None, description="base URL users reach the API at")
 
     # OpenAI-compatible backends (generation and moderation), optional

@@ -6,6 +6,7 @@ gets a clear :class:`PipelineRequestError` and changes nothing.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from temporalio.client import Client, WorkflowHandle
@@ -23,8 +24,11 @@ from schemas.deployment import (
     RollbackRequest,
     Stage,
 )
+from store.artifacts import ArtifactNotFound
 from store.bundle_cache import BundleCache
 from temporal import names
+
+log = logging.getLogger(__name__)
 
 
 class PipelineRequestError(ValueError):
@@ -127,7 +131,13 @@ async def refresh_if_declared(
         return None
     if status.live is None:
         return None
-    declared = set((await bundles.load(status.live.bundle_hash)).manifest.secrets)
+    try:
+        declared = set((await bundles.load(status.live.bundle_hash)).manifest.secrets)
+    except ArtifactNotFound:
+        log.warning(
+            "%s: the live bundle %s is missing; not refreshed", app_id, status.live.bundle_hash
+        )
+        return None
     used = sorted(declared.intersection(names_changed))
     if not used:
         return None

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, HTTPException, status
 
-from api.deps import AppId, CurrentUser, OwnedApp, ServicesDep
+from api.deps import AppId, CurrentActor, CurrentUser, OwnedApp, ServicesDep, deny
 from schemas.api import (
     DeploymentAccepted,
     DeploymentCreate,
@@ -40,7 +40,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
     responses=ERRORS,
 )
 async def start_deployment(
-    app_id: AppId, body: DeploymentCreate, user: CurrentUser, services: ServicesDep
+    app_id: AppId, body: DeploymentCreate, actor: CurrentActor, services: ServicesDep
 ) -> DeploymentAccepted:
     """Queue a deployment of a prompt or a bundle; creates the app on first use."""
     bundle_hash = None
@@ -49,10 +49,11 @@ async def start_deployment(
             bundle = make_bundle(body.bundle)
         except BundleError as err:
             raise HTTPException(400, f"invalid bundle: {err}") from None
+    user = actor.user_id
     try:
         await services.apps.ensure(app_id, user)
     except AppOwnedByAnother:
-        raise HTTPException(404, f"app {app_id!r} not found") from None
+        raise await deny(services, actor, f"app:{app_id}", f"app {app_id!r} not found") from None
     if body.bundle is not None:
         bundle_hash = await services.bundles.put(bundle)
     request = DeployRequest(

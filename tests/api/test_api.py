@@ -61,7 +61,8 @@ class Api:
 async def api(
     db: Database, env: WorkflowEnvironment, workers: FakePipeline, tmp_path: Path
 ) -> AsyncIterator[Api]:
-    settings = Settings(data_dir=tmp_path / "data")
+    # These tests poll status routes; the rate limit has its own tests.
+    settings = Settings(data_dir=tmp_path / "data", rate_limit_per_minute=100_000)
     services = Services.build(settings, db, env.client)
     tokens = TokenRepository(db)
     issued = {}

@@ -1,0 +1,155 @@
+"""Owner checks on every /v1 route, generated from the app's route table: a route added
+without a check (or without an entry here) fails this test.
+
+Each route is called as the owner, another user, an operator who does not own the
+object, and anonymously. Another user's request answers 404 (as for a missing object)
+and is audited as denied.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.services import Services
+from schemas.qa import QAGateReport
+from schemas.settings import Settings
+from store.audit import AuditLog
+from store.db import Database
+from store.tokens import TokenRepository
+from tests.workflows.pipeline_fakes import FakePipeline
+
+APP = "shop-app"
+OWNER, OTHER, OPERATOR = "alice", "bob", "ops"
+
+# Bodies for the routes that need one (a new route needing a body must be added here).
+BODIES: dict[tuple[str, str], object] = {
+    ("POST", "/v1/apps/{app_id}/deployments"): {"prompt": "a todo list for my team"},
+    ("POST", "/v1/apps/{app_id}/rollback"): {},
+    ("PUT", "/v1/apps/{app_id}/secrets/{name}"): {"value": "s3cret"},
+}
+# Routes about no object of anyone's: what each caller gets (anonymous: always 401).
+UNOWNED: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/v1/apps"): {OWNER: 200, OTHER: 200, OPERATOR: 200},
+    ("GET", "/v1/audit"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
+    ("GET", "/v1/audit/verify"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
+}
+
+
+@dataclass
+class World:
+    http: httpx.AsyncClient
+    tokens: dict[str, str]
+    deployment_id: str
+    db: Database
+    routes: list[tuple[str, str]]
+
+    def url(self, path: str) -> str:
+        values = {"app_id": APP, "deployment_id": self.deployment_id, "name": "TOKEN"}
+        return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+
+    async def call(self, method: str, path: str, user: str | None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+        body = BODIES.get((method, path))
+        return await self.http.request(method, self.url(path), json=body, headers=headers)
+
+
+@pytest.fixture
+async def world(
+    db: Database, env: WorkflowEnvironment, workers: FakePipeline, tmp_path: Path
+) -> AsyncIterator[World]:
+    settings = Settings(
+        data_dir=tmp_path / "data", operator_ids=OPERATOR, rate_limit_per_minute=100_000
+    )
+    services = Services.build(settings, db, env.client)
+    tokens = TokenRepository(db)
+    issued = {}
+    for user in (OWNER, OTHER, OPERATOR):
+        await tokens.ensure_user(user, user)
+        issued[user] = await tokens.issue(user)
+    app = create_app(services)
+    # Every operation the app publishes (FastAPI builds the schema from its route table).
+    routes = sorted(
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if path.startswith("/v1")
+        for method in operations
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        auth = {"Authorization": f"Bearer {issued[OWNER]}"}
+        started = await http.post(
+            f"/v1/apps/{APP}/deployments", json={"prompt": "a todo list"}, headers=auth
+        )
+        assert started.status_code == 202, started.text
+        deployment_id = started.json()["deployment_id"]
+        # The scripted QA activities store no report: store the one the real gate would.
+        report = QAGateReport(
+            bundle_hash="b" * 64, deployment_id=deployment_id, verdict="pass", stages=[]
+        )
+        digest = await services.artifacts.put("qa-report", report.model_dump_json().encode())
+        await services.qa_reports.save_report(
+            deployment_id=deployment_id,
+            app_id=APP,
+            owner_id=OWNER,
+            bundle_hash="b" * 64,
+            verdict="pass",
+            report_sha256=digest,
+            summary="all stages passed",
+        )
+        yield World(http, issued, deployment_id, db, routes)
+
+
+def test_the_route_table_is_covered(world: World) -> None:
+    owned = [r for r in world.routes if "{" in r[1]]
+    assert len(owned) >= 10  # apps, deployments, reports, secrets, rollback
+    assert set(UNOWNED) == {r for r in world.routes if "{" not in r[1]}
+
+
+async def test_every_route_checks_the_owner(world: World) -> None:
+    audit = AuditLog(world.db)
+    problems: list[str] = []
+    for method, path in world.routes:
+        anonymous = await world.call(method, path, None)
+        if anonymous.status_code != 401:
+            problems.append(f"{method} {path} anonymous -> {anonymous.status_code}")
+        if (method, path) in UNOWNED:
+            for user, expected in UNOWNED[method, path].items():
+                got = (await world.call(method, path, user)).status_code
+                if got != expected:
+                    problems.append(f"{method} {path} {user} -> {got}, expected {expected}")
+            continue
+        for intruder in (OTHER, OPERATOR):
+            before = len(await audit.search(actor=intruder, outcome="denied", limit=10_000))
+            r = await world.call(method, path, intruder)
+            after = len(await audit.search(actor=intruder, outcome="denied", limit=10_000))
+            if r.status_code != 404:
+                problems.append(f"{method} {path} {intruder} -> {r.status_code}, expected 404")
+            elif after != before + 1:
+                problems.append(f"{method} {path} {intruder}: refusal not audited")
+            if "s3cret" in r.text:
+                problems.append(f"{method} {path} {intruder}: leaked a secret value")
+        # The owner may get any answer but "not yours": 401, 403 and 404 are wrong.
+        if path.endswith("/secrets/{name}") or path.endswith("/reveal"):
+            await world.call("PUT", "/v1/apps/{app_id}/secrets/{name}", OWNER)
+        owner = await world.call(method, path, OWNER)
+        if owner.status_code in (401, 403, 404) or owner.status_code >= 500:
+            problems.append(f"{method} {path} owner -> {owner.status_code}: {owner.text[:200]}")
+    assert problems == [], "\n".join(problems)
+
+
+async def test_an_unknown_object_looks_the_same_as_another_users(world: World) -> None:
+    auth = {"Authorization": f"Bearer {world.tokens[OTHER]}"}
+    missing = await world.http.get(f"/v1/apps/no-such-{uuid.uuid4().hex[:6]}", headers=auth)
+    foreign = await world.http.get(f"/v1/apps/{APP}", headers=auth)
+    assert missing.status_code == foreign.status_code == 404
+    assert missing.json()["detail"].split("'")[0] == foreign.json()["detail"].split("'")[0]
