@@ -19,6 +19,7 @@ from activities.qa.evidence import EvidenceInvalid, EvidencePayload, EvidenceSer
 from activities.qa_gate import QAGate
 from api.app import create_app
 from api.services import Services
+from api.tls import server_config
 from cli import endpoints, progress
 from cli.stack import RunningStack, codec_server_app, run_stack
 from runtime.envs import EnvBuilder
@@ -126,9 +127,9 @@ async def api(settings: Settings) -> int:
     client = await connect(settings, target=found.temporal_target)
     async with database(settings) as db:
         server = uvicorn.Server(
-            uvicorn.Config(
+            server_config(
                 create_app(Services.build(settings, db, client)),
-                host=settings.api_host,
+                settings,
                 port=settings.api_port,
                 log_level="info",
             )
@@ -143,16 +144,13 @@ async def codec_server(
     """``mb codec-server``: decrypted payloads for operators in the Temporal UI and CLI."""
     if (tls_cert is None) != (tls_key is None):
         raise CommandError("give both --tls-cert and --tls-key, or neither")
+    if tls_cert is not None:
+        settings = settings.model_copy(
+            update={"tls": True, "tls_cert": tls_cert, "tls_key": tls_key}
+        )
     async with database(settings) as db:
         server = uvicorn.Server(
-            uvicorn.Config(
-                codec_server_app(settings, db),
-                host=settings.api_host,
-                port=port,
-                log_level="info",
-                ssl_certfile=str(tls_cert) if tls_cert else None,
-                ssl_keyfile=str(tls_key) if tls_key else None,
-            )
+            server_config(codec_server_app(settings, db), settings, port=port, log_level="info")
         )
         await server.serve()
     return 0

@@ -141,10 +141,15 @@ def up(
         str | None,
         typer.Option(help="after start-up, deploy this prompt and show its progress"),
     ] = None,
+    tls: Annotated[
+        bool, typer.Option("--tls", help="HTTPS, TLS 1.3 only (self-signed unless MB_TLS_CERT)")
+    ] = False,
 ) -> None:
     """Start the embedded stack (Temporal, PostgreSQL, workers, API) until Ctrl-C."""
     _logging()
     settings = _settings()
+    if tls:
+        settings = settings.model_copy(update={"tls": True})
     _run_until_signalled(lambda stop: commands.up(settings, console, stop, demo_prompt=demo))
 
 

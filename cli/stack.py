@@ -21,6 +21,7 @@ from temporalio.client import Client
 from api.app import create_app
 from api.codec_server import create_codec_server
 from api.services import Services
+from api.tls import server_config
 from cli.endpoints import Endpoints, remove_discovery, write_discovery
 from schemas.settings import Settings
 from store.audit import AuditLog
@@ -130,18 +131,18 @@ async def run_stack(
         write_discovery(settings, endpoints)
         try:
             api = EmbeddedServer(
-                uvicorn.Config(
+                server_config(
                     create_app(Services.build(settings, db, client)),
-                    host=settings.api_host,
+                    settings,
                     port=settings.api_port,
                     log_level="warning",
                     lifespan="on",
                 )
             )
             codec = EmbeddedServer(
-                uvicorn.Config(
+                server_config(
                     codec_server_app(settings, db),
-                    host=settings.api_host,
+                    settings,
                     port=settings.codec_port,
                     log_level="warning",
                     lifespan="off",

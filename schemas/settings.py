@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     )
     security_policy_url: str | None = Field(default=None, description="security.txt Policy")
     public_url: str | None = Field(default=None, description="base URL users reach the API at")
+    tls: bool = Field(default=False, description="serve the API and codec server over HTTPS")
+    tls_cert: Path | None = Field(default=None, description="PEM certificate (else self-signed)")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
 
     # OpenAI-compatible backends (generation and moderation), optional
     openai_base_url: str | None = None
@@ -164,12 +167,13 @@ class Settings(BaseSettings):
     @property
     def api_base_url(self) -> str:
         """Where users reach the API and the gateway."""
-        return self.public_url or f"http://{self.api_host}:{self.api_port}"
+        scheme = "https" if self.tls else "http"
+        return self.public_url or f"{scheme}://{self.api_host}:{self.api_port}"
 
     @property
     def codec_url(self) -> str:
         """Where the Temporal UI and CLI reach the codec server."""
-        return f"http://{self.api_host}:{self.codec_port}"
+        return f"{'https' if self.tls else 'http'}://{self.api_host}:{self.codec_port}"
 
     @property
     def ui_base_url(self) -> str:
