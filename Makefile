@@ -40,6 +40,7 @@ test: setup system-deps lint
 	$(VENV)/bin/pytest
 
 bench: setup system-deps
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(PY) -m bench
 
 clean:
