@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
+from api.single_flight import SingleFlight
+from schemas.deployment import AppStatus
 from schemas.settings import Settings
 from store.apps import AppRepository
 from store.artifacts import ArtifactStore
@@ -19,6 +21,7 @@ from store.rate_limits import RateLimiter
 from store.releases import ReleaseRepository
 from store.secrets import SecretStore
 from store.tokens import TokenRepository
+from temporal.pipeline_client import app_status
 
 
 @dataclass
@@ -37,6 +40,11 @@ class Services:
     audit: AuditLog
     secrets: SecretStore
     limiter: RateLimiter
+    statuses: SingleFlight[str, AppStatus] = field(default_factory=SingleFlight)
+
+    async def app_status(self, app_id: str) -> AppStatus:
+        """The AppWorkflow's status; concurrent requests for one app share one query."""
+        return await self.statuses.run(app_id, lambda: app_status(self.temporal, app_id))
 
     @classmethod
     def build(cls, settings: Settings, db: Database, temporal: Client) -> Services:

@@ -8,7 +8,8 @@ with wrk from Debian over loopback:
 
 - baseline: ``GET /healthz`` (unauthenticated; it checks PostgreSQL and Temporal);
 - measured: ``GET /v1/apps/{app}`` with a bearer token (token lookup, the
-  shared rate limiter's upsert, the owner check, the AppWorkflow's status query).
+  shared rate limiter's upsert, the owner check, the AppWorkflow's status query,
+  coalesced across concurrent requests); also ``GET /v1/apps`` (no Temporal).
 
 Each side runs twice, interleaved; the best run of each counts. The ratio is
 authenticated requests/s over /healthz requests/s (target: at least 0.5).
@@ -118,8 +119,15 @@ async def main() -> None:
                     except httpx.TransportError:
                         pass
                     await asyncio.sleep(0.1)
-            results: dict[str, list[tuple[float, float, float, int]]] = {"health": [], "auth": []}
+            results: dict[str, list[tuple[float, float, float, int]]] = {
+                "health": [],
+                "auth": [],
+                "list": [],
+            }
             for _ in range(2):
+                results["list"].append(
+                    await asyncio.to_thread(_wrk, f"{base}/v1/apps", args.seconds, auth)
+                )
                 results["health"].append(
                     await asyncio.to_thread(_wrk, f"{base}/healthz", args.seconds, {})
                 )
@@ -138,6 +146,7 @@ async def main() -> None:
         print(f"api_status_rps: {best['auth'][0]:.0f}")
         print(f"api_status_p50_ms: {best['auth'][1]:.2f}")
         print(f"api_status_p99_ms: {best['auth'][2]:.2f}")
+        print(f"api_list_rps: {best['list'][0]:.0f}")
         print(f"api_auth_vs_healthz_ratio: {best['auth'][0] / best['health'][0]:.2f}")
     finally:
         if api is not None:

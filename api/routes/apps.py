@@ -8,7 +8,7 @@ from api.deps import CurrentUser, OwnedApp, ServicesDep
 from api.routes.deployments import ERRORS
 from schemas.api import AppView
 from schemas.deployment import ReleaseRecord
-from temporal.pipeline_client import app_releases, app_status
+from temporal.pipeline_client import app_releases
 
 router = APIRouter(prefix="/v1/apps", tags=["apps"])
 
@@ -24,7 +24,7 @@ async def get_app(app_id: OwnedApp, services: ServicesDep) -> AppView:
     """The live release, the running deployment and recent history."""
     return AppView(
         app_url=f"{services.settings.api_base_url}/apps/{app_id}/",
-        status=await app_status(services.temporal, app_id),
+        status=await services.app_status(app_id),
     )
 
 

@@ -21,7 +21,6 @@ from store.bundles import BundleError, make_bundle
 from temporal import names
 from temporal.pipeline_client import (
     PipelineRequestError,
-    app_status,
     deployment_status,
     request_deployment,
     request_rollback,
@@ -87,7 +86,7 @@ async def get_deployment(
     app_id: OwnedApp, deployment_id: str, services: ServicesDep
 ) -> DeploymentView:
     """A deployment's stage, verdict and timings."""
-    app = await app_status(services.temporal, app_id)
+    app = await services.app_status(app_id)
     summary = next((d for d in app.deployments if d.deployment_id == deployment_id), None)
     if summary is None:
         raise HTTPException(404, f"deployment {deployment_id!r} not found")
