@@ -28,7 +28,15 @@ from temporal.pipeline_client import (
 
 router = APIRouter(prefix="/v1/apps", tags=["deployments"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+}
+# Errors of routes whose success is not JSON (the HTML report): still JSON bodies.
+JSON_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {
+        "description": "the reason, as JSON",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    for code in ERRORS
 }
 
 

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import CurrentActor, ServicesDep, deny
 from api.report_html import CONTENT_SECURITY_POLICY, render_report
-from api.routes.deployments import ERRORS
+from api.routes.deployments import ERRORS, JSON_ERRORS
 from schemas.audit import Actor
 from schemas.qa import QAGateReport
 from store.artifacts import ArtifactNotFound
@@ -36,7 +36,7 @@ async def get_report(
     return await _report(deployment_id, actor, services)
 
 
-@router.get("/{deployment_id}/report.html", response_class=HTMLResponse, responses=ERRORS)
+@router.get("/{deployment_id}/report.html", response_class=HTMLResponse, responses=JSON_ERRORS)
 async def get_report_html(
     deployment_id: str, actor: CurrentActor, services: ServicesDep
 ) -> HTMLResponse:
