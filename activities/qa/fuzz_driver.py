@@ -132,7 +132,7 @@ try:
         GenerationMode,
     )
 except ImportError:  # pragma: no cover - every bundle environment has it
-    schemathesis = None
+    schemathesis = None  # type: ignore[assignment,unused-ignore]
 
 DRIVER_VERSION = 1
 MAX_FAILURES_PER_TARGET = 5
