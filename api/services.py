@@ -14,8 +14,7 @@ from store.artifacts import ArtifactStore
 from store.audit import AuditLog
 from store.bundle_cache import BundleCache
 from store.db import Database
-from store.envelope import Envelope
-from store.key_rings import master_key_ring
+from store.key_rings import master_envelope
 from store.qa_reports import QAReportRepository
 from store.rate_limits import RateLimiter
 from store.releases import ReleaseRepository
@@ -51,7 +50,7 @@ class Services:
         """Wire the repositories onto one database and one Temporal client."""
         artifacts = ArtifactStore(db)
         audit = AuditLog(db)
-        envelope = Envelope(lambda: master_key_ring(settings))
+        envelope = master_envelope(settings)
         return cls(
             settings=settings,
             db=db,

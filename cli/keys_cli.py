@@ -15,8 +15,7 @@ from schemas.keys import KeyRotationInput, KeyRotationResult, KeyRotationStatus
 from schemas.settings import Settings
 from store.audit import AuditLog
 from store.data_keys import DataKeyRewrapper, MasterKeyUse
-from store.envelope import Envelope
-from store.key_rings import master_key_dir, master_key_ring
+from store.key_rings import master_envelope, master_key_dir, master_key_ring
 from temporal import names
 
 
@@ -76,7 +75,7 @@ async def result(handle: WorkflowHandle[Any, KeyRotationResult]) -> KeyRotationR
 async def status(settings: Settings) -> tuple[list[MasterKeyUse], KeyRotationStatus | None]:
     """Master keys with their data key counts, and the last rotation's progress."""
     async with database(settings) as db:
-        envelope = Envelope(lambda: master_key_ring(settings))
+        envelope = master_envelope(settings)
         usage = await DataKeyRewrapper(db, envelope, AuditLog(db)).usage()
     client = await temporal(settings)
     try:

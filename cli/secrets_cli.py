@@ -27,8 +27,7 @@ from schemas.settings import Settings
 from store.artifacts import ArtifactStore
 from store.audit import AuditLog
 from store.bundle_cache import BundleCache
-from store.envelope import Envelope
-from store.key_rings import master_key_ring
+from store.key_rings import master_envelope
 from store.secrets import SecretStore
 from temporal.pipeline_client import refresh_if_declared
 
@@ -37,7 +36,7 @@ from temporal.pipeline_client import refresh_if_declared
 async def secret_store(settings: Settings) -> AsyncIterator[SecretStore]:
     """The secrets store on a short-lived pool."""
     async with database(settings) as db:
-        yield SecretStore(db, Envelope(lambda: master_key_ring(settings)), AuditLog(db))
+        yield SecretStore(db, master_envelope(settings), AuditLog(db))
 
 
 async def refresh_after_change(settings: Settings, app_id: str, name: str, user: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from schemas.settings import Settings
 from store.aes_keys import AesKeyRing, KeyDirectory, load_ring
+from store.envelope import Envelope
 
 MASTER = "master"
 CODEC = "codec"
@@ -23,6 +24,11 @@ def master_key_ring(settings: Settings) -> AesKeyRing:
         env_name="MB_MASTER_KEY",
         directory=master_key_dir(settings),
     )
+
+
+def master_envelope(settings: Settings) -> Envelope:
+    """Envelope encryption over the master key ring (re-read when a key is missing)."""
+    return Envelope(lambda: master_key_ring(settings))
 
 
 def codec_key_dir(settings: Settings) -> KeyDirectory:

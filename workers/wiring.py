@@ -24,8 +24,7 @@ from store.audit import AuditLog
 from store.bundle_cache import BundleCache
 from store.data_keys import DataKeyRewrapper
 from store.db import Database
-from store.envelope import Envelope
-from store.key_rings import master_key_dir, master_key_ring
+from store.key_rings import master_envelope, master_key_dir
 from store.keyring import SigningKeyRing
 from store.moderation_log import ModerationLog
 from store.qa_reports import QAReportRepository
@@ -52,7 +51,7 @@ def evidence_keys(settings: Settings) -> SigningKeyRing:
 
 def secret_store(settings: Settings, db: Database) -> SecretStore:
     """The secrets store (master keys from the environment or the data directory)."""
-    return SecretStore(db, Envelope(lambda: master_key_ring(settings)), AuditLog(db))
+    return SecretStore(db, master_envelope(settings), AuditLog(db))
 
 
 def master_key_directory(settings: Settings) -> KeyDirectory | None:
@@ -62,7 +61,7 @@ def master_key_directory(settings: Settings) -> KeyDirectory | None:
 
 def key_rotation_activities(settings: Settings, db: Database) -> KeyRotationActivities:
     """Rewrap and retire activities over this worker's view of the master keys."""
-    envelope = Envelope(lambda: master_key_ring(settings))
+    envelope = master_envelope(settings)
     return KeyRotationActivities(
         DataKeyRewrapper(db, envelope, AuditLog(db)), master_key_directory(settings)
     )
