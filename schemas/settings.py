@@ -52,6 +52,31 @@ class Settings(BaseSettings):
     tls_cert: Path | None = Field(default=None, description="PEM certificate (else self-signed)")
     tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
 
+    # Identity: an OpenID Connect provider (unset: mb up runs the development one)
+    oidc_issuer: str | None = Field(default=None, description="the provider's issuer URL")
+    oidc_client_id: str = Field(default="mb-api", description="our client id at the provider")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="our client secret (the dev provider's is generated)"
+    )
+    oidc_dev_port: int = Field(default=8235, description="mb up's development OIDC provider")
+    session_idle_timeout_s: int = Field(default=1800, ge=60, description="idle session expiry")
+    session_absolute_timeout_s: int = Field(
+        default=12 * 3600, ge=300, description="session expiry however active"
+    )
+    login_attempts_per_minute: int = Field(
+        default=10, ge=1, description="login and verification requests per minute per IP"
+    )
+    verification_link_ttl_s: int = Field(default=24 * 3600, ge=60)
+
+    # Mail: the outbox table and the console unless an SMTP host is set
+    smtp_host: str | None = Field(default=None, description="SMTP relay (unset: console)")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=True, description="require STARTTLS with the relay")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    mail_from: str = Field(default="MicroBuilder <noreply@microbuilder.invalid>")
+
     # OpenAI-compatible backends (generation and moderation), optional
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None
