@@ -10,15 +10,16 @@ from datetime import timedelta
 
 import psycopg
 import psycopg_pool
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import gateway
+from api.deps import scope_for
 from api.limits import BodySizeLimit
-from api.routes import apps, audit, deployments, reports, secrets
+from api.routes import apps, audit, auth, deployments, reports, review, secrets, tokens
 from api.security_headers import install_security_headers
 from api.services import Services
 from schemas.bundle import MAX_BUNDLE_BYTES
@@ -47,11 +48,14 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     app.state.upstreams = gateway.UpstreamPool()
-    app.include_router(apps.router)
-    app.include_router(deployments.router)
-    app.include_router(reports.router)
-    app.include_router(secrets.router)
-    app.include_router(audit.router)
+    app.include_router(auth.router)
+    app.include_router(tokens.router)
+    app.include_router(apps.router, dependencies=[Depends(scope_for("apps"))])
+    app.include_router(deployments.router, dependencies=[Depends(scope_for("apps"))])
+    app.include_router(reports.router, dependencies=[Depends(scope_for("apps"))])
+    app.include_router(secrets.router, dependencies=[Depends(scope_for("secrets"))])
+    app.include_router(audit.router, dependencies=[Depends(scope_for("audit"))])
+    app.include_router(review.router, dependencies=[Depends(scope_for("review"))])
     app.include_router(gateway.router)
     app.add_middleware(BodySizeLimit, limit=MAX_BUNDLE_BYTES * 2)
     install_security_headers(app, services.settings)

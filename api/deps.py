@@ -1,7 +1,10 @@
-"""FastAPI dependencies: services, the authenticated user, owned apps."""
+"""FastAPI dependencies: services, the caller (token or session), scopes, owned apps."""
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
@@ -31,32 +34,108 @@ async def _limit(services: Services, key: str) -> None:
         )
 
 
-async def current_user(request: Request, services: ServicesDep) -> str:
-    """The user id of a valid ``Authorization: Bearer <token>``; 401 otherwise.
+SESSION_COOKIE = "mb_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, and how: a bearer token or a browser session."""
+
+    user_id: str
+    verified: bool
+    scopes: frozenset[str] | None = None  # None: every scope
+    session_id: str | None = None  # the cookie value, for a session
+    csrf_token: str | None = None
+
+    def allows(self, scope: str) -> bool:
+        """Whether the credential covers ``scope``."""
+        return self.scopes is None or scope in self.scopes
+
+
+def _unauthenticated(detail: str, error: str | None = None) -> HTTPException:
+    challenge = 'Bearer realm="mb"' + (f', error="{error}"' if error else "")
+    return HTTPException(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+async def current_principal(request: Request, services: ServicesDep) -> Principal:
+    """The caller from ``Authorization: Bearer <token>`` or the session cookie; 401 otherwise.
 
     Counts against the user's rate limit, or the client address's when the
-    request carries no valid token (so token guessing is throttled too).
+    request carries no valid credential (so guessing is throttled too). A
+    state-changing request on a session must echo its CSRF token in
+    ``X-CSRF-Token`` (bearer tokens are never sent by a browser on its own).
     """
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        await _limit(services, f"ip:{client_ip(request)}")
-        raise HTTPException(
-            401, "missing bearer token", headers={"WWW-Authenticate": 'Bearer realm="mb"'}
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        info = (
+            await services.tokens.lookup(token.strip())
+            if scheme.lower() == "bearer" and token
+            else None
         )
-    user_id = await services.tokens.verify(token.strip())
-    if user_id is None:
+        if info is None:
+            await _limit(services, f"ip:{client_ip(request)}")
+            if scheme.lower() != "bearer" or not token:
+                raise _unauthenticated("missing bearer token")
+            raise _unauthenticated("invalid, expired or revoked token", "invalid_token")
+        await _limit(services, f"user:{info.user_id}")
+        return Principal(info.user_id, info.verified, info.scopes)
+    session_id = request.cookies.get(session_cookie_name(services))
+    if not session_id:
         await _limit(services, f"ip:{client_ip(request)}")
+        raise _unauthenticated("missing bearer token or session")
+    session = await services.sessions.check(session_id)
+    if session is None:
+        await _limit(services, f"ip:{client_ip(request)}")
+        raise _unauthenticated("the session expired or was logged out; log in again")
+    await _limit(services, f"user:{session.user_id}")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+            raise HTTPException(403, "missing or wrong X-CSRF-Token for this session")
+    return Principal(
+        session.user_id,
+        session.verified,
+        session_id=session_id,
+        csrf_token=session.csrf_token,
+    )
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def session_cookie_name(services: Services) -> str:
+    """``__Host-`` pins the cookie to our origin, path / and HTTPS (only under TLS)."""
+    return f"__Host-{SESSION_COOKIE}" if services.settings.tls else SESSION_COOKIE
+
+
+async def current_user(principal: CurrentPrincipal) -> str:
+    """The caller's user id, once their email is verified; 403 before."""
+    if not principal.verified:
         raise HTTPException(
-            401,
-            "invalid, expired or revoked token",
-            headers={"WWW-Authenticate": 'Bearer realm="mb", error="invalid_token"'},
+            403,
+            "verify your email address first: follow the link we mailed you"
+            " (POST /v1/auth/verify-email/resend sends a new one)",
         )
-    await _limit(services, f"user:{user_id}")
-    return user_id
+    return principal.user_id
 
 
 CurrentUser = Annotated[str, Depends(current_user)]
+
+
+def scope_for(area: str) -> Callable[[Request, CurrentPrincipal], Awaitable[None]]:
+    """A router dependency: tokens need ``<area>:read`` to read and ``<area>:write`` to change."""
+
+    async def check(request: Request, principal: CurrentPrincipal) -> None:
+        scope = f"{area}:{'read' if request.method in SAFE_METHODS else 'write'}"
+        if not principal.allows(scope):
+            raise HTTPException(403, f"this token lacks the {scope!r} scope")
+
+    return check
+
+
 AppId = Annotated[str, Path(pattern=APP_ID_PATTERN, description="the app's id (slug)")]
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from temporalio.client import Client
 
+from api.oidc_client import OidcClient
 from api.single_flight import SingleFlight
 from schemas.deployment import AppStatus
 from schemas.settings import Settings
@@ -14,13 +16,19 @@ from store.artifacts import ArtifactStore
 from store.audit import AuditLog
 from store.bundle_cache import BundleCache
 from store.db import Database
-from store.key_rings import master_envelope
+from store.email_verification import EmailVerifier
+from store.key_rings import master_envelope, master_key_ring
+from store.login_attempts import LoginAttempts
+from store.mail_delivery import Mailer
+from store.outbox import MailOutbox
 from store.qa_reports import QAReportRepository
 from store.rate_limits import RateLimiter
 from store.releases import ReleaseRepository
 from store.secrets import SecretStore
+from store.sessions import Clock, SessionStore, utc_now
 from store.tokens import TokenRepository
-from temporal.pipeline_client import app_status
+from store.users import UserRepository
+from temporal.pipeline_client import AppNotFound, app_status
 
 
 @dataclass
@@ -39,18 +47,46 @@ class Services:
     audit: AuditLog
     secrets: SecretStore
     limiter: RateLimiter
+    login_limiter: RateLimiter
+    users: UserRepository
+    sessions: SessionStore
+    login_attempts: LoginAttempts
+    mailer: Mailer
+    verifier: EmailVerifier
+    oidc: OidcClient | None
     statuses: SingleFlight[str, AppStatus] = field(default_factory=SingleFlight)
 
     async def app_status(self, app_id: str) -> AppStatus:
-        """The AppWorkflow's status; concurrent requests for one app share one query."""
-        return await self.statuses.run(app_id, lambda: app_status(self.temporal, app_id))
+        """The AppWorkflow's status; concurrent requests for one app share one query.
+
+        An app created but never deployed has no workflow yet: an empty status.
+        """
+        try:
+            return await self.statuses.run(app_id, lambda: app_status(self.temporal, app_id))
+        except AppNotFound:
+            owner = await self.apps.owner(app_id)
+            if owner is None:
+                raise
+            return AppStatus(
+                app_id=app_id,
+                owner_id=owner,
+                live=None,
+                current_deployment=None,
+                pending=0,
+                deployments=[],
+                rollbacks=[],
+            )
 
     @classmethod
-    def build(cls, settings: Settings, db: Database, temporal: Client) -> Services:
-        """Wire the repositories onto one database and one Temporal client."""
+    def build(
+        cls, settings: Settings, db: Database, temporal: Client, *, clock: Clock = utc_now
+    ) -> Services:
+        """Wire the repositories onto one database and one Temporal client (and a clock,
+        which session and link expiry follow)."""
         artifacts = ArtifactStore(db)
         audit = AuditLog(db)
         envelope = master_envelope(settings)
+        mailer = Mailer.from_settings(settings, MailOutbox(db))
         return cls(
             settings=settings,
             db=db,
@@ -64,4 +100,36 @@ class Services:
             audit=audit,
             secrets=SecretStore(db, envelope, audit),
             limiter=RateLimiter(db, limit=settings.rate_limit_per_minute, window_s=60),
+            login_limiter=RateLimiter(db, limit=settings.login_attempts_per_minute, window_s=60),
+            users=UserRepository(db),
+            sessions=SessionStore(
+                db,
+                idle_timeout=timedelta(seconds=settings.session_idle_timeout_s),
+                absolute_timeout=timedelta(seconds=settings.session_absolute_timeout_s),
+                clock=clock,
+            ),
+            login_attempts=LoginAttempts(db, clock=clock),
+            mailer=mailer,
+            verifier=EmailVerifier(
+                db,
+                lambda: master_key_ring(settings),
+                mailer.send,
+                base_url=settings.api_base_url,
+                ttl=timedelta(seconds=settings.verification_link_ttl_s),
+                clock=clock,
+            ),
+            oidc=oidc_client(settings),
         )
+
+
+def oidc_client(settings: Settings) -> OidcClient | None:
+    """The configured identity provider, if any."""
+    if settings.oidc_issuer is None:
+        return None
+    secret = settings.oidc_client_secret
+    return OidcClient(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=secret.get_secret_value() if secret else "",
+        redirect_uri=f"{settings.api_base_url}/v1/auth/callback",
+    )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.deployment import (
+    APP_ID_PATTERN,
     REQUEST_ID_PATTERN,
     AppStatus,
     DeploymentStatus,
@@ -86,3 +90,32 @@ class ErrorBody(BaseModel):
     """Every 4xx/5xx answer: a human-readable reason."""
 
     detail: str
+
+
+class AppCreate(BaseModel):
+    """``POST /v1/apps``: reserve an app id before its first deployment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    app_id: str = Field(pattern=APP_ID_PATTERN, description="lowercase slug, 3-40 characters")
+
+
+class ReviewItem(BaseModel):
+    """A deployment whose prompt moderation flagged, waiting for an operator."""
+
+    app_id: str
+    deployment_id: str
+    owner_id: str
+    flagged_at: datetime
+    reason: str
+    categories: dict[str, float]
+    prompt: str
+
+
+class ReviewCreate(BaseModel):
+    """``POST /v1/review/{app_id}/{deployment_id}``: an operator's decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    reason: str = Field(min_length=1, max_length=1000, description="why (audited)")

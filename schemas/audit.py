@@ -31,6 +31,13 @@ class AuditAction(StrEnum):
     AUDIT_READ = "audit.read"
     ACCESS_DENIED = "access.denied"  # an owner check refused another user's object
     LOGIN = "login"
+    LOGIN_FAILED = "login.failed"
+    LOGOUT = "logout"
+    LOGOUT_EVERYWHERE = "logout.everywhere"
+    EMAIL_VERIFY = "email.verify"
+    TOKEN_CREATE = "token.create"
+    TOKEN_REVOKE = "token.revoke"
+    REVIEW_DECIDE = "review.decide"
 
 
 class Actor(BaseModel):

@@ -73,3 +73,15 @@ class ModerationLog:
                 )
             ).fetchall()
         return [ModerationLogEntry.model_validate(r) for r in rows]
+
+    async def flagged_since(self, since: datetime, limit: int = 100) -> list[ModerationLogEntry]:
+        """Flagged prompts logged after ``since``, oldest first (the review queue's candidates)."""
+        async with self._db.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT * FROM moderation_log WHERE verdict = 'flag' AND created_at > %s"
+                    " ORDER BY id LIMIT %s",
+                    (since, limit),
+                )
+            ).fetchall()
+        return [ModerationLogEntry.model_validate(r) for r in rows]

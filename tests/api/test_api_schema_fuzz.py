@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import oidc_provider_mock  # type: ignore[import-untyped]
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -40,6 +41,9 @@ async def running_api(
     token = await tokens.issue("fuzzer")
     await AppRepository(db).ensure("fuzz-app", "fuzzer")
     port = free_port()
+    # A real identity provider, so the login routes are fuzzed end to end too.
+    provider = oidc_provider_mock.run_server_in_thread(require_nonce=True)
+    server = provider.__enter__()
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
     child_env.update(
         MB_DATA_DIR=str(tmp_path / "data"),
@@ -47,6 +51,9 @@ async def running_api(
         MB_TEMPORAL_ADDRESS=env.client.service_client.config.target_host,
         MB_API_PORT=str(port),
         MB_RATE_LIMIT_PER_MINUTE="1000000",
+        MB_LOGIN_ATTEMPTS_PER_MINUTE="1000000",
+        MB_OIDC_ISSUER=f"http://localhost:{server.server_port}",
+        MB_OIDC_CLIENT_SECRET="fuzz-secret",
         PYTHONPATH=str(Path(__file__).parents[2]),
     )
     log = (tmp_path / "api.log").open("wb")
@@ -67,6 +74,7 @@ async def running_api(
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+        provider.__exit__(None, None, None)
 
 
 def test_every_operation_answers_within_its_schema(

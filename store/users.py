@@ -1,0 +1,69 @@
+"""Users: operator-provisioned ones and those who log in through OpenID Connect.
+
+An OIDC user is found by (issuer, subject), never by email: two providers may
+both vouch for "alice@example.com", and an email can change hands.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from store.db import Database
+
+
+class User(BaseModel):
+    """One account as the API needs it."""
+
+    id: str
+    display_name: str
+    issuer: str | None
+    subject: str | None
+    email: str | None
+    email_verified_at: datetime | None
+
+    @property
+    def verified(self) -> bool:
+        """Whether the user may deploy and manage apps."""
+        return self.email_verified_at is not None
+
+
+_COLUMNS = "id, display_name, issuer, subject, email, email_verified_at"
+
+
+class UserRepository:
+    """Find, create and verify users."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, user_id: str) -> User | None:
+        """The user with this id, if any."""
+        async with self._db.connection() as conn:
+            row = await (
+                await conn.execute(f"SELECT {_COLUMNS} FROM users WHERE id = %s", (user_id,))  # noqa: S608 - constant columns
+            ).fetchone()
+        return User.model_validate(row) if row else None
+
+    async def from_login(self, issuer: str, subject: str, email: str | None) -> User:
+        """The user this provider's subject is, created on first login.
+
+        A changed email is recorded and must be verified again before it counts.
+        """
+        async with self._db.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "INSERT INTO users (id, display_name, issuer, subject, email)"
+                    " VALUES (%s, %s, %s, %s, %s)"
+                    " ON CONFLICT (issuer, subject) DO UPDATE SET"
+                    "  email = EXCLUDED.email,"
+                    "  email_verified_at = CASE WHEN users.email IS NOT DISTINCT FROM"
+                    "   EXCLUDED.email THEN users.email_verified_at END"
+                    " RETURNING id, display_name, issuer, subject, email, email_verified_at",
+                    (f"u_{secrets.token_hex(8)}", email or subject, issuer, subject, email),
+                )
+            ).fetchone()
+        assert row is not None
+        return User.model_validate(row)

@@ -1,0 +1,350 @@
+"""Login with OpenID Connect, sessions, CSRF, logout and email verification, end to end.
+
+The identity provider is ``oidc-provider-mock`` (a third-party implementation on
+authlib, so our client is proven against a provider we did not write), served
+over HTTP on loopback; the API runs in-process and calls it for real. Session
+and link expiry follow a controlled clock, never sleep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import oidc_provider_mock  # type: ignore[import-untyped]
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.services import Services
+from schemas.settings import Settings
+from store.audit import AuditLog
+from store.db import Database
+from store.outbox import MailOutbox
+from tests.api.login_flow import Browser, query_of, verification_link
+from tests.workflows.pipeline_fakes import FakePipeline
+
+
+class Clock:
+    """The time the API sees; tests move it forward."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(scope="module")
+def provider_url() -> Iterator[str]:
+    with oidc_provider_mock.run_server_in_thread(require_nonce=True) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+@dataclass
+class World:
+    services: Services
+    clock: Clock
+    provider_url: str
+    app: object
+    outbox: MailOutbox
+
+    def browser(self, *, https: bool = False) -> Browser:
+        base = "https://testserver" if https else "http://testserver"
+        api = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),  # type: ignore[arg-type]
+            base_url=base,
+            follow_redirects=False,
+        )
+        return Browser(api=api, provider=httpx.AsyncClient(follow_redirects=False))
+
+
+def _settings(tmp_path: Path, provider_url: str, **extra: object) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        rate_limit_per_minute=100_000,
+        oidc_issuer=provider_url,
+        oidc_client_id="mb-api",
+        oidc_client_secret="client-secret",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def world(
+    db: Database,
+    env: WorkflowEnvironment,
+    workers: FakePipeline,
+    tmp_path: Path,
+    provider_url: str,
+) -> AsyncIterator[World]:
+    clock = Clock()
+    services = Services.build(_settings(tmp_path, provider_url), db, env.client, clock=clock)
+    yield World(services, clock, provider_url, create_app(services), MailOutbox(db))
+
+
+def user(sub: str) -> dict[str, str]:
+    return {"sub": sub}
+
+
+async def login(world: World, sub: str, email: str | None = None) -> Browser:
+    """A logged-in browser for ``sub`` (the mock gives it ``email``, default the sub)."""
+    if email is not None:
+        async with httpx.AsyncClient() as admin:
+            r = await admin.put(f"{world.provider_url}/users/{sub}", json={"email": email})
+            assert r.status_code in (200, 204), r.text
+    browser = world.browser()
+    answer = await browser.login(user(sub))
+    assert answer.status_code == 303, answer.text
+    return browser
+
+
+async def verify(world: World, browser: Browser, email: str) -> None:
+    link = await verification_link(world.outbox, email)
+    r = await browser.api.get(link.replace("http://127.0.0.1:8000", ""))
+    assert r.status_code == 200, r.text
+
+
+async def test_login_creates_a_session_and_verification_unlocks_deploying(world: World) -> None:
+    browser = world.browser()
+    started = await browser.start_login(return_to="/v1/apps")
+    assert started.status_code == 303
+    authorize = started.headers["location"]
+    request = query_of(authorize)
+    # PKCE with S256, state and nonce all travel to the provider.
+    assert request["code_challenge_method"] == "S256" and len(request["code_challenge"]) == 43
+    assert request["state"] and request["nonce"] and request["state"] != request["nonce"]
+    login_cookie = started.headers["set-cookie"]
+    assert "HttpOnly" in login_cookie and "SameSite=lax" in login_cookie
+    answer = await browser.callback(await browser.authorize(authorize, user("alice@example.com")))
+    assert answer.status_code == 303 and answer.headers["location"] == "/v1/apps"
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("mb_session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; the TLS test below checks Secure
+
+    me = (await browser.api.get("/v1/me")).json()
+    assert me["email"] == "alice@example.com" and me["email_verified"] is False
+    assert me["via"] == "session" and me["user_id"].startswith("u_")
+    csrf = {"X-CSRF-Token": me["csrf_token"]}
+
+    refused = await browser.api.post(
+        "/v1/apps/alice-app/deployments", json={"prompt": "a todo list"}, headers=csrf
+    )
+    assert refused.status_code == 403 and "verify your email" in refused.json()["detail"]
+    assert (await browser.api.get("/v1/apps")).status_code == 403
+
+    await verify(world, browser, "alice@example.com")
+    assert (await browser.api.get("/v1/me")).json()["email_verified"] is True
+    accepted = await browser.api.post(
+        "/v1/apps/alice-app/deployments", json={"prompt": "a todo list"}, headers=csrf
+    )
+    assert accepted.status_code == 202, accepted.text
+    assert (await browser.api.get("/v1/apps")).json() == ["alice-app"]
+    logins = await AuditLog(world.services.db).search(action="login", limit=10)
+    assert [r.actor for r in logins] == [me["user_id"]]
+
+
+async def test_a_verification_link_works_once_and_not_after_it_expires(world: World) -> None:
+    browser = await login(world, "carol@example.com")
+    link = (await verification_link(world.outbox, "carol@example.com")).replace(
+        "http://127.0.0.1:8000", ""
+    )
+    # A new link replaces the first: the first stops working.
+    world.clock.advance(seconds=61)
+    csrf = {"X-CSRF-Token": await browser.csrf()}
+    resent = await browser.api.post("/v1/auth/verify-email/resend", headers=csrf)
+    assert resent.status_code == 200, resent.text
+    replaced = await browser.api.get(link)
+    assert replaced.status_code == 400 and "already used or replaced" in replaced.text
+    second = (await verification_link(world.outbox, "carol@example.com")).replace(
+        "http://127.0.0.1:8000", ""
+    )
+    assert second != link
+    # Expired: one second past its lifetime (24 h by default).
+    world.clock.advance(hours=24, seconds=1)
+    expired = await browser.api.get(second)
+    assert expired.status_code == 400 and "expired" in expired.text
+    # Logging in again (the session idled out meanwhile) mails a fresh link.
+    browser = await login(world, "carol@example.com")
+    third = (await verification_link(world.outbox, "carol@example.com")).replace(
+        "http://127.0.0.1:8000", ""
+    )
+    assert (await browser.api.get(third)).status_code == 200
+    reused = await browser.api.get(third)
+    assert reused.status_code == 400 and "already used" in reused.text
+    # A forged or altered link fails its signature.
+    payload, _, mac = third.partition("token=")[2].partition(".")
+    forged = await browser.api.get(f"/v1/auth/verify-email?token={payload}.{mac[:-2]}AA")
+    assert forged.status_code == 400 and "not valid" in forged.text
+
+
+async def test_resending_is_throttled(world: World) -> None:
+    browser = await login(world, "dave@example.com")
+    csrf = {"X-CSRF-Token": await browser.csrf()}
+    too_soon = await browser.api.post("/v1/auth/verify-email/resend", headers=csrf)
+    assert too_soon.status_code == 429 and int(too_soon.headers["retry-after"]) <= 60
+
+
+async def test_sessions_expire_when_idle_and_absolutely(world: World) -> None:
+    browser = await login(world, "erin@example.com")
+    assert (await browser.api.get("/v1/me")).status_code == 200
+    world.clock.advance(minutes=29)
+    assert (await browser.api.get("/v1/me")).status_code == 200  # activity renews idleness
+    world.clock.advance(minutes=29)
+    assert (await browser.api.get("/v1/me")).status_code == 200
+    world.clock.advance(minutes=30, seconds=1)
+    idle = await browser.api.get("/v1/me")
+    assert idle.status_code == 401 and "expired" in idle.json()["detail"]
+
+    busy = await login(world, "erin@example.com")
+    for _ in range(12 * 3 - 2):  # active every 20 minutes, for just under 12 hours
+        world.clock.advance(minutes=20)
+        assert (await busy.api.get("/v1/me")).status_code == 200
+    world.clock.advance(minutes=40)  # 12 h since login: over, however active
+    assert (await busy.api.get("/v1/me")).status_code == 401
+
+
+async def test_logout_and_logout_everywhere_revoke(world: World) -> None:
+    laptop = await login(world, "frank@example.com")
+    phone = await login(world, "frank@example.com")
+    tablet = await login(world, "frank@example.com")
+    stolen = laptop.api.cookies["mb_session"]
+
+    no_csrf = await laptop.api.post("/v1/auth/logout")
+    assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
+    out = await laptop.api.post("/v1/auth/logout", headers={"X-CSRF-Token": await laptop.csrf()})
+    assert out.status_code == 200 and out.json() == {"sessions_ended": 1}
+    assert (await laptop.api.get("/v1/me")).status_code == 401
+    # Replaying the old cookie by hand does not bring the session back.
+    replay = world.browser()
+    replay.api.cookies.set("mb_session", stolen)
+    assert (await replay.api.get("/v1/me")).status_code == 401
+    assert (await phone.api.get("/v1/me")).status_code == 200
+
+    everywhere = await phone.api.post(
+        "/v1/auth/logout-everywhere", headers={"X-CSRF-Token": await phone.csrf()}
+    )
+    assert everywhere.json() == {"sessions_ended": 2}
+    assert (await phone.api.get("/v1/me")).status_code == 401
+    assert (await tablet.api.get("/v1/me")).status_code == 401
+
+
+async def test_csrf_token_is_required_on_state_changes_made_with_a_session(world: World) -> None:
+    browser = await login(world, "gina@example.com")
+    await verify(world, browser, "gina@example.com")
+    body = {"prompt": "a todo list"}
+    missing = await browser.api.post("/v1/apps/gina-app/deployments", json=body)
+    wrong = await browser.api.post(
+        "/v1/apps/gina-app/deployments", json=body, headers={"X-CSRF-Token": "x" * 43}
+    )
+    assert missing.status_code == wrong.status_code == 403
+    assert await world.services.apps.owner("gina-app") is None  # nothing happened
+    # Another user's CSRF token does not work on this session either.
+    other = await login(world, "hank@example.com")
+    crossed = await browser.api.post(
+        "/v1/apps/gina-app/deployments", json=body, headers={"X-CSRF-Token": await other.csrf()}
+    )
+    assert crossed.status_code == 403
+    ok = await browser.api.post(
+        "/v1/apps/gina-app/deployments", json=body, headers={"X-CSRF-Token": await browser.csrf()}
+    )
+    assert ok.status_code == 202, ok.text
+
+
+async def test_login_always_issues_a_new_session_id(world: World) -> None:
+    browser = await login(world, "ivy@example.com")
+    planted = browser.api.cookies["mb_session"]
+    again = await browser.login(user("ivy@example.com"))
+    assert again.status_code == 303
+    fresh = browser.api.cookies["mb_session"]
+    assert fresh != planted
+    assert await world.services.sessions.check(planted) is None  # the old one is revoked
+
+
+async def test_the_callback_refuses_a_wrong_state_a_replay_and_a_missing_cookie(
+    world: World,
+) -> None:
+    browser = world.browser()
+    started = await browser.start_login()
+    callback = await browser.authorize(started.headers["location"], user("jack@example.com"))
+    tampered = callback.replace("state=", "state=x")
+    assert (await browser.callback(tampered)).status_code == 400
+    # The wrong state burned the attempt: the genuine callback no longer works either.
+    assert (await browser.callback(callback)).status_code == 400
+
+    browser = world.browser()
+    started = await browser.start_login()
+    callback = await browser.authorize(started.headers["location"], user("jack@example.com"))
+    attacker = world.browser()  # has the callback URL, but not the victim's login cookie
+    assert (await attacker.callback(callback)).status_code == 400
+    assert (await browser.callback(callback)).status_code == 303
+    replayed = await browser.callback(callback)
+    assert replayed.status_code == 400 and "already used" in replayed.text
+
+
+async def test_users_are_keyed_by_issuer_and_subject_never_by_email(world: World) -> None:
+    one = await login(world, "sub-one", email="shared@example.com")
+    two = await login(world, "sub-two", email="shared@example.com")
+    me_one = (await one.api.get("/v1/me")).json()
+    me_two = (await two.api.get("/v1/me")).json()
+    assert me_one["user_id"] != me_two["user_id"]
+    await verify(world, two, "shared@example.com")
+    assert (await one.api.get("/v1/me")).json()["email_verified"] is False
+    # The same subject with a new email is the same user, and must verify it again.
+    changed = await login(world, "sub-two", email="renamed@example.com")
+    me_changed = (await changed.api.get("/v1/me")).json()
+    assert me_changed["user_id"] == me_two["user_id"]
+    assert me_changed["email"] == "renamed@example.com" and me_changed["email_verified"] is False
+
+
+async def test_return_to_cannot_leave_the_site(world: World) -> None:
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:x"):
+        browser = world.browser()
+        answer = await browser.login(user("kim@example.com"), return_to=target)
+        assert answer.headers["location"] == "/v1/me", target
+
+
+async def test_login_is_throttled_per_address(world: World) -> None:
+    limit = world.services.settings.login_attempts_per_minute
+    browser = world.browser()
+    answers = [(await browser.start_login()).status_code for _ in range(limit + 2)]
+    assert answers[:limit] == [303] * limit
+    assert answers[limit:] == [429, 429]
+    limited = await browser.start_login()
+    assert int(limited.headers["retry-after"]) >= 1
+
+
+async def test_a_provider_naming_another_issuer_is_refused(
+    db: Database, env: WorkflowEnvironment, tmp_path: Path, provider_url: str
+) -> None:
+    # The mock names itself after the Host it is reached at: 127.0.0.1 is not "localhost".
+    other = provider_url.replace("localhost", "127.0.0.1")
+    services = Services.build(_settings(tmp_path, provider_url), db, env.client)
+    services.oidc = type(services.oidc)(  # type: ignore[misc]
+        issuer=f"{other}/tenant", client_id="mb-api", client_secret="x", redirect_uri="http://x/cb"
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(services)), base_url="http://testserver"
+    ) as api:
+        r = await api.get("/v1/auth/login")
+    assert r.status_code in (502, 503) and "set-cookie" not in r.headers
+
+
+async def test_under_tls_the_session_cookie_is_secure_and_host_locked(
+    db: Database, env: WorkflowEnvironment, tmp_path: Path, provider_url: str
+) -> None:
+    services = Services.build(_settings(tmp_path, provider_url, tls=True), db, env.client)
+    world = World(services, Clock(), provider_url, create_app(services), MailOutbox(db))
+    browser = world.browser(https=True)
+    answer = await browser.login(user("lee@example.com"))
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if "mb_session=" in c)
+    assert cookie.startswith("__Host-mb_session=")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "Path=/" in cookie
+    assert "Domain" not in cookie
+    assert (await browser.api.get("/v1/me")).status_code == 200
