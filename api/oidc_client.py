@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2 import OAuth2Error
 from joserfc import jwt
@@ -160,7 +161,7 @@ class OidcClient:
                     code=code,
                     code_verifier=attempt.code_verifier,
                 )
-        except OAuth2Error as err:
+        except (OAuth2Error, OAuthError) as err:
             raise OidcError(f"the provider refused the code ({err.error})") from None
         except httpx.HTTPError as err:
             raise OidcUnavailable(
@@ -198,7 +199,9 @@ class OidcClient:
         try:
             registry.validate(claims)
         except JoseError as err:
-            raise OidcError(f"the ID token is not valid for this login ({err.error})") from None
+            raise OidcError(
+                f"the ID token is not valid for this login ({err.description or err.error})"
+            ) from None
         audience = claims["aud"]
         if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != self.client_id:
             raise OidcError("the ID token was issued to another client (azp)")

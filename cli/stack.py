@@ -16,10 +16,17 @@ from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from api.app import create_app
 from api.codec_server import create_codec_server
+from api.dev_oidc_provider import (
+    DevClient,
+    DevSigningKey,
+    create_dev_oidc_provider,
+    load_or_create_client_secret,
+)
 from api.services import Services
 from api.tls import server_config
 from cli.endpoints import Endpoints, remove_discovery, write_discovery
@@ -106,6 +113,31 @@ def codec_server_app(settings: Settings, db: Database) -> FastAPI:
     )
 
 
+def dev_identity_provider(settings: Settings) -> tuple[Settings, FastAPI | None]:
+    """With no ``MB_OIDC_ISSUER``, a development OIDC provider on loopback (its signing
+    key and our client secret generated into ``<data dir>/keys/dev-oidc``), and the
+    settings that point the API at it; otherwise the settings unchanged."""
+    if settings.oidc_issuer is not None:
+        return settings, None
+    keys = settings.data_path / "keys" / "dev-oidc"
+    secret = load_or_create_client_secret(keys / "client-secret")
+    issuer = f"http://{settings.api_host}:{settings.oidc_dev_port}"
+    client = DevClient(
+        client_id=settings.oidc_client_id,
+        client_secret=secret,
+        redirect_uris=(f"{settings.api_base_url}/v1/auth/callback",),
+    )
+    provider = create_dev_oidc_provider(
+        issuer=issuer,
+        clients={client.client_id: client},
+        signing_key=DevSigningKey.load_or_create(keys / "signing.pem"),
+    )
+    configured = settings.model_copy(
+        update={"oidc_issuer": issuer, "oidc_client_secret": SecretStr(secret)}
+    )
+    return configured, provider
+
+
 async def first_token(db: Database) -> str | None:
     """Create the local user's first API token (once per data directory)."""
     tokens = TokenRepository(db)
@@ -126,6 +158,11 @@ async def run_stack(
     settings.data_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     ensure_port_free(settings.api_host, settings.api_port, "HTTP API", "MB_API_PORT")
     ensure_port_free(settings.api_host, settings.codec_port, "codec server", "MB_CODEC_PORT")
+    settings, identity = dev_identity_provider(settings)
+    if identity is not None:
+        ensure_port_free(
+            settings.api_host, settings.oidc_dev_port, "dev OIDC provider", "MB_OIDC_DEV_PORT"
+        )
     async with backends(settings) as (client, db, endpoints):
         token = await first_token(db)
         write_discovery(settings, endpoints)
@@ -148,6 +185,19 @@ async def run_stack(
                     lifespan="off",
                 )
             )
+            servers = [api, codec]
+            if identity is not None:
+                servers.append(
+                    EmbeddedServer(
+                        uvicorn.Config(
+                            identity,
+                            host=settings.api_host,
+                            port=settings.oidc_dev_port,
+                            log_level="warning",
+                            lifespan="off",
+                        )
+                    )
+                )
             workers_ready = asyncio.Event()
             tasks = [
                 asyncio.create_task(
@@ -155,8 +205,9 @@ async def run_stack(
                 ),
                 asyncio.create_task(api.serve(), name="api"),
                 asyncio.create_task(codec.serve(), name="codec-server"),
+                *(asyncio.create_task(s.serve(), name="dev-oidc") for s in servers[2:]),
             ]
-            while not (api.started and codec.started and workers_ready.is_set()):
+            while not (all(s.started for s in servers) and workers_ready.is_set()):
                 if any(t.done() for t in tasks):
                     break
                 await asyncio.sleep(0.05)
@@ -164,8 +215,8 @@ async def run_stack(
             if on_ready is not None and api.started:
                 tasks.append(asyncio.create_task(on_ready(running), name="on-ready"))
             await _until_stopped(stop, tasks)
-            api.should_exit = True
-            codec.should_exit = True
+            for server in servers:
+                server.should_exit = True
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             for task in tasks:

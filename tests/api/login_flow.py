@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -50,6 +51,23 @@ class Browser:
         token = me.json()["csrf_token"]
         assert isinstance(token, str)
         return token
+
+
+class LoginForm(HTMLParser):
+    """The login page's form: its action and hidden fields (attribute values unescaped)."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "form":
+            self.action = values.get("action")
+        elif tag == "input" and values.get("type") == "hidden":
+            self.fields[str(values["name"])] = str(values["value"])
 
 
 def query_of(url: str) -> dict[str, str]:

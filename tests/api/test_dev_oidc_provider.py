@@ -14,7 +14,6 @@ import stat
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -34,6 +33,7 @@ from api.dev_oidc_provider import (
     create_dev_oidc_provider,
     load_or_create_client_secret,
 )
+from tests.api.login_flow import LoginForm
 from tests.integration.conftest import free_port
 
 
@@ -79,23 +79,6 @@ class Authorization:
 class Redeemed:
     token: dict[str, Any]
     headers: Any
-
-
-class LoginForm(HTMLParser):
-    """The login page's form: its action and hidden fields (attribute values unescaped)."""
-
-    def __init__(self, page: str) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self.feed(page)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag == "form":
-            self.action = values.get("action")
-        elif tag == "input" and values.get("type") == "hidden":
-            self.fields[str(values["name"])] = str(values["value"])
 
 
 @pytest.fixture(scope="module")

@@ -179,9 +179,13 @@ async def test_a_verification_link_works_once_and_not_after_it_expires(world: Wo
     reused = await browser.api.get(third)
     assert reused.status_code == 400 and "already used" in reused.text
     # A forged or altered link fails its signature.
-    payload, _, mac = third.partition("token=")[2].partition(".")
-    forged = await browser.api.get(f"/v1/auth/verify-email?token={payload}.{mac[:-2]}AA")
+    verification_id, kid, mac = third.partition("token=")[2].split(".")
+    forged = await browser.api.get(f"/v1/auth/verify-email?token={verification_id}.{kid}.A{mac}")
     assert forged.status_code == 400 and "not valid" in forged.text
+    # A valid MAC does not carry over to another row's id.
+    other_id = second.partition("token=")[2].split(".")[0]
+    swapped = await browser.api.get(f"/v1/auth/verify-email?token={other_id}.{kid}.{mac}")
+    assert swapped.status_code == 400 and "not valid" in swapped.text
 
 
 async def test_resending_is_throttled(world: World) -> None:
