@@ -119,3 +119,10 @@ class ReviewCreate(BaseModel):
 
     decision: Literal["approve", "reject"]
     reason: str = Field(min_length=1, max_length=1000, description="why (audited)")
+
+
+class AppDeleted(BaseModel):
+    """The app is gone from the API; its instance stops as soon as its workflow gets there."""
+
+    app_id: str
+    stopping: bool = Field(description="whether a running AppWorkflow was told to go offline")

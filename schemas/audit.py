@@ -38,6 +38,7 @@ class AuditAction(StrEnum):
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
     REVIEW_DECIDE = "review.decide"
+    APP_DELETE = "app.delete"
 
 
 class Actor(BaseModel):

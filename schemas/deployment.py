@@ -129,6 +129,16 @@ class RefreshRequest(BaseModel):
     reason: str = Field(default="", max_length=1000)
 
 
+class RetireRequest(BaseModel):
+    """Signal ``retire`` of AppWorkflow: take the app offline for good (the app was
+    deleted): clear its route, stop its live instance, drop what is queued, end."""
+
+    kind: Literal["retire"] = "retire"
+    request_id: str = Field(pattern=REQUEST_ID_PATTERN)
+    requested_by: str = Field(min_length=1, max_length=128)
+    reason: str = Field(default="", max_length=1000)
+
+
 class ReviewDecision(BaseModel):
     """Signal ``review`` (AppWorkflow forwards it to the waiting DeploymentWorkflow)."""
 
@@ -261,7 +271,10 @@ class AppState(BaseModel):
     refreshes: list[RefreshSummary] = []
     next_generation: int = 1
     pending: list[
-        Annotated[DeployRequest | RollbackRequest | RefreshRequest, Field(discriminator="kind")]
+        Annotated[
+            DeployRequest | RollbackRequest | RefreshRequest | RetireRequest,
+            Field(discriminator="kind"),
+        ]
     ] = []
     seen_request_ids: list[str] = Field(default=[], description="bounded, for idempotency")
 

@@ -21,6 +21,7 @@ SIGNAL_DEPLOY = "deploy"
 SIGNAL_ROLLBACK = "rollback"
 SIGNAL_REVIEW = "review"
 SIGNAL_REFRESH = "refresh"
+SIGNAL_RETIRE = "retire"
 QUERY_STATUS = "status"
 QUERY_RELEASES = "releases"
 

@@ -20,6 +20,7 @@ from schemas.deployment import (
     DeployRequest,
     RefreshRequest,
     ReleaseRecord,
+    RetireRequest,
     ReviewDecision,
     RollbackRequest,
     Stage,
@@ -118,6 +119,17 @@ async def request_rollback(client: Client, app_id: str, request: RollbackRequest
         target = earlier[-1]
     await _app_handle(client, app_id).signal(names.SIGNAL_ROLLBACK, request)
     return target
+
+
+async def request_retire(client: Client, app_id: str, request: RetireRequest) -> bool:
+    """Signal the AppWorkflow to go offline for good; False if it is not running."""
+    try:
+        await _app_handle(client, app_id).signal(names.SIGNAL_RETIRE, request)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 async def refresh_if_declared(

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         RefreshRequest,
         RefreshSummary,
         ReleaseRecord,
+        RetireRequest,
         ReviewDecision,
         RollbackRequest,
         RollbackSummary,
@@ -68,6 +69,9 @@ class AppWorkflow:
                 await self._deploy(command)
             elif isinstance(command, RefreshRequest):
                 await self._refresh(command)
+            elif isinstance(command, RetireRequest):
+                await self._retire(command)
+                return
             else:
                 await self._rollback(command)
             if self._history_is_long():
@@ -104,6 +108,13 @@ class AppWorkflow:
         """Queue a refresh: the live release on a new instance (e.g. its secrets changed)."""
         if self._first_time(request.request_id):
             self._state.pending.append(request)
+
+    @workflow.signal(name=names.SIGNAL_RETIRE)
+    def retire(self, request: RetireRequest) -> None:
+        """Retire the app (it was deleted) as soon as the running command ends: ahead of
+        the queue, whose deployments are then dropped."""
+        if self._first_time(request.request_id):
+            self._state.pending.insert(0, request)
 
     @workflow.signal(name=names.SIGNAL_REVIEW)
     async def review(self, decision: ReviewDecision) -> None:
@@ -239,6 +250,27 @@ class AppWorkflow:
         self._state.live_version = target.version
         record.ok = True
         record.message = f"rolled back from v{record.from_version} to v{target.version}"
+
+    # --- retire -------------------------------------------------------------------------
+
+    async def _retire(self, request: RetireRequest) -> None:
+        """Offline for good: no route, no instance; queued commands are dropped."""
+        await rollout.clear_route(
+            app_id=self._input.app_id,
+            reason=f"app deleted by {request.requested_by}: {request.reason or 'no reason given'}",
+            request_id=f"{request.request_id}-retire",
+        )
+        live = self._live()
+        if live is not None:
+            await rollout.stop_instance(names.runtime_task_queue(live.host), live.instance_id)
+        self._state.live_version = None
+        for dropped in self._state.pending:
+            if isinstance(dropped, DeployRequest):
+                summary = self._summary(dropped.request_id)
+                summary.outcome = DeploymentOutcome.FAILED
+                summary.message = "not started: the app was deleted"
+                summary.finished_at = workflow.now()
+        self._state.pending = []
 
     # --- refresh ------------------------------------------------------------------------
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, HTTPException, status
 
-from api.deps import CurrentUser, OwnedApp, ServicesDep
+from api.deps import CurrentActor, CurrentUser, OwnedApp, ServicesDep
 from api.routes.deployments import ERRORS
-from schemas.api import AppCreate, AppView
-from schemas.deployment import DeploymentSummary, ReleaseRecord
+from schemas.api import AppCreate, AppDeleted, AppView
+from schemas.deployment import DeploymentSummary, ReleaseRecord, RetireRequest
 from store.apps import AppOwnedByAnother
-from temporal.pipeline_client import app_releases
+from temporal.pipeline_client import app_releases, request_retire
 
 router = APIRouter(prefix="/v1/apps", tags=["apps"])
 
@@ -23,7 +25,7 @@ async def list_apps(user: CurrentUser, services: ServicesDep) -> list[str]:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=AppView, responses=ERRORS)
 async def create_app_id(body: AppCreate, user: CurrentUser, services: ServicesDep) -> AppView:
     """Reserve an app id for the caller (409 if it is taken)."""
-    if await services.apps.owner(body.app_id) is not None:
+    if await services.apps.taken(body.app_id):
         raise HTTPException(409, f"app id {body.app_id!r} is taken")
     try:
         await services.apps.ensure(body.app_id, user)
@@ -48,6 +50,21 @@ async def get_app(app_id: OwnedApp, services: ServicesDep) -> AppView:
         app_url=f"{services.settings.api_base_url}/apps/{app_id}/",
         status=await services.app_status(app_id),
     )
+
+
+@router.delete(
+    "/{app_id}", status_code=status.HTTP_202_ACCEPTED, response_model=AppDeleted, responses=ERRORS
+)
+async def delete_app(app_id: OwnedApp, actor: CurrentActor, services: ServicesDep) -> AppDeleted:
+    """Take the app offline for good and destroy its secrets; its id is not reused."""
+    request = RetireRequest(
+        request_id=uuid.uuid4().hex, requested_by=actor.user_id, reason="deleted through the API"
+    )
+    # The workflow first: if Temporal is down this fails (503) and nothing changed.
+    stopping = await request_retire(services.temporal, app_id, request)
+    if not await services.apps.delete(app_id, actor, services.audit):
+        raise HTTPException(404, f"app {app_id!r} not found")
+    return AppDeleted(app_id=app_id, stopping=stopping)
 
 
 @router.get("/{app_id}/releases", response_model=list[ReleaseRecord], responses=ERRORS)

@@ -70,3 +70,7 @@ CREATE INDEX mail_outbox_unsent ON mail_outbox (id) WHERE sent_at IS NULL;
 ALTER TABLE api_tokens
     ADD COLUMN name   text,
     ADD COLUMN scopes text[];
+
+-- Deleted apps keep their row (releases and evidence refer to it) and their id
+-- is never handed out again; everything else treats them as gone.
+ALTER TABLE apps ADD COLUMN deleted_at timestamptz;

@@ -187,3 +187,44 @@ async def test_healthz_and_openapi(api: Api) -> None:
     spec = (await api.http.get("/openapi.json")).json()
     assert "/v1/apps/{app_id}/deployments" in spec["paths"]
     assert "/v1/apps/{app_id}/rollback" in spec["paths"]
+
+
+async def test_create_list_and_delete_an_app(api: Api, workers: FakePipeline) -> None:
+    created = await api.http.post("/v1/apps", json={"app_id": "my-poll"}, headers=api.auth("alice"))
+    assert created.status_code == 201 and created.json()["status"]["live"] is None
+    taken = await api.http.post("/v1/apps", json={"app_id": "my-poll"}, headers=api.auth("bob"))
+    assert taken.status_code == 409
+    bad = await api.http.post("/v1/apps", json={"app_id": "My Poll!"}, headers=api.auth("bob"))
+    assert bad.status_code == 422
+    r = await api.deploy("alice", "my-poll", prompt="a poll for lunch")
+    assert r.status_code == 202
+    await api.wait_live("alice", "my-poll", 1)
+    listed = await api.http.get("/v1/apps/my-poll/deployments", headers=api.auth("alice"))
+    assert [d["outcome"] for d in listed.json()] == ["live"]
+    await api.http.put(
+        "/v1/apps/my-poll/secrets/API_KEY", json={"value": "s3cret"}, headers=api.auth("alice")
+    )
+
+    assert (await api.http.delete("/v1/apps/my-poll", headers=api.auth("bob"))).status_code == 404
+    deleted = await api.http.delete("/v1/apps/my-poll", headers=api.auth("alice"))
+    assert deleted.status_code == 202 and deleted.json() == {"app_id": "my-poll", "stopping": True}
+    assert (await api.http.get("/v1/apps/my-poll", headers=api.auth("alice"))).status_code == 404
+    assert (await api.http.get("/v1/apps", headers=api.auth("alice"))).json() == []
+    for _ in range(200):  # the AppWorkflow takes it offline and stops its instance
+        if "stop:my-poll-v1" in workers.calls:
+            break
+        await asyncio.sleep(0.05)
+    assert "clear:my-poll" in workers.calls and "stop:my-poll-v1" in workers.calls
+    # Its secrets' ciphertexts are gone, and the id is never handed out again.
+    async with api.services.db.connection() as conn:
+        row = await (
+            await conn.execute(
+                "SELECT count(*) AS n FROM secrets"
+                " WHERE app_id = 'my-poll' AND ciphertext IS NOT NULL"
+            )
+        ).fetchone()
+    assert row is not None and row["n"] == 0
+    again = await api.deploy("alice", "my-poll", prompt="a poll again")
+    assert again.status_code == 404
+    reserved = await api.http.post("/v1/apps", json={"app_id": "my-poll"}, headers=api.auth("bob"))
+    assert reserved.status_code == 409

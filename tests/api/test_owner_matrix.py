@@ -109,11 +109,15 @@ async def world(
         issued[user] = await tokens.issue(user)
     app = create_app(services)
     # Every operation the app publishes (FastAPI builds the schema from its route table).
+    # Deleting the app comes last: every other route needs it.
     routes = sorted(
-        (method.upper(), path)
-        for path, operations in app.openapi()["paths"].items()
-        if path.startswith("/v1")
-        for method in operations
+        (
+            (method.upper(), path)
+            for path, operations in app.openapi()["paths"].items()
+            if path.startswith("/v1")
+            for method in operations
+        ),
+        key=lambda r: (r == ("DELETE", "/v1/apps/{app_id}"), r),
     )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"

@@ -22,7 +22,13 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from schemas.deployment import DeployRequest, RefreshRequest, ReviewDecision, RollbackRequest
+from schemas.deployment import (
+    DeployRequest,
+    RefreshRequest,
+    RetireRequest,
+    ReviewDecision,
+    RollbackRequest,
+)
 from schemas.keys import KeyRotationInput
 from temporal import names
 from temporal.converter import data_converter
@@ -34,7 +40,7 @@ from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 
 HERE = Path(__file__).parent
-GENERATION = "v3"
+GENERATION = "v4"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 
@@ -139,6 +145,14 @@ async def main() -> None:
 
             await _until(refreshed)
             await _save(client, "refresh", [names.app_workflow_id("fresh-app")])
+
+            await _deploy(client, "gone-app", "a guest book")
+            await client.get_workflow_handle(names.app_workflow_id("gone-app")).signal(
+                names.SIGNAL_RETIRE,
+                RetireRequest(request_id=uuid.uuid4().hex, requested_by="user-1"),
+            )
+            await client.get_workflow_handle(names.app_workflow_id("gone-app")).result()
+            await _save(client, "retire", [names.app_workflow_id("gone-app")])
 
             await client.execute_workflow(
                 names.KEY_ROTATION_WORKFLOW_TYPE,

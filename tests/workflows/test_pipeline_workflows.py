@@ -19,6 +19,7 @@ from schemas.deployment import (
     DeploymentResult,
     DeployRequest,
     RefreshRequest,
+    RetireRequest,
     ReviewDecision,
     RollbackRequest,
     Stage,
@@ -30,6 +31,7 @@ from temporal.pipeline_client import (
     app_status,
     deployment_status,
     request_deployment,
+    request_retire,
     request_rollback,
     submit_review,
 )
@@ -485,3 +487,34 @@ async def test_a_refresh_that_cannot_start_keeps_the_old_instance(
     assert not record.ok and "still serving" in record.message
     assert workers.routes["stale"] == "stale-v1"
     assert workers.running == {"stale-v1"}
+
+
+async def test_retire_takes_the_app_offline_drops_the_queue_and_ends(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    live = await _deploy(env.client, "retiring", "a todo list")
+    assert (await _result(env.client, live)).release.version == 1
+    # A deployment waits for review, another is queued behind it; then the app is deleted.
+    waiting = await _deploy(env.client, "retiring", "FLAGME a login page")
+    await _wait_for_review(env.client, waiting)
+    queued = await _deploy(env.client, "retiring", "a todo list v3")
+    retire = RetireRequest(request_id=uuid.uuid4().hex, requested_by=OWNER, reason="done")
+    assert await request_retire(env.client, "retiring", retire)
+    await submit_review(
+        env.client,
+        "app-retiring",
+        ReviewDecision(decision="reject", reviewer="op@example.test", reason="no"),
+    )
+    handle = env.client.get_workflow_handle(names.app_workflow_id("retiring"))
+    await handle.result()  # the AppWorkflow ends
+    assert workers.routes.get("retiring") is None
+    assert "stop:retiring-v1" in workers.calls
+    assert workers.calls.index("clear:retiring") < workers.calls.index("stop:retiring-v1")
+    assert not any(c.startswith("start:retiring-v3") for c in workers.calls)
+    status = await app_status(env.client, "retiring")  # still answers after the end
+    assert status.live is None and status.pending == 0
+    dropped = next(d for d in status.deployments if d.workflow_id == queued)
+    assert dropped.outcome is DeploymentOutcome.FAILED and "deleted" in dropped.message
+    # A second retire finds nothing running.
+    again = RetireRequest(request_id=uuid.uuid4().hex, requested_by=OWNER)
+    assert not await request_retire(env.client, "retiring", again)
