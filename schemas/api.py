@@ -21,6 +21,8 @@ from schemas.qa import QAPolicy
 class DeploymentCreate(BaseModel):
     """``POST /v1/apps/{app_id}/deployments``: a prompt, or a bundle as path -> text."""
 
+    model_config = ConfigDict(extra="forbid")
+
     prompt: str | None = Field(default=None, description="what the app should do")
     bundle: dict[str, str] | None = Field(
         default=None, description="a hand-written bundle: file path -> UTF-8 content"
@@ -59,6 +61,8 @@ class DeploymentAccepted(BaseModel):
 
 class RollbackCreate(BaseModel):
     """``POST /v1/apps/{app_id}/rollback``."""
+
+    model_config = ConfigDict(extra="forbid")
 
     to_version: int | None = Field(default=None, ge=1, description="default: the previous one")
     reason: str = Field(default="", max_length=1000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SECRET_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 MAX_SECRET_BYTES = 64 * 1024
@@ -32,6 +32,8 @@ def validate_secret_value(value: str) -> str:
 
 class SetSecretBody(BaseModel):
     """``PUT /v1/apps/{app}/secrets/{name}``."""
+
+    model_config = ConfigDict(extra="forbid")
 
     value: str = Field(description="at most 64 KiB of UTF-8; never echoed back")
 

@@ -126,6 +126,7 @@ async def test_bad_input_gets_a_reason_and_changes_nothing(
         ("a-app", {"bundle": {"main.py": "x"}}, 400, "missing requirements.txt"),
         ("a-app", {"bundle": {**GOOD_BUNDLE, "../evil.py": "x"}}, 400, "invalid bundle"),
         ("a-app", {"prompt": "ok", "idempotency_key": "short"}, 422, "idempotency_key"),
+        ("a-app", {"prompt": "ok", "priority": "high"}, 422, "priority: Extra inputs"),
     ]
     for app_id, body, status, reason in cases:
         r = await api.deploy("alice", app_id, **body)
