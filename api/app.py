@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import psycopg
 import psycopg_pool
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import gateway
 from api.deps import scope_for
 from api.limits import BodySizeLimit
 from api.routes import apps, audit, auth, deployments, reports, review, secrets, tokens
@@ -30,24 +27,18 @@ from store.secrets import SecretNotFound
 from temporal.pipeline_client import PipelineRequestError
 
 log = logging.getLogger(__name__)
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def create_app(services: Services) -> FastAPI:
     """The API for one process, bound to already-connected services."""
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await app.state.upstreams.close()
-
     app = FastAPI(
         title="MicroBuilder deployment pipeline",
         version="1",
         description="Start, watch and roll back QA-gated deployments of micro apps.",
-        lifespan=lifespan,
     )
     app.state.services = services
-    app.state.upstreams = gateway.UpstreamPool()
     app.include_router(auth.router)
     app.include_router(tokens.router)
     app.include_router(apps.router, dependencies=[Depends(scope_for("apps"))])
@@ -56,7 +47,15 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(secrets.router, dependencies=[Depends(scope_for("secrets"))])
     app.include_router(audit.router, dependencies=[Depends(scope_for("audit"))])
     app.include_router(review.router, dependencies=[Depends(scope_for("review"))])
-    app.include_router(gateway.router)
+
+    @app.api_route("/apps/{path:path}", methods=_METHODS, include_in_schema=False)
+    async def apps_live_elsewhere(path: str, request: Request) -> RedirectResponse:
+        """Deployed apps are served from their own origin, never the API's."""
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(
+            f"{services.settings.apps_base_url}/apps/{path}{query}", status_code=308
+        )
+
     app.add_middleware(BodySizeLimit, limit=MAX_BUNDLE_BYTES * 2)
     install_security_headers(app, services.settings)
     _install_error_handlers(app)

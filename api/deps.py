@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from api.services import Services
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.deployment import APP_ID_PATTERN
+from store.rate_limits import RateLimiter
 
 
 def get_services(request: Request) -> Services:
@@ -23,15 +24,19 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def _limit(services: Services, key: str) -> None:
-    """429 with ``Retry-After`` once ``key`` used up its requests of this minute."""
-    verdict = await services.limiter.hit(key)
+async def enforce(limiter: RateLimiter, key: str, what: str) -> None:
+    """429 with ``Retry-After`` once ``key`` used up its requests of this window."""
+    verdict = await limiter.hit(key)
     if not verdict.allowed:
         raise HTTPException(
             429,
-            f"rate limit: {verdict.limit} requests per minute; retry in {verdict.retry_after_s} s",
+            f"{what}: {verdict.limit} requests per minute; retry in {verdict.retry_after_s} s",
             headers={"Retry-After": str(verdict.retry_after_s)},
         )
+
+
+async def _limit(services: Services, key: str) -> None:
+    await enforce(services.limiter, key, "rate limit")
 
 
 SESSION_COOKIE = "mb_session"

@@ -2,18 +2,29 @@
 
 Deployed apps have no network interface; this proxy is their only ingress.
 The route is read per request, so a switch takes effect on the next request.
+
+The gateway is its own ASGI app, served on another origin than the API
+(``MB_APPS_PORT`` / ``MB_APPS_PUBLIC_URL``): an app's scripts must never run
+where they could read API responses with a user's session. Cookies ignore
+ports, so our session and login cookies are also removed from what apps
+receive, and apps may not set cookies with our names.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from api.deps import AppId, ServicesDep
+from api.security_headers import install_security_headers
+from api.services import Services
 
 router = APIRouter(tags=["gateway"])
 
@@ -28,7 +39,8 @@ _HOP_BY_HOP = {
     "upgrade",
 }
 # Never forwarded to app code: our own credentials.
-_PRIVATE_REQUEST_HEADERS = {"authorization", "host"}
+_PRIVATE_REQUEST_HEADERS = {"authorization", "host", "cookie"}
+OUR_COOKIES = frozenset({"mb_session", "__Host-mb_session", "mb_login"})
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -83,6 +95,9 @@ async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDe
         for k, v in request.headers.items()
         if k.lower() not in _HOP_BY_HOP and k.lower() not in _PRIVATE_REQUEST_HEADERS
     }
+    app_cookies = _without_our_cookies(request.headers.get("cookie", ""))
+    if app_cookies:
+        headers["cookie"] = app_cookies
     headers["x-forwarded-prefix"] = f"/apps/{app_id}"
     headers["x-forwarded-proto"] = request.url.scheme
     if request.client is not None:
@@ -100,9 +115,56 @@ async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDe
         raise HTTPException(504, f"app {app_id!r} did not answer in time") from None
     except httpx.TransportError:
         raise HTTPException(502, f"app {app_id!r} is not reachable") from None
-    return StreamingResponse(
+    answer = StreamingResponse(
         response.aiter_raw(),
         status_code=response.status_code,
-        headers={k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP},
+        headers={
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in _HOP_BY_HOP and k.lower() != "set-cookie"
+        },
         background=BackgroundTask(response.aclose),
     )
+    for name, value in response.headers.multi_items():
+        if name.lower() == "set-cookie" and _cookie_name(value) not in OUR_COOKIES:
+            answer.raw_headers.append((b"set-cookie", value.encode("latin-1")))
+    return answer
+
+
+def _cookie_name(set_cookie: str) -> str:
+    return set_cookie.split("=", 1)[0].strip()
+
+
+def _without_our_cookies(header: str) -> str:
+    """The Cookie header minus our session and login cookies."""
+    kept = [
+        part.strip()
+        for part in header.split(";")
+        if part.strip() and part.split("=", 1)[0].strip() not in OUR_COOKIES
+    ]
+    return "; ".join(kept)
+
+
+def create_gateway_app(services: Services) -> FastAPI:
+    """The deployed apps' origin: the proxy, security headers, JSON errors, nothing else."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.upstreams.close()
+
+    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.services = services
+    app.state.upstreams = UpstreamPool()
+    app.include_router(router)
+    install_security_headers(app, services.settings)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, __: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": "not an app address"}, status_code=422)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return app

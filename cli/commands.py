@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Literal
 
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 from temporalio.client import Client, WorkflowHistory
 
@@ -18,6 +19,7 @@ from activities.qa.advisories import update_advisories
 from activities.qa.evidence import EvidenceInvalid, EvidencePayload, EvidenceService
 from activities.qa_gate import QAGate
 from api.app import create_app
+from api.gateway import create_gateway_app
 from api.services import Services
 from api.tls import server_config
 from cli import endpoints, progress
@@ -91,6 +93,7 @@ async def up(
         s = stack.settings
         console.print(f"[bold green]MicroBuilder is up[/] (data in {s.data_path})")
         console.print(f"  API        {s.api_base_url}   (OpenAPI: {s.api_base_url}/docs)")
+        console.print(f"  Apps       {s.apps_base_url}/apps/<app>/   (their own origin)")
         console.print(f"  Temporal   UI {s.ui_base_url}")
         console.print(f"  Log in     {s.api_base_url}/v1/auth/login   (identity: {s.oidc_issuer})")
         if not s.smtp_host:
@@ -125,15 +128,26 @@ async def worker(settings: Settings, stop: asyncio.Event) -> None:
 
 async def api(settings: Settings) -> int:
     """``mb api``: only the HTTP API."""
+    return await _serve_alone(settings, create_app, settings.api_port)
+
+
+async def gateway(settings: Settings) -> int:
+    """``mb gateway``: only the deployed apps' origin (the proxy to their sockets)."""
+    return await _serve_alone(settings, create_gateway_app, settings.apps_port)
+
+
+async def _serve_alone(
+    settings: Settings, make_app: Callable[[Services], FastAPI], port: int
+) -> int:
     check_keys(settings)
     found = endpoints.resolve(settings)
     client = await connect(settings, target=found.temporal_target)
     async with database(settings) as db:
         server = uvicorn.Server(
             server_config(
-                create_app(Services.build(settings, db, client)),
+                make_app(Services.build(settings, db, client)),
                 settings,
-                port=settings.api_port,
+                port=port,
                 log_level="info",
             )
         )
@@ -228,7 +242,7 @@ async def deploy_with(
     summary = await progress.follow(client, app_id, request.request_id, workflow_id, console)
     console.print()
     if summary.outcome is DeploymentOutcome.LIVE:
-        console.print(f"[bold green]live[/] at {settings.api_base_url}/apps/{app_id}/")
+        console.print(f"[bold green]live[/] at {settings.apps_base_url}/apps/{app_id}/")
     else:
         console.print(f"[bold red]{summary.outcome.value}[/]: {summary.message}")
         if summary.outcome is DeploymentOutcome.REJECTED and "review" in summary.message:

@@ -174,6 +174,13 @@ def api() -> None:
     _run(commands.api(_settings()))
 
 
+@app.command()
+def gateway() -> None:
+    """Run only the gateway to deployed apps, on their own origin (MB_APPS_PORT)."""
+    _logging()
+    _run(commands.gateway(_settings()))
+
+
 @app.command("codec-server")
 def codec_server(
     port: Annotated[int, typer.Option(help="port on MB_API_HOST")] = 8234,

@@ -27,6 +27,7 @@ from api.dev_oidc_provider import (
     create_dev_oidc_provider,
     load_or_create_client_secret,
 )
+from api.gateway import create_gateway_app
 from api.services import Services
 from api.tls import server_config
 from cli.endpoints import Endpoints, remove_discovery, write_discovery
@@ -158,6 +159,7 @@ async def run_stack(
     settings.data_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     ensure_port_free(settings.api_host, settings.api_port, "HTTP API", "MB_API_PORT")
     ensure_port_free(settings.api_host, settings.codec_port, "codec server", "MB_CODEC_PORT")
+    ensure_port_free(settings.api_host, settings.apps_port, "apps gateway", "MB_APPS_PORT")
     settings, identity = dev_identity_provider(settings)
     if identity is not None:
         ensure_port_free(
@@ -167,9 +169,10 @@ async def run_stack(
         token = await first_token(db)
         write_discovery(settings, endpoints)
         try:
+            services = Services.build(settings, db, client)
             api = EmbeddedServer(
                 server_config(
-                    create_app(Services.build(settings, db, client)),
+                    create_app(services),
                     settings,
                     port=settings.api_port,
                     log_level="warning",
@@ -185,7 +188,16 @@ async def run_stack(
                     lifespan="off",
                 )
             )
-            servers = [api, codec]
+            apps = EmbeddedServer(
+                server_config(
+                    create_gateway_app(services),
+                    settings,
+                    port=settings.apps_port,
+                    log_level="warning",
+                    lifespan="on",
+                )
+            )
+            servers = [api, codec, apps]
             if identity is not None:
                 servers.append(
                     EmbeddedServer(
@@ -205,7 +217,8 @@ async def run_stack(
                 ),
                 asyncio.create_task(api.serve(), name="api"),
                 asyncio.create_task(codec.serve(), name="codec-server"),
-                *(asyncio.create_task(s.serve(), name="dev-oidc") for s in servers[2:]),
+                asyncio.create_task(apps.serve(), name="apps-gateway"),
+                *(asyncio.create_task(s.serve(), name="dev-oidc") for s in servers[3:]),
             ]
             while not (all(s.started for s in servers) and workers_ready.is_set()):
                 if any(t.done() for t in tasks):

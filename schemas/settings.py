@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     codec_port: int = Field(default=8234, description="the codec server (mb up, mb codec-server)")
+    apps_port: int = Field(default=8001, description="the gateway to deployed apps (own origin)")
+    apps_public_url: str | None = Field(
+        default=None, description="base URL users reach deployed apps at (another origin)"
+    )
     rate_limit_per_minute: int = Field(
         default=60,
         ge=1,
@@ -194,6 +198,13 @@ class Settings(BaseSettings):
         """Where users reach the API and the gateway."""
         scheme = "https" if self.tls else "http"
         return self.public_url or f"{scheme}://{self.api_host}:{self.api_port}"
+
+    @property
+    def apps_base_url(self) -> str:
+        """Where users reach deployed apps: never the API's origin, so an app's scripts
+        cannot read API responses with the user's session."""
+        scheme = "https" if self.tls else "http"
+        return self.apps_public_url or f"{scheme}://{self.api_host}:{self.apps_port}"
 
     @property
     def codec_url(self) -> str:

@@ -32,7 +32,7 @@ async def create_app_id(body: AppCreate, user: CurrentUser, services: ServicesDe
     except AppOwnedByAnother:  # lost a race for the same id
         raise HTTPException(409, f"app id {body.app_id!r} is taken") from None
     return AppView(
-        app_url=f"{services.settings.api_base_url}/apps/{body.app_id}/",
+        app_url=f"{services.settings.apps_base_url}/apps/{body.app_id}/",
         status=await services.app_status(body.app_id),
     )
 
@@ -47,7 +47,7 @@ async def list_deployments(app_id: OwnedApp, services: ServicesDep) -> list[Depl
 async def get_app(app_id: OwnedApp, services: ServicesDep) -> AppView:
     """The live release, the running deployment and recent history."""
     return AppView(
-        app_url=f"{services.settings.api_base_url}/apps/{app_id}/",
+        app_url=f"{services.settings.apps_base_url}/apps/{app_id}/",
         status=await services.app_status(app_id),
     )
 

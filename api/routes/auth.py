@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from api.deps import CurrentPrincipal, ServicesDep, client_ip, session_cookie_name
+from api.deps import CurrentPrincipal, ServicesDep, client_ip, enforce, session_cookie_name
 from api.oidc_client import OidcClient, OidcError, OidcUnavailable
 from api.routes.deployments import ERRORS
 from api.services import Services
@@ -32,13 +32,7 @@ RESEND_AFTER_S = 60
 
 
 async def _throttle(services: Services, key: str) -> None:
-    verdict = await services.login_limiter.hit(key)
-    if not verdict.allowed:
-        raise HTTPException(
-            429,
-            f"too many attempts: {verdict.limit} per minute; retry in {verdict.retry_after_s} s",
-            headers={"Retry-After": str(verdict.retry_after_s)},
-        )
+    await enforce(services.login_limiter, key, "too many attempts")
 
 
 def _oidc(services: Services) -> OidcClient:

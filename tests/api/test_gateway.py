@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from api.app import create_app
+from api.gateway import create_gateway_app
 from api.services import Services
 from cli.stack import EmbeddedServer
 from schemas.settings import Settings
@@ -64,7 +64,7 @@ async def socket_app(tmp_path: Path) -> AsyncIterator[str]:
 async def http(db: Database, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
     # The gateway needs no Temporal: a client is required by Services but never used here.
     services = Services.build(Settings(data_dir=tmp_path / "data"), db, temporal=None)  # type: ignore[arg-type]
-    app = create_app(services)
+    app = create_gateway_app(services)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as client:
@@ -95,7 +95,7 @@ async def test_requests_reach_the_live_instance(
         headers={
             "Authorization": "Bearer mbt_secret_platform_token",
             "Content-Type": "application/json",
-            "Cookie": "app_pref=dark",
+            "Cookie": "mb_session=victim; app_pref=dark; __Host-mb_session=v2; mb_login=x",
         },
     )
     assert r.status_code == 201
@@ -132,3 +132,45 @@ async def test_switch_takes_effect_on_the_next_request(
     assert (await client.get("/apps/echo-app/x")).status_code == 201
     await _route(services, str(tmp_path / "v2-not-started.sock"), version=2)
     assert (await client.get("/apps/echo-app/x")).status_code == 502
+
+
+async def cookie_setter(scope: Scope, receive: Receive, send: Send) -> None:
+    """A deployed app trying to plant our session cookie next to its own."""
+    if scope["type"] != "http":
+        return
+    await receive()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"set-cookie", b"theme=dark; Path=/apps/echo-app/"),
+                (b"set-cookie", b"mb_session=attackers-session; Path=/"),
+                (b"set-cookie", b"__Host-mb_session=x; Path=/; Secure"),
+                (b"set-cookie", b"cart=3; Path=/apps/echo-app/"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def test_apps_cannot_set_our_cookies_but_keep_their_own(
+    http: tuple[httpx.AsyncClient, Services], tmp_path: Path
+) -> None:
+    client, services = http
+    path = str(tmp_path / "setter.sock")
+    server = EmbeddedServer(uvicorn.Config(cookie_setter, uds=path, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        await _route(services, path)
+        r = await client.get("/apps/echo-app/")
+        assert r.status_code == 200
+        assert r.headers.get_list("set-cookie") == [
+            "theme=dark; Path=/apps/echo-app/",
+            "cart=3; Path=/apps/echo-app/",
+        ]
+    finally:
+        server.should_exit = True
+        await task

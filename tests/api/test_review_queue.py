@@ -10,14 +10,11 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
-from api.services import Services
 from schemas.moderation import ModerationResult
-from schemas.settings import Settings
 from store.audit import AuditLog
 from store.db import Database
 from store.moderation_log import ModerationLog
-from store.tokens import TokenRepository
+from tests.api.bearer import bearer_api
 from tests.workflows.pipeline_fakes import FakePipeline
 
 
@@ -25,18 +22,9 @@ from tests.workflows.pipeline_fakes import FakePipeline
 async def api(
     db: Database, env: WorkflowEnvironment, workers: FakePipeline, tmp_path: Path
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, dict[str, str]]]]:
-    settings = Settings(
-        data_dir=tmp_path / "data", operator_ids="ops", rate_limit_per_minute=100_000
-    )
-    services = Services.build(settings, db, env.client)
-    tokens = TokenRepository(db)
-    auth = {}
-    for user in ("alice", "ops"):
-        await tokens.ensure_user(user, user)
-        auth[user] = {"Authorization": f"Bearer {await tokens.issue(user)}"}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(services)), base_url="http://testserver"
-    ) as http:
+    async with bearer_api(
+        db, env.client, tmp_path / "data", ("alice", "ops"), operator_ids="ops"
+    ) as (http, auth):
         yield http, auth
 
 

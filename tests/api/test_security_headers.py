@@ -10,6 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.gateway import create_gateway_app
 from api.services import Services
 from schemas.settings import Settings
 from store.db import Database
@@ -42,11 +43,23 @@ async def test_every_api_response_carries_the_headers(http: httpx.AsyncClient, p
     assert r.headers["strict-transport-security"].startswith("max-age=31536000")
 
 
-async def test_the_gateway_keeps_apps_working_but_unframeable(http: httpx.AsyncClient) -> None:
-    r = await http.get("/apps/nothing-here/")
+async def test_the_gateway_keeps_apps_working_but_unframeable(
+    db: Database, env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    gateway = create_gateway_app(Services.build(Settings(data_dir=tmp_path / "d"), db, env.client))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gateway), base_url="http://testserver"
+    ) as apps:
+        r = await apps.get("/apps/nothing-here/")
     assert r.status_code == 404
     policy = r.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in policy and "default-src" not in policy
+
+
+async def test_the_api_origin_never_serves_an_app(http: httpx.AsyncClient) -> None:
+    r = await http.get("/apps/some-app/page?x=1")
+    assert r.status_code == 308
+    assert r.headers["location"] == "http://127.0.0.1:8001/apps/some-app/page?x=1"
 
 
 async def test_hsts_only_over_tls(db: Database, env: WorkflowEnvironment, tmp_path: Path) -> None:

@@ -9,12 +9,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
-from api.services import Services
-from schemas.settings import Settings
 from store.audit import AuditLog
 from store.db import Database
-from store.tokens import TokenRepository
+from tests.api.bearer import bearer_api
 from tests.workflows.pipeline_fakes import FakePipeline
 
 
@@ -22,16 +19,7 @@ from tests.workflows.pipeline_fakes import FakePipeline
 async def api(
     db: Database, env: WorkflowEnvironment, workers: FakePipeline, tmp_path: Path
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, dict[str, str]]]]:
-    settings = Settings(data_dir=tmp_path / "data", rate_limit_per_minute=100_000)
-    services = Services.build(settings, db, env.client)
-    tokens = TokenRepository(db)
-    auth = {}
-    for user in ("alice", "bob"):
-        await tokens.ensure_user(user, user)
-        auth[user] = {"Authorization": f"Bearer {await tokens.issue(user)}"}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(services)), base_url="http://testserver"
-    ) as http:
+    async with bearer_api(db, env.client, tmp_path / "data", ("alice", "bob")) as (http, auth):
         yield http, auth
 
 

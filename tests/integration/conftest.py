@@ -22,6 +22,7 @@ import uvicorn
 from temporalio.client import Client
 
 from api.app import create_app
+from api.gateway import create_gateway_app
 from api.services import Services
 from cli.stack import EmbeddedServer
 from runtime.sandbox import SandboxRuntime
@@ -53,6 +54,7 @@ class Stack:
     client: Client
     db: Database
     api: httpx.AsyncClient
+    apps: httpx.AsyncClient  # the deployed apps' own origin (the gateway)
     data_dir: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -112,13 +114,14 @@ async def stack() -> AsyncIterator[Stack]:
         ui_port=free_port(),
     )
     await dev.start()
-    api_port = free_port()
+    api_port, apps_port = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
         "MB_DATA_DIR": str(data_dir),
         "MB_TEMPORAL_ADDRESS": dev.target,
         "MB_DATABASE_URL": database_url,
         "MB_API_PORT": str(api_port),
+        "MB_APPS_PORT": str(apps_port),
         "MB_RUNTIME_HOST": "it-host",
         "MB_DRAIN_S": "0.2",
         "MB_ADVISORY_DB": str(advisory_snapshot()),
@@ -130,6 +133,7 @@ async def stack() -> AsyncIterator[Stack]:
         temporal_address=dev.target,
         database_url=database_url,
         api_port=api_port,
+        apps_port=apps_port,
         runtime_host="it-host",
         drain_s=0.2,
     )
@@ -138,19 +142,22 @@ async def stack() -> AsyncIterator[Stack]:
     await db.migrate()
     client = await connect(settings)
     await ensure_search_attributes(client)
-    server = EmbeddedServer(
-        uvicorn.Config(
-            create_app(Services.build(settings, db, client)),
-            host="127.0.0.1",
-            port=api_port,
-            log_level="warning",
+    services = Services.build(settings, db, client)
+    servers = [
+        EmbeddedServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        for app, port in (
+            (create_app(services), api_port),
+            (create_gateway_app(services), apps_port),
         )
-    )
-    serve = asyncio.create_task(server.serve())
-    while not server.started:
+    ]
+    serving = [asyncio.create_task(server.serve()) for server in servers]
+    while not all(server.started for server in servers):
         await asyncio.sleep(0.05)
     api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=30)
-    stack = Stack(settings=settings, env=env, client=client, db=db, api=api, data_dir=data_dir)
+    apps = httpx.AsyncClient(base_url=f"http://127.0.0.1:{apps_port}", timeout=30)
+    stack = Stack(
+        settings=settings, env=env, client=client, db=db, api=api, apps=apps, data_dir=data_dir
+    )
     stack.start_worker()
     try:
         yield stack
@@ -162,8 +169,10 @@ async def stack() -> AsyncIterator[Stack]:
         for instance in await runtime.instances():
             await runtime.stop(instance.instance_id, drain_s=0)
         await api.aclose()
-        server.should_exit = True
-        await serve
+        await apps.aclose()
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*serving)
         await db.close()
         await dev.stop()
         await pg.stop()

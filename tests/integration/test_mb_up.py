@@ -4,6 +4,7 @@ the data (no new token, the live app comes back)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.api.login_flow import LoginForm
 from tests.integration.conftest import free_port
 from tests.snapshot import advisory_snapshot
 
@@ -66,6 +68,26 @@ def _processes_using(path: Path) -> list[str]:
     return found
 
 
+def _log_in_and_verify(api: str, email: str, up: Up) -> None:
+    with httpx.Client(base_url=api, timeout=10) as browser:
+        to_provider = browser.get("/v1/auth/login")
+        assert to_provider.status_code == 303, to_provider.text
+        page = httpx.get(to_provider.headers["location"], timeout=10)
+        form = LoginForm(page.text)
+        assert form.action is not None, page.text
+        back = httpx.post(form.action, data={**form.fields, "email": email}, timeout=10)
+        assert back.status_code == 303, back.text
+        landed = browser.get(back.headers["location"].removeprefix(api))
+        assert landed.status_code == 303, landed.text
+        me = browser.get("/v1/me").json()
+        assert me["email"] == email and me["email_verified"] is False
+        up.wait_for("/v1/auth/verify-email?token=", within=10)
+        link = re.search(r"(/v1/auth/verify-email\?token=[\w.-]+)", up.output())
+        assert link, up.output()
+        assert browser.get(link.group(1)).status_code == 200
+        assert browser.get("/v1/me").json()["email_verified"] is True
+
+
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="mb-up-"))
@@ -76,18 +98,21 @@ def data_dir() -> Iterator[Path]:
 
 def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
     api_port, codec_port, ui_port = free_port(), free_port(), free_port()
+    apps_port, oidc_port = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
         "MB_DATA_DIR": str(data_dir),
         "MB_ADVISORY_DB": str(advisory_snapshot()),
         "MB_API_PORT": str(api_port),
         "MB_CODEC_PORT": str(codec_port),
+        "MB_APPS_PORT": str(apps_port),
+        "MB_OIDC_DEV_PORT": str(oidc_port),
         "MB_TEMPORAL_PORT": str(free_port()),
         "MB_TEMPORAL_UI_PORT": str(ui_port),
         "PYTHONPATH": str(Path(__file__).parents[2]),
         "COLUMNS": "200",
     }
-    app_url = f"http://127.0.0.1:{api_port}/apps/climbing-team-todo/"
+    app_url = f"http://127.0.0.1:{apps_port}/apps/climbing-team-todo/"
 
     first = Up(env, data_dir / "up-1.log", "--demo", DEMO)
     try:
@@ -102,6 +127,9 @@ def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
         assert codec.status_code == 401
         ui = httpx.get(f"http://127.0.0.1:{ui_port}/api/v1/settings", timeout=10).json()
         assert ui["Codec"]["Endpoint"] == f"http://127.0.0.1:{codec_port}"
+        # A new user logs in through the development identity provider `mb up` runs,
+        # and finds the verification link among the mail it prints.
+        _log_in_and_verify(f"http://127.0.0.1:{api_port}", "climber@example.com", first)
     finally:
         assert first.interrupt() == 0, first.output()
     leftovers = _processes_using(data_dir)

@@ -70,7 +70,7 @@ async def _outcome(stack: Stack, app_id: str, deployment_id: str, within: float 
 
 
 async def _page(stack: Stack, app_id: str) -> str:
-    r = await stack.api.get(f"/apps/{app_id}/")
+    r = await stack.apps.get(f"/apps/{app_id}/")
     assert r.status_code == 200, r.text
     return r.text
 
@@ -120,7 +120,7 @@ async def test_prompt_to_app_then_replace_then_rollback(stack: Stack) -> None:
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "valid" in verified.stdout
 
-    health = await stack.api.get(f"/apps/{app_id}/health")
+    health = await stack.apps.get(f"/apps/{app_id}/health")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     v1_page = await _page(stack, app_id)
     assert "Climbing" in v1_page
@@ -214,7 +214,7 @@ async def test_blocked_prompt_is_rejected_and_logged(stack: Stack) -> None:
         ).fetchone()
     assert row is not None and row["verdict"] == "block" and row["prompt"] == prompt
     assert "phishing" in row["categories"]
-    r = await stack.api.get("/apps/not-paypal/")
+    r = await stack.apps.get("/apps/not-paypal/")
     assert r.status_code == 404  # nothing was deployed
 
 
@@ -260,7 +260,7 @@ async def test_a_hand_written_bundle_goes_through_the_same_gate(
     result = stack.mb("deploy", "--bundle", str(bundle), "--app", "my-notes")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "QA gate failed" in result.stdout and "test_mine" in result.stdout
-    assert (await stack.api.get("/apps/my-notes/")).status_code == 404
+    assert (await stack.apps.get("/apps/my-notes/")).status_code == 404
 
 
 async def test_cli_secrets_and_audit(stack: Stack) -> None:
@@ -362,7 +362,7 @@ async def test_declared_secrets_are_injected_at_deploy_and_never_reach_temporal(
     assert stored.returncode == 0, stored.stderr
     deployed = stack.mb("deploy", "--bundle", str(bundle), "--app", "vault-poll")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    assert (await stack.api.get("/apps/vault-poll/health")).status_code == 200
+    assert (await stack.apps.get("/apps/vault-poll/health")).status_code == 200
 
     injected = await AuditLog(stack.db).search(
         action="secret.inject", resource_prefix="secret:vault"
@@ -378,7 +378,7 @@ async def test_declared_secrets_are_injected_at_deploy_and_never_reach_temporal(
     async def load() -> None:
         while not stop.is_set():
             try:
-                statuses.append((await stack.api.get("/apps/vault-poll/health")).status_code)
+                statuses.append((await stack.apps.get("/apps/vault-poll/health")).status_code)
             except httpx.HTTPError as err:
                 statuses.append(-1)
                 print("load error:", err)
