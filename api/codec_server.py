@@ -78,11 +78,13 @@ def create_codec_server(
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return _error(401, "missing bearer token", {"WWW-Authenticate": "Bearer"})
-        user = await tokens.verify(token.strip())
-        if user is None:
+        info = await tokens.lookup(token.strip())
+        if info is None:
             return _error(401, "invalid, expired or revoked token", {"WWW-Authenticate": "Bearer"})
+        user = info.user_id
         actor = Actor(user_id=user, client_ip=request.client.host if request.client else None)
-        if user not in operators:
+        # Scoped service tokens are for the platform API, never for reading payloads.
+        if user not in operators or info.scopes is not None:
             try:
                 await audit.record(
                     AuditEvent(
@@ -90,12 +92,16 @@ def create_codec_server(
                         action=AuditAction.PAYLOAD_DECODE,
                         resource=f"namespace:{request.headers.get('x-namespace', '')[:100]}",
                         outcome=AuditOutcome.DENIED,
-                        detail={"reason": "not an operator"},
+                        detail={
+                            "reason": "not an operator"
+                            if user not in operators
+                            else "a scoped service token"
+                        },
                     )
                 )
             except AuditWriteFailed as exc:
                 log.error("%s", exc)
-            return _error(403, "operators only")
+            return _error(403, "operators only, with an operator token (not a scoped one)")
         return actor
 
     async def handle(request: Request, decode: bool) -> Response:

@@ -172,3 +172,13 @@ async def test_an_expired_operator_token_decodes_nothing(server: Server) -> None
     expired = await server.post("/decode", await _encrypted(), user="brief")
     assert expired.status_code == 401 and "expired" in expired.json()["detail"]
     assert "codec-server-marker" not in expired.text
+
+
+async def test_an_operators_scoped_service_token_decodes_nothing(server: Server) -> None:
+    tokens = TokenRepository(server.db)
+    server.tokens["ci"] = await tokens.issue("ops", scopes=frozenset({"apps:read"}))
+    r = await server.post("/decode", await _encrypted(), user="ci")
+    assert r.status_code == 403 and "scoped" in r.json()["detail"]
+    assert "codec-server-marker" not in r.text
+    (row,) = await AuditLog(server.db).search(actor="ops", outcome="denied")
+    assert row.detail == {"reason": "a scoped service token"}
