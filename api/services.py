@@ -86,6 +86,10 @@ class Services:
         artifacts = ArtifactStore(db)
         audit = AuditLog(db)
         envelope = master_envelope(settings)
+
+        def seconds() -> float:
+            return clock().timestamp()
+
         mailer = Mailer.from_settings(settings, MailOutbox(db))
         return cls(
             settings=settings,
@@ -99,8 +103,12 @@ class Services:
             qa_reports=QAReportRepository(db),
             audit=audit,
             secrets=SecretStore(db, envelope, audit),
-            limiter=RateLimiter(db, limit=settings.rate_limit_per_minute, window_s=60),
-            login_limiter=RateLimiter(db, limit=settings.login_attempts_per_minute, window_s=60),
+            limiter=RateLimiter(
+                db, limit=settings.rate_limit_per_minute, window_s=60, clock=seconds
+            ),
+            login_limiter=RateLimiter(
+                db, limit=settings.login_attempts_per_minute, window_s=60, clock=seconds
+            ),
             users=UserRepository(db),
             sessions=SessionStore(
                 db,

@@ -24,6 +24,7 @@ from api.services import Services
 from api.tls import server_config
 from cli import endpoints, progress
 from cli.stack import RunningStack, codec_server_app, run_stack
+from monitoring.sentry import init_sentry
 from runtime.envs import EnvBuilder
 from schemas.deployment import (
     AppStatus,
@@ -88,6 +89,7 @@ async def up(
 ) -> None:
     """``mb up``: run the stack; print how to reach it; optionally deploy a demo."""
     check_keys(settings)
+    init_sentry(settings, "stack")
 
     async def ready(stack: RunningStack) -> None:
         s = stack.settings
@@ -116,6 +118,7 @@ async def up(
 async def worker(settings: Settings, stop: asyncio.Event) -> None:
     """``mb worker``: only the workers, against the configured (or running) stack."""
     check_keys(settings)
+    init_sentry(settings, "worker")
     found = endpoints.resolve(settings)
     client = await connect(settings, target=found.temporal_target)
     db = Database(found.database_url)
@@ -140,6 +143,7 @@ async def _serve_alone(
     settings: Settings, make_app: Callable[[Services], FastAPI], port: int
 ) -> int:
     check_keys(settings)
+    init_sentry(settings, "api")
     found = endpoints.resolve(settings)
     client = await connect(settings, target=found.temporal_target)
     async with database(settings) as db:

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     mail_from: str = Field(default="MicroBuilder <noreply@microbuilder.invalid>")
 
+    # Error monitoring (off unless a DSN is set)
+    sentry_dsn: SecretStr | None = Field(default=None, description="Sentry DSN")
+    sentry_environment: str = Field(default="development")
+    sentry_release: str | None = None
+
     # OpenAI-compatible backends (generation and moderation), optional
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None

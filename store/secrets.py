@@ -15,6 +15,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
+from monitoring.scrub import SENSITIVE
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.secrets import SecretInfo, validate_secret_name, validate_secret_value
 from store.audit import AuditLog
@@ -132,6 +133,7 @@ class SecretStore:
         """Store a new version of ``name``; returns its info (never the value)."""
         validate_secret_name(name)
         plaintext = validate_secret_value(value).encode()
+        SENSITIVE.add(value)
         async with self._db.transaction() as conn:
             why = await self._app_state(conn, actor, app_id, lock=True)
             if why is None:
@@ -332,4 +334,6 @@ class SecretStore:
         data_key = self._envelope.unwrap(
             ref.owner_id, ref.data_key_version, sealed.master_key_id, sealed.wrapped
         )
-        return Envelope.open(data_key, ref, sealed.ciphertext).decode()
+        value = Envelope.open(data_key, ref, sealed.ciphertext).decode()
+        SENSITIVE.add(value)  # redacted from any error report this process sends
+        return value

@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from monitoring.temporal_sentry import SentryInterceptor, sandbox_runner
 from schemas.settings import Settings
 from store.db import Database
 from temporal import names
@@ -24,11 +25,13 @@ log = logging.getLogger(__name__)
 def build_workers(client: Client, settings: Settings, activities: Activities) -> list[Worker]:
     """One worker per task queue; QA concurrency is bounded by the cores it may use."""
     a = activities
+    interceptors = [SentryInterceptor()]
     return [
         Worker(
             client,
             task_queue=names.PIPELINE_TASK_QUEUE,
             workflows=[AppWorkflow, DeploymentWorkflow, MasterKeyRotationWorkflow],
+            workflow_runner=sandbox_runner(),
             activities=[
                 a.key_rotation.rewrap_data_keys,
                 a.key_rotation.retire_master_keys,
@@ -41,6 +44,7 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.qa_report.record_qa_report,
             ],
             max_concurrent_activities=32,
+            interceptors=interceptors,
         ),
         Worker(
             client,
@@ -53,6 +57,7 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.qa.run_deps,
             ],
             max_concurrent_activities=settings.qa_concurrency,
+            interceptors=interceptors,
         ),
         Worker(
             client,
@@ -63,6 +68,7 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.runtime.stop_instance,
             ],
             max_concurrent_activities=16,
+            interceptors=interceptors,
         ),
     ]
 

@@ -193,9 +193,10 @@ class AppWorkflow:
             summary.outcome = DeploymentOutcome.LIVE
             summary.message = f"v{result.release.version} is live"
             self._add_release(result.release)
-        finally:
-            summary.finished_at = workflow.now()
-            self._current = None
+        # Not in a ``finally``: when the worker evicts this run mid-child, the coroutine
+        # is closed outside the workflow's event loop, where workflow.now() cannot run.
+        summary.finished_at = workflow.now()
+        self._current = None
 
     # --- rollback -----------------------------------------------------------------------
 

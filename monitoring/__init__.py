@@ -1,0 +1,1 @@
+"""Error monitoring: Sentry for the API and the workers, scrubbed before sending."""
