@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from monitoring.security_mail import SecurityMail
 from schemas.deployment import ReleaseRecord
 from schemas.runtime import (
     ClearRouteInput,
@@ -19,9 +20,15 @@ from temporal import names
 class ReleaseActivities:
     """Route and release bookkeeping in PostgreSQL (runs on the pipeline queue)."""
 
-    def __init__(self, releases: ReleaseRepository, runtime_host: str) -> None:
+    def __init__(
+        self,
+        releases: ReleaseRepository,
+        runtime_host: str,
+        notices: SecurityMail | None = None,
+    ) -> None:
         self._releases = releases
         self._host = runtime_host
+        self._notices = notices
 
     @activity.defn(name=names.ACTIVITY_SELECT_HOST)
     async def select_runtime_host(self, app_id: str) -> RuntimeHost:
@@ -43,6 +50,10 @@ class ReleaseActivities:
             request_id=input.request_id,
         )
         activity.logger.info("route of %s -> v%s", input.app_id, input.version)
+        if input.rollback and self._notices is not None and previous != input.version:
+            await self._notices.rolled_back(
+                input.owner_id, input.app_id, input.version, input.reason
+            )
         return SwitchTrafficResult(previous_version=previous)
 
     @activity.defn(name=names.ACTIVITY_CLEAR_ROUTE)

@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from api.oidc_client import OidcClient
 from api.single_flight import SingleFlight
+from monitoring.security_mail import SecurityMail
 from schemas.deployment import AppStatus
 from schemas.settings import Settings
 from store.apps import AppRepository
@@ -54,6 +55,8 @@ class Services:
     mailer: Mailer
     verifier: EmailVerifier
     oidc: OidcClient | None
+    notices: SecurityMail
+    clock: Clock = utc_now
     statuses: SingleFlight[str, AppStatus] = field(default_factory=SingleFlight)
 
     async def app_status(self, app_id: str) -> AppStatus:
@@ -91,6 +94,7 @@ class Services:
             return clock().timestamp()
 
         mailer = Mailer.from_settings(settings, MailOutbox(db))
+        users = UserRepository(db)
         return cls(
             settings=settings,
             db=db,
@@ -109,7 +113,7 @@ class Services:
             login_limiter=RateLimiter(
                 db, limit=settings.login_attempts_per_minute, window_s=60, clock=seconds
             ),
-            users=UserRepository(db),
+            users=users,
             sessions=SessionStore(
                 db,
                 idle_timeout=timedelta(seconds=settings.session_idle_timeout_s),
@@ -127,6 +131,8 @@ class Services:
                 clock=clock,
             ),
             oidc=oidc_client(settings),
+            notices=SecurityMail(users, mailer, base_url=settings.api_base_url),
+            clock=clock,
         )
 
 

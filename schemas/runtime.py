@@ -59,6 +59,7 @@ class SwitchTrafficInput(BaseModel):
     host: str
     reason: str
     request_id: str = Field(description="idempotency key: a retried switch changes nothing")
+    rollback: bool = Field(default=False, description="back to an earlier release (owner told)")
 
 
 class SwitchTrafficResult(BaseModel):

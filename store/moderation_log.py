@@ -42,11 +42,12 @@ class ModerationLog:
         app_id: str,
         prompt: str,
         result: ModerationResult,
-    ) -> None:
-        """Log a verdict once per deployment (activity retries do not duplicate it)."""
+    ) -> bool:
+        """Log a verdict once per deployment (activity retries do not duplicate it);
+        returns whether this call logged it."""
         categories = {c.category.value: c.score for c in result.categories}
         async with self._db.connection() as conn:
-            await conn.execute(
+            cur = await conn.execute(
                 "INSERT INTO moderation_log (deployment_id, owner_id, app_id, prompt,"
                 " prompt_sha256, verdict, categories, reason, backend)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -63,6 +64,7 @@ class ModerationLog:
                     result.backend,
                 ),
             )
+        return cur.rowcount == 1
 
     async def recent(self, limit: int = 50) -> list[ModerationLogEntry]:
         """The newest entries first."""

@@ -121,6 +121,21 @@ class SessionStore:
             verified=row["email_verified_at"] is not None,
         )
 
+    async def known_address(self, user_id: str, client_ip: str | None) -> bool | None:
+        """Whether the user ever had a session from ``client_ip``; None on a first login."""
+        async with self._db.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT count(*) AS sessions, count(*) FILTER"
+                    " (WHERE client_ip IS NOT DISTINCT FROM %s) AS from_here"
+                    " FROM sessions WHERE user_id = %s",
+                    (client_ip, user_id),
+                )
+            ).fetchone()
+        if row is None or row["sessions"] == 0:
+            return None
+        return bool(row["from_here"])
+
     async def revoke(self, session_id: str) -> bool:
         """End one session (logout); False if it was not live."""
         async with self._db.connection() as conn:

@@ -15,6 +15,7 @@ from activities.qa.evidence import EvidenceService
 from activities.qa_gate import QAActivities
 from activities.qa_report import QAReportActivities
 from activities.releases import ReleaseActivities
+from monitoring.security_mail import SecurityMail
 from runtime.envs import EnvBuilder
 from runtime.sandbox import SandboxRuntime
 from schemas.settings import Settings
@@ -26,10 +27,13 @@ from store.data_keys import DataKeyRewrapper
 from store.db import Database
 from store.key_rings import master_envelope, master_key_dir
 from store.keyring import SigningKeyRing
+from store.mail_delivery import Mailer
 from store.moderation_log import ModerationLog
+from store.outbox import MailOutbox
 from store.qa_reports import QAReportRepository
 from store.releases import ReleaseRepository
 from store.secrets import SecretStore
+from store.users import UserRepository
 
 
 def openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
@@ -116,8 +120,15 @@ class Activities:
         release_repo = ReleaseRepository(db)
         reports = QAReportRepository(db)
         evidence = EvidenceService(reports, artifacts, evidence_keys(settings))
+        notices = SecurityMail(
+            UserRepository(db),
+            Mailer.from_settings(settings, MailOutbox(db)),
+            base_url=settings.api_base_url,
+        )
         return cls(
-            moderation=ModerationActivities(moderator(settings, client), ModerationLog(db)),
+            moderation=ModerationActivities(
+                moderator(settings, client), ModerationLog(db), notices
+            ),
             key_rotation=key_rotation_activities(settings, db),
             generation=GenerationActivities(bundles, client, settings.openai_model),
             qa=QAActivities(bundles, artifacts, envs, settings),
@@ -130,7 +141,7 @@ class Activities:
                 secret_store(settings, db),
                 drain_s=settings.drain_s,
             ),
-            releases=ReleaseActivities(release_repo, settings.runtime_host),
+            releases=ReleaseActivities(release_repo, settings.runtime_host, notices),
             sandbox=sandbox,
             bundles=bundles,
             envs=envs,

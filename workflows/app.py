@@ -245,6 +245,7 @@ class AppWorkflow:
             instance=instance,
             reason=f"rollback by {request.requested_by}: {request.reason or 'no reason given'}",
             request_id=f"{request.request_id}-rollback",
+            rollback=True,
         )
         if live is not None:
             await rollout.stop_instance(names.runtime_task_queue(live.host), live.instance_id)

@@ -324,6 +324,7 @@ class DeploymentWorkflow:
                 instance=restored,
                 reason=f"automatic rollback of {self._input.deployment_id}: {health.detail}",
                 request_id=request_id,
+                rollback=True,
             )
             where = f"rolled back to v{previous.version}"
         else:

@@ -94,7 +94,13 @@ async def stop_instance(task_queue: str, instance_id: str) -> None:
 
 
 async def switch_traffic(
-    *, app_id: str, owner_id: str, instance: InstanceInfo, reason: str, request_id: str
+    *,
+    app_id: str,
+    owner_id: str,
+    instance: InstanceInfo,
+    reason: str,
+    request_id: str,
+    rollback: bool = False,
 ) -> int | None:
     """Point the gateway at ``instance`` atomically; returns the version it replaced."""
     result: SwitchTrafficResult = await workflow.execute_activity(
@@ -108,6 +114,7 @@ async def switch_traffic(
             host=instance.host,
             reason=reason,
             request_id=request_id,
+            rollback=rollback,
         ),
         result_type=SwitchTrafficResult,
         task_queue=names.PIPELINE_TASK_QUEUE,

@@ -136,9 +136,13 @@ async def callback(
     previous = request.cookies.get(session_cookie_name(services))
     if previous:  # never keep a session id from before the login (fixation)
         await services.sessions.revoke(previous)
+    address = client_ip(request)
+    known = await services.sessions.known_address(user.id, address)
     session = await services.sessions.create(
-        user.id, client_ip=client_ip(request), user_agent=request.headers.get("user-agent")
+        user.id, client_ip=address, user_agent=request.headers.get("user-agent")
     )
+    if known is False:
+        await services.notices.new_sign_in(user.id, address, services.clock())
     await _audit(services, request, user.id, AuditAction.LOGIN, AuditOutcome.OK)
     if not user.verified and user.email and await services.verifier.pending_since(user.id) is None:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Response
 
 from api.deps import AppId, CurrentActor, ServicesDep
 from api.routes.deployments import ERRORS
@@ -39,10 +39,14 @@ async def set_secret(
     actor: CurrentActor,
     services: ServicesDep,
     response: Response,
+    background: BackgroundTasks,
 ) -> SecretInfo:
     """Store a new version (the value is never echoed back); a live release that
     declares the secret is rolled onto a new instance with the new value."""
     info = await services.secrets.set(actor, app_id, name, body.value)
+    background.add_task(
+        services.notices.secret_event, actor.user_id, app_id, name, "changed", actor.client_ip
+    )
     refresh = await refresh_if_declared(
         services.temporal, services.bundles, app_id, [name], actor.user_id
     )
@@ -57,21 +61,34 @@ async def reveal_secret(
     actor: CurrentActor,
     services: ServicesDep,
     response: Response,
+    background: BackgroundTasks,
     version: int | None = None,
 ) -> SecretValue:
     """The value of the latest (or given) version: the owner's explicit, audited read."""
     found, value = await services.secrets.reveal(actor, app_id, name, version)
+    background.add_task(
+        services.notices.secret_event, actor.user_id, app_id, name, "revealed", actor.client_ip
+    )
     response.headers.update(NO_STORE)
     return SecretValue(name=name, version=found, value=value)
 
 
 @router.delete("/{app_id}/secrets/{name}", status_code=204, responses=ERRORS)
 async def delete_secret(
-    app_id: AppId, name: SecretName, actor: CurrentActor, services: ServicesDep
+    app_id: AppId,
+    name: SecretName,
+    actor: CurrentActor,
+    services: ServicesDep,
+    background: BackgroundTasks,
 ) -> Response:
     """Destroy every version of the secret."""
     await services.secrets.delete(actor, app_id, name)
+    background.add_task(
+        services.notices.secret_event, actor.user_id, app_id, name, "deleted", actor.client_ip
+    )
     refresh = await refresh_if_declared(
         services.temporal, services.bundles, app_id, [name], actor.user_id
     )
-    return Response(status_code=204, headers={"X-MB-Refresh": refresh or "none"})
+    return Response(
+        status_code=204, headers={"X-MB-Refresh": refresh or "none"}, background=background
+    )

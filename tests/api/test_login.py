@@ -55,10 +55,10 @@ class World:
     app: object
     outbox: MailOutbox
 
-    def browser(self, *, https: bool = False) -> Browser:
+    def browser(self, *, https: bool = False, client_ip: str = "127.0.0.1") -> Browser:
         base = "https://testserver" if https else "http://testserver"
         api = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app),  # type: ignore[arg-type]
+            transport=httpx.ASGITransport(app=self.app, client=(client_ip, 50000)),  # type: ignore[arg-type]
             base_url=base,
             follow_redirects=False,
         )
@@ -352,3 +352,47 @@ async def test_under_tls_the_session_cookie_is_secure_and_host_locked(
     assert "Secure" in cookie and "HttpOnly" in cookie and "Path=/" in cookie
     assert "Domain" not in cookie
     assert (await browser.api.get("/v1/me")).status_code == 200
+
+
+async def test_a_sign_in_from_a_new_address_is_mailed_to_a_verified_user(world: World) -> None:
+    first = await login(world, "olga@example.com")
+    await verify(world, first, "olga@example.com")
+    notices = "New sign-in to your MicroBuilder account"
+
+    async def subjects() -> list[str]:
+        return [m.subject for m in await world.outbox.recent("olga@example.com")]
+
+    again = world.browser()  # the same address: nothing to report
+    assert (await again.login(user("olga@example.com"))).status_code == 303
+    assert notices not in await subjects()
+    elsewhere = world.browser(client_ip="127.0.0.2")
+    assert (await elsewhere.login(user("olga@example.com"))).status_code == 303
+    mails = [m for m in await world.outbox.recent("olga@example.com") if m.subject == notices]
+    assert len(mails) == 1 and "127.0.0.2" in mails[0].body
+    # An unverified account gets no security mail (the address may not be theirs).
+    await login(world, "pete@example.com")
+    await world.browser(client_ip="127.0.0.3").login(user("pete@example.com"))
+    assert notices not in [m.subject for m in await world.outbox.recent("pete@example.com")]
+
+
+async def test_secret_changes_and_reveals_are_mailed_without_the_value(world: World) -> None:
+    browser = await login(world, "quinn@example.com")
+    await verify(world, browser, "quinn@example.com")
+    csrf = {"X-CSRF-Token": await browser.csrf()}
+    assert (
+        await browser.api.post("/v1/apps", json={"app_id": "quinn-app"}, headers=csrf)
+    ).status_code == 201
+    value = "quinn-very-secret-value"
+    put = await browser.api.put(
+        "/v1/apps/quinn-app/secrets/API_KEY", json={"value": value}, headers=csrf
+    )
+    assert put.status_code == 200, put.text
+    shown = await browser.api.post("/v1/apps/quinn-app/secrets/API_KEY/reveal", headers=csrf)
+    assert shown.json()["value"] == value
+    gone = await browser.api.delete("/v1/apps/quinn-app/secrets/API_KEY", headers=csrf)
+    assert gone.status_code == 204
+    mails = await world.outbox.recent("quinn@example.com")
+    subjects = [m.subject for m in mails]
+    for what in ("changed", "revealed", "deleted"):
+        assert f"Secret API_KEY of quinn-app was {what}" in subjects
+    assert all(value not in m.body for m in mails)
