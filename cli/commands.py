@@ -26,6 +26,7 @@ from cli import endpoints, progress
 from cli.stack import RunningStack, codec_server_app, run_stack
 from monitoring.sentry import init_sentry
 from runtime.envs import EnvBuilder
+from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.deployment import (
     AppStatus,
     DeploymentOutcome,
@@ -40,6 +41,7 @@ from schemas.qa import QAGateReport
 from schemas.settings import Settings
 from store.apps import AppRepository
 from store.artifacts import ArtifactStore
+from store.audit import AuditLog
 from store.bundle_cache import BundleCache
 from store.bundles import bundle_hash, load_bundle_dir, write_bundle
 from store.db import Database
@@ -309,12 +311,22 @@ async def review(
     reviewer: str,
     reason: str,
 ) -> int:
-    """``mb review approve|reject``."""
+    """``mb review approve|reject`` (audited with the reviewer and the reason)."""
     await submit_review(
         await temporal(settings),
         workflow_id,
         ReviewDecision(decision=decision, reviewer=reviewer, reason=reason),
     )
+    async with database(settings) as db:
+        await AuditLog(db).record(
+            AuditEvent(
+                actor=Actor(user_id=reviewer),
+                action=AuditAction.REVIEW_DECIDE,
+                resource=f"workflow:{workflow_id}",
+                outcome=AuditOutcome.OK,
+                detail={"decision": decision, "reason": reason},
+            )
+        )
     console.print(f"{decision} sent to {workflow_id}")
     return 0
 

@@ -22,10 +22,11 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 from temporalio.client import Client, WorkflowHistory
 
-from cli import commands, keys_cli, secrets_cli
+from cli import commands, keys_cli, moderation_cli, secrets_cli
 from cli.endpoints import StackNotRunning
 from schemas.audit import Actor, AuditAction, AuditOutcome
 from schemas.settings import Settings
@@ -56,6 +57,8 @@ secrets_app = typer.Typer(help="Secrets of an app (AES-256-GCM, owner-checked, a
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(audit_app, name="audit")
+moderation_app = typer.Typer(help="The log of blocked and flagged prompts.")
+app.add_typer(moderation_app, name="moderation")
 keys_app = typer.Typer(help="Master keys of the secrets store.")
 app.add_typer(keys_app, name="keys")
 
@@ -268,6 +271,65 @@ def _review(
     decision: Literal["approve", "reject"], workflow_id: str, reviewer: str, reason: str
 ) -> None:
     _run(commands.review(_settings(), console, workflow_id, decision, reviewer, reason))
+
+
+@review_app.command("list")
+def review_list(as_json: JsonFlag = False) -> None:
+    """Flagged deployments waiting for a decision, oldest first."""
+
+    async def main() -> int:
+        queue = await moderation_cli.review_queue(_settings())
+        if as_json:
+            print(json.dumps([item.model_dump(mode="json") for item in queue], indent=2))
+            return 0
+        if not queue:
+            console.print("nothing is waiting for review")
+        for item in queue:
+            console.print(
+                f"deploy-{item.app_id}-{item.deployment_id}  owner {item.owner_id}"
+                f"  flagged {item.flagged_at:%Y-%m-%d %H:%M}  ({item.reason})\n"
+                f"    {escape(item.prompt[:200])}"
+            )
+        return 0
+
+    _run(main())
+
+
+@moderation_app.command("list")
+def moderation_list(
+    verdict: Annotated[str | None, typer.Option(help="block or flag")] = None,
+    owner: Annotated[str | None, typer.Option(help="user id")] = None,
+    search: Annotated[str | None, typer.Option(help="text in the prompt or reason")] = None,
+    since: Annotated[datetime | None, typer.Option(help="ISO time")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    operator: Annotated[str, typer.Option(help="who reads (audited)")] = "operator",
+    as_json: JsonFlag = False,
+) -> None:
+    """Blocked and flagged prompts, newest first (the read is audited)."""
+    if verdict not in (None, "block", "flag"):
+        _fail("--verdict is block or flag")
+
+    async def main() -> int:
+        rows = await moderation_cli.search_moderation(
+            _settings(),
+            operator=operator,
+            verdict=verdict,
+            owner=owner,
+            text=search,
+            since=since,
+            limit=limit,
+        )
+        if as_json:
+            print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+            return 0
+        for row in rows:
+            console.print(
+                f"{row.created_at:%Y-%m-%d %H:%M}  {row.verdict:<5}  {row.app_id}"
+                f"  owner {row.owner_id}  ({escape(row.reason)})\n    {escape(row.prompt[:200])}"
+            )
+        return 0
+
+    _run(main())
 
 
 @review_app.command("approve")

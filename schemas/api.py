@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -102,18 +101,6 @@ class AppCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     app_id: str = Field(pattern=APP_ID_PATTERN, description="lowercase slug, 3-40 characters")
-
-
-class ReviewItem(BaseModel):
-    """A deployment whose prompt moderation flagged, waiting for an operator."""
-
-    app_id: str
-    deployment_id: str
-    owner_id: str
-    flagged_at: datetime
-    reason: str
-    categories: dict[str, float]
-    prompt: str
 
 
 class ReviewCreate(BaseModel):

@@ -39,6 +39,7 @@ class AuditAction(StrEnum):
     TOKEN_REVOKE = "token.revoke"
     REVIEW_DECIDE = "review.decide"
     APP_DELETE = "app.delete"
+    MODERATION_READ = "moderation.read"
 
 
 class Actor(BaseModel):

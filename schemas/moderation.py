@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -52,3 +53,15 @@ class ModerateInput(BaseModel):
     owner_id: str
     app_id: str
     deployment_id: str
+
+
+class ReviewItem(BaseModel):
+    """A deployment whose prompt moderation flagged, waiting for an operator."""
+
+    app_id: str
+    deployment_id: str
+    owner_id: str
+    flagged_at: datetime
+    reason: str
+    categories: dict[str, float]
+    prompt: str

@@ -87,3 +87,38 @@ class ModerationLog:
                 )
             ).fetchall()
         return [ModerationLogEntry.model_validate(r) for r in rows]
+
+    async def search(
+        self,
+        *,
+        verdict: str | None = None,
+        owner_id: str | None = None,
+        text: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[ModerationLogEntry]:
+        """Entries matching every filter, newest first (``text``: in the prompt or reason,
+        case-insensitive, taken literally)."""
+        where: list[str] = ["true"]
+        args: list[object] = []
+        if verdict is not None:
+            where.append("verdict = %s")
+            args.append(verdict)
+        if owner_id is not None:
+            where.append("owner_id = %s")
+            args.append(owner_id)
+        if text:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(prompt ILIKE %s OR reason ILIKE %s)")
+            args += [pattern, pattern]
+        if since is not None:
+            where.append("created_at >= %s")
+            args.append(since)
+        query = (
+            "SELECT * FROM moderation_log WHERE "  # noqa: S608 - fixed clauses, bound values
+            + " AND ".join(where)
+            + " ORDER BY id DESC LIMIT %s"
+        )
+        async with self._db.connection() as conn:
+            rows = await (await conn.execute(query, (*args, limit))).fetchall()
+        return [ModerationLogEntry.model_validate(r) for r in rows]

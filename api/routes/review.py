@@ -1,26 +1,23 @@
-"""The operators' review queue: deployments whose prompt moderation flagged.
-
-Candidates come from the moderation log (flagged within the review window);
-each is confirmed against its DeploymentWorkflow, so the queue shows only
-deployments still waiting. Every decision is audited with the reviewer and reason.
-"""
+"""The operators' review queue (deployments whose prompt moderation flagged) and the
+moderation log. Every decision, and every read of users' prompts, is audited."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from api.deps import AppId, CurrentOperator, ServicesDep, current_operator
 from api.routes.deployments import ERRORS
-from schemas.api import ReviewCreate, ReviewItem
+from schemas.api import ReviewCreate
 from schemas.audit import AuditAction, AuditEvent, AuditOutcome
-from schemas.deployment import REQUEST_ID_PATTERN, ReviewDecision, Stage
-from store.moderation_log import ModerationLog
-from store.sessions import utc_now
+from schemas.deployment import REQUEST_ID_PATTERN, ReviewDecision
+from schemas.moderation import ReviewItem
+from store.moderation_log import ModerationLog, ModerationLogEntry
 from temporal import names
-from temporal.pipeline_client import PipelineRequestError, deployment_status, submit_review
+from temporal.pipeline_client import PipelineRequestError, submit_review
+from temporal.review_queue import awaiting_review
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
@@ -34,27 +31,7 @@ router = APIRouter(prefix="/v1/review", tags=["review"])
 async def review_queue(services: ServicesDep) -> list[ReviewItem]:
     """Flagged deployments awaiting a decision, oldest first."""
     window = timedelta(seconds=services.settings.review_timeout_s)
-    candidates = await ModerationLog(services.db).flagged_since(utc_now() - window)
-    queue = []
-    for entry in candidates:
-        workflow_id = names.deployment_workflow_id(entry.app_id, entry.deployment_id)
-        try:
-            status = await deployment_status(services.temporal, workflow_id)
-        except PipelineRequestError:
-            continue
-        if status.awaiting_review and status.stage is Stage.AWAITING_REVIEW:
-            queue.append(
-                ReviewItem(
-                    app_id=entry.app_id,
-                    deployment_id=entry.deployment_id,
-                    owner_id=entry.owner_id,
-                    flagged_at=entry.created_at,
-                    reason=entry.reason,
-                    categories=entry.categories,
-                    prompt=entry.prompt,
-                )
-            )
-    return queue
+    return await awaiting_review(services.temporal, ModerationLog(services.db), window=window)
 
 
 @router.post("/{app_id}/{deployment_id}", status_code=202, responses=ERRORS)
@@ -84,3 +61,32 @@ async def decide(
         )
     )
     return {"app_id": app_id, "deployment_id": deployment_id, "decision": body.decision}
+
+
+moderation_router = APIRouter(prefix="/v1/moderation", tags=["review"])
+
+
+@moderation_router.get("", response_model=list[ModerationLogEntry], responses=ERRORS)
+async def search_moderation_log(
+    operator: CurrentOperator,
+    services: ServicesDep,
+    verdict: Literal["block", "flag"] | None = None,
+    owner: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text in prompt or reason")] = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ModerationLogEntry]:
+    """Blocked and flagged prompts, newest first (the read is audited: prompts are user data)."""
+    found = await ModerationLog(services.db).search(
+        verdict=verdict, owner_id=owner, text=q, since=since, limit=limit
+    )
+    await services.audit.record(
+        AuditEvent(
+            actor=operator,
+            action=AuditAction.MODERATION_READ,
+            resource="moderation_log",
+            outcome=AuditOutcome.OK,
+            detail={"verdict": verdict, "owner": owner, "q": q, "rows": len(found)},
+        )
+    )
+    return found

@@ -125,3 +125,41 @@ async def test_a_decision_needs_a_reason_and_a_known_deployment(
         headers=auth["ops"],
     )
     assert unknown.status_code == 404
+
+
+async def test_operators_search_the_moderation_log_and_the_read_is_audited(
+    api: tuple[httpx.AsyncClient, dict[str, dict[str, str]]], db: Database
+) -> None:
+    http, auth = api
+    log = ModerationLog(db)
+    for i, (verdict, prompt) in enumerate(
+        [
+            ("block", "a PayPal login lookalike that keeps passwords"),
+            ("flag", "a login page for my 100% legit_bank club"),
+            ("block", "a keylogger in a browser extension"),
+        ]
+    ):
+        await log.record(
+            deployment_id=f"dep-{i:05d}",
+            owner_id="alice" if i < 2 else "bob",
+            app_id=f"app-{i}",
+            prompt=prompt,
+            result=ModerationResult(verdict=verdict, reason=f"reason {i}", backend="local"),
+        )
+    everything = await http.get("/v1/moderation", headers=auth["ops"])
+    assert [e["deployment_id"] for e in everything.json()] == [
+        "dep-00002",
+        "dep-00001",
+        "dep-00000",
+    ]
+    blocked = await http.get("/v1/moderation?verdict=block&owner=alice", headers=auth["ops"])
+    assert [e["deployment_id"] for e in blocked.json()] == ["dep-00000"]
+    literal = await http.get("/v1/moderation", params={"q": "100% legit_"}, headers=auth["ops"])
+    assert [e["deployment_id"] for e in literal.json()] == ["dep-00001"]
+    wildcard = await http.get("/v1/moderation", params={"q": "%"}, headers=auth["ops"])
+    assert [e["deployment_id"] for e in wildcard.json()] == ["dep-00001"]  # % taken literally
+    assert (await http.get("/v1/moderation", headers=auth["alice"])).status_code == 403
+    bad = await http.get("/v1/moderation?verdict=allow", headers=auth["ops"])
+    assert bad.status_code == 422
+    reads = await AuditLog(db).search(action="moderation.read", limit=10)
+    assert len(reads) == 4 and {r.actor for r in reads} == {"ops"}

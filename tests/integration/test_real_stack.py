@@ -216,6 +216,11 @@ async def test_blocked_prompt_is_rejected_and_logged(stack: Stack) -> None:
     assert "phishing" in row["categories"]
     r = await stack.apps.get("/apps/not-paypal/")
     assert r.status_code == 404  # nothing was deployed
+    listed = stack.mb("moderation", "list", "--verdict", "block", "--operator", "oncall", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [e["deployment_id"] for e in json.loads(listed.stdout)] == [deployment_id]
+    queue = stack.mb("review", "list", "--json")
+    assert queue.returncode == 0 and json.loads(queue.stdout) == []  # blocked, not flagged
 
 
 async def test_replay_of_every_history_on_the_server_passes(stack: Stack) -> None:

@@ -1,0 +1,50 @@
+"""``mb moderation list`` and ``mb review list``: the operators' view of flagged and
+blocked prompts (reading users' prompts is audited, as through the API)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from cli.commands import database, temporal
+from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
+from schemas.moderation import ReviewItem
+from schemas.settings import Settings
+from store.audit import AuditLog
+from store.moderation_log import ModerationLog, ModerationLogEntry
+from temporal.review_queue import awaiting_review
+
+
+async def search_moderation(
+    settings: Settings,
+    *,
+    operator: str,
+    verdict: str | None,
+    owner: str | None,
+    text: str | None,
+    since: datetime | None,
+    limit: int,
+) -> list[ModerationLogEntry]:
+    """Matching entries, newest first; the read is audited under ``operator``."""
+    async with database(settings) as db:
+        found = await ModerationLog(db).search(
+            verdict=verdict, owner_id=owner, text=text, since=since, limit=limit
+        )
+        await AuditLog(db).record(
+            AuditEvent(
+                actor=Actor(user_id=operator),
+                action=AuditAction.MODERATION_READ,
+                resource="moderation_log",
+                outcome=AuditOutcome.OK,
+                detail={"verdict": verdict, "owner": owner, "q": text, "rows": len(found)},
+            )
+        )
+    return found
+
+
+async def review_queue(settings: Settings) -> list[ReviewItem]:
+    """Flagged deployments waiting for a decision, oldest first."""
+    client = await temporal(settings)
+    async with database(settings) as db:
+        return await awaiting_review(
+            client, ModerationLog(db), window=timedelta(seconds=settings.review_timeout_s)
+        )
