@@ -13,6 +13,7 @@ from schemas.runtime import (
     SwitchTrafficInput,
     SwitchTrafficResult,
 )
+from store.incidents import IncidentLog
 from store.releases import ReleaseRepository
 from temporal import names
 
@@ -24,11 +25,13 @@ class ReleaseActivities:
         self,
         releases: ReleaseRepository,
         runtime_host: str,
+        incidents: IncidentLog,
         notices: SecurityMail | None = None,
     ) -> None:
         self._releases = releases
         self._host = runtime_host
         self._notices = notices
+        self._incidents = incidents
 
     @activity.defn(name=names.ACTIVITY_SELECT_HOST)
     async def select_runtime_host(self, app_id: str) -> RuntimeHost:
@@ -50,10 +53,21 @@ class ReleaseActivities:
             request_id=input.request_id,
         )
         activity.logger.info("route of %s -> v%s", input.app_id, input.version)
-        if input.rollback and self._notices is not None and previous != input.version:
-            await self._notices.rolled_back(
-                input.owner_id, input.app_id, input.version, input.reason
+        if input.rollback is not None and previous != input.version:
+            recorded = await self._incidents.record(
+                kind="rollback" if input.rollback == "by_hand" else "automatic_rollback",
+                app_id=input.app_id,
+                owner_id=input.owner_id,
+                from_version=previous,
+                to_version=input.version,
+                reason=input.reason,
+                actor=input.actor,
+                request_id=input.request_id,
             )
+            if recorded and self._notices is not None:  # once, even when retried
+                await self._notices.rolled_back(
+                    input.owner_id, input.app_id, input.version, input.reason
+                )
         return SwitchTrafficResult(previous_version=previous)
 
     @activity.defn(name=names.ACTIVITY_CLEAR_ROUTE)

@@ -16,7 +16,17 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import scope_for
 from api.limits import BodySizeLimit
-from api.routes import apps, audit, auth, deployments, reports, review, secrets, tokens
+from api.routes import (
+    apps,
+    audit,
+    auth,
+    deployments,
+    incidents,
+    reports,
+    review,
+    secrets,
+    tokens,
+)
 from api.security_headers import install_security_headers
 from api.services import Services
 from schemas.bundle import MAX_BUNDLE_BYTES
@@ -48,6 +58,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(audit.router, dependencies=[Depends(scope_for("audit"))])
     app.include_router(review.router, dependencies=[Depends(scope_for("review"))])
     app.include_router(review.moderation_router, dependencies=[Depends(scope_for("review"))])
+    app.include_router(incidents.router, dependencies=[Depends(scope_for("review"))])
 
     @app.api_route("/apps/{path:path}", methods=_METHODS, include_in_schema=False)
     async def apps_live_elsewhere(path: str, request: Request) -> RedirectResponse:

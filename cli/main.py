@@ -332,6 +332,32 @@ def moderation_list(
     _run(main())
 
 
+@app.command("incidents")
+def incidents_list(
+    app_id: Annotated[str | None, typer.Option("--app", help="one app only")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """Rollbacks (by hand or automatic), newest first: what, when, why, who."""
+
+    async def main() -> int:
+        rows = await moderation_cli.incidents(_settings(), app_id=app_id, limit=limit)
+        if as_json:
+            print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+            return 0
+        if not rows:
+            console.print("no incidents")
+        for row in rows:
+            console.print(
+                f"{row.at:%Y-%m-%d %H:%M}  {row.kind:<18}  {row.app_id}"
+                f"  v{row.from_version} -> v{row.to_version}  by {escape(row.actor)}"
+                f"  ({escape(row.reason)})"
+            )
+        return 0
+
+    _run(main())
+
+
 @review_app.command("approve")
 def review_approve(
     workflow_id: Annotated[str, typer.Argument(help="deploy-... or app-... workflow id")],

@@ -1,5 +1,6 @@
-"""``mb moderation list`` and ``mb review list``: the operators' view of flagged and
-blocked prompts (reading users' prompts is audited, as through the API)."""
+"""``mb moderation list``, ``mb review list`` and ``mb incidents``: the operators' view
+of flagged and blocked prompts (reading users' prompts is audited, as through the
+API) and of rollbacks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.moderation import ReviewItem
 from schemas.settings import Settings
 from store.audit import AuditLog
+from store.incidents import Incident, IncidentLog
 from store.moderation_log import ModerationLog, ModerationLogEntry
 from temporal.review_queue import awaiting_review
 
@@ -48,3 +50,9 @@ async def review_queue(settings: Settings) -> list[ReviewItem]:
         return await awaiting_review(
             client, ModerationLog(db), window=timedelta(seconds=settings.review_timeout_s)
         )
+
+
+async def incidents(settings: Settings, *, app_id: str | None, limit: int) -> list[Incident]:
+    """Rollbacks and other incidents, newest first."""
+    async with database(settings) as db:
+        return await IncidentLog(db).search(app_id=app_id, limit=limit)

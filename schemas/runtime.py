@@ -59,7 +59,10 @@ class SwitchTrafficInput(BaseModel):
     host: str
     reason: str
     request_id: str = Field(description="idempotency key: a retried switch changes nothing")
-    rollback: bool = Field(default=False, description="back to an earlier release (owner told)")
+    rollback: Literal["by_hand", "automatic"] | None = Field(
+        default=None, description="a switch back to an earlier release (an incident)"
+    )
+    actor: str = Field(default="pipeline", description="who asked for the switch")
 
 
 class SwitchTrafficResult(BaseModel):

@@ -25,6 +25,7 @@ from store.audit import AuditLog
 from store.bundle_cache import BundleCache
 from store.data_keys import DataKeyRewrapper
 from store.db import Database
+from store.incidents import IncidentLog
 from store.key_rings import master_envelope, master_key_dir
 from store.keyring import SigningKeyRing
 from store.mail_delivery import Mailer
@@ -141,7 +142,9 @@ class Activities:
                 secret_store(settings, db),
                 drain_s=settings.drain_s,
             ),
-            releases=ReleaseActivities(release_repo, settings.runtime_host, notices),
+            releases=ReleaseActivities(
+                release_repo, settings.runtime_host, IncidentLog(db), notices
+            ),
             sandbox=sandbox,
             bundles=bundles,
             envs=envs,

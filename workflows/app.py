@@ -245,7 +245,8 @@ class AppWorkflow:
             instance=instance,
             reason=f"rollback by {request.requested_by}: {request.reason or 'no reason given'}",
             request_id=f"{request.request_id}-rollback",
-            rollback=True,
+            rollback="by_hand",
+            actor=request.requested_by,
         )
         if live is not None:
             await rollout.stop_instance(names.runtime_task_queue(live.host), live.instance_id)

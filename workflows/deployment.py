@@ -324,7 +324,8 @@ class DeploymentWorkflow:
                 instance=restored,
                 reason=f"automatic rollback of {self._input.deployment_id}: {health.detail}",
                 request_id=request_id,
-                rollback=True,
+                rollback="automatic",
+                actor="health-watch",
             )
             where = f"rolled back to v{previous.version}"
         else:

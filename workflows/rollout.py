@@ -8,6 +8,7 @@ worker-specific task queue of the host that holds (or will hold) the app.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -100,7 +101,8 @@ async def switch_traffic(
     instance: InstanceInfo,
     reason: str,
     request_id: str,
-    rollback: bool = False,
+    rollback: Literal["by_hand", "automatic"] | None = None,
+    actor: str = "pipeline",
 ) -> int | None:
     """Point the gateway at ``instance`` atomically; returns the version it replaced."""
     result: SwitchTrafficResult = await workflow.execute_activity(
@@ -115,6 +117,7 @@ async def switch_traffic(
             reason=reason,
             request_id=request_id,
             rollback=rollback,
+            actor=actor,
         ),
         result_type=SwitchTrafficResult,
         task_queue=names.PIPELINE_TASK_QUEUE,

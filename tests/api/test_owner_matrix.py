@@ -49,6 +49,7 @@ UNOWNED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/v1/apps"): {OWNER: 201, OTHER: 409, OPERATOR: 409},
     ("GET", "/v1/review"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/moderation"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
+    ("GET", "/v1/incidents"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/tokens"): {OWNER: 200, OTHER: 200, OPERATOR: 200},
     ("POST", "/v1/tokens"): {OWNER: 201, OTHER: 201, OPERATOR: 201},
     # a bearer token is not a session: nothing to log out of

@@ -143,6 +143,11 @@ async def test_prompt_to_app_then_replace_then_rollback(stack: Stack) -> None:
     shown = stack.mb("status", app_id, "--json")
     assert shown.returncode == 0
     assert json.loads(shown.stdout)["live"]["version"] == 1
+    incidents = json.loads(stack.mb("incidents", "--app", app_id, "--json").stdout)
+    assert [(i["kind"], i["from_version"], i["to_version"]) for i in incidents] == [
+        ("rollback", 2, 1)
+    ]
+    assert "integration test" in incidents[0]["reason"]
 
     # v2's evidence is forged: a rollback to it is refused and v1 keeps serving.
     async with stack.db.connection() as conn:

@@ -15,6 +15,7 @@ from schemas.moderation import ModerateInput
 from schemas.runtime import SwitchTrafficInput
 from schemas.settings import Settings
 from store.db import Database
+from store.incidents import IncidentLog
 from store.mail_delivery import Mailer
 from store.moderation_log import ModerationLog
 from store.outbox import MailOutbox
@@ -60,10 +61,12 @@ async def test_a_blocked_deployment_is_mailed_once_even_when_retried(
     assert PHISHING not in mails[0].body  # the prompt itself is not repeated by mail
 
 
-async def test_rollbacks_are_mailed_deploys_are_not(db: Database, notices: SecurityMail) -> None:
+async def test_rollbacks_are_incidents_mailed_once_deploys_are_neither(
+    db: Database, notices: SecurityMail
+) -> None:
     owner = await _user(db, "sam@example.com", verified=True)
     unverified = await _user(db, "tina@example.com", verified=False)
-    activities = ReleaseActivities(ReleaseRepository(db), "local", notices)
+    activities = ReleaseActivities(ReleaseRepository(db), "local", IncidentLog(db), notices)
     env = ActivityEnvironment()
 
     def switch(owner_id: str, app: str, version: int, rollback: bool) -> SwitchTrafficInput:
@@ -76,14 +79,22 @@ async def test_rollbacks_are_mailed_deploys_are_not(db: Database, notices: Secur
             host="local",
             reason="automatic rollback of d2: HTTP 503" if rollback else "deploy d",
             request_id=f"{app}-{version}-{rollback}",
-            rollback=rollback,
+            rollback="automatic" if rollback else None,
+            actor="health-watch" if rollback else "pipeline",
         )
 
     await env.run(activities.switch_traffic, switch(owner, "sam-app", 1, False))
     await env.run(activities.switch_traffic, switch(owner, "sam-app", 2, False))
     await env.run(activities.switch_traffic, switch(owner, "sam-app", 1, True))
+    await env.run(activities.switch_traffic, switch(owner, "sam-app", 1, True))  # a retry
     await env.run(activities.switch_traffic, switch(unverified, "tina-app", 1, True))
     mails = await MailOutbox(db).recent("sam@example.com")
     assert [m.subject for m in mails] == ["sam-app was rolled back to v1"]
     assert "HTTP 503" in mails[0].body
     assert await MailOutbox(db).recent("tina@example.com") == []
+    # Each rollback is an incident for operators, recorded once.
+    incidents = await IncidentLog(db).search()
+    assert [(i.app_id, i.kind, i.from_version, i.to_version, i.actor) for i in incidents] == [
+        ("tina-app", "automatic_rollback", None, 1, "health-watch"),
+        ("sam-app", "automatic_rollback", 2, 1, "health-watch"),
+    ]
