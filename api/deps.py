@@ -24,10 +24,21 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def enforce(limiter: RateLimiter, key: str, what: str) -> None:
-    """429 with ``Retry-After`` once ``key`` used up its requests of this window."""
+async def enforce(services: Services, limiter: RateLimiter, key: str, what: str) -> None:
+    """429 with ``Retry-After`` once ``key`` used up its requests of this window (the
+    first refusal of a window is audited, for the anomaly rules)."""
     verdict = await limiter.hit(key)
     if not verdict.allowed:
+        if verdict.count == verdict.limit + 1:
+            await services.audit.record(
+                AuditEvent(
+                    actor=_limited_actor(key),
+                    action=AuditAction.RATE_LIMITED,
+                    resource=key,
+                    outcome=AuditOutcome.DENIED,
+                    detail={"limit": verdict.limit, "what": what},
+                )
+            )
         raise HTTPException(
             429,
             f"{what}: {verdict.limit} requests per minute; retry in {verdict.retry_after_s} s",
@@ -35,8 +46,15 @@ async def enforce(limiter: RateLimiter, key: str, what: str) -> None:
         )
 
 
+def _limited_actor(key: str) -> Actor:
+    kind, _, who = key.partition(":")
+    if kind == "user" or kind == "verify-send":
+        return Actor(user_id=who)
+    return Actor(user_id="anonymous", client_ip=who[:64] or None)
+
+
 async def _limit(services: Services, key: str) -> None:
-    await enforce(services.limiter, key, "rate limit")
+    await enforce(services, services.limiter, key, "rate limit")
 
 
 SESSION_COOKIE = "mb_session"

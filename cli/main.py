@@ -59,6 +59,8 @@ app.add_typer(secrets_app, name="secrets")
 app.add_typer(audit_app, name="audit")
 moderation_app = typer.Typer(help="The log of blocked and flagged prompts.")
 app.add_typer(moderation_app, name="moderation")
+users_app = typer.Typer(help="Accounts: reinstate a suspended user.")
+app.add_typer(users_app, name="users")
 keys_app = typer.Typer(help="Master keys of the secrets store.")
 app.add_typer(keys_app, name="keys")
 
@@ -353,6 +355,49 @@ def incidents_list(
                 f"  v{row.from_version} -> v{row.to_version}  by {escape(row.actor)}"
                 f"  ({escape(row.reason)})"
             )
+        return 0
+
+    _run(main())
+
+
+@app.command("alerts")
+def alerts_list(
+    rule: Annotated[str | None, typer.Option(help="e.g. failed_logins")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """Alerts raised by the anomaly rules, newest first."""
+
+    async def main() -> int:
+        rows = await moderation_cli.alerts(_settings(), rule=rule, limit=limit)
+        if as_json:
+            print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+            return 0
+        if not rows:
+            console.print("no alerts")
+        for row in rows:
+            console.print(
+                f"#{row.id}  {row.at:%Y-%m-%d %H:%M}  {row.rule:<18}  {escape(row.summary)}"
+            )
+        return 0
+
+    _run(main())
+
+
+@users_app.command("reinstate")
+def users_reinstate(
+    user_id: Annotated[str, typer.Argument(metavar="USER")],
+    reason: Annotated[str, typer.Option(help="why (audited)")],
+    operator: Annotated[str, typer.Option(help="who decides (audited)")] = "operator",
+) -> None:
+    """Let a user the blocked-prompt rule suspended deploy again."""
+
+    async def main() -> int:
+        if not await moderation_cli.reinstate(
+            _settings(), user_id, operator=operator, reason=reason
+        ):
+            _fail(f"user {user_id} is not suspended")
+        console.print(f"{user_id} may deploy again")
         return 0
 
     _run(main())

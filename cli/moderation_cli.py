@@ -7,12 +7,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from cli.commands import database, temporal
+from schemas.anomalies import Alert
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.moderation import ReviewItem
 from schemas.settings import Settings
+from store.anomalies import AlertLog
 from store.audit import AuditLog
 from store.incidents import Incident, IncidentLog
 from store.moderation_log import ModerationLog, ModerationLogEntry
+from store.users import UserRepository
 from temporal.review_queue import awaiting_review
 
 
@@ -56,3 +59,26 @@ async def incidents(settings: Settings, *, app_id: str | None, limit: int) -> li
     """Rollbacks and other incidents, newest first."""
     async with database(settings) as db:
         return await IncidentLog(db).search(app_id=app_id, limit=limit)
+
+
+async def alerts(settings: Settings, *, rule: str | None, limit: int) -> list[Alert]:
+    """Anomaly alerts, newest first."""
+    async with database(settings) as db:
+        return await AlertLog(db).search(rule=rule, limit=limit)
+
+
+async def reinstate(settings: Settings, user_id: str, *, operator: str, reason: str) -> bool:
+    """Lift a suspension (audited); False if the user was not suspended."""
+    async with database(settings) as db:
+        if not await UserRepository(db).reinstate(user_id):
+            return False
+        await AuditLog(db).record(
+            AuditEvent(
+                actor=Actor(user_id=operator),
+                action=AuditAction.USER_REINSTATE,
+                resource=f"user:{user_id}",
+                outcome=AuditOutcome.OK,
+                detail={"reason": reason},
+            )
+        )
+    return True

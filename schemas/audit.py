@@ -40,6 +40,9 @@ class AuditAction(StrEnum):
     REVIEW_DECIDE = "review.decide"
     APP_DELETE = "app.delete"
     MODERATION_READ = "moderation.read"
+    RATE_LIMITED = "rate.limited"
+    USER_SUSPEND = "user.suspend"
+    USER_REINSTATE = "user.reinstate"
 
 
 class Actor(BaseModel):

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.anomalies import Thresholds
 from schemas.qa import QAPolicy
 
 
@@ -80,6 +81,16 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     mail_from: str = Field(default="MicroBuilder <noreply@microbuilder.invalid>")
+
+    # Anomaly detection (a Temporal Schedule over the audit and moderation logs)
+    anomaly_scan_every_s: int = Field(default=300, ge=10)
+    anomaly_window_s: int = Field(default=600, ge=60)
+    anomaly_failed_logins: int = Field(default=10, ge=1)
+    anomaly_blocked_prompts: int = Field(default=3, ge=1)
+    anomaly_secret_reads: int = Field(default=20, ge=1)
+    anomaly_rate_limited_minutes: int = Field(default=3, ge=1)
+    anomaly_failed_deployments: int = Field(default=5, ge=1)
+    alert_emails: str = Field(default="", description="operators' addresses, comma-separated")
 
     # Error monitoring (off unless a DSN is set)
     sentry_dsn: SecretStr | None = Field(default=None, description="Sentry DSN")
@@ -210,6 +221,23 @@ class Settings(BaseSettings):
         cannot read API responses with the user's session."""
         scheme = "https" if self.tls else "http"
         return self.apps_public_url or f"{scheme}://{self.api_host}:{self.apps_port}"
+
+    @property
+    def anomaly_thresholds(self) -> Thresholds:
+        """The rules' thresholds, from the ``MB_ANOMALY_*`` settings."""
+        return Thresholds(
+            window_s=self.anomaly_window_s,
+            failed_logins=self.anomaly_failed_logins,
+            blocked_prompts=self.anomaly_blocked_prompts,
+            secret_reads=self.anomaly_secret_reads,
+            rate_limited_minutes=self.anomaly_rate_limited_minutes,
+            failed_deployments=self.anomaly_failed_deployments,
+        )
+
+    @property
+    def operator_emails(self) -> list[str]:
+        """Where alerts are mailed."""
+        return [a.strip() for a in self.alert_emails.split(",") if a.strip()]
 
     @property
     def codec_url(self) -> str:

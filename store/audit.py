@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,8 +107,9 @@ def _record(row: DictRow) -> AuditRecord:
 class AuditLog:
     """Append to, read and verify the audit log."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] | None = None) -> None:
         self._db = db
+        self._clock = clock or (lambda: datetime.now(UTC))
 
     async def append(self, conn: AsyncConnection[DictRow], event: AuditEvent) -> AuditRecord:
         """Append ``event`` inside the transaction open on ``conn``.
@@ -124,7 +125,7 @@ class AuditLog:
             ).fetchone()
             seq = 1 if last is None else int(last["seq"]) + 1
             prev = GENESIS if last is None else bytes(last["hash"])
-            at = datetime.now(UTC)
+            at = self._clock()
             body = canonical_row(
                 seq,
                 at,

@@ -23,6 +23,8 @@ class User(BaseModel):
     subject: str | None
     email: str | None
     email_verified_at: datetime | None
+    suspended_at: datetime | None = None
+    suspended_reason: str | None = None
 
     @property
     def verified(self) -> bool:
@@ -30,7 +32,9 @@ class User(BaseModel):
         return self.email_verified_at is not None
 
 
-_COLUMNS = "id, display_name, issuer, subject, email, email_verified_at"
+_COLUMNS = (
+    "id, display_name, issuer, subject, email, email_verified_at, suspended_at, suspended_reason"
+)
 
 
 class UserRepository:
@@ -61,9 +65,31 @@ class UserRepository:
                     "  email = EXCLUDED.email,"
                     "  email_verified_at = CASE WHEN users.email IS NOT DISTINCT FROM"
                     "   EXCLUDED.email THEN users.email_verified_at END"
-                    " RETURNING id, display_name, issuer, subject, email, email_verified_at",
+                    " RETURNING id, display_name, issuer, subject, email, email_verified_at,"
+                    " suspended_at, suspended_reason",
                     (f"u_{secrets.token_hex(8)}", email or subject, issuer, subject, email),
                 )
             ).fetchone()
         assert row is not None
         return User.model_validate(row)
+
+    async def suspend(self, user_id: str, reason: str) -> bool:
+        """Stop the user deploying until an operator reinstates them; False if they
+        already were (or there is no such user)."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE users SET suspended_at = now(), suspended_reason = %s"
+                " WHERE id = %s AND suspended_at IS NULL",
+                (reason[:500], user_id),
+            )
+        return cur.rowcount == 1
+
+    async def reinstate(self, user_id: str) -> bool:
+        """Lift a suspension; False if the user was not suspended."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE users SET suspended_at = NULL, suspended_reason = NULL"
+                " WHERE id = %s AND suspended_at IS NOT NULL",
+                (user_id,),
+            )
+        return cur.rowcount == 1

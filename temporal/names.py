@@ -15,6 +15,8 @@ APP_WORKFLOW_TYPE = "AppWorkflow"
 DEPLOYMENT_WORKFLOW_TYPE = "DeploymentWorkflow"
 KEY_ROTATION_WORKFLOW_TYPE = "MasterKeyRotationWorkflow"
 KEY_ROTATION_WORKFLOW_ID = "key-rotation-master"
+ANOMALY_SCAN_WORKFLOW_TYPE = "AnomalyScanWorkflow"
+ANOMALY_SCAN_SCHEDULE_ID = "anomaly-scan"
 """One id for every master key rotation: a second one cannot start while one runs."""
 
 SIGNAL_DEPLOY = "deploy"
@@ -64,6 +66,7 @@ ACTIVITY_CLEAR_ROUTE = "clear_route"
 ACTIVITY_RECORD_RELEASE = "record_release"
 ACTIVITY_REWRAP_DATA_KEYS = "rewrap_data_keys"
 ACTIVITY_RETIRE_MASTER_KEYS = "retire_master_keys"
+ACTIVITY_SCAN_ANOMALIES = "scan_anomalies"
 
 # Error types of the verdicts a deployment can end with (ApplicationError.type).
 ERROR_PROMPT_BLOCKED = "PromptBlocked"

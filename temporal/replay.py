@@ -15,6 +15,7 @@ from temporalio.worker import Replayer
 from temporal import names
 from temporal.codec import EncryptionCodec
 from temporal.converter import data_converter
+from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.key_rotation import MasterKeyRotationWorkflow
@@ -32,7 +33,7 @@ class ReplayOutcome:
 def replayer(codec: EncryptionCodec | None = None) -> Replayer:
     """A replayer for every workflow this project defines (``codec``: encrypted histories)."""
     return Replayer(
-        workflows=[AppWorkflow, DeploymentWorkflow, MasterKeyRotationWorkflow],
+        workflows=[AppWorkflow, DeploymentWorkflow, MasterKeyRotationWorkflow, AnomalyScanWorkflow],
         data_converter=data_converter(codec),
     )
 

@@ -13,8 +13,10 @@ from monitoring.temporal_sentry import SentryInterceptor, sandbox_runner
 from schemas.settings import Settings
 from store.db import Database
 from temporal import names
+from temporal.anomaly_schedule import ensure_anomaly_schedule
 from workers.reconcile import reconcile_host
 from workers.wiring import Activities
+from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.key_rotation import MasterKeyRotationWorkflow
@@ -30,7 +32,12 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
         Worker(
             client,
             task_queue=names.PIPELINE_TASK_QUEUE,
-            workflows=[AppWorkflow, DeploymentWorkflow, MasterKeyRotationWorkflow],
+            workflows=[
+                AppWorkflow,
+                DeploymentWorkflow,
+                MasterKeyRotationWorkflow,
+                AnomalyScanWorkflow,
+            ],
             workflow_runner=sandbox_runner(),
             activities=[
                 a.key_rotation.rewrap_data_keys,
@@ -42,6 +49,7 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.releases.clear_route,
                 a.releases.record_release,
                 a.qa_report.record_qa_report,
+                a.anomalies.scan_anomalies,
             ],
             max_concurrent_activities=32,
             interceptors=interceptors,
@@ -85,6 +93,7 @@ async def run_workers(
     ``ready`` is set once the live apps of this host run and the workers poll.
     """
     activities = Activities.build(settings, db)
+    await ensure_anomaly_schedule(client, settings)
     report = await reconcile_host(activities, settings.runtime_host)
     if report:
         log.info("reconciliation: %s", "; ".join(report))

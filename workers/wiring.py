@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import openai
 
+from activities.anomalies import AnomalyActivities
 from activities.deploy import RuntimeActivities
 from activities.generate import GenerationActivities
 from activities.key_rotation import KeyRotationActivities
@@ -20,6 +21,7 @@ from runtime.envs import EnvBuilder
 from runtime.sandbox import SandboxRuntime
 from schemas.settings import Settings
 from store.aes_keys import KeyDirectory
+from store.anomalies import AlertLog, AnomalyRules
 from store.artifacts import ArtifactStore
 from store.audit import AuditLog
 from store.bundle_cache import BundleCache
@@ -99,6 +101,7 @@ class Activities:
 
     moderation: ModerationActivities
     key_rotation: KeyRotationActivities
+    anomalies: AnomalyActivities
     generation: GenerationActivities
     qa: QAActivities
     qa_report: QAReportActivities
@@ -131,6 +134,14 @@ class Activities:
                 moderator(settings, client), ModerationLog(db), notices
             ),
             key_rotation=key_rotation_activities(settings, db),
+            anomalies=AnomalyActivities(
+                AnomalyRules(db),
+                AlertLog(db),
+                UserRepository(db),
+                AuditLog(db),
+                Mailer.from_settings(settings, MailOutbox(db)),
+                settings.operator_emails,
+            ),
             generation=GenerationActivities(bundles, client, settings.openai_model),
             qa=QAActivities(bundles, artifacts, envs, settings),
             qa_report=QAReportActivities(artifacts, reports, evidence, settings),

@@ -32,7 +32,7 @@ RESEND_AFTER_S = 60
 
 
 async def _throttle(services: Services, key: str) -> None:
-    await enforce(services.login_limiter, key, "too many attempts")
+    await enforce(services, services.login_limiter, key, "too many attempts")
 
 
 def _oidc(services: Services) -> OidcClient:

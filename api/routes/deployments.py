@@ -57,6 +57,13 @@ async def start_deployment(
         except BundleError as err:
             raise HTTPException(400, f"invalid bundle: {err}") from None
     user = actor.user_id
+    account = await services.users.get(user)
+    if account is not None and account.suspended_at is not None:
+        raise HTTPException(
+            403,
+            f"you are suspended from deploying ({account.suspended_reason});"
+            " an operator can reinstate you",
+        )
     try:
         await services.apps.ensure(app_id, user)
     except AppOwnedByAnother:

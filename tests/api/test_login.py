@@ -322,6 +322,9 @@ async def test_login_is_throttled_per_address(world: World) -> None:
     assert answers[limit:] == [429, 429]
     limited = await browser.start_login()
     assert int(limited.headers["retry-after"]) >= 1
+    # The first refusal of the window is audited (for the anomaly rules), once.
+    (row,) = await AuditLog(world.services.db).search(action="rate.limited", limit=10)
+    assert row.resource == "login:127.0.0.1" and row.outcome == "denied"
 
 
 async def test_a_provider_naming_another_issuer_is_refused(

@@ -38,6 +38,7 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/v1/tokens"): {"name": "ci", "scopes": ["apps:read"]},
     ("POST", "/v1/apps"): {"app_id": "fresh-app"},
     ("POST", "/v1/review/{app_id}/{deployment_id}"): {"decision": "approve", "reason": "fine"},
+    ("POST", "/v1/users/{user_id}/reinstate"): {"reason": "appeal accepted"},
 }
 # Routes about no object of anyone's: what each caller gets (anonymous: always 401).
 UNOWNED: dict[tuple[str, str], dict[str, int]] = {
@@ -50,6 +51,7 @@ UNOWNED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/review"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/moderation"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/incidents"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
+    ("GET", "/v1/alerts"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/tokens"): {OWNER: 200, OTHER: 200, OPERATOR: 200},
     ("POST", "/v1/tokens"): {OWNER: 201, OTHER: 201, OPERATOR: 201},
     # a bearer token is not a session: nothing to log out of
@@ -62,6 +64,8 @@ UNOWNED: dict[tuple[str, str], dict[str, int]] = {
 # (here: a deployment that is not awaiting review).
 OPERATOR_ONLY: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/v1/review/{app_id}/{deployment_id}"): {OWNER: 403, OTHER: 403, OPERATOR: 409},
+    # the owner is not suspended
+    ("POST", "/v1/users/{user_id}/reinstate"): {OWNER: 403, OTHER: 403, OPERATOR: 409},
 }
 # The login flow's own routes answer anonymous callers (no OIDC provider is configured
 # here, and these calls lack their query parameters): never 401, never 5xx but the 503.
@@ -87,6 +91,7 @@ class World:
             "deployment_id": self.deployment_id,
             "name": "TOKEN",
             "token_id": self.owner_token_id,
+            "user_id": OWNER,
         }
         return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

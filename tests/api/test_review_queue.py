@@ -11,9 +11,11 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.moderation import ModerationResult
+from store.apps import AppRepository
 from store.audit import AuditLog
 from store.db import Database
 from store.moderation_log import ModerationLog
+from store.users import UserRepository
 from tests.api.bearer import bearer_api
 from tests.workflows.pipeline_fakes import FakePipeline
 
@@ -163,3 +165,37 @@ async def test_operators_search_the_moderation_log_and_the_read_is_audited(
     assert bad.status_code == 422
     reads = await AuditLog(db).search(action="moderation.read", limit=10)
     assert len(reads) == 4 and {r.actor for r in reads} == {"ops"}
+
+
+async def test_a_suspended_user_cannot_deploy_until_an_operator_reinstates_them(
+    api: tuple[httpx.AsyncClient, dict[str, dict[str, str]]], db: Database
+) -> None:
+    http, auth = api
+    users = UserRepository(db)
+    assert await users.suspend("alice", "3 blocked prompts in 10 minutes")
+    body = {"prompt": "a todo list"}
+    refused = await http.post("/v1/apps/todo-app/deployments", json=body, headers=auth["alice"])
+    assert refused.status_code == 403 and "suspended" in refused.json()["detail"]
+    assert await AppRepository(db).owner("todo-app") is None  # nothing was created
+    by_user = await http.post(
+        "/v1/users/alice/reinstate", json={"reason": "mine"}, headers=auth["alice"]
+    )
+    assert by_user.status_code == 403
+    no_reason = await http.post("/v1/users/alice/reinstate", json={}, headers=auth["ops"])
+    assert no_reason.status_code == 422
+    ok = await http.post(
+        "/v1/users/alice/reinstate", json={"reason": "talked to them"}, headers=auth["ops"]
+    )
+    assert ok.status_code == 200
+    again = await http.post(
+        "/v1/users/alice/reinstate", json={"reason": "twice"}, headers=auth["ops"]
+    )
+    assert again.status_code == 409
+    unknown = await http.post(
+        "/v1/users/nobody/reinstate", json={"reason": "x"}, headers=auth["ops"]
+    )
+    assert unknown.status_code == 404
+    deployed = await http.post("/v1/apps/todo-app/deployments", json=body, headers=auth["alice"])
+    assert deployed.status_code == 202
+    (row,) = await AuditLog(db).search(action="user.reinstate")
+    assert row.actor == "ops" and row.detail == {"reason": "talked to them"}

@@ -22,6 +22,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from schemas.anomalies import AnomalyScanInput
 from schemas.deployment import (
     DeployRequest,
     RefreshRequest,
@@ -153,6 +154,14 @@ async def main() -> None:
             )
             await client.get_workflow_handle(names.app_workflow_id("gone-app")).result()
             await _save(client, "retire", [names.app_workflow_id("gone-app")])
+
+            await client.execute_workflow(
+                names.ANOMALY_SCAN_WORKFLOW_TYPE,
+                AnomalyScanInput(),
+                id="anomaly-scan-run",
+                task_queue=names.PIPELINE_TASK_QUEUE,
+            )
+            await _save(client, "anomaly-scan", ["anomaly-scan-run"])
 
             await client.execute_workflow(
                 names.KEY_ROTATION_WORKFLOW_TYPE,

@@ -11,12 +11,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleActionStartWorkflow
+from temporalio.service import RPCError
 
 from activities.generation import generate_offline
 from schemas.deployment import (
@@ -30,6 +33,7 @@ from store.apps import AppRepository
 from store.audit import AuditLog
 from store.bundles import write_bundle
 from store.releases import ReleaseRepository
+from temporal import names
 from temporal.devserver import find_executable
 from temporal.pipeline_client import (
     PipelineRequestError,
@@ -447,3 +451,26 @@ async def test_cli_master_key_rotation_online(stack: Stack) -> None:
     assert revealed.returncode == 0 and revealed.stdout == "hunter2-xyz\n"
     retired_files = [stack.data_dir / "keys" / "master" / f"{kid}.key" for kid in old]
     assert not any(path.exists() for path in retired_files)
+
+
+async def test_the_anomaly_scan_runs_on_its_schedule(stack: Stack) -> None:
+    handle = stack.client.get_schedule_handle(names.ANOMALY_SCAN_SCHEDULE_ID)
+    deadline = time.monotonic() + 60
+    while True:  # the worker creates the schedule when it starts
+        try:
+            description = await handle.describe()
+            break
+        except RPCError:
+            assert time.monotonic() < deadline, "no anomaly-scan schedule"
+            await asyncio.sleep(0.5)
+    action = description.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert action.workflow == names.ANOMALY_SCAN_WORKFLOW_TYPE
+    assert description.schedule.spec.intervals[0].every == timedelta(
+        seconds=stack.settings.anomaly_scan_every_s
+    )
+    await handle.trigger()
+    query = f'WorkflowType = "{names.ANOMALY_SCAN_WORKFLOW_TYPE}" AND ExecutionStatus = "Completed"'
+    while not [w async for w in stack.client.list_workflows(query)]:
+        assert time.monotonic() < deadline + 60, "the triggered scan never completed"
+        await asyncio.sleep(0.5)

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from runtime.base import instance_id_for
+from schemas.anomalies import AnomalyScanInput, AnomalyScanResult
 from schemas.deployment import ReleaseRecord
 from schemas.generation import GenerateInput, GenerateOutput
 from schemas.keys import RetireKeysInput, RetireKeysResult, RewrapBatchInput, RewrapBatchResult
@@ -44,6 +45,7 @@ from schemas.runtime import (
     SwitchTrafficResult,
 )
 from temporal import names
+from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.key_rotation import MasterKeyRotationWorkflow
@@ -64,7 +66,12 @@ async def fake_workers(client: Client, fake: FakePipeline) -> AsyncIterator[Fake
                 Worker(
                     client,
                     task_queue=queue,
-                    workflows=[AppWorkflow, DeploymentWorkflow, MasterKeyRotationWorkflow]
+                    workflows=[
+                        AppWorkflow,
+                        DeploymentWorkflow,
+                        MasterKeyRotationWorkflow,
+                        AnomalyScanWorkflow,
+                    ]
                     if queue == names.PIPELINE_TASK_QUEUE
                     else [],
                     activities=fake.activities(),
@@ -108,6 +115,7 @@ class FakePipeline:
             self.record_release,
             self.rewrap_data_keys,
             self.retire_master_keys,
+            self.scan_anomalies,
         ]
 
     @activity.defn(name=names.ACTIVITY_REWRAP_DATA_KEYS)
@@ -121,6 +129,11 @@ class FakePipeline:
     async def retire_master_keys(self, input: RetireKeysInput) -> RetireKeysResult:
         self.calls.append(f"retire-all-but:{input.keep}")
         return RetireKeysResult(retired=["0" * 16])
+
+    @activity.defn(name=names.ACTIVITY_SCAN_ANOMALIES)
+    async def scan_anomalies(self, input: AnomalyScanInput) -> AnomalyScanResult:
+        self.calls.append(f"scan:{input.thresholds.window_s}")
+        return AnomalyScanResult(findings=1, new_alerts=[7], suspended=[])
 
     @activity.defn(name=names.ACTIVITY_MODERATE)
     async def moderate(self, input: ModerateInput) -> ModerationResult:

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from schemas.anomalies import AnomalyScanInput, AnomalyScanResult, Thresholds
 from schemas.deployment import (
     AppStatus,
     AppWorkflowInput,
@@ -518,3 +519,17 @@ async def test_retire_takes_the_app_offline_drops_the_queue_and_ends(
     # A second retire finds nothing running.
     again = RetireRequest(request_id=uuid.uuid4().hex, requested_by=OWNER)
     assert not await request_retire(env.client, "retiring", again)
+
+
+async def test_the_anomaly_scan_workflow_runs_the_scan_once(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    result = await env.client.execute_workflow(
+        names.ANOMALY_SCAN_WORKFLOW_TYPE,
+        AnomalyScanInput(thresholds=Thresholds(window_s=900)),
+        id=f"anomaly-{uuid.uuid4().hex[:8]}",
+        task_queue=names.PIPELINE_TASK_QUEUE,
+        result_type=AnomalyScanResult,
+    )
+    assert result.new_alerts == [7]
+    assert workers.calls == ["scan:900"]

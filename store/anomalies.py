@@ -1,0 +1,190 @@
+"""The anomaly rules, as SQL over the audit log, the moderation log and QA reports,
+and the alerts they raise (one per rule, subject and scan window).
+
+Rules look at one window (``Thresholds.window_s``) ending now:
+
+- failed_logins: failed or refused logins per client address;
+- blocked_prompts: prompts blocked by moderation per user (the scan suspends them);
+- secret_reads: secret reveals per user, at least the threshold *and* far above
+  the user's own average window over the past week;
+- rate_limited: minutes in which a user or address went over the rate limit;
+- failed_deployments: deployments stopped by the QA gate per user;
+- new_login_address: a login from an address the user never logged in from.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from schemas.anomalies import Alert, Finding, Thresholds
+from store.db import Database
+
+WEEK = timedelta(days=7)
+
+
+class AnomalyRules:
+    """Evaluate every rule over one window."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def evaluate(self, now: datetime, limits: Thresholds) -> list[Finding]:
+        """Every rule's findings for the window ending at ``now``."""
+        since = now - timedelta(seconds=limits.window_s)
+        findings: list[Finding] = []
+        async with self._db.connection() as conn:
+
+            async def grouped(query: str, args: tuple[object, ...]) -> list[tuple[str, int]]:
+                rows = await (await conn.execute(query, args)).fetchall()
+                return [(str(r["subject"]), int(r["n"])) for r in rows]
+
+            for subject, n in await grouped(
+                "SELECT coalesce(client_ip, 'unknown') AS subject, count(*) AS n FROM audit_log"
+                " WHERE action = 'login.failed' AND at > %s GROUP BY 1 HAVING count(*) >= %s",
+                (since, limits.failed_logins),
+            ):
+                findings.append(
+                    Finding(
+                        rule="failed_logins",
+                        subject=subject,
+                        count=n,
+                        summary=f"{n} failed logins from {subject}",
+                    )
+                )
+            for subject, n in await grouped(
+                "SELECT owner_id AS subject, count(*) AS n FROM moderation_log"
+                " WHERE verdict = 'block' AND created_at > %s GROUP BY 1 HAVING count(*) >= %s",
+                (since, limits.blocked_prompts),
+            ):
+                findings.append(
+                    Finding(
+                        rule="blocked_prompts",
+                        subject=subject,
+                        count=n,
+                        summary=f"{n} blocked prompts by user {subject}: suspended from deploying",
+                    )
+                )
+            rows = await (
+                await conn.execute(
+                    "WITH recent AS (SELECT actor, count(*) AS n FROM audit_log"
+                    "  WHERE action = 'secret.reveal' AND at > %s GROUP BY actor),"
+                    " past AS (SELECT actor, count(*) AS n FROM audit_log"
+                    "  WHERE action = 'secret.reveal' AND at > %s AND at <= %s GROUP BY actor)"
+                    " SELECT r.actor AS subject, r.n AS n, coalesce(p.n, 0) AS past"
+                    " FROM recent r LEFT JOIN past p USING (actor) WHERE r.n >= %s",
+                    (since, since - WEEK, since, limits.secret_reads),
+                )
+            ).fetchall()
+            windows_per_week = WEEK.total_seconds() / limits.window_s
+            for row in rows:
+                norm = int(row["past"]) / windows_per_week
+                n = int(row["n"])
+                if n >= limits.secret_read_norm_factor * max(norm, 1.0):
+                    findings.append(
+                        Finding(
+                            rule="secret_reads",
+                            subject=str(row["subject"]),
+                            count=n,
+                            summary=f"{n} secret reads by user {row['subject']}"
+                            f" (their usual: {norm:.1f} per window)",
+                            detail={"norm_per_window": round(norm, 2)},
+                        )
+                    )
+            for subject, n in await grouped(
+                "SELECT resource AS subject, count(*) AS n FROM audit_log"
+                " WHERE action = 'rate.limited' AND at > %s GROUP BY 1 HAVING count(*) >= %s",
+                (since, limits.rate_limited_minutes),
+            ):
+                findings.append(
+                    Finding(
+                        rule="rate_limited",
+                        subject=subject,
+                        count=n,
+                        summary=f"{subject} went over the rate limit in {n} minutes",
+                    )
+                )
+            for subject, n in await grouped(
+                "SELECT owner_id AS subject, count(*) AS n FROM qa_reports"
+                " WHERE verdict = 'fail' AND created_at > %s GROUP BY 1 HAVING count(*) >= %s",
+                (since, limits.failed_deployments),
+            ):
+                findings.append(
+                    Finding(
+                        rule="failed_deployments",
+                        subject=subject,
+                        count=n,
+                        summary=f"{n} deployments by user {subject} failed the QA gate",
+                    )
+                )
+            rows = await (
+                await conn.execute(
+                    "SELECT a.actor, a.client_ip FROM audit_log a"
+                    " WHERE a.action = 'login' AND a.at > %s AND EXISTS (SELECT 1 FROM audit_log b"
+                    "  WHERE b.action = 'login' AND b.actor = a.actor AND b.seq < a.seq)"
+                    " AND NOT EXISTS (SELECT 1 FROM audit_log b WHERE b.action = 'login'"
+                    "  AND b.actor = a.actor AND b.seq < a.seq"
+                    "  AND b.client_ip IS NOT DISTINCT FROM a.client_ip)",
+                    (since,),
+                )
+            ).fetchall()
+            for row in rows:
+                findings.append(
+                    Finding(
+                        rule="new_login_address",
+                        subject=f"{row['actor']}@{row['client_ip']}",
+                        count=1,
+                        summary=f"user {row['actor']} logged in from a new address",
+                        detail={"user": row["actor"], "address": row["client_ip"]},
+                    )
+                )
+        return findings
+
+
+class AlertLog:
+    """Store alerts once per rule, subject and window; list them."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def raise_alert(
+        self, finding: Finding, *, window_key: str, quiet_since: datetime
+    ) -> int | None:
+        """The new alert's id; None when the same rule and subject already alerted since
+        ``quiet_since`` (a burst seen by overlapping scans) or in this scan window (a
+        retried scan)."""
+        async with self._db.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "INSERT INTO alerts (rule, subject, summary, detail, dedupe_key)"
+                    " SELECT %s, %s, %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM alerts"
+                    "  WHERE rule = %s AND subject = %s AND at > %s)"
+                    " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+                    (
+                        finding.rule,
+                        finding.subject,
+                        finding.summary,
+                        json.dumps({"count": finding.count, **finding.detail}),
+                        f"{finding.rule}:{finding.subject}:{window_key}",
+                        finding.rule,
+                        finding.subject,
+                        quiet_since,
+                    ),
+                )
+            ).fetchone()
+        return int(row["id"]) if row else None
+
+    async def search(
+        self, *, rule: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[Alert]:
+        """Alerts, newest first."""
+        async with self._db.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT id, at, rule, subject, summary, detail FROM alerts"
+                    " WHERE (%s::text IS NULL OR rule = %s)"
+                    " AND (%s::timestamptz IS NULL OR at >= %s) ORDER BY id DESC LIMIT %s",
+                    (rule, rule, since, since, limit),
+                )
+            ).fetchall()
+        return [Alert.model_validate(r) for r in rows]
