@@ -12,6 +12,7 @@ from typing import Literal
 
 import sentry_sdk
 from sentry_sdk.integrations.logging import LoggingIntegration
+from sentry_sdk.integrations.stdlib import StdlibIntegration
 
 from monitoring.scrub import scrub_breadcrumb, scrub_event
 from schemas.settings import Settings
@@ -33,7 +34,11 @@ def init_sentry(settings: Settings, component: Component) -> bool:
         before_send_transaction=scrub_event,  # type: ignore[arg-type]
         before_breadcrumb=scrub_breadcrumb,
         traces_sample_rate=0.0,
+        trace_propagation_targets=[],
         integrations=[LoggingIntegration(level=logging.INFO, event_level=logging.ERROR)],
+        # The stdlib integration adds trace variables to every subprocess's environment:
+        # sandboxed apps and QA tools must inherit nothing from us.
+        disabled_integrations=[StdlibIntegration()],
     )
     sentry_sdk.set_tag("component", component)
     return True

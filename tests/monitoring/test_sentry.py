@@ -95,7 +95,8 @@ async def inbox(tmp_path: Path) -> AsyncIterator[Inbox]:
     finally:
         await asyncio.to_thread(sentry_sdk.flush, 5)
         await asyncio.to_thread(sentry_sdk.get_client().close, 2)
-        sentry_sdk.init()  # no DSN: a disabled client for the rest of the session
+        # No DSN and no integrations: nothing patched or sent for the rest of the session.
+        sentry_sdk.init(default_integrations=False)
         server.should_exit = True
         await task
 
@@ -221,3 +222,14 @@ def test_the_scrubber_replaces_what_it_must_and_keeps_the_rest() -> None:
 def _no_leftover_client() -> Iterator[None]:
     yield
     assert not sentry_sdk.get_client().is_active() or sentry_sdk.get_client().dsn is None
+
+
+async def test_child_processes_inherit_no_tracing_variables(inbox: Inbox) -> None:
+    # Sandboxed apps and QA tools are started as subprocesses: nothing of ours may leak,
+    # not even from inside a sampled transaction (where the SDK would propagate a trace).
+    with sentry_sdk.start_transaction(name="deploy", sampled=True):
+        child = await asyncio.create_subprocess_exec(
+            "env", stdout=asyncio.subprocess.PIPE, env={"PATH": "/usr/bin:/bin"}
+        )
+        out, _ = await child.communicate()
+    assert out.decode().split() == ["PATH=/usr/bin:/bin"]
