@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from datetime import timedelta
 
 import psycopg
@@ -12,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import scope_for
@@ -73,6 +76,8 @@ def create_app(services: Services) -> FastAPI:
     install_security_headers(app, services.settings)
     _install_error_handlers(app)
 
+    temporal_health = TemporalHealth(services.temporal)
+
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:
         """200 when PostgreSQL and Temporal both answer; 503 naming what does not."""
@@ -81,19 +86,47 @@ def create_app(services: Services) -> FastAPI:
             async with asyncio.timeout(3):
                 async with services.db.connection() as conn:
                     await conn.execute("SELECT 1")
-        except Exception:
+        except Exception as err:
+            log.warning("healthz: the database check failed (%s)", type(err).__name__)
             problems.append("database unreachable")
-        try:
-            await services.temporal.workflow_service.get_system_info(
-                GetSystemInfoRequest(), timeout=timedelta(seconds=3)
-            )
-        except Exception:
-            problems.append("temporal unreachable")
+        temporal_problem = await temporal_health.check()
+        if temporal_problem is not None:
+            problems.append(temporal_problem)
         if problems:
             return JSONResponse({"status": "degraded", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     return app
+
+
+class TemporalHealth:
+    """Temporal's answer to GetSystemInfo, checked at most once per ``ttl_s``.
+
+    /healthz is unauthenticated: without this, a flood of health checks would spend
+    the Temporal frontend's rate budget (the workers' too) one call per request.
+    """
+
+    def __init__(self, client: Client, ttl_s: float = 1.0) -> None:
+        self._client = client
+        self._ttl_s = ttl_s
+        self._lock = asyncio.Lock()
+        self._checked_at = -math.inf
+        self._problem: str | None = None
+
+    async def check(self) -> str | None:
+        """None when Temporal answers; else what is wrong."""
+        async with self._lock:
+            if time.monotonic() - self._checked_at >= self._ttl_s:
+                try:
+                    await self._client.workflow_service.get_system_info(
+                        GetSystemInfoRequest(), timeout=timedelta(seconds=3)
+                    )
+                    self._problem = None
+                except Exception as err:
+                    log.warning("healthz: the Temporal check failed (%s)", type(err).__name__)
+                    self._problem = "temporal unreachable"
+                self._checked_at = time.monotonic()
+            return self._problem
 
 
 def _install_error_handlers(app: FastAPI) -> None:

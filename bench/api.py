@@ -9,7 +9,8 @@ with wrk from Debian over loopback:
 - baseline: ``GET /healthz`` (unauthenticated; it checks PostgreSQL and Temporal);
 - measured: ``GET /v1/apps/{app}`` with a bearer token (token lookup, the
   shared rate limiter's upsert, the owner check, the AppWorkflow's status query,
-  coalesced across concurrent requests); also ``GET /v1/apps`` (no Temporal).
+  coalesced across concurrent requests), the same with a session cookie (session
+  lookup instead of the token's); also ``GET /v1/apps`` (no Temporal).
 
 Each side runs twice, interleaved; the best run of each counts. The ratio is
 authenticated requests/s over /healthz requests/s (target: at least 0.5).
@@ -26,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -34,6 +36,7 @@ from cli.stack import backends
 from schemas.deployment import AppWorkflowInput
 from schemas.settings import Settings
 from store.apps import AppRepository
+from store.sessions import SessionStore
 from store.tokens import TokenRepository
 from temporal import names
 from workers.main import run_workers
@@ -87,6 +90,9 @@ async def main() -> None:
             tokens = TokenRepository(db)
             await tokens.ensure_user("bench", "bench")
             token = await tokens.issue("bench")
+            session = await SessionStore(
+                db, idle_timeout=timedelta(hours=1), absolute_timeout=timedelta(hours=2)
+            ).create("bench", client_ip=None, user_agent="wrk")
             await AppRepository(db).ensure(APP, "bench")
             await client.start_workflow(
                 names.APP_WORKFLOW_TYPE,
@@ -107,10 +113,11 @@ async def main() -> None:
                 [sys.executable, "-m", "cli.main", "api"],
                 env=env,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=(root / "api.log").open("wb"),
             )
             base = f"http://127.0.0.1:{port}"
             auth = {"Authorization": f"Bearer {token}"}
+            cookie = {"Cookie": f"mb_session={session.session_id}"}
             async with httpx.AsyncClient(timeout=10) as http:
                 for _ in range(300):
                     try:
@@ -123,6 +130,7 @@ async def main() -> None:
                 "health": [],
                 "auth": [],
                 "list": [],
+                "session": [],
             }
             for _ in range(2):
                 results["list"].append(
@@ -134,6 +142,9 @@ async def main() -> None:
                 results["auth"].append(
                     await asyncio.to_thread(_wrk, f"{base}/v1/apps/{APP}", args.seconds, auth)
                 )
+                results["session"].append(
+                    await asyncio.to_thread(_wrk, f"{base}/v1/apps/{APP}", args.seconds, cookie)
+                )
             stop.set()
             await workers
         best = {k: max(v, key=lambda r: r[0]) for k, v in results.items()}
@@ -141,13 +152,17 @@ async def main() -> None:
             print(
                 f"{name:<7} {rps:8.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  non-2xx {bad}"
             )
-        assert best["auth"][3] == 0 and best["health"][3] == 0, "errors under load"
+        if any(r[3] for r in best.values()):
+            print((root / "api.log").read_text()[-3000:])
+        assert all(r[3] == 0 for r in best.values()), "errors under load"
         print(f"api_healthz_rps: {best['health'][0]:.0f}")
         print(f"api_status_rps: {best['auth'][0]:.0f}")
         print(f"api_status_p50_ms: {best['auth'][1]:.2f}")
         print(f"api_status_p99_ms: {best['auth'][2]:.2f}")
         print(f"api_list_rps: {best['list'][0]:.0f}")
+        print(f"api_session_status_rps: {best['session'][0]:.0f}")
         print(f"api_auth_vs_healthz_ratio: {best['auth'][0] / best['health'][0]:.2f}")
+        print(f"api_session_vs_healthz_ratio: {best['session'][0] / best['health'][0]:.2f}")
     finally:
         if api is not None:
             api.terminate()

@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -188,6 +189,26 @@ async def test_healthz_and_openapi(api: Api) -> None:
     spec = (await api.http.get("/openapi.json")).json()
     assert "/v1/apps/{app_id}/deployments" in spec["paths"]
     assert "/v1/apps/{app_id}/rollback" in spec["paths"]
+
+
+async def test_a_flood_of_health_checks_asks_temporal_at_most_once_a_second(api: Api) -> None:
+    # /healthz is unauthenticated: it must not spend Temporal's rate budget per request.
+    service = api.services.temporal.workflow_service
+    original = service.get_system_info
+    calls = 0
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await original(*args, **kwargs)
+
+    service.get_system_info = counting  # type: ignore[method-assign]
+    try:
+        answers = await asyncio.gather(*(api.http.get("/healthz") for _ in range(200)))
+    finally:
+        service.get_system_info = original  # type: ignore[method-assign]
+    assert {r.status_code for r in answers} == {200}
+    assert calls == 1
 
 
 async def test_create_list_and_delete_an_app(api: Api, workers: FakePipeline) -> None:
