@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from store.db import Database
+from store.rate_limits import RateLimiter, counting
 
 Clock = Callable[[], datetime]
 
@@ -47,6 +48,7 @@ class LiveSession:
     csrf_token: str
     created_at: datetime
     verified: bool
+    hits: int | None = None  # the user's requests in the rate window, when counted
 
 
 class SessionStore:
@@ -87,27 +89,38 @@ class SessionStore:
             )
         return new
 
-    async def check(self, session_id: str) -> LiveSession | None:
-        """The session if it exists, is not revoked, and has not timed out."""
+    async def check(
+        self, session_id: str, *, limiter: RateLimiter | None = None
+    ) -> LiveSession | None:
+        """The session if it exists, is not revoked, and has not timed out.
+
+        With ``limiter``, a live session's request is also counted against its user's
+        rate limit in the same statement (see ``LiveSession.hits``).
+        """
         if not session_id or len(session_id) > 100:
             return None
         now = self._clock()
         digest = _digest(session_id)
+        found = (
+            "SELECT s.user_id, s.csrf_token, s.created_at, s.last_seen_at,"
+            " u.email_verified_at FROM sessions s JOIN users u ON u.id = s.user_id"
+            " WHERE s.id_sha256 = %s AND s.revoked_at IS NULL"
+            " AND s.last_seen_at > %s AND s.created_at > %s"
+        )
+        args: tuple[object, ...] = (digest, now - self.idle_timeout, now - self.absolute_timeout)
         async with self._db.connection() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT s.user_id, s.csrf_token, s.created_at, s.last_seen_at,"
-                    " u.email_verified_at FROM sessions s JOIN users u ON u.id = s.user_id"
-                    " WHERE s.id_sha256 = %s AND s.revoked_at IS NULL",
-                    (digest,),
-                )
-            ).fetchone()
+            if limiter is None:
+                row = await (await conn.execute(found, args)).fetchone()
+            else:
+                window = limiter.window()
+                row = await (
+                    await conn.execute(
+                        counting(found),
+                        (*args, window.start),
+                    )
+                ).fetchone()
+                await limiter.prune_sometimes(conn, window)
             if row is None:
-                return None
-            if (
-                now - row["last_seen_at"] >= self.idle_timeout
-                or now - row["created_at"] >= self.absolute_timeout
-            ):
                 return None
             if now - row["last_seen_at"] >= TOUCH_EVERY:
                 await conn.execute(
@@ -119,6 +132,7 @@ class SessionStore:
             csrf_token=row["csrf_token"],
             created_at=row["created_at"],
             verified=row["email_verified_at"] is not None,
+            hits=row.get("hits"),
         )
 
     async def known_address(self, user_id: str, client_ip: str | None) -> bool | None:
