@@ -13,13 +13,13 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -275,24 +275,35 @@ def _review(
     _run(commands.review(_settings(), console, workflow_id, decision, reviewer, reason))
 
 
+def _show(
+    rows: Sequence[BaseModel], *, as_json: bool, empty: str, line: Callable[[Any], str]
+) -> int:
+    """Rows as JSON, or one console line each."""
+    if as_json:
+        print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+        return 0
+    if not rows:
+        console.print(empty)
+    for row in rows:
+        console.print(line(row))
+    return 0
+
+
 @review_app.command("list")
 def review_list(as_json: JsonFlag = False) -> None:
     """Flagged deployments waiting for a decision, oldest first."""
 
     async def main() -> int:
-        queue = await moderation_cli.review_queue(_settings())
-        if as_json:
-            print(json.dumps([item.model_dump(mode="json") for item in queue], indent=2))
-            return 0
-        if not queue:
-            console.print("nothing is waiting for review")
-        for item in queue:
-            console.print(
+        return _show(
+            await moderation_cli.review_queue(_settings()),
+            as_json=as_json,
+            empty="nothing is waiting for review",
+            line=lambda item: (
                 f"deploy-{item.app_id}-{item.deployment_id}  owner {item.owner_id}"
-                f"  flagged {item.flagged_at:%Y-%m-%d %H:%M}  ({item.reason})\n"
+                f"  flagged {item.flagged_at:%Y-%m-%d %H:%M}  ({escape(item.reason)})\n"
                 f"    {escape(item.prompt[:200])}"
-            )
-        return 0
+            ),
+        )
 
     _run(main())
 
@@ -321,15 +332,15 @@ def moderation_list(
             since=since,
             limit=limit,
         )
-        if as_json:
-            print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
-            return 0
-        for row in rows:
-            console.print(
+        return _show(
+            rows,
+            as_json=as_json,
+            empty="no blocked or flagged prompts",
+            line=lambda row: (
                 f"{row.created_at:%Y-%m-%d %H:%M}  {row.verdict:<5}  {row.app_id}"
                 f"  owner {row.owner_id}  ({escape(row.reason)})\n    {escape(row.prompt[:200])}"
-            )
-        return 0
+            ),
+        )
 
     _run(main())
 
@@ -343,19 +354,16 @@ def incidents_list(
     """Rollbacks (by hand or automatic), newest first: what, when, why, who."""
 
     async def main() -> int:
-        rows = await moderation_cli.incidents(_settings(), app_id=app_id, limit=limit)
-        if as_json:
-            print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
-            return 0
-        if not rows:
-            console.print("no incidents")
-        for row in rows:
-            console.print(
+        return _show(
+            await moderation_cli.incidents(_settings(), app_id=app_id, limit=limit),
+            as_json=as_json,
+            empty="no incidents",
+            line=lambda row: (
                 f"{row.at:%Y-%m-%d %H:%M}  {row.kind:<18}  {row.app_id}"
                 f"  v{row.from_version} -> v{row.to_version}  by {escape(row.actor)}"
                 f"  ({escape(row.reason)})"
-            )
-        return 0
+            ),
+        )
 
     _run(main())
 
@@ -369,17 +377,14 @@ def alerts_list(
     """Alerts raised by the anomaly rules, newest first."""
 
     async def main() -> int:
-        rows = await moderation_cli.alerts(_settings(), rule=rule, limit=limit)
-        if as_json:
-            print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
-            return 0
-        if not rows:
-            console.print("no alerts")
-        for row in rows:
-            console.print(
+        return _show(
+            await moderation_cli.alerts(_settings(), rule=rule, limit=limit),
+            as_json=as_json,
+            empty="no alerts",
+            line=lambda row: (
                 f"#{row.id}  {row.at:%Y-%m-%d %H:%M}  {row.rule:<18}  {escape(row.summary)}"
-            )
-        return 0
+            ),
+        )
 
     _run(main())
 

@@ -17,10 +17,43 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from schemas.anomalies import Alert, Finding, Thresholds
+from schemas.anomalies import Alert, Finding, Rule, Thresholds
 from store.db import Database
 
 WEEK = timedelta(days=7)
+
+# Rules that count rows per subject in the window: (rule, "<subject and count> FROM ...
+# WHERE ... > %s" up to the window start, the threshold's name, the summary).
+_COUNTING_RULES: tuple[tuple[Rule, str, str, str], ...] = (
+    (
+        "failed_logins",
+        "coalesce(client_ip, 'unknown') AS subject, count(*) AS n FROM audit_log"
+        " WHERE action = 'login.failed' AND at > %s",
+        "failed_logins",
+        "{n} failed logins from {subject}",
+    ),
+    (
+        "blocked_prompts",
+        "owner_id AS subject, count(*) AS n FROM moderation_log"
+        " WHERE verdict = 'block' AND created_at > %s",
+        "blocked_prompts",
+        "{n} blocked prompts by user {subject}: suspended from deploying",
+    ),
+    (
+        "rate_limited",
+        "resource AS subject, count(*) AS n FROM audit_log"
+        " WHERE action = 'rate.limited' AND at > %s",
+        "rate_limited_minutes",
+        "{subject} went over the rate limit in {n} minutes",
+    ),
+    (
+        "failed_deployments",
+        "owner_id AS subject, count(*) AS n FROM qa_reports"
+        " WHERE verdict = 'fail' AND created_at > %s",
+        "failed_deployments",
+        "{n} deployments by user {subject} failed the QA gate",
+    ),
+)
 
 
 class AnomalyRules:
@@ -34,37 +67,23 @@ class AnomalyRules:
         since = now - timedelta(seconds=limits.window_s)
         findings: list[Finding] = []
         async with self._db.connection() as conn:
-
-            async def grouped(query: str, args: tuple[object, ...]) -> list[tuple[str, int]]:
-                rows = await (await conn.execute(query, args)).fetchall()
-                return [(str(r["subject"]), int(r["n"])) for r in rows]
-
-            for subject, n in await grouped(
-                "SELECT coalesce(client_ip, 'unknown') AS subject, count(*) AS n FROM audit_log"
-                " WHERE action = 'login.failed' AND at > %s GROUP BY 1 HAVING count(*) >= %s",
-                (since, limits.failed_logins),
-            ):
-                findings.append(
-                    Finding(
-                        rule="failed_logins",
-                        subject=subject,
-                        count=n,
-                        summary=f"{n} failed logins from {subject}",
+            for rule, source, threshold, summary in _COUNTING_RULES:
+                rows = await (
+                    await conn.execute(
+                        f"SELECT {source} GROUP BY 1 HAVING count(*) >= %s",
+                        (since, getattr(limits, threshold)),
                     )
-                )
-            for subject, n in await grouped(
-                "SELECT owner_id AS subject, count(*) AS n FROM moderation_log"
-                " WHERE verdict = 'block' AND created_at > %s GROUP BY 1 HAVING count(*) >= %s",
-                (since, limits.blocked_prompts),
-            ):
-                findings.append(
-                    Finding(
-                        rule="blocked_prompts",
-                        subject=subject,
-                        count=n,
-                        summary=f"{n} blocked prompts by user {subject}: suspended from deploying",
+                ).fetchall()
+                for row in rows:
+                    subject, n = str(row["subject"]), int(row["n"])
+                    findings.append(
+                        Finding(
+                            rule=rule,
+                            subject=subject,
+                            count=n,
+                            summary=summary.format(n=n, subject=subject),
+                        )
                     )
-                )
             rows = await (
                 await conn.execute(
                     "WITH recent AS (SELECT actor, count(*) AS n FROM audit_log"
@@ -91,32 +110,6 @@ class AnomalyRules:
                             detail={"norm_per_window": round(norm, 2)},
                         )
                     )
-            for subject, n in await grouped(
-                "SELECT resource AS subject, count(*) AS n FROM audit_log"
-                " WHERE action = 'rate.limited' AND at > %s GROUP BY 1 HAVING count(*) >= %s",
-                (since, limits.rate_limited_minutes),
-            ):
-                findings.append(
-                    Finding(
-                        rule="rate_limited",
-                        subject=subject,
-                        count=n,
-                        summary=f"{subject} went over the rate limit in {n} minutes",
-                    )
-                )
-            for subject, n in await grouped(
-                "SELECT owner_id AS subject, count(*) AS n FROM qa_reports"
-                " WHERE verdict = 'fail' AND created_at > %s GROUP BY 1 HAVING count(*) >= %s",
-                (since, limits.failed_deployments),
-            ):
-                findings.append(
-                    Finding(
-                        rule="failed_deployments",
-                        subject=subject,
-                        count=n,
-                        summary=f"{n} deployments by user {subject} failed the QA gate",
-                    )
-                )
             rows = await (
                 await conn.execute(
                     "SELECT a.actor, a.client_ip FROM audit_log a"

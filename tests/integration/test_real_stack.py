@@ -198,6 +198,8 @@ async def test_cli_refuses_bad_input_clearly(stack: Stack) -> None:
         (["deploy", "x" * 4001], "the limit is 4000"),
         (["status", "no-such-app"], "not found"),
         (["rollback", "no-such-app"], "not found"),
+        (["users", "reinstate", "nobody", "--reason", "appeal"], "not suspended"),
+        (["moderation", "list", "--verdict", "allow"], "block or flag"),
         (["review", "approve", "deploy-no-such-app-12345678"], "not found"),
         (["deploy", "a notes app", "--app", "Not_An_Id"], "app id must be"),
     ]
@@ -474,3 +476,6 @@ async def test_the_anomaly_scan_runs_on_its_schedule(stack: Stack) -> None:
     while not [w async for w in stack.client.list_workflows(query)]:
         assert time.monotonic() < deadline + 60, "the triggered scan never completed"
         await asyncio.sleep(0.5)
+    alerts = stack.mb("alerts", "--json")
+    assert alerts.returncode == 0, alerts.stderr
+    assert isinstance(json.loads(alerts.stdout), list)
