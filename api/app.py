@@ -25,6 +25,7 @@ from api.routes import (
     auth,
     deployments,
     incidents,
+    privacy,
     reports,
     review,
     secrets,
@@ -54,6 +55,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.include_router(auth.router)
     app.include_router(tokens.router)
+    app.include_router(privacy.router)
     app.include_router(apps.router, dependencies=[Depends(scope_for("apps"))])
     app.include_router(deployments.router, dependencies=[Depends(scope_for("apps"))])
     app.include_router(reports.router, dependencies=[Depends(scope_for("apps"))])

@@ -61,6 +61,8 @@ moderation_app = typer.Typer(help="The log of blocked and flagged prompts.")
 app.add_typer(moderation_app, name="moderation")
 users_app = typer.Typer(help="Accounts: reinstate a suspended user.")
 app.add_typer(users_app, name="users")
+privacy_app = typer.Typer(help="Privacy rights: export a user's data.")
+app.add_typer(privacy_app, name="privacy")
 keys_app = typer.Typer(help="Master keys of the secrets store.")
 app.add_typer(keys_app, name="keys")
 
@@ -403,6 +405,26 @@ def users_reinstate(
         ):
             _fail(f"user {user_id} is not suspended")
         console.print(f"{user_id} may deploy again")
+        return 0
+
+    _run(main())
+
+
+@privacy_app.command("export")
+def privacy_export(
+    user_id: Annotated[str, typer.Argument(metavar="USER")],
+    out: Annotated[Path, typer.Option("--out", help="where to write the zip")],
+    operator: Annotated[
+        str, typer.Option(help="who asks (audited, told to the user)")
+    ] = "operator",
+) -> None:
+    """Everything held about a user, as a zip (GDPR art. 15 / CCPA right to know)."""
+
+    async def main() -> int:
+        size = await moderation_cli.export_user(
+            _settings(), user_id, operator=f"operator:{operator}", out=out
+        )
+        console.print(f"wrote {out} ({size} bytes)")
         return 0
 
     _run(main())

@@ -1,21 +1,26 @@
-"""``mb moderation list``, ``mb review list`` and ``mb incidents``: the operators' view
-of flagged and blocked prompts (reading users' prompts is audited, as through the
-API) and of rollbacks."""
+"""Operators' commands: ``mb moderation list``, ``mb review list``, ``mb incidents``,
+``mb alerts``, ``mb users reinstate`` and ``mb privacy export`` (reading users'
+prompts or data is audited, as through the API)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from cli.commands import database, temporal
+from cli.commands import CommandError, database, temporal
 from schemas.anomalies import Alert
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.moderation import ReviewItem
+from schemas.privacy import ExportInput, ExportResult
 from schemas.settings import Settings
 from store.anomalies import AlertLog
+from store.artifacts import ArtifactStore
 from store.audit import AuditLog
 from store.incidents import Incident, IncidentLog
 from store.moderation_log import ModerationLog, ModerationLogEntry
 from store.users import UserRepository
+from temporal import names
 from temporal.review_queue import awaiting_review
 
 
@@ -82,3 +87,32 @@ async def reinstate(settings: Settings, user_id: str, *, operator: str, reason: 
             )
         )
     return True
+
+
+async def export_user(settings: Settings, user_id: str, *, operator: str, out: Path) -> int:
+    """Run PrivacyExportWorkflow for ``user_id`` (audited under ``operator``) and write
+    the archive to ``out``; returns its size."""
+    client = await temporal(settings)
+    export_id = uuid.uuid4().hex[:24]
+    async with database(settings) as db:
+        if await UserRepository(db).get(user_id) is None:
+            raise CommandError(f"user {user_id} not found")
+        await AuditLog(db).record(
+            AuditEvent(
+                actor=Actor(user_id=operator),
+                action=AuditAction.PRIVACY_EXPORT,
+                resource=f"user:{user_id}",
+                outcome=AuditOutcome.OK,
+                detail={"export_id": export_id},
+            )
+        )
+        result: ExportResult = await client.execute_workflow(
+            names.PRIVACY_EXPORT_WORKFLOW_TYPE,
+            ExportInput(user_id=user_id, export_id=export_id, requested_by=operator),
+            id=names.privacy_export_workflow_id(user_id, export_id),
+            task_queue=names.PIPELINE_TASK_QUEUE,
+            result_type=ExportResult,
+        )
+        data = await ArtifactStore(db).get(result.sha256)
+    out.write_bytes(data)
+    return len(data)

@@ -1,5 +1,5 @@
 """Security emails to users: a new sign-in address, secrets changed or revealed, a
-deployment blocked, an app rolled back.
+deployment blocked, an app rolled back, their data exported.
 
 Mail goes only to a verified address (an unverified one could be anybody's);
 operator-provisioned users have none and get nothing. A failure to mail is
@@ -77,4 +77,13 @@ class SecurityMail:
             user_id,
             f"{app_id} was rolled back to v{version}",
             f"Your app {app_id} now serves v{version}. Why: {reason}.",
+        )
+
+    async def data_exported(self, user_id: str, export_id: str, requested_by: str) -> bool:
+        """A copy of everything we hold about the user was made."""
+        by = "you" if requested_by == user_id else f"an operator ({requested_by})"
+        return await self._send(
+            user_id,
+            "Your MicroBuilder data was exported",
+            f"An export of all the data we hold about you ({export_id}) was made by {by}.",
         )

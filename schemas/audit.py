@@ -43,6 +43,7 @@ class AuditAction(StrEnum):
     RATE_LIMITED = "rate.limited"
     USER_SUSPEND = "user.suspend"
     USER_REINSTATE = "user.reinstate"
+    PRIVACY_EXPORT = "privacy.export"
 
 
 class Actor(BaseModel):

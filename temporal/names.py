@@ -17,6 +17,14 @@ KEY_ROTATION_WORKFLOW_TYPE = "MasterKeyRotationWorkflow"
 KEY_ROTATION_WORKFLOW_ID = "key-rotation-master"
 ANOMALY_SCAN_WORKFLOW_TYPE = "AnomalyScanWorkflow"
 ANOMALY_SCAN_SCHEDULE_ID = "anomaly-scan"
+PRIVACY_EXPORT_WORKFLOW_TYPE = "PrivacyExportWorkflow"
+
+
+def privacy_export_workflow_id(user_id: str, export_id: str) -> str:
+    """Workflow id of one data export."""
+    return f"privacy-export-{user_id}-{export_id}"
+
+
 """One id for every master key rotation: a second one cannot start while one runs."""
 
 SIGNAL_DEPLOY = "deploy"
@@ -67,6 +75,8 @@ ACTIVITY_RECORD_RELEASE = "record_release"
 ACTIVITY_REWRAP_DATA_KEYS = "rewrap_data_keys"
 ACTIVITY_RETIRE_MASTER_KEYS = "retire_master_keys"
 ACTIVITY_SCAN_ANOMALIES = "scan_anomalies"
+ACTIVITY_BUILD_EXPORT = "build_privacy_export"
+ACTIVITY_NOTIFY_EXPORT = "notify_privacy_export"
 
 # Error types of the verdicts a deployment can end with (ApplicationError.type).
 ERROR_PROMPT_BLOCKED = "PromptBlocked"

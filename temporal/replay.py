@@ -19,6 +19,7 @@ from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.key_rotation import MasterKeyRotationWorkflow
+from workflows.privacy_export import PrivacyExportWorkflow
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,13 @@ class ReplayOutcome:
 def replayer(codec: EncryptionCodec | None = None) -> Replayer:
     """A replayer for every workflow this project defines (``codec``: encrypted histories)."""
     return Replayer(
-        workflows=[AppWorkflow, DeploymentWorkflow, MasterKeyRotationWorkflow, AnomalyScanWorkflow],
+        workflows=[
+            AppWorkflow,
+            DeploymentWorkflow,
+            MasterKeyRotationWorkflow,
+            AnomalyScanWorkflow,
+            PrivacyExportWorkflow,
+        ],
         data_converter=data_converter(codec),
     )
 

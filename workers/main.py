@@ -20,6 +20,7 @@ from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.key_rotation import MasterKeyRotationWorkflow
+from workflows.privacy_export import PrivacyExportWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 DeploymentWorkflow,
                 MasterKeyRotationWorkflow,
                 AnomalyScanWorkflow,
+                PrivacyExportWorkflow,
             ],
             workflow_runner=sandbox_runner(),
             activities=[
@@ -50,6 +52,8 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.releases.record_release,
                 a.qa_report.record_qa_report,
                 a.anomalies.scan_anomalies,
+                a.privacy.build_export,
+                a.privacy.notify_export,
             ],
             max_concurrent_activities=32,
             interceptors=interceptors,

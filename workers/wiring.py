@@ -12,6 +12,7 @@ from activities.generate import GenerationActivities
 from activities.key_rotation import KeyRotationActivities
 from activities.moderate import ModerationActivities
 from activities.moderation import Moderator
+from activities.privacy import PrivacyActivities
 from activities.qa.evidence import EvidenceService
 from activities.qa_gate import QAActivities
 from activities.qa_report import QAReportActivities
@@ -33,6 +34,7 @@ from store.keyring import SigningKeyRing
 from store.mail_delivery import Mailer
 from store.moderation_log import ModerationLog
 from store.outbox import MailOutbox
+from store.privacy_export import PrivacyExports
 from store.qa_reports import QAReportRepository
 from store.releases import ReleaseRepository
 from store.secrets import SecretStore
@@ -102,6 +104,7 @@ class Activities:
     moderation: ModerationActivities
     key_rotation: KeyRotationActivities
     anomalies: AnomalyActivities
+    privacy: PrivacyActivities
     generation: GenerationActivities
     qa: QAActivities
     qa_report: QAReportActivities
@@ -134,6 +137,7 @@ class Activities:
                 moderator(settings, client), ModerationLog(db), notices
             ),
             key_rotation=key_rotation_activities(settings, db),
+            privacy=PrivacyActivities(db, artifacts, PrivacyExports(db), notices),
             anomalies=AnomalyActivities(
                 AnomalyRules(db),
                 AlertLog(db),

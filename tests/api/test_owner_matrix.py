@@ -18,12 +18,14 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.privacy import PrivacyActivities
 from api.app import create_app
 from api.services import Services
 from schemas.qa import QAGateReport
 from schemas.settings import Settings
 from store.audit import AuditLog
 from store.db import Database
+from store.privacy_export import PrivacyExports
 from store.tokens import TokenRepository
 from tests.workflows.pipeline_fakes import FakePipeline
 
@@ -52,6 +54,7 @@ UNOWNED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/moderation"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/incidents"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/alerts"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
+    ("GET", "/v1/me/export"): {OWNER: 200, OTHER: 200, OPERATOR: 200},
     ("GET", "/v1/tokens"): {OWNER: 200, OTHER: 200, OPERATOR: 200},
     ("POST", "/v1/tokens"): {OWNER: 201, OTHER: 201, OPERATOR: 201},
     # a bearer token is not a session: nothing to log out of
@@ -84,6 +87,7 @@ class World:
     db: Database
     routes: list[tuple[str, str]]
     owner_token_id: str
+    owner_export_id: str
 
     def url(self, path: str) -> str:
         values = {
@@ -92,6 +96,7 @@ class World:
             "name": "TOKEN",
             "token_id": self.owner_token_id,
             "user_id": OWNER,
+            "export_id": self.owner_export_id,
         }
         return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
@@ -150,7 +155,14 @@ async def world(
             summary="all stages passed",
         )
         owner_token_id, _ = await tokens.issue_with_id(OWNER, name="to revoke")
-        yield World(http, issued, deployment_id, db, routes, owner_token_id)
+        # The owner's data export, built by the real privacy activities.
+        workers.privacy = PrivacyActivities(
+            db, services.artifacts, PrivacyExports(db), services.notices
+        )
+        export = await http.get("/v1/me/export", headers=auth)
+        assert export.status_code == 200, export.text
+        export_id = export.headers["content-disposition"].split("export-")[1].split(".zip")[0]
+        yield World(http, issued, deployment_id, db, routes, owner_token_id, export_id)
 
 
 def test_the_route_table_is_covered(world: World) -> None:

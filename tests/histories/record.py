@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from schemas.anomalies import AnomalyScanInput
+from schemas.privacy import ExportInput
 from schemas.deployment import (
     DeployRequest,
     RefreshRequest,
@@ -162,6 +163,15 @@ async def main() -> None:
                 task_queue=names.PIPELINE_TASK_QUEUE,
             )
             await _save(client, "anomaly-scan", ["anomaly-scan-run"])
+
+            export_id = names.privacy_export_workflow_id("user-1", "0123456789abcdef")
+            await client.execute_workflow(
+                names.PRIVACY_EXPORT_WORKFLOW_TYPE,
+                ExportInput(user_id="user-1", export_id="0123456789abcdef", requested_by="user-1"),
+                id=export_id,
+                task_queue=names.PIPELINE_TASK_QUEUE,
+            )
+            await _save(client, "privacy-export", [export_id])
 
             await client.execute_workflow(
                 names.KEY_ROTATION_WORKFLOW_TYPE,

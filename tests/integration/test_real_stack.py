@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -199,6 +200,7 @@ async def test_cli_refuses_bad_input_clearly(stack: Stack) -> None:
         (["status", "no-such-app"], "not found"),
         (["rollback", "no-such-app"], "not found"),
         (["users", "reinstate", "nobody", "--reason", "appeal"], "not suspended"),
+        (["privacy", "export", "nobody", "--out", "/dev/null"], "not found"),
         (["moderation", "list", "--verdict", "allow"], "block or flag"),
         (["review", "approve", "deploy-no-such-app-12345678"], "not found"),
         (["deploy", "a notes app", "--app", "Not_An_Id"], "app id must be"),
@@ -479,3 +481,15 @@ async def test_the_anomaly_scan_runs_on_its_schedule(stack: Stack) -> None:
     alerts = stack.mb("alerts", "--json")
     assert alerts.returncode == 0, alerts.stderr
     assert isinstance(json.loads(alerts.stdout), list)
+
+
+async def test_an_operator_exports_a_users_data(stack: Stack, tmp_path: Path) -> None:
+    await stack.token()  # the local user exists
+    out = tmp_path / "local.zip"
+    done = stack.mb("privacy", "export", "local", "--out", str(out), "--operator", "dpo")
+    assert done.returncode == 0, done.stdout + done.stderr
+    with zipfile.ZipFile(out) as zf:
+        account = json.loads(zf.read("account.json"))
+        audit = json.loads(zf.read("audit.json"))
+    assert [a["id"] for a in account] == ["local"]
+    assert any(e["action"] == "privacy.export" and e["actor"] == "operator:dpo" for e in audit)

@@ -19,12 +19,14 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from activities.privacy import PrivacyActivities
 from runtime.base import instance_id_for
 from schemas.anomalies import AnomalyScanInput, AnomalyScanResult
 from schemas.deployment import ReleaseRecord
 from schemas.generation import GenerateInput, GenerateOutput
 from schemas.keys import RetireKeysInput, RetireKeysResult, RewrapBatchInput, RewrapBatchResult
 from schemas.moderation import CategoryScore, ModerateInput, ModerationCategory, ModerationResult
+from schemas.privacy import ExportInput, ExportResult
 from schemas.qa import (
     QAGateOutcome,
     QAStageInput,
@@ -49,6 +51,7 @@ from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.key_rotation import MasterKeyRotationWorkflow
+from workflows.privacy_export import PrivacyExportWorkflow
 
 HOST = "test-host"
 
@@ -71,6 +74,7 @@ async def fake_workers(client: Client, fake: FakePipeline) -> AsyncIterator[Fake
                         DeploymentWorkflow,
                         MasterKeyRotationWorkflow,
                         AnomalyScanWorkflow,
+                        PrivacyExportWorkflow,
                     ]
                     if queue == names.PIPELINE_TASK_QUEUE
                     else [],
@@ -90,6 +94,8 @@ class FakePipeline:
     start_fails_for: set[int] = field(default_factory=set)
     unhealthy: Callable[[str, int], bool] = lambda instance_id, call: False
     calls: list[str] = field(default_factory=list)
+    privacy: PrivacyActivities | None = None
+    """Real privacy activities, for tests that download the archive."""
     routes: dict[str, str] = field(default_factory=dict)
     running: set[str] = field(default_factory=set)
     releases: dict[str, ReleaseRecord] = field(default_factory=dict)
@@ -116,6 +122,8 @@ class FakePipeline:
             self.rewrap_data_keys,
             self.retire_master_keys,
             self.scan_anomalies,
+            self.build_export,
+            self.notify_export,
         ]
 
     @activity.defn(name=names.ACTIVITY_REWRAP_DATA_KEYS)
@@ -134,6 +142,20 @@ class FakePipeline:
     async def scan_anomalies(self, input: AnomalyScanInput) -> AnomalyScanResult:
         self.calls.append(f"scan:{input.thresholds.window_s}")
         return AnomalyScanResult(findings=1, new_alerts=[7], suspended=[])
+
+    @activity.defn(name=names.ACTIVITY_BUILD_EXPORT)
+    async def build_export(self, input: ExportInput) -> ExportResult:
+        self.calls.append(f"export:{input.user_id}")
+        if self.privacy is not None:  # a test that wants the real archive
+            return await self.privacy.build_export(input)
+        return ExportResult(export_id=input.export_id, sha256="e" * 64, size=1, sections={})
+
+    @activity.defn(name=names.ACTIVITY_NOTIFY_EXPORT)
+    async def notify_export(self, input: ExportInput) -> bool:
+        self.calls.append(f"notify-export:{input.user_id}")
+        if self.privacy is not None:
+            return await self.privacy.notify_export(input)
+        return True
 
     @activity.defn(name=names.ACTIVITY_MODERATE)
     async def moderate(self, input: ModerateInput) -> ModerationResult:

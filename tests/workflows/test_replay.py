@@ -33,14 +33,14 @@ def _histories() -> list[WorkflowHistory]:
 @pytest.mark.parametrize("generation", ["v1", "v2", "v3", "v4"])
 def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     """v1: before the five-stage QA gate (patched); v2: with it; v3: with refreshes and
-    master key rotation; v4: with retirement (deleted apps) and the anomaly scan. Every
-    generation must keep replaying."""
+    master key rotation; v4: with retirement (deleted apps), the anomaly scan and the
+    privacy export. Every generation must keep replaying."""
     names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob(f"{generation}-*.json")}
     scenarios = {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"}
     if generation in ("v3", "v4"):
         scenarios |= {"refresh", "key-rotation"}
     if generation == "v4":
-        scenarios |= {"retire", "anomaly-scan"}
+        scenarios |= {"retire", "anomaly-scan", "privacy-export"}
     assert {f"{generation}-{s}" for s in scenarios} <= names_
 
 

@@ -1,0 +1,100 @@
+"""Privacy rights over HTTP: ``GET /v1/me/export`` builds (through a workflow) and
+returns everything held about the caller; a slow build answers 202 with the export
+id to fetch later from ``/v1/me/export/{export_id}``.
+
+Exports are audited, throttled per user, mailed to the user, and need a session or
+an unscoped token (a scoped service token cannot take a user's whole data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.deps import CurrentPrincipal, Principal, ServicesDep, client_ip, deny, enforce
+from api.routes.deployments import ERRORS
+from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
+from schemas.privacy import EXPORT_ID_PATTERN, ExportInput, ExportResult
+from store.privacy_export import PrivacyExports
+from temporal import names
+
+router = APIRouter(prefix="/v1/me", tags=["privacy"])
+WAIT_S = 60
+ZIP: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the archive", "content": {"application/zip": {}}}
+}
+
+
+async def data_owner(principal: CurrentPrincipal) -> Principal:
+    """A session or an unscoped token: a scoped service token gets 403."""
+    if principal.scopes is not None:
+        raise HTTPException(403, "a scoped service token cannot export a user's data")
+    return principal
+
+
+Owner = Annotated[Principal, Depends(data_owner)]
+
+
+def _zip(data: bytes, export_id: str) -> Response:
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="microbuilder-export-{export_id}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/export", response_class=Response, responses={**ZIP, 202: {}, **ERRORS})
+async def export_my_data(request: Request, owner: Owner, services: ServicesDep) -> Response:
+    """Everything we hold about you, as a zip (built by a workflow; audited; mailed)."""
+    await enforce(services, services.login_limiter, f"export:{owner.user_id}", "exports")
+    export_id = uuid.uuid4().hex[:24]
+    await services.audit.record(
+        AuditEvent(
+            actor=Actor(user_id=owner.user_id, client_ip=client_ip(request)),
+            action=AuditAction.PRIVACY_EXPORT,
+            resource=f"user:{owner.user_id}",
+            outcome=AuditOutcome.OK,
+            detail={"export_id": export_id},
+        )
+    )
+    handle = await services.temporal.start_workflow(
+        names.PRIVACY_EXPORT_WORKFLOW_TYPE,
+        ExportInput(user_id=owner.user_id, export_id=export_id, requested_by=owner.user_id),
+        id=names.privacy_export_workflow_id(owner.user_id, export_id),
+        task_queue=names.PIPELINE_TASK_QUEUE,
+        result_type=ExportResult,
+    )
+    try:
+        result: ExportResult = await asyncio.wait_for(handle.result(), WAIT_S)
+    except TimeoutError:
+        return JSONResponse(
+            {"export_id": export_id, "status": "building", "url": f"/v1/me/export/{export_id}"},
+            status_code=202,
+            headers={"Retry-After": "10"},
+        )
+    return _zip(await services.artifacts.get(result.sha256), export_id)
+
+
+@router.get("/export/{export_id}", response_class=Response, responses={**ZIP, **ERRORS})
+async def fetch_export(
+    export_id: Annotated[str, Path(pattern=EXPORT_ID_PATTERN)],
+    request: Request,
+    owner: Owner,
+    services: ServicesDep,
+) -> Response:
+    """An export built earlier (404 if it is not yours, or not built yet)."""
+    found = await PrivacyExports(services.db).find(export_id)
+    if found is None or found[0] != owner.user_id:
+        actor = Actor(user_id=owner.user_id, client_ip=client_ip(request))
+        detail = f"export {export_id!r} not found"
+        if found is None:
+            raise HTTPException(404, detail)
+        raise await deny(services, actor, f"export:{export_id}", detail)
+    return _zip(await services.artifacts.get(found[1]), export_id)
