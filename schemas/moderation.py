@@ -46,6 +46,15 @@ class ModerationResult(BaseModel):
     backend: str = Field(description="which engine(s) decided, e.g. 'local' or 'local+openai'")
 
 
+class ModerateBundleInput(BaseModel):
+    """Input of the activity moderating what a bundle shows (by hash, never the files)."""
+
+    bundle_hash: str
+    owner_id: str
+    app_id: str
+    deployment_id: str
+
+
 class ModerateInput(BaseModel):
     """Input of the moderation activity."""
 

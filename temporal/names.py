@@ -58,6 +58,7 @@ def runtime_task_queue(host: str) -> str:
 
 # Activity names (stable: they are recorded in workflow histories).
 ACTIVITY_MODERATE = "moderate_prompt"
+ACTIVITY_MODERATE_BUNDLE = "moderate_bundle_text"
 ACTIVITY_GENERATE = "generate_bundle"
 ACTIVITY_RUN_TESTS = "run_tests"
 ACTIVITY_RUN_MUTATION = "run_mutation"
@@ -88,6 +89,7 @@ ERROR_MASTER_KEY_UNKNOWN = "MasterKeyUnknown"
 
 # workflow.patched ids (a workflow logic change guarded for running workflows).
 PATCH_FULL_QA_GATE = "qa-gate-five-stages"
+PATCH_MODERATE_CONTENT = "moderate-visible-text"
 ERROR_APP_START_FAILED = "AppStartFailed"
 ERROR_HEALTH_CHECK_FAILED = "HealthCheckFailed"
 ERROR_ROLLED_BACK = "RolledBackAfterSwitch"

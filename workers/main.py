@@ -45,6 +45,7 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.key_rotation.rewrap_data_keys,
                 a.key_rotation.retire_master_keys,
                 a.moderation.moderate_prompt,
+                a.moderation.moderate_bundle_text,
                 a.generation.generate_bundle,
                 a.releases.select_runtime_host,
                 a.releases.switch_traffic,

@@ -134,7 +134,7 @@ class Activities:
         )
         return cls(
             moderation=ModerationActivities(
-                moderator(settings, client), ModerationLog(db), notices
+                moderator(settings, client), ModerationLog(db), notices, bundles
             ),
             key_rotation=key_rotation_activities(settings, db),
             privacy=PrivacyActivities(db, artifacts, PrivacyExports(db), notices),

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         StageTiming,
     )
     from schemas.generation import GenerateInput, GenerateOutput
-    from schemas.moderation import ModerateInput, ModerationResult
+    from schemas.moderation import ModerateBundleInput, ModerateInput, ModerationResult
     from schemas.qa import (
         QAGateOutcome,
         QAStageInput,
@@ -86,6 +86,8 @@ class DeploymentWorkflow:
         else:
             self._fail("a deployment needs a prompt or a bundle", "InvalidInput", Stage.FAILED)
         self._status.bundle_hash = bundle_hash
+        if workflow.patched(names.PATCH_MODERATE_CONTENT):
+            await self._moderate_content(bundle_hash)
         qa = await self._run_qa_gate(bundle_hash)
         host = await self._select_host()
         release = await self._roll_out(host, bundle_hash, qa.evidence_id)
@@ -153,6 +155,32 @@ class DeploymentWorkflow:
                 names.ERROR_REVIEW_REJECTED,
             )
         workflow.logger.info("flagged prompt approved by %s", self._review.reviewer)
+
+    async def _moderate_content(self, bundle_hash: str) -> None:
+        """What the app would show is moderated too: a benign prompt must not yield a
+        phishing page (and a hand-written bundle is read the same way)."""
+        verdict: ModerationResult = await workflow.execute_activity(
+            names.ACTIVITY_MODERATE_BUNDLE,
+            ModerateBundleInput(
+                bundle_hash=bundle_hash,
+                owner_id=self._input.owner_id,
+                app_id=self._input.app_id,
+                deployment_id=self._input.deployment_id,
+            ),
+            result_type=ModerationResult,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=MODERATION_RETRY,
+        )
+        if verdict.verdict == "block":
+            self._fail(
+                f"the app's content was blocked: {verdict.reason}", names.ERROR_PROMPT_BLOCKED
+            )
+        if verdict.verdict == "flag":
+            # A reviewer who approved the prompt has not seen this content: ask again.
+            self._review = None
+            self._status.moderation_verdict = verdict.verdict
+            self._status.moderation_reason = f"the app's content: {verdict.reason}"
+            await self._await_review(f"the app's content: {verdict.reason}")
 
     async def _generate(self, prompt: str) -> str:
         self._enter(Stage.GENERATING)

@@ -6,7 +6,8 @@ Runs each scenario on the time-skipping test server with the scripted
 activities of the workflow tests and saves every workflow's history as JSON
 next to this file, prefixed with ``GENERATION``. Commit the files: ``tests/workflows/test_replay.py`` then
 replays them against the current code, so a non-deterministic change fails CI.
-Re-record only for an intended, ``workflow.patched``-guarded change.
+Re-record only for an intended, ``workflow.patched``-guarded change; a new generation
+may keep only the scenarios its patch changed (v5 keeps the deployments).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 
 HERE = Path(__file__).parent
-GENERATION = "v4"
+GENERATION = "v5"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 
@@ -100,6 +101,11 @@ async def main() -> None:
 
             rejected = await _deploy(client, "rejected-app", "BLOCKME a fake bank login")
             await _save(client, "rejected", [rejected])
+
+            fake.content_verdict = "block"
+            content = await _deploy(client, "sneaky-app", "a page for my bank club")
+            fake.content_verdict = "allow"
+            await _save(client, "content-blocked", [content])
 
             await _deploy(client, "rolled-app", "a habit tracker")
             fake.unhealthy = lambda instance_id, call: instance_id == "rolled-app-v2" and call >= 2

@@ -25,7 +25,13 @@ from schemas.anomalies import AnomalyScanInput, AnomalyScanResult
 from schemas.deployment import ReleaseRecord
 from schemas.generation import GenerateInput, GenerateOutput
 from schemas.keys import RetireKeysInput, RetireKeysResult, RewrapBatchInput, RewrapBatchResult
-from schemas.moderation import CategoryScore, ModerateInput, ModerationCategory, ModerationResult
+from schemas.moderation import (
+    CategoryScore,
+    ModerateBundleInput,
+    ModerateInput,
+    ModerationCategory,
+    ModerationResult,
+)
 from schemas.privacy import ExportInput, ExportResult
 from schemas.qa import (
     QAGateOutcome,
@@ -94,6 +100,8 @@ class FakePipeline:
     start_fails_for: set[int] = field(default_factory=set)
     unhealthy: Callable[[str, int], bool] = lambda instance_id, call: False
     calls: list[str] = field(default_factory=list)
+    content_verdict: str = "allow"
+    """What moderating the generated app's visible text answers."""
     privacy: PrivacyActivities | None = None
     """Real privacy activities, for tests that download the archive."""
     routes: dict[str, str] = field(default_factory=dict)
@@ -122,6 +130,7 @@ class FakePipeline:
             self.rewrap_data_keys,
             self.retire_master_keys,
             self.scan_anomalies,
+            self.moderate_bundle_text,
             self.build_export,
             self.notify_export,
         ]
@@ -156,6 +165,18 @@ class FakePipeline:
         if self.privacy is not None:
             return await self.privacy.notify_export(input)
         return True
+
+    @activity.defn(name=names.ACTIVITY_MODERATE_BUNDLE)
+    async def moderate_bundle_text(self, input: ModerateBundleInput) -> ModerationResult:
+        self.calls.append("moderate-content")
+        if self.content_verdict == "allow":
+            return ModerationResult(verdict="allow", reason="no policy matched", backend="local")
+        return ModerationResult(
+            verdict=self.content_verdict,
+            categories=(CategoryScore(category=ModerationCategory.PHISHING, score=0.8),),
+            reason="phishing: a real brand's login page",
+            backend="local",
+        )
 
     @activity.defn(name=names.ACTIVITY_MODERATE)
     async def moderate(self, input: ModerateInput) -> ModerationResult:

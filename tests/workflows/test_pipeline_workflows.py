@@ -114,22 +114,22 @@ async def test_happy_path_goes_live_in_order(
     assert result.release.instance_id == "todo-app-v1"
     assert result.release.evidence_id == f"ev-{workflow_id.rsplit('-', 1)[1]}"
     assert result.qa_report_hash == "e" * 64
-    assert workers.calls[:2] == ["moderate", "generate"]
+    assert workers.calls[:3] == ["moderate", "generate", "moderate-content"]
     # The five QA stages run in parallel (any order), then one report is recorded.
-    assert sorted(workers.calls[2:7]) == [
+    assert sorted(workers.calls[3:8]) == [
         "qa:deps",
         "qa:fuzz",
         "qa:mutation",
         "qa:static",
         "qa:tests",
     ]
-    assert workers.calls[7:11] == [
+    assert workers.calls[8:12] == [
         "qa:report",
         "select_host",
         "start:todo-app-v1",
         "health:todo-app-v1",
     ]
-    assert workers.calls[11] == "switch:todo-app-v1"
+    assert workers.calls[12] == "switch:todo-app-v1"
     assert workers.calls[-1] == "record:todo-app-v1"
     assert workers.routes["todo-app"] == "todo-app-v1"
     stages = [t.stage for t in result.timings]
@@ -533,3 +533,41 @@ async def test_the_anomaly_scan_workflow_runs_the_scan_once(
     )
     assert result.new_alerts == [7]
     assert workers.calls == ["scan:900"]
+
+
+async def test_a_benign_prompt_whose_app_shows_phishing_is_rejected_before_qa(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    workers.content_verdict = "block"
+    workflow_id = await _deploy(env.client, "sneaky-app", "a page for my bank club")
+    error = await _failure(env.client, workflow_id)
+    assert error.type == names.ERROR_PROMPT_BLOCKED
+    assert "the app's content was blocked" in str(error)
+    assert workers.calls.index("moderate-content") > workers.calls.index("generate")
+    assert not any(c.startswith("qa:") for c in workers.calls)
+    status = await _settled(env.client, "sneaky-app")
+    assert status.deployments[-1].outcome is DeploymentOutcome.REJECTED
+
+
+async def test_flagged_content_waits_for_a_reviewer_even_after_the_prompt_was_approved(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    workers.content_verdict = "flag"
+    workflow_id = await _deploy(env.client, "twice-app", "FLAGME a login page")
+    await _wait_for_review(env.client, workflow_id)
+    approve = ReviewDecision(decision="approve", reviewer="op@example.test", reason="prompt ok")
+    await submit_review(env.client, workflow_id, approve)
+
+    async def content_under_review() -> bool:
+        status = await deployment_status(env.client, workflow_id)
+        return status.awaiting_review and "content" in (status.moderation_reason or "")
+
+    try:
+        await _eventually(content_under_review)
+    except AssertionError:
+        raise AssertionError(
+            f"{await deployment_status(env.client, workflow_id)} {workers.calls}"
+        ) from None
+    assert not any(c.startswith("qa:") for c in workers.calls)
+    await submit_review(env.client, workflow_id, approve)
+    assert (await _result(env.client, workflow_id)).release.version == 1

@@ -1,0 +1,36 @@
+"""The text a deployed app shows its visitors, for moderation: a benign prompt must
+not yield a phishing page, and a hand-written bundle is read the same way.
+
+Pages, templates, scripts and Markdown count whole; Python counts by its string
+literals (titles, labels, HTML built in code). Comments and identifiers do not.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from schemas.bundle import AppBundle
+
+TEXT_SUFFIXES = (".html", ".htm", ".jinja", ".j2", ".tmpl", ".md", ".txt", ".js", ".svg")
+MAX_CHARS = 20_000
+
+
+def visible_text(bundle: AppBundle) -> str:
+    """What the app could display, capped at ``MAX_CHARS``."""
+    parts: list[str] = []
+    for file in bundle.files:
+        if file.path.endswith(".py"):
+            try:
+                tree = ast.parse(file.content)
+            except SyntaxError:
+                continue
+            parts.extend(
+                node.value
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and len(node.value.strip()) > 3
+            )
+        elif file.path.lower().endswith(TEXT_SUFFIXES):
+            parts.append(file.content)
+    return "\n".join(parts)[:MAX_CHARS]
