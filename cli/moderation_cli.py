@@ -8,6 +8,8 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
 from cli.commands import CommandError, database, temporal
 from schemas.anomalies import Alert
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
@@ -106,13 +108,19 @@ async def export_user(settings: Settings, user_id: str, *, operator: str, out: P
                 detail={"export_id": export_id},
             )
         )
-        result: ExportResult = await client.execute_workflow(
-            names.PRIVACY_EXPORT_WORKFLOW_TYPE,
-            ExportInput(user_id=user_id, export_id=export_id, requested_by=operator),
-            id=names.privacy_export_workflow_id(user_id, export_id),
-            task_queue=names.PIPELINE_TASK_QUEUE,
-            result_type=ExportResult,
-        )
+        try:
+            result: ExportResult = await client.execute_workflow(
+                names.PRIVACY_EXPORT_WORKFLOW_TYPE,
+                ExportInput(user_id=user_id, export_id=export_id, requested_by=operator),
+                id=names.privacy_export_workflow_id(user_id),
+                task_queue=names.PIPELINE_TASK_QUEUE,
+                result_type=ExportResult,
+                memo={"export_id": export_id},
+            )
+        except WorkflowAlreadyStartedError:
+            raise CommandError(
+                f"an export of {user_id} is being built right now; retry in a minute"
+            ) from None
         data = await ArtifactStore(db).get(result.sha256)
     out.write_bytes(data)
     return len(data)

@@ -20,9 +20,9 @@ ANOMALY_SCAN_SCHEDULE_ID = "anomaly-scan"
 PRIVACY_EXPORT_WORKFLOW_TYPE = "PrivacyExportWorkflow"
 
 
-def privacy_export_workflow_id(user_id: str, export_id: str) -> str:
-    """Workflow id of one data export."""
-    return f"privacy-export-{user_id}-{export_id}"
+def privacy_export_workflow_id(user_id: str) -> str:
+    """Workflow id of a user's data export (one at a time per user)."""
+    return f"privacy-export-{user_id}"
 
 
 """One id for every master key rotation: a second one cannot start while one runs."""

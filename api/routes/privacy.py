@@ -14,16 +14,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentPrincipal, Principal, ServicesDep, client_ip, deny, enforce
 from api.routes.deployments import ERRORS
+from api.services import Services
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.privacy import EXPORT_ID_PATTERN, ExportInput, ExportResult
 from store.privacy_export import PrivacyExports
 from temporal import names
 
 router = APIRouter(prefix="/v1/me", tags=["privacy"])
-WAIT_S = 60
+WAIT_S = 15
 ZIP: dict[int | str, dict[str, Any]] = {
     200: {"description": "the archive", "content": {"application/zip": {}}}
 }
@@ -52,8 +56,15 @@ def _zip(data: bytes, export_id: str) -> Response:
 
 @router.get("/export", response_class=Response, responses={**ZIP, 202: {}, **ERRORS})
 async def export_my_data(request: Request, owner: Owner, services: ServicesDep) -> Response:
-    """Everything we hold about you, as a zip (built by a workflow; audited; mailed)."""
+    """Everything we hold about you, as a zip (built by a workflow; audited; mailed).
+
+    One export at a time per user: while one is being built, this answers 202 with its
+    id at once; a build taking longer than 15 s answers 202 too."""
     await enforce(services, services.login_limiter, f"export:{owner.user_id}", "exports")
+    workflow_id = names.privacy_export_workflow_id(owner.user_id)
+    running = await _running_export(services, workflow_id)
+    if running is not None:  # one export at a time per user: this one is on its way
+        return _building(running)
     export_id = uuid.uuid4().hex[:24]
     await services.audit.record(
         AuditEvent(
@@ -67,19 +78,39 @@ async def export_my_data(request: Request, owner: Owner, services: ServicesDep) 
     handle = await services.temporal.start_workflow(
         names.PRIVACY_EXPORT_WORKFLOW_TYPE,
         ExportInput(user_id=owner.user_id, export_id=export_id, requested_by=owner.user_id),
-        id=names.privacy_export_workflow_id(owner.user_id, export_id),
+        id=workflow_id,
         task_queue=names.PIPELINE_TASK_QUEUE,
         result_type=ExportResult,
+        memo={"export_id": export_id},
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
     )
     try:
         result: ExportResult = await asyncio.wait_for(handle.result(), WAIT_S)
     except TimeoutError:
-        return JSONResponse(
-            {"export_id": export_id, "status": "building", "url": f"/v1/me/export/{export_id}"},
-            status_code=202,
-            headers={"Retry-After": "10"},
-        )
+        return _building(export_id)
     return _zip(await services.artifacts.get(result.sha256), export_id)
+
+
+def _building(export_id: str) -> JSONResponse:
+    return JSONResponse(
+        {"export_id": export_id, "status": "building", "url": f"/v1/me/export/{export_id}"},
+        status_code=202,
+        headers={"Retry-After": "10"},
+    )
+
+
+async def _running_export(services: Services, workflow_id: str) -> str | None:
+    """The export id of the user's export still being built, if any."""
+    try:
+        described = await services.temporal.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    if described.status != WorkflowExecutionStatus.RUNNING:
+        return None
+    export_id = await described.memo_value("export_id", None, type_hint=str)
+    return export_id or "unknown"
 
 
 @router.get("/export/{export_id}", response_class=Response, responses={**ZIP, **ERRORS})

@@ -15,6 +15,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.privacy import PrivacyActivities
+from api.routes import privacy as privacy_routes
 from api.services import Services
 from monitoring.security_mail import SecurityMail
 from schemas.audit import Actor
@@ -122,3 +123,18 @@ async def test_a_scoped_token_cannot_export(
     token = await TokenRepository(db).issue("alice", scopes=frozenset({"apps:read"}))
     r = await http.get("/v1/me/export", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403 and "scoped" in r.json()["detail"]
+
+
+async def test_a_slow_export_answers_202_and_one_runs_at_a_time(
+    db: Database, env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No worker polls here: the export stays "building".
+    monkeypatch.setattr(privacy_routes, "WAIT_S", 0.5)
+    async with bearer_api(db, env.client, tmp_path / "data", ("carol",)) as (http, auth):
+        first = await http.get("/v1/me/export", headers=auth["carol"])
+        assert first.status_code == 202 and first.headers["retry-after"] == "10"
+        export_id = first.json()["export_id"]
+        second = await http.get("/v1/me/export", headers=auth["carol"])
+        assert second.status_code == 202 and second.json()["export_id"] == export_id
+        not_yet = await http.get(f"/v1/me/export/{export_id}", headers=auth["carol"])
+        assert not_yet.status_code == 404

@@ -170,7 +170,7 @@ async def main() -> None:
             )
             await _save(client, "anomaly-scan", ["anomaly-scan-run"])
 
-            export_id = names.privacy_export_workflow_id("user-1", "0123456789abcdef")
+            export_id = names.privacy_export_workflow_id("user-1")
             await client.execute_workflow(
                 names.PRIVACY_EXPORT_WORKFLOW_TYPE,
                 ExportInput(user_id="user-1", export_id="0123456789abcdef", requested_by="user-1"),
