@@ -56,17 +56,18 @@ class UserRepository:
 
         A changed email is recorded and must be verified again before it counts.
         """
+        upsert = (
+            "INSERT INTO users (id, display_name, issuer, subject, email)"  # noqa: S608 - constant columns
+            " VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (issuer, subject) DO UPDATE SET"
+            "  email = EXCLUDED.email,"
+            "  email_verified_at = CASE WHEN users.email IS NOT DISTINCT FROM"
+            f"   EXCLUDED.email THEN users.email_verified_at END RETURNING {_COLUMNS}"
+        )
         async with self._db.connection() as conn:
             row = await (
                 await conn.execute(
-                    "INSERT INTO users (id, display_name, issuer, subject, email)"
-                    " VALUES (%s, %s, %s, %s, %s)"
-                    " ON CONFLICT (issuer, subject) DO UPDATE SET"
-                    "  email = EXCLUDED.email,"
-                    "  email_verified_at = CASE WHEN users.email IS NOT DISTINCT FROM"
-                    "   EXCLUDED.email THEN users.email_verified_at END"
-                    " RETURNING id, display_name, issuer, subject, email, email_verified_at,"
-                    " suspended_at, suspended_reason",
+                    upsert,
                     (f"u_{secrets.token_hex(8)}", email or subject, issuer, subject, email),
                 )
             ).fetchone()
