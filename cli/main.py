@@ -26,7 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 from temporalio.client import Client, WorkflowHistory
 
-from cli import commands, keys_cli, moderation_cli, secrets_cli
+from cli import commands, keys_cli, operator_cli, secrets_cli
 from cli.endpoints import StackNotRunning
 from schemas.audit import Actor, AuditAction, AuditOutcome
 from schemas.settings import Settings
@@ -297,7 +297,7 @@ def review_list(as_json: JsonFlag = False) -> None:
 
     async def main() -> int:
         return _show(
-            await moderation_cli.review_queue(_settings()),
+            await operator_cli.review_queue(_settings()),
             as_json=as_json,
             empty="nothing is waiting for review",
             line=lambda item: (
@@ -325,7 +325,7 @@ def moderation_list(
         _fail("--verdict is block or flag")
 
     async def main() -> int:
-        rows = await moderation_cli.search_moderation(
+        rows = await operator_cli.search_moderation(
             _settings(),
             operator=operator,
             verdict=verdict,
@@ -357,7 +357,7 @@ def incidents_list(
 
     async def main() -> int:
         return _show(
-            await moderation_cli.incidents(_settings(), app_id=app_id, limit=limit),
+            await operator_cli.incidents(_settings(), app_id=app_id, limit=limit),
             as_json=as_json,
             empty="no incidents",
             line=lambda row: (
@@ -380,7 +380,7 @@ def alerts_list(
 
     async def main() -> int:
         return _show(
-            await moderation_cli.alerts(_settings(), rule=rule, limit=limit),
+            await operator_cli.alerts(_settings(), rule=rule, limit=limit),
             as_json=as_json,
             empty="no alerts",
             line=lambda row: (
@@ -400,9 +400,7 @@ def users_reinstate(
     """Let a user the blocked-prompt rule suspended deploy again."""
 
     async def main() -> int:
-        if not await moderation_cli.reinstate(
-            _settings(), user_id, operator=operator, reason=reason
-        ):
+        if not await operator_cli.reinstate(_settings(), user_id, operator=operator, reason=reason):
             _fail(f"user {user_id} is not suspended")
         console.print(f"{user_id} may deploy again")
         return 0
@@ -421,7 +419,7 @@ def privacy_export(
     """Everything held about a user, as a zip (GDPR art. 15 / CCPA right to know)."""
 
     async def main() -> int:
-        size = await moderation_cli.export_user(
+        size = await operator_cli.export_user(
             _settings(), user_id, operator=f"operator:{operator}", out=out
         )
         console.print(f"wrote {out} ({size} bytes)")
