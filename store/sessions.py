@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from store.db import Database
-from store.rate_limits import RateLimiter, counting
+from store.rate_limits import RateLimiter, Window, counting
 
 Clock = Callable[[], datetime]
 
@@ -90,7 +90,11 @@ class SessionStore:
         return new
 
     async def check(
-        self, session_id: str, *, limiter: RateLimiter | None = None
+        self,
+        session_id: str,
+        *,
+        limiter: RateLimiter | None = None,
+        window: Window | None = None,
     ) -> LiveSession | None:
         """The session if it exists, is not revoked, and has not timed out.
 
@@ -112,7 +116,7 @@ class SessionStore:
             if limiter is None:
                 row = await (await conn.execute(found, args)).fetchone()
             else:
-                window = limiter.window()
+                window = window or limiter.window()
                 row = await (
                     await conn.execute(
                         counting(found),

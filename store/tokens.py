@@ -10,7 +10,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from store.db import Database
-from store.rate_limits import RateLimiter, counting
+from store.rate_limits import RateLimiter, Window, counting
 
 TOKEN_PREFIX = "mbt_"  # noqa: S105 - a public prefix, not a secret
 
@@ -105,7 +105,9 @@ class TokenRepository:
             )
         return token_id, token
 
-    async def lookup(self, token: str, *, limiter: RateLimiter | None = None) -> TokenInfo | None:
+    async def lookup(
+        self, token: str, *, limiter: RateLimiter | None = None, window: Window | None = None
+    ) -> TokenInfo | None:
         """The caller a valid, unrevoked, unexpired token stands for; None otherwise.
 
         With ``limiter``, the request is also counted against the user's rate limit
@@ -124,7 +126,7 @@ class TokenRepository:
             if limiter is None:
                 row = await (await conn.execute(found, (digest,))).fetchone()
             else:
-                window = limiter.window()
+                window = window or limiter.window()
                 row = await (
                     await conn.execute(
                         counting(found),
