@@ -29,6 +29,7 @@ from temporalio.client import Client, WorkflowHistory
 from cli import commands, keys_cli, operator_cli, secrets_cli
 from cli.endpoints import StackNotRunning
 from schemas.audit import Actor, AuditAction, AuditOutcome
+from schemas.privacy import ErasureProgress
 from schemas.settings import Settings
 from store.aes_keys import KeyMaterialError
 from store.apps import AppOwnedByAnother
@@ -61,7 +62,7 @@ moderation_app = typer.Typer(help="The log of blocked and flagged prompts.")
 app.add_typer(moderation_app, name="moderation")
 users_app = typer.Typer(help="Accounts: reinstate a suspended user.")
 app.add_typer(users_app, name="users")
-privacy_app = typer.Typer(help="Privacy rights: export a user's data.")
+privacy_app = typer.Typer(help="Privacy rights: export or erase a user's data.")
 app.add_typer(privacy_app, name="privacy")
 keys_app = typer.Typer(help="Master keys of the secrets store.")
 app.add_typer(keys_app, name="keys")
@@ -423,6 +424,37 @@ def privacy_export(
             _settings(), user_id, operator=f"operator:{operator}", out=out
         )
         console.print(f"wrote {out} ({size} bytes)")
+        return 0
+
+    _run(main())
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    user_id: Annotated[str, typer.Argument(metavar="USER")],
+    operator: Annotated[str, typer.Option(help="who asks (audited)")] = "operator",
+    reason: Annotated[str, typer.Option(help="why (e.g. the ticket of the request)")] = "",
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Erase a user (GDPR art. 17 / CCPA right to delete): apps offline, secrets
+    crypto-shredded, rows deleted, logs pseudonymised, workflow histories deleted."""
+    if not yes and not typer.confirm(f"Erase {user_id} and all their data for good?"):
+        _fail("not erased", 1)
+
+    def show(progress: ErasureProgress) -> None:
+        apps = f" ({progress.apps_retired}/{progress.apps_total} apps offline)"
+        err_console.print(f"  {progress.step}{apps if progress.apps_total else ''}")
+
+    async def main() -> int:
+        result = await operator_cli.erase_user(
+            _settings(), user_id, operator=f"operator:{operator}", reason=reason, on_progress=show
+        )
+        rows = ", ".join(f"{k} {v}" for k, v in sorted(result.erased.items()) if v)
+        console.print(
+            f"erased {user_id}: key shredded={result.key_shredded},"
+            f" histories deleted={result.histories_deleted}, notified={result.notified}"
+        )
+        console.print(f"rows: {rows or 'none'}")
         return 0
 
     _run(main())

@@ -1,10 +1,12 @@
 """Operators' commands: ``mb moderation list``, ``mb review list``, ``mb incidents``,
-``mb alerts``, ``mb users reinstate`` and ``mb privacy export`` (reading users'
-prompts or data is audited, as through the API)."""
+``mb alerts``, ``mb users reinstate``, ``mb privacy export`` and ``mb privacy erase``
+(reading users' prompts or data, and erasing them, is audited, as through the API)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from cli.commands import CommandError, database, temporal
 from schemas.anomalies import Alert
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.moderation import ReviewItem
-from schemas.privacy import ExportInput, ExportResult
+from schemas.privacy import ErasureProgress, ErasureResult, ExportInput, ExportResult
 from schemas.settings import Settings
 from store.anomalies import AlertLog
 from store.artifacts import ArtifactStore
@@ -23,6 +25,7 @@ from store.incidents import Incident, IncidentLog
 from store.moderation_log import ModerationLog, ModerationLogEntry
 from store.users import UserRepository
 from temporal import names
+from temporal.privacy_client import start_erasure
 from temporal.review_queue import awaiting_review
 
 
@@ -124,3 +127,29 @@ async def export_user(settings: Settings, user_id: str, *, operator: str, out: P
         data = await ArtifactStore(db).get(result.sha256)
     out.write_bytes(data)
     return len(data)
+
+
+async def erase_user(
+    settings: Settings,
+    user_id: str,
+    *,
+    operator: str,
+    reason: str,
+    on_progress: Callable[[ErasureProgress], None],
+) -> ErasureResult:
+    """Run PrivacyErasureWorkflow for ``user_id`` (or join the running one) and wait,
+    reporting each step; the request is audited under ``operator`` by its first step."""
+    client = await temporal(settings)
+    async with database(settings) as db:
+        if await UserRepository(db).get(user_id) is None:
+            raise CommandError(f"user {user_id} not found")
+    handle = await start_erasure(client, user_id, requested_by=operator, reason=reason)
+    result = asyncio.ensure_future(handle.result())
+    seen: ErasureProgress | None = None
+    while not result.done():
+        progress = await handle.query("progress", result_type=ErasureProgress)
+        if progress != seen:
+            on_progress(progress)
+            seen = progress
+        await asyncio.wait([result], timeout=0.5)
+    return await result

@@ -44,6 +44,7 @@ class AuditAction(StrEnum):
     USER_SUSPEND = "user.suspend"
     USER_REINSTATE = "user.reinstate"
     PRIVACY_EXPORT = "privacy.export"
+    PRIVACY_ERASE = "privacy.erase"
 
 
 class Actor(BaseModel):

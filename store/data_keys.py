@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from store.audit import AuditLog
 from store.db import Database
-from store.envelope import Envelope
+from store.envelope import LEGACY_WRAPPED_BYTES, Envelope
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,9 @@ class DataKeyRewrapper:
             rows = await (
                 await conn.execute(
                     "SELECT owner_id, version, master_key_id, wrapped FROM data_keys"
-                    " WHERE master_key_id <> %s ORDER BY owner_id, version LIMIT %s"
-                    " FOR UPDATE SKIP LOCKED",
-                    (target, batch_size),
+                    " WHERE master_key_id <> %s OR (%s AND length(wrapped) = %s)"
+                    " ORDER BY owner_id, version LIMIT %s FOR UPDATE SKIP LOCKED",
+                    (target, self._envelope.owner_keyed, LEGACY_WRAPPED_BYTES, batch_size),
                 )
             ).fetchall()
             for row in rows:
@@ -71,7 +71,9 @@ class DataKeyRewrapper:
                 )
             left = await (
                 await conn.execute(
-                    "SELECT count(*) AS n FROM data_keys WHERE master_key_id <> %s", (target,)
+                    "SELECT count(*) AS n FROM data_keys"
+                    " WHERE master_key_id <> %s OR (%s AND length(wrapped) = %s)",
+                    (target, self._envelope.owner_keyed, LEGACY_WRAPPED_BYTES),
                 )
             ).fetchone()
         return len(rows), int(left["n"]) if left else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from schemas.settings import Settings
 from store.aes_keys import AesKeyRing, KeyDirectory, load_ring
 from store.envelope import Envelope
+from store.owner_keys import OwnerKeys
 
 MASTER = "master"
 CODEC = "codec"
@@ -26,9 +27,15 @@ def master_key_ring(settings: Settings) -> AesKeyRing:
     )
 
 
+def owner_keys(settings: Settings) -> OwnerKeys:
+    """The owners' erasure keys: ``<data dir>/keys/owners`` (never in the database)."""
+    return OwnerKeys(settings.data_path / "keys" / "owners")
+
+
 def master_envelope(settings: Settings) -> Envelope:
-    """Envelope encryption over the master key ring (re-read when a key is missing)."""
-    return Envelope(lambda: master_key_ring(settings))
+    """Envelope encryption over the master key ring (re-read when a key is missing)
+    and the owners' erasure keys."""
+    return Envelope(lambda: master_key_ring(settings), owner_keys(settings))
 
 
 def codec_key_dir(settings: Settings) -> KeyDirectory:

@@ -254,6 +254,15 @@ class Mailer:
         await self._deliver(mail)
         return mail_id
 
+    async def deliver_one(self, mail_id: int) -> bool:
+        """Deliver one queued mail unless it was sent already; True once it is sent."""
+        mail = await self._outbox.get(mail_id)
+        if mail is None:
+            return False
+        if mail.sent_at is not None:
+            return True
+        return await self._deliver(mail)
+
     async def deliver_pending(self, limit: int = 50) -> int:
         """Try the oldest ``limit`` unsent mails once each; returns how many were sent."""
         async with self._retry_lock:

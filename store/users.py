@@ -86,11 +86,12 @@ class UserRepository:
         return cur.rowcount == 1
 
     async def reinstate(self, user_id: str) -> bool:
-        """Lift a suspension; False if the user was not suspended."""
+        """Lift a suspension; False if the user was not suspended (or is being erased)."""
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 "UPDATE users SET suspended_at = NULL, suspended_reason = NULL"
-                " WHERE id = %s AND suspended_at IS NOT NULL",
+                " WHERE id = %s AND suspended_at IS NOT NULL AND NOT EXISTS"
+                " (SELECT 1 FROM privacy_erasures e WHERE e.user_id = users.id)",
                 (user_id,),
             )
         return cur.rowcount == 1

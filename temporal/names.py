@@ -18,6 +18,12 @@ KEY_ROTATION_WORKFLOW_ID = "key-rotation-master"
 ANOMALY_SCAN_WORKFLOW_TYPE = "AnomalyScanWorkflow"
 ANOMALY_SCAN_SCHEDULE_ID = "anomaly-scan"
 PRIVACY_EXPORT_WORKFLOW_TYPE = "PrivacyExportWorkflow"
+PRIVACY_ERASURE_WORKFLOW_TYPE = "PrivacyErasureWorkflow"
+
+
+def privacy_erasure_workflow_id(user_id: str) -> str:
+    """One erasure per user: a second request joins the first."""
+    return f"privacy-erase-{user_id}"
 
 
 def privacy_export_workflow_id(user_id: str) -> str:
@@ -78,6 +84,13 @@ ACTIVITY_RETIRE_MASTER_KEYS = "retire_master_keys"
 ACTIVITY_SCAN_ANOMALIES = "scan_anomalies"
 ACTIVITY_BUILD_EXPORT = "build_privacy_export"
 ACTIVITY_NOTIFY_EXPORT = "notify_privacy_export"
+ACTIVITY_BEGIN_ERASURE = "begin_privacy_erasure"
+ACTIVITY_NOTIFY_ERASURE = "notify_privacy_erasure"
+ACTIVITY_RETIRE_USER_APP = "retire_user_app"
+ACTIVITY_SHRED_USER_KEY = "shred_user_key"
+ACTIVITY_ERASE_USER_DATA = "erase_user_data"
+ACTIVITY_DELETE_USER_HISTORIES = "delete_user_histories"
+ACTIVITY_FINISH_ERASURE = "finish_privacy_erasure"
 
 # Error types of the verdicts a deployment can end with (ApplicationError.type).
 ERROR_PROMPT_BLOCKED = "PromptBlocked"

@@ -19,6 +19,7 @@ from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.key_rotation import MasterKeyRotationWorkflow
+from workflows.privacy_erasure import PrivacyErasureWorkflow
 from workflows.privacy_export import PrivacyExportWorkflow
 
 
@@ -40,6 +41,7 @@ def replayer(codec: EncryptionCodec | None = None) -> Replayer:
             MasterKeyRotationWorkflow,
             AnomalyScanWorkflow,
             PrivacyExportWorkflow,
+            PrivacyErasureWorkflow,
         ],
         data_converter=data_converter(codec),
     )

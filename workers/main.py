@@ -20,6 +20,7 @@ from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.key_rotation import MasterKeyRotationWorkflow
+from workflows.privacy_erasure import PrivacyErasureWorkflow
 from workflows.privacy_export import PrivacyExportWorkflow
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 MasterKeyRotationWorkflow,
                 AnomalyScanWorkflow,
                 PrivacyExportWorkflow,
+                PrivacyErasureWorkflow,
             ],
             workflow_runner=sandbox_runner(),
             activities=[
@@ -55,6 +57,13 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.anomalies.scan_anomalies,
                 a.privacy.build_export,
                 a.privacy.notify_export,
+                a.erasure.begin_erasure,
+                a.erasure.notify_erasure,
+                a.erasure.retire_user_app,
+                a.erasure.shred_user_key,
+                a.erasure.erase_user_data,
+                a.erasure.delete_user_histories,
+                a.erasure.finish_erasure,
             ],
             max_concurrent_activities=32,
             interceptors=interceptors,
@@ -97,7 +106,7 @@ async def run_workers(
 
     ``ready`` is set once the live apps of this host run and the workers poll.
     """
-    activities = Activities.build(settings, db)
+    activities = Activities.build(settings, db, client)
     await ensure_anomaly_schedule(client, settings)
     report = await reconcile_host(activities, settings.runtime_host)
     if report:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import openai
+from temporalio.client import Client
 
 from activities.anomalies import AnomalyActivities
 from activities.deploy import RuntimeActivities
@@ -13,6 +14,7 @@ from activities.key_rotation import KeyRotationActivities
 from activities.moderate import ModerationActivities
 from activities.moderation import Moderator
 from activities.privacy import PrivacyActivities
+from activities.privacy_erasure import PrivacyErasureActivities
 from activities.qa.evidence import EvidenceService
 from activities.qa_gate import QAActivities
 from activities.qa_report import QAReportActivities
@@ -29,11 +31,12 @@ from store.bundle_cache import BundleCache
 from store.data_keys import DataKeyRewrapper
 from store.db import Database
 from store.incidents import IncidentLog
-from store.key_rings import master_envelope, master_key_dir
+from store.key_rings import master_envelope, master_key_dir, owner_keys
 from store.keyring import SigningKeyRing
 from store.mail_delivery import Mailer
 from store.moderation_log import ModerationLog
 from store.outbox import MailOutbox
+from store.privacy_erasure import PrivacyErasures
 from store.privacy_export import PrivacyExports
 from store.qa_reports import QAReportRepository
 from store.releases import ReleaseRepository
@@ -105,6 +108,7 @@ class Activities:
     key_rotation: KeyRotationActivities
     anomalies: AnomalyActivities
     privacy: PrivacyActivities
+    erasure: PrivacyErasureActivities
     generation: GenerationActivities
     qa: QAActivities
     qa_report: QAReportActivities
@@ -116,8 +120,8 @@ class Activities:
     release_repo: ReleaseRepository
 
     @classmethod
-    def build(cls, settings: Settings, db: Database) -> Activities:
-        """Wire activities onto one database pool and this host's runtime."""
+    def build(cls, settings: Settings, db: Database, temporal: Client) -> Activities:
+        """Wire activities onto one database pool, this host's runtime and Temporal."""
         data = settings.data_path
         client = openai_client(settings)
         artifacts = ArtifactStore(db)
@@ -127,17 +131,23 @@ class Activities:
         release_repo = ReleaseRepository(db)
         reports = QAReportRepository(db)
         evidence = EvidenceService(reports, artifacts, evidence_keys(settings))
-        notices = SecurityMail(
-            UserRepository(db),
-            Mailer.from_settings(settings, MailOutbox(db)),
-            base_url=settings.api_base_url,
-        )
+        outbox = MailOutbox(db)
+        mailer = Mailer.from_settings(settings, outbox)
+        notices = SecurityMail(UserRepository(db), mailer, base_url=settings.api_base_url)
         return cls(
             moderation=ModerationActivities(
                 moderator(settings, client), ModerationLog(db), notices, bundles
             ),
             key_rotation=key_rotation_activities(settings, db),
             privacy=PrivacyActivities(db, artifacts, PrivacyExports(db), notices),
+            erasure=PrivacyErasureActivities(
+                PrivacyErasures(db, AuditLog(db)),
+                UserRepository(db),
+                outbox,
+                mailer,
+                owner_keys(settings),
+                temporal,
+            ),
             anomalies=AnomalyActivities(
                 AnomalyRules(db),
                 AlertLog(db),

@@ -1,6 +1,7 @@
 """Privacy rights over HTTP: ``GET /v1/me/export`` builds (through a workflow) and
 returns everything held about the caller; a slow build answers 202 with the export
-id to fetch later from ``/v1/me/export/{export_id}``.
+id to fetch later from ``/v1/me/export/{export_id}``. ``DELETE /v1/me`` erases the
+caller (PrivacyErasureWorkflow).
 
 Exports are audited, throttled per user, mailed to the user, and need a session or
 an unscoped token (a scoped service token cannot take a user's whole data).
@@ -9,11 +10,13 @@ an unscoped token (a scoped service token cannot take a user's whole data).
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
@@ -25,7 +28,9 @@ from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.privacy import EXPORT_ID_PATTERN, ExportInput, ExportResult
 from store.privacy_export import PrivacyExports
 from temporal import names
+from temporal.privacy_client import start_erasure
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/me", tags=["privacy"])
 WAIT_S = 15
 ZIP: dict[int | str, dict[str, Any]] = {
@@ -129,3 +134,47 @@ async def fetch_export(
             raise HTTPException(404, detail)
         raise await deny(services, actor, f"export:{export_id}", detail)
     return _zip(await services.artifacts.get(found[1]), export_id)
+
+
+class EraseRequest(BaseModel):
+    """``DELETE /v1/me`` body: the caller's own user id, typed again as confirmation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    confirm_user_id: str = Field(min_length=1, max_length=200)
+
+
+class ErasureStarted(BaseModel):
+    """The erasure is under way; a last mail tells the user when it starts."""
+
+    user_id: str
+    status: str = "erasing"
+    workflow_id: str
+
+
+async def session_principal(principal: CurrentPrincipal) -> Principal:
+    """A signed-in browser session (its CSRF token checked); any token gets 403."""
+    if principal.session_id is None:
+        raise HTTPException(403, "erasing an account needs a signed-in session, not a token")
+    return principal
+
+
+@router.delete("", status_code=202, response_model=ErasureStarted, responses=ERRORS)
+async def erase_me(
+    body: EraseRequest,
+    request: Request,
+    principal: Annotated[Principal, Depends(session_principal)],
+    services: ServicesDep,
+) -> ErasureStarted:
+    """Erase your account and everything held about you (GDPR art. 17 / CCPA right
+    to delete). Only from a signed-in browser session, never with a token: your
+    sessions and tokens stop working at once, your apps go offline, your secrets
+    become unreadable everywhere (backups included) and your data is deleted."""
+    if body.confirm_user_id != principal.user_id:
+        raise HTTPException(422, "confirm_user_id must be your own user id")
+    await enforce(services, services.login_limiter, f"erase:{principal.user_id}", "erasures")
+    handle = await start_erasure(
+        services.temporal, principal.user_id, requested_by=principal.user_id
+    )
+    log.info("erasure of %s requested from %s", principal.user_id, client_ip(request))
+    return ErasureStarted(user_id=principal.user_id, workflow_id=handle.id)

@@ -22,7 +22,8 @@ from store.aes_keys import AesKeyRing, KeyDirectory
 from store.audit import AuditLog
 from store.data_keys import DataKeyRewrapper
 from store.db import Database
-from store.envelope import Envelope
+from store.envelope import LEGACY_WRAPPED_BYTES, DataKeyErased, Envelope
+from store.owner_keys import OwnerKeys
 from store.secrets import SecretStore
 from temporal import names
 from workflows.key_rotation import MasterKeyRotationWorkflow
@@ -166,3 +167,30 @@ async def test_a_key_the_worker_does_not_hold_fails_the_rotation_clearly(
     # Nothing was changed: every data key is still wrapped by the original key.
     usage = await rewrapper.usage()
     assert sum(u.data_keys for u in usage if u.key_id != foreign) == len(OWNERS)
+
+
+async def test_a_rewrap_moves_legacy_data_keys_under_the_owners_erasure_keys(
+    db: Database, secrets: SecretStore, key_dir: KeyDirectory, tmp_path: Path
+) -> None:
+    """Data keys made before erasure keys existed are master-only (they would survive
+    an erasure in old backups); rewrapping under the current key upgrades them."""
+    owner_keys = OwnerKeys(tmp_path / "owners")
+    envelope = Envelope(key_dir.load, owner_keys)
+    rewrapper = DataKeyRewrapper(db, envelope, AuditLog(db))
+    current = envelope.current_master_id
+    assert await rewrapper.rewrap_batch(current, 100, Actor(user_id="operator")) == (5, 0)
+    async with db.connection() as conn:
+        lengths = {
+            int(r["n"])
+            for r in await (
+                await conn.execute("SELECT length(wrapped) AS n FROM data_keys")
+            ).fetchall()
+        }
+    assert lengths == {LEGACY_WRAPPED_BYTES + 1}
+    assert await rewrapper.rewrap_batch(current, 100, Actor(user_id="operator")) == (0, 0)
+    upgraded = SecretStore(db, envelope, AuditLog(db))
+    value = await upgraded.reveal(Actor(user_id="owner0"), "app-owner0", "TOKEN")
+    assert value[1] == "value-of-owner0"
+    owner_keys.shred("owner0")
+    with pytest.raises(DataKeyErased):
+        await upgraded.reveal(Actor(user_id="owner0"), "app-owner0", "TOKEN")

@@ -39,6 +39,7 @@ BODIES: dict[tuple[str, str], object] = {
     ("PUT", "/v1/apps/{app_id}/secrets/{name}"): {"value": "s3cret"},
     ("POST", "/v1/tokens"): {"name": "ci", "scopes": ["apps:read"]},
     ("POST", "/v1/apps"): {"app_id": "fresh-app"},
+    ("DELETE", "/v1/me"): {"confirm_user_id": "alice"},
     ("POST", "/v1/review/{app_id}/{deployment_id}"): {"decision": "approve", "reason": "fine"},
     ("POST", "/v1/users/{user_id}/reinstate"): {"reason": "appeal accepted"},
 }
@@ -55,6 +56,8 @@ UNOWNED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/incidents"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/alerts"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/me/export"): {OWNER: 200, OTHER: 200, OPERATOR: 200},
+    # only a signed-in session erases an account, never a token
+    ("DELETE", "/v1/me"): {OWNER: 403, OTHER: 403, OPERATOR: 403},
     ("GET", "/v1/tokens"): {OWNER: 200, OTHER: 200, OPERATOR: 200},
     ("POST", "/v1/tokens"): {OWNER: 201, OTHER: 201, OPERATOR: 201},
     # a bearer token is not a session: nothing to log out of

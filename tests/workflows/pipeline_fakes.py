@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.privacy import PrivacyActivities
+from activities.privacy_erasure import PrivacyErasureActivities
 from runtime.base import instance_id_for
 from schemas.anomalies import AnomalyScanInput, AnomalyScanResult
 from schemas.deployment import ReleaseRecord
@@ -32,7 +33,15 @@ from schemas.moderation import (
     ModerationCategory,
     ModerationResult,
 )
-from schemas.privacy import ExportInput, ExportResult
+from schemas.privacy import (
+    ErasureInput,
+    ErasurePlan,
+    ErasureStatus,
+    ExportInput,
+    ExportResult,
+    FinishErasureInput,
+    RetireAppInput,
+)
 from schemas.qa import (
     QAGateOutcome,
     QAStageInput,
@@ -57,6 +66,7 @@ from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.key_rotation import MasterKeyRotationWorkflow
+from workflows.privacy_erasure import PrivacyErasureWorkflow
 from workflows.privacy_export import PrivacyExportWorkflow
 
 HOST = "test-host"
@@ -81,6 +91,7 @@ async def fake_workers(client: Client, fake: FakePipeline) -> AsyncIterator[Fake
                         MasterKeyRotationWorkflow,
                         AnomalyScanWorkflow,
                         PrivacyExportWorkflow,
+                        PrivacyErasureWorkflow,
                     ]
                     if queue == names.PIPELINE_TASK_QUEUE
                     else [],
@@ -104,6 +115,9 @@ class FakePipeline:
     """What moderating the generated app's visible text answers."""
     privacy: PrivacyActivities | None = None
     """Real privacy activities, for tests that download the archive."""
+    erasure: PrivacyErasureActivities | None = None
+    """Real erasure activities (all but deleting histories, which needs visibility)."""
+    erasure_apps: list[str] = field(default_factory=lambda: ["shop", "blog"])
     routes: dict[str, str] = field(default_factory=dict)
     running: set[str] = field(default_factory=set)
     releases: dict[str, ReleaseRecord] = field(default_factory=dict)
@@ -133,6 +147,13 @@ class FakePipeline:
             self.moderate_bundle_text,
             self.build_export,
             self.notify_export,
+            self.begin_erasure,
+            self.notify_erasure,
+            self.retire_user_app,
+            self.shred_user_key,
+            self.erase_user_data,
+            self.delete_user_histories,
+            self.finish_erasure,
         ]
 
     @activity.defn(name=names.ACTIVITY_REWRAP_DATA_KEYS)
@@ -165,6 +186,62 @@ class FakePipeline:
         if self.privacy is not None:
             return await self.privacy.notify_export(input)
         return True
+
+    @activity.defn(name=names.ACTIVITY_BEGIN_ERASURE)
+    async def begin_erasure(self, input: ErasureInput) -> ErasurePlan:
+        self.calls.append(f"erase-begin:{input.user_id}")
+        if self.erasure is not None:
+            return await self.erasure.begin_erasure(input)
+        return ErasurePlan(app_ids=self.erasure_apps, notify=True)
+
+    @activity.defn(name=names.ACTIVITY_NOTIFY_ERASURE)
+    async def notify_erasure(self, input: ErasureInput) -> bool:
+        self.calls.append("erase-notify")
+        if self.erasure is not None:
+            return await self.erasure.notify_erasure(input)
+        return True
+
+    @activity.defn(name=names.ACTIVITY_RETIRE_USER_APP)
+    async def retire_user_app(self, input: RetireAppInput) -> bool:
+        self.calls.append(f"erase-retire:{input.app_id}")
+        if self.erasure is not None:
+            return await self.erasure.retire_user_app(input)
+        return True
+
+    @activity.defn(name=names.ACTIVITY_SHRED_USER_KEY)
+    async def shred_user_key(self, input: ErasureInput) -> bool:
+        self.calls.append("erase-shred")
+        if self.erasure is not None:
+            return await self.erasure.shred_user_key(input)
+        return True
+
+    @activity.defn(name=names.ACTIVITY_ERASE_USER_DATA)
+    async def erase_user_data(self, input: ErasureInput) -> dict[str, int]:
+        self.calls.append("erase-data")
+        if self.erasure is not None:
+            return await self.erasure.erase_user_data(input)
+        return {"secrets": 2, "releases": 3}
+
+    @activity.defn(name=names.ACTIVITY_DELETE_USER_HISTORIES)
+    async def delete_user_histories(self, input: ErasureInput) -> int:
+        # The time-skipping test server has no visibility store to list executions
+        # by owner; the real activity is tested against the dev server.
+        self.calls.append("erase-histories")
+        return 4
+
+    @activity.defn(name=names.ACTIVITY_FINISH_ERASURE)
+    async def finish_erasure(self, input: FinishErasureInput) -> ErasureStatus:
+        self.calls.append("erase-finish")
+        if self.erasure is not None:
+            return await self.erasure.finish_erasure(input)
+        return ErasureStatus(
+            user_id=input.user_id,
+            requested_by="operator:test",
+            requested_at=datetime(2026, 1, 1, tzinfo=UTC),
+            erased={"secrets": 2, "releases": 3},
+            key_shredded=True,
+            finished_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
 
     @activity.defn(name=names.ACTIVITY_MODERATE_BUNDLE)
     async def moderate_bundle_text(self, input: ModerateBundleInput) -> ModerationResult:
