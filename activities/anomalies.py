@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-import sentry_sdk
 from temporalio import activity
 
+from monitoring.operator_alerts import OperatorAlerts
 from schemas.anomalies import AnomalyScanInput, AnomalyScanResult, Finding
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
-from store.anomalies import AlertLog, AnomalyRules
+from store.anomalies import AnomalyRules
 from store.audit import AuditLog
-from store.mail_delivery import Mailer
 from store.users import UserRepository
 from temporal import names
 
@@ -31,18 +30,14 @@ class AnomalyActivities:
     def __init__(
         self,
         rules: AnomalyRules,
-        alerts: AlertLog,
+        alerts: OperatorAlerts,
         users: UserRepository,
         audit: AuditLog,
-        mailer: Mailer,
-        operator_emails: list[str],
     ) -> None:
         self._rules = rules
         self._alerts = alerts
         self._users = users
         self._audit = audit
-        self._mailer = mailer
-        self._operator_emails = operator_emails
 
     @activity.defn(name=names.ACTIVITY_SCAN_ANOMALIES)
     async def scan_anomalies(self, input: AnomalyScanInput) -> AnomalyScanResult:
@@ -62,7 +57,6 @@ class AnomalyActivities:
             )
             if alert_id is not None:
                 new_alerts.append(alert_id)
-                await self._tell_operators(alert_id, finding)
         return AnomalyScanResult(findings=len(findings), new_alerts=new_alerts, suspended=suspended)
 
     async def _suspend(self, finding: Finding) -> bool:
@@ -78,16 +72,3 @@ class AnomalyActivities:
             )
         )
         return True
-
-    async def _tell_operators(self, alert_id: int, finding: Finding) -> None:
-        # Sentry gets the rule and the alert id, never the subject (a user or an address).
-        with sentry_sdk.new_scope() as scope:
-            scope.set_tag("mb.alert_rule", finding.rule)
-            scope.set_tag("mb.alert_id", str(alert_id))
-            sentry_sdk.capture_message(f"anomaly alert: {finding.rule}", level="warning")
-        for address in self._operator_emails:
-            await self._mailer.send(
-                address,
-                f"[MicroBuilder alert #{alert_id}] {finding.rule}",
-                f"{finding.summary}.\n\nSee `mb alerts` or GET /v1/alerts.",
-            )

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -33,8 +34,10 @@ from api.tls import server_config
 from cli.endpoints import Endpoints, remove_discovery, write_discovery
 from schemas.settings import Settings
 from store.audit import AuditLog
+from store.base_backups import BackupCatalog
 from store.db import Database
 from store.embedded import EmbeddedPostgres
+from store.pg_binaries import PgBinaries
 from store.tokens import TokenRepository
 from temporal.client import connect
 from temporal.converter import payload_codec
@@ -66,13 +69,22 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
+def wal_archive(settings: Settings) -> Path | None:
+    """Where the embedded server archives its WAL (None when backups are off)."""
+    if settings.backup_path is None:
+        return None
+    catalog = BackupCatalog(settings.backup_path, PgBinaries(settings.pg_bindir))
+    catalog.prepare()
+    return catalog.wal_dir
+
+
 @asynccontextmanager
 async def backends(settings: Settings) -> AsyncIterator[tuple[Client, Database, Endpoints]]:
     """Temporal and PostgreSQL: the configured ones, or embedded ones started here."""
     data = settings.data_path
     async with contextlib.AsyncExitStack() as stack:
         if settings.embedded_database:
-            pg = EmbeddedPostgres(data / "postgres")
+            pg = EmbeddedPostgres(data / "postgres", archive_dir=wal_archive(settings))
             database_url = await pg.start()
             stack.push_async_callback(pg.stop)
         else:

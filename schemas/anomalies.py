@@ -14,6 +14,9 @@ Rule = Literal[
     "rate_limited",
     "failed_deployments",
     "new_login_address",
+    "wal_archive_failing",
+    "backup_failed",
+    "restore_drill_failed",
 ]
 
 

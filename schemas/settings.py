@@ -92,6 +92,19 @@ class Settings(BaseSettings):
     anomaly_failed_deployments: int = Field(default=5, ge=1)
     alert_emails: str = Field(default="", description="operators' addresses, comma-separated")
 
+    # Backups: WAL archiving + a daily base backup (a Temporal Schedule), point-in-time restore
+    backup_dir: Path | None = Field(
+        default=None,
+        description="base backups and archived WAL (default with the embedded database:"
+        " <data_dir>/backups; an external server archives where its operator configured)",
+    )
+    backups: bool = Field(default=True, description="archive WAL and take scheduled backups")
+    backup_cron: str = Field(default="17 3 * * *", description="when the base backup runs (UTC)")
+    backup_keep: int = Field(default=7, ge=1, description="base backups kept (and their WAL)")
+    pg_bindir: Path | None = Field(
+        default=None, description="PostgreSQL client binaries (default: the embedded ones)"
+    )
+
     # Error monitoring (off unless a DSN is set)
     sentry_dsn: SecretStr | None = Field(default=None, description="Sentry DSN")
     sentry_environment: str = Field(default="development")
@@ -188,6 +201,16 @@ class Settings(BaseSettings):
         """Where the offline advisory database is read from (a symlink after an update:
         not resolved here, so every scan follows it to the current copy)."""
         return (self.advisory_db or self.data_path / "advisories").expanduser().absolute()
+
+    @property
+    def backup_path(self) -> Path | None:
+        """Where backups go; None when they are off (or nobody said where, with an
+        external database whose archiving this process does not configure)."""
+        if not self.backups:
+            return None
+        if self.backup_dir is not None:
+            return self.backup_dir.expanduser().absolute()
+        return self.data_path / "backups" if self.embedded_database else None
 
     @property
     def operators(self) -> frozenset[str]:

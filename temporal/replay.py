@@ -17,6 +17,7 @@ from temporal.codec import EncryptionCodec
 from temporal.converter import data_converter
 from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
+from workflows.backup import BackupWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.key_rotation import MasterKeyRotationWorkflow
 from workflows.privacy_erasure import PrivacyErasureWorkflow
@@ -42,6 +43,7 @@ def replayer(codec: EncryptionCodec | None = None) -> Replayer:
             AnomalyScanWorkflow,
             PrivacyExportWorkflow,
             PrivacyErasureWorkflow,
+            BackupWorkflow,
         ],
         data_converter=data_converter(codec),
     )

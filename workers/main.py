@@ -14,10 +14,12 @@ from schemas.settings import Settings
 from store.db import Database
 from temporal import names
 from temporal.anomaly_schedule import ensure_anomaly_schedule
+from temporal.backup_schedule import ensure_backup_schedule
 from workers.reconcile import reconcile_host
 from workers.wiring import Activities
 from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
+from workflows.backup import BackupWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.key_rotation import MasterKeyRotationWorkflow
 from workflows.privacy_erasure import PrivacyErasureWorkflow
@@ -41,6 +43,7 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 AnomalyScanWorkflow,
                 PrivacyExportWorkflow,
                 PrivacyErasureWorkflow,
+                BackupWorkflow,
             ],
             workflow_runner=sandbox_runner(),
             activities=[
@@ -64,6 +67,11 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.erasure.erase_user_data,
                 a.erasure.delete_user_histories,
                 a.erasure.finish_erasure,
+                a.backups.take_base_backup,
+                a.backups.verify_backup,
+                a.backups.restore_drill,
+                a.backups.prune_backups,
+                a.backups.alert_backup,
             ],
             max_concurrent_activities=32,
             interceptors=interceptors,
@@ -108,6 +116,7 @@ async def run_workers(
     """
     activities = Activities.build(settings, db, client)
     await ensure_anomaly_schedule(client, settings)
+    await ensure_backup_schedule(client, settings)
     report = await reconcile_host(activities, settings.runtime_host)
     if report:
         log.info("reconciliation: %s", "; ".join(report))

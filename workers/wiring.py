@@ -8,6 +8,7 @@ import openai
 from temporalio.client import Client
 
 from activities.anomalies import AnomalyActivities
+from activities.backups import BackupActivities
 from activities.deploy import RuntimeActivities
 from activities.generate import GenerationActivities
 from activities.key_rotation import KeyRotationActivities
@@ -19,6 +20,7 @@ from activities.qa.evidence import EvidenceService
 from activities.qa_gate import QAActivities
 from activities.qa_report import QAReportActivities
 from activities.releases import ReleaseActivities
+from monitoring.operator_alerts import OperatorAlerts
 from monitoring.security_mail import SecurityMail
 from runtime.envs import EnvBuilder
 from runtime.sandbox import SandboxRuntime
@@ -27,6 +29,7 @@ from store.aes_keys import KeyDirectory
 from store.anomalies import AlertLog, AnomalyRules
 from store.artifacts import ArtifactStore
 from store.audit import AuditLog
+from store.base_backups import BackupCatalog
 from store.bundle_cache import BundleCache
 from store.data_keys import DataKeyRewrapper
 from store.db import Database
@@ -36,6 +39,7 @@ from store.keyring import SigningKeyRing
 from store.mail_delivery import Mailer
 from store.moderation_log import ModerationLog
 from store.outbox import MailOutbox
+from store.pg_binaries import PgBinaries
 from store.privacy_erasure import PrivacyErasures
 from store.privacy_export import PrivacyExports
 from store.qa_reports import QAReportRepository
@@ -109,6 +113,7 @@ class Activities:
     anomalies: AnomalyActivities
     privacy: PrivacyActivities
     erasure: PrivacyErasureActivities
+    backups: BackupActivities
     generation: GenerationActivities
     qa: QAActivities
     qa_report: QAReportActivities
@@ -134,6 +139,7 @@ class Activities:
         outbox = MailOutbox(db)
         mailer = Mailer.from_settings(settings, outbox)
         notices = SecurityMail(UserRepository(db), mailer, base_url=settings.api_base_url)
+        operator_alerts = OperatorAlerts(AlertLog(db), mailer, settings.operator_emails)
         return cls(
             moderation=ModerationActivities(
                 moderator(settings, client), ModerationLog(db), notices, bundles
@@ -149,12 +155,7 @@ class Activities:
                 temporal,
             ),
             anomalies=AnomalyActivities(
-                AnomalyRules(db),
-                AlertLog(db),
-                UserRepository(db),
-                AuditLog(db),
-                Mailer.from_settings(settings, MailOutbox(db)),
-                settings.operator_emails,
+                AnomalyRules(db), operator_alerts, UserRepository(db), AuditLog(db)
             ),
             generation=GenerationActivities(bundles, client, settings.openai_model),
             qa=QAActivities(bundles, artifacts, envs, settings),
@@ -170,8 +171,16 @@ class Activities:
             releases=ReleaseActivities(
                 release_repo, settings.runtime_host, IncidentLog(db), notices
             ),
+            backups=backup_activities(settings, db, operator_alerts),
             sandbox=sandbox,
             bundles=bundles,
             envs=envs,
             release_repo=release_repo,
         )
+
+
+def backup_activities(settings: Settings, db: Database, alerts: OperatorAlerts) -> BackupActivities:
+    """The backup activities (refusing to run where this deployment takes no backups)."""
+    path = settings.backup_path
+    catalog = None if path is None else BackupCatalog(path, PgBinaries(settings.pg_bindir))
+    return BackupActivities(catalog, db.conninfo, alerts)

@@ -7,7 +7,8 @@ activities of the workflow tests and saves every workflow's history as JSON
 next to this file, prefixed with ``GENERATION``. Commit the files: ``tests/workflows/test_replay.py`` then
 replays them against the current code, so a non-deterministic change fails CI.
 Re-record only for an intended, ``workflow.patched``-guarded change; a new generation
-may keep only the scenarios its patch changed (v5 keeps the deployments).
+may keep only the scenarios its patch changed (v5 keeps the deployments, v6 the
+workflows new in it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from schemas.anomalies import AnomalyScanInput
+from schemas.backups import BackupRunInput
 from schemas.privacy import ExportInput
 from schemas.deployment import (
     DeployRequest,
@@ -37,13 +39,14 @@ from temporal import names
 from temporal.converter import data_converter
 from temporal.devserver import find_executable
 from temporal.pipeline_client import app_status, deployment_status, request_deployment
+from temporal.privacy_client import start_erasure
 from temporal.search_attributes import ensure_search_attributes
 from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
 from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 
 HERE = Path(__file__).parent
-GENERATION = "v5"
+GENERATION = "v6"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 
@@ -178,6 +181,18 @@ async def main() -> None:
                 task_queue=names.PIPELINE_TASK_QUEUE,
             )
             await _save(client, "privacy-export", [export_id])
+
+            await client.execute_workflow(
+                names.BACKUP_WORKFLOW_TYPE,
+                BackupRunInput(reason="scheduled", keep=7),
+                id="backup-run",
+                task_queue=names.PIPELINE_TASK_QUEUE,
+            )
+            await _save(client, "backup", ["backup-run"])
+
+            erasure = await start_erasure(client, "user-2", requested_by="operator:dpo")
+            await erasure.result()
+            await _save(client, "privacy-erasure", [erasure.id])
 
             await client.execute_workflow(
                 names.KEY_ROTATION_WORKFLOW_TYPE,

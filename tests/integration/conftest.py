@@ -27,6 +27,7 @@ from api.services import Services
 from cli.stack import EmbeddedServer
 from runtime.sandbox import SandboxRuntime
 from schemas.settings import Settings
+from store.base_backups import BackupCatalog
 from store.db import Database
 from store.embedded import EmbeddedPostgres
 from store.tokens import TokenRepository
@@ -105,7 +106,9 @@ async def stack() -> AsyncIterator[Stack]:
     data_dir = Path(tempfile.mkdtemp(prefix="mb-it-"))
     data_dir.chmod(0o755)
     (data_dir / "logs").mkdir()
-    pg = EmbeddedPostgres(data_dir / "postgres")
+    backups = BackupCatalog(data_dir / "backups")  # the stack archives WAL, as in production
+    backups.prepare()
+    pg = EmbeddedPostgres(data_dir / "postgres", archive_dir=backups.wal_dir)
     database_url = await pg.start()
     dev = DevServer(
         data_dir / "temporal.sqlite",
@@ -125,6 +128,7 @@ async def stack() -> AsyncIterator[Stack]:
         "MB_RUNTIME_HOST": "it-host",
         "MB_DRAIN_S": "0.2",
         "MB_ADVISORY_DB": str(advisory_snapshot()),
+        "MB_BACKUP_DIR": str(backups.root),
         "PYTHONPATH": str(Path(__file__).parents[2]),
     }
     settings = Settings(
@@ -136,6 +140,7 @@ async def stack() -> AsyncIterator[Stack]:
         apps_port=apps_port,
         runtime_host="it-host",
         drain_s=0.2,
+        backup_dir=backups.root,
     )
     db = Database(database_url)
     await db.open()

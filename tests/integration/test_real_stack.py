@@ -33,6 +33,7 @@ from schemas.deployment import (
 from store.apps import AppRepository
 from store.audit import AuditLog
 from store.bundles import write_bundle
+from store.owner_keys import OwnerKeys
 from store.releases import ReleaseRepository
 from temporal import names
 from temporal.devserver import find_executable
@@ -493,3 +494,101 @@ async def test_an_operator_exports_a_users_data(stack: Stack, tmp_path: Path) ->
         audit = json.loads(zf.read("audit.json"))
     assert [a["id"] for a in account] == ["local"]
     assert any(e["action"] == "privacy.export" and e["actor"] == "operator:dpo" for e in audit)
+
+
+async def test_backup_now_then_restore_to_a_moment_between_two_writes(
+    stack: Stack, tmp_path: Path
+) -> None:
+    async with stack.db.connection() as conn:
+        await conn.execute("CREATE TABLE IF NOT EXISTS pitr_probe (v text)")
+        await conn.execute("INSERT INTO pitr_probe VALUES ('before-backup')")
+    done = stack.mb("backup", "now", timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "verified" in done.stdout and "restore drill ok" in done.stdout
+    listed = json.loads(stack.mb("backup", "list", "--json").stdout)
+    assert listed and listed[0]["drill"]["ok"] is True
+    assert listed[0]["drill"]["rows"]["schema_migrations"] >= 10
+
+    async with stack.db.connection() as conn:
+        await conn.execute("INSERT INTO pitr_probe VALUES ('after-backup')")
+        row = await (await conn.execute("SELECT clock_timestamp() AS t")).fetchone()
+        assert row is not None
+        moment = row["t"]
+        await asyncio.sleep(1.1)
+        await conn.execute("INSERT INTO pitr_probe VALUES ('too-late')")
+
+    into = stack.data_dir / f"restored-{uuid.uuid4().hex[:6]}"  # the server user must reach it
+    check = "SELECT string_agg(v, ',' ORDER BY v) FROM pitr_probe"
+    restored = stack.mb(
+        "restore", "--to", moment.isoformat(), "--into", str(into), "--check", check, timeout=600
+    )
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "after-backup,before-backup" in restored.stdout and "too-late" not in restored.stdout
+    assert (into / "PG_VERSION").exists()
+
+    # Refused clearly, nothing written: a non-empty target, a time with no zone.
+    again = stack.mb("restore", "--to", moment.isoformat(), "--into", str(into))
+    assert again.returncode == 1 and "empty" in again.stderr, again.stderr
+    naive = stack.mb("restore", "--to", "2026-01-01T00:00:00", "--into", str(tmp_path / "x"))
+    assert naive.returncode == 1 and "time zone" in naive.stderr
+    assert not (tmp_path / "x").exists()
+
+
+async def _live_apps_of(stack: Stack, owner: str) -> list[str]:
+    async with stack.db.connection() as conn:
+        rows = await (
+            await conn.execute(
+                "SELECT r.app_id FROM routes r JOIN apps a USING (app_id) WHERE a.owner_id = %s",
+                (owner,),
+            )
+        ).fetchall()
+    return sorted(str(row["app_id"]) for row in rows)
+
+
+# Last in this module: it erases the local user that every test above deploys as.
+async def test_an_operator_erases_a_user_and_nothing_of_theirs_is_left(stack: Stack) -> None:
+    await stack.token()  # the local user exists
+    if not await _live_apps_of(stack, "local"):  # run on its own: give local a live app
+        deployment, _ = await _deploy(stack, "erasable", "a todo list for my climbing team")
+        await _outcome(stack, "erasable", deployment)
+    live = await _live_apps_of(stack, "local")
+    await AppRepository(stack.db).ensure("erase-vault", "local")
+    value = "erase-me-secret-0123456789"
+    stored = stack.mb("secrets", "set", "erase-vault", "API_TOKEN", stdin=value + "\n")
+    assert stored.returncode == 0, stored.stdout + stored.stderr
+    owners = OwnerKeys(stack.data_dir / "keys" / "owners")
+    assert owners.exists("local")
+    query = f"{names.SA_OWNER_ID.name} = 'local'"
+    assert (await stack.client.count_workflows(query)).count > 0
+
+    done = stack.mb("privacy", "erase", "local", "--yes", "--operator", "dpo", timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "key shredded=True" in done.stdout
+    assert "taking" in done.stderr and "offline" in done.stderr  # progress was shown
+
+    # Offline: the gateway serves none of the apps, no sandbox of theirs runs.
+    for app_id in live:
+        assert (await stack.apps.get(f"/apps/{app_id}/")).status_code == 404
+    runtime = stack.runtime()
+    theirs = [i.instance_id for i in await runtime.instances() if i.app_id in live]
+    assert theirs and [await runtime.state(i) for i in theirs] == ["stopped"] * len(theirs)
+    # Crypto-shredded, deleted, forgotten by Temporal; the audit chain intact.
+    assert not owners.exists("local")
+    assert (await stack.client.count_workflows(query)).count == 0
+    async with stack.db.connection() as conn:
+        left = await (
+            await conn.execute(
+                "SELECT (SELECT count(*) FROM secrets WHERE owner_id = 'local') AS secrets,"
+                " (SELECT count(*) FROM releases r JOIN apps a USING (app_id)"
+                "   WHERE a.owner_id = 'local') AS releases,"
+                " (SELECT count(*) FROM api_tokens WHERE user_id = 'local') AS tokens,"
+                " (SELECT count(*) FROM moderation_log"
+                "   WHERE owner_id = 'local' AND prompt IS NOT NULL) AS prompts"
+            )
+        ).fetchone()
+    assert left == {"secrets": 0, "releases": 0, "tokens": 0, "prompts": 0}
+    assert (await AuditLog(stack.db).verify()).ok
+    # The erasure's own history holds ids and counts only, and replays.
+    replay = stack.mb("replay", names.privacy_erasure_workflow_id("local"))
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "1 histories replayed, 0 failed" in replay.stdout

@@ -11,6 +11,7 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.anomalies import AnomalyActivities
+from monitoring.operator_alerts import OperatorAlerts
 from schemas.anomalies import AnomalyScanInput, Thresholds
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.moderation import ModerationResult
@@ -116,13 +117,12 @@ async def test_each_rule_trips_at_its_threshold_and_not_below(db: Database) -> N
 @pytest.fixture
 def scanner(db: Database, tmp_path: Path) -> AnomalyActivities:
     settings = Settings(data_dir=tmp_path / "data")
+    mailer = Mailer.from_settings(settings, MailOutbox(db))
     return AnomalyActivities(
         AnomalyRules(db),
-        AlertLog(db),
+        OperatorAlerts(AlertLog(db), mailer, ["oncall@example.com"]),
         UserRepository(db),
         AuditLog(db),
-        Mailer.from_settings(settings, MailOutbox(db)),
-        ["oncall@example.com"],
     )
 
 

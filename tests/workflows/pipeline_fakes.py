@@ -23,6 +23,14 @@ from activities.privacy import PrivacyActivities
 from activities.privacy_erasure import PrivacyErasureActivities
 from runtime.base import instance_id_for
 from schemas.anomalies import AnomalyScanInput, AnomalyScanResult
+from schemas.backups import (
+    BackupAlertInput,
+    BackupRunInput,
+    BackupVerification,
+    BaseBackup,
+    DrillResult,
+    PruneResult,
+)
 from schemas.deployment import ReleaseRecord
 from schemas.generation import GenerateInput, GenerateOutput
 from schemas.keys import RetireKeysInput, RetireKeysResult, RewrapBatchInput, RewrapBatchResult
@@ -64,6 +72,7 @@ from schemas.runtime import (
 from temporal import names
 from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
+from workflows.backup import BackupWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.key_rotation import MasterKeyRotationWorkflow
 from workflows.privacy_erasure import PrivacyErasureWorkflow
@@ -92,6 +101,7 @@ async def fake_workers(client: Client, fake: FakePipeline) -> AsyncIterator[Fake
                         AnomalyScanWorkflow,
                         PrivacyExportWorkflow,
                         PrivacyErasureWorkflow,
+                        BackupWorkflow,
                     ]
                     if queue == names.PIPELINE_TASK_QUEUE
                     else [],
@@ -118,6 +128,9 @@ class FakePipeline:
     erasure: PrivacyErasureActivities | None = None
     """Real erasure activities (all but deleting histories, which needs visibility)."""
     erasure_apps: list[str] = field(default_factory=lambda: ["shop", "blog"])
+    backup_problems: list[str] = field(default_factory=list)
+    """What verifying the new backup finds (nothing: it verifies)."""
+    drill_problem: str | None = None
     routes: dict[str, str] = field(default_factory=dict)
     running: set[str] = field(default_factory=set)
     releases: dict[str, ReleaseRecord] = field(default_factory=dict)
@@ -154,6 +167,11 @@ class FakePipeline:
             self.erase_user_data,
             self.delete_user_histories,
             self.finish_erasure,
+            self.take_base_backup,
+            self.verify_backup,
+            self.restore_drill,
+            self.prune_backups,
+            self.alert_backup,
         ]
 
     @activity.defn(name=names.ACTIVITY_REWRAP_DATA_KEYS)
@@ -242,6 +260,55 @@ class FakePipeline:
             key_shredded=True,
             finished_at=datetime(2026, 1, 1, tzinfo=UTC),
         )
+
+    @activity.defn(name=names.ACTIVITY_TAKE_BASE_BACKUP)
+    async def take_base_backup(self, input: BackupRunInput) -> BaseBackup:
+        self.calls.append(f"backup:{input.reason}")
+        at = datetime(2026, 1, 1, 3, 17, tzinfo=UTC)
+        return BaseBackup(
+            id="20260101T031700000000Z",
+            started_at=at,
+            finished_at=at,
+            start_lsn="0/2000028",
+            end_lsn="0/2000100",
+            timeline=1,
+            start_wal="000000010000000000000002",
+            wal_segment_size=16 * 1024 * 1024,
+            size_bytes=1,
+            tool_version="pg_basebackup (PostgreSQL) 18.6",
+        )
+
+    @activity.defn(name=names.ACTIVITY_VERIFY_BACKUP)
+    async def verify_backup(self, backup_id: str) -> BackupVerification:
+        self.calls.append("backup-verify")
+        return BackupVerification(
+            backup_id=backup_id,
+            ok=not self.backup_problems,
+            problems=self.backup_problems,
+            notes=[],
+            checked_segments=1,
+        )
+
+    @activity.defn(name=names.ACTIVITY_RESTORE_DRILL)
+    async def restore_drill(self, backup_id: str) -> DrillResult:
+        self.calls.append("backup-drill")
+        return DrillResult(
+            backup_id=backup_id,
+            ok=self.drill_problem is None,
+            target=datetime(2026, 1, 1, 3, 18, tzinfo=UTC),
+            elapsed_s=1.0,
+            problem=self.drill_problem,
+        )
+
+    @activity.defn(name=names.ACTIVITY_PRUNE_BACKUPS)
+    async def prune_backups(self, keep: int) -> PruneResult:
+        self.calls.append(f"backup-prune:{keep}")
+        return PruneResult(kept=[], removed_backups=[], removed_incomplete=[], removed_wal=[])
+
+    @activity.defn(name=names.ACTIVITY_ALERT_BACKUP)
+    async def alert_backup(self, input: BackupAlertInput) -> int | None:
+        self.calls.append(f"backup-alert:{input.rule}")
+        return 1
 
     @activity.defn(name=names.ACTIVITY_MODERATE_BUNDLE)
     async def moderate_bundle_text(self, input: ModerateBundleInput) -> ModerationResult:

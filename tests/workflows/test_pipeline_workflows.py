@@ -13,6 +13,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.anomalies import AnomalyScanInput, AnomalyScanResult, Thresholds
+from schemas.backups import BackupRunInput, BackupRunResult
 from schemas.deployment import (
     AppStatus,
     AppWorkflowInput,
@@ -571,3 +572,42 @@ async def test_flagged_content_waits_for_a_reviewer_even_after_the_prompt_was_ap
     assert not any(c.startswith("qa:") for c in workers.calls)
     await submit_review(env.client, workflow_id, approve)
     assert (await _result(env.client, workflow_id)).release.version == 1
+
+
+async def _backup(client: Client, workflow_id: str) -> BackupRunResult:
+    result: BackupRunResult = await client.execute_workflow(
+        names.BACKUP_WORKFLOW_TYPE,
+        BackupRunInput(reason="by hand", keep=3),
+        id=workflow_id,
+        task_queue=names.PIPELINE_TASK_QUEUE,
+        result_type=BackupRunResult,
+    )
+    return result
+
+
+async def test_a_backup_is_verified_then_drilled_then_old_ones_pruned(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    result = await _backup(env.client, "backup-ok")
+    assert result.verification.ok and result.drill is not None and result.drill.ok
+    assert workers.calls == ["backup:by hand", "backup-verify", "backup-drill", "backup-prune:3"]
+
+
+@pytest.mark.parametrize(
+    ("problem", "rule"),
+    [("verify", "backup_failed"), ("drill", "restore_drill_failed")],
+)
+async def test_a_backup_that_cannot_be_trusted_alerts_and_prunes_nothing(
+    env: WorkflowEnvironment, workers: FakePipeline, problem: str, rule: str
+) -> None:
+    if problem == "verify":
+        workers.backup_problems = ["missing WAL segment 000000010000000000000003"]
+    else:
+        workers.drill_problem = "recovery ended before configured recovery target was reached"
+    with pytest.raises(WorkflowFailureError) as failed:
+        await _backup(env.client, f"backup-{problem}")
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == rule and cause.non_retryable
+    assert f"backup-alert:{rule}" in workers.calls
+    assert not any(c.startswith("backup-prune") for c in workers.calls)
+    assert workers.calls.count("backup:by hand") == 1  # a verdict, not retried
