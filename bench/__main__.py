@@ -13,6 +13,7 @@ SCRIPTS = [
     "bench.qa_gate",
     "bench.codec",
     "bench.secrets",
+    "bench.restore",
     "bench.api",
     "bench.pipeline_overhead",
 ]

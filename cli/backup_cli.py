@@ -27,7 +27,7 @@ from schemas.settings import Settings
 from store.base_backups import BackupCatalog
 from store.pg_binaries import PgBinaries
 from store.pitr_restore import DEFAULT_CHECKS, restore_to
-from store.wal_archive import switch_wal_and_wait
+from store.wal_archive import external_server_settings, switch_wal_and_wait
 from temporal import names
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ def list_backups(settings: Settings) -> list[BackupListing]:
     """Complete base backups, newest first, with their last restore drill."""
     found = catalog(settings)
     return [BackupListing(backup=b, drill=found.drill(b.id)) for b in found.list()]
+
+
+def archive_settings(settings: Settings) -> str:
+    """What an external server's operator adds to postgresql.conf (then restarts it)."""
+    return external_server_settings(catalog(settings).wal_dir)
 
 
 async def backup_now(settings: Settings) -> BackupRunResult:

@@ -29,7 +29,7 @@ from temporalio.client import Client, WorkflowHistory
 from cli import backup_cli, commands, keys_cli, operator_cli, secrets_cli
 from cli.endpoints import StackNotRunning
 from schemas.audit import Actor, AuditAction, AuditOutcome
-from schemas.backups import BackupListing
+from schemas.backups import BackupError, BackupListing
 from schemas.privacy import ErasureProgress
 from schemas.settings import Settings
 from store.aes_keys import KeyMaterialError
@@ -84,6 +84,7 @@ _EXPECTED_ERRORS = (
     SecretNotFound,
     AuditWriteFailed,
     KeyMaterialError,
+    BackupError,
 )
 
 
@@ -478,6 +479,17 @@ def backup_list(as_json: JsonFlag = False) -> None:
     async def main() -> int:
         rows = backup_cli.list_backups(_settings())
         return _show(rows, as_json=as_json, empty="no backups yet", line=line)
+
+    _run(main())
+
+
+@backup_app.command("archive-settings")
+def backup_archive_settings() -> None:
+    """The postgresql.conf lines an external server needs to archive into MB_BACKUP_DIR."""
+
+    async def main() -> int:
+        print(backup_cli.archive_settings(_settings()), end="")
+        return 0
 
     _run(main())
 

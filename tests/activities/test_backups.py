@@ -32,6 +32,7 @@ from store.envelope import DataKeyErased, Envelope, SecretRef
 from store.mail_delivery import Mailer
 from store.outbox import MailOutbox
 from store.owner_keys import OwnerKeys
+from store.pg_binaries import PgBinaries
 from store.pitr_restore import restore_to
 from store.privacy_erasure import PrivacyErasures
 from store.secrets import SecretStore
@@ -112,6 +113,25 @@ async def test_the_backup_workflow_backs_up_verifies_and_proves_a_restore(
     assert platform.catalog.drill(result.backup.id) == drill  # kept for `mb backup list`
     assert [b.id for b in platform.catalog.list()] == [result.backup.id]
     assert not any((platform.catalog.root / "drills").iterdir())  # the scratch copy is gone
+
+
+async def test_the_configured_postgresql_tools_are_the_ones_that_run(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """``MB_PG_BINDIR`` (an external server's tools): here wrappers that log each call
+    before running the real tool; the catalog must run them, not the embedded ones."""
+    real = PgBinaries().path("pg_basebackup").parent
+    bindir, calls = tmp_path / "bin", tmp_path / "calls.log"
+    bindir.mkdir()
+    for tool in real.iterdir():
+        wrapper = bindir / tool.name
+        wrapper.write_text(f'#!/bin/sh\necho {tool.name} >> {calls}\nexec {tool} "$@"\n')
+        wrapper.chmod(0o755)
+    catalog = BackupCatalog(platform.catalog.root, PgBinaries(bindir))
+    backup = await catalog.take(platform.db.conninfo)
+    assert catalog.verify(backup.id).ok
+    ran = set(calls.read_text().split())
+    assert {"pg_basebackup", "pg_verifybackup"} <= ran, ran
 
 
 async def test_a_failing_wal_archive_raises_one_alert_for_operators(platform: Platform) -> None:
