@@ -9,7 +9,7 @@ ifneq ($(wildcard $(SNAPSHOT)),)
 export MB_ADVISORY_DB ?= $(SNAPSHOT)
 endif
 
-.PHONY: setup system-deps demo up test lint bench clean
+.PHONY: setup system-deps docker-daemon demo up test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -19,11 +19,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# bubblewrap (the sandbox) and setpriv (drops to an unprivileged uid inside it).
+# bubblewrap (the sandbox), setpriv (drops to an unprivileged uid inside it) and
+# Docker (the container runtime: dockerd, runc, docker-init).
 system-deps:
-	@command -v bwrap >/dev/null && command -v setpriv >/dev/null || { \
-	  echo "installing bubblewrap (needs root)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux; }
+	@command -v bwrap >/dev/null && command -v setpriv >/dev/null && command -v dockerd >/dev/null || { \
+	  echo "installing bubblewrap and docker.io (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux docker.io; }
+
+# A Docker Engine for the container runtime and its tests. Started here when none
+# answers: no bridge, no iptables rules (apps run with no network at all).
+docker-daemon: system-deps
+	@docker info >/dev/null 2>&1 || { \
+	  echo "starting dockerd (log: /tmp/mb-dockerd.log)"; \
+	  (dockerd --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
+	    > /tmp/mb-dockerd.log 2>&1 &); \
+	  for i in $$(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done; \
+	  docker info >/dev/null 2>&1 || { tail -20 /tmp/mb-dockerd.log; exit 1; }; }
 
 demo: setup system-deps
 	$(VENV)/bin/mb up --demo "$(DEMO_PROMPT)"
@@ -36,7 +47,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-test: setup system-deps lint
+test: setup system-deps docker-daemon lint
 	$(VENV)/bin/pytest
 
 bench: setup system-deps

@@ -28,6 +28,7 @@ from temporalio.client import Client, WorkflowHistory
 
 from cli import backup_cli, commands, keys_cli, operator_cli, secrets_cli
 from cli.endpoints import StackNotRunning
+from runtime.docker_base import BaseImageError
 from schemas.audit import Actor, AuditAction, AuditOutcome
 from schemas.backups import BackupError, BackupListing
 from schemas.privacy import ErasureProgress
@@ -67,6 +68,8 @@ privacy_app = typer.Typer(help="Privacy rights: export or erase a user's data.")
 app.add_typer(privacy_app, name="privacy")
 keys_app = typer.Typer(help="Master keys of the secrets store.")
 backup_app = typer.Typer(help="Base backups and the WAL archive (point-in-time recovery).")
+runtime_app = typer.Typer(help="The app runtime (MB_RUNTIME: sandbox or docker).")
+app.add_typer(runtime_app, name="runtime")
 app.add_typer(backup_app, name="backup")
 app.add_typer(keys_app, name="keys")
 
@@ -85,6 +88,7 @@ _EXPECTED_ERRORS = (
     AuditWriteFailed,
     KeyMaterialError,
     BackupError,
+    BaseImageError,
 )
 
 
@@ -459,6 +463,32 @@ def privacy_erase(
             f" histories deleted={result.histories_deleted}, notified={result.notified}"
         )
         console.print(f"rows: {rows or 'none'}")
+        return 0
+
+    _run(main())
+
+
+@runtime_app.command("build-base")
+def runtime_build_base(
+    tag: Annotated[
+        str | None, typer.Option(help="image tag (default MB_DOCKER_BASE_IMAGE)")
+    ] = None,
+) -> None:
+    """Build the Docker runtime's Python base image from Debian packages (no registry
+    needed) and import it into the local engine."""
+
+    async def main() -> int:
+        import docker
+
+        from runtime.docker_base import build_base_image
+
+        name = tag or _settings().docker_base_image
+        try:
+            client = docker.from_env()
+            image_id = await asyncio.to_thread(build_base_image, client, name)
+        except docker.errors.DockerException as err:
+            raise commands.CommandError(f"the Docker Engine refused: {err}") from None
+        console.print(f"built {name} ({image_id[:19]})")
         return 0
 
     _run(main())

@@ -44,7 +44,7 @@ from temporal.converter import payload_codec
 from temporal.devserver import DevServer, ensure_port_free
 from temporal.search_attributes import ensure_search_attributes
 from workers.main import run_workers
-from workers.wiring import sandbox_runtime
+from workers.wiring import app_runtime
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ async def run_stack(
                     raise task.exception()  # type: ignore[misc]
         finally:
             remove_discovery(settings)
-            stopped = await sandbox_runtime(settings).stop_all(drain_s=settings.drain_s)
+            stopped = await app_runtime(settings).stop_all(drain_s=settings.drain_s)
             if stopped:
                 log.info("stopped %d app instance(s); `mb up` restarts the live ones", len(stopped))
 

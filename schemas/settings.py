@@ -167,7 +167,13 @@ class Settings(BaseSettings):
     safety_api_key: SecretStr | None = None
 
     # Runtime
-    runtime: Literal["sandbox", "docker"] = "sandbox"
+    runtime: Literal["sandbox", "docker"] = Field(
+        default="sandbox", description="where deployed apps run (QA always uses the sandbox)"
+    )
+    docker_base_image: str = Field(
+        default="microbuilder/python-base:bookworm-3.11",
+        description="the Docker runtime's base image (`mb runtime build-base` makes this one)",
+    )
     runtime_host: str = "local"
     sandbox_uid: int = 65534
     sandbox_gid: int = 65534

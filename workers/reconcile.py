@@ -15,7 +15,7 @@ async def reconcile_host(activities: Activities, host: str) -> list[str]:
     done: list[str] = []
     releases = activities.release_repo
     for route in await releases.routes_on(host):
-        if await activities.sandbox.state(route.instance_id) == "running":
+        if await activities.app_runtime.state(route.instance_id) == "running":
             continue
         release = next(
             (r for r in await releases.for_app(route.app_id) if r.version == route.version), None

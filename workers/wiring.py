@@ -22,6 +22,8 @@ from activities.qa_report import QAReportActivities
 from activities.releases import ReleaseActivities
 from monitoring.operator_alerts import OperatorAlerts
 from monitoring.security_mail import SecurityMail
+from runtime.base import Runtime
+from runtime.docker import DockerRuntime
 from runtime.envs import EnvBuilder
 from runtime.sandbox import SandboxRuntime
 from schemas.settings import Settings
@@ -90,6 +92,21 @@ def moderator(settings: Settings, client: openai.AsyncOpenAI | None) -> Moderato
     )
 
 
+def app_runtime(settings: Settings) -> Runtime:
+    """Where this host runs deployed apps: bubblewrap sandboxes or Docker containers
+    (``MB_RUNTIME``). QA runs always use the sandbox."""
+    if settings.runtime == "docker":
+        return DockerRuntime(
+            settings.data_path / "containers",
+            host=settings.runtime_host,
+            memory_mb=settings.app_memory_mb,
+            pids=settings.app_pids,
+            cpu=settings.app_cpu,
+            base_image=settings.docker_base_image,
+        )
+    return sandbox_runtime(settings)
+
+
 def sandbox_runtime(settings: Settings) -> SandboxRuntime:
     """The embedded bubblewrap runtime of this host."""
     return SandboxRuntime(
@@ -119,7 +136,7 @@ class Activities:
     qa_report: QAReportActivities
     runtime: RuntimeActivities
     releases: ReleaseActivities
-    sandbox: SandboxRuntime
+    app_runtime: Runtime
     bundles: BundleCache
     envs: EnvBuilder
     release_repo: ReleaseRepository
@@ -132,7 +149,7 @@ class Activities:
         artifacts = ArtifactStore(db)
         bundles = BundleCache(artifacts, data / "bundles")
         envs = EnvBuilder(data / "envs")
-        sandbox = sandbox_runtime(settings)
+        runtime = app_runtime(settings)
         release_repo = ReleaseRepository(db)
         reports = QAReportRepository(db)
         evidence = EvidenceService(reports, artifacts, evidence_keys(settings))
@@ -161,7 +178,7 @@ class Activities:
             qa=QAActivities(bundles, artifacts, envs, settings),
             qa_report=QAReportActivities(artifacts, reports, evidence, settings),
             runtime=RuntimeActivities(
-                sandbox,
+                runtime,
                 bundles,
                 envs,
                 evidence,
@@ -172,7 +189,7 @@ class Activities:
                 release_repo, settings.runtime_host, IncidentLog(db), notices
             ),
             backups=backup_activities(settings, db, operator_alerts),
-            sandbox=sandbox,
+            app_runtime=runtime,
             bundles=bundles,
             envs=envs,
             release_repo=release_repo,

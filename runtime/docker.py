@@ -1,0 +1,516 @@
+"""The Docker runtime: each app release an image, each instance a locked-down container.
+
+Images are built without network access (``network_mode=none``) in two layers:
+``mb-env:<env key>`` adds a bundle environment's installed packages (prepared on
+the host, outside the build) to the base image, and ``mb-app-<app>:<hash>`` adds
+the bundle. Images stay after a stop, so starting an earlier release again (a
+rollback) builds nothing.
+
+A container has no network (``none``: loopback only), a read-only root, a
+private ``/tmp`` tmpfs, runs as uid 65534 with every capability dropped and
+``no-new-privileges``, within memory, CPU and pids limits, and mounts nothing
+from the host but its ingress socket directory; its data directory is a Docker
+volume of its own. Secrets are written to the container's stdin at start and
+read by a tiny launcher before it execs uvicorn: they never enter the
+container's configuration (which Docker keeps on disk), its command line or a file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from runtime.base import PythonEnv, instance_id_for
+from runtime.docker_base import APP_UID, DEFAULT_BASE_IMAGE
+from runtime.locks import file_lock
+from runtime.sandbox import MAX_SOCKET_PATH, SOCKET_NAME, AppStartError, SandboxStartError
+from schemas.bundle import AppManifest
+from schemas.runtime import InstanceInfo, InstanceState
+
+log = logging.getLogger(__name__)
+
+LABEL = "io.microbuilder"
+SOCKET_MOUNT = "/run/app"
+CONTAINER_TMP = "/tmp"  # noqa: S108 - the container's own private tmpfs
+ENV_MOUNT = "/env/site-packages"
+# Reads the secrets from stdin (JSON), adds the env's packages (with their .pth files),
+# then runs uvicorn in the same process: nothing secret on the command line.
+LAUNCHER = (
+    "import json, os, site, sys\n"
+    "os.environ.update(json.loads(sys.stdin.read() or '{}'))\n"
+    "null = os.open(os.devnull, os.O_RDONLY); os.dup2(null, 0); os.close(null)\n"
+    f"site.addsitedir({ENV_MOUNT!r})\n"
+    "from uvicorn.main import main\n"
+    "main(sys.argv[1:], prog_name='uvicorn')\n"
+)
+_RESERVED_ENV = ("PATH", "HOME", "TMPDIR", "LANG", "MICROAPP_DATA_DIR")
+
+
+class DockerUnavailable(SandboxStartError):
+    """The Docker Engine cannot be reached (or refuses): a host problem, worth retrying."""
+
+
+class DockerInstanceRecord(BaseModel):
+    """What is kept on disk about one container instance (``instance.json``)."""
+
+    instance_id: str
+    app_id: str
+    version: int
+    host: str
+    container_id: str
+    image: str
+    socket_path: str
+    health_path: str
+    started_at: float
+    stopped_at: float | None = None
+
+    def info(self) -> InstanceInfo:
+        """The public view of the instance."""
+        return InstanceInfo(
+            instance_id=self.instance_id,
+            app_id=self.app_id,
+            version=self.version,
+            host=self.host,
+            socket_path=self.socket_path,
+            health_path=self.health_path,
+        )
+
+
+class DockerRuntime:
+    """App instances as containers on one Docker Engine (dockerd, or Podman's API)."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        host: str,
+        memory_mb: int,
+        pids: int,
+        cpu: float,
+        base_image: str = DEFAULT_BASE_IMAGE,
+        client: Any = None,
+        start_timeout_s: float = 30.0,
+        kill_grace_s: float = 2.0,
+        tmp_mb: int = 64,
+    ) -> None:
+        self.host = host
+        self.state_dir = state_dir.resolve()
+        self.memory_mb = memory_mb
+        self.pids = pids
+        self.cpu = cpu
+        self.base_image = base_image
+        self.start_timeout_s = start_timeout_s
+        self.kill_grace_s = kill_grace_s
+        self.tmp_mb = tmp_mb
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        """The Docker SDK client (from ``DOCKER_HOST`` or the default socket)."""
+        if self._client is None:
+            import docker
+
+            try:
+                self._client = docker.from_env(timeout=120)
+            except docker.errors.DockerException as err:
+                raise DockerUnavailable(f"the Docker Engine is not reachable: {err}") from None
+        return self._client
+
+    # -- the Runtime protocol ------------------------------------------------
+
+    async def start(
+        self,
+        *,
+        app_id: str,
+        version: int,
+        bundle_dir: Path,
+        env: PythonEnv,
+        manifest: AppManifest,
+        env_vars: dict[str, str],
+        secrets: Mapping[str, str] | None = None,
+        generation: int = 0,
+    ) -> InstanceInfo:
+        """Start the instance, or return it if it is already running (idempotent)."""
+        instance_id = instance_id_for(app_id, version, generation)
+        secrets = dict(secrets or {})
+        for name in (*env_vars, *secrets):
+            if name in _RESERVED_ENV or name.startswith(("PYTHON", "MICROAPP_", "LD_")):
+                raise ValueError(f"environment variable {name!r} is reserved by the platform")
+        async with self._lock(instance_id):
+            record = await asyncio.to_thread(self._load, instance_id)
+            if record is not None and record.stopped_at is None:
+                if await asyncio.to_thread(self._serving, record):
+                    return record.info()
+                log.info("instance %s: replacing a dead or broken leftover", instance_id)
+                await asyncio.to_thread(self._remove, record)
+            image = await asyncio.to_thread(
+                self._ensure_app_image, app_id, version, bundle_dir, env
+            )
+            record = await asyncio.to_thread(
+                self._create_and_start,
+                instance_id,
+                app_id,
+                version,
+                image,
+                manifest,
+                env_vars,
+                secrets,
+            )
+            try:
+                await self._wait_for_socket(record)
+            except BaseException:
+                await asyncio.shield(asyncio.to_thread(self._remove, record))
+                raise
+            log.info("instance %s started (container %s)", instance_id, record.container_id[:12])
+            return record.info()
+
+    async def stop(self, instance_id: str, *, drain_s: float = 1.0) -> None:
+        """SIGTERM (uvicorn drains), SIGKILL after ``drain_s`` + grace, remove; idempotent."""
+        async with self._lock(instance_id):
+            record = await asyncio.to_thread(self._load, instance_id)
+            if record is None or record.stopped_at is not None:
+                return
+            await asyncio.to_thread(self._stop_container, record, drain_s + self.kill_grace_s)
+            await asyncio.to_thread(self._remove, record)
+            log.info("instance %s stopped", instance_id)
+
+    async def state(self, instance_id: str) -> InstanceState:
+        """``running``, ``stopped`` (known, not running) or ``missing``."""
+        record = await asyncio.to_thread(self._load, instance_id)
+        if record is None:
+            return "missing"
+        if record.stopped_at is None and await asyncio.to_thread(self._running, record):
+            return "running"
+        return "stopped"
+
+    async def instances(self) -> list[InstanceInfo]:
+        """Every instance recorded under ``state_dir``, running or not."""
+        return [r.info() for r in await asyncio.to_thread(self._load_all)]
+
+    async def stop_all(self, *, drain_s: float = 1.0) -> list[str]:
+        """Stop every running instance; returns their ids."""
+        stopped = []
+        for info in await self.instances():
+            if await self.state(info.instance_id) == "running":
+                await self.stop(info.instance_id, drain_s=drain_s)
+                stopped.append(info.instance_id)
+        return stopped
+
+    # -- beyond the protocol -------------------------------------------------
+
+    async def record(self, instance_id: str) -> DockerInstanceRecord | None:
+        """Everything recorded about an instance (container id, image)."""
+        return await asyncio.to_thread(self._load, instance_id)
+
+    def instance_dir(self, instance_id: str) -> Path:
+        """Where the instance's record and socket directory live on the host."""
+        return self.state_dir / "instances" / instance_id
+
+    def container_name(self, instance_id: str) -> str:
+        """Unique per runtime state directory (several runtimes may share one engine)."""
+        tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
+        return f"mb-{instance_id}-{tag}"
+
+    # -- images (blocking) ---------------------------------------------------
+
+    def _ensure_env_image(self, env: PythonEnv) -> str:
+        tag = f"mb-env:{env.key[:24]}"
+        if self._image_exists(tag):
+            return tag
+        site = _site_packages(env)
+        with tempfile.TemporaryDirectory(prefix="mb-env-build-") as ctx:
+            shutil.copytree(site, Path(ctx) / "site-packages", symlinks=True)
+            (Path(ctx) / "Dockerfile").write_text(
+                f"FROM {self.base_image}\nCOPY site-packages {ENV_MOUNT}\n"
+            )
+            self._build(ctx, tag, {f"{LABEL}.env": env.key})
+        return tag
+
+    def _ensure_app_image(self, app_id: str, version: int, bundle_dir: Path, env: PythonEnv) -> str:
+        env_image = self._ensure_env_image(env)
+        digest = hashlib.sha256(env_image.encode())
+        for path in sorted(p for p in bundle_dir.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(bundle_dir)).encode() + b"\0")
+            digest.update(path.read_bytes())
+        tag = f"mb-app-{app_id}:{digest.hexdigest()[:24]}"
+        if self._image_exists(tag):
+            return tag
+        with tempfile.TemporaryDirectory(prefix="mb-app-build-") as ctx:
+            shutil.copytree(bundle_dir, Path(ctx) / "app", symlinks=False)
+            (Path(ctx) / "data").mkdir()
+            (Path(ctx) / "Dockerfile").write_text(
+                f"FROM {env_image}\nCOPY app /app\nCOPY --chown={APP_UID}:{APP_UID} data /data\n"
+            )
+            self._build(ctx, tag, {f"{LABEL}.app": app_id, f"{LABEL}.version": str(version)})
+        return tag
+
+    def _image_exists(self, tag: str) -> bool:
+        import docker
+
+        try:
+            self.client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    def _build(self, context: str, tag: str, labels: dict[str, str]) -> None:
+        import docker
+
+        try:
+            self.client.images.build(
+                path=context,
+                tag=tag,
+                labels=labels,
+                network_mode="none",
+                rm=True,
+                forcerm=True,
+                pull=False,
+            )
+        except docker.errors.BuildError as err:
+            lines = [str(c.get("stream") or c.get("error") or "") for c in err.build_log]
+            raise SandboxStartError(
+                f"image {tag} did not build: {''.join(lines)[-1500:]}"
+            ) from None
+        except docker.errors.APIError as err:
+            raise DockerUnavailable(f"image {tag} did not build: {err.explanation}") from None
+
+    # -- containers (blocking) -----------------------------------------------
+
+    def _create_and_start(
+        self,
+        instance_id: str,
+        app_id: str,
+        version: int,
+        image: str,
+        manifest: AppManifest,
+        env_vars: dict[str, str],
+        secrets: dict[str, str],
+    ) -> DockerInstanceRecord:
+        from docker.types import Mount, Ulimit
+
+        inst = self.instance_dir(instance_id)
+        sock_dir = inst / "sock"
+        socket_path = sock_dir / SOCKET_NAME
+        if len(str(socket_path)) > MAX_SOCKET_PATH:
+            raise ValueError(f"socket path {socket_path} is too long: use a shorter state_dir")
+        inst.mkdir(parents=True, exist_ok=True)
+        os.chmod(inst, 0o700)  # docker mounts the socket dir itself: nobody traverses this
+        sock_dir.mkdir(exist_ok=True)
+        os.chown(sock_dir, APP_UID, APP_UID)
+        os.chmod(sock_dir, 0o700)
+        socket_path.unlink(missing_ok=True)
+        name = self.container_name(instance_id)
+        self._remove_by_name(name)
+        environment = {
+            **env_vars,
+            "HOME": CONTAINER_TMP,
+            "TMPDIR": CONTAINER_TMP,
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MICROAPP_DATA_DIR": "/data",
+        }
+        command = [
+            "python3",
+            "-I",
+            "-c",
+            LAUNCHER,
+            "--uds",
+            f"{SOCKET_MOUNT}/{SOCKET_NAME}",
+            "--app-dir",
+            "/app",
+            "--no-access-log",
+            manifest.entrypoint,
+        ]
+        labels = {
+            f"{LABEL}.app": app_id,
+            f"{LABEL}.version": str(version),
+            f"{LABEL}.instance": instance_id,
+            f"{LABEL}.host": self.host,
+            f"{LABEL}.state-dir": str(self.state_dir),
+        }
+        try:
+            container = self.client.containers.create(
+                image,
+                command=command,
+                name=name,
+                user=f"{APP_UID}:{APP_UID}",
+                working_dir="/app",
+                environment=environment,
+                labels=labels,
+                network_mode="none",
+                read_only=True,
+                tmpfs={CONTAINER_TMP: f"rw,nosuid,nodev,size={self.tmp_mb}m,mode=1777"},
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges:true"],
+                mem_limit=f"{self.memory_mb}m",
+                memswap_limit=f"{self.memory_mb}m",
+                nano_cpus=int(self.cpu * 1e9),
+                pids_limit=self.pids,
+                ulimits=[Ulimit(name="core", soft=0, hard=0)],
+                mounts=[
+                    Mount(target=SOCKET_MOUNT, source=str(sock_dir), type="bind"),
+                    Mount(target="/data", source=f"mb-data-{app_id}", type="volume"),
+                ],
+                init=True,
+                stdin_open=True,
+                log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "2"}},
+            )
+            self._start_with_secrets(container, secrets)
+        except Exception as err:
+            import docker
+
+            if isinstance(err, docker.errors.APIError):
+                self._remove_by_name(name)
+                raise DockerUnavailable(f"container {name}: {err.explanation}") from None
+            raise
+        record = DockerInstanceRecord(
+            instance_id=instance_id,
+            app_id=app_id,
+            version=version,
+            host=self.host,
+            container_id=str(container.id),
+            image=image,
+            socket_path=str(socket_path),
+            health_path=manifest.health_path,
+            started_at=time.time(),
+        )
+        self._save(record)
+        return record
+
+    @staticmethod
+    def _start_with_secrets(container: Any, secrets: dict[str, str]) -> None:
+        """Start attached to stdin, write the secrets, close it (StdinOnce: EOF)."""
+        attached = container.attach_socket(params={"stdin": 1, "stream": 1})
+        raw: socket.socket = attached._sock
+        try:
+            container.start()
+            raw.sendall(json.dumps(secrets).encode())
+            raw.shutdown(socket.SHUT_WR)
+        finally:
+            raw.close()
+
+    async def _wait_for_socket(self, record: DockerInstanceRecord) -> None:
+        deadline = time.monotonic() + self.start_timeout_s
+        socket_path = Path(record.socket_path)
+        while not await asyncio.to_thread(socket_path.exists):
+            status = await asyncio.to_thread(self._status, record)
+            if status not in ("created", "running"):
+                raise AppStartError(
+                    f"instance {record.instance_id} exited during startup ({status});"
+                    f" log tail:\n{await asyncio.to_thread(self._logs, record)}"
+                )
+            if time.monotonic() > deadline:
+                raise AppStartError(
+                    f"instance {record.instance_id} did not open its socket within"
+                    f" {self.start_timeout_s:.0f} s; log tail:\n"
+                    f"{await asyncio.to_thread(self._logs, record)}"
+                )
+            await asyncio.sleep(0.05)
+
+    def _container(self, record: DockerInstanceRecord) -> Any | None:
+        import docker
+
+        try:
+            return self.client.containers.get(record.container_id)
+        except docker.errors.NotFound:
+            return None
+
+    def _status(self, record: DockerInstanceRecord) -> str:
+        container = self._container(record)
+        if container is None:
+            return "missing"
+        container.reload()
+        return str(container.status)
+
+    def _running(self, record: DockerInstanceRecord) -> bool:
+        return self._status(record) == "running"
+
+    def _serving(self, record: DockerInstanceRecord) -> bool:
+        return self._running(record) and Path(record.socket_path).exists()
+
+    def _logs(self, record: DockerInstanceRecord, lines: int = 40) -> str:
+        container = self._container(record)
+        if container is None:
+            return ""
+        return bytes(container.logs(tail=lines)).decode(errors="replace")
+
+    def _stop_container(self, record: DockerInstanceRecord, timeout_s: float) -> None:
+        import docker
+
+        container = self._container(record)
+        if container is None:
+            return
+        with contextlib.suppress(docker.errors.NotFound):
+            container.stop(timeout=max(1, round(timeout_s)))
+
+    def _remove(self, record: DockerInstanceRecord) -> None:
+        """Remove the container (kill first if needed) and its socket; mark it stopped."""
+        import docker
+
+        container = self._container(record)
+        if container is not None:
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+        Path(record.socket_path).unlink(missing_ok=True)
+        self._save(record.model_copy(update={"stopped_at": time.time()}))
+
+    def _remove_by_name(self, name: str) -> None:
+        import docker
+
+        try:
+            self.client.containers.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+    # -- records (blocking) --------------------------------------------------
+
+    def _record_path(self, instance_id: str) -> Path:
+        return self.instance_dir(instance_id) / "instance.json"
+
+    def _load(self, instance_id: str) -> DockerInstanceRecord | None:
+        try:
+            text = self._record_path(instance_id).read_text()
+        except FileNotFoundError:
+            return None
+        return DockerInstanceRecord.model_validate_json(text)
+
+    def _load_all(self) -> list[DockerInstanceRecord]:
+        root = self.state_dir / "instances"
+        if not root.is_dir():
+            return []
+        records = []
+        for path in sorted(root.glob("*/instance.json")):
+            with contextlib.suppress(OSError, ValueError):
+                records.append(DockerInstanceRecord.model_validate_json(path.read_text()))
+        return records
+
+    def _save(self, record: DockerInstanceRecord) -> None:
+        path = self._record_path(record.instance_id)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(record.model_dump_json(indent=2))
+        tmp.replace(path)
+
+    def _lock(self, instance_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return file_lock(self.state_dir / "instances" / f".{instance_id}.lock")
+
+
+def _site_packages(env: PythonEnv) -> Path:
+    """The env's installed packages (``lib/pythonX.Y/site-packages``)."""
+    found = sorted(env.path.glob("lib/python3.*/site-packages"))
+    if len(found) != 1:
+        raise SandboxStartError(f"{env.path} has no single site-packages directory")
+    return found[0]

@@ -1,0 +1,363 @@
+"""The same contract for every runtime (bubblewrap sandbox and Docker containers): a
+deployed app cannot escape, its resource bombs are contained, its secrets stay
+off command lines and disks, and start/stop behave alike.
+
+Each test starts a probe app on the runtime under test and plants something on
+the host for it to look for. Docker tests talk to a real dockerd (CI starts one:
+``--iptables=false --bridge=none``; containers get no network at all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runtime.base import PythonEnv, Runtime
+from runtime.docker import DockerRuntime
+from runtime.docker_base import DEFAULT_BASE_IMAGE, build_base_image
+from runtime.health import wait_healthy
+from runtime.sandbox import SandboxRuntime
+from schemas.bundle import AppManifest
+from schemas.runtime import InstanceInfo
+from tests.runtime.support import accepted_nothing, make_runtime, write_app
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+MEMORY_MB, PIDS = 256, 64
+
+PROBE_APP = """
+import os
+import socket
+
+from fastapi import FastAPI
+
+app = FastAPI()
+children = []
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"ok": True}
+
+
+@app.get("/net")
+def net(port: int) -> dict:
+    result = {"interfaces": [name for _, name in socket.if_nameindex()]}
+    for host in ("127.0.0.1", "::1"):
+        try:
+            socket.create_connection((host, port), timeout=2).close()
+            result[host] = "connected"
+        except OSError as exc:
+            result[host] = type(exc).__name__
+    return result
+
+
+@app.get("/read")
+def read(path: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return {"read": len(f.read(64))}
+    except OSError as exc:
+        return {"error": type(exc).__name__}
+
+
+@app.get("/write")
+def write(path: str) -> dict:
+    try:
+        with open(path, "w") as f:
+            f.write("x")
+        return {"written": True}
+    except OSError as exc:
+        return {"error": type(exc).__name__}
+
+
+@app.get("/env")
+def env() -> dict:
+    return dict(os.environ)
+
+
+@app.get("/who")
+def who() -> dict:
+    status = dict(
+        line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line
+    )
+    try:
+        os.setuid(0)
+        escalated = True
+    except OSError:
+        escalated = False
+    return {
+        "uid": os.getuid(),
+        "gid": os.getgid(),
+        "cap_eff": status["CapEff"].strip(),
+        "no_new_privs": status["NoNewPrivs"].strip(),
+        "escalated": escalated,
+    }
+
+
+@app.get("/forkbomb")
+def forkbomb() -> dict:
+    forked, error = 0, None
+    for _ in range(1000):
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            error = type(exc).__name__
+            break
+        if pid == 0:
+            import time
+            time.sleep(30)
+            os._exit(0)
+        children.append(pid)
+        forked += 1
+    for pid in children:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    children.clear()
+    return {"forked": forked, "error": error}
+
+
+@app.get("/fill")
+def fill() -> dict:
+    written = 0
+    try:
+        with open("/tmp/fill", "wb") as f:
+            for _ in range(2048):
+                f.write(b"x" * (1 << 20))
+                f.flush()
+                written += 1
+    except OSError as exc:
+        return {"mb": written, "error": type(exc).__name__}
+    finally:
+        os.unlink("/tmp/fill")
+    return {"mb": written, "error": None}
+
+
+@app.get("/membomb")
+def membomb() -> dict:
+    hog = []
+    try:
+        for _ in range(4096):
+            hog.append(bytearray(1 << 20))
+    except MemoryError:
+        return {"mb": len(hog), "error": "MemoryError"}
+    return {"mb": len(hog), "error": None}
+
+
+@app.get("/secret")
+def secret() -> dict:
+    import hashlib
+    return {"sha256": hashlib.sha256(os.environ.get("API_TOKEN", "").encode()).hexdigest()}
+"""
+
+
+@pytest.fixture(scope="session")
+def docker_base() -> str:
+    """The base image, built from Debian packages when the engine lacks it."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        client.images.get(DEFAULT_BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        build_base_image(client, DEFAULT_BASE_IMAGE)
+    return DEFAULT_BASE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def probe_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_app(tmp_path_factory.mktemp("probe") / "app", PROBE_APP)
+
+
+@pytest.fixture(params=["sandbox", "docker"])
+async def any_runtime(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SandboxRuntime | DockerRuntime]:
+    state = tmp_path_factory.mktemp("rt") / "state"
+    runtime: SandboxRuntime | DockerRuntime
+    if request.param == "sandbox":
+        runtime = make_runtime(state)
+    else:
+        request.getfixturevalue("docker_base")
+        runtime = DockerRuntime(state, host="test-host", memory_mb=MEMORY_MB, pids=PIDS, cpu=1.0)
+    yield runtime
+    for info in await runtime.instances():
+        await runtime.stop(info.instance_id, drain_s=0)
+
+
+async def _start(
+    runtime: Runtime,
+    bundle: Path,
+    env: PythonEnv,
+    app_id: str | None = None,
+    secrets: dict[str, str] | None = None,
+) -> InstanceInfo:
+    info = await runtime.start(
+        app_id=app_id or f"probe-{uuid.uuid4().hex[:6]}",
+        version=1,
+        bundle_dir=bundle,
+        env=env,
+        manifest=AppManifest(),
+        env_vars={},
+        secrets=secrets,
+    )
+    health = await wait_healthy(info.socket_path, "/health", attempts=100, interval_s=0.1)
+    assert health.healthy, health
+    return info
+
+
+async def _get(info: InstanceInfo, path: str, timeout_s: float = 60) -> Any:
+    transport = httpx.AsyncHTTPTransport(uds=info.socket_path)
+    async with httpx.AsyncClient(transport=transport, timeout=timeout_s) as client:
+        response = await client.get(f"http://app{path}")
+        response.raise_for_status()
+        return response.json()
+
+
+async def test_an_app_cannot_reach_the_hosts_loopback(
+    any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv
+) -> None:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.setblocking(False)
+    try:
+        info = await _start(any_runtime, probe_bundle, pyenv)
+        seen = await _get(info, f"/net?port={listener.getsockname()[1]}")
+        assert seen["interfaces"] == ["lo"], seen
+        assert seen["127.0.0.1"] == "ConnectionRefusedError", seen
+        assert seen["::1"] != "connected", seen
+        assert accepted_nothing(listener)
+    finally:
+        listener.close()
+
+
+async def test_an_app_cannot_read_the_hosts_files_keys_or_docker_socket(
+    any_runtime: SandboxRuntime | DockerRuntime, probe_bundle: Path, pyenv: PythonEnv
+) -> None:
+    planted = any_runtime.state_dir.parent / "planted-key"
+    planted.write_text(f"key-{uuid.uuid4().hex}")
+    planted.chmod(0o644)  # readable by anybody on the host: only isolation hides it
+    info = await _start(any_runtime, probe_bundle, pyenv)
+    for path in (
+        str(planted),
+        str(any_runtime.state_dir / "instances"),
+        "/var/run/docker.sock",
+        "/run/docker.sock",
+        "/etc/shadow",
+        "/root/.bash_history",
+    ):
+        seen = await _get(info, f"/read?path={path}")
+        assert "read" not in seen, (path, seen)
+
+
+async def test_an_app_sees_none_of_the_hosts_environment(
+    any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planted = f"planted-{uuid.uuid4().hex}"
+    monkeypatch.setenv("MB_PLANTED_HOST_VALUE", planted)
+    info = await _start(any_runtime, probe_bundle, pyenv)
+    seen = await _get(info, "/env")
+    assert "MB_PLANTED_HOST_VALUE" not in seen and planted not in str(seen)
+    assert not any(key.startswith(("MB_", "DOCKER", "SUDO", "SSH")) for key in seen), seen
+
+
+async def test_an_app_writes_only_to_tmp_and_its_data(
+    any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv
+) -> None:
+    info = await _start(any_runtime, probe_bundle, pyenv)
+    for path in ("/app/main.py", "/app/new.txt", "/etc/passwd", "/usr/evil", "/evil"):
+        seen = await _get(info, f"/write?path={path}")
+        assert "written" not in seen, (path, seen)
+    assert await _get(info, "/write?path=/tmp/ok") == {"written": True}
+    assert await _get(info, "/write?path=/data/ok") == {"written": True}
+
+
+async def test_an_app_is_unprivileged_and_cannot_gain_privileges(
+    any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv
+) -> None:
+    info = await _start(any_runtime, probe_bundle, pyenv)
+    seen = await _get(info, "/who")
+    assert (seen["uid"], seen["gid"]) == (65534, 65534)
+    assert int(seen["cap_eff"], 16) == 0, seen
+    assert seen["no_new_privs"] == "1" and seen["escalated"] is False
+
+
+@pytest.mark.parametrize(
+    ("bomb", "bound"),
+    [("/forkbomb", ("forked", PIDS)), ("/fill", ("mb", MEMORY_MB)), ("/membomb", ("mb", 1024))],
+)
+async def test_resource_bombs_are_contained_and_neighbours_keep_serving(
+    any_runtime: SandboxRuntime | DockerRuntime,
+    probe_bundle: Path,
+    pyenv: PythonEnv,
+    bomb: str,
+    bound: tuple[str, int],
+) -> None:
+    bomber = await _start(any_runtime, probe_bundle, pyenv)
+    neighbour = await _start(any_runtime, probe_bundle, pyenv)
+    try:
+        seen = await _get(bomber, bomb)
+    except httpx.HTTPError:
+        # The limit's enforcer (the OOM killer, for memory and tmpfs pages) ended the
+        # instance: contained, and reported as not running.
+        for _ in range(50):
+            if await any_runtime.state(bomber.instance_id) != "running":
+                break
+            await asyncio.sleep(0.1)
+        assert await any_runtime.state(bomber.instance_id) != "running"
+    else:
+        key, limit = bound
+        assert seen["error"] is not None and seen[key] < limit, seen  # stopped by a limit
+    assert await _get(neighbour, "/health") == {"ok": True}
+
+
+async def test_secrets_reach_the_app_but_no_command_line_or_runtime_file(
+    any_runtime: SandboxRuntime | DockerRuntime, probe_bundle: Path, pyenv: PythonEnv
+) -> None:
+    value = "sk_live_CONTRACT-" + os.urandom(8).hex()
+    info = await _start(any_runtime, probe_bundle, pyenv, secrets={"API_TOKEN": value})
+    seen = await _get(info, "/secret")
+    assert seen["sha256"] == hashlib.sha256(value.encode()).hexdigest()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                cmdline = Path(entry.path, "cmdline").read_bytes()
+            except OSError:
+                continue
+            assert value.encode() not in cmdline, entry.name
+    places = [any_runtime.state_dir]
+    if isinstance(any_runtime, DockerRuntime):  # what Docker keeps about its containers
+        record = await any_runtime.record(info.instance_id)
+        assert record is not None
+        kept = Path("/var/lib/docker/containers") / record.container_id
+        # Docker keeps the environment it was given here: a secret passed that way would show.
+        assert b"MICROAPP_DATA_DIR" in (kept / "config.v2.json").read_bytes()
+        places.append(kept)
+    for place in places:
+        for path in place.rglob("*"):
+            if path.is_file() and not path.is_socket():
+                assert value.encode() not in path.read_bytes(), path
+
+
+async def test_start_is_idempotent_and_stop_cleans_up(
+    any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv
+) -> None:
+    info = await _start(any_runtime, probe_bundle, pyenv, app_id="same-app")
+    assert await _start(any_runtime, probe_bundle, pyenv, app_id="same-app") == info
+    assert [i.instance_id for i in await any_runtime.instances()] == [info.instance_id]
+    assert await any_runtime.state(info.instance_id) == "running"
+    await any_runtime.stop(info.instance_id, drain_s=0)
+    await any_runtime.stop(info.instance_id, drain_s=0)  # idempotent
+    assert await any_runtime.state(info.instance_id) == "stopped"
+    assert not Path(info.socket_path).exists()
+    assert await any_runtime.state("never-v1") == "missing"
