@@ -14,6 +14,7 @@ SCRIPTS = [
     "bench.codec",
     "bench.secrets",
     "bench.restore",
+    "bench.runtime_start",
     "bench.api",
     "bench.pipeline_overhead",
 ]

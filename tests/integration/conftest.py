@@ -25,7 +25,7 @@ from api.app import create_app
 from api.gateway import create_gateway_app
 from api.services import Services
 from cli.stack import EmbeddedServer
-from runtime.sandbox import SandboxRuntime
+from runtime.base import Runtime
 from schemas.settings import Settings
 from store.base_backups import BackupCatalog
 from store.db import Database
@@ -35,7 +35,7 @@ from temporal.client import connect
 from temporal.devserver import DevServer
 from temporal.search_attributes import ensure_search_attributes
 from tests.snapshot import advisory_snapshot
-from workers.wiring import sandbox_runtime
+from workers.wiring import app_runtime
 
 pytestmark = pytest.mark.integration
 
@@ -96,12 +96,14 @@ class Stack:
         await tokens.ensure_user("local", "Local user")
         return await tokens.issue("local")
 
-    def runtime(self) -> SandboxRuntime:
-        return sandbox_runtime(self.settings)
+    def runtime(self) -> Runtime:
+        return app_runtime(self.settings)
 
 
 @pytest.fixture(scope="module")
-async def stack() -> AsyncIterator[Stack]:
+async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+    """The whole stack; a test module sets ``RUNTIME = "docker"`` to deploy into containers."""
+    runtime_kind = getattr(request.module, "RUNTIME", "sandbox")
     # Outside pytest's 0700 tmp tree: the sandbox user and PostgreSQL's user traverse it.
     data_dir = Path(tempfile.mkdtemp(prefix="mb-it-"))
     data_dir.chmod(0o755)
@@ -129,6 +131,7 @@ async def stack() -> AsyncIterator[Stack]:
         "MB_DRAIN_S": "0.2",
         "MB_ADVISORY_DB": str(advisory_snapshot()),
         "MB_BACKUP_DIR": str(backups.root),
+        "MB_RUNTIME": runtime_kind,
         "PYTHONPATH": str(Path(__file__).parents[2]),
     }
     settings = Settings(
@@ -141,6 +144,7 @@ async def stack() -> AsyncIterator[Stack]:
         runtime_host="it-host",
         drain_s=0.2,
         backup_dir=backups.root,
+        runtime=runtime_kind,
     )
     db = Database(database_url)
     await db.open()

@@ -1,0 +1,87 @@
+"""The real stack deploying into Docker containers (``MB_RUNTIME=docker``): prompt →
+release → second release → rollback through the gateway under a steady load, with
+no failed request, and the rollback bringing back exactly the earlier release."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import docker
+import httpx
+import pytest
+
+from runtime.docker import LABEL, DockerRuntime
+from runtime.docker_base import build_base_image
+from schemas.deployment import DeployRequest
+from store.apps import AppRepository
+from temporal.pipeline_client import app_releases, app_status, request_deployment
+from tests.integration.conftest import Stack
+from tests.integration.test_real_stack import _outcome
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+RUNTIME = "docker"
+
+
+async def _deploy(stack: Stack, app_id: str, prompt: str) -> str:
+    await AppRepository(stack.db).ensure(app_id, "local")
+    request = DeployRequest(request_id=uuid.uuid4().hex, owner_id="local", prompt=prompt)
+    await request_deployment(stack.client, app_id, request)
+    return request.request_id
+
+
+async def test_containers_switch_and_roll_back_without_a_failed_request(stack: Stack) -> None:
+    client = docker.from_env()
+    try:
+        client.images.get(stack.settings.docker_base_image)
+    except docker.errors.ImageNotFound:
+        await asyncio.to_thread(build_base_image, client, stack.settings.docker_base_image)
+    runtime = stack.runtime()
+    assert isinstance(runtime, DockerRuntime)
+    app_id = "boxed-todo"
+    await _outcome(stack, app_id, await _deploy(stack, app_id, "a todo list for my climbing team"))
+    first = (await stack.apps.get(f"/apps/{app_id}/")).text
+    assert "Climbing" in first
+
+    statuses: list[int] = []
+    pages: set[str] = set()
+    stop = asyncio.Event()
+
+    async def load() -> None:
+        while not stop.is_set():
+            try:
+                response = await stack.apps.get(f"/apps/{app_id}/")
+                statuses.append(response.status_code)
+                pages.add("Bouldering" if "Bouldering" in response.text else "Climbing")
+            except httpx.HTTPError as err:
+                statuses.append(-1)
+                print("load error:", err)
+
+    loader = asyncio.create_task(load())
+    try:
+        second = await _deploy(stack, app_id, "a todo list for my bouldering gym")
+        await _outcome(stack, app_id, second)
+        rolled = await asyncio.to_thread(stack.mb, "rollback", app_id, "--reason", "docker test")
+        assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+        await asyncio.sleep(1.0)
+    finally:
+        stop.set()
+        await loader
+    assert len(statuses) > 50 and set(statuses) == {200}, sorted(set(statuses))
+    assert pages == {"Climbing", "Bouldering"}  # the load saw both releases
+
+    # Exactly the first release is back: same bundle, in a container of its own image.
+    status = await app_status(stack.client, app_id)
+    releases = await app_releases(stack.client, app_id)
+    assert status.live is not None and status.live.version == 1
+    assert status.live.bundle_hash == releases[0].bundle_hash != releases[1].bundle_hash
+    assert "Climbing" in (await stack.apps.get(f"/apps/{app_id}/")).text
+    live = await runtime.record(status.live.instance_id)
+    assert live is not None
+    container = client.containers.get(live.container_id)
+    assert container.labels[f"{LABEL}.app"] == app_id
+    assert container.labels[f"{LABEL}.version"] == "1"
+    host = container.attrs["HostConfig"]
+    assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"] and container.attrs["Config"]["User"] == "65534:65534"
+    assert await runtime.state(f"{app_id}-v2") == "stopped"
