@@ -86,6 +86,7 @@ class DockerInstanceRecord(BaseModel):
             host=self.host,
             socket_path=self.socket_path,
             health_path=self.health_path,
+            started_at=self.started_at,
         )
 
 

@@ -124,6 +124,7 @@ class InstanceRecord(BaseModel):
             socket_path=self.socket_path,
             health_path=self.health_path,
             pid=self.init_pid,
+            started_at=self.started_at,
         )
 
 

@@ -28,6 +28,7 @@ class InstanceInfo(BaseModel):
     socket_path: str
     health_path: str = "/health"
     pid: int | None = None
+    started_at: float | None = Field(default=None, description="unix time the instance started")
 
 
 class HealthCheckInput(BaseModel):

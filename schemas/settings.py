@@ -184,6 +184,12 @@ class Settings(BaseSettings):
         default=True, description="enforce limits with cgroups when writable (else rlimits only)"
     )
     drain_s: float = 1.0
+    reconcile_every_s: float = Field(
+        default=60.0, gt=0, description="how often a worker compares its instances with routes"
+    )
+    orphan_grace_s: float = Field(
+        default=600.0, ge=0, description="an unrouted instance younger than this is left alone"
+    )
 
     @cached_property
     def data_path(self) -> Path:

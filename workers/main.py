@@ -11,11 +11,13 @@ from temporalio.worker import Worker
 
 from monitoring.temporal_sentry import SentryInterceptor, sandbox_runner
 from schemas.settings import Settings
+from store.apps import AppRepository
 from store.db import Database
+from store.incidents import IncidentLog
 from temporal import names
 from temporal.anomaly_schedule import ensure_anomaly_schedule
 from temporal.backup_schedule import ensure_backup_schedule
-from workers.reconcile import reconcile_host
+from workers.reconcile import Reconciler, restart_with
 from workers.wiring import Activities
 from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
@@ -110,14 +112,23 @@ async def run_workers(
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Reconcile this host's apps, then poll every queue until ``stop`` is set.
+    """Reconcile this host's apps, then poll every queue (and reconcile periodically)
+    until ``stop`` is set.
 
     ``ready`` is set once the live apps of this host run and the workers poll.
     """
     activities = Activities.build(settings, db, client)
     await ensure_anomaly_schedule(client, settings)
     await ensure_backup_schedule(client, settings)
-    report = await reconcile_host(activities, settings.runtime_host)
+    reconciler = Reconciler(
+        activities.app_runtime,
+        activities.release_repo,
+        AppRepository(db),
+        IncidentLog(db),
+        restart_with(activities.runtime.start),
+        orphan_grace_s=settings.orphan_grace_s,
+    )
+    report = await reconciler.run_once()
     if report:
         log.info("reconciliation: %s", "; ".join(report))
     async with AsyncExitStack() as stack:
@@ -131,4 +142,4 @@ async def run_workers(
         )
         if ready is not None:
             ready.set()
-        await stop.wait()
+        await reconciler.run_forever(settings.reconcile_every_s, stop)

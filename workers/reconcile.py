@@ -1,40 +1,140 @@
-"""Bringing this host's runtime in line with the recorded routes (at worker start)."""
+"""Bringing this host's runtime in line with the recorded routes: at worker start and
+then periodically.
+
+Two repairs, each recorded as an incident (what, when, why, who):
+
+- a routed (live) instance that is not running, because it crashed, was OOM-killed
+  or the host rebooted, is started again;
+- a running instance that no route points at and that is older than a grace
+  period is stopped: an orphan left by a worker that died between starting a
+  release and switching to it, or between switching and stopping the old one.
+  The grace period (longer than any deployment's start-to-switch) keeps a
+  deployment in flight from losing its new instance.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 
-from runtime.base import generation_of
-from workers.wiring import Activities
+from runtime.base import Runtime, generation_of
+from schemas.runtime import InstanceInfo
+from store.apps import AppRepository
+from store.incidents import IncidentLog
+from store.releases import ReleaseRepository, Route
 
 log = logging.getLogger(__name__)
+ACTOR = "reconciler"
+
+Restart = Callable[[Route, str], Awaitable[InstanceInfo]]
+"""Start the routed release again: (route, bundle hash) -> the running instance."""
 
 
-async def reconcile_host(activities: Activities, host: str) -> list[str]:
-    """Start every routed instance on ``host`` that is not running; returns what it did."""
-    done: list[str] = []
-    releases = activities.release_repo
-    for route in await releases.routes_on(host):
-        if await activities.app_runtime.state(route.instance_id) == "running":
-            continue
+class Reconciler:
+    """Compare one host's instances with its routes; restart the live, stop orphans."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        releases: ReleaseRepository,
+        apps: AppRepository,
+        incidents: IncidentLog,
+        restart: Restart,
+        *,
+        orphan_grace_s: float = 600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._runtime = runtime
+        self._releases = releases
+        self._apps = apps
+        self._incidents = incidents
+        self._restart = restart
+        self._grace_s = orphan_grace_s
+        self._clock = clock
+
+    async def run_once(self) -> list[str]:
+        """One pass; returns what it did (nothing when all is in order)."""
+        host = self._runtime.host
+        routes = await self._releases.routes_on(host)
+        done = [line for route in routes if (line := await self._keep_live(route))]
+        routed = {route.instance_id for route in routes}
+        for info in await self._runtime.instances():
+            if info.instance_id in routed or info.host != host:
+                continue
+            if await self._runtime.state(info.instance_id) != "running":
+                continue
+            started = info.started_at or 0.0
+            if self._clock() - started < self._grace_s:
+                continue  # maybe a deployment about to switch to it
+            await self._runtime.stop(info.instance_id, drain_s=0.0)
+            await self._record(
+                info.app_id, info.version, None, f"orphan instance {info.instance_id} stopped"
+            )
+            done.append(f"{info.instance_id}: orphan stopped")
+        return done
+
+    async def _keep_live(self, route: Route) -> str | None:
+        if await self._runtime.state(route.instance_id) == "running":
+            return None
         release = next(
-            (r for r in await releases.for_app(route.app_id) if r.version == route.version), None
+            (r for r in await self._releases.for_app(route.app_id) if r.version == route.version),
+            None,
         )
         if release is None:
-            done.append(f"{route.instance_id}: routed but no release recorded; left alone")
-            continue
+            return f"{route.instance_id}: routed but no release recorded; left alone"
         try:
-            info = await activities.runtime.start(
-                route.app_id,
-                route.version,
-                release.bundle_hash,
-                generation_of(route.instance_id),
-            )
+            info = await self._restart(route, release.bundle_hash)
         except Exception as err:  # one broken app must not keep the others (or the worker) down
             log.exception("could not restart %s", route.instance_id)
-            done.append(f"{route.instance_id}: restart failed ({type(err).__name__})")
-            continue
+            return f"{route.instance_id}: restart failed ({type(err).__name__})"
+        await self._record(
+            route.app_id,
+            None,
+            route.version,
+            f"live instance {route.instance_id} was not running; started again",
+        )
         if info.socket_path != route.socket_path:
-            done.append(f"{route.instance_id}: socket moved; route still points at the old path")
-        done.append(f"{route.instance_id}: restarted")
-    return done
+            return f"{route.instance_id}: restarted, but its socket moved from the route's"
+        return f"{route.instance_id}: restarted"
+
+    async def _record(
+        self, app_id: str, from_version: int | None, to_version: int | None, reason: str
+    ) -> None:
+        owner = await self._apps.owner(app_id) or "unknown"
+        await self._incidents.record(
+            kind="reconciliation",
+            app_id=app_id,
+            owner_id=owner,
+            from_version=from_version,
+            to_version=to_version,
+            reason=reason,
+            actor=ACTOR,
+            request_id=f"reconcile-{app_id}-{int(self._clock() * 1000)}",
+        )
+
+    async def run_forever(self, every_s: float, stop: asyncio.Event) -> None:
+        """A pass every ``every_s`` seconds until ``stop`` is set; a failed pass is logged."""
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=every_s)
+                return
+            except TimeoutError:
+                pass
+            try:
+                for line in await self.run_once():
+                    log.info("reconciliation: %s", line)
+            except Exception:
+                log.exception("reconciliation pass failed")
+
+
+def restart_with(start: Callable[[str, int, str, int], Awaitable[InstanceInfo]]) -> Restart:
+    """A Restart from RuntimeActivities.start (evidence checked, secrets injected)."""
+
+    async def restart(route: Route, bundle_hash: str) -> InstanceInfo:
+        return await start(
+            route.app_id, route.version, bundle_hash, generation_of(route.instance_id)
+        )
+
+    return restart

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import signal
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,13 +24,20 @@ import httpx
 import pytest
 
 from runtime.base import PythonEnv, Runtime
-from runtime.docker import DockerRuntime
+from runtime.docker import DockerInstanceRecord, DockerRuntime
 from runtime.docker_base import DEFAULT_BASE_IMAGE, build_base_image
 from runtime.health import wait_healthy
+from runtime.sandbox import InstanceRecord as SandboxInstanceRecord
 from runtime.sandbox import SandboxRuntime
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo
+from store.apps import AppRepository
+from store.artifacts import ArtifactStore
+from store.db import Database
+from store.incidents import IncidentLog
+from store.releases import ReleaseRepository, Route
 from tests.runtime.support import accepted_nothing, make_runtime, write_app
+from workers.reconcile import Reconciler
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -361,3 +370,78 @@ async def test_start_is_idempotent_and_stop_cleans_up(
     assert await any_runtime.state(info.instance_id) == "stopped"
     assert not Path(info.socket_path).exists()
     assert await any_runtime.state("never-v1") == "missing"
+
+
+async def _kill_behind_its_back(runtime: SandboxRuntime | DockerRuntime, instance_id: str) -> None:
+    """What a crash or the OOM killer does: the instance dies, nobody is told."""
+    record = await runtime.record(instance_id)
+    assert record is not None
+    if isinstance(record, DockerInstanceRecord):
+        import docker
+
+        docker.from_env().containers.get(record.container_id).kill()
+    else:
+        assert isinstance(record, SandboxInstanceRecord)
+        os.kill(record.init_pid, signal.SIGKILL)
+    for _ in range(100):
+        if await runtime.state(instance_id) != "running":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{instance_id} survived its kill")
+
+
+async def test_reconciliation_restarts_a_dead_live_instance_and_stops_an_orphan(
+    any_runtime: SandboxRuntime | DockerRuntime, probe_bundle: Path, pyenv: PythonEnv, db: Database
+) -> None:
+    apps = AppRepository(db)
+    for app_id in ("live-app", "orphan-app", "young-app"):
+        await apps.ensure(app_id, "alice")
+    live = await _start(any_runtime, probe_bundle, pyenv, app_id="live-app")
+    orphan = await _start(any_runtime, probe_bundle, pyenv, app_id="orphan-app")
+    bundle_hash = await ArtifactStore(db).put("bundle", b"the live release")
+    async with db.connection() as conn:
+        await conn.execute(
+            "INSERT INTO releases (app_id, version, deployment_id, bundle_hash, host, instance_id)"
+            " VALUES ('live-app', 1, 'dep-1', %s, %s, %s)",
+            (bundle_hash, any_runtime.host, live.instance_id),
+        )
+        await conn.execute(
+            "INSERT INTO routes (app_id, version, instance_id, socket_path, host)"
+            " VALUES ('live-app', 1, %s, %s, %s)",
+            (live.instance_id, live.socket_path, any_runtime.host),
+        )
+    await _kill_behind_its_back(any_runtime, live.instance_id)
+    restarted: list[str] = []
+
+    async def restart(route: Route, bundle: str) -> InstanceInfo:
+        assert bundle == bundle_hash  # the routed release, not another
+        restarted.append(route.instance_id)
+        return await _start(any_runtime, probe_bundle, pyenv, app_id=route.app_id)
+
+    def reconciler(clock_offset_s: float) -> Reconciler:
+        return Reconciler(
+            any_runtime,
+            ReleaseRepository(db),
+            apps,
+            IncidentLog(db),
+            restart,
+            orphan_grace_s=600,
+            clock=lambda: time.time() + clock_offset_s,
+        )
+
+    # Within the grace period an unrouted instance may be a deployment about to switch.
+    assert await reconciler(0).run_once() == [f"{live.instance_id}: restarted"]
+    assert await any_runtime.state(orphan.instance_id) == "running"
+    assert await _get(live, "/health") == {"ok": True}  # serving again, on the routed socket
+
+    done = await reconciler(3600).run_once()  # an hour later
+    assert done == [f"{orphan.instance_id}: orphan stopped"]
+    assert await any_runtime.state(orphan.instance_id) == "stopped"
+    assert await any_runtime.state(live.instance_id) == "running"
+    assert await reconciler(3600).run_once() == []  # nothing left to do
+    assert restarted == [live.instance_id]
+    recorded = await IncidentLog(db).search(limit=10)
+    assert sorted((i.app_id, i.kind, i.actor) for i in recorded) == [
+        ("live-app", "reconciliation", "reconciler"),
+        ("orphan-app", "reconciliation", "reconciler"),
+    ]
