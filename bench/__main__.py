@@ -15,6 +15,7 @@ SCRIPTS = [
     "bench.secrets",
     "bench.restore",
     "bench.runtime_start",
+    "bench.rollback",
     "bench.api",
     "bench.pipeline_overhead",
 ]
