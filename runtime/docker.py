@@ -33,9 +33,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from runtime.base import PythonEnv, instance_id_for
+from runtime.base import PythonEnv, instance_id_for, stop_running
 from runtime.docker_base import APP_UID, DEFAULT_BASE_IMAGE
-from runtime.locks import file_lock
+from runtime.records import InstanceRecords
 from runtime.sandbox import MAX_SOCKET_PATH, SOCKET_NAME, AppStartError, SandboxStartError
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo, InstanceState
@@ -109,6 +109,7 @@ class DockerRuntime:
     ) -> None:
         self.host = host
         self.state_dir = state_dir.resolve()
+        self._records = InstanceRecords(self.state_dir, DockerInstanceRecord)
         self.memory_mb = memory_mb
         self.pids = pids
         self.cpu = cpu
@@ -203,12 +204,7 @@ class DockerRuntime:
 
     async def stop_all(self, *, drain_s: float = 1.0) -> list[str]:
         """Stop every running instance; returns their ids."""
-        stopped = []
-        for info in await self.instances():
-            if await self.state(info.instance_id) == "running":
-                await self.stop(info.instance_id, drain_s=drain_s)
-                stopped.append(info.instance_id)
-        return stopped
+        return await stop_running(self, drain_s=drain_s)
 
     # -- beyond the protocol -------------------------------------------------
 
@@ -218,7 +214,7 @@ class DockerRuntime:
 
     def instance_dir(self, instance_id: str) -> Path:
         """Where the instance's record and socket directory live on the host."""
-        return self.state_dir / "instances" / instance_id
+        return self._records.dir(instance_id)
 
     def container_name(self, instance_id: str) -> str:
         """Unique per runtime state directory (several runtimes may share one engine)."""
@@ -479,34 +475,18 @@ class DockerRuntime:
 
     # -- records (blocking) --------------------------------------------------
 
-    def _record_path(self, instance_id: str) -> Path:
-        return self.instance_dir(instance_id) / "instance.json"
-
     def _load(self, instance_id: str) -> DockerInstanceRecord | None:
-        try:
-            text = self._record_path(instance_id).read_text()
-        except FileNotFoundError:
-            return None
-        return DockerInstanceRecord.model_validate_json(text)
+        return self._records.load(instance_id)
 
     def _load_all(self) -> list[DockerInstanceRecord]:
-        root = self.state_dir / "instances"
-        if not root.is_dir():
-            return []
-        records = []
-        for path in sorted(root.glob("*/instance.json")):
-            with contextlib.suppress(OSError, ValueError):
-                records.append(DockerInstanceRecord.model_validate_json(path.read_text()))
-        return records
+        return self._records.load_all()
 
     def _save(self, record: DockerInstanceRecord) -> None:
-        path = self._record_path(record.instance_id)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(record.model_dump_json(indent=2))
-        tmp.replace(path)
+        self._records.save(record.instance_id, record)
 
     def _lock(self, instance_id: str) -> contextlib.AbstractAsyncContextManager[None]:
-        return file_lock(self.state_dir / "instances" / f".{instance_id}.lock")
+        """One start/stop per instance at a time, across processes."""
+        return self._records.lock(instance_id)
 
 
 def _site_packages(env: PythonEnv) -> Path:

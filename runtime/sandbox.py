@@ -37,7 +37,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from runtime.base import PythonEnv, instance_id_for
+from runtime.base import PythonEnv, instance_id_for, stop_running
 from runtime.bwrap import (
     ENV_MOUNT,
     SANDBOX_TMP,
@@ -54,7 +54,7 @@ from runtime.limits import (
     launcher_argv,
     remove_cgroups,
 )
-from runtime.locks import file_lock
+from runtime.records import InstanceRecords
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo, InstanceState
 
@@ -225,6 +225,7 @@ class SandboxRuntime:
     ) -> None:
         self.host = host
         self.state_dir = state_dir.resolve()
+        self._records = InstanceRecords(self.state_dir, InstanceRecord)
         self.data_root = (data_root or self.state_dir.parent / "appdata").resolve()
         self.uid = uid
         self.gid = gid
@@ -303,13 +304,8 @@ class SandboxRuntime:
         return [r.info() for r in await asyncio.to_thread(self._load_all)]
 
     async def stop_all(self, *, drain_s: float = 1.0) -> list[str]:
-        """Stop every running instance (``mb up`` shutting down); returns their ids."""
-        stopped = []
-        for info in await self.instances():
-            if await self.state(info.instance_id) == "running":
-                await self.stop(info.instance_id, drain_s=drain_s)
-                stopped.append(info.instance_id)
-        return stopped
+        """Stop every running instance; returns their ids."""
+        return await stop_running(self, drain_s=drain_s)
 
     # -- beyond the protocol -------------------------------------------------
 
@@ -320,7 +316,7 @@ class SandboxRuntime:
 
     def instance_dir(self, instance_id: str) -> Path:
         """Where the instance's state, log and socket directory live on the host."""
-        return self.state_dir / "instances" / instance_id
+        return self._records.dir(instance_id)
 
     # -- internals -----------------------------------------------------------
 
@@ -497,34 +493,18 @@ class SandboxRuntime:
             os.chmod(path, 0o700)
         (sock_dir / SOCKET_NAME).unlink(missing_ok=True)
 
-    def _record_path(self, instance_id: str) -> Path:
-        return self.instance_dir(instance_id) / "instance.json"
-
     def _load(self, instance_id: str) -> InstanceRecord | None:
-        try:
-            return InstanceRecord.model_validate_json(self._record_path(instance_id).read_text())
-        except FileNotFoundError:
-            return None
+        return self._records.load(instance_id)
 
     def _load_all(self) -> list[InstanceRecord]:
-        root = self.state_dir / "instances"
-        if not root.is_dir():
-            return []
-        records = []
-        for path in sorted(root.glob("*/instance.json")):
-            with contextlib.suppress(OSError, ValueError):
-                records.append(InstanceRecord.model_validate_json(path.read_text()))
-        return records
+        return self._records.load_all()
 
     def _save(self, record: InstanceRecord) -> None:
-        path = self._record_path(record.instance_id)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(record.model_dump_json(indent=2))
-        tmp.replace(path)
+        self._records.save(record.instance_id, record)
 
     def _lock(self, instance_id: str) -> contextlib.AbstractAsyncContextManager[None]:
         """One start/stop per instance at a time, across processes."""
-        return file_lock(self.state_dir / "instances" / f".{instance_id}.lock")
+        return self._records.lock(instance_id)
 
 
 # -- launching ---------------------------------------------------------------
