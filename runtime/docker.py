@@ -31,11 +31,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from runtime.base import PythonEnv, instance_id_for, stop_running
 from runtime.docker_base import APP_UID, DEFAULT_BASE_IMAGE
-from runtime.records import InstanceRecords
+from runtime.records import InstanceRecordBase, InstanceRecords
 from runtime.sandbox import MAX_SOCKET_PATH, SOCKET_NAME, AppStartError, SandboxStartError
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo, InstanceState
@@ -63,31 +61,11 @@ class DockerUnavailable(SandboxStartError):
     """The Docker Engine cannot be reached (or refuses): a host problem, worth retrying."""
 
 
-class DockerInstanceRecord(BaseModel):
+class DockerInstanceRecord(InstanceRecordBase):
     """What is kept on disk about one container instance (``instance.json``)."""
 
-    instance_id: str
-    app_id: str
-    version: int
-    host: str
     container_id: str
     image: str
-    socket_path: str
-    health_path: str
-    started_at: float
-    stopped_at: float | None = None
-
-    def info(self) -> InstanceInfo:
-        """The public view of the instance."""
-        return InstanceInfo(
-            instance_id=self.instance_id,
-            app_id=self.app_id,
-            version=self.version,
-            host=self.host,
-            socket_path=self.socket_path,
-            health_path=self.health_path,
-            started_at=self.started_at,
-        )
 
 
 class DockerRuntime:

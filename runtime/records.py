@@ -11,6 +11,33 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from runtime.locks import file_lock
+from schemas.runtime import InstanceInfo
+
+
+class InstanceRecordBase(BaseModel):
+    """What every runtime records about an instance (each adds its own handles)."""
+
+    instance_id: str
+    app_id: str
+    version: int
+    host: str
+    socket_path: str
+    health_path: str
+    started_at: float
+    stopped_at: float | None = None
+
+    def info(self) -> InstanceInfo:
+        """The public view of the instance."""
+        return InstanceInfo(
+            instance_id=self.instance_id,
+            app_id=self.app_id,
+            version=self.version,
+            host=self.host,
+            socket_path=self.socket_path,
+            health_path=self.health_path,
+            started_at=self.started_at,
+        )
+
 
 R = TypeVar("R", bound=BaseModel)
 

@@ -35,8 +35,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from runtime.base import PythonEnv, instance_id_for, stop_running
 from runtime.bwrap import (
     ENV_MOUNT,
@@ -54,7 +52,7 @@ from runtime.limits import (
     launcher_argv,
     remove_cgroups,
 )
-from runtime.records import InstanceRecords
+from runtime.records import InstanceRecordBase, InstanceRecords
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo, InstanceState
 
@@ -95,15 +93,9 @@ class SandboxRun:
     limits: AppliedLimits
 
 
-class InstanceRecord(BaseModel):
-    """What is kept on disk about one app instance (``instance.json``)."""
+class InstanceRecord(InstanceRecordBase):
+    """What is kept on disk about one sandboxed instance (``instance.json``)."""
 
-    instance_id: str
-    app_id: str
-    version: int
-    host: str
-    socket_path: str
-    health_path: str
     bwrap_pid: int
     bwrap_start: int
     init_pid: int
@@ -111,21 +103,10 @@ class InstanceRecord(BaseModel):
     """Start time (clock ticks since boot) of the init pid: guards against pid reuse."""
     limits: AppliedLimits
     log_path: str
-    started_at: float
-    stopped_at: float | None = None
 
     def info(self) -> InstanceInfo:
-        """The public view of the instance."""
-        return InstanceInfo(
-            instance_id=self.instance_id,
-            app_id=self.app_id,
-            version=self.version,
-            host=self.host,
-            socket_path=self.socket_path,
-            health_path=self.health_path,
-            pid=self.init_pid,
-            started_at=self.started_at,
-        )
+        """The public view of the instance, with its init pid."""
+        return super().info().model_copy(update={"pid": self.init_pid})
 
 
 def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
