@@ -24,12 +24,36 @@ from schemas.runtime import (
     StopInstanceInput,
 )
 from store.bundle_cache import BundleCache
+from store.release_secrets import ReleaseSecrets
 from store.secrets import SecretNotFound, SecretStore
 from temporal import names
 
 
 class MissingSecrets(Exception):
     """The bundle declares secrets that are not set for its app."""
+
+
+async def secrets_for_start(
+    secrets: SecretStore,
+    pins: ReleaseSecrets,
+    actor: Actor,
+    app_id: str,
+    version: int,
+    generation: int,
+    declared: list[str],
+) -> dict[str, str]:
+    """The declared secrets' values for one start of a release.
+
+    The first start of a release gets the current versions and pins them. Any later
+    start of that release (a rollback to it, a restart of it) gets the pinned
+    versions: the release comes back as it was deployed. A refreshed instance
+    (``generation`` > 0, started because a secret changed) gets the current ones.
+    """
+    pinned = None if generation > 0 else await pins.pinned(app_id, version)
+    values, used = await secrets.inject_versions(actor, app_id, declared, pinned)
+    if pinned is None and generation == 0:
+        await pins.record(app_id, version, used)
+    return values
 
 
 class RuntimeActivities:
@@ -42,10 +66,12 @@ class RuntimeActivities:
         envs: EnvBuilder,
         evidence: EvidenceService,
         secrets: SecretStore,
+        pins: ReleaseSecrets,
         *,
         drain_s: float,
     ) -> None:
         self._secrets = secrets
+        self._pins = pins
         self._runtime = runtime
         self._bundles = bundles
         self._envs = envs
@@ -69,11 +95,14 @@ class RuntimeActivities:
             # Decrypted here, handed to the runtime, never returned or logged.
             runtime = Actor(user_id=f"runtime:{self._runtime.host}")
             try:
-                values = await self._secrets.inject(runtime, app_id, declared)
+                values = await secrets_for_start(
+                    self._secrets, self._pins, runtime, app_id, version, generation, declared
+                )
             except SecretNotFound:
                 raise MissingSecrets(
-                    f"{app_id} declares secrets {', '.join(declared)} but not all are set: "
-                    f"set them (mb secrets set {app_id} NAME) and deploy again"
+                    f"{app_id} v{version} declares secrets {', '.join(declared)} but not all"
+                    f" are set: set them (mb secrets set {app_id} NAME) and deploy again"
+                    " (a rollback never brings back a deleted secret)"
                 ) from None
         return await self._runtime.start(
             app_id=app_id,

@@ -50,6 +50,10 @@ _ERASE: tuple[tuple[str, str], ...] = (
     ("routes", "DELETE FROM routes WHERE app_id = ANY(%(apps)s)"),
     ("route_events", "DELETE FROM route_events WHERE app_id = ANY(%(apps)s)"),
     ("secrets", "DELETE FROM secrets WHERE owner_id = %(user)s OR app_id = ANY(%(apps)s)"),
+    (
+        "release_secret_versions",
+        "DELETE FROM release_secret_versions WHERE app_id = ANY(%(apps)s)",
+    ),
     ("data_keys", "DELETE FROM data_keys WHERE owner_id = %(user)s"),
     ("releases", "DELETE FROM releases WHERE app_id = ANY(%(apps)s)"),
     ("qa_evidence", "DELETE FROM qa_evidence WHERE app_id = ANY(%(apps)s)"),

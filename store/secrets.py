@@ -256,15 +256,30 @@ class SecretStore:
         raise await self._refuse(actor, app_id, name, AuditAction.SECRET_DELETE, why)
 
     async def inject(self, actor: Actor, app_id: str, names: list[str]) -> dict[str, str]:
-        """The latest value of each named secret, for the app's runtime (deploy time).
+        """The latest value of each named secret, for the app's runtime (deploy time)."""
+        values, _ = await self.inject_versions(actor, app_id, names)
+        return values
+
+    async def inject_versions(
+        self,
+        actor: Actor,
+        app_id: str,
+        names: list[str],
+        pinned: dict[str, int] | None = None,
+    ) -> tuple[dict[str, str], dict[str, int]]:
+        """(values, versions) of the named secrets for the app's runtime: the latest
+        ones, or the ``pinned`` versions (a rollback starting a release with the
+        secrets it was deployed with).
 
         ``actor`` is the runtime starting the app (e.g. ``runtime:<host>``) on
         behalf of the app's owner, who is read from the app itself. A name that
-        is not set fails the whole injection: an app must not start without a
-        secret it declared.
+        is not set, or a pinned version since deleted, fails the whole injection:
+        an app must not start without a secret it declared, and a revoked value
+        must not come back.
         """
         for name in names:
             validate_secret_name(name)
+        pinned = pinned or {}
         sealed: list[_Sealed] = []
         why: str | None = None
         async with self._db.transaction() as conn:
@@ -275,9 +290,9 @@ class SecretStore:
                 owner = str(row["owner_id"])
                 missing: list[str] = []
                 for name in sorted(set(names)):
-                    found = await self._sealed(conn, owner, app_id, name, None)
+                    found = await self._sealed(conn, owner, app_id, name, pinned.get(name))
                     if found is None:
-                        missing.append(name)
+                        missing.append(f"{name} v{pinned[name]}" if name in pinned else name)
                     else:
                         sealed.append(found)
                 if missing:
@@ -292,7 +307,10 @@ class SecretStore:
                     )
         if why is not None:
             raise await self._refuse(actor, app_id, None, AuditAction.SECRET_INJECT, why)
-        return {s.ref.name: self._open(s) for s in sealed}
+        return (
+            {s.ref.name: self._open(s) for s in sealed},
+            {s.ref.name: s.ref.version for s in sealed},
+        )
 
     async def versions(self, app_id: str) -> dict[str, int]:
         """Latest live version of every secret of an app (no values, no audit: metadata)."""

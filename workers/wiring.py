@@ -45,6 +45,7 @@ from store.pg_binaries import PgBinaries
 from store.privacy_erasure import PrivacyErasures
 from store.privacy_export import PrivacyExports
 from store.qa_reports import QAReportRepository
+from store.release_secrets import ReleaseSecrets
 from store.releases import ReleaseRepository
 from store.secrets import SecretStore
 from store.users import UserRepository
@@ -183,6 +184,7 @@ class Activities:
                 envs,
                 evidence,
                 secret_store(settings, db),
+                ReleaseSecrets(db),
                 drain_s=settings.drain_s,
             ),
             releases=ReleaseActivities(
