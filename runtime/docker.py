@@ -84,6 +84,7 @@ class DockerRuntime:
         start_timeout_s: float = 30.0,
         kill_grace_s: float = 2.0,
         tmp_mb: int = 64,
+        keep_releases: int = 2,
     ) -> None:
         self.host = host
         self.state_dir = state_dir.resolve()
@@ -95,6 +96,8 @@ class DockerRuntime:
         self.start_timeout_s = start_timeout_s
         self.kill_grace_s = kill_grace_s
         self.tmp_mb = tmp_mb
+        self.keep_releases = keep_releases
+        """Images of this many releases before the newest are kept (fast rollback)."""
         self._client = client
 
     @property
@@ -165,7 +168,8 @@ class DockerRuntime:
                 return
             await asyncio.to_thread(self._stop_container, record, drain_s + self.kill_grace_s)
             await asyncio.to_thread(self._remove, record)
-            log.info("instance %s stopped", instance_id)
+            pruned = await asyncio.to_thread(self._prune_images, record.app_id)
+            log.info("instance %s stopped%s", instance_id, f"; pruned {pruned}" if pruned else "")
 
     async def state(self, instance_id: str) -> InstanceState:
         """``running``, ``stopped`` (known, not running) or ``missing``."""
@@ -231,6 +235,31 @@ class DockerRuntime:
             )
             self._build(ctx, tag, {f"{LABEL}.app": app_id, f"{LABEL}.version": str(version)})
         return tag
+
+    def _prune_images(self, app_id: str) -> list[str]:
+        """Remove the app's release images older than the newest ``keep_releases`` + 1
+        versions, unless a container still uses them; returns the removed tags."""
+        import docker
+
+        images = self.client.images.list(filters={"label": f"{LABEL}.app={app_id}"})
+        versions = sorted(
+            {int(image.labels.get(f"{LABEL}.version", "0")) for image in images}, reverse=True
+        )
+        kept = set(versions[: self.keep_releases + 1])
+        in_use = {
+            container.attrs["Image"]
+            for container in self.client.containers.list(
+                all=True, filters={"label": f"{LABEL}.app={app_id}"}
+            )
+        }
+        removed = []
+        for image in images:
+            if int(image.labels.get(f"{LABEL}.version", "0")) in kept or image.id in in_use:
+                continue
+            with contextlib.suppress(docker.errors.APIError):
+                self.client.images.remove(image.id, force=False)
+                removed.extend(image.tags)
+        return removed
 
     def _image_exists(self, tag: str) -> bool:
         import docker

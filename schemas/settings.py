@@ -174,6 +174,9 @@ class Settings(BaseSettings):
         default="microbuilder/python-base:bookworm-3.11",
         description="the Docker runtime's base image (`mb runtime build-base` makes this one)",
     )
+    docker_keep_releases: int = Field(
+        default=2, ge=0, description="release images kept before the newest (fast rollback)"
+    )
     runtime_host: str = "local"
     sandbox_uid: int = 65534
     sandbox_gid: int = 65534

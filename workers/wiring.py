@@ -104,6 +104,7 @@ def app_runtime(settings: Settings) -> Runtime:
             pids=settings.app_pids,
             cpu=settings.app_cpu,
             base_image=settings.docker_base_image,
+            keep_releases=settings.docker_keep_releases,
         )
     return sandbox_runtime(settings)
 

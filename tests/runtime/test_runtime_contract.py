@@ -445,3 +445,44 @@ async def test_reconciliation_restarts_a_dead_live_instance_and_stops_an_orphan(
         ("live-app", "reconciliation", "reconciler"),
         ("orphan-app", "reconciliation", "reconciler"),
     ]
+
+
+async def test_docker_keeps_the_images_of_the_last_releases_for_a_fast_rollback(
+    docker_base: str, pyenv: PythonEnv, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import docker
+
+    runtime = DockerRuntime(
+        tmp_path_factory.mktemp("rt") / "state",
+        host="test-host",
+        memory_mb=MEMORY_MB,
+        pids=PIDS,
+        cpu=1.0,
+        keep_releases=2,
+    )
+    app_id = f"kept-{uuid.uuid4().hex[:6]}"
+    client = docker.from_env()
+    previous: InstanceInfo | None = None
+    try:
+        for version in range(1, 5):  # each release its own bundle, so its own image
+            bundle = write_app(
+                tmp_path_factory.mktemp("rel") / "app", PROBE_APP + f"\n# release {version}\n"
+            )
+            info = await runtime.start(
+                app_id=app_id,
+                version=version,
+                bundle_dir=bundle,
+                env=pyenv,
+                manifest=AppManifest(),
+                env_vars={},
+            )
+            if previous is not None:
+                await runtime.stop(previous.instance_id, drain_s=0)
+            previous = info
+        images = client.images.list(filters={"label": f"io.microbuilder.app={app_id}"})
+        kept = sorted(int(image.labels["io.microbuilder.version"]) for image in images)
+        assert kept == [2, 3, 4]  # the live release and the two before it
+    finally:
+        await runtime.stop_all(drain_s=0)
+        for image in client.images.list(filters={"label": f"io.microbuilder.app={app_id}"}):
+            client.images.remove(image.id, force=True)
