@@ -151,6 +151,26 @@ def fill() -> dict:
     return {"mb": written, "error": None}
 
 
+@app.get("/busy")
+def busy(seconds: float = 3.0, workers: int = 4) -> dict:
+    import time
+    started = time.monotonic()
+    pids = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                pass
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    times = os.times()
+    cpu = times.children_user + times.children_system
+    return {"cores_used": cpu / (time.monotonic() - started)}
+
+
 @app.get("/membomb")
 def membomb() -> dict:
     hog = []
@@ -328,6 +348,22 @@ async def test_resource_bombs_are_contained_and_neighbours_keep_serving(
         key, limit = bound
         assert seen["error"] is not None and seen[key] < limit, seen  # stopped by a limit
     assert await _get(neighbour, "/health") == {"ok": True}
+
+
+async def test_a_busy_loop_gets_its_cpu_share_and_neighbours_keep_serving(
+    any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv
+) -> None:
+    """Four processes spinning for 3 s on a 2-core host: with a 1-core limit they get
+    about one core between them, and a neighbour still answers promptly."""
+    bomber = await _start(any_runtime, probe_bundle, pyenv)
+    neighbour = await _start(any_runtime, probe_bundle, pyenv)
+    spinning = asyncio.create_task(_get(bomber, "/busy?seconds=3&workers=4"))
+    await asyncio.sleep(1.0)
+    began = time.monotonic()
+    assert await _get(neighbour, "/health", timeout_s=5) == {"ok": True}
+    assert time.monotonic() - began < 2.0
+    seen = await spinning
+    assert seen["cores_used"] < 1.4, seen  # unlimited, 4 spinners would take both cores
 
 
 async def test_secrets_reach_the_app_but_no_command_line_or_runtime_file(
