@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from schemas.anomalies import Alert, Finding, Rule, Thresholds
 from store.db import Database
+from store.wal_archive import read_archiver_status
 
 WEEK = timedelta(days=7)
 
@@ -138,26 +139,17 @@ class AnomalyRules:
     async def archiver_findings(self) -> list[Finding]:
         """``wal_archive_failing`` when archiving is on and its newest attempt failed."""
         async with self._db.connection() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT current_setting('archive_mode') AS mode, failed_count,"
-                    " last_failed_wal, last_failed_time, last_archived_time FROM pg_stat_archiver"
-                )
-            ).fetchone()
-        if row is None or row["mode"] == "off" or row["last_failed_time"] is None:
-            return []
-        if row["last_archived_time"] is not None and (
-            row["last_archived_time"] >= row["last_failed_time"]
-        ):
+            status = await read_archiver_status(conn)
+        if not (status.enabled and status.failing):
             return []
         return [
             Finding(
                 rule="wal_archive_failing",
                 subject="postgres",
-                count=int(row["failed_count"]),
-                summary=f"WAL archiving is failing (segment {row['last_failed_wal']}):"
+                count=status.failed_count,
+                summary=f"WAL archiving is failing (segment {status.last_failed_wal}):"
                 " point-in-time recovery is at risk until it archives again",
-                detail={"last_failed_wal": row["last_failed_wal"]},
+                detail={"last_failed_wal": status.last_failed_wal},
             )
         ]
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from schemas.backups import ArchiverStatus, BackupError
 from store.pg_binaries import PgBinaries, chown_to_server
@@ -143,15 +143,20 @@ async def archiver_status(conninfo: str) -> ArchiverStatus:
     async with await psycopg.AsyncConnection.connect(
         conninfo, autocommit=True, row_factory=dict_row
     ) as conn:
-        mode = await (await conn.execute("SHOW archive_mode")).fetchone()
-        row = await (
-            await conn.execute(
-                "SELECT archived_count, last_archived_wal, last_archived_time,"
-                " failed_count, last_failed_wal, last_failed_time FROM pg_stat_archiver"
-            )
-        ).fetchone()
-    assert mode is not None and row is not None
-    return ArchiverStatus(archive_mode=str(mode["archive_mode"]), **row)
+        return await read_archiver_status(conn)
+
+
+async def read_archiver_status(conn: psycopg.AsyncConnection[DictRow]) -> ArchiverStatus:
+    """``pg_stat_archiver`` and ``archive_mode``, over an open connection."""
+    row = await (
+        await conn.execute(
+            "SELECT current_setting('archive_mode') AS archive_mode, archived_count,"
+            " last_archived_wal, last_archived_time, failed_count, last_failed_wal,"
+            " last_failed_time FROM pg_stat_archiver"
+        )
+    ).fetchone()
+    assert row is not None  # the view always has its one row
+    return ArchiverStatus.model_validate(row)
 
 
 async def switch_wal_and_wait(
