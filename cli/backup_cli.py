@@ -24,8 +24,7 @@ from schemas.backups import (
     RestoreResult,
 )
 from schemas.settings import Settings
-from store.base_backups import BackupCatalog
-from store.pg_binaries import PgBinaries
+from store.base_backups import BackupCatalog, configured_catalog
 from store.pitr_restore import DEFAULT_CHECKS, restore_to
 from store.wal_archive import external_server_settings, switch_wal_and_wait
 from temporal import names
@@ -35,13 +34,13 @@ log = logging.getLogger(__name__)
 
 def catalog(settings: Settings) -> BackupCatalog:
     """The configured backup catalog; a clear error when backups are off."""
-    path = settings.backup_path
-    if path is None:
+    found = configured_catalog(settings)
+    if found is None:
         raise CommandError(
             "backups are not configured: set MB_BACKUP_DIR (with an external database,"
             " also configure its WAL archiving into <MB_BACKUP_DIR>/wal)"
         )
-    return BackupCatalog(path, PgBinaries(settings.pg_bindir))
+    return found
 
 
 def list_backups(settings: Settings) -> list[BackupListing]:

@@ -34,10 +34,9 @@ from api.tls import server_config
 from cli.endpoints import Endpoints, remove_discovery, write_discovery
 from schemas.settings import Settings
 from store.audit import AuditLog
-from store.base_backups import BackupCatalog
+from store.base_backups import configured_catalog
 from store.db import Database
 from store.embedded import EmbeddedPostgres
-from store.pg_binaries import PgBinaries
 from store.tokens import TokenRepository
 from temporal.client import connect
 from temporal.converter import payload_codec
@@ -71,9 +70,9 @@ class EmbeddedServer(uvicorn.Server):
 
 def wal_archive(settings: Settings) -> Path | None:
     """Where the embedded server archives its WAL (None when backups are off)."""
-    if settings.backup_path is None:
+    catalog = configured_catalog(settings)
+    if catalog is None:
         return None
-    catalog = BackupCatalog(settings.backup_path, PgBinaries(settings.pg_bindir))
     catalog.prepare()
     return catalog.wal_dir
 

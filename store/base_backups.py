@@ -35,6 +35,7 @@ from schemas.backups import (
     DrillResult,
     PruneResult,
 )
+from schemas.settings import Settings
 from store.pg_binaries import PgBinaries, stderr_tail
 from store.wal_archive import prepare_archive_dir
 
@@ -426,3 +427,10 @@ def _is_locked(backup_path: Path) -> bool:
             return True
         fcntl.flock(f, fcntl.LOCK_UN)
     return False
+
+
+def configured_catalog(settings: Settings) -> BackupCatalog | None:
+    """The catalog ``MB_BACKUP_DIR`` (and ``MB_PG_BINDIR``) describe; None when
+    this deployment takes no backups."""
+    path = settings.backup_path
+    return None if path is None else BackupCatalog(path, PgBinaries(settings.pg_bindir))

@@ -31,7 +31,7 @@ from store.aes_keys import KeyDirectory
 from store.anomalies import AlertLog, AnomalyRules
 from store.artifacts import ArtifactStore
 from store.audit import AuditLog
-from store.base_backups import BackupCatalog
+from store.base_backups import configured_catalog
 from store.bundle_cache import BundleCache
 from store.data_keys import DataKeyRewrapper
 from store.db import Database
@@ -41,7 +41,6 @@ from store.keyring import SigningKeyRing
 from store.mail_delivery import Mailer
 from store.moderation_log import ModerationLog
 from store.outbox import MailOutbox
-from store.pg_binaries import PgBinaries
 from store.privacy_erasure import PrivacyErasures
 from store.privacy_export import PrivacyExports
 from store.qa_reports import QAReportRepository
@@ -201,6 +200,4 @@ class Activities:
 
 def backup_activities(settings: Settings, db: Database, alerts: OperatorAlerts) -> BackupActivities:
     """The backup activities (refusing to run where this deployment takes no backups)."""
-    path = settings.backup_path
-    catalog = None if path is None else BackupCatalog(path, PgBinaries(settings.pg_bindir))
-    return BackupActivities(catalog, db.conninfo, alerts)
+    return BackupActivities(configured_catalog(settings), db.conninfo, alerts)
