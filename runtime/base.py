@@ -77,13 +77,3 @@ class Runtime(Protocol):
     async def stop_all(self, *, drain_s: float = 1.0) -> list[str]:
         """Stop every running instance on this host; returns their ids."""
         ...
-
-
-async def stop_running(runtime: Runtime, *, drain_s: float) -> list[str]:
-    """Stop every running instance of ``runtime`` (``mb up`` shutting down); their ids."""
-    stopped = []
-    for info in await runtime.instances():
-        if await runtime.state(info.instance_id) == "running":
-            await runtime.stop(info.instance_id, drain_s=drain_s)
-            stopped.append(info.instance_id)
-    return stopped

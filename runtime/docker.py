@@ -31,12 +31,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runtime.base import PythonEnv, instance_id_for, stop_running
+from runtime.base import PythonEnv, instance_id_for
 from runtime.docker_base import APP_UID, DEFAULT_BASE_IMAGE
-from runtime.records import InstanceRecordBase, InstanceRecords
+from runtime.records import (
+    InstanceRecordBase,
+    InstanceRecords,
+    RecordedRuntime,
+    check_env_names,
+    check_id,
+)
 from runtime.sandbox import MAX_SOCKET_PATH, SOCKET_NAME, AppStartError, SandboxStartError
 from schemas.bundle import AppManifest
-from schemas.runtime import InstanceInfo, InstanceState
+from schemas.runtime import InstanceInfo
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +60,6 @@ LAUNCHER = (
     "from uvicorn.main import main\n"
     "main(sys.argv[1:], prog_name='uvicorn')\n"
 )
-_RESERVED_ENV = ("PATH", "HOME", "TMPDIR", "LANG", "MICROAPP_DATA_DIR")
 
 
 class DockerUnavailable(SandboxStartError):
@@ -68,7 +73,7 @@ class DockerInstanceRecord(InstanceRecordBase):
     image: str
 
 
-class DockerRuntime:
+class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
     """App instances as containers on one Docker Engine (dockerd, or Podman's API)."""
 
     def __init__(
@@ -127,11 +132,11 @@ class DockerRuntime:
         generation: int = 0,
     ) -> InstanceInfo:
         """Start the instance, or return it if it is already running (idempotent)."""
+        check_id(app_id)
         instance_id = instance_id_for(app_id, version, generation)
+        check_id(instance_id)
         secrets = dict(secrets or {})
-        for name in (*env_vars, *secrets):
-            if name in _RESERVED_ENV or name.startswith(("PYTHON", "MICROAPP_", "LD_")):
-                raise ValueError(f"environment variable {name!r} is reserved by the platform")
+        check_env_names((*env_vars, *secrets))
         async with self._lock(instance_id):
             record = await asyncio.to_thread(self._load, instance_id)
             if record is not None and record.stopped_at is None:
@@ -162,6 +167,7 @@ class DockerRuntime:
 
     async def stop(self, instance_id: str, *, drain_s: float = 1.0) -> None:
         """SIGTERM (uvicorn drains), SIGKILL after ``drain_s`` + grace, remove; idempotent."""
+        check_id(instance_id)
         async with self._lock(instance_id):
             record = await asyncio.to_thread(self._load, instance_id)
             if record is None or record.stopped_at is not None:
@@ -170,33 +176,6 @@ class DockerRuntime:
             await asyncio.to_thread(self._remove, record)
             pruned = await asyncio.to_thread(self._prune_images, record.app_id)
             log.info("instance %s stopped%s", instance_id, f"; pruned {pruned}" if pruned else "")
-
-    async def state(self, instance_id: str) -> InstanceState:
-        """``running``, ``stopped`` (known, not running) or ``missing``."""
-        record = await asyncio.to_thread(self._load, instance_id)
-        if record is None:
-            return "missing"
-        if record.stopped_at is None and await asyncio.to_thread(self._running, record):
-            return "running"
-        return "stopped"
-
-    async def instances(self) -> list[InstanceInfo]:
-        """Every instance recorded under ``state_dir``, running or not."""
-        return [r.info() for r in await asyncio.to_thread(self._load_all)]
-
-    async def stop_all(self, *, drain_s: float = 1.0) -> list[str]:
-        """Stop every running instance; returns their ids."""
-        return await stop_running(self, drain_s=drain_s)
-
-    # -- beyond the protocol -------------------------------------------------
-
-    async def record(self, instance_id: str) -> DockerInstanceRecord | None:
-        """Everything recorded about an instance (container id, image)."""
-        return await asyncio.to_thread(self._load, instance_id)
-
-    def instance_dir(self, instance_id: str) -> Path:
-        """Where the instance's record and socket directory live on the host."""
-        return self._records.dir(instance_id)
 
     def container_name(self, instance_id: str) -> str:
         """Unique per runtime state directory (several runtimes may share one engine)."""
@@ -440,11 +419,11 @@ class DockerRuntime:
         container.reload()
         return str(container.status)
 
-    def _running(self, record: DockerInstanceRecord) -> bool:
+    def _is_running(self, record: DockerInstanceRecord) -> bool:
         return self._status(record) == "running"
 
     def _serving(self, record: DockerInstanceRecord) -> bool:
-        return self._running(record) and Path(record.socket_path).exists()
+        return self._is_running(record) and Path(record.socket_path).exists()
 
     def _logs(self, record: DockerInstanceRecord, lines: int = 40) -> str:
         container = self._container(record)
@@ -479,21 +458,6 @@ class DockerRuntime:
             self.client.containers.get(name).remove(force=True)
         except docker.errors.NotFound:
             pass
-
-    # -- records (blocking) --------------------------------------------------
-
-    def _load(self, instance_id: str) -> DockerInstanceRecord | None:
-        return self._records.load(instance_id)
-
-    def _load_all(self) -> list[DockerInstanceRecord]:
-        return self._records.load_all()
-
-    def _save(self, record: DockerInstanceRecord) -> None:
-        self._records.save(record.instance_id, record)
-
-    def _lock(self, instance_id: str) -> contextlib.AbstractAsyncContextManager[None]:
-        """One start/stop per instance at a time, across processes."""
-        return self._records.lock(instance_id)
 
 
 def _site_packages(env: PythonEnv) -> Path:

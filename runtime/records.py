@@ -1,17 +1,38 @@
 """What a runtime keeps on disk about its instances, one JSON file each, so that a
-new worker (or another runtime object) finds and stops what an earlier one started."""
+new worker (or another runtime object) finds and stops what an earlier one started;
+and what every such runtime does the same way with those records (ids checked,
+state, listing, stopping them all)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
 from runtime.locks import file_lock
-from schemas.runtime import InstanceInfo
+from schemas.runtime import InstanceInfo, InstanceState
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_RESERVED_ENV = re.compile(r"^(PATH|HOME|TMPDIR|LANG|PYTHON\w*|MICROAPP_\w*|LD_\w*)$")
+
+
+def check_id(value: str) -> None:
+    """App and instance ids name files, cgroups and containers: refuse anything else."""
+    if not _SAFE_ID.match(value) or ".." in value:
+        raise ValueError(f"{value!r} is not a valid app or instance id")
+
+
+def check_env_names(names: Iterable[str]) -> None:
+    """Refuse app variables or secrets that would override the platform's own."""
+    for name in names:
+        if _RESERVED_ENV.match(name):
+            raise ValueError(f"environment variable {name!r} is reserved by the platform")
 
 
 class InstanceRecordBase(BaseModel):
@@ -82,3 +103,69 @@ class InstanceRecords(Generic[R]):
     def lock(self, instance_id: str) -> contextlib.AbstractAsyncContextManager[None]:
         """One start/stop per instance at a time, across processes."""
         return file_lock(self.root / f".{instance_id}.lock")
+
+
+RecordT = TypeVar("RecordT", bound=InstanceRecordBase)
+
+
+class RecordedRuntime(Generic[RecordT]):
+    """The part of a runtime that only reads its records: state, listing, stop-all.
+
+    A subclass sets ``state_dir`` and ``_records``, says whether a recorded instance
+    still runs (``_is_running``, blocking) and implements ``stop``.
+    """
+
+    state_dir: Path
+    _records: InstanceRecords[RecordT]
+
+    def _is_running(self, record: RecordT) -> bool:
+        raise NotImplementedError
+
+    async def stop(self, instance_id: str, *, drain_s: float = 1.0) -> None:
+        """Stop the instance (each runtime its own way); idempotent."""
+        raise NotImplementedError
+
+    async def state(self, instance_id: str) -> InstanceState:
+        """``running``, ``stopped`` (known, not running) or ``missing`` (never started here)."""
+        check_id(instance_id)
+        record = await asyncio.to_thread(self._load, instance_id)
+        if record is None:
+            return "missing"
+        if record.stopped_at is None and await asyncio.to_thread(self._is_running, record):
+            return "running"
+        return "stopped"
+
+    async def instances(self) -> list[InstanceInfo]:
+        """Every instance recorded under ``state_dir``, running or not."""
+        return [r.info() for r in await asyncio.to_thread(self._load_all)]
+
+    async def stop_all(self, *, drain_s: float = 1.0) -> list[str]:
+        """Stop every running instance (``mb up`` shutting down); returns their ids."""
+        stopped = []
+        for info in await self.instances():
+            if await self.state(info.instance_id) == "running":
+                await self.stop(info.instance_id, drain_s=drain_s)
+                stopped.append(info.instance_id)
+        return stopped
+
+    async def record(self, instance_id: str) -> RecordT | None:
+        """Everything recorded about an instance."""
+        check_id(instance_id)
+        return await asyncio.to_thread(self._load, instance_id)
+
+    def instance_dir(self, instance_id: str) -> Path:
+        """Where the instance's record, socket directory (and log) live on the host."""
+        return self._records.dir(instance_id)
+
+    def _load(self, instance_id: str) -> RecordT | None:
+        return self._records.load(instance_id)
+
+    def _load_all(self) -> list[RecordT]:
+        return self._records.load_all()
+
+    def _save(self, record: RecordT) -> None:
+        self._records.save(record.instance_id, record)
+
+    def _lock(self, instance_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """One start/stop per instance at a time, across processes."""
+        return self._records.lock(instance_id)

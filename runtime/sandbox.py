@@ -26,7 +26,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import signal
 import time
 import uuid
@@ -35,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from runtime.base import PythonEnv, instance_id_for, stop_running
+from runtime.base import PythonEnv, instance_id_for
 from runtime.bwrap import (
     ENV_MOUNT,
     SANDBOX_TMP,
@@ -52,9 +51,15 @@ from runtime.limits import (
     launcher_argv,
     remove_cgroups,
 )
-from runtime.records import InstanceRecordBase, InstanceRecords
+from runtime.records import (
+    InstanceRecordBase,
+    InstanceRecords,
+    RecordedRuntime,
+    check_env_names,
+    check_id,
+)
 from schemas.bundle import AppManifest
-from schemas.runtime import InstanceInfo, InstanceState
+from schemas.runtime import InstanceInfo
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +71,6 @@ MAX_SOCKET_PATH = 107
 """sun_path holds 108 bytes including the terminating NUL."""
 
 # The environment of the host-side launcher (sh, prlimit, bwrap); bwrap clears it for the sandbox.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_RESERVED_ENV = re.compile(r"^(PATH|HOME|TMPDIR|LANG|PYTHON\w*|MICROAPP_\w*|LD_\w*)$")
 
 
 class SandboxStartError(RuntimeError):
@@ -178,7 +181,7 @@ async def run_sandboxed(
     )
 
 
-class SandboxRuntime:
+class SandboxRuntime(RecordedRuntime[InstanceRecord]):
     """App instances in bubblewrap sandboxes, served by uvicorn on a unix socket.
 
     Inside the sandbox: the bundle read-only at ``/app``, the bundle's
@@ -234,13 +237,11 @@ class SandboxRuntime:
         generation: int = 0,
     ) -> InstanceInfo:
         """Start the instance, or return it if it is already running (idempotent)."""
-        _check_id(app_id)
+        check_id(app_id)
         instance_id = instance_id_for(app_id, version, generation)
-        _check_id(instance_id)
+        check_id(instance_id)
         secrets = dict(secrets or {})
-        for name in (*env_vars, *secrets):
-            if _RESERVED_ENV.match(name):
-                raise ValueError(f"environment variable {name!r} is reserved by the platform")
+        check_env_names((*env_vars, *secrets))
         async with self._lock(instance_id):
             record = await asyncio.to_thread(self._load, instance_id)
             if record is not None and record.stopped_at is None:
@@ -262,42 +263,14 @@ class SandboxRuntime:
 
     async def stop(self, instance_id: str, *, drain_s: float = 1.0) -> None:
         """SIGTERM the app, wait ``drain_s`` + grace, then kill the sandbox; idempotent."""
-        _check_id(instance_id)
+        check_id(instance_id)
         async with self._lock(instance_id):
             record = await asyncio.to_thread(self._load, instance_id)
             if record is not None and record.stopped_at is None:
                 await self._teardown(record, drain_s=drain_s)
 
-    async def state(self, instance_id: str) -> InstanceState:
-        """``running``, ``stopped`` (known, not running) or ``missing`` (never started here)."""
-        _check_id(instance_id)
-        record = await asyncio.to_thread(self._load, instance_id)
-        if record is None:
-            return "missing"
-        if record.stopped_at is None and await asyncio.to_thread(
-            _alive, record.init_pid, record.init_start
-        ):
-            return "running"
-        return "stopped"
-
-    async def instances(self) -> list[InstanceInfo]:
-        """Every instance recorded under ``state_dir``, running or not."""
-        return [r.info() for r in await asyncio.to_thread(self._load_all)]
-
-    async def stop_all(self, *, drain_s: float = 1.0) -> list[str]:
-        """Stop every running instance; returns their ids."""
-        return await stop_running(self, drain_s=drain_s)
-
-    # -- beyond the protocol -------------------------------------------------
-
-    async def record(self, instance_id: str) -> InstanceRecord | None:
-        """Everything recorded about an instance (pids, applied limits, log path)."""
-        _check_id(instance_id)
-        return await asyncio.to_thread(self._load, instance_id)
-
-    def instance_dir(self, instance_id: str) -> Path:
-        """Where the instance's state, log and socket directory live on the host."""
-        return self._records.dir(instance_id)
+    def _is_running(self, record: InstanceRecord) -> bool:
+        return _alive(record.init_pid, record.init_start)
 
     # -- internals -----------------------------------------------------------
 
@@ -474,19 +447,6 @@ class SandboxRuntime:
             os.chmod(path, 0o700)
         (sock_dir / SOCKET_NAME).unlink(missing_ok=True)
 
-    def _load(self, instance_id: str) -> InstanceRecord | None:
-        return self._records.load(instance_id)
-
-    def _load_all(self) -> list[InstanceRecord]:
-        return self._records.load_all()
-
-    def _save(self, record: InstanceRecord) -> None:
-        self._records.save(record.instance_id, record)
-
-    def _lock(self, instance_id: str) -> contextlib.AbstractAsyncContextManager[None]:
-        """One start/stop per instance at a time, across processes."""
-        return self._records.lock(instance_id)
-
 
 # -- launching ---------------------------------------------------------------
 
@@ -658,8 +618,3 @@ def tail_text(path: Path, lines: int = 40, max_bytes: int = 16_384) -> str:
     except FileNotFoundError:
         return ""
     return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
-
-
-def _check_id(value: str) -> None:
-    if not _SAFE_ID.match(value) or ".." in value:
-        raise ValueError(f"{value!r} is not a valid app or instance id")
