@@ -416,8 +416,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         container = self._container(record)
         if container is None:
             return "missing"
-        container.reload()
-        return str(container.status)
+        return str(container.status)  # get() has just inspected it
 
     def _is_running(self, record: DockerInstanceRecord) -> bool:
         return self._status(record) == "running"
