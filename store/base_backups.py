@@ -36,6 +36,7 @@ from schemas.backups import (
     PruneResult,
 )
 from schemas.settings import Settings
+from store.durable_files import fsync_dir
 from store.pg_binaries import PgBinaries, stderr_tail
 from store.wal_archive import prepare_archive_dir
 
@@ -88,14 +89,6 @@ async def _server_now(conninfo: str) -> tuple[datetime, int]:
     return row[0].astimezone(UTC), int(row[1])
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w") as f:
@@ -103,7 +96,7 @@ def _write_atomically(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _tree_size(path: Path) -> int:

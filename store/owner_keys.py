@@ -19,6 +19,7 @@ import stat
 from pathlib import Path
 
 from store.aes_keys import KEY_BYTES, KeyMaterialError, decode_key, encode_key
+from store.durable_files import fsync_dir
 
 
 class OwnerKeyErased(Exception):
@@ -65,7 +66,7 @@ class OwnerKeys:
             pass
         finally:
             tmp.unlink()
-        self._sync_dir()
+        fsync_dir(self.root)
         return self.get(owner_id)
 
     def exists(self, owner_id: str) -> bool:
@@ -84,12 +85,5 @@ class OwnerKeys:
             path.unlink()
         except FileNotFoundError:
             return False
-        self._sync_dir()
+        fsync_dir(self.root)
         return True
-
-    def _sync_dir(self) -> None:
-        fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
