@@ -26,7 +26,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,15 +41,10 @@ from store.apps import AppRepository
 from store.sessions import SessionStore
 from store.tokens import TokenRepository
 from temporal import names
+from temporal.devserver import free_loopback_port
 from workers.main import run_workers
 
 APP = "bench-app"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wrk(url: str, seconds: int, headers: dict[str, str]) -> tuple[float, float, float, int]:
@@ -81,8 +75,8 @@ async def main() -> None:
     root.chmod(0o755)
     settings = Settings(
         data_dir=root / "data",
-        temporal_port=_free_port(),
-        temporal_ui_port=_free_port(),
+        temporal_port=free_loopback_port(),
+        temporal_ui_port=free_loopback_port(),
         rate_limit_per_minute=10_000_000,  # counted on every request, never refusing
     )
     stop = asyncio.Event()
@@ -103,7 +97,7 @@ async def main() -> None:
                 id=names.app_workflow_id(APP),
                 task_queue=names.PIPELINE_TASK_QUEUE,
             )
-            port = _free_port()
+            port = free_loopback_port()
             env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
             env.update(
                 MB_DATA_DIR=str(settings.data_path),

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import socket
 import tempfile
 import time
 import uuid
@@ -35,17 +34,12 @@ from runtime.health import wait_healthy
 from schemas.deployment import DeploymentResult, DeployRequest, Stage
 from schemas.settings import Settings
 from store.bundles import bundle_hash, write_bundle
+from temporal.devserver import free_loopback_port
 from temporal.pipeline_client import request_deployment
 from workers.main import run_workers
 from workers.wiring import sandbox_runtime
 
 DEMO_PROMPT = "a todo list for my climbing team"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def by_hand(settings: Settings, prompt: str) -> dict[str, float]:
@@ -124,8 +118,8 @@ async def through_pipeline(settings: Settings, prompt: str) -> tuple[float, Depl
 def _settings(root: Path) -> Settings:
     return Settings(
         data_dir=root,
-        temporal_port=_free_port(),
-        temporal_ui_port=_free_port(),
+        temporal_port=free_loopback_port(),
+        temporal_ui_port=free_loopback_port(),
         runtime_host="bench",
         drain_s=0,
     )

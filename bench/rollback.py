@@ -19,7 +19,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,17 +33,12 @@ from temporalio.client import Client
 from schemas.deployment import RollbackRequest, Stage
 from schemas.settings import Settings
 from temporal.client import connect
+from temporal.devserver import free_loopback_port
 from temporal.pipeline_client import app_status, deployment_status, request_rollback
 
 APP = "bench-rollback"
 FIRST, SECOND = "a todo list for my climbing team", "a todo list for my bouldering gym"
 SWITCH_STAGES = (Stage.DEPLOYING, Stage.HEALTH_CHECKING, Stage.SWITCHING)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -104,13 +98,15 @@ async def measure(runtime: str) -> dict[str, float]:
     """One runtime's figures, on a stack of its own."""
     data = Path(tempfile.mkdtemp(prefix=f"mb-bench-rb-{runtime}-"))
     data.chmod(0o755)
-    ports = {name: _free_port() for name in ("TEMPORAL", "TEMPORAL_UI", "API", "CODEC", "APPS")}
+    ports = {
+        name: free_loopback_port() for name in ("TEMPORAL", "TEMPORAL_UI", "API", "CODEC", "APPS")
+    }
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
         "MB_DATA_DIR": str(data),
         "MB_RUNTIME": runtime,
         "MB_BACKUPS": "false",
-        "MB_OIDC_DEV_PORT": str(_free_port()),
+        "MB_OIDC_DEV_PORT": str(free_loopback_port()),
         **{f"MB_{name}_PORT": str(port) for name, port in ports.items()},
     }
     if "MB_ADVISORY_DB" in os.environ:

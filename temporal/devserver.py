@@ -27,6 +27,13 @@ class TemporalCLIMissing(RuntimeError):
     """The ``temporal`` executable is not installed."""
 
 
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now (tests and benchmarks)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def ensure_port_free(host: str, port: int, what: str, env_var: str) -> None:
     """Fail with a clear message if ``host:port`` is already bound."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from store.apps import AppRepository
 from store.db import Database
 from store.tokens import TokenRepository
-from tests.integration.conftest import free_port
+from temporal.devserver import free_loopback_port
 
 EXAMPLES = 25
 
@@ -40,7 +40,7 @@ async def running_api(
     await tokens.ensure_user("fuzzer", "fuzzer")
     token = await tokens.issue("fuzzer")
     await AppRepository(db).ensure("fuzz-app", "fuzzer")
-    port = free_port()
+    port = free_loopback_port()
     # A real identity provider, so the login routes are fuzzed end to end too.
     provider = oidc_provider_mock.run_server_in_thread(require_nonce=True)
     server = provider.__enter__()

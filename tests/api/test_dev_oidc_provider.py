@@ -33,8 +33,8 @@ from api.dev_oidc_provider import (
     create_dev_oidc_provider,
     load_or_create_client_secret,
 )
+from temporal.devserver import free_loopback_port
 from tests.api.login_flow import LoginForm
-from tests.integration.conftest import free_port
 
 
 class Clock:
@@ -88,7 +88,7 @@ def signing_key() -> DevSigningKey:
 
 @pytest.fixture
 async def provider(signing_key: DevSigningKey) -> AsyncIterator[Provider]:
-    port = free_port()
+    port = free_loopback_port()
     issuer = f"http://127.0.0.1:{port}"
     clock = Clock()
     a = DevClient("app-a", secrets.token_urlsafe(32), ("http://127.0.0.1:9/callback-a",))

@@ -24,8 +24,8 @@ from api.services import Services
 from cli.stack import dev_identity_provider
 from schemas.settings import Settings
 from store.db import Database
+from temporal.devserver import free_loopback_port
 from tests.api.login_flow import Browser, LoginForm
-from tests.integration.conftest import free_port
 from tests.workflows.pipeline_fakes import FakePipeline
 
 
@@ -54,14 +54,14 @@ async def stack(
     db: Database, env: WorkflowEnvironment, workers: FakePipeline, tmp_path: Path
 ) -> AsyncIterator[Stack]:
     inbox = Inbox()
-    smtp_port = free_port()
+    smtp_port = free_loopback_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     settings, provider = dev_identity_provider(
         Settings(
             data_dir=tmp_path / "data",
             rate_limit_per_minute=100_000,
-            oidc_dev_port=free_port(),
+            oidc_dev_port=free_loopback_port(),
             smtp_host="127.0.0.1",
             smtp_port=smtp_port,
             smtp_starttls=False,  # loopback relay without TLS, no credentials

@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from store.db import Database
 from store.rate_limits import RateLimiter
 from store.tokens import TokenRepository
-from tests.integration.conftest import free_port
+from temporal.devserver import free_loopback_port
 
 
 async def test_exactly_the_limit_passes_under_a_concurrent_burst(db: Database) -> None:
@@ -42,7 +42,7 @@ def test_limits_must_be_positive(db: Database) -> None:
 
 
 async def _api_process(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+    port = free_loopback_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 - two servers, waited for below
         [sys.executable, "-m", "cli.main", "api"],
         env={**env, "MB_API_PORT": str(port)},

@@ -19,14 +19,14 @@ from api.tls import ensure_certificate, server_config
 from cli.stack import EmbeddedServer
 from schemas.settings import Settings
 from store.db import Database
-from tests.integration.conftest import free_port
+from temporal.devserver import free_loopback_port
 
 
 @pytest.fixture
 async def https(
     db: Database, env: WorkflowEnvironment, tmp_path: Path
 ) -> AsyncIterator[tuple[str, Path]]:
-    port = free_port()
+    port = free_loopback_port()
     settings = Settings(data_dir=tmp_path / "data", tls=True, api_port=port)
     server = EmbeddedServer(
         server_config(

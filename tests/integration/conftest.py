@@ -8,7 +8,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,18 +31,12 @@ from store.db import Database
 from store.embedded import EmbeddedPostgres
 from store.tokens import TokenRepository
 from temporal.client import connect
-from temporal.devserver import DevServer
+from temporal.devserver import DevServer, free_loopback_port
 from temporal.search_attributes import ensure_search_attributes
 from tests.snapshot import advisory_snapshot
 from workers.wiring import app_runtime
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -115,11 +108,11 @@ async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
     dev = DevServer(
         data_dir / "temporal.sqlite",
         data_dir / "logs" / "temporal.log",
-        port=free_port(),
-        ui_port=free_port(),
+        port=free_loopback_port(),
+        ui_port=free_loopback_port(),
     )
     await dev.start()
-    api_port, apps_port = free_port(), free_port()
+    api_port, apps_port = free_loopback_port(), free_loopback_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
         "MB_DATA_DIR": str(data_dir),

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from temporal.devserver import free_loopback_port
 from tests.api.login_flow import LoginForm
-from tests.integration.conftest import free_port
 from tests.snapshot import advisory_snapshot
 
 pytestmark = pytest.mark.integration
@@ -97,8 +97,8 @@ def data_dir() -> Iterator[Path]:
 
 
 def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
-    api_port, codec_port, ui_port = free_port(), free_port(), free_port()
-    apps_port, oidc_port = free_port(), free_port()
+    api_port, codec_port, ui_port = free_loopback_port(), free_loopback_port(), free_loopback_port()
+    apps_port, oidc_port = free_loopback_port(), free_loopback_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
         "MB_DATA_DIR": str(data_dir),
@@ -107,7 +107,7 @@ def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
         "MB_CODEC_PORT": str(codec_port),
         "MB_APPS_PORT": str(apps_port),
         "MB_OIDC_DEV_PORT": str(oidc_port),
-        "MB_TEMPORAL_PORT": str(free_port()),
+        "MB_TEMPORAL_PORT": str(free_loopback_port()),
         "MB_TEMPORAL_UI_PORT": str(ui_port),
         "PYTHONPATH": str(Path(__file__).parents[2]),
         "COLUMNS": "200",

@@ -36,14 +36,14 @@ from store.bundles import write_bundle
 from store.owner_keys import OwnerKeys
 from store.releases import ReleaseRepository
 from temporal import names
-from temporal.devserver import find_executable
+from temporal.devserver import find_executable, free_loopback_port
 from temporal.pipeline_client import (
     PipelineRequestError,
     app_status,
     deployment_status,
     request_deployment,
 )
-from tests.integration.conftest import Stack, free_port
+from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -324,7 +324,7 @@ async def test_operators_read_decrypted_history_through_the_codec_server(
     prompt = "a reading list for our book club"
     deployment_id, workflow_id = await _deploy(stack, "book-club", prompt)
     await _finished(stack, "book-club", deployment_id)
-    port = free_port()
+    port = free_loopback_port()
     env = {**stack.env, "MB_CODEC_PORT": str(port)}
     with (tmp_path / "codec.log").open("wb") as log:
         server = await asyncio.create_subprocess_exec(

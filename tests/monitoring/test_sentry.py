@@ -30,7 +30,7 @@ from monitoring.scrub import SCRUBBED, SENSITIVE, scrub_event
 from monitoring.sentry import init_sentry
 from monitoring.temporal_sentry import SentryInterceptor, sandbox_runner
 from schemas.settings import Settings
-from tests.integration.conftest import free_port
+from temporal.devserver import free_loopback_port
 from tests.monitoring.probe import (
     CODE,
     PROMPT,
@@ -77,7 +77,7 @@ def _inbox_app(inbox: Inbox) -> Any:
 @pytest.fixture
 async def inbox(tmp_path: Path) -> AsyncIterator[Inbox]:
     received = Inbox()
-    port = free_port()
+    port = free_loopback_port()
     server = uvicorn.Server(
         uvicorn.Config(_inbox_app(received), host="127.0.0.1", port=port, log_level="warning")
     )

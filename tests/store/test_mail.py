@@ -22,7 +22,7 @@ from schemas.settings import Settings
 from store.db import Database
 from store.mail_delivery import ConsoleTransport, Mailer, SmtpTransport
 from store.outbox import MAX_BODY_BYTES, InvalidMail, MailOutbox, OutboxMail
-from tests.integration.conftest import free_port
+from temporal.devserver import free_loopback_port
 
 SENDER = "MicroBuilder <noreply@microbuilder.invalid>"
 USERNAME = "mb-relay"
@@ -67,7 +67,7 @@ def smtp_server() -> Iterator[StartServer]:
 
     def start(port: int | None = None, **smtp_kwargs: Any) -> Server:
         handler = Collector()
-        port = port or free_port()
+        port = port or free_loopback_port()
         controller = Controller(handler, hostname="127.0.0.1", port=port, **smtp_kwargs)
         controller.start()
         started.append(controller)
@@ -189,7 +189,7 @@ async def test_console_mode_logs_the_mail_and_marks_it_sent(
 async def test_server_down_then_deliver_pending_delivers_exactly_once(
     db: Database, smtp_server: StartServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    port = free_port()  # nothing listens yet
+    port = free_loopback_port()  # nothing listens yet
     mailer = Mailer.from_settings(smtp_settings(port), MailOutbox(db))
 
     mail_id = await mailer.send("carol@example.net", "Your build", "It is ready.")

@@ -11,14 +11,8 @@ import pytest
 from schemas.deployment import DeployRequest
 from schemas.settings import Settings
 from temporal.client import connect
-from temporal.devserver import DevServer, PortInUse
+from temporal.devserver import DevServer, PortInUse, free_loopback_port
 from temporal.pipeline_client import request_deployment
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_a_taken_port_is_named_in_the_error(tmp_path: Path) -> None:
@@ -27,7 +21,7 @@ async def test_a_taken_port_is_named_in_the_error(tmp_path: Path) -> None:
         squatter.listen()
         port = squatter.getsockname()[1]
         server = DevServer(
-            tmp_path / "t.sqlite", tmp_path / "t.log", port=port, ui_port=_free_port()
+            tmp_path / "t.sqlite", tmp_path / "t.log", port=port, ui_port=free_loopback_port()
         )
         with pytest.raises(PortInUse, match=f"port {port} .* already in use.*MB_TEMPORAL_PORT"):
             await server.start()
@@ -35,7 +29,7 @@ async def test_a_taken_port_is_named_in_the_error(tmp_path: Path) -> None:
 
 
 async def test_workflows_survive_a_server_restart(tmp_path: Path) -> None:
-    port, ui = _free_port(), _free_port()
+    port, ui = free_loopback_port(), free_loopback_port()
     server = DevServer(tmp_path / "t.sqlite", tmp_path / "t.log", port=port, ui_port=ui)
     await server.start()
     settings = Settings(data_dir=tmp_path, temporal_address=server.target)
