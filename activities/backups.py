@@ -13,7 +13,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from psycopg.conninfo import conninfo_to_dict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -32,7 +31,7 @@ from schemas.backups import (
 )
 from store.base_backups import BackupCatalog
 from store.pg_binaries import chown_to_server
-from store.pitr_restore import restore_to
+from store.pitr_restore import database_name, restore_to
 from store.wal_archive import switch_wal_and_wait
 from temporal import names
 
@@ -106,7 +105,7 @@ class BackupActivities:
                     target,
                     into,
                     check_sql=DRILL_CHECKS,
-                    dbname=str(conninfo_to_dict(self._conninfo).get("dbname") or "postgres"),
+                    dbname=database_name(self._conninfo),
                 )
             rows = {
                 table: int(check[0][0] or 0)

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from psycopg.conninfo import conninfo_to_dict
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -25,7 +24,7 @@ from schemas.backups import (
 )
 from schemas.settings import Settings
 from store.base_backups import BackupCatalog, configured_catalog
-from store.pitr_restore import DEFAULT_CHECKS, restore_to
+from store.pitr_restore import DEFAULT_CHECKS, database_name, restore_to
 from store.wal_archive import external_server_settings, switch_wal_and_wait
 from temporal import names
 
@@ -111,4 +110,4 @@ def _dbname(settings: Settings) -> str:
         url = endpoints.resolve(settings).database_url
     except StackNotRunning:
         return "postgres"  # the embedded stack's database
-    return str(conninfo_to_dict(url).get("dbname") or "postgres")
+    return database_name(url)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from schemas.backups import BackupError, BaseBackup, RestoreResult
 from store.base_backups import BackupCatalog
@@ -28,6 +28,13 @@ from store.pg_binaries import PgBinaries, chown_to_server, server_identity, stde
 from store.wal_archive import INCLUDE_FILE, disable_archiving_text
 
 DEFAULT_CHECKS: tuple[str, ...] = ("SELECT count(*) FROM pg_database",)
+
+
+def database_name(conninfo: str) -> str:
+    """The database a connection string names (``postgres`` when it names none):
+    where a restore's check queries run."""
+    return str(conninfo_to_dict(conninfo).get("dbname") or "postgres")
+
 
 _BLOCK_BEGIN = "# MicroBuilder restore: begin"
 _BLOCK_END = "# MicroBuilder restore: end"
