@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 
+from activities.python_ast import parse as parse_python
 from schemas.bundle import AppBundle
 
 TEXT_SUFFIXES = (".html", ".htm", ".jinja", ".j2", ".tmpl", ".md", ".txt", ".js", ".svg")
@@ -21,7 +22,7 @@ def visible_text(bundle: AppBundle) -> str:
     for file in bundle.files:
         if file.path.endswith(".py"):
             try:
-                tree = ast.parse(file.content)
+                tree = parse_python(file.content)
             except SyntaxError:
                 continue
             parts.extend(

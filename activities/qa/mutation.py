@@ -75,6 +75,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from activities.python_ast import parse as parse_python
 from activities.qa.test_runs import QUIET_PLUGINS
 from activities.qa.workspace import SandboxUser, run_tool
 from runtime.base import PythonEnv
@@ -222,7 +223,7 @@ def count_lines(source: str) -> LineCounts:
     mutates, minus the bodies of decorated functions nested inside.
     Raises SyntaxError (and ValueError, RecursionError) for unparsable code.
     """
-    tree = ast.parse(source)
+    tree = parse_python(source)
     logic: set[int] = set()
     mutable: set[int] = set()
 

@@ -17,7 +17,6 @@ A file bandit cannot parse fails the stage (it would otherwise pass unchecked).
 
 from __future__ import annotations
 
-import ast
 import threading
 import time
 from collections.abc import Iterable
@@ -28,6 +27,8 @@ import bandit
 from bandit.core import config as bandit_config
 from bandit.core import manager as bandit_manager
 
+from activities.python_ast import PARSE_LOCK
+from activities.python_ast import parse as parse_python
 from schemas.qa import QAPolicy, StaticFinding, StaticReport
 
 Level = Literal["LOW", "MEDIUM", "HIGH", "UNDEFINED"]
@@ -142,7 +143,8 @@ def _run_bandit(files: list[str]) -> tuple[list[dict[str, Any]], list[tuple[str,
     # bandit draws a progress bar above PROGRESS_THRESHOLD files when logging at INFO:
     # batches stay at the threshold so nothing is written to the worker's terminal.
     batch = bandit_manager.PROGRESS_THRESHOLD
-    with _bandit_lock:
+    # bandit parses each file with ast.parse: hold the process-wide parse lock too.
+    with _bandit_lock, PARSE_LOCK:
         for start in range(0, len(files), batch):
             manager = bandit_manager.BanditManager(
                 bandit_config.BanditConfig(), "file", ignore_nosec=True
@@ -170,7 +172,7 @@ def _level(value: Any) -> Level:
 def _parse_error(path: Path) -> tuple[int, str]:
     """Line and message of the syntax error in ``path`` (parsed only, never run)."""
     try:
-        ast.parse(path.read_bytes(), filename=path.name)
+        parse_python(path.read_bytes(), filename=path.name)
     except SyntaxError as exc:
         return exc.lineno or 0, f": {exc.msg}"
     except (OSError, ValueError) as exc:

@@ -14,7 +14,6 @@ enter generated code as Python literals made by :func:`py_literal`.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -23,6 +22,8 @@ from functools import cache
 from importlib import resources
 
 from activities.generation.blueprints.prompt import stems
+from activities.python_ast import literal_eval
+from activities.python_ast import parse as parse_python
 from schemas.bundle import AppBundle
 from store.bundles import make_bundle
 
@@ -121,7 +122,7 @@ class Blueprint:
         }
         for path, content in files.items():
             if path.endswith(".py"):
-                ast.parse(content, filename=path)  # a template bug must fail here, not in QA
+                parse_python(content, filename=path)  # a template bug must fail here, not in QA
         return files
 
 
@@ -159,7 +160,8 @@ def py_literal(value: PyValue) -> str:
     the formatter would; the result is checked by evaluating it back.
     """
     source = _literal(value)
-    if type(ast.literal_eval(source)) is not type(value) or ast.literal_eval(source) != value:
+    parsed = literal_eval(source)
+    if type(parsed) is not type(value) or parsed != value:
         raise ValueError(f"cannot embed {type(value).__name__} as a literal")
     return source
 
