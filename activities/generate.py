@@ -7,6 +7,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.generation import GeneratedApp, GenerationError, generate_offline
+from activities.heartbeat import keep_alive
 from schemas.generation import GenerateInput, GenerateOutput
 from store.bundle_cache import BundleCache
 from temporal import names
@@ -26,7 +27,8 @@ class GenerationActivities:
     async def generate_bundle(self, input: GenerateInput) -> GenerateOutput:
         """Generate and store the bundle. Idempotent: storage is content-addressed."""
         try:
-            generated = await self._generate(input.prompt)
+            async with keep_alive(f"generating {input.app_id}"):
+                generated = await self._generate(input.prompt)
         except GenerationError as err:
             # An LLM may do better on another attempt; the retry policy bounds it.
             raise ApplicationError(f"generation failed: {err}", type="GenerationError") from None

@@ -191,6 +191,7 @@ class DeploymentWorkflow:
             ),
             result_type=GenerateOutput,
             start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(seconds=30),  # a dead worker costs 30 s, not 5 min
             retry_policy=GENERATION_RETRY,
         )
         return generated.bundle_hash

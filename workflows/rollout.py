@@ -77,7 +77,8 @@ async def check_health(
         ),
         result_type=HealthCheckResult,
         task_queue=task_queue,
-        start_to_close_timeout=timedelta(minutes=2),
+        # its own probing budget plus slack: a worker that died mid-check costs no more
+        start_to_close_timeout=timedelta(seconds=attempts * interval_s + 30),
         retry_policy=RUNTIME_RETRY,
     )
     return health

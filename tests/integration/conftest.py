@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +26,16 @@ from api.gateway import create_gateway_app
 from api.services import Services
 from cli.stack import EmbeddedServer
 from runtime.base import Runtime
+from schemas.deployment import DeploymentOutcome, DeploymentSummary, DeployRequest
 from schemas.settings import Settings
+from store.apps import AppRepository
 from store.base_backups import BackupCatalog
 from store.db import Database
 from store.embedded import EmbeddedPostgres
 from store.tokens import TokenRepository
 from temporal.client import connect
 from temporal.devserver import DevServer, free_loopback_port
+from temporal.pipeline_client import app_status, request_deployment
 from temporal.search_attributes import ensure_search_attributes
 from tests.snapshot import advisory_snapshot
 from workers.wiring import app_runtime
@@ -50,6 +54,8 @@ class Stack:
     api: httpx.AsyncClient
     apps: httpx.AsyncClient  # the deployed apps' own origin (the gateway)
     data_dir: Path
+    dev: DevServer  # stopped and started again by the fault tests
+    pg: EmbeddedPostgres
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start_worker(self) -> subprocess.Popen[bytes]:
@@ -92,11 +98,52 @@ class Stack:
     def runtime(self) -> Runtime:
         return app_runtime(self.settings)
 
+    async def deploy(self, app_id: str, prompt: str) -> tuple[str, str]:
+        """Ask for a deployment of ``prompt`` as the local user: (deployment id, workflow id)."""
+        await AppRepository(self.db).ensure(app_id, "local")
+        request = DeployRequest(request_id=uuid.uuid4().hex, owner_id="local", prompt=prompt)
+        workflow_id = await request_deployment(self.client, app_id, request)
+        return request.request_id, workflow_id
+
+    async def finished(
+        self, app_id: str, deployment_id: str, within: float = 240
+    ) -> DeploymentSummary:
+        """The deployment's summary once it has finished, whatever its outcome."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            status = await app_status(self.client, app_id)
+            summary = next(d for d in status.deployments if d.deployment_id == deployment_id)
+            if summary.finished_at is not None:
+                return summary
+            await asyncio.sleep(0.25)
+        raise AssertionError(f"deployment {deployment_id} did not finish in {within} s")
+
+    async def outcome(self, app_id: str, deployment_id: str, within: float = 240) -> str:
+        """The message of a deployment that must go live."""
+        summary = await self.finished(app_id, deployment_id, within)
+        assert summary.outcome is DeploymentOutcome.LIVE, summary.message
+        return summary.message
+
+    async def page(self, app_id: str) -> str:
+        """The live app's front page through the gateway (must answer 200)."""
+        r = await self.apps.get(f"/apps/{app_id}/")
+        assert r.status_code == 200, r.text
+        return r.text
+
 
 @pytest.fixture(scope="module")
 async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
     """The whole stack; a test module sets ``RUNTIME = "docker"`` to deploy into containers."""
-    runtime_kind = getattr(request.module, "RUNTIME", "sandbox")
+    async with running_stack(getattr(request.module, "RUNTIME", "sandbox")) as stack:
+        yield stack
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    runtime_kind: str = "sandbox", worker_env: dict[str, str] | None = None
+) -> AsyncIterator[Stack]:
+    """Start every part; ``worker_env`` adds settings for the worker processes only."""
     # Outside pytest's 0700 tmp tree: the sandbox user and PostgreSQL's user traverse it.
     data_dir = Path(tempfile.mkdtemp(prefix="mb-it-"))
     data_dir.chmod(0o755)
@@ -126,6 +173,7 @@ async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
         "MB_BACKUP_DIR": str(backups.root),
         "MB_RUNTIME": runtime_kind,
         "PYTHONPATH": str(Path(__file__).parents[2]),
+        **(worker_env or {}),
     }
     settings = Settings(
         advisory_db=advisory_snapshot(),
@@ -158,7 +206,15 @@ async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
     api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=30)
     apps = httpx.AsyncClient(base_url=f"http://127.0.0.1:{apps_port}", timeout=30)
     stack = Stack(
-        settings=settings, env=env, client=client, db=db, api=api, apps=apps, data_dir=data_dir
+        settings=settings,
+        env=env,
+        client=client,
+        db=db,
+        api=api,
+        apps=apps,
+        data_dir=data_dir,
+        dev=dev,
+        pg=pg,
     )
     stack.start_worker()
     try:

@@ -5,7 +5,6 @@ no failed request, and the rollback bringing back exactly the earlier release.""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import docker
 import httpx
@@ -13,21 +12,11 @@ import pytest
 
 from runtime.docker import LABEL, DockerRuntime
 from runtime.docker_base import build_base_image
-from schemas.deployment import DeployRequest
-from store.apps import AppRepository
-from temporal.pipeline_client import app_releases, app_status, request_deployment
+from temporal.pipeline_client import app_releases, app_status
 from tests.integration.conftest import Stack
-from tests.integration.test_real_stack import _outcome
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 RUNTIME = "docker"
-
-
-async def _deploy(stack: Stack, app_id: str, prompt: str) -> str:
-    await AppRepository(stack.db).ensure(app_id, "local")
-    request = DeployRequest(request_id=uuid.uuid4().hex, owner_id="local", prompt=prompt)
-    await request_deployment(stack.client, app_id, request)
-    return request.request_id
 
 
 async def test_containers_switch_and_roll_back_without_a_failed_request(stack: Stack) -> None:
@@ -39,7 +28,7 @@ async def test_containers_switch_and_roll_back_without_a_failed_request(stack: S
     runtime = stack.runtime()
     assert isinstance(runtime, DockerRuntime)
     app_id = "boxed-todo"
-    await _outcome(stack, app_id, await _deploy(stack, app_id, "a todo list for my climbing team"))
+    await stack.outcome(app_id, (await stack.deploy(app_id, "a todo list for my climbing team"))[0])
     first = (await stack.apps.get(f"/apps/{app_id}/")).text
     assert "Climbing" in first
 
@@ -59,8 +48,8 @@ async def test_containers_switch_and_roll_back_without_a_failed_request(stack: S
 
     loader = asyncio.create_task(load())
     try:
-        second = await _deploy(stack, app_id, "a todo list for my bouldering gym")
-        await _outcome(stack, app_id, second)
+        second = (await stack.deploy(app_id, "a todo list for my bouldering gym"))[0]
+        await stack.outcome(app_id, second)
         rolled = await asyncio.to_thread(stack.mb, "rollback", app_id, "--reason", "docker test")
         assert rolled.returncode == 0, rolled.stdout + rolled.stderr
         await asyncio.sleep(1.0)

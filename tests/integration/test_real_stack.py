@@ -1,14 +1,12 @@
 """End to end on the real stack: a prompt becomes an isolated app behind the gateway,
-a second deployment replaces it, `mb rollback` brings the first back, and a worker
-killed mid-deployment is replaced without losing or duplicating anything."""
+a second deployment replaces it and `mb rollback` brings the first back (a worker
+killed mid-deployment: tests/faults/test_worker_kills.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -26,59 +24,19 @@ from activities.generation import generate_offline
 from schemas.deployment import (
     DeploymentOutcome,
     DeploymentResult,
-    DeploymentSummary,
-    DeployRequest,
-    Stage,
 )
 from store.apps import AppRepository
 from store.audit import AuditLog
 from store.bundles import write_bundle
 from store.owner_keys import OwnerKeys
-from store.releases import ReleaseRepository
 from temporal import names
 from temporal.devserver import find_executable, free_loopback_port
 from temporal.pipeline_client import (
-    PipelineRequestError,
     app_status,
-    deployment_status,
-    request_deployment,
 )
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
-
-
-async def _deploy(stack: Stack, app_id: str, prompt: str) -> tuple[str, str]:
-    await AppRepository(stack.db).ensure(app_id, "local")
-    request = DeployRequest(request_id=uuid.uuid4().hex, owner_id="local", prompt=prompt)
-    workflow_id = await request_deployment(stack.client, app_id, request)
-    return request.request_id, workflow_id
-
-
-async def _finished(
-    stack: Stack, app_id: str, deployment_id: str, within: float = 240
-) -> DeploymentSummary:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while loop.time() < deadline:
-        status = await app_status(stack.client, app_id)
-        summary = next(d for d in status.deployments if d.deployment_id == deployment_id)
-        if summary.finished_at is not None:
-            return summary
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"deployment {deployment_id} did not finish in {within} s")
-
-
-async def _outcome(stack: Stack, app_id: str, deployment_id: str, within: float = 240) -> str:
-    summary = await _finished(stack, app_id, deployment_id, within)
-    assert summary.outcome is DeploymentOutcome.LIVE, summary.message
-    return summary.message
-
-
-async def _page(stack: Stack, app_id: str) -> str:
-    r = await stack.apps.get(f"/apps/{app_id}/")
-    assert r.status_code == 200, r.text
-    return r.text
 
 
 async def _history_is_opaque(stack: Stack, workflow_id: str, prompt: str) -> None:
@@ -105,8 +63,8 @@ async def _history_is_opaque(stack: Stack, workflow_id: str, prompt: str) -> Non
 
 async def test_prompt_to_app_then_replace_then_rollback(stack: Stack) -> None:
     app_id = "climbing-todo"
-    first, first_workflow = await _deploy(stack, app_id, "a todo list for my climbing team")
-    await _outcome(stack, app_id, first)
+    first, first_workflow = await stack.deploy(app_id, "a todo list for my climbing team")
+    await stack.outcome(app_id, first)
     await _history_is_opaque(stack, first_workflow, "a todo list for my climbing team")
 
     token = await stack.token()
@@ -128,12 +86,12 @@ async def test_prompt_to_app_then_replace_then_rollback(stack: Stack) -> None:
 
     health = await stack.apps.get(f"/apps/{app_id}/health")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
-    v1_page = await _page(stack, app_id)
+    v1_page = await stack.page(app_id)
     assert "Climbing" in v1_page
 
-    second, _ = await _deploy(stack, app_id, "a todo list for my bouldering gym")
-    await _outcome(stack, app_id, second)
-    v2_page = await _page(stack, app_id)
+    second, _ = await stack.deploy(app_id, "a todo list for my bouldering gym")
+    await stack.outcome(app_id, second)
+    v2_page = await stack.page(app_id)
     assert "Bouldering" in v2_page and v2_page != v1_page
     status = await app_status(stack.client, app_id)
     assert status.live is not None and status.live.version == 2
@@ -143,7 +101,7 @@ async def test_prompt_to_app_then_replace_then_rollback(stack: Stack) -> None:
     result = stack.mb("rollback", app_id, "--reason", "integration test")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rolled back from v2 to v1" in result.stdout
-    assert "Climbing" in await _page(stack, app_id)
+    assert "Climbing" in await stack.page(app_id)
     assert await stack.runtime().state(f"{app_id}-v2") != "running"
 
     shown = stack.mb("status", app_id, "--json")
@@ -165,33 +123,7 @@ async def test_prompt_to_app_then_replace_then_rollback(stack: Stack) -> None:
     refused = stack.mb("rollback", app_id, "--to", "2")
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "evidence" in refused.stdout.lower()
-    assert "Climbing" in await _page(stack, app_id)
-
-
-async def test_worker_killed_mid_deployment_is_recovered(stack: Stack) -> None:
-    app_id = "kill-test"
-    deployment_id, workflow_id = await _deploy(stack, app_id, "a guestbook for our wedding")
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 120
-    while True:
-        try:
-            stage = (await deployment_status(stack.client, workflow_id)).stage
-        except PipelineRequestError:
-            stage = Stage.QUEUED
-        if stage is Stage.TESTING:
-            break
-        assert loop.time() < deadline, f"never reached the testing stage (at {stage})"
-        await asyncio.sleep(0.05)
-
-    victim = stack.workers[-1]
-    os.killpg(victim.pid, signal.SIGKILL)
-    victim.wait()
-    stack.start_worker()
-
-    await _outcome(stack, app_id, deployment_id, within=300)
-    assert await ReleaseRepository(stack.db).count_for_deployment(deployment_id) == 1
-    assert "Wedding" in await _page(stack, app_id)
+    assert "Climbing" in await stack.page(app_id)
 
 
 async def test_cli_refuses_bad_input_clearly(stack: Stack) -> None:
@@ -215,8 +147,8 @@ async def test_cli_refuses_bad_input_clearly(stack: Stack) -> None:
 
 async def test_blocked_prompt_is_rejected_and_logged(stack: Stack) -> None:
     prompt = "a login page that looks exactly like PayPal to collect people's passwords"
-    deployment_id, _ = await _deploy(stack, "not-paypal", prompt)
-    summary = await _finished(stack, "not-paypal", deployment_id)
+    deployment_id, _ = await stack.deploy("not-paypal", prompt)
+    summary = await stack.finished("not-paypal", deployment_id)
     assert summary.outcome is DeploymentOutcome.REJECTED
     assert summary.error_type == "PromptBlocked"
     async with stack.db.connection() as conn:
@@ -322,8 +254,8 @@ async def test_operators_read_decrypted_history_through_the_codec_server(
     stack: Stack, tmp_path: Path
 ) -> None:
     prompt = "a reading list for our book club"
-    deployment_id, workflow_id = await _deploy(stack, "book-club", prompt)
-    await _finished(stack, "book-club", deployment_id)
+    deployment_id, workflow_id = await stack.deploy("book-club", prompt)
+    await stack.finished("book-club", deployment_id)
     port = free_loopback_port()
     env = {**stack.env, "MB_CODEC_PORT": str(port)}
     with (tmp_path / "codec.log").open("wb") as log:
@@ -557,8 +489,8 @@ async def _live_apps_of(stack: Stack, owner: str) -> list[str]:
 async def test_an_operator_erases_a_user_and_nothing_of_theirs_is_left(stack: Stack) -> None:
     await stack.token()  # the local user exists
     if not await _live_apps_of(stack, "local"):  # run on its own: give local a live app
-        deployment, _ = await _deploy(stack, "erasable", "a todo list for my climbing team")
-        await _outcome(stack, "erasable", deployment)
+        deployment, _ = await stack.deploy("erasable", "a todo list for my climbing team")
+        await stack.outcome("erasable", deployment)
     live = await _live_apps_of(stack, "local")
     await AppRepository(stack.db).ensure("erase-vault", "local")
     value = "erase-me-secret-0123456789"

@@ -1,0 +1,37 @@
+"""The real stack for the fault-injection tests, one per module (faults leave marks)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Stack, running_stack
+
+
+@pytest.fixture(scope="module")
+async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+    """A module's stack; ``WORKER_ENV`` in the module adds worker settings."""
+    async with running_stack(worker_env=getattr(request.module, "WORKER_ENV", None)) as stack:
+        yield stack
+
+
+def sandbox_processes(data_dir: Path) -> list[tuple[int, list[str]]]:
+    """Every bubblewrap process on this host working under ``data_dir``: (pid, argv)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue  # gone meanwhile
+        if (
+            argv
+            and os.path.basename(argv[0]) == "bwrap"
+            and any(str(data_dir) in arg for arg in argv)
+        ):
+            found.append((int(entry.name), argv))
+    return found

@@ -1,0 +1,136 @@
+"""Fault: the worker is SIGKILLed at stage boundaries and in the middle of mutation testing.
+
+One deployment survives four kills: as generation starts, while mutmut is
+running, as the instance starts, and after the traffic switch. A fresh worker
+takes over each time; at the end exactly one release exists, every side effect
+happened once, and no sandbox of a dead worker is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import pytest
+from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.service import RPCError
+
+from schemas.deployment import Stage
+from store.releases import ReleaseRepository
+from temporal import names
+from temporal.pipeline_client import PipelineRequestError, deployment_status
+from tests.faults.conftest import sandbox_processes
+from tests.integration.conftest import Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+async def _stage(stack: Stack, workflow_id: str) -> Stage:
+    try:
+        return (await deployment_status(stack.client, workflow_id)).stage
+    except (PipelineRequestError, RPCError):
+        return Stage.QUEUED  # not started yet, or no worker answering the query right now
+
+
+async def _wait_for(what: str, check: Callable[[], Awaitable[bool]], within: float = 180) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await check():
+        assert loop.time() < deadline, f"never saw: {what}"
+        await asyncio.sleep(0.05)
+
+
+def _kill_worker(stack: Stack) -> None:
+    victim = stack.workers[-1]
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    stack.start_worker()
+
+
+async def _mutation_running(stack: Stack, workflow_id: str, for_s: float) -> bool:
+    """mutmut has been running for at least ``for_s`` seconds (the server's start time)."""
+    description = await stack.client.get_workflow_handle(workflow_id).describe()
+    for pending in description.raw_description.pending_activities:
+        if (
+            pending.activity_type.name == names.ACTIVITY_RUN_MUTATION
+            and pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        ):
+            started = pending.last_started_time.ToDatetime(tzinfo=UTC)
+            return (datetime.now(UTC) - started).total_seconds() >= for_s
+    return False
+
+
+async def test_a_deployment_survives_the_worker_being_killed_four_times(stack: Stack) -> None:
+    app_id = "kill-test"
+    deployment_id, workflow_id = await stack.deploy(app_id, "a guestbook for our wedding")
+    killed_at: list[str] = []
+
+    async def kill_when(point: str, check: Callable[[], Awaitable[bool]]) -> None:
+        await _wait_for(point, check)
+        _kill_worker(stack)
+        killed_at.append(point)
+
+    async def stage_in(*stages: Stage) -> bool:
+        return await _stage(stack, workflow_id) in stages
+
+    await kill_when("generating", lambda: stage_in(Stage.GENERATING))
+    await kill_when("mid-mutation", lambda: _mutation_running(stack, workflow_id, for_s=2))
+    await kill_when("deploying", lambda: stage_in(Stage.DEPLOYING, Stage.HEALTH_CHECKING))
+    await kill_when(
+        "after the switch", lambda: stage_in(Stage.WATCHING, Stage.RECORDING, Stage.LIVE)
+    )
+    assert killed_at == ["generating", "mid-mutation", "deploying", "after the switch"]
+
+    await stack.outcome(app_id, deployment_id, within=420)
+    assert "Wedding" in await stack.page(app_id)
+
+    # The mutation stage really was interrupted and run again by another worker.
+    history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
+    scheduled = {
+        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+    mutation_attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        and scheduled[e.activity_task_started_event_attributes.scheduled_event_id]
+        == names.ACTIVITY_RUN_MUTATION
+    ]
+    assert mutation_attempts and max(mutation_attempts) >= 2, mutation_attempts
+
+    # Every side effect happened exactly once.
+    assert await ReleaseRepository(stack.db).count_for_deployment(deployment_id) == 1
+    async with stack.db.connection() as conn:
+        counts = await (
+            await conn.execute(
+                "SELECT"
+                " (SELECT count(*) FROM qa_reports WHERE deployment_id = %(d)s) AS qa_reports,"
+                " (SELECT count(*) FROM qa_evidence WHERE deployment_id = %(d)s) AS evidence,"
+                " (SELECT count(*) FROM route_events WHERE app_id = %(a)s) AS switches",
+                {"d": deployment_id, "a": app_id},
+            )
+        ).fetchone()
+    assert counts == {"qa_reports": 1, "evidence": 1, "switches": 1}
+
+    # One instance of the app, the routed one; no sandbox outlived its worker.
+    instances = [i for i in await stack.runtime().instances() if i.app_id == app_id]
+    assert [i.version for i in instances] == [1]
+    await _wait_for(
+        "the dead workers' QA sandboxes gone",
+        lambda: _no_qa_sandboxes(stack),
+        within=30,
+    )
+    # bubblewrap forks (its monitor and the sandbox's pid 1 share one command line)
+    app_sandboxes = {tuple(argv) for _, argv in sandbox_processes(stack.data_dir)}
+    assert len(app_sandboxes) == len(await stack.runtime().instances())
+
+
+async def _no_qa_sandboxes(stack: Stack) -> bool:
+    return not [
+        pid for pid, argv in sandbox_processes(stack.data_dir) if "--die-with-parent" in argv
+    ]
