@@ -12,6 +12,9 @@ from schemas.generation import GenerateInput, GenerateOutput
 from store.bundle_cache import BundleCache
 from temporal import names
 
+GENERATION_LLM_ATTEMPTS = 3
+"""Attempts the LLM gets at one prompt before generation fails for good."""
+
 
 class GenerationActivities:
     """Generates with the OpenAI-compatible backend when configured, else blueprints."""
@@ -30,8 +33,13 @@ class GenerationActivities:
             async with keep_alive(f"generating {input.app_id}"):
                 generated = await self._generate(input.prompt)
         except GenerationError as err:
-            # An LLM may do better on another attempt; the retry policy bounds it.
-            raise ApplicationError(f"generation failed: {err}", type="GenerationError") from None
+            # An LLM may do better on another attempt, up to a point; an outage of the
+            # artifact store is retried for longer by the workflow's policy.
+            raise ApplicationError(
+                f"generation failed: {err}",
+                type="GenerationError",
+                non_retryable=activity.info().attempt >= GENERATION_LLM_ATTEMPTS,
+            ) from None
         digest = await self._bundles.put(generated.bundle)
         activity.logger.info("generated %s bundle %s", generated.kind, digest[:12])
         return GenerateOutput(

@@ -76,7 +76,11 @@ async def temporal(settings: Settings) -> Client:
 async def database(settings: Settings) -> AsyncIterator[Database]:
     """A small pool on the stack's PostgreSQL."""
     db = Database(endpoints.resolve(settings).database_url, min_size=1, max_size=2)
-    await db.open()
+    try:
+        await db.open(timeout_s=10.0)  # a person is waiting: say the database is down sooner
+    except BaseException:
+        await db.close()  # stop the pool's reconnect attempts
+        raise
     try:
         yield db
     finally:

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
+import psycopg
+import psycopg_pool
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
@@ -25,6 +27,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 from temporalio.client import Client, WorkflowHistory
+from temporalio.service import RPCError, RPCStatusCode
 
 from cli import backup_cli, commands, keys_cli, operator_cli, secrets_cli
 from cli.endpoints import StackNotRunning
@@ -37,6 +40,7 @@ from store.aes_keys import KeyMaterialError
 from store.apps import AppOwnedByAnother
 from store.audit import AuditLog, AuditWriteFailed
 from store.bundles import BundleError
+from store.db import DatabaseUnavailable
 from store.key_rings import codec_key_dir
 from store.secrets import SecretNotFound
 from temporal.devserver import PortInUse, TemporalCLIMissing
@@ -112,6 +116,13 @@ def _run(coro: Coroutine[Any, Any, int | None]) -> None:
         _fail(str(err))
     except ConnectionError as err:
         _fail(f"cannot reach a backend: {err}")
+    except (psycopg.OperationalError, psycopg_pool.PoolTimeout, DatabaseUnavailable):
+        # psycopg's text may name the server; the reason is all the user needs
+        _fail("the database is unavailable, so nothing was read or changed; retry shortly")
+    except RPCError as err:
+        if err.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise
+        _fail("the workflow service (Temporal) is unavailable; retry shortly")
     if code:
         raise typer.Exit(code)
 

@@ -42,9 +42,9 @@ class Database:
         """The connection string (it may hold a password: never log it)."""
         return self._url
 
-    async def open(self) -> None:
-        """Open the pool and wait until one connection works."""
-        await self._pool.open(wait=True, timeout=30.0)
+    async def open(self, *, timeout_s: float = 30.0) -> None:
+        """Open the pool and wait until one connection works (PoolTimeout if none does)."""
+        await self._pool.open(wait=True, timeout=timeout_s)
 
     async def close(self) -> None:
         """Close every connection."""

@@ -45,15 +45,19 @@ MODERATION_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=10,
 )
+# Retries outlast a PostgreSQL or network outage of about a quarter of an hour. The
+# LLM's own failures stop after GENERATION_LLM_ATTEMPTS: the activity marks them final.
 GENERATION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=1),
-    maximum_attempts=3,
+    maximum_attempts=20,
 )
+# A QA stage's verdict is its result, never an error: what fails is infrastructure
+# (the artifact store, a sandbox), retried for about six minutes.
 QA_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     maximum_interval=timedelta(minutes=1),
-    maximum_attempts=3,
+    maximum_attempts=10,
 )
 LIGHT_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20)
 

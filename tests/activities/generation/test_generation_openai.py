@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 import subprocess
@@ -19,10 +20,17 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities.generate import GenerationActivities
 from activities.generation import GenerationError, generate_offline
 from activities.generation.openai_backend import BUNDLE_SCHEMA, SYSTEM_PROMPT, generate_with_openai
+from schemas.generation import GenerateInput
+from store.artifacts import ArtifactStore
+from store.bundle_cache import BundleCache
 from store.bundles import write_bundle
+from store.db import Database
 
 API_KEY = "sk-test-0123456789abcdef"
 MODEL = "gpt-test-mini"
@@ -260,3 +268,24 @@ async def test_refusal(fake: FakeOpenAI) -> None:
 async def test_truncated_answer(fake: FakeOpenAI) -> None:
     fake.answer('{"name": "x"', finish_reason="length")
     await _expect_error(fake, "stopped early")
+
+
+@pytest.mark.parametrize("attempt, final", [(1, False), (2, False), (3, True)])
+async def test_the_llm_gets_three_attempts_then_generation_fails_for_good(
+    fake: FakeOpenAI, tmp_path: Path, attempt: int, final: bool
+) -> None:
+    """The workflow retries generation for long (an artifact-store outage must not end a
+    deployment); the LLM's own failures are marked final on the third attempt."""
+    fake.answer('{"name": "x", "files": [')
+    # Never opened: the bundle is not stored when generation fails.
+    bundles = BundleCache(ArtifactStore(Database("postgresql:///unused")), tmp_path)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=attempt)
+    activities = GenerationActivities(bundles, _client(fake.port), MODEL)
+    with pytest.raises(ApplicationError) as caught:
+        await env.run(
+            activities.generate_bundle,
+            GenerateInput(prompt=PROMPT, app_id="climbing", deployment_id="d-1"),
+        )
+    assert caught.value.type == "GenerationError"
+    assert caught.value.non_retryable is final
