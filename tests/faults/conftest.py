@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.runtime import InstanceInfo
 from tests.integration.conftest import Stack, running_stack
 
 
@@ -35,3 +36,14 @@ def sandbox_processes(data_dir: Path) -> list[tuple[int, list[str]]]:
         ):
             found.append((int(entry.name), argv))
     return found
+
+
+async def running_instances(stack: Stack, app_id: str | None = None) -> list[InstanceInfo]:
+    """The runtime's instances that are running now (of ``app_id``, if given)."""
+    runtime = stack.runtime()
+    return [
+        info
+        for info in await runtime.instances()
+        if (app_id is None or info.app_id == app_id)
+        and await runtime.state(info.instance_id) == "running"
+    ]

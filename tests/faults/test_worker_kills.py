@@ -22,7 +22,7 @@ from schemas.deployment import Stage
 from store.releases import ReleaseRepository
 from temporal import names
 from temporal.pipeline_client import PipelineRequestError, deployment_status
-from tests.faults.conftest import sandbox_processes
+from tests.faults.conftest import running_instances, sandbox_processes
 from tests.integration.conftest import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -118,8 +118,7 @@ async def test_a_deployment_survives_the_worker_being_killed_four_times(stack: S
     assert counts == {"qa_reports": 1, "evidence": 1, "switches": 1}
 
     # One instance of the app, the routed one; no sandbox outlived its worker.
-    instances = [i for i in await stack.runtime().instances() if i.app_id == app_id]
-    assert [i.version for i in instances] == [1]
+    assert [i.version for i in await running_instances(stack, app_id)] == [1]
     await _wait_for(
         "the dead workers' QA sandboxes gone",
         lambda: _no_qa_sandboxes(stack),
@@ -127,7 +126,7 @@ async def test_a_deployment_survives_the_worker_being_killed_four_times(stack: S
     )
     # bubblewrap forks (its monitor and the sandbox's pid 1 share one command line)
     app_sandboxes = {tuple(argv) for _, argv in sandbox_processes(stack.data_dir)}
-    assert len(app_sandboxes) == len(await stack.runtime().instances())
+    assert len(app_sandboxes) == len(await running_instances(stack))
 
 
 async def _no_qa_sandboxes(stack: Stack) -> bool:

@@ -1,0 +1,198 @@
+"""Histories: an AppWorkflow driven through 300 deploys and rollbacks continues as new,
+and every run's history stays bounded, far under Temporal's limits.
+
+The real continue-as-new triggers are used on purpose (``max_history_events``'s default
+and the server's suggestion, which comes first here): they, not a test-only value, must
+keep history bounded.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from schemas.deployment import (
+    AppStatus,
+    AppWorkflowInput,
+    DeploymentOutcome,
+    DeployRequest,
+    RollbackRequest,
+)
+from temporal import names
+from temporal.pipeline_client import (
+    PipelineRequestError,
+    app_releases,
+    app_status,
+    request_deployment,
+    request_rollback,
+)
+from tests.workflows.pipeline_fakes import FakePipeline
+from workflows.app import MAX_DEPLOYMENTS, MAX_RELEASES, MAX_ROLLBACKS
+
+APP_ID = "long-lived-300"
+OWNER = "user-1"
+OPERATIONS = 300
+BATCH = 30
+"""Operations queued before waiting for the app to settle (a multiple of 3)."""
+
+# Per run, Temporal suggests continue-as-new at 4 Ki events / 4 MiB, warns at 10 Ki events /
+# 10 MiB and terminates the run at 50 Ki events / 50 MiB. The workflow continues as new after
+# the command during which the suggestion (or its own 5,000-event threshold) is reached, so
+# a run's length is that plus one command's events: assert it stays under the threshold
+# plus a margin (not growing with the number of operations), under the warning with ~2x
+# margin, and its size under the 4 MiB suggestion (the 10 MiB warning with ~2.5x margin).
+EVENT_LIMIT = 10_000
+BYTE_LIMIT = 4 * 1024 * 1024
+THRESHOLD_SLACK = 200
+
+
+@dataclass
+class _Model:
+    """What the operations issued imply, mirroring the workflow's release bookkeeping."""
+
+    releases: list[int] = field(default_factory=list)
+    live: int | None = None
+    deploys: int = 0
+    rollbacks: list[int] = field(default_factory=list)
+
+    def deploy(self) -> None:
+        self.deploys += 1
+        self.releases = [*self.releases, self.deploys][-MAX_RELEASES:]
+        self.live = self.deploys
+
+    def rollback(self) -> None:
+        earlier = [v for v in self.releases if self.live is None or v < self.live]
+        assert earlier, "the plan rolls back an app without a previous release"
+        self.live = earlier[-1]
+        self.rollbacks.append(self.live)
+
+
+def _is_rollback(index: int) -> bool:
+    return index % 3 == 2
+
+
+async def _settled(env: WorkflowEnvironment, within: float = 60.0) -> AppStatus:
+    """The app's status once nothing is queued or running (a running rollback has no
+    message yet: ``current_deployment`` only shows deploys)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            status = await app_status(env.client, APP_ID)
+            idle = status.current_deployment is None and status.pending == 0
+            if idle and all(r.message for r in status.rollbacks):
+                return status
+        except (PipelineRequestError, RPCError):
+            pass  # a run that just continued as new answers queries a bit later
+        assert time.monotonic() < deadline, "the app did not settle in time"
+        # The test server starts a continued run on its own clock: let it move.
+        await env.sleep(0.05)
+
+
+@dataclass
+class _Run:
+    run_id: str
+    events: int
+    size: int
+    continued: bool
+
+
+async def _runs(client: Client, first_run_id: str) -> list[_Run]:
+    """Every run of the app's workflow, first to current, following continue-as-new."""
+    runs: list[_Run] = []
+    run_id: str | None = first_run_id
+    while run_id is not None:
+        handle = client.get_workflow_handle(names.app_workflow_id(APP_ID), run_id=run_id)
+        history = await handle.fetch_history()
+        last = history.events[-1]
+        continued = last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+        runs.append(
+            _Run(
+                run_id=run_id,
+                events=len(history.events),
+                size=sum(e.ByteSize() for e in history.events),
+                continued=continued,
+            )
+        )
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if continued
+            else None
+        )
+    return runs
+
+
+async def test_app_workflow_history_stays_bounded_over_300_operations(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    workflow_input = AppWorkflowInput(app_id=APP_ID, owner_id=OWNER, watch_interval_s=0.01)
+    assert workflow_input.max_history_events == 5000  # the default, not lowered
+    handle = await env.client.start_workflow(
+        names.APP_WORKFLOW_TYPE,
+        workflow_input,
+        id=names.app_workflow_id(APP_ID),
+        task_queue=names.PIPELINE_TASK_QUEUE,
+    )
+    first_run_id = handle.result_run_id
+    assert first_run_id is not None
+
+    model = _Model()
+    for start in range(0, OPERATIONS, BATCH):
+        for index in range(start, min(start + BATCH, OPERATIONS)):
+            if _is_rollback(index):
+                # request_rollback refuses when nothing is older than the live release:
+                # wait while the app may still be on v1 (until v4 has been live).
+                if model.deploys <= 4:
+                    await _settled(env)
+                # Queued behind this batch's deploys, it rolls back from the newest one.
+                await request_rollback(
+                    env.client,
+                    APP_ID,
+                    RollbackRequest(request_id=uuid.uuid4().hex, requested_by="oncall"),
+                )
+                model.rollback()
+            else:
+                await request_deployment(
+                    env.client,
+                    APP_ID,
+                    DeployRequest(
+                        request_id=uuid.uuid4().hex, owner_id=OWNER, prompt=f"a todo list #{index}"
+                    ),
+                )
+                model.deploy()
+        status = await _settled(env)
+        assert status.live is not None and status.live.version == model.live, start
+        batch_rollbacks = sum(map(_is_rollback, range(start, min(start + BATCH, OPERATIONS))))
+        recent = status.rollbacks[-batch_rollbacks:]
+        assert all(r.ok for r in recent), [r.message for r in recent if not r.ok]
+        assert [r.to_version for r in recent] == model.rollbacks[-batch_rollbacks:]
+
+    runs = await _runs(env.client, first_run_id)
+    assert len(runs) >= 2, "history passed the threshold without continue-as-new"
+    assert all(r.continued for r in runs[:-1]) and not runs[-1].continued
+    current = await env.client.get_workflow_handle(names.app_workflow_id(APP_ID)).describe()
+    assert current.run_id == runs[-1].run_id
+    for run in runs:
+        assert run.events < EVENT_LIMIT, run
+        assert run.events < workflow_input.max_history_events + THRESHOLD_SLACK, run
+        assert run.size < BYTE_LIMIT, run
+
+    # Final state: what the 200 deploys and 100 rollbacks imply, nothing lost or queued.
+    status = await _settled(env)
+    releases = await app_releases(env.client, APP_ID)
+    assert model.deploys == sum(not _is_rollback(i) for i in range(OPERATIONS))
+    assert status.live is not None and status.live.version == model.live
+    assert [r.version for r in releases] == model.releases
+    assert len(releases) == MAX_RELEASES
+    assert releases[-1].version == model.deploys  # every deploy got its version
+    assert status.pending == 0 and status.current_deployment is None
+    kept = [d.version for d in status.deployments]
+    assert kept == list(range(model.deploys - MAX_DEPLOYMENTS + 1, model.deploys + 1))
+    assert all(d.outcome is DeploymentOutcome.LIVE for d in status.deployments)
+    assert len(status.rollbacks) == MAX_ROLLBACKS and all(r.ok for r in status.rollbacks)
+    assert workers.routes[APP_ID] == status.live.instance_id
