@@ -41,7 +41,13 @@ def _refused_as_unavailable(response: httpx.Response, what: str) -> None:
     assert response.headers["retry-after"] == "5"
 
 
+@pytest.mark.reliability(
+    "Temporal restarted",
+    done="Stop the Temporal dev server during the QA gate, start it again on the same SQLite file",
+)
 async def test_temporal_restarted_mid_deployment(stack: Stack) -> None:
+    """While it is down the API answers 503 naming the workflow service; afterwards the deployment
+    goes live with one release and no worker died."""
     token = await stack.token()
     auth = {"Authorization": f"Bearer {token}"}
     app_id = "temporal-restart"
@@ -65,7 +71,16 @@ async def test_temporal_restarted_mid_deployment(stack: Stack) -> None:
     assert all(worker.poll() is None for worker in stack.workers), "a worker died"
 
 
+@pytest.mark.reliability(
+    "PostgreSQL stopped",
+    done=(
+        "Stop PostgreSQL during the QA gate, read a secret through the API and `mb`, start it again"
+    ),
+)
 async def test_postgresql_stopped_mid_deployment_and_during_secret_reads(stack: Stack) -> None:
+    """Secret reads and listings are refused (503 with a reason and Retry-After; `mb` prints one
+    line, no traceback, no value); the QA stages retry; the deployment goes live with one
+    release, one QA report, one switch; the secret is intact."""
     token = await stack.token()
     auth = {"Authorization": f"Bearer {token}"}
     app_id = "db-outage"

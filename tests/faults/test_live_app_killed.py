@@ -21,7 +21,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 WORKER_ENV = {"MB_RECONCILE_EVERY_S": "1"}
 
 
+@pytest.mark.reliability(
+    "Live app killed",
+    done="SIGKILL the live app's process; the worker reconciles every second",
+)
 async def test_a_killed_live_app_is_restarted_and_an_incident_recorded(stack: Stack) -> None:
+    """The gateway serves the same page again from a new process of the same release, and one
+    reconciliation incident records what was done and by whom."""
     app_id = "killed-app"
     deployment_id, _ = await stack.deploy(app_id, "a chore rota for our flat")
     await stack.outcome(app_id, deployment_id)

@@ -56,7 +56,13 @@ def _worker_is_up(stack: Stack) -> None:
     assert stack.workers[-1].poll() is None, "the worker died"
 
 
+@pytest.mark.reliability(
+    "Poison bundles",
+    done="Deploy a bundle whose test sleeps for an hour",
+)
 async def test_tests_that_hang_end_in_a_timeout_verdict(stack: Stack) -> None:
+    """The gate rejects it within its timeouts (tests 20 s per run, mutation and fuzz 20 s) naming
+    the timeout; nothing is served; the worker stays up."""
     files = _notes_bundle()
     files["tests/test_hang.py"] = "import time\n\n\ndef test_forever():\n    time.sleep(3600)\n"
     started = time.monotonic()
@@ -69,7 +75,14 @@ async def test_tests_that_hang_end_in_a_timeout_verdict(stack: Stack) -> None:
     _worker_is_up(stack)
 
 
+@pytest.mark.reliability(
+    "Payload limits (1.9 MB)",
+    done="Deploy a 1.9 MB bundle (just under the 2 MiB limit) whose health path is never served",
+)
 async def test_a_19_mb_bundle_whose_server_never_becomes_healthy(stack: Stack) -> None:
+    """It passes QA, fails its health checks, ends FAILED naming health, and its instance is
+    stopped; no release; the largest history event stays under 32 KiB because only the bundle's
+    hash travels through Temporal."""
     files = _notes_bundle()
     files["microapp.toml"] = 'name = "never healthy"\nhealth_path = "/ready"\n'  # not served
     files.update({f"static/padding{i}.txt": "x" * 475_000 for i in range(4)})  # 512 KiB a file
@@ -117,9 +130,17 @@ async def test_a_19_mb_bundle_whose_server_never_becomes_healthy(stack: Stack) -
         ),
     ],
 )
+@pytest.mark.reliability(
+    "Payload limits (2.1 MB) and oversized bundles",
+    done=(
+        "POST a 2.1 MB bundle, a 2.1 MB prompt, a bundle of 10,000 files and one with a 50 MB file"
+    ),
+)
 async def test_oversized_input_is_refused_before_anything_starts(
     stack: Stack, name: str, change: Any, status: int, reason: str
 ) -> None:
+    """Each is refused with a 4xx naming the limit (400, 422, 400, 413) before anything is stored
+    or any workflow starts; the worker stays up."""
     app_id = "oversized"
     if change is None:
         body: dict[str, Any] = {"prompt": "a notes app " + "x" * 2_100_000}

@@ -63,7 +63,17 @@ async def _mutation_running(stack: Stack, workflow_id: str, for_s: float) -> boo
     return False
 
 
+@pytest.mark.reliability(
+    "Worker killed (SIGKILL)",
+    done=(
+        "SIGKILL the worker as generation starts, 2 s into mutmut, as the instance starts and "
+        "after the traffic switch; start a fresh worker each time"
+    ),
+)
 async def test_a_deployment_survives_the_worker_being_killed_four_times(stack: Stack) -> None:
+    """The deployment goes live; mutation ran again on the new worker; exactly one release, QA
+    report, evidence row and traffic switch; one running instance; no QA sandbox outlived its
+    worker."""
     app_id = "kill-test"
     deployment_id, workflow_id = await stack.deploy(app_id, "a guestbook for our wedding")
     killed_at: list[str] = []

@@ -133,9 +133,9 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
-    """The whole stack; a test module sets ``RUNTIME = "docker"`` to deploy into containers."""
-    async with running_stack(getattr(request.module, "RUNTIME", "sandbox")) as stack:
+async def stack() -> AsyncIterator[Stack]:
+    """The whole stack, deploying into bubblewrap sandboxes (one per test module)."""
+    async with running_stack() as stack:
         yield stack
 
 

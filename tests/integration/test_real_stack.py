@@ -169,7 +169,12 @@ async def test_blocked_prompt_is_rejected_and_logged(stack: Stack) -> None:
     assert queue.returncode == 0 and json.loads(queue.stdout) == []  # blocked, not flagged
 
 
+@pytest.mark.reliability(
+    "Histories",
+    done="Run `mb replay --all` against every history on the real stack's Temporal server",
+)
 async def test_replay_of_every_history_on_the_server_passes(stack: Stack) -> None:
+    """Every history on the server replays (0 failed)."""
     result = stack.mb("replay", "--all")
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 failed" in result.stdout

@@ -252,9 +252,14 @@ async def _get(info: InstanceInfo, path: str, timeout_s: float = 60) -> Any:
         return response.json()
 
 
+@pytest.mark.reliability(
+    "Escape attempts",
+    done="Connect from the app to a listener on the host's 127.0.0.1 (both runtimes)",
+)
 async def test_an_app_cannot_reach_the_hosts_loopback(
     any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv
 ) -> None:
+    """The connection fails; the listener accepted nothing."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
@@ -270,9 +275,17 @@ async def test_an_app_cannot_reach_the_hosts_loopback(
         listener.close()
 
 
+@pytest.mark.reliability(
+    "Escape attempts",
+    done=(
+        "Read host files, the data directory's keys and the Docker socket from the app (both "
+        "runtimes)"
+    ),
+)
 async def test_an_app_cannot_read_the_hosts_files_keys_or_docker_socket(
     any_runtime: SandboxRuntime | DockerRuntime, probe_bundle: Path, pyenv: PythonEnv
 ) -> None:
+    """None of them can be read or is even visible."""
     planted = any_runtime.state_dir.parent / "planted-key"
     planted.write_text(f"key-{uuid.uuid4().hex}")
     planted.chmod(0o644)  # readable by anybody on the host: only isolation hides it
@@ -289,9 +302,14 @@ async def test_an_app_cannot_read_the_hosts_files_keys_or_docker_socket(
         assert "read" not in seen, (path, seen)
 
 
+@pytest.mark.reliability(
+    "Escape attempts",
+    done="List the app's environment (both runtimes)",
+)
 async def test_an_app_sees_none_of_the_hosts_environment(
     any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No variable of the host's environment is there."""
     planted = f"planted-{uuid.uuid4().hex}"
     monkeypatch.setenv("MB_PLANTED_HOST_VALUE", planted)
     info = await _start(any_runtime, probe_bundle, pyenv)
@@ -300,9 +318,14 @@ async def test_an_app_sees_none_of_the_hosts_environment(
     assert not any(key.startswith(("MB_", "DOCKER", "SUDO", "SSH")) for key in seen), seen
 
 
+@pytest.mark.reliability(
+    "Escape attempts",
+    done="Write everywhere from the app (both runtimes)",
+)
 async def test_an_app_writes_only_to_tmp_and_its_data(
     any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv
 ) -> None:
+    """Only /tmp and the app's data directory are writable."""
     info = await _start(any_runtime, probe_bundle, pyenv)
     for path in ("/app/main.py", "/app/new.txt", "/etc/passwd", "/usr/evil", "/evil"):
         seen = await _get(info, f"/write?path={path}")
@@ -311,9 +334,14 @@ async def test_an_app_writes_only_to_tmp_and_its_data(
     assert await _get(info, "/write?path=/data/ok") == {"written": True}
 
 
+@pytest.mark.reliability(
+    "Escape attempts",
+    done="Try to become root from the app (both runtimes)",
+)
 async def test_an_app_is_unprivileged_and_cannot_gain_privileges(
     any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv
 ) -> None:
+    """The app runs unprivileged with no capabilities and cannot gain privileges."""
     info = await _start(any_runtime, probe_bundle, pyenv)
     seen = await _get(info, "/who")
     assert (seen["uid"], seen["gid"]) == (65534, 65534)
@@ -325,6 +353,10 @@ async def test_an_app_is_unprivileged_and_cannot_gain_privileges(
     ("bomb", "bound"),
     [("/forkbomb", ("forked", PIDS)), ("/fill", ("mb", MEMORY_MB)), ("/membomb", ("mb", 1024))],
 )
+@pytest.mark.reliability(
+    "Resource abuse",
+    done="A fork bomb, a memory bomb and filling /tmp in one app (both runtimes)",
+)
 async def test_resource_bombs_are_contained_and_neighbours_keep_serving(
     any_runtime: SandboxRuntime | DockerRuntime,
     probe_bundle: Path,
@@ -332,6 +364,8 @@ async def test_resource_bombs_are_contained_and_neighbours_keep_serving(
     bomb: str,
     bound: tuple[str, int],
 ) -> None:
+    """Each is stopped by its limit (pids, memory, tmpfs size) or the instance is ended; a
+    neighbouring app keeps answering."""
     bomber = await _start(any_runtime, probe_bundle, pyenv)
     neighbour = await _start(any_runtime, probe_bundle, pyenv)
     try:
@@ -350,6 +384,10 @@ async def test_resource_bombs_are_contained_and_neighbours_keep_serving(
     assert await _get(neighbour, "/health") == {"ok": True}
 
 
+@pytest.mark.reliability(
+    "Resource abuse",
+    done="Four processes spinning in one app on a 2-core host (both runtimes)",
+)
 async def test_a_busy_loop_gets_its_cpu_share_and_neighbours_keep_serving(
     any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv
 ) -> None:
@@ -426,9 +464,18 @@ async def _kill_behind_its_back(runtime: SandboxRuntime | DockerRuntime, instanc
     raise AssertionError(f"{instance_id} survived its kill")
 
 
+@pytest.mark.reliability(
+    "Reconciliation",
+    done=(
+        "Kill a routed instance and leave an unrouted one running past the grace period (both "
+        "runtimes)"
+    ),
+)
 async def test_reconciliation_restarts_a_dead_live_instance_and_stops_an_orphan(
     any_runtime: SandboxRuntime | DockerRuntime, probe_bundle: Path, pyenv: PythonEnv, db: Database
 ) -> None:
+    """One pass restarts the live instance, stops the orphan, leaves a young unrouted instance
+    alone and records an incident for each repair."""
     apps = AppRepository(db)
     for app_id in ("live-app", "orphan-app", "young-app"):
         await apps.ensure(app_id, "alice")
@@ -483,9 +530,15 @@ async def test_reconciliation_restarts_a_dead_live_instance_and_stops_an_orphan(
     ]
 
 
+@pytest.mark.reliability(
+    "Fast and automatic rollback",
+    done="Deploy releases into containers and stop them",
+)
 async def test_docker_keeps_the_images_of_the_last_releases_for_a_fast_rollback(
     docker_base: str, pyenv: PythonEnv, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """The images of the last MB_DOCKER_KEEP_RELEASES releases stay, so a rollback starts without a
+    build; older ones are pruned."""
     import docker
 
     runtime = DockerRuntime(

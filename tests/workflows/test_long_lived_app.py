@@ -12,6 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -127,9 +128,15 @@ async def _runs(client: Client, first_run_id: str) -> list[_Run]:
     return runs
 
 
+@pytest.mark.reliability(
+    "Histories",
+    done="Drive one AppWorkflow through 200 deploys and 100 rollbacks",
+)
 async def test_app_workflow_history_stays_bounded_over_300_operations(
     env: WorkflowEnvironment, workers: FakePipeline
 ) -> None:
+    """It continues as new; each run stays under 5,200 events and 4 MiB; the live version, the kept
+    releases and the deployment list are exactly what the operations imply."""
     workflow_input = AppWorkflowInput(app_id=APP_ID, owner_id=OWNER, watch_interval_s=0.01)
     assert workflow_input.max_history_events == 5000  # the default, not lowered
     handle = await env.client.start_workflow(

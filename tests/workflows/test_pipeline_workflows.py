@@ -265,9 +265,15 @@ async def test_unhealthy_before_switch_keeps_old_release(
     assert workers.routes["sick"] == "sick-v1"
 
 
+@pytest.mark.reliability(
+    "Fast and automatic rollback",
+    done="Make the new release fail its health checks in the watch window after the switch",
+)
 async def test_unhealthy_after_switch_rolls_back_automatically(
     env: WorkflowEnvironment, fake: FakePipeline, workers: FakePipeline
 ) -> None:
+    """Traffic goes back to v1 (switches v1, v2, v1), v2 is stopped, the deployment ends
+    ROLLED_BACK naming v1, and v1 is live again."""
     await _result(env.client, await _deploy(env.client, "flaky", "a habit tracker"))
     # v2 passes the pre-switch check, then fails in the watch window.
     fake.unhealthy = lambda instance_id, call: instance_id == "flaky-v2" and call >= 2
@@ -295,9 +301,15 @@ async def test_first_release_failing_after_switch_takes_app_offline(
     assert "clear:lonely" in workers.calls
 
 
+@pytest.mark.reliability(
+    "Fast and automatic rollback",
+    done="Send the rollback signal after a second release went live",
+)
 async def test_rollback_signal_restores_previous_release(
     env: WorkflowEnvironment, workers: FakePipeline
 ) -> None:
+    """The previous release is started again and routed, the newer one stopped, the rollback
+    is recorded as successful; a rollback with nothing older is refused (409)."""
     await _result(env.client, await _deploy(env.client, "roll", "an inventory"))
     await _result(env.client, await _deploy(env.client, "roll", "an inventory, v2"))
     await _settled(env.client, "roll")

@@ -51,7 +51,12 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     assert {f"{generation}-{s}" for s in scenarios} <= names_
 
 
+@pytest.mark.reliability(
+    "Histories",
+    done="Replay every saved history (six generations of the workflows) against today's code",
+)
 async def test_saved_histories_replay_cleanly() -> None:
+    """Every saved history replays without a non-determinism error."""
     outcomes = await replay(_histories())
     assert len(outcomes) == len(list(HISTORIES.glob("*.json")))
     assert [o for o in outcomes if o.error] == []
@@ -77,7 +82,12 @@ class ReorderedDeploymentWorkflow(DeploymentWorkflow):
         )
 
 
+@pytest.mark.reliability(
+    "Histories",
+    done="Replay a saved history against a copy of the workflow with two steps swapped",
+)
 async def test_a_reordered_workflow_fails_replay() -> None:
+    """The replay fails with a non-determinism error: the check can fail."""
     history = next(h for h in _histories() if h.workflow_id == "v2-happy-1-deploy")
     replayer = Replayer(
         workflows=[AppWorkflow, ReorderedDeploymentWorkflow], data_converter=data_converter()

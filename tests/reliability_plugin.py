@@ -1,0 +1,78 @@
+"""Collects the reliability scenarios (``@pytest.mark.reliability``) and their results.
+
+A test joins the README's reliability table by carrying
+``@pytest.mark.reliability("scenario", done="what the test does to the system")``;
+its docstring says what was checked. With ``--reliability-json PATH`` the
+session writes every marked test, its scenario and its outcome to PATH, which
+``python -m bench.reliability`` turns into the table (after ``--collect-only``
+the outcomes are null).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reliability-json",
+        metavar="PATH",
+        default=None,
+        help="write the reliability scenarios and their results to PATH",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "reliability(scenario, done): a row of the README's reliability table"
+        " (the test's docstring says what is checked)",
+    )
+    config.pluginmanager.register(ReliabilityRecorder(config.getoption("--reliability-json")))
+
+
+class ReliabilityRecorder:
+    """The marked tests of this session, their scenario and their outcome."""
+
+    def __init__(self, path: str | None) -> None:
+        self._path = path
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            marker = item.get_closest_marker("reliability")
+            if marker is None:
+                continue
+            doc = inspect.getdoc(getattr(item, "obj", None)) or ""
+            if not marker.args or "done" not in marker.kwargs or not doc:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: needs reliability(scenario, done=...) and a docstring"
+                )
+            self.rows[item.nodeid] = {
+                "scenario": str(marker.args[0]),
+                "done": str(marker.kwargs["done"]),
+                "checked": " ".join(doc.split("\n\n")[0].split()),
+                "outcome": None,
+                "seconds": 0.0,
+            }
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        row = self.rows.get(report.nodeid)
+        if row is None:
+            return
+        row["seconds"] = round(row["seconds"] + report.duration, 1)
+        if report.failed:
+            row["outcome"] = "failed"
+        elif report.skipped:
+            row["outcome"] = row["outcome"] or "skipped"
+        elif report.when == "call" and row["outcome"] is None:
+            row["outcome"] = "passed"
+
+    def pytest_sessionfinish(self) -> None:
+        if self._path:
+            Path(self._path).write_text(json.dumps(self.rows, indent=2) + "\n")

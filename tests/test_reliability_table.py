@@ -1,0 +1,29 @@
+"""The README's reliability table is generated, complete and green."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from bench.reliability import README, TABLE_FILE, collect, readme_block, render, scenarios
+
+
+def test_the_readme_lists_every_reliability_scenario_and_none_failed() -> None:
+    expected = list(scenarios(collect(run=False)))
+    block = readme_block(README.read_text())
+    listed = [line.split(" | ")[0].removeprefix("| ") for line in block.splitlines()[4:]]
+    assert listed == expected, "run `python -m bench.reliability` to regenerate the table"
+    assert "FAILED" not in block
+    assert TABLE_FILE.read_text().endswith(block)  # the same generated table in both
+
+
+def test_a_failed_scenario_is_shown_as_failed() -> None:
+    row = {"done": "kill it", "checked": "it lives", "seconds": 1.0}
+    grouped = OrderedDict(
+        [
+            ("Kills", [{**row, "outcome": "passed", "nodeid": "t.py::test_a"}]),
+            ("Restarts", [{**row, "outcome": "failed", "nodeid": "t.py::test_b"}]),
+        ]
+    )
+    table = render(grouped, "abc1234", "2026-11-29")
+    assert "| Kills | kill it | it lives | passed (1 test, 1 s) |" in table
+    assert "| Restarts | kill it | it lives | **FAILED**: test_b |" in table
