@@ -1,44 +1,297 @@
-"""Run every benchmark and print their headline figures (``make bench``)."""
+"""Run every benchmark, then write ``bench/RESULTS.md`` and the README's results table.
+
+    python -m bench [--only NAME ...] [--start-rate-seconds N]
+
+Each script runs in its own process and ends with ``figure: value`` lines; the
+table below picks the headline figures (value, the baseline measured in the
+same run, their ratio) and states each target. ``--only`` reruns some scripts
+and keeps the other rows from the previous ``bench/RESULTS.md``.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import subprocess
 import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+README = ROOT / "README.md"
+START, END = "<!-- bench-results:start -->", "<!-- bench-results:end -->"
+FIGURES_JSON = "<!-- figures: "
 
 SCRIPTS = [
-    "bench.moderation_local",
-    "bench.qa_static_deps",
-    "bench.qa_mutation",
-    "bench.qa_fuzz",
-    "bench.qa_gate",
-    "bench.codec",
-    "bench.secrets",
-    "bench.restore",
-    "bench.runtime_start",
-    "bench.rollback",
-    "bench.api",
-    "bench.pipeline_overhead",
+    "moderation_local",
+    "qa_static_deps",
+    "qa_mutation",
+    "qa_fuzz",
+    "qa_gate",
+    "codec",
+    "secrets",
+    "restore",
+    "runtime_start",
+    "rollback",
+    "api",
+    "pipeline_overhead",
+    "start_rate",
 ]
 
 
+@dataclass(frozen=True)
+class Headline:
+    """One row: what is measured, the figures holding value/baseline/ratio, the target."""
+
+    what: str
+    value: str
+    baseline: str | None
+    ratio: str | None
+    target: str
+
+
+HEADLINES = [
+    Headline(
+        "deployment signal → live (s)",
+        "pipeline_total_s",
+        "baseline_by_hand_s",
+        "orchestration_overhead_ratio",
+        "ratio ≤ 2",
+    ),
+    Headline(
+        "… without the 3 s watch window",
+        "pipeline_total_s",
+        "baseline_by_hand_s",
+        "orchestration_overhead_ratio_excl_watch",
+        "ratio ≤ 1.2",
+    ),
+    Headline(
+        "QA gate, five stages (s)",
+        "qa_gate_s",
+        "qa_by_hand_s",
+        "qa_gate_vs_by_hand_ratio",
+        "ratio < 1",
+    ),
+    Headline(
+        "mutation stage (s) vs plain mutmut",
+        "mutation_stage_s",
+        "mutmut_plain_s",
+        "mutation_overhead_ratio",
+        "ratio ≤ 1.2",
+    ),
+    Headline(
+        "fuzz stage (s) vs unsandboxed",
+        "fuzz_stage_s",
+        "fuzz_unsandboxed_s",
+        "fuzz_sandbox_overhead_ratio",
+        "ratio ≤ 1.5",
+    ),
+    Headline(
+        "bandit via its API (s) vs CLI",
+        "bandit_s",
+        "bandit_cli_s",
+        "bandit_ratio_vs_cli",
+        "ratio < 1",
+    ),
+    Headline(
+        "local moderation (µs/prompt)",
+        "moderation_us_per_prompt",
+        "baseline_us_per_prompt",
+        "moderation_ratio_vs_baseline",
+        "< 1 ms a prompt",
+    ),
+    Headline(
+        "payload codec 1 MiB vs raw AES-GCM",
+        "codec_json_mb_s",
+        None,
+        "codec_ratio_1m",
+        "ratio ≥ 0.5",
+    ),
+    Headline(
+        "secret reveal with audit row (/s)",
+        "secret_reveals_per_s_c1",
+        None,
+        "secret_reveal_audit_ratio_c1",
+        "ratio ≥ 0.4",
+    ),
+    Headline(
+        "API status route (req/s) vs /healthz",
+        "api_status_rps",
+        "api_healthz_rps",
+        "api_auth_vs_healthz_ratio",
+        "ratio ≥ 0.5",
+    ),
+    Headline(
+        "API list route (req/s) vs /healthz",
+        "api_list_rps",
+        "api_healthz_rps",
+        "api_list_vs_healthz_ratio",
+        "ratio ≥ 0.5",
+    ),
+    Headline(
+        "base backup (s) vs pg_dump",
+        "base_backup_s",
+        "pg_dump_s",
+        "backup_vs_dump_ratio",
+        "ratio ≤ 4",
+    ),
+    Headline(
+        "PITR restore (s) vs pg_restore",
+        "pitr_restore_s",
+        "pg_restore_s",
+        "restore_vs_pg_restore_ratio",
+        "ratio ≤ 4",
+    ),
+    Headline(
+        "container start (s) vs sandbox",
+        "container_start_s",
+        "sandbox_start_s",
+        "container_vs_sandbox_start_ratio",
+        "ratio ≤ 2",
+    ),
+    Headline(
+        "rollback through the gateway, Docker (s)",
+        "docker_rollback_s",
+        "sandbox_rollback_s",
+        "docker_vs_sandbox_rollback_ratio",
+        "< 2 s",
+    ),
+    Headline(
+        "deploy switch, Docker / sandbox (s)",
+        "docker_deploy_switch_s",
+        "sandbox_deploy_switch_s",
+        None,
+        "—",
+    ),
+    Headline(
+        "failed requests during deploy + rollback, Docker",
+        "docker_failed_requests",
+        None,
+        None,
+        "0",
+    ),
+    Headline(
+        "failed requests during deploy + rollback, sandbox",
+        "sandbox_failed_requests",
+        None,
+        None,
+        "0",
+    ),
+    Headline(
+        "trivial pipelines started per s (sustained)",
+        "start_rate_per_s",
+        None,
+        None,
+        "all complete",
+    ),
+    Headline("… backlog at the end", "start_rate_backlog_end", None, None, "0"),
+    Headline(
+        "… p95 schedule-to-start (ms), encrypted vs plain",
+        "start_rate_p95_schedule_to_start_ms",
+        "start_rate_plain_p95_schedule_to_start_ms",
+        None,
+        "< 100 ms",
+    ),
+    Headline(
+        "… worker CPU per pipeline, encrypted vs plain",
+        "start_rate_cpu_vs_plain_ratio",
+        None,
+        "start_rate_cpu_vs_plain_ratio",
+        "ratio ≤ 1.5",
+    ),
+]
+
+
+def run(module: str, extra: list[str]) -> tuple[int, dict[str, str]]:
+    """Run one script (its output streams through); its exit code and figure lines."""
+    print(f"== bench.{module}", flush=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"bench.{module}", *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    figures: dict[str, str] = {}
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        name, sep, value = line.strip().partition(": ")
+        if sep and name and " " not in name:
+            figures[name] = value
+    return proc.wait(), figures
+
+
+def previous_figures() -> dict[str, str]:
+    """The figures recorded in the last RESULTS.md (for --only)."""
+    if not RESULTS.exists():
+        return {}
+    for line in RESULTS.read_text().splitlines():
+        if line.startswith(FIGURES_JSON):
+            loaded: dict[str, str] = json.loads(
+                line.removeprefix(FIGURES_JSON).removesuffix(" -->")
+            )
+            return loaded
+    return {}
+
+
+def table(figures: dict[str, str], note: str) -> str:
+    """The markdown table of the headline figures."""
+    lines = [
+        note,
+        "",
+        "| figure | value | baseline (same run) | ratio | target |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for h in HEADLINES:
+        cells = [figures.get(name, "—") if name else "" for name in (h.value, h.baseline, h.ratio)]
+        lines.append(f"| {h.what} | {cells[0]} | {cells[1]} | {cells[2]} | {h.target} |")
+    return "\n".join(lines) + "\n"
+
+
+def write(figures: dict[str, str], failed: list[str], start_rate_s: float) -> str:
+    """RESULTS.md (with every figure, for the next --only) and the README block."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    note = (
+        f"`python -m bench` on {datetime.now(UTC).date().isoformat()}, commit `{commit}`,"
+        f" start rate sustained for {start_rate_s:.0f} s per phase"
+        + (f"; **failed**: {', '.join(failed)}" if failed else "")
+        + "."
+    )
+    body = table(figures, note)
+    RESULTS.write_text(
+        "# Benchmark results\n\n" + body + "\n" + FIGURES_JSON + json.dumps(figures) + " -->\n"
+    )
+    text = README.read_text()
+    head, rest = text.split(START, 1)
+    README.write_text(head + START + "\n" + body + END + rest.split(END, 1)[1])
+    return body
+
+
 def main() -> int:
-    """Run each benchmark in its own process; collect the ``figure: value`` lines."""
-    figures: list[str] = []
-    for module in SCRIPTS:
-        print(f"== {module}", flush=True)
-        result = subprocess.run([sys.executable, "-m", module], capture_output=True, text=True)
-        sys.stdout.write(result.stdout)
-        if result.returncode != 0:
-            sys.stderr.write(result.stderr)
-            return result.returncode
-        figures += [
-            line
-            for line in result.stdout.splitlines()
-            if ": " in line and " " not in line.split(": ")[0]
-        ]
-    print("== headline figures")
-    print("\n".join(figures))
-    return 0
+    """Run the scripts, write the tables, print the headline figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=SCRIPTS, help="run only these scripts")
+    parser.add_argument(
+        "--start-rate-seconds", type=float, default=600.0, help="per phase (default 10 min)"
+    )
+    args = parser.parse_args()
+    figures = previous_figures() if args.only else {}
+    failed = []
+    for module in args.only or SCRIPTS:
+        extra = ["--seconds", str(args.start_rate_seconds)] if module == "start_rate" else []
+        code, found = run(module, extra)
+        figures.update(found)
+        if code != 0:
+            failed.append(module)
+    body = write(figures, failed, args.start_rate_seconds)
+    print("== headline figures\n" + body)
+    for name, value in figures.items():
+        print(f"{name}: {value}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from tests.integration.conftest import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-TEST_TIMEOUT_S = 20
+TEST_TIMEOUT_S = 30
 WORKER_ENV = {"MB_QA_TEST_TIMEOUT_S": str(TEST_TIMEOUT_S)}
 QUICK_QA = {"mutation_timeout_s": 20, "fuzz_timeout_s": 20}
 
@@ -61,7 +61,7 @@ def _worker_is_up(stack: Stack) -> None:
     done="Deploy a bundle whose test sleeps for an hour",
 )
 async def test_tests_that_hang_end_in_a_timeout_verdict(stack: Stack) -> None:
-    """The gate rejects it within its timeouts (tests 20 s per run, mutation and fuzz 20 s) naming
+    """The gate rejects it within its timeouts (tests 30 s per run, mutation and fuzz 20 s) naming
     the timeout; nothing is served; the worker stays up."""
     files = _notes_bundle()
     files["tests/test_hang.py"] = "import time\n\n\ndef test_forever():\n    time.sleep(3600)\n"
@@ -69,7 +69,7 @@ async def test_tests_that_hang_end_in_a_timeout_verdict(stack: Stack) -> None:
     summary = await _verdict(stack, "hangs", {"bundle": files, "qa": QUICK_QA})
     assert summary.outcome is DeploymentOutcome.REJECTED_QA, summary
     assert f"tests: run 1 timed out after {TEST_TIMEOUT_S} s" in summary.message, summary.message
-    # bounded by the QA timeouts (20 s per run, 20 s mutation and fuzz), not by the hang
+    # bounded by the QA timeouts (30 s per run, 20 s mutation and fuzz), not by the hang
     assert time.monotonic() - started < 240
     assert (await stack.apps.get("/apps/hangs/")).status_code == 404
     _worker_is_up(stack)

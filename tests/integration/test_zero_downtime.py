@@ -5,14 +5,20 @@ no failed request, and the rollback bringing back exactly the earlier release.""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import docker
 import httpx
 import pytest
 
+from activities.generation import generate_offline
 from runtime.docker import LABEL, DockerRuntime
 from runtime.docker_base import build_base_image
+from store.apps import AppRepository
+from store.audit import AuditLog
+from store.bundles import write_bundle
 from temporal.pipeline_client import app_releases, app_status
 from tests.integration.conftest import Stack, running_stack
 
@@ -93,3 +99,81 @@ async def test_switch_and_roll_back_without_a_failed_request(stack: Stack) -> No
         host = container.attrs["HostConfig"]
         assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] is True
         assert host["CapDrop"] == ["ALL"] and container.attrs["Config"]["User"] == "65534:65534"
+
+
+@pytest.mark.reliability(
+    "Zero-downtime switch",
+    done="Set a new value of a secret the live release declares, under steady load (each runtime)",
+)
+async def test_declared_secrets_are_injected_at_deploy_and_never_reach_temporal(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """A release deploys only once the secrets it declares are set, gets them injected (audited,
+    by the runtime), and a new value rolls it onto a new instance while every request of a
+    steady load answers 200; the value never reaches Temporal's store or any log."""
+    value = "sk_live_DEPLOY-TIME-" + uuid.uuid4().hex
+    bundle = write_bundle(generate_offline("a poll for our team lunch").bundle, tmp_path / "vault")
+    manifest = bundle / "microapp.toml"
+    manifest.write_text(manifest.read_text() + 'secrets = ["API_TOKEN"]\n')
+    await AppRepository(stack.db).ensure("vault-poll", "local")
+
+    missing = stack.mb("deploy", "--bundle", str(bundle), "--app", "vault-poll")
+    assert missing.returncode == 1
+    assert "API_TOKEN" in missing.stdout and "not all are set" in missing.stdout
+
+    stored = stack.mb("secrets", "set", "vault-poll", "API_TOKEN", stdin=value)
+    assert stored.returncode == 0, stored.stderr
+    deployed = stack.mb("deploy", "--bundle", str(bundle), "--app", "vault-poll")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert (await stack.apps.get("/apps/vault-poll/health")).status_code == 200
+
+    injected = await AuditLog(stack.db).search(
+        action="secret.inject", resource_prefix="secret:vault"
+    )
+    assert [r.outcome for r in injected] == ["ok", "failed"]
+    assert injected[0].actor.startswith("runtime:")
+    assert injected[0].detail == {"owner": "local", "secrets": {"API_TOKEN": 1}}
+
+    # A new value rolls the live release onto a new instance while it serves: no request fails.
+    statuses: list[int] = []
+    stop = asyncio.Event()
+
+    async def load() -> None:
+        while not stop.is_set():
+            try:
+                statuses.append((await stack.apps.get("/apps/vault-poll/health")).status_code)
+            except httpx.HTTPError as err:
+                statuses.append(-1)
+                print("load error:", err)
+
+    loader = asyncio.create_task(load())
+    changed = await asyncio.to_thread(
+        stack.mb, "secrets", "set", "vault-poll", "API_TOKEN", stdin=value + "-v2"
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "being restarted" in changed.stdout
+
+    async def refreshed() -> bool:
+        return any(r.done for r in (await app_status(stack.client, "vault-poll")).refreshes)
+
+    for _ in range(600):
+        if await refreshed():
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
+    stop.set()
+    await loader
+    status = await app_status(stack.client, "vault-poll")
+    assert status.refreshes[-1].ok, status.refreshes[-1].message
+    assert status.live is not None and status.live.instance_id.endswith("-r1")
+    assert len(statuses) > 20 and set(statuses) == {200}, statuses
+    versions = await AuditLog(stack.db).search(
+        action="secret.inject", resource_prefix="secret:vault"
+    )
+    assert versions[0].detail == {"owner": "local", "secrets": {"API_TOKEN": 2}}
+
+    # The value went from PostgreSQL to the sandbox inside one activity: Temporal never saw it.
+    store = b"".join(p.read_bytes() for p in stack.data_dir.glob("temporal.sqlite*") if p.is_file())
+    assert value.encode() not in store
+    for log in (stack.data_dir / "logs").glob("*.log"):
+        assert value.encode() not in log.read_bytes(), log

@@ -1,9 +1,10 @@
-"""The README's reliability table is generated, complete and green."""
+"""The README's reliability and benchmark tables are the generated ones, complete and green."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
+import bench.__main__ as bench_runner
 from bench.reliability import README, TABLE_FILE, collect, readme_block, render, scenarios
 
 
@@ -27,3 +28,15 @@ def test_a_failed_scenario_is_shown_as_failed() -> None:
     table = render(grouped, "abc1234", "2026-11-29")
     assert "| Kills | kill it | it lives | passed (1 test, 1 s) |" in table
     assert "| Restarts | kill it | it lives | **FAILED**: test_b |" in table
+
+
+def test_the_readme_results_table_is_the_one_the_bench_runner_wrote() -> None:
+    text = README.read_text()
+    block = text.split(bench_runner.START, 1)[1].split(bench_runner.END, 1)[0].strip("\n")
+    results = bench_runner.RESULTS.read_text()
+    assert block and block + "\n" in results, "run `python -m bench` to regenerate both"
+    rows = [line for line in block.splitlines() if line.startswith("| ")][2:]
+    assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == [
+        h.what for h in bench_runner.HEADLINES
+    ]
+    assert "**failed**" not in block
