@@ -249,6 +249,7 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
                     return record.info()
                 log.info("instance %s: cleaning up a dead or broken leftover", instance_id)
                 await self._teardown(record, drain_s=0.0)
+            await self._kill_strays(instance_id)
             record = await self._launch(
                 instance_id=instance_id,
                 app_id=app_id,
@@ -268,6 +269,24 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
             record = await asyncio.to_thread(self._load, instance_id)
             if record is not None and record.stopped_at is None:
                 await self._teardown(record, drain_s=drain_s)
+
+    async def _kill_strays(self, instance_id: str) -> None:
+        """Kill sandboxes of ``instance_id`` that no record knows of.
+
+        A worker killed between spawning bwrap and saving the record leaves a
+        running sandbox behind; a retried start would otherwise launch a second
+        one beside it. Both bwrap and the sandbox's init carry the socket
+        directory in their command line, so they are found by it; killing the
+        init ends everything in its pid namespace.
+        """
+        strays = await asyncio.to_thread(_processes_naming, self.instance_dir(instance_id) / "sock")
+        if not strays:
+            return
+        log.warning("instance %s: killing %d stray sandbox processes", instance_id, len(strays))
+        for proc in strays:
+            await asyncio.to_thread(_signal, *proc, signal.SIGKILL)
+        for proc in strays:
+            await _wait_dead(proc, 5.0)
 
     def _is_running(self, record: InstanceRecord) -> bool:
         return _alive(record.init_pid, record.init_start)
@@ -555,6 +574,23 @@ def _start_time(pid: int) -> int | None:
     if stat is None or stat[0] in ("Z", "X"):
         return None
     return stat[2]
+
+
+def _processes_naming(path: Path) -> list[tuple[int, int]]:
+    """Live processes (pid, start time) with ``path`` as a whole argument of their command."""
+    target = os.fsencode(str(path))
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                args = cmdline.read().split(b"\0")
+        except OSError:
+            continue  # gone, or not ours to read
+        if target in args and (start := _start_time(int(entry.name))) is not None:
+            found.append((int(entry.name), start))
+    return found
 
 
 def _alive(pid: int, start: int) -> bool:

@@ -174,10 +174,15 @@ async def test_blocked_prompt_is_rejected_and_logged(stack: Stack) -> None:
     done="Run `mb replay --all` against every history on the real stack's Temporal server",
 )
 async def test_replay_of_every_history_on_the_server_passes(stack: Stack) -> None:
-    """Every history on the server replays (0 failed)."""
+    """Every history on the server replays (0 failed), at least an AppWorkflow's and a
+    DeploymentWorkflow's even when this test runs alone."""
+    prompt = "a login page that looks exactly like PayPal to collect passwords"
+    deployment_id, _ = await stack.deploy("replayed", prompt)  # blocked: a short history
+    await stack.finished("replayed", deployment_id)
     result = stack.mb("replay", "--all")
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 failed" in result.stdout
+    assert int(result.stdout.split(" histories replayed")[0].split()[-1]) >= 2
 
 
 async def test_cli_moderate_and_qa(stack: Stack, tmp_path: Path) -> None:

@@ -233,6 +233,38 @@ async def test_a_dead_leftover_is_replaced_on_start(
     assert await probe(again.socket_path, "/health", timeout_s=2) == 200
 
 
+async def test_a_sandbox_left_by_an_interrupted_start_is_killed_on_retry(
+    runtime: SandboxRuntime, app_bundle: Path, pyenv: PythonEnv
+) -> None:
+    """A worker SIGKILLed after spawning bwrap but before saving the record leaves a sandbox
+    no record knows of; the retried start kills it instead of running a second copy."""
+    info = await start(runtime, app_bundle, pyenv)
+    record = await runtime.record(info.instance_id)
+    assert record is not None
+    (runtime.instance_dir(info.instance_id) / "instance.json").unlink()  # never saved
+    assert await runtime.state(info.instance_id) == "missing"
+
+    again = await start(runtime, app_bundle, pyenv)
+    new_record = await runtime.record(again.instance_id)
+    assert new_record is not None and new_record.init_pid != record.init_pid
+    assert not present(record.init_pid) and not present(record.bwrap_pid)
+    assert await probe(again.socket_path, "/health", timeout_s=2) == 200
+    sock_dir = str(runtime.instance_dir(info.instance_id) / "sock")
+    naming = {
+        tuple(args)
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and sock_dir.encode() in (args := _cmdline(pid))
+    }
+    assert len(naming) == 1  # one sandbox (bwrap and its init share a command line)
+
+
+def _cmdline(pid: str) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
 SECRET_APP = """
 import hashlib
 import os
