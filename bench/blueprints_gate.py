@@ -18,6 +18,7 @@ from pathlib import Path
 from activities.generation import generate_offline
 from activities.generation.blueprints import BLUEPRINTS
 from activities.qa_gate import QAGate
+from bench import ADVISORY_SNAPSHOT
 from runtime.envs import EnvBuilder
 from schemas.settings import Settings
 from store.bundles import bundle_hash, write_bundle
@@ -33,7 +34,7 @@ PROMPTS = {
     "expenses": "split bills on our ski trip between Ann, Bob and Cy in €",
     "inventory": "inventory for my hardware store with categories: tools, paint; warn below 3",
 }
-SNAPSHOT = Path(__file__).resolve().parents[2] / "shared" / "advisories" / "pypa" / "vulns"
+SNAPSHOT = ADVISORY_SNAPSHOT
 
 
 async def main() -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from activities.generation import generate_offline
 from activities.qa.test_runs import run_tests_repeatedly
+from bench import ADVISORY_SNAPSHOT
 from cli.stack import backends
 from runtime.envs import EnvBuilder
 from runtime.health import wait_healthy
@@ -122,6 +123,7 @@ def _settings(root: Path) -> Settings:
         temporal_ui_port=free_loopback_port(),
         runtime_host="bench",
         drain_s=0,
+        advisory_db=ADVISORY_SNAPSHOT,
     )
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from activities.generation import generate_offline
 from activities.qa.deps import scan_dependencies
 from activities.qa_gate import QAGate
+from bench import ADVISORY_SNAPSHOT
 from bench.qa_fuzz import baseline_once as fuzz_by_hand
 from bench.qa_mutation import plain_run as mutmut_by_hand
 from runtime.envs import EnvBuilder
@@ -33,7 +34,7 @@ from schemas.settings import Settings
 from store.bundles import bundle_hash, write_bundle
 
 DEMO_PROMPT = "a todo list for my climbing team"
-SNAPSHOT = Path(__file__).resolve().parents[2] / "shared" / "advisories" / "pypa" / "vulns"
+SNAPSHOT = ADVISORY_SNAPSHOT
 
 
 async def by_hand(root: Path, bundle_dir: Path, requirements: str) -> dict[str, float]:

@@ -32,12 +32,13 @@ from activities.generation import generate_offline
 from activities.qa import advisories
 from activities.qa.deps import scan_dependencies
 from activities.qa.static import scan_static
+from bench import ADVISORY_SNAPSHOT
 from runtime.envs import EnvBuilder
 from schemas.qa import QAPolicy
 from store.bundles import write_bundle
 
 DEMO_PROMPT = "a todo list for my climbing team"
-SNAPSHOT = Path(__file__).resolve().parents[1].parent / "shared/advisories/pypa/vulns"
+SNAPSHOT = ADVISORY_SNAPSHOT
 
 
 def median_s(fn: Callable[[], object], repeat: int) -> float:

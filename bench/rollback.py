@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 
+from bench import ADVISORY_SNAPSHOT
 from schemas.deployment import RollbackRequest, Stage
 from schemas.settings import Settings
 from temporal.client import connect
@@ -109,8 +110,7 @@ async def measure(runtime: str) -> dict[str, float]:
         "MB_OIDC_DEV_PORT": str(free_loopback_port()),
         **{f"MB_{name}_PORT": str(port) for name, port in ports.items()},
     }
-    if "MB_ADVISORY_DB" in os.environ:
-        env["MB_ADVISORY_DB"] = os.environ["MB_ADVISORY_DB"]
+    env["MB_ADVISORY_DB"] = os.environ.get("MB_ADVISORY_DB", str(ADVISORY_SNAPSHOT))
     log = data / "up.log"
     up = _start_up(env, log)
     try:
