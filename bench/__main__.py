@@ -16,12 +16,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench import readme_tables
+from bench.readme_tables import ROOT
+
 RESULTS = ROOT / "bench" / "RESULTS.md"
-README = ROOT / "README.md"
-START, END = "<!-- bench-results:start -->", "<!-- bench-results:end -->"
+BLOCK = "bench-results"
 FIGURES_JSON = "<!-- figures: "
 
 SCRIPTS = [
@@ -254,14 +254,12 @@ def table(figures: dict[str, str], note: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(figures: dict[str, str], failed: list[str], start_rate_s: float) -> str:
+def write(figures: dict[str, str], failed: list[str]) -> str:
     """RESULTS.md (with every figure, for the next --only) and the README block."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     note = (
-        f"`python -m bench` on {datetime.now(UTC).date().isoformat()}, commit `{commit}`,"
-        f" start rate sustained for {start_rate_s:.0f} s per phase"
+        f"`python -m bench` on {datetime.now(UTC).date().isoformat()},"
+        f" commit `{readme_tables.commit()}`,"
+        f" start rate sustained for {figures.get('start_rate_seconds', '—')} s per phase"
         + (f"; **failed**: {', '.join(failed)}" if failed else "")
         + "."
     )
@@ -269,9 +267,7 @@ def write(figures: dict[str, str], failed: list[str], start_rate_s: float) -> st
     RESULTS.write_text(
         "# Benchmark results\n\n" + body + "\n" + FIGURES_JSON + json.dumps(figures) + " -->\n"
     )
-    text = README.read_text()
-    head, rest = text.split(START, 1)
-    README.write_text(head + START + "\n" + body + END + rest.split(END, 1)[1])
+    readme_tables.replace(BLOCK, body)
     return body
 
 
@@ -291,7 +287,7 @@ def main() -> int:
         figures.update(found)
         if code != 0:
             failed.append(module)
-    body = write(figures, failed, args.start_rate_seconds)
+    body = write(figures, failed)
     print("== headline figures\n" + body)
     for name, value in figures.items():
         print(f"{name}: {value}")

@@ -34,13 +34,12 @@ PROMPTS = {
     "expenses": "split bills on our ski trip between Ann, Bob and Cy in €",
     "inventory": "inventory for my hardware store with categories: tools, paint; warn below 3",
 }
-SNAPSHOT = ADVISORY_SNAPSHOT
 
 
 async def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="mb-bench-bp-"))
     root.chmod(0o755)
-    settings = Settings(data_dir=root, advisory_db=SNAPSHOT)
+    settings = Settings(data_dir=root, advisory_db=ADVISORY_SNAPSHOT)
     gate = QAGate(EnvBuilder(root / "envs"), settings)
     passed, gate_times, tests_times = 0, [], []
     try:

@@ -34,7 +34,6 @@ from schemas.settings import Settings
 from store.bundles import bundle_hash, write_bundle
 
 DEMO_PROMPT = "a todo list for my climbing team"
-SNAPSHOT = ADVISORY_SNAPSHOT
 
 
 async def by_hand(root: Path, bundle_dir: Path, requirements: str) -> dict[str, float]:
@@ -73,7 +72,7 @@ async def by_hand(root: Path, bundle_dir: Path, requirements: str) -> dict[str, 
     times["static"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    await scan_dependencies(env, database=SNAPSHOT)
+    await scan_dependencies(env, database=ADVISORY_SNAPSHOT)
     times["deps"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t0
     return times
@@ -90,7 +89,7 @@ async def main() -> None:
 
         hand = await by_hand(root, bundle_dir, requirements)
 
-        settings = Settings(data_dir=root, advisory_db=SNAPSHOT)
+        settings = Settings(data_dir=root, advisory_db=ADVISORY_SNAPSHOT)
         gate = QAGate(EnvBuilder(root / "envs"), settings)
         t0 = time.perf_counter()
         report = await gate.run_all(bundle_dir, bundle, digest, settings.qa_policy())

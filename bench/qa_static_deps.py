@@ -38,7 +38,6 @@ from schemas.qa import QAPolicy
 from store.bundles import write_bundle
 
 DEMO_PROMPT = "a todo list for my climbing team"
-SNAPSHOT = ADVISORY_SNAPSHOT
 
 
 def median_s(fn: Callable[[], object], repeat: int) -> float:
@@ -62,7 +61,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--prompt", default=DEMO_PROMPT)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--database", type=Path, default=SNAPSHOT)
+    parser.add_argument("--database", type=Path, default=ADVISORY_SNAPSHOT)
     args = parser.parse_args()
     if not args.database.is_dir():
         print(f"advisory database not found: {args.database}", file=sys.stderr)

@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+from bench import readme_tables
+from bench.readme_tables import README, ROOT
+
 TABLE_FILE = ROOT / "bench" / "RELIABILITY.md"
-START, END = "<!-- reliability-table:start -->", "<!-- reliability-table:end -->"
+BLOCK = "reliability-table"
 
 
 def collect(run: bool) -> dict[str, dict[str, Any]]:
@@ -80,26 +81,10 @@ def render(grouped: OrderedDict[str, list[dict[str, Any]]], commit: str, day: st
     return "\n".join(lines) + "\n"
 
 
-def readme_block(text: str) -> str:
-    """What README.md holds between the markers."""
-    try:
-        return text.split(START, 1)[1].split(END, 1)[0].strip("\n") + "\n"
-    except IndexError:
-        raise SystemExit(f"README.md has no {START} ... {END} block") from None
-
-
 def write(table: str) -> None:
     """The table into bench/RELIABILITY.md and README.md."""
     TABLE_FILE.write_text("# Reliability scenarios\n\n" + table)
-    text = README.read_text()
-    old = readme_block(text)
-    README.write_text(text.replace(old, table, 1))
-
-
-def readme_scenarios(text: str) -> list[str]:
-    """The scenario column of the README's table."""
-    rows = [line for line in readme_block(text).splitlines() if line.startswith("| ")]
-    return [row.split(" | ")[0].removeprefix("| ").replace("\\|", "|") for row in rows[2:]]
+    readme_tables.replace(BLOCK, table)
 
 
 def main() -> int:
@@ -109,7 +94,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.check:
         expected = list(scenarios(collect(run=False)))
-        listed = readme_scenarios(README.read_text())
+        listed = readme_tables.first_column(readme_tables.block(README.read_text(), BLOCK))
         if listed != expected:
             print(f"README lists {listed}\nthe tests define {expected}")
             return 1
@@ -117,10 +102,7 @@ def main() -> int:
         return 0
     started = time.monotonic()
     grouped = scenarios(collect(run=True))
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    write(render(grouped, commit or "unknown", datetime.now(UTC).date().isoformat()))
+    write(render(grouped, readme_tables.commit(), datetime.now(UTC).date().isoformat()))
     passed = sum(all(t["outcome"] == "passed" for t in tests) for tests in grouped.values())
     print(f"reliability_run_s: {time.monotonic() - started:.0f}")
     print(f"reliability_scenarios_passed: {passed}/{len(grouped)}")

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import bench.__main__ as bench_runner
-from bench.reliability import README, TABLE_FILE, collect, readme_block, render, scenarios
+from bench import readme_tables
+from bench.readme_tables import README
+from bench.reliability import TABLE_FILE, collect, render, scenarios
 
 
 def test_the_readme_lists_every_reliability_scenario_and_none_failed() -> None:
     expected = list(scenarios(collect(run=False)))
-    block = readme_block(README.read_text())
-    listed = [line.split(" | ")[0].removeprefix("| ") for line in block.splitlines()[4:]]
+    block = readme_tables.block(README.read_text(), "reliability-table")
+    listed = readme_tables.first_column(block)
     assert listed == expected, "run `python -m bench.reliability` to regenerate the table"
     assert "**FAILED**" not in block
     assert TABLE_FILE.read_text().endswith(block)  # the same generated table in both
@@ -31,12 +33,8 @@ def test_a_failed_scenario_is_shown_as_failed() -> None:
 
 
 def test_the_readme_results_table_is_the_one_the_bench_runner_wrote() -> None:
-    text = README.read_text()
-    block = text.split(bench_runner.START, 1)[1].split(bench_runner.END, 1)[0].strip("\n")
+    block = readme_tables.block(README.read_text(), bench_runner.BLOCK)
     results = bench_runner.RESULTS.read_text()
-    assert block and block + "\n" in results, "run `python -m bench` to regenerate both"
-    rows = [line for line in block.splitlines() if line.startswith("| ")][2:]
-    assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == [
-        h.what for h in bench_runner.HEADLINES
-    ]
+    assert block.strip() and block in results, "run `python -m bench` to regenerate both"
+    assert readme_tables.first_column(block) == [h.what for h in bench_runner.HEADLINES]
     assert "**failed**" not in block
