@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-ADVISORY_SNAPSHOT = Path(__file__).resolve().parents[2] / "shared" / "advisories" / "pypa" / "vulns"
+from bench import ADVISORY_SNAPSHOT as ADVISORY_SNAPSHOT
 
 
 def advisory_snapshot() -> Path:
