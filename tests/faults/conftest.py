@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from temporalio.service import RPCError
 
+from schemas.deployment import Stage
 from schemas.runtime import InstanceInfo
+from temporal.pipeline_client import PipelineRequestError, deployment_status
 from tests.integration.conftest import Stack, running_stack
 
 
@@ -17,6 +21,23 @@ async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
     """A module's stack; ``WORKER_ENV`` in the module adds worker settings."""
     async with running_stack(worker_env=getattr(request.module, "WORKER_ENV", None)) as stack:
         yield stack
+
+
+async def deployment_stage(stack: Stack, workflow_id: str) -> Stage:
+    """Where the deployment is; QUEUED while it has not started or no worker answers."""
+    try:
+        return (await deployment_status(stack.client, workflow_id)).stage
+    except (PipelineRequestError, RPCError):
+        return Stage.QUEUED
+
+
+async def wait_for(what: str, check: Callable[[], Awaitable[bool]], within: float = 180) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await check():
+        assert loop.time() < deadline, f"never saw: {what}"
+        await asyncio.sleep(0.05)
 
 
 def sandbox_processes(data_dir: Path) -> list[tuple[int, list[str]]]:

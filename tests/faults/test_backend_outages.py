@@ -14,7 +14,7 @@ import pytest
 
 from schemas.deployment import Stage
 from store.releases import ReleaseRepository
-from temporal.pipeline_client import PipelineRequestError, deployment_status
+from tests.faults.conftest import deployment_stage, wait_for
 from tests.integration.conftest import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -22,17 +22,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 SECRET = "s3cr3t-value-that-must-survive"
 
 
-async def _reach(stack: Stack, workflow_id: str, stage: Stage, within: float = 180) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        try:
-            if (await deployment_status(stack.client, workflow_id)).stage is stage:
-                return
-        except PipelineRequestError:
-            pass  # not started yet
-        assert loop.time() < deadline, f"never reached {stage}"
-        await asyncio.sleep(0.05)
+async def _reach(stack: Stack, workflow_id: str, stage: Stage) -> None:
+    async def there() -> bool:
+        return await deployment_stage(stack, workflow_id) is stage
+
+    await wait_for(f"stage {stage}", there)
 
 
 def _refused_as_unavailable(response: httpx.Response, what: str) -> None:

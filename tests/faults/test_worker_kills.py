@@ -8,7 +8,6 @@ happened once, and no sandbox of a dead worker is left behind.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -16,31 +15,19 @@ from datetime import UTC, datetime
 
 import pytest
 from temporalio.api.enums.v1 import EventType, PendingActivityState
-from temporalio.service import RPCError
 
 from schemas.deployment import Stage
 from store.releases import ReleaseRepository
 from temporal import names
-from temporal.pipeline_client import PipelineRequestError, deployment_status
-from tests.faults.conftest import running_instances, sandbox_processes
+from tests.faults.conftest import (
+    deployment_stage,
+    running_instances,
+    sandbox_processes,
+    wait_for,
+)
 from tests.integration.conftest import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-
-
-async def _stage(stack: Stack, workflow_id: str) -> Stage:
-    try:
-        return (await deployment_status(stack.client, workflow_id)).stage
-    except (PipelineRequestError, RPCError):
-        return Stage.QUEUED  # not started yet, or no worker answering the query right now
-
-
-async def _wait_for(what: str, check: Callable[[], Awaitable[bool]], within: float = 180) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not await check():
-        assert loop.time() < deadline, f"never saw: {what}"
-        await asyncio.sleep(0.05)
 
 
 def _kill_worker(stack: Stack) -> None:
@@ -79,12 +66,12 @@ async def test_a_deployment_survives_the_worker_being_killed_four_times(stack: S
     killed_at: list[str] = []
 
     async def kill_when(point: str, check: Callable[[], Awaitable[bool]]) -> None:
-        await _wait_for(point, check)
+        await wait_for(point, check)
         _kill_worker(stack)
         killed_at.append(point)
 
     async def stage_in(*stages: Stage) -> bool:
-        return await _stage(stack, workflow_id) in stages
+        return await deployment_stage(stack, workflow_id) in stages
 
     await kill_when("generating", lambda: stage_in(Stage.GENERATING))
     await kill_when("mid-mutation", lambda: _mutation_running(stack, workflow_id, for_s=2))
@@ -129,7 +116,7 @@ async def test_a_deployment_survives_the_worker_being_killed_four_times(stack: S
 
     # One instance of the app, the routed one; no sandbox outlived its worker.
     assert [i.version for i in await running_instances(stack, app_id)] == [1]
-    await _wait_for(
+    await wait_for(
         "the dead workers' QA sandboxes gone",
         lambda: _no_qa_sandboxes(stack),
         within=30,
