@@ -32,6 +32,14 @@ def instance_id_for(app_id: str, version: int, generation: int = 0) -> str:
     return f"{app_id}-v{version}" + (f"-r{generation}" if generation else "")
 
 
+def app_and_version_of(instance_id: str) -> tuple[str, int] | None:
+    """The app and version an instance id was made from, or None if it is not one."""
+    generation = generation_of(instance_id)
+    head = instance_id.removesuffix(f"-r{generation}") if generation else instance_id
+    app_id, sep, version = head.rpartition("-v")
+    return (app_id, int(version)) if sep and app_id and version.isdigit() else None
+
+
 def generation_of(instance_id: str) -> int:
     """The generation an instance id was made with (0 for the first instance)."""
     head, sep, tail = instance_id.rpartition("-r")
@@ -76,4 +84,9 @@ class Runtime(Protocol):
 
     async def stop_all(self, *, drain_s: float = 1.0) -> list[str]:
         """Stop every running instance on this host; returns their ids."""
+        ...
+
+    async def sweep_strays(self) -> list[str]:
+        """Kill what this runtime started but no running record accounts for (left by
+        a worker killed mid-start); returns those instance ids."""
         ...

@@ -177,6 +177,26 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
             pruned = await asyncio.to_thread(self._prune_images, record.app_id)
             log.info("instance %s stopped%s", instance_id, f"; pruned {pruned}" if pruned else "")
 
+    async def sweep_strays(self) -> list[str]:
+        """Remove containers of this runtime that no running record accounts for (a
+        worker killed between creating one and recording it); returns their instance
+        ids. Each is checked under its instance's lock, so a start in progress is
+        left alone."""
+        labelled = await asyncio.to_thread(self._labelled_containers)
+        swept = []
+        for instance_id, container_id in sorted(labelled):
+            async with self._lock(instance_id):
+                record = await asyncio.to_thread(self._load, instance_id)
+                if (
+                    record is not None
+                    and record.stopped_at is None
+                    and record.container_id == container_id
+                ):
+                    continue
+                await asyncio.to_thread(self._remove_by_name, container_id)
+                swept.append(instance_id)
+        return swept
+
     def container_name(self, instance_id: str) -> str:
         """Unique per runtime state directory (several runtimes may share one engine)."""
         tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
@@ -449,6 +469,13 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
                 container.remove(force=True)
         Path(record.socket_path).unlink(missing_ok=True)
         self._save(record.model_copy(update={"stopped_at": time.time()}))
+
+    def _labelled_containers(self) -> list[tuple[str, str]]:
+        """(instance id, container id) of every container this runtime created."""
+        containers = self.client.containers.list(
+            all=True, filters={"label": f"{LABEL}.state-dir={self.state_dir}"}
+        )
+        return [(c.labels[f"{LABEL}.instance"], c.id) for c in containers]
 
     def _remove_by_name(self, name: str) -> None:
         import docker

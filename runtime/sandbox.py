@@ -29,7 +29,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -287,6 +287,26 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
             await asyncio.to_thread(_signal, *proc, signal.SIGKILL)
         for proc in strays:
             await _wait_dead(proc, 5.0)
+
+    async def sweep_strays(self) -> list[str]:
+        """Kill sandboxes that no running record accounts for; returns their instance ids.
+
+        The periodic counterpart of a retried start's clean-up, for the start that
+        is never retried (its deployment failed or was cancelled meanwhile). Each
+        instance is checked under its lock, so a start in progress (which holds
+        it from spawning until its record is saved) is left alone.
+        """
+        instances_dir = self.instance_dir("x").parent
+        named = await asyncio.to_thread(_instances_named_under, instances_dir)
+        swept = []
+        for instance_id in sorted(named):
+            async with self._lock(instance_id):
+                record = await asyncio.to_thread(self._load, instance_id)
+                if record is not None and record.stopped_at is None and self._is_running(record):
+                    continue
+                await self._kill_strays(instance_id)
+                swept.append(instance_id)
+        return swept
 
     def _is_running(self, record: InstanceRecord) -> bool:
         return _alive(record.init_pid, record.init_start)
@@ -576,20 +596,38 @@ def _start_time(pid: int) -> int | None:
     return stat[2]
 
 
-def _processes_naming(path: Path) -> list[tuple[int, int]]:
-    """Live processes (pid, start time) with ``path`` as a whole argument of their command."""
-    target = os.fsencode(str(path))
-    found = []
+def _command_lines() -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, arguments) of every process whose command line we may read."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
-                args = cmdline.read().split(b"\0")
+                yield int(entry.name), cmdline.read().split(b"\0")
         except OSError:
             continue  # gone, or not ours to read
-        if target in args and (start := _start_time(int(entry.name))) is not None:
-            found.append((int(entry.name), start))
+
+
+def _processes_naming(path: Path) -> list[tuple[int, int]]:
+    """Live processes (pid, start time) with ``path`` as a whole argument of their command."""
+    target = os.fsencode(str(path))
+    return [
+        (pid, start)
+        for pid, args in _command_lines()
+        if target in args and (start := _start_time(pid)) is not None
+    ]
+
+
+def _instances_named_under(instances_dir: Path) -> set[str]:
+    """Instance ids whose socket directory (``<instances_dir>/<id>/sock``) is a whole
+    argument of some live process's command."""
+    prefix = os.fsencode(str(instances_dir)) + b"/"
+    found = set()
+    for _pid, args in _command_lines():
+        for arg in args:
+            instance, sep, rest = arg.removeprefix(prefix).partition(b"/")
+            if arg.startswith(prefix) and sep and rest == b"sock" and instance:
+                found.add(os.fsdecode(instance))
     return found
 
 

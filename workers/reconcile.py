@@ -9,7 +9,10 @@ Two repairs, each recorded as an incident (what, when, why, who):
   period is stopped: an orphan left by a worker that died between starting a
   release and switching to it, or between switching and stopping the old one.
   The grace period (longer than any deployment's start-to-switch) keeps a
-  deployment in flight from losing its new instance.
+  deployment in flight from losing its new instance;
+- a sandbox or container that no running record accounts for is killed: a
+  stray left by a worker that died between spawning it and recording it,
+  whose start was never retried.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from runtime.base import Runtime, generation_of
+from runtime.base import Runtime, app_and_version_of, generation_of
 from schemas.runtime import InstanceInfo
 from store.apps import AppRepository
 from store.incidents import IncidentLog
@@ -70,9 +73,19 @@ class Reconciler:
                 continue  # maybe a deployment about to switch to it
             await self._runtime.stop(info.instance_id, drain_s=0.0)
             await self._record(
-                info.app_id, info.version, None, f"orphan instance {info.instance_id} stopped"
+                info.instance_id,
+                info.app_id,
+                info.version,
+                None,
+                f"orphan instance {info.instance_id} stopped",
             )
             done.append(f"{info.instance_id}: orphan stopped")
+        for instance_id in await self._runtime.sweep_strays():
+            app_id, version = app_and_version_of(instance_id) or ("unknown", None)
+            await self._record(
+                instance_id, app_id, version, None, f"unrecorded {instance_id} killed"
+            )
+            done.append(f"{instance_id}: unrecorded stray killed")
         return done
 
     async def _keep_live(self, route: Route) -> str | None:
@@ -90,6 +103,7 @@ class Reconciler:
             log.exception("could not restart %s", route.instance_id)
             return f"{route.instance_id}: restart failed ({type(err).__name__})"
         await self._record(
+            route.instance_id,
             route.app_id,
             None,
             route.version,
@@ -100,7 +114,12 @@ class Reconciler:
         return f"{route.instance_id}: restarted"
 
     async def _record(
-        self, app_id: str, from_version: int | None, to_version: int | None, reason: str
+        self,
+        instance_id: str,
+        app_id: str,
+        from_version: int | None,
+        to_version: int | None,
+        reason: str,
     ) -> None:
         owner = await self._apps.owner(app_id) or "unknown"
         await self._incidents.record(
@@ -111,7 +130,7 @@ class Reconciler:
             to_version=to_version,
             reason=reason,
             actor=ACTOR,
-            request_id=f"reconcile-{app_id}-{int(self._clock() * 1000)}",
+            request_id=f"reconcile-{instance_id}-{int(self._clock() * 1000)}",
         )
 
     async def run_forever(self, every_s: float, stop: asyncio.Event) -> None:

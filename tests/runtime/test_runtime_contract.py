@@ -28,7 +28,7 @@ from runtime.docker import DockerInstanceRecord, DockerRuntime
 from runtime.docker_base import DEFAULT_BASE_IMAGE, build_base_image
 from runtime.health import wait_healthy
 from runtime.sandbox import InstanceRecord as SandboxInstanceRecord
-from runtime.sandbox import SandboxRuntime
+from runtime.sandbox import SandboxRuntime, _processes_naming
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo
 from store.apps import AppRepository
@@ -528,6 +528,59 @@ async def test_reconciliation_restarts_a_dead_live_instance_and_stops_an_orphan(
         ("live-app", "reconciliation", "reconciler"),
         ("orphan-app", "reconciliation", "reconciler"),
     ]
+
+
+def _still_running_unrecorded(runtime: SandboxRuntime | DockerRuntime, instance_id: str) -> bool:
+    """Is anything of ``instance_id`` still running, record or not?"""
+    if isinstance(runtime, DockerRuntime):
+        return any(c == instance_id for c, _ in runtime._labelled_containers())
+    return bool(_processes_naming(runtime.instance_dir(instance_id) / "sock"))
+
+
+@pytest.mark.reliability(
+    "Reconciliation",
+    done=(
+        "Start an instance and delete its record, as a worker killed between spawning and "
+        "recording it leaves it (both runtimes)"
+    ),
+)
+async def test_reconciliation_kills_what_no_record_accounts_for_but_waits_for_a_start(
+    any_runtime: SandboxRuntime | DockerRuntime, probe_bundle: Path, pyenv: PythonEnv, db: Database
+) -> None:
+    """The sweep kills the unrecorded sandbox or container and records an incident, but not
+    while a start holds the instance's lock, and never a recorded running instance."""
+    apps = AppRepository(db)
+    for app_id in ("stray-app", "kept-app"):
+        await apps.ensure(app_id, "alice")
+    stray = await _start(any_runtime, probe_bundle, pyenv, app_id="stray-app")
+    kept = await _start(any_runtime, probe_bundle, pyenv, app_id="kept-app")
+    (any_runtime.instance_dir(stray.instance_id) / "instance.json").unlink()
+    assert _still_running_unrecorded(any_runtime, stray.instance_id)
+
+    async def unused_restart(route: Route, bundle: str) -> InstanceInfo:
+        raise AssertionError(f"nothing is routed, yet {route} was restarted")
+
+    reconciler = Reconciler(
+        any_runtime, ReleaseRepository(db), apps, IncidentLog(db), unused_restart
+    )
+    async with any_runtime._lock(stray.instance_id):  # a start in progress holds it
+        sweeping = asyncio.create_task(reconciler.run_once())
+        await asyncio.sleep(1.0)
+        assert not sweeping.done()
+        assert _still_running_unrecorded(any_runtime, stray.instance_id)
+    assert await sweeping == [f"{stray.instance_id}: unrecorded stray killed"]
+
+    assert not _still_running_unrecorded(any_runtime, stray.instance_id)
+    assert await any_runtime.state(kept.instance_id) == "running"
+    assert await _get(kept, "/health") == {"ok": True}
+    assert await reconciler.run_once() == []
+    [incident] = await IncidentLog(db).search(limit=10)
+    assert (incident.app_id, incident.from_version, incident.kind) == (
+        "stray-app",
+        1,
+        "reconciliation",
+    )
+    await any_runtime.stop(kept.instance_id, drain_s=0)
 
 
 @pytest.mark.reliability(
