@@ -1,6 +1,6 @@
 """Run every benchmark, then write ``bench/RESULTS.md`` and the README's results table.
 
-    python -m bench [--only NAME ...] [--start-rate-seconds N]
+    python -m bench [--only NAME ...] [--start-rate-seconds N] [--render]
 
 Each script runs in its own process and ends with ``figure: value`` lines; the
 table below picks the headline figures (value, the baseline measured in the
@@ -37,6 +37,7 @@ SCRIPTS = [
     "rollback",
     "api",
     "pipeline_overhead",
+    "concurrent_deploys",
     "start_rate",
 ]
 
@@ -133,6 +134,22 @@ HEADLINES = [
         "ratio ≥ 0.5",
     ),
     Headline(
+        "API sustained 60 s, 50 users polling status (req/s)",
+        "api_load_rps",
+        None,
+        None,
+        "—",
+    ),
+    Headline("… its p99 (ms)", "api_load_p99_ms", None, None, "—"),
+    Headline("… 5xx responses (users and flooder)", "api_load_5xx", None, None, "0"),
+    Headline(
+        "… one user flooding: admitted vs the limit's allowance",
+        "api_load_flood_admitted",
+        "api_load_flood_allowed",
+        None,
+        "≤ allowance, the rest 429",
+    ),
+    Headline(
         "base backup (s) vs pg_dump",
         "base_backup_s",
         "pg_dump_s",
@@ -180,6 +197,45 @@ HEADLINES = [
         None,
         None,
         "0",
+    ),
+    Headline(
+        "blueprint deployments at once, one worker, N=5 (per min)",
+        "concurrent_w1_n5_per_min",
+        None,
+        None,
+        "—",
+    ),
+    Headline("… N=10 (per min)", "concurrent_w1_n10_per_min", None, None, "—"),
+    Headline(
+        "… N=20: two workers vs one (per min, scale-out)",
+        "concurrent_two_workers_per_min",
+        "concurrent_one_worker_per_min",
+        "concurrent_scale_out_ratio",
+        "— (one machine: cores shared)",
+    ),
+    Headline("… N=20, one worker: went live", "concurrent_w1_n20_live", None, None, "all"),
+    Headline("… N=20, two workers: went live", "concurrent_w2_n20_live", None, None, "all"),
+    Headline(
+        "… N=20, one worker: p50 signal → live (s)",
+        "concurrent_w1_n20_p50_s",
+        None,
+        None,
+        "—",
+    ),
+    Headline("… … p95 (s)", "concurrent_w1_n20_p95_s", None, None, "—"),
+    Headline(
+        "… N=20, one worker: peak worker memory (MiB)",
+        "concurrent_w1_n20_worker_mib",
+        None,
+        None,
+        "—",
+    ),
+    Headline(
+        "… … the worker with its sandboxes and apps (MiB)",
+        "concurrent_w1_n20_tree_mib",
+        None,
+        None,
+        "—",
     ),
     Headline(
         "trivial pipelines started per s (sustained)",
@@ -278,7 +334,15 @@ def main() -> int:
     parser.add_argument(
         "--start-rate-seconds", type=float, default=600.0, help="per phase (default 10 min)"
     )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="run nothing: rewrite the tables from the figures in bench/RESULTS.md",
+    )
     args = parser.parse_args()
+    if args.render:
+        print(write(previous_figures(), []))
+        return 0
     figures = previous_figures() if args.only else {}
     failed = []
     for module in args.only or SCRIPTS:

@@ -1,6 +1,7 @@
 """The cost of authentication, rate limiting and owner checks on the HTTP API.
 
-    .venv/bin/python -m bench.api [--seconds N]
+    .venv/bin/python -m bench.api [--seconds N] [--load-seconds 60] [--load-users 50]
+                                  [--load-limit 3000]
 
 One run starts the real stack (Temporal dev server, embedded PostgreSQL, a
 worker in this process, the API as its own ``mb api`` process) and drives it
@@ -17,6 +18,14 @@ authenticated requests/s over /healthz requests/s (target: at least 0.5). /healt
 checks PostgreSQL per request but Temporal at most once a second, so the status
 ratio also prices the AppWorkflow query; the list ratio prices authentication
 and rate limiting alone.
+
+Then the sustained run, against a second ``mb api`` whose rate limit is real
+(``--load-limit`` requests a minute per user): for ``--load-seconds``, 50 users
+poll their own apps' status in rotation (16 connections, each user well under
+the limit) while one user floods the list route (4 connections, far over it).
+It fails unless there is no 5xx at all, every user request succeeds, and the
+flooder got at most the limit per window it touched, 429 for everything else,
+with every request counted by the shared limiter (its table is read back).
 """
 
 from __future__ import annotations
@@ -29,15 +38,20 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from temporalio.client import Client
 
+from bench import stack_settings
+from cli.endpoints import Endpoints
 from cli.stack import backends
 from schemas.deployment import AppWorkflowInput
 from schemas.settings import Settings
 from store.apps import AppRepository
+from store.db import Database
 from store.sessions import SessionStore
 from store.tokens import TokenRepository
 from temporal import names
@@ -45,14 +59,44 @@ from temporal.devserver import free_loopback_port
 from workers.main import run_workers
 
 APP = "bench-app"
+STATUS_SCRIPT = Path(__file__).with_name("wrk_statuses.lua")
 
 
-def _wrk(url: str, seconds: int, headers: dict[str, str]) -> tuple[float, float, float, int]:
-    """(requests/s, p50 ms, p99 ms, non-2xx) from one wrk run."""
-    args = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency"]
+@dataclass
+class WrkRun:
+    """What one wrk run measured."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    def count(self, low: int, high: int) -> int:
+        """Responses with a status in [low, high)."""
+        return sum(n for code, n in self.statuses.items() if low <= code < high)
+
+
+def _wrk(
+    url: str,
+    seconds: float,
+    headers: dict[str, str],
+    *,
+    connections: int = 16,
+    threads: int = 2,
+    targets: Path | None = None,
+) -> WrkRun:
+    """One wrk run; with ``targets`` (lines of "token path"), rotate over them and
+    tally the statuses through ``wrk_statuses.lua``."""
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:.0f}s", "--latency"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    if targets is not None:
+        args += ["-s", str(STATUS_SCRIPT), url, "--", str(targets)]
+    else:
+        args.append(url)
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
 
     def latency(label: str) -> float:
         m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -61,112 +105,231 @@ def _wrk(url: str, seconds: int, headers: dict[str, str]) -> tuple[float, float,
         return float(m.group(1)) * scale
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return rps, latency("50%"), latency("99%"), int(bad.group(1)) if bad else 0
+    statuses = {int(c): int(n) for c, n in re.findall(r"^status (\d+) (\d+)$", out, re.M)}
+    return WrkRun(
+        rps, latency("50%"), latency("99%"), done, int(bad.group(1)) if bad else 0, statuses
+    )
+
+
+class ApiProcess:
+    """One ``mb api`` process on a loopback port, against the bench's backends."""
+
+    def __init__(self, settings: Settings, endpoints: Endpoints, limit: int, log: Path) -> None:
+        self.port = free_loopback_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
+        env.update(
+            MB_DATA_DIR=str(settings.data_path),
+            MB_TEMPORAL_ADDRESS=endpoints.temporal_target,
+            MB_DATABASE_URL=endpoints.database_url,
+            MB_API_PORT=str(self.port),
+            MB_RATE_LIMIT_PER_MINUTE=str(limit),
+        )
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "api"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),
+        )
+
+    async def wait_ready(self, path: str, headers: dict[str, str]) -> None:
+        """Until ``path`` answers 2xx (the API is up and the app's workflow answers)."""
+        async with httpx.AsyncClient(timeout=10) as http:
+            for _ in range(300):
+                try:
+                    if (await http.get(f"{self.base}{path}", headers=headers)).is_success:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"the API never answered {path}: {self.log.read_text()[-2000:]}")
+
+    async def stop(self) -> None:
+        """SIGTERM, and wait (without blocking the loop: this process's worker answers
+        the queries of requests the API is still finishing)."""
+        self.proc.terminate()
+        await asyncio.to_thread(self.proc.wait, 30)
+
+
+async def _user_with_app(client: Client, db: Database, user: str, app: str | None) -> str:
+    """A user (and, if named, an app of theirs with its AppWorkflow); their bearer token."""
+    tokens = TokenRepository(db)
+    await tokens.ensure_user(user, user)
+    if app is not None:
+        await AppRepository(db).ensure(app, user)
+        await client.start_workflow(
+            names.APP_WORKFLOW_TYPE,
+            AppWorkflowInput(app_id=app, owner_id=user),
+            id=names.app_workflow_id(app),
+            task_queue=names.PIPELINE_TASK_QUEUE,
+        )
+    return await tokens.issue(user)
+
+
+async def ratios(
+    client: Client, db: Database, settings: Settings, endpoints: Endpoints, seconds: float
+) -> dict[str, WrkRun]:
+    """Short interleaved wrk runs per route, without refusing anyone (the ratios)."""
+    token = await _user_with_app(client, db, "bench", APP)
+    session = await SessionStore(
+        db, idle_timeout=timedelta(hours=1), absolute_timeout=timedelta(hours=2)
+    ).create("bench", client_ip=None, user_agent="wrk")
+    # counted on every request, never refusing:
+    api = ApiProcess(settings, endpoints, 10_000_000, settings.data_path / "api.log")
+    try:
+        auth = {"Authorization": f"Bearer {token}"}
+        cookie = {"Cookie": f"mb_session={session.session_id}"}
+        await api.wait_ready(f"/v1/apps/{APP}", auth)
+        runs: dict[str, list[WrkRun]] = {"health": [], "auth": [], "list": [], "session": []}
+        for _ in range(2):
+            for name, path, headers in (
+                ("list", "/v1/apps", auth),
+                ("health", "/healthz", {}),
+                ("auth", f"/v1/apps/{APP}", auth),
+                ("session", f"/v1/apps/{APP}", cookie),
+            ):
+                runs[name].append(await asyncio.to_thread(_wrk, api.base + path, seconds, headers))
+    finally:
+        await api.stop()
+    best = {k: max(v, key=lambda r: r.rps) for k, v in runs.items()}
+    for name, run in best.items():
+        print(
+            f"{name:<7} {run.rps:8.0f} req/s  p50 {run.p50_ms:6.2f} ms"
+            f"  p99 {run.p99_ms:6.2f} ms  non-2xx {run.non_2xx}"
+        )
+    if any(r.non_2xx for r in best.values()):
+        print(api.log.read_text()[-3000:])
+    assert all(r.non_2xx == 0 for r in best.values()), "errors under load"
+    return best
+
+
+async def sustained(
+    client: Client,
+    db: Database,
+    settings: Settings,
+    endpoints: Endpoints,
+    *,
+    seconds: float,
+    users: int,
+    limit: int,
+) -> tuple[WrkRun, WrkRun, int, int]:
+    """``users`` users each polling their own app's status, and one user flooding the
+    list route, at once for ``seconds``, with the rate limit at ``limit`` a minute.
+
+    Returns the users' run, the flooder's, and from the shared limiter's table the
+    hits it counted for the flooder and how many windows the run touched.
+    """
+    lines = []
+    for i in range(users):
+        app = f"load-app-{i}"
+        lines.append(f"{await _user_with_app(client, db, f'load-{i}', app)} /v1/apps/{app}")
+    flood_token = await _user_with_app(client, db, "flood", None)
+    root = settings.data_path
+    (root / "users.txt").write_text("\n".join(lines) + "\n")
+    (root / "flood.txt").write_text(f"{flood_token} /v1/apps\n")
+    api = ApiProcess(settings, endpoints, limit, root / "api-limited.log")
+    try:
+        first = lines[0].split()
+        await api.wait_ready(first[1], {"Authorization": f"Bearer {first[0]}"})
+        begin = datetime.now(UTC)
+        normal, flood = await asyncio.gather(
+            asyncio.to_thread(
+                _wrk, api.base, seconds, {}, connections=16, targets=root / "users.txt"
+            ),
+            asyncio.to_thread(
+                _wrk, api.base, seconds, {}, connections=4, threads=1, targets=root / "flood.txt"
+            ),
+        )
+    finally:
+        await api.stop()
+    window_s = 60
+    first_window = datetime.fromtimestamp(begin.timestamp() // window_s * window_s, UTC)
+    async with db.connection() as conn:
+        rows = await (
+            await conn.execute(
+                "SELECT hits FROM rate_limits WHERE key = 'user:flood' AND window_start >= %s",
+                (first_window,),
+            )
+        ).fetchall()
+    if normal.count(500, 600) or flood.count(500, 600):
+        print(api.log.read_text()[-3000:])
+    return normal, flood, sum(int(r["hits"]) for r in rows), len(rows)
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=8)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8, help="each short run")
+    parser.add_argument("--load-seconds", type=float, default=60, help="the sustained run")
+    parser.add_argument("--load-users", type=int, default=50)
+    parser.add_argument("--load-limit", type=int, default=3000, help="requests/min per user")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
     root = Path(tempfile.mkdtemp(prefix="mb-bench-api-"))
     root.chmod(0o755)
-    settings = Settings(
-        data_dir=root / "data",
-        temporal_port=free_loopback_port(),
-        temporal_ui_port=free_loopback_port(),
-        rate_limit_per_minute=10_000_000,  # counted on every request, never refusing
-    )
+    settings = stack_settings(root / "data")
     stop = asyncio.Event()
-    api: subprocess.Popen[bytes] | None = None
     try:
         async with backends(settings) as (client, db, endpoints):
             workers = asyncio.create_task(run_workers(client, settings, db, stop))
-            tokens = TokenRepository(db)
-            await tokens.ensure_user("bench", "bench")
-            token = await tokens.issue("bench")
-            session = await SessionStore(
-                db, idle_timeout=timedelta(hours=1), absolute_timeout=timedelta(hours=2)
-            ).create("bench", client_ip=None, user_agent="wrk")
-            await AppRepository(db).ensure(APP, "bench")
-            await client.start_workflow(
-                names.APP_WORKFLOW_TYPE,
-                AppWorkflowInput(app_id=APP, owner_id="bench"),
-                id=names.app_workflow_id(APP),
-                task_queue=names.PIPELINE_TASK_QUEUE,
-            )
-            port = free_loopback_port()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
-            env.update(
-                MB_DATA_DIR=str(settings.data_path),
-                MB_TEMPORAL_ADDRESS=endpoints.temporal_target,
-                MB_DATABASE_URL=endpoints.database_url,
-                MB_API_PORT=str(port),
-                MB_RATE_LIMIT_PER_MINUTE=str(settings.rate_limit_per_minute),
-            )
-            api = subprocess.Popen(  # noqa: ASYNC220 - one server for the whole run
-                [sys.executable, "-m", "cli.main", "api"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=(root / "api.log").open("wb"),
-            )
-            base = f"http://127.0.0.1:{port}"
-            auth = {"Authorization": f"Bearer {token}"}
-            cookie = {"Cookie": f"mb_session={session.session_id}"}
-            async with httpx.AsyncClient(timeout=10) as http:
-                for _ in range(300):
-                    try:
-                        if (await http.get(f"{base}/v1/apps/{APP}", headers=auth)).is_success:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
-            results: dict[str, list[tuple[float, float, float, int]]] = {
-                "health": [],
-                "auth": [],
-                "list": [],
-                "session": [],
-            }
-            for _ in range(2):
-                results["list"].append(
-                    await asyncio.to_thread(_wrk, f"{base}/v1/apps", args.seconds, auth)
+            try:
+                best = await ratios(client, db, settings, endpoints, args.seconds)
+                normal, flood, flood_hits, windows = await sustained(
+                    client,
+                    db,
+                    settings,
+                    endpoints,
+                    seconds=args.load_seconds,
+                    users=args.load_users,
+                    limit=args.load_limit,
                 )
-                results["health"].append(
-                    await asyncio.to_thread(_wrk, f"{base}/healthz", args.seconds, {})
-                )
-                results["auth"].append(
-                    await asyncio.to_thread(_wrk, f"{base}/v1/apps/{APP}", args.seconds, auth)
-                )
-                results["session"].append(
-                    await asyncio.to_thread(_wrk, f"{base}/v1/apps/{APP}", args.seconds, cookie)
-                )
-            stop.set()
-            await workers
-        best = {k: max(v, key=lambda r: r[0]) for k, v in results.items()}
-        for name, (rps, p50, p99, bad) in best.items():
-            print(
-                f"{name:<7} {rps:8.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  non-2xx {bad}"
-            )
-        if any(r[3] for r in best.values()):
-            print((root / "api.log").read_text()[-3000:])
-        assert all(r[3] == 0 for r in best.values()), "errors under load"
-        print(f"api_healthz_rps: {best['health'][0]:.0f}")
-        print(f"api_status_rps: {best['auth'][0]:.0f}")
-        print(f"api_status_p50_ms: {best['auth'][1]:.2f}")
-        print(f"api_status_p99_ms: {best['auth'][2]:.2f}")
-        print(f"api_list_rps: {best['list'][0]:.0f}")
-        print(f"api_session_status_rps: {best['session'][0]:.0f}")
-        print(f"api_auth_vs_healthz_ratio: {best['auth'][0] / best['health'][0]:.2f}")
-        print(f"api_session_vs_healthz_ratio: {best['session'][0] / best['health'][0]:.2f}")
-        # The cost of authentication + rate limiting alone (the list needs no Temporal):
-        print(f"api_list_vs_healthz_ratio: {best['list'][0] / best['health'][0]:.2f}")
+            finally:
+                stop.set()
+                await workers
     finally:
-        if api is not None:
-            api.terminate()
-            api.wait(timeout=20)
         shutil.rmtree(root, ignore_errors=True)
+
+    print(f"api_healthz_rps: {best['health'].rps:.0f}")
+    print(f"api_status_rps: {best['auth'].rps:.0f}")
+    print(f"api_status_p50_ms: {best['auth'].p50_ms:.2f}")
+    print(f"api_status_p99_ms: {best['auth'].p99_ms:.2f}")
+    print(f"api_list_rps: {best['list'].rps:.0f}")
+    print(f"api_session_status_rps: {best['session'].rps:.0f}")
+    print(f"api_auth_vs_healthz_ratio: {best['auth'].rps / best['health'].rps:.2f}")
+    print(f"api_session_vs_healthz_ratio: {best['session'].rps / best['health'].rps:.2f}")
+    # The cost of authentication + rate limiting alone (the list needs no Temporal):
+    print(f"api_list_vs_healthz_ratio: {best['list'].rps / best['health'].rps:.2f}")
+
+    admitted, refused = flood.count(200, 300), flood.count(429, 430)
+    allowed = args.load_limit * windows
+    print(
+        f"sustained {args.load_seconds:.0f} s: {args.load_users} users {normal.rps:.0f} req/s"
+        f" p99 {normal.p99_ms:.1f} ms statuses {normal.statuses};"
+        f" flooder {flood.rps:.0f} req/s statuses {flood.statuses},"
+        f" {flood_hits} hits counted over {windows} window(s) of {args.load_limit}"
+    )
+    held = (
+        admitted <= allowed
+        and refused > 0
+        and admitted + refused == flood.requests
+        and 0 <= flood_hits - flood.requests <= 4  # requests in flight when wrk stopped
+        and normal.count(200, 300) == normal.requests
+    )
+    errors_5xx = normal.count(500, 600) + flood.count(500, 600)
+    print(f"api_load_seconds: {args.load_seconds:.0f}")
+    print(f"api_load_users: {args.load_users}")
+    print(f"api_load_rps: {normal.rps:.0f}")
+    print(f"api_load_p99_ms: {normal.p99_ms:.1f}")
+    print(f"api_load_5xx: {errors_5xx}")
+    print(f"api_load_flood_admitted: {admitted}")
+    print(f"api_load_flood_allowed: {allowed}")
+    print(f"api_load_flood_refused_429: {refused}")
+    print(f"api_load_rate_limit_held: {'yes' if held else 'no'}")
+    if errors_5xx or not held:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

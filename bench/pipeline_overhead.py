@@ -28,14 +28,13 @@ from pathlib import Path
 
 from activities.generation import generate_offline
 from activities.qa.test_runs import run_tests_repeatedly
-from bench import ADVISORY_SNAPSHOT
+from bench import ADVISORY_SNAPSHOT, stack_settings
 from cli.stack import backends
 from runtime.envs import EnvBuilder
 from runtime.health import wait_healthy
 from schemas.deployment import DeploymentResult, DeployRequest, Stage
 from schemas.settings import Settings
 from store.bundles import bundle_hash, write_bundle
-from temporal.devserver import free_loopback_port
 from temporal.pipeline_client import request_deployment
 from workers.main import run_workers
 from workers.wiring import sandbox_runtime
@@ -117,10 +116,8 @@ async def through_pipeline(settings: Settings, prompt: str) -> tuple[float, Depl
 
 
 def _settings(root: Path) -> Settings:
-    return Settings(
-        data_dir=root,
-        temporal_port=free_loopback_port(),
-        temporal_ui_port=free_loopback_port(),
+    return stack_settings(
+        root,
         runtime_host="bench",
         drain_s=0,
         advisory_db=ADVISORY_SNAPSHOT,

@@ -24,21 +24,26 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity, workflow
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import RetryPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from temporal.codec import EncryptionCodec, key_id_for, new_key
 from temporal.converter import data_converter
 from temporal.devserver import DevServer, free_loopback_port
+
+RESULT_POLLS = 200  # results awaited at once when draining (not one long poll per pipeline)
 
 
 class Step(BaseModel):
@@ -128,11 +133,30 @@ async def _phase(
                 )
                 n += 1
             await asyncio.sleep(max(0.0, begin + n / rate - loop.time()))
-        drained = [asyncio.create_task(h.result()) for h in handles]
+        errors: Counter[str] = Counter()
+        gate = asyncio.Semaphore(RESULT_POLLS)
+
+        async def finished(handle: WorkflowHandle[Any, Step]) -> None:
+            async with gate:
+                for attempt in range(3):  # a long poll can time out under load: ask again
+                    try:
+                        await handle.result()
+                        return
+                    except RPCError as err:
+                        if attempt == 2:
+                            errors[f"{type(err).__name__}: {err}"] += 1
+                            raise
+
+        drained = [asyncio.create_task(finished(h)) for h in handles]
         done, pending = await asyncio.wait(drained, timeout=max(60.0, seconds / 2))
         for task in pending:
             task.cancel()
         completed = sum(1 for task in done if task.exception() is None)
+        for task in done:
+            if (err := task.exception()) is not None and not isinstance(err, RPCError):
+                errors[f"{type(err).__name__}: {err}"] += 1
+        for error, count in errors.most_common(3):
+            print(f"  {queue}: {count} results failed: {error[:200]}")
         cpu_s = time.process_time() - cpu_before
     counted = 0
     for _ in range(50):  # visibility is eventually consistent
@@ -177,7 +201,7 @@ async def main(seconds: float, rate: float) -> int:
             f" {phase.p(0.5):.1f} ms p95 {phase.p(0.95):.1f} ms;"
             f" worker CPU {phase.cpu_s / max(phase.completed, 1) * 1000:.2f} ms/pipeline"
         )
-    consistent = enc.started == enc.completed == enc.counted and enc.backlog == 0
+    consistent = all(p.started == p.completed == p.counted and p.backlog == 0 for p in (base, enc))
     print(f"start_rate_seconds: {seconds:.0f}")
     print(f"start_rate_per_s: {enc.started / seconds:.1f}")
     print(f"start_rate_started: {enc.started}")
