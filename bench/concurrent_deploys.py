@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -100,6 +101,12 @@ class WorkerProcess:
     data_dir: Path
     proc: subprocess.Popen[bytes]
     peak_tree_kib: int = 0
+
+    def reset_peaks(self) -> None:
+        """Start a round's peaks afresh (writing 5 to clear_refs resets VmHWM)."""
+        self.peak_tree_kib = 0
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
 
     def sample(self) -> None:
         """Fold the current resident memory of the worker's tree into its peak."""
@@ -250,6 +257,8 @@ async def run_round(client: Client, workers: list[WorkerProcess], size: int) -> 
             return
         latencies.append(time.perf_counter() - t0)
 
+    for w in workers:
+        w.reset_peaks()
     sampler = asyncio.create_task(sample())
     begin = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(size)))
