@@ -1,8 +1,13 @@
 """Benchmarks: each script prints ratios against a baseline measured in the same run."""
 
+import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
+from temporalio.client import Client
+
+from schemas.deployment import DeploymentResult
 from schemas.settings import Settings
 from temporal.devserver import free_loopback_port
 
@@ -18,3 +23,28 @@ def stack_settings(data_dir: Path, **overrides: Any) -> Settings:
         temporal_ui_port=free_loopback_port(),
         **overrides,
     )
+
+
+def mb_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of an ``mb`` subprocess: this one's without any ``MB_*`` variable,
+    then ``MB_DATA_DIR`` and ``settings`` (``temporal_address="..."`` becomes
+    ``MB_TEMPORAL_ADDRESS``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
+    env["MB_DATA_DIR"] = str(data_dir)
+    env.update({f"MB_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+async def deployment_result(client: Client, workflow_id: str) -> DeploymentResult:
+    """The result of a requested deployment (its workflow may not exist yet: the
+    AppWorkflow starts it); raises if the deployment failed."""
+    for _ in range(600):
+        try:
+            handle = client.get_workflow_handle(workflow_id, result_type=DeploymentResult)
+            result: DeploymentResult = await handle.result()
+            return result
+        except Exception as err:
+            if "not found" not in str(err).lower():
+                raise
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{workflow_id} never started")

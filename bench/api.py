@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
 import subprocess
@@ -45,7 +44,7 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 
-from bench import stack_settings
+from bench import mb_env, stack_settings
 from cli.endpoints import Endpoints
 from cli.stack import backends
 from schemas.deployment import AppWorkflowInput
@@ -119,18 +118,16 @@ class ApiProcess:
     def __init__(self, settings: Settings, endpoints: Endpoints, limit: int, log: Path) -> None:
         self.port = free_loopback_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
-        env.update(
-            MB_DATA_DIR=str(settings.data_path),
-            MB_TEMPORAL_ADDRESS=endpoints.temporal_target,
-            MB_DATABASE_URL=endpoints.database_url,
-            MB_API_PORT=str(self.port),
-            MB_RATE_LIMIT_PER_MINUTE=str(limit),
-        )
         self.log = log
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "api"],
-            env=env,
+            env=mb_env(
+                settings.data_path,
+                temporal_address=endpoints.temporal_target,
+                database_url=endpoints.database_url,
+                api_port=str(self.port),
+                rate_limit_per_minute=str(limit),
+            ),
             stdout=subprocess.DEVNULL,
             stderr=log.open("wb"),
         )

@@ -47,8 +47,9 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from activities.generation import generate_offline
-from bench import ADVISORY_SNAPSHOT, stack_settings
+from bench import ADVISORY_SNAPSHOT, deployment_result, mb_env, stack_settings
 from bench.blueprints_gate import PROMPTS
+from cli.endpoints import Endpoints
 from cli.stack import backends
 from runtime.envs import EnvBuilder
 from schemas.deployment import DeploymentResult, DeployRequest, RetireRequest
@@ -98,7 +99,6 @@ class WorkerProcess:
     """One ``mb worker`` process and what its memory did."""
 
     host: str
-    data_dir: Path
     proc: subprocess.Popen[bytes]
     peak_tree_kib: int = 0
 
@@ -154,29 +154,27 @@ def _worker_settings(root: Path, index: int) -> Settings:
 
 @contextmanager
 def worker_processes(
-    settings: list[Settings], temporal_target: str, database_url: str, logs: Path
+    settings: list[Settings], endpoints: Endpoints, logs: Path
 ) -> Iterator[list[WorkerProcess]]:
     """Start one ``mb worker`` per settings; SIGTERM them (then SIGKILL) on exit."""
     started: list[WorkerProcess] = []
     try:
         for s in settings:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
-            env.update(
-                MB_DATA_DIR=str(s.data_path),
-                MB_TEMPORAL_ADDRESS=temporal_target,
-                MB_DATABASE_URL=database_url,
-                MB_RUNTIME_HOST=s.runtime_host,
-                MB_ADVISORY_DB=str(ADVISORY_SNAPSHOT),
-                MB_DRAIN_S="0",
-            )
             proc = subprocess.Popen(
                 [sys.executable, "-m", "cli.main", "worker"],
-                env=env,
+                env=mb_env(
+                    s.data_path,
+                    temporal_address=endpoints.temporal_target,
+                    database_url=endpoints.database_url,
+                    runtime_host=s.runtime_host,
+                    advisory_db=str(s.advisory_db),
+                    drain_s=str(s.drain_s),
+                ),
                 stdout=subprocess.DEVNULL,
                 stderr=(logs / f"{s.runtime_host}.log").open("wb"),
                 start_new_session=True,
             )
-            started.append(WorkerProcess(s.runtime_host, s.data_path, proc))
+            started.append(WorkerProcess(s.runtime_host, proc))
         yield started
     finally:
         for w in started:
@@ -209,17 +207,7 @@ async def _wait_polling(client: Client, hosts: list[str]) -> None:
 
 async def _deploy(client: Client, app_id: str, prompt: str) -> DeploymentResult:
     request = DeployRequest(request_id=uuid.uuid4().hex, owner_id=OWNER, prompt=prompt)
-    workflow_id = await request_deployment(client, app_id, request)
-    for _ in range(600):
-        try:
-            handle = client.get_workflow_handle(workflow_id, result_type=DeploymentResult)
-            result: DeploymentResult = await handle.result()
-            return result
-        except Exception as err:
-            if "not found" not in str(err).lower():
-                raise
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"{workflow_id} never started")
+    return await deployment_result(client, await request_deployment(client, app_id, request))
 
 
 async def _retire(client: Client, app_ids: list[str]) -> None:
@@ -305,9 +293,7 @@ async def main(sizes: list[int], worker_counts: list[int]) -> int:
                 shutil.copytree(base.data_path / "keys", s.data_path / "keys")
             await _prebuild_envs(all_workers)
             for count in worker_counts:
-                with worker_processes(
-                    all_workers[:count], endpoints.temporal_target, endpoints.database_url, root
-                ) as workers:
+                with worker_processes(all_workers[:count], endpoints, root) as workers:
                     await _wait_polling(client, [w.host for w in workers])
                     for size in sizes:
                         r = await run_round(client, workers, size)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from activities.generation import generate_offline
 from activities.qa.test_runs import run_tests_repeatedly
-from bench import ADVISORY_SNAPSHOT, stack_settings
+from bench import ADVISORY_SNAPSHOT, deployment_result, stack_settings
 from cli.stack import backends
 from runtime.envs import EnvBuilder
 from runtime.health import wait_healthy
@@ -96,15 +96,7 @@ async def through_pipeline(settings: Settings, prompt: str) -> tuple[float, Depl
             request = DeployRequest(request_id=uuid.uuid4().hex, owner_id="bench", prompt=prompt)
             t0 = time.perf_counter()
             workflow_id = await request_deployment(client, "bench-app", request)
-            while True:
-                try:
-                    handle = client.get_workflow_handle(workflow_id, result_type=DeploymentResult)
-                    result: DeploymentResult = await handle.result()
-                    break
-                except Exception as err:
-                    if "not found" not in str(err).lower():
-                        raise
-                    await asyncio.sleep(0.02)
+            result = await deployment_result(client, workflow_id)
             elapsed = time.perf_counter() - t0
         finally:
             runtime = sandbox_runtime(settings)

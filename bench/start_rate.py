@@ -133,7 +133,6 @@ async def _phase(
                 )
                 n += 1
             await asyncio.sleep(max(0.0, begin + n / rate - loop.time()))
-        errors: Counter[str] = Counter()
         gate = asyncio.Semaphore(RESULT_POLLS)
 
         async def finished(handle: WorkflowHandle[Any, Step]) -> None:
@@ -142,9 +141,8 @@ async def _phase(
                     try:
                         await handle.result()
                         return
-                    except RPCError as err:
+                    except RPCError:
                         if attempt == 2:
-                            errors[f"{type(err).__name__}: {err}"] += 1
                             raise
 
         drained = [asyncio.create_task(finished(h)) for h in handles]
@@ -152,8 +150,9 @@ async def _phase(
         for task in pending:
             task.cancel()
         completed = sum(1 for task in done if task.exception() is None)
+        errors: Counter[str] = Counter()
         for task in done:
-            if (err := task.exception()) is not None and not isinstance(err, RPCError):
+            if (err := task.exception()) is not None:
                 errors[f"{type(err).__name__}: {err}"] += 1
         for error, count in errors.most_common(3):
             print(f"  {queue}: {count} results failed: {error[:200]}")

@@ -296,8 +296,7 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
         instance is checked under its lock, so a start in progress (which holds
         it from spawning until its record is saved) is left alone.
         """
-        instances_dir = self.instance_dir("x").parent
-        named = await asyncio.to_thread(_instances_named_under, instances_dir)
+        named = await asyncio.to_thread(_instances_named_under, self._records.root)
         swept = []
         for instance_id in sorted(named):
             async with self._lock(instance_id):

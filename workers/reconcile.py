@@ -1,7 +1,7 @@
 """Bringing this host's runtime in line with the recorded routes: at worker start and
 then periodically.
 
-Two repairs, each recorded as an incident (what, when, why, who):
+Three repairs, each recorded as an incident (what, when, why, who):
 
 - a routed (live) instance that is not running, because it crashed, was OOM-killed
   or the host rebooted, is started again;
@@ -36,7 +36,8 @@ Restart = Callable[[Route, str], Awaitable[InstanceInfo]]
 
 
 class Reconciler:
-    """Compare one host's instances with its routes; restart the live, stop orphans."""
+    """Compare one host's instances with its routes; restart the live, stop orphans,
+    kill unrecorded strays."""
 
     def __init__(
         self,
