@@ -64,36 +64,8 @@ def run_seed(seed_base: str, index: int | str) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def pytest_command(
-    seed: int | None, *, random_seed: int | None = None, trace: bool = False
-) -> tuple[str, ...]:
-    """The pytest command line of one run inside the sandbox."""
-    command = [
-        f"{ENV_MOUNT}/bin/python",
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:randomly",
-        *QUIET_PLUGINS,
-        "--json-report",
-        "--json-report-file=/out/report.json",
-        "-q",
-    ]
-    if seed is not None:
-        command += ["-p", PLUGIN_NAME, f"--mb-shuffle-seed={seed}"]
-    if trace or random_seed is not None:
-        command += ["-p", TRACER_NAME]
-    if trace:
-        command += ["--mb-trace-out=/out/touched.json"]
-    if random_seed is not None:
-        command += [f"--mb-random-seed={random_seed}"]
-    return tuple(command)
-
-
-def rerun_command(repetitions: int, random_seed: int) -> tuple[str, ...]:
-    """The pytest command line of a rerun of the tests named in ``EXPECT_PATH``."""
+def _pytest(*options: str) -> tuple[str, ...]:
+    """pytest inside the sandbox, without the plugins a bundle's suite does not need."""
     return (
         f"{ENV_MOUNT}/bin/python",
         "-m",
@@ -104,6 +76,29 @@ def rerun_command(repetitions: int, random_seed: int) -> tuple[str, ...]:
         "no:randomly",
         *QUIET_PLUGINS,
         "-q",
+        *options,
+    )
+
+
+def pytest_command(
+    seed: int | None, *, random_seed: int | None = None, trace: bool = False
+) -> tuple[str, ...]:
+    """The pytest command line of one run inside the sandbox."""
+    options = ["--json-report", "--json-report-file=/out/report.json"]
+    if seed is not None:
+        options += ["-p", PLUGIN_NAME, f"--mb-shuffle-seed={seed}"]
+    if trace or random_seed is not None:
+        options += ["-p", TRACER_NAME]
+    if trace:
+        options += ["--mb-trace-out=/out/touched.json"]
+    if random_seed is not None:
+        options += [f"--mb-random-seed={random_seed}"]
+    return _pytest(*options)
+
+
+def rerun_command(repetitions: int, random_seed: int) -> tuple[str, ...]:
+    """The pytest command line of a rerun of the tests named in ``EXPECT_PATH``."""
+    return _pytest(
         "-p",
         TRACER_NAME,
         f"--mb-repeat={repetitions}",

@@ -6,13 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,15 +26,6 @@ from store.wal_archive import prepare_archive_dir
 
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="the server user exists only when run as root")
-
-
-@pytest.fixture
-def world_dir() -> Iterator[Path]:
-    """A directory the server user can traverse (pytest's own tmp tree is 0700)."""
-    root = Path(tempfile.mkdtemp(prefix="mb-test-startup-"))
-    root.chmod(0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def _mb(
