@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
 
+from api.client_address import client_ip as client_ip  # re-exported for the routes
 from api.services import Services
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.deployment import APP_ID_PATTERN
@@ -172,11 +173,6 @@ def scope_for(area: str) -> Callable[[Request, CurrentPrincipal], Awaitable[None
 
 
 AppId = Annotated[str, Path(pattern=APP_ID_PATTERN, description="the app's id (slug)")]
-
-
-def client_ip(request: Request) -> str | None:
-    """The peer address (the API listens on loopback or behind the platform's proxy)."""
-    return request.client.host if request.client else None
 
 
 async def current_actor(request: Request, user: CurrentUser) -> Actor:

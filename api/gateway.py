@@ -38,8 +38,19 @@ _HOP_BY_HOP = {
     "transfer-encoding",
     "upgrade",
 }
-# Never forwarded to app code: our own credentials.
-_PRIVATE_REQUEST_HEADERS = {"authorization", "host", "cookie"}
+# Never forwarded to app code: our own credentials, and forwarding headers a client
+# wrote (the gateway sets its own, from the peer uvicorn resolved).
+_PRIVATE_REQUEST_HEADERS = {
+    "authorization",
+    "host",
+    "cookie",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-prefix",
+    "x-real-ip",
+}
 OUR_COOKIES = frozenset({"mb_session", "__Host-mb_session", "mb_login"})
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 

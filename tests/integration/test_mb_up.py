@@ -112,7 +112,7 @@ def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
         "PYTHONPATH": str(Path(__file__).parents[2]),
         "COLUMNS": "200",
     }
-    app_url = f"http://127.0.0.1:{apps_port}/apps/climbing-team-todo/"
+    app_url = f"http://127.0.0.2:{apps_port}/apps/climbing-team-todo/"  # another site
 
     first = Up(env, data_dir / "up-1.log", "--demo", DEMO)
     try:
