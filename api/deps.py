@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request
 
 from api.client_address import client_ip as client_ip  # re-exported for the routes
+from api.cookies import SESSION_COOKIE, one_cookie
 from api.services import Services
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.deployment import APP_ID_PATTERN
@@ -69,7 +70,6 @@ async def _limit(services: Services, key: str) -> None:
     await enforce(services, services.limiter, key, "rate limit")
 
 
-SESSION_COOKIE = "mb_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -118,7 +118,7 @@ async def current_principal(request: Request, services: ServicesDep) -> Principa
             raise _unauthenticated("invalid, expired or revoked token", "invalid_token")
         await _counted(services, f"user:{info.user_id}", info.rate)
         return Principal(info.user_id, info.verified, info.scopes)
-    session_id = request.cookies.get(session_cookie_name(services))
+    session_id = one_cookie(request, session_cookie_name(services))
     if not session_id:
         await _limit(services, f"ip:{client_ip(request)}")
         raise _unauthenticated("missing bearer token or session")

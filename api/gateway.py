@@ -3,11 +3,13 @@
 Deployed apps have no network interface; this proxy is their only ingress.
 The route is read per request, so a switch takes effect on the next request.
 
-The gateway is its own ASGI app, served on another origin than the API
-(``MB_APPS_PORT`` / ``MB_APPS_PUBLIC_URL``): an app's scripts must never run
-where they could read API responses with a user's session. Cookies ignore
-ports, so our session and login cookies are also removed from what apps
-receive, and apps may not set cookies with our names.
+The gateway is its own ASGI app, served on another site than the API
+(``MB_APPS_HOST`` / ``MB_APPS_PUBLIC_URL``): an app's scripts must never run
+where they could read API responses with a user's session, and cookies an app
+sets (by header or by script) must never reach the API. Cookies ignore ports,
+so should both share a host anyway, our session and login cookies are removed
+from what apps receive, and apps may not set cookies that could pass for ours
+(see ``api.cookies``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
+from api.cookies import is_ours, plants_ours
 from api.deps import AppId, ServicesDep
 from api.security_headers import install_security_headers
 from api.services import Services
@@ -51,7 +54,6 @@ _PRIVATE_REQUEST_HEADERS = {
     "x-forwarded-prefix",
     "x-real-ip",
 }
-OUR_COOKIES = frozenset({"mb_session", "__Host-mb_session", "mb_login"})
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -137,13 +139,9 @@ async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDe
         background=BackgroundTask(response.aclose),
     )
     for name, value in response.headers.multi_items():
-        if name.lower() == "set-cookie" and _cookie_name(value) not in OUR_COOKIES:
+        if name.lower() == "set-cookie" and not plants_ours(value):
             answer.raw_headers.append((b"set-cookie", value.encode("latin-1")))
     return answer
-
-
-def _cookie_name(set_cookie: str) -> str:
-    return set_cookie.split("=", 1)[0].strip()
 
 
 def _without_our_cookies(header: str) -> str:
@@ -151,7 +149,7 @@ def _without_our_cookies(header: str) -> str:
     kept = [
         part.strip()
         for part in header.split(";")
-        if part.strip() and part.split("=", 1)[0].strip() not in OUR_COOKIES
+        if part.strip() and not is_ours(part.split("=", 1)[0])
     ]
     return "; ".join(kept)
 
