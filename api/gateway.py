@@ -26,6 +26,7 @@ from starlette.background import BackgroundTask
 
 from api.cookies import is_ours, plants_ours
 from api.deps import AppId, ServicesDep
+from api.framing import RejectAmbiguousFraming
 from api.security_headers import install_security_headers
 from api.services import Services
 
@@ -120,7 +121,8 @@ async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDe
         "/" + path,
         params=request.query_params,
         headers=headers,
-        content=request.stream(),
+        # A request without a body is sent without one (not as an empty chunked body).
+        content=request.stream() if _has_body(request) else None,
     )
     try:
         response = await client.send(upstream, stream=True)
@@ -142,6 +144,10 @@ async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDe
         if name.lower() == "set-cookie" and not plants_ours(value):
             answer.raw_headers.append((b"set-cookie", value.encode("latin-1")))
     return answer
+
+
+def _has_body(request: Request) -> bool:
+    return "content-length" in request.headers or "transfer-encoding" in request.headers
 
 
 def _without_our_cookies(header: str) -> str:
@@ -166,6 +172,7 @@ def create_gateway_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.upstreams = UpstreamPool()
     app.include_router(router)
+    app.add_middleware(RejectAmbiguousFraming)
     install_security_headers(app, services.settings)
 
     @app.exception_handler(RequestValidationError)

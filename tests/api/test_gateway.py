@@ -107,6 +107,8 @@ async def test_requests_reach_the_live_instance(
     assert "mbt_secret_platform_token" not in json.dumps(seen)
     assert seen["headers"]["x-forwarded-prefix"] == "/apps/echo-app"
     assert seen["headers"]["cookie"] == "app_pref=dark"
+    got = (await client.get("/apps/echo-app/")).json()
+    assert got["body"] == "" and "transfer-encoding" not in got["headers"]  # no body, none sent
 
 
 async def test_no_route_no_socket_and_redirect(
