@@ -276,7 +276,7 @@ class Settings(BaseSettings):
 
     @property
     def api_base_url(self) -> str:
-        """Where users reach the API and the gateway."""
+        """Where users reach the API (deployed apps: ``apps_base_url``)."""
         scheme = "https" if self.tls else "http"
         return self.public_url or f"{scheme}://{self.api_host}:{self.api_port}"
 
