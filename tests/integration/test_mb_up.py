@@ -107,7 +107,7 @@ def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
     env = _stack_env(data_dir)
     api_port, codec_port = int(env["MB_API_PORT"]), int(env["MB_CODEC_PORT"])
     apps_port, ui_port = int(env["MB_APPS_PORT"]), int(env["MB_TEMPORAL_UI_PORT"])
-    app_url = f"http://127.0.0.1:{apps_port}/apps/climbing-team-todo/"
+    app_url = f"http://127.0.0.2:{apps_port}/apps/climbing-team-todo/"  # another site
 
     first = Up(env, data_dir / "up-1.log", "--demo", DEMO)
     try:
