@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -18,9 +19,16 @@ from runtime.bwrap import Bind, SandboxSpec, python_env_binds
 from runtime.envs import EnvBuilder
 from runtime.limits import ResourceLimits
 from runtime.sandbox import SandboxRun, SandboxRuntime, run_sandboxed, sandbox_env
+from runtime.uids import UidPool
 from store.bundles import make_bundle, write_bundle
 
 SANDBOX_UID = 65534
+"""The uid of a bare SandboxSpec (the probes of ``sandboxed_python``)."""
+
+TEST_UIDS = UidPool(Path(tempfile.gettempdir()) / "mb-test-uids", base=1_899_000_000, count=4096)
+"""The uids the tests' runtimes and QA runs lease: one directory for every test session on
+this machine, so that concurrent sessions never share a uid."""
+LEASED_UIDS = range(TEST_UIDS.base, TEST_UIDS.base + TEST_UIDS.count)
 
 APP_MAIN = """
 import asyncio
@@ -95,8 +103,7 @@ def make_runtime(state_dir: Path) -> SandboxRuntime:
     return SandboxRuntime(
         state_dir,
         host="test-host",
-        uid=SANDBOX_UID,
-        gid=SANDBOX_UID,
+        uids=TEST_UIDS,
         memory_mb=256,
         pids=64,
         cpu=1.0,
@@ -187,8 +194,9 @@ def sandboxed_python(pyenv: PythonEnv, tmp_path: Path) -> SandboxedPython:
     return run
 
 
-def processes_of_uid(uid: int, started_after: float | None = None) -> list[int]:
-    """Host pids running as ``uid`` (optionally only those started after a time.time())."""
+def processes_of_uid(uid: int | range, started_after: float | None = None) -> list[int]:
+    """Host pids running as ``uid`` or any uid of a range (optionally only those started
+    after a time.time())."""
     ticks = os.sysconf("SC_CLK_TCK")
     boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
     found = []
@@ -202,7 +210,8 @@ def processes_of_uid(uid: int, started_after: float | None = None) -> list[int]:
         except OSError:
             continue
         uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
-        if str(uid) not in uids or stat[0] in ("Z", "X"):
+        wanted = uid if isinstance(uid, range) else range(uid, uid + 1)
+        if not any(int(u) in wanted for u in uids) or stat[0] in ("Z", "X"):
             continue
         if started_after is not None and boot + int(stat[19]) / ticks < started_after - 1:
             continue

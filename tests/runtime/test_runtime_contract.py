@@ -36,7 +36,13 @@ from store.artifacts import ArtifactStore
 from store.db import Database
 from store.incidents import IncidentLog
 from store.releases import ReleaseRepository, Route
-from tests.runtime.support import accepted_nothing, make_runtime, write_app
+from tests.runtime.support import (
+    LEASED_UIDS,
+    TEST_UIDS,
+    accepted_nothing,
+    make_runtime,
+    write_app,
+)
 from workers.reconcile import Reconciler
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -217,7 +223,9 @@ async def any_runtime(
         runtime = make_runtime(state)
     else:
         request.getfixturevalue("docker_base")
-        runtime = DockerRuntime(state, host="test-host", memory_mb=MEMORY_MB, pids=PIDS, cpu=1.0)
+        runtime = DockerRuntime(
+            state, host="test-host", uids=TEST_UIDS, memory_mb=MEMORY_MB, pids=PIDS, cpu=1.0
+        )
     yield runtime
     for info in await runtime.instances():
         await runtime.stop(info.instance_id, drain_s=0)
@@ -341,10 +349,11 @@ async def test_an_app_writes_only_to_tmp_and_its_data(
 async def test_an_app_is_unprivileged_and_cannot_gain_privileges(
     any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv
 ) -> None:
-    """The app runs unprivileged with no capabilities and cannot gain privileges."""
+    """The app runs as its own unprivileged uid with no capabilities and cannot gain
+    privileges."""
     info = await _start(any_runtime, probe_bundle, pyenv)
     seen = await _get(info, "/who")
-    assert (seen["uid"], seen["gid"]) == (65534, 65534)
+    assert seen["uid"] in LEASED_UIDS and seen["gid"] == seen["uid"]
     assert int(seen["cap_eff"], 16) == 0, seen
     assert seen["no_new_privs"] == "1" and seen["escalated"] is False
 
@@ -597,6 +606,7 @@ async def test_docker_keeps_the_images_of_the_last_releases_for_a_fast_rollback(
     runtime = DockerRuntime(
         tmp_path_factory.mktemp("rt") / "state",
         host="test-host",
+        uids=TEST_UIDS,
         memory_mb=MEMORY_MB,
         pids=PIDS,
         cpu=1.0,
