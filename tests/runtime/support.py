@@ -217,3 +217,100 @@ def processes_of_uid(uid: int | range, started_after: float | None = None) -> li
             continue
         found.append(int(entry.name))
     return found
+
+
+SYSCALL_PROBE = '''
+def syscall_probe() -> dict:
+    """What each escalation syscall returns here (errno name, or "succeeded"), each tried in
+    a child process of its own so that one that succeeds changes nothing for the next."""
+    import ctypes, errno, os, socket, struct, threading, time
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    buf = ctypes.create_string_buffer(256)
+    timespec = struct.pack("qq", int(time.time()), 0)
+    tracee = os.fork()
+    if tracee == 0:
+        time.sleep(30)
+        os._exit(0)
+
+    def raw(nr, *args):
+        args = [a if isinstance(a, (bytes, ctypes.Array)) else ctypes.c_long(a) for a in args]
+        result = libc.syscall(ctypes.c_long(nr), *args)
+        if result < 0:
+            return errno.errorcode.get(ctypes.get_errno(), str(ctypes.get_errno()))
+        if nr == 56 and result == 0:  # the child of a clone that went through
+            os._exit(0)
+        return "succeeded"
+
+    probes = {  # x86_64 syscall numbers
+        "unshare(CLONE_NEWUSER)": (272, 0x10000000),
+        "unshare(CLONE_NEWNS)": (272, 0x00020000),
+        "unshare(CLONE_NEWNET)": (272, 0x40000000),
+        "clone(CLONE_NEWUSER)": (56, 0x10000000 | 17, 0, 0, 0, 0),
+        "setns": (308, -1, 0x40000000),
+        "mount": (165, b"none", b"/tmp", b"tmpfs", 0, 0),
+        "keyctl": (250, 0, -2, 1),  # the process keyring: nothing outlives the probe
+        "add_key": (248, b"user", b"mb-probe", b"x", 1, -2),
+        "bpf": (321, 0, buf, 72),
+        "perf_event_open": (298, buf, 0, -1, -1, 0),
+        "ptrace(PTRACE_ATTACH)": (101, 16, tracee, 0, 0),
+        "init_module": (175, 0, 0, b""),
+        "finit_module": (313, -1, b"", 0),
+        "clock_settime": (227, 0, timespec),
+        "socket(AF_VSOCK)": (41, 40, 1, 0),
+        "clone3": (435, 0, 0),
+    }
+    seen = {}
+    for name, (nr, *args) in probes.items():
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            os.write(write, raw(nr, *args).encode())
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as answer:
+            seen[name] = answer.read()
+        os.waitpid(pid, 0)
+    os.kill(tracee, 9)
+    os.waitpid(tracee, 0)
+
+    # What normal code needs still works: threads, fork, a subprocess.
+    threads = [threading.Thread(target=time.sleep, args=(0.05,)) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seen["threads"] = "succeeded"
+    child = os.fork()
+    if child == 0:
+        os._exit(7)
+    seen["fork"] = "succeeded" if os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 7 else "?"
+    seen["socketpair"] = "succeeded" if socket.socketpair() else "?"
+    return seen
+'''
+"""Source of ``syscall_probe()``, run inside the sandboxes by the seccomp tests."""
+
+SYSCALLS_REFUSED = {
+    "unshare(CLONE_NEWUSER)": "EPERM",
+    "unshare(CLONE_NEWNS)": "EPERM",
+    "unshare(CLONE_NEWNET)": "EPERM",
+    "clone(CLONE_NEWUSER)": "EPERM",
+    "setns": "EPERM",
+    "mount": "EPERM",
+    "keyctl": "EPERM",
+    "add_key": "EPERM",
+    "bpf": "EPERM",
+    "perf_event_open": "EPERM",
+    "ptrace(PTRACE_ATTACH)": "EPERM",
+    "init_module": "EPERM",
+    "finit_module": "EPERM",
+    "clock_settime": "EPERM",
+    "socket(AF_VSOCK)": "EPERM",
+    "clone3": "ENOSYS",  # as Docker does: libc then falls back to clone, whose flags are checked
+    "threads": "succeeded",
+    "fork": "succeeded",
+    "socketpair": "succeeded",
+}
+"""What ``syscall_probe()`` must see in every sandbox."""
