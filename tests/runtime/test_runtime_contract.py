@@ -30,6 +30,7 @@ from runtime.docker_base import DEFAULT_BASE_IMAGE, build_base_image
 from runtime.health import wait_healthy
 from runtime.sandbox import InstanceRecord as SandboxInstanceRecord
 from runtime.sandbox import SandboxRuntime, _processes_naming
+from runtime.uids import app_holder
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo
 from store.apps import AppRepository
@@ -459,6 +460,33 @@ async def test_an_app_holding_its_process_allowance_stops_no_other_tenant(
     beside = await _start(any_runtime, probe_bundle, pyenv, app_id=holder.app_id, version=2)
     assert await _get(beside, "/health") == {"ok": True}
     assert await any_runtime.state(holder.instance_id) == "running"
+
+
+async def test_an_app_whose_uid_changed_keeps_its_data(
+    any_runtime: SandboxRuntime | DockerRuntime, probe_bundle: Path, pyenv: PythonEnv
+) -> None:
+    """An app's uid lease taken over while it was stopped: it restarts under another uid, and
+    its data directory, with what it wrote before, is that uid's now."""
+    app_id = f"moved-{uuid.uuid4().hex[:6]}"
+    info = await _start(any_runtime, probe_bundle, pyenv, app_id=app_id)
+    assert await _get(info, "/write?path=/data/kept") == {"written": True}
+    await any_runtime.stop(info.instance_id, drain_s=0)
+    old_uid = await TEST_UIDS.acquire(app_holder(app_id))
+    await TEST_UIDS.release(app_holder(app_id))
+    # Its uid went to another tenant, which runs as it now.
+    squatter = await asyncio.create_subprocess_exec(
+        "sleep", "60", user=old_uid, group=old_uid, extra_groups=[]
+    )
+    try:
+        info = await _start(any_runtime, probe_bundle, pyenv, app_id=app_id)
+        record = await any_runtime.record(info.instance_id)
+        assert record is not None and record.uid not in (None, old_uid)
+        assert await _get(info, "/read?path=/data/kept") == {"read": 1}
+        assert await _get(info, "/write?path=/data/kept") == {"written": True}
+        assert await _get(info, "/write?path=/data/new") == {"written": True}
+    finally:
+        squatter.kill()
+        await squatter.wait()
 
 
 @pytest.mark.parametrize(
