@@ -81,13 +81,14 @@ class SandboxSpec:
 
     command: tuple[str, ...]
     """Program and arguments, as paths inside the sandbox."""
+    uid: int
+    """The sandbox user: a uid leased for this app or run (:mod:`runtime.uids`), never one
+    shared with another tenant (its processes would count against the same limits)."""
+    gid: int
     ro_binds: tuple[Bind, ...] = ()
     rw_binds: tuple[Bind, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     """The complete environment of the command: nothing is inherited from the host."""
-    uid: int = 65534
-    """The sandbox user: a uid leased for this app or run (:mod:`runtime.uids`)."""
-    gid: int = 65534
     hostname: str = "sandbox"
     chdir: str = "/"
     die_with_parent: bool = False

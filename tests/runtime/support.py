@@ -7,6 +7,7 @@ import os
 import socket
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,6 @@ from runtime.limits import ResourceLimits
 from runtime.sandbox import SandboxRun, SandboxRuntime, run_sandboxed, sandbox_env
 from runtime.uids import UidPool
 from store.bundles import make_bundle, write_bundle
-
-SANDBOX_UID = 65534
-"""The uid of a bare SandboxSpec (the probes of ``sandboxed_python``)."""
 
 TEST_UIDS = UidPool(Path(tempfile.gettempdir()) / "mb-test-uids", base=1_899_000_000, count=4096)
 """The uids the tests' runtimes and QA runs lease: one directory for every test session on
@@ -150,6 +148,8 @@ def accepted_nothing(server: socket.socket) -> bool:
 class ProbeResult:
     run: SandboxRun
     output: str
+    uid: int
+    """The uid the probe ran as (leased for it, as a QA run's)."""
 
     @property
     def data(self) -> Any:
@@ -180,16 +180,19 @@ def sandboxed_python(pyenv: PythonEnv, tmp_path: Path) -> SandboxedPython:
             app.chmod(0o777)
             (app / "probe.py").chmod(0o666)
         limits = limits or ResourceLimits(memory_mb=256, pids=64, cpu=1.0)
-        spec = SandboxSpec(
-            command=("/env/bin/python", "/app/probe.py"),
-            ro_binds=(*python_env_binds(pyenv), Bind(app, "/app")),
-            env=sandbox_env(),
-            chdir="/app",
-            tmp_size_mb=limits.memory_mb,
-        )
         log = work / "output.log"
-        result = await run_sandboxed(spec, limits=limits, log_path=log, timeout_s=timeout_s)
-        return ProbeResult(run=result, output=log.read_text())
+        async with TEST_UIDS.lease(f"run.probe-{uuid.uuid4().hex}") as uid:
+            spec = SandboxSpec(
+                command=("/env/bin/python", "/app/probe.py"),
+                uid=uid,
+                gid=uid,
+                ro_binds=(*python_env_binds(pyenv), Bind(app, "/app")),
+                env=sandbox_env(),
+                chdir="/app",
+                tmp_size_mb=limits.memory_mb,
+            )
+            result = await run_sandboxed(spec, limits=limits, log_path=log, timeout_s=timeout_s)
+        return ProbeResult(run=result, output=log.read_text(), uid=uid)
 
     return run
 
