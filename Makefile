@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_PROMPT ?= a todo list for my climbing team
+# CI adds --exit-after-demo: stop once the demo app has been fetched over HTTP.
+DEMO_FLAGS ?=
 # The dependency scan reads an OSV advisory database offline: the PyPA snapshot beside
 # the checkout when there is one, else <data dir>/advisories (`mb advisories update`).
 SNAPSHOT := $(abspath ../shared/advisories/pypa/vulns)
@@ -27,17 +29,18 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux docker.io; }
 
 # A Docker Engine for the container runtime and its tests. Started here when none
-# answers: no bridge, no iptables rules (apps run with no network at all).
+# answers: no bridge, no iptables rules (apps run with no network at all). Its pid
+# file marks it as ours (.ci/clean_machine.py stops it before the next CI run).
 docker-daemon: system-deps
 	@docker info >/dev/null 2>&1 || { \
 	  echo "starting dockerd (log: /tmp/mb-dockerd.log)"; \
 	  (dockerd --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
-	    > /tmp/mb-dockerd.log 2>&1 &); \
+	    --pidfile /run/mb-dockerd.pid > /tmp/mb-dockerd.log 2>&1 &); \
 	  for i in $$(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done; \
 	  docker info >/dev/null 2>&1 || { tail -20 /tmp/mb-dockerd.log; exit 1; }; }
 
 demo: setup system-deps
-	$(VENV)/bin/mb up --demo "$(DEMO_PROMPT)"
+	$(VENV)/bin/mb up --demo "$(DEMO_PROMPT)" $(DEMO_FLAGS)
 
 up: setup system-deps
 	$(VENV)/bin/mb up

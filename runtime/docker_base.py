@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,14 +111,21 @@ def rootfs_tar(root: Path) -> bytes:
     return buffer.getvalue()
 
 
-def build_base_image(client: Any, tag: str = DEFAULT_BASE_IMAGE) -> str:
-    """Build the rootfs and import it as ``tag``; returns the image id."""
+def build_base_image(
+    client: Any, tag: str = DEFAULT_BASE_IMAGE, say: Callable[[str], None] | None = None
+) -> str:
+    """Build the rootfs and import it as ``tag``; returns the image id. ``say`` hears
+    each step as it starts."""
+    tell = say or (lambda _step: None)
     repository, _, version = tag.rpartition(":")
     with tempfile.TemporaryDirectory(prefix="mb-base-") as scratch:
         root = Path(scratch) / "rootfs"
         root.mkdir()
+        tell(f"downloading {len(PACKAGES)} Debian packages (apt-get download)")
         build_rootfs(root, Path(scratch) / "debs")
+        tell("packing the root filesystem")
         data = rootfs_tar(root)
+    tell(f"importing {tag} ({len(data) / 1e6:.0f} MB)")
     changes = [
         f'LABEL mb.python="{PYTHON_VERSION}"',
         "ENV PATH=/usr/bin:/bin LANG=C.UTF-8",

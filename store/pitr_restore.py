@@ -24,7 +24,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from schemas.backups import BackupError, BaseBackup, RestoreResult
 from store.base_backups import BackupCatalog
-from store.pg_binaries import PgBinaries, chown_to_server, server_identity, stderr_tail
+from store.pg_binaries import PgBinaries, stderr_tail
+from store.server_user import chown_to_server, server_identity
 from store.wal_archive import INCLUDE_FILE, disable_archiving_text
 
 DEFAULT_CHECKS: tuple[str, ...] = ("SELECT count(*) FROM pg_database",)

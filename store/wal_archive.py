@@ -12,7 +12,8 @@ import psycopg
 from psycopg.rows import DictRow, dict_row
 
 from schemas.backups import ArchiverStatus, BackupError
-from store.pg_binaries import PgBinaries, chown_to_server
+from store.pg_binaries import PgBinaries
+from store.server_user import chown_to_server
 
 __all__ = [
     "INCLUDE_FILE",

@@ -16,23 +16,38 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import shutil
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from activities.qa.flaky_detection import (
+    OBSERVATIONS,
+    flaky_after_reruns,
+    rerun_plan,
+    sources_by_test,
+)
 from activities.qa.workspace import SandboxUser, run_tool
 from runtime.base import PythonEnv
 from runtime.bwrap import ENV_MOUNT, Bind
 from runtime.limits import ResourceLimits
 from runtime.uids import UidPool
-from schemas.qa import FlakyTest, TestOutcome, TestRun, TestsReport
+from schemas.qa import FlakyTest, Rerun, TestOutcome, TestRun, TestsReport
 
 PLUGIN_SOURCE = Path(__file__).with_name("pytest_shuffle.py")
 PLUGIN_DIR = "/mb/plugins"
 PLUGIN_NAME = "mb_shuffle"
+TRACER_SOURCE = Path(__file__).with_name("pytest_nondeterminism.py")
+TRACER_NAME = "mb_nondeterminism"
+EXPECT_PATH = "/mb/expect.json"
 LOG_TAIL_LINES = 30
+_PLUGIN_BINDS = (
+    Bind(PLUGIN_SOURCE, f"{PLUGIN_DIR}/{PLUGIN_NAME}.py"),
+    Bind(TRACER_SOURCE, f"{PLUGIN_DIR}/{TRACER_NAME}.py"),
+)
 
 # pytest exit codes (pytest.ExitCode), spelled out: pytest is not imported here.
 _EXIT_OK, _EXIT_TESTS_FAILED, _EXIT_NO_TESTS = 0, 1, 5
@@ -43,13 +58,16 @@ QUIET_PLUGINS = ("-p", "no:schemathesis", "-p", "no:hypothesispytest")
 cost about a second of start-up per run (hypothesis's ``@given`` works without its plugin)."""
 
 
-def run_seed(seed_base: str, index: int) -> int:
-    """The shuffle seed of run ``index`` (deterministic, 32 bits)."""
+def run_seed(seed_base: str, index: int | str) -> int:
+    """The seed of run ``index`` (deterministic, 32 bits): its shuffle, or with a named
+    index such as ``hash-2`` its hash or ``random`` seed."""
     digest = hashlib.sha256(f"{seed_base}:{index}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
 
 
-def pytest_command(seed: int | None) -> tuple[str, ...]:
+def pytest_command(
+    seed: int | None, *, random_seed: int | None = None, trace: bool = False
+) -> tuple[str, ...]:
     """The pytest command line of one run inside the sandbox."""
     command = [
         f"{ENV_MOUNT}/bin/python",
@@ -66,7 +84,34 @@ def pytest_command(seed: int | None) -> tuple[str, ...]:
     ]
     if seed is not None:
         command += ["-p", PLUGIN_NAME, f"--mb-shuffle-seed={seed}"]
+    if trace or random_seed is not None:
+        command += ["-p", TRACER_NAME]
+    if trace:
+        command += ["--mb-trace-out=/out/touched.json"]
+    if random_seed is not None:
+        command += [f"--mb-random-seed={random_seed}"]
     return tuple(command)
+
+
+def rerun_command(repetitions: int, random_seed: int) -> tuple[str, ...]:
+    """The pytest command line of a rerun of the tests named in ``EXPECT_PATH``."""
+    return (
+        f"{ENV_MOUNT}/bin/python",
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        *QUIET_PLUGINS,
+        "-q",
+        "-p",
+        TRACER_NAME,
+        f"--mb-repeat={repetitions}",
+        "--mb-repeat-out=/out/repeats.json",
+        f"--mb-repeat-expect={EXPECT_PATH}",
+        f"--mb-random-seed={random_seed}",
+    )
 
 
 async def run_tests_repeatedly(
@@ -83,6 +128,7 @@ async def run_tests_repeatedly(
     cpu: float = 1.0,
     use_cgroups: bool = True,
     heartbeat: Callable[[str], None] | None = None,
+    detect_flakes: bool = True,
 ) -> TestsReport:
     """Run the bundle's suite ``runs`` times in the sandbox; ``fail`` unless stable and green.
 
@@ -91,6 +137,10 @@ async def run_tests_repeatedly(
     those of a deployed app (see
     :class:`runtime.limits.ResourceLimits`). ``heartbeat`` is called before,
     during (every few seconds) and after each run with a short progress note.
+    Each run has its own ``PYTHONHASHSEED`` and ``random`` seed. With
+    ``detect_flakes`` the runs trace which tests touch a source of
+    nondeterminism and only those run again (see
+    :mod:`activities.qa.flaky_detection`) until each has been seen often enough.
     """
     if runs < 1:
         raise ValueError("runs must be at least 1")
@@ -98,6 +148,8 @@ async def run_tests_repeatedly(
     beat = heartbeat or (lambda _note: None)
     root = work_dir / f"tests-{uuid.uuid4().hex[:12]}"
     results: list[TestRun] = []
+    traced: list[dict[str, list[str]]] = []
+    user = SandboxUser(uids=uids, limits=limits)
     try:
         # Sequential on purpose. Measured on 2 shared cores with a small FastAPI suite:
         # one run takes ~1.25 s in the sandbox (~1.2 s outside it: interpreter start
@@ -107,23 +159,141 @@ async def run_tests_repeatedly(
         # memory. The ~2 s are not worth an unreliable verdict.
         for index in range(1, runs + 1):
             beat(f"tests run {index}/{runs} starting")
-            run = await _one_run(
+            run, touched = await _one_run(
                 index,
                 bundle_dir=bundle_dir,
                 env=env,
                 run_dir=root / f"run-{index}",
                 seed=None if index == 1 else run_seed(seed_base, index),
+                hash_seed=run_seed(seed_base, f"hash-{index}"),
+                random_seed=run_seed(seed_base, f"random-{index}"),
+                trace=detect_flakes,
                 timeout_s=timeout_s,
-                user=SandboxUser(uids=uids, limits=limits),
+                user=user,
                 beat=_progress(beat, f"tests run {index}/{runs}"),
             )
             results.append(run)
+            traced.append(touched)
             beat(f"tests run {index}/{runs} finished: exit code {run.exit_code}")
             if run.timed_out or run.exit_code not in (_EXIT_OK, _EXIT_TESTS_FAILED):
                 break  # hangs, empty or broken suites fail alike every run: do not wait again
+        report = judge(results)
+        if detect_flakes:
+            report = await _rerun_where_nondeterministic(
+                report,
+                traced,
+                Rerunner(bundle_dir, env, root, seed_base, timeout_s, user, beat),
+            )
     finally:
         await asyncio.to_thread(shutil.rmtree, root, True)
-    return judge(results)
+    return report
+
+
+@dataclass(frozen=True)
+class Rerunner:
+    """Runs named tests again in the sandbox: repeated in one process, or once in a new
+    process with another hash seed."""
+
+    bundle_dir: Path
+    env: PythonEnv
+    root: Path
+    seed_base: str
+    timeout_s: float
+    user: SandboxUser
+    beat: Callable[[str], None]
+
+    async def run(
+        self, index: int, kind: str, expected: dict[str, TestOutcome], repetitions: int
+    ) -> tuple[Rerun, dict[str, list[TestOutcome]]]:
+        """Rerun ``index`` of the tests in ``expected`` (node id -> outcome so far)."""
+        expect_file = self.root / f"rerun-{index}-expect.json"
+        await asyncio.to_thread(
+            expect_file.write_text, json.dumps({k: v.value for k, v in expected.items()})
+        )
+        hash_seed = run_seed(self.seed_base, f"rerun-hash-{index}")
+        random_seed = run_seed(self.seed_base, f"rerun-random-{index}")
+        label = f"rerun {index} ({kind}, {len(expected)} tests)"
+        self.beat(f"{label} starting")
+        run = await run_tool(
+            self.bundle_dir,
+            self.env,
+            args=rerun_command(repetitions, random_seed)[1:],
+            run_dir=self.root / f"rerun-{index}",
+            user=self.user,
+            timeout_s=self.timeout_s,
+            extra_ro_binds=(*_PLUGIN_BINDS, Bind(expect_file, EXPECT_PATH)),
+            extra_env={"PYTHONPATH": PLUGIN_DIR, "PYTHONHASHSEED": str(hash_seed)},
+            heartbeat=_progress(self.beat, label),
+        )
+        found = (
+            None if run.result.timed_out else await asyncio.to_thread(run.read_json, "repeats.json")
+        )
+        outcomes = _repeat_outcomes(found, expected)
+        self.beat(f"{label} finished: exit code {run.result.exit_code}")
+        summary = Rerun(
+            index=index,
+            kind="repeated" if kind == "repeated" else "process",
+            tests=len(expected),
+            repetitions=max((len(o) for o in outcomes.values()), default=0),
+            hash_seed=hash_seed,
+            random_seed=random_seed,
+            exit_code=run.result.exit_code,
+            timed_out=run.result.timed_out,
+            duration_s=round(run.result.duration_s, 3),
+        )
+        return summary, outcomes
+
+
+async def _rerun_where_nondeterministic(
+    report: TestsReport, traced: list[dict[str, list[str]]], rerunner: Rerunner
+) -> TestsReport:
+    """Observe the tests that touched a source of nondeterminism until each has been seen
+    :data:`OBSERVATIONS` times or has differed; attach every test's sources."""
+    nodeids = dict.fromkeys(n for run in report.runs for n in run.outcomes)
+    sources = sources_by_test(traced, nodeids)
+    repeated, per_process = rerun_plan(report, sources)
+    seen = sum(1 for r in report.runs if r.outcomes)
+    remaining = max(OBSERVATIONS - seen, 0)
+    reruns: list[Rerun] = []
+    extra: dict[str, list[TestOutcome]] = {}
+    if repeated and remaining:
+        summary, outcomes = await rerunner.run(1, "repeated", repeated, remaining)
+        reruns.append(summary)
+        _merge(extra, outcomes)
+    undecided = dict(per_process)
+    for _ in range(remaining):
+        undecided = {n: o for n, o in undecided.items() if set(extra.get(n, [])) <= {o}}
+        if not undecided:
+            break
+        summary, outcomes = await rerunner.run(len(reruns) + 1, "process", undecided, 1)
+        reruns.append(summary)
+        _merge(extra, outcomes)
+    result = flaky_after_reruns(report, extra, sources)
+    hung = [r for r in reruns if r.timed_out]
+    if hung:
+        reason = f"rerun {hung[0].index} of tests that passed before timed out"
+        result = result.model_copy(
+            update={"verdict": "fail", "reason": f"{result.reason}; {reason}"}
+        )
+    return result.model_copy(update={"reruns": reruns})
+
+
+def _merge(into: dict[str, list[TestOutcome]], outcomes: dict[str, list[TestOutcome]]) -> None:
+    for nodeid, seen in outcomes.items():
+        into.setdefault(nodeid, []).extend(seen)
+
+
+def _repeat_outcomes(found: Any, expected: dict[str, TestOutcome]) -> dict[str, list[TestOutcome]]:
+    """The repetitions' outcomes the plugin wrote; a test it never reached counts as
+    missing (a test that passed before and no longer runs is not stable)."""
+    document = found if isinstance(found, dict) else {}
+    result: dict[str, list[TestOutcome]] = {}
+    for nodeid in expected:
+        raw = document.get(nodeid)
+        values = raw if isinstance(raw, list) else []
+        parsed = [TestOutcome(v) for v in values if v in TestOutcome._value2member_map_]
+        result[nodeid] = parsed or [TestOutcome.MISSING]
+    return result
 
 
 def judge(runs: list[TestRun]) -> TestsReport:
@@ -237,23 +407,27 @@ async def _one_run(
     env: PythonEnv,
     run_dir: Path,
     seed: int | None,
+    hash_seed: int,
+    random_seed: int,
+    trace: bool,
     timeout_s: float,
     user: SandboxUser,
     beat: Callable[[float], None],
-) -> TestRun:
+) -> tuple[TestRun, dict[str, list[str]]]:
     run = await run_tool(
         bundle_dir,
         env,
-        args=pytest_command(seed)[1:],
+        args=pytest_command(seed, random_seed=random_seed, trace=trace)[1:],
         run_dir=run_dir,
         user=user,
         timeout_s=timeout_s,
-        extra_ro_binds=(Bind(PLUGIN_SOURCE, f"{PLUGIN_DIR}/{PLUGIN_NAME}.py"),),
-        extra_env={"PYTHONPATH": PLUGIN_DIR},
+        extra_ro_binds=_PLUGIN_BINDS,
+        extra_env={"PYTHONPATH": PLUGIN_DIR, "PYTHONHASHSEED": str(hash_seed)},
         heartbeat=beat,
     )
     report = None if run.result.timed_out else await asyncio.to_thread(run.read_json, "report.json")
-    return TestRun(
+    touched = await asyncio.to_thread(run.read_json, "touched.json") if trace else None
+    test_run = TestRun(
         index=index,
         order="fixed" if seed is None else "shuffled",
         seed=seed,
@@ -262,4 +436,18 @@ async def _one_run(
         duration_s=round(run.result.duration_s, 3),
         outcomes=outcomes_from_report(report) if isinstance(report, dict) else {},
         log_tail=await asyncio.to_thread(run.log_tail, LOG_TAIL_LINES),
+        hash_seed=hash_seed,
+        random_seed=random_seed,
     )
+    return test_run, _touched(touched)
+
+
+def _touched(found: Any) -> dict[str, list[str]]:
+    """The tracer's document, shape-checked (it was written by sandboxed code)."""
+    if not isinstance(found, dict):
+        return {}
+    return {
+        str(key): [str(s) for s in value if isinstance(s, str)][:20]
+        for key, value in list(found.items())[:10_000]
+        if isinstance(key, str) and isinstance(value, list)
+    }

@@ -11,13 +11,18 @@ import pytest
 from api.app import create_app
 from api.services import Services
 from schemas.qa import (
+    FlakyTest,
     FuzzFailure,
     FuzzReport,
     Mutant,
     MutationReport,
     QAGateReport,
+    Rerun,
     StaticFinding,
     StaticReport,
+    TestOutcome,
+    TestRun,
+    TestsReport,
 )
 from schemas.settings import Settings
 from store.db import Database
@@ -41,6 +46,42 @@ async def client(
         deployment_id="dep-1",
         verdict="fail",
         stages=[
+            TestsReport(
+                verdict="fail",
+                reason="1 flaky on rerun",
+                runs=[
+                    TestRun(
+                        index=i,
+                        order="fixed",
+                        exit_code=0,
+                        duration_s=1.0,
+                        outcomes={f"t::{EVIL}": TestOutcome.PASSED},
+                        hash_seed=1000 + i,
+                        random_seed=2000 + i,
+                    )
+                    for i in (1, 2, 3)
+                ],
+                flaky=[
+                    FlakyTest(
+                        nodeid=f"t::{EVIL}",
+                        outcomes=[TestOutcome.PASSED] * 4 + [TestOutcome.FAILED],
+                        sources=["random", EVIL],
+                    )
+                ],
+                touched={f"t::{EVIL}": ["random"]},
+                reruns=[
+                    Rerun(
+                        index=1,
+                        kind="repeated",
+                        tests=1,
+                        repetitions=2,
+                        hash_seed=31337,
+                        random_seed=7,
+                        exit_code=0,
+                        duration_s=1.5,
+                    )
+                ],
+            ),
             MutationReport(
                 verdict="fail",
                 reason="score 40% < 70%",
@@ -112,8 +153,9 @@ async def test_the_owner_reads_the_report_as_json(
     assert r.status_code == 200
     body = r.json()
     assert body["verdict"] == "fail"
-    assert [s["stage"] for s in body["stages"]] == ["mutation", "fuzz", "static"]
-    assert body["stages"][0]["survivors"][0]["diff"].startswith("- a")
+    assert [s["stage"] for s in body["stages"]] == ["tests", "mutation", "fuzz", "static"]
+    assert body["stages"][1]["survivors"][0]["diff"].startswith("- a")
+    assert body["stages"][0]["flaky"][0]["sources"][0] == "random"
 
 
 async def test_the_html_page_escapes_everything_and_forbids_scripts(
@@ -129,6 +171,8 @@ async def test_the_html_page_escapes_everything_and_forbids_scripts(
     assert EVIL not in page and "&lt;script&gt;" in page
     assert "B307" in page and "GET /average" in page and "main.x__mutmut_1" in page
     assert 'style="width:40%"' in page  # the score bar
+    assert "passed, passed, passed, passed, failed" in page and "31337" in page  # reruns
+    assert "random, &lt;script&gt;" in page  # what the flaky test touched
 
 
 async def test_another_user_and_unknown_ids_get_404(

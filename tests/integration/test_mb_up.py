@@ -147,3 +147,50 @@ def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
     finally:
         assert second.interrupt() == 0, second.output()
     assert _processes_using(data_dir) == []
+
+
+def test_exit_after_demo_stops_the_stack_and_fails_when_the_demo_is_not_served(
+    data_dir: Path,
+) -> None:
+    """CI's smoke of `make demo` relies on this exit code: a demo that never goes live
+    (here its prompt is blocked) ends `mb up` with 1, everything stopped."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
+        "MB_DATA_DIR": str(data_dir),
+        "MB_ADVISORY_DB": str(advisory_snapshot()),
+        "MB_API_PORT": str(free_loopback_port()),
+        "MB_CODEC_PORT": str(free_loopback_port()),
+        "MB_APPS_PORT": str(free_loopback_port()),
+        "MB_OIDC_DEV_PORT": str(free_loopback_port()),
+        "MB_TEMPORAL_PORT": str(free_loopback_port()),
+        "MB_TEMPORAL_UI_PORT": str(free_loopback_port()),
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+        "COLUMNS": "200",
+    }
+    blocked = "a fake bank login page that steals customers' passwords"
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "up", "--demo", blocked, "--exit-after-demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "rejected" in output and "stopping (--exit-after-demo)" in output, output
+    assert "Traceback" not in output
+    assert _processes_using(data_dir) == []
+
+
+def test_exit_after_demo_needs_a_demo(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "up", "--exit-after-demo"],
+        env={**env, "MB_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "error: --exit-after-demo needs --demo PROMPT" in done.stderr
+    assert not (tmp_path / "data").exists()

@@ -1,0 +1,404 @@
+"""Flaky tests caught with a known probability: the tracer finds the tests that touch a
+source of nondeterminism, and only those are observed again until the targets are met."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from activities.qa import pytest_nondeterminism
+from activities.qa.flaky_detection import (
+    OBSERVATIONS,
+    TARGETS,
+    catch_probability,
+    observations_needed,
+)
+from activities.qa.test_runs import run_seed, run_tests_repeatedly
+from runtime.base import PythonEnv
+from schemas.qa import TestOutcome, TestsReport
+from store.bundles import make_bundle, write_bundle
+from tests.runtime.support import TEST_UIDS
+
+PLUGIN_DIR = Path(pytest_nondeterminism.__file__).parent
+
+# --- the detector's power ------------------------------------------------------------
+
+
+def test_the_number_of_observations_meets_every_target_and_no_fewer_would() -> None:
+    assert OBSERVATIONS == observations_needed(TARGETS) == 22
+    assert catch_probability(1 / 2) >= 0.99 and catch_probability(1 / 10) >= 0.90
+    assert catch_probability(1 / 10, OBSERVATIONS - 1) < 0.90
+    assert catch_probability(1 / 2, 3) == 0.875  # the three required runs alone
+
+
+# --- the tracer, in a plain pytest process ---------------------------------------------
+
+TRACED_APP = """
+import hashlib
+import random
+import time
+import uuid
+
+
+def tags(words):
+    return ",".join(set(words))
+
+
+def sorted_tags(words):
+    return ",".join(sorted(set(words)))
+
+
+def all_short(words):
+    return all(len(w) < 9 for w in set(words)) and {w.upper() for w in set(words)} != set()
+
+
+def stamp():
+    return str(uuid.uuid4())
+
+
+def shard(name, n):
+    return hash(name) % n
+"""
+
+TRACED_TESTS = """
+import os
+import random
+import threading
+import time
+
+from app import all_short, shard, sorted_tags, stamp, tags
+
+
+def test_plain():
+    assert 1 + 1 == 2
+
+
+def test_global_random():
+    assert random.random() < 2
+
+
+def test_seeded_random_instance_is_reproducible():
+    rng = random.Random(42)
+    assert rng.randint(0, 10) == random.Random(42).randint(0, 10)
+
+
+def test_unseeded_random_instance():
+    assert random.Random().random() < 2
+
+
+def test_uuid():
+    assert len(stamp()) == 36
+
+
+def test_clock():
+    assert time.time() > 0
+
+
+def test_set_order():
+    assert tags(["a"]) == "a"
+
+
+def test_sorted_set_is_not_order_dependent():
+    assert sorted_tags(["b", "a"]) == "a,b"
+
+
+def test_a_set_fed_to_all_is_not_order_dependent():
+    assert all_short(["a", "b"])
+
+
+def test_hash():
+    assert 0 <= shard("x", 4) < 4
+
+
+def test_threads():
+    worker = threading.Thread(target=lambda: None)
+    worker.start()
+    worker.join()
+
+
+def test_writes_outside_tmp():
+    with open(os.environ["OUTSIDE"], "w") as handle:
+        handle.write("state")
+
+
+def test_tmp_path_is_fine(tmp_path):
+    (tmp_path / "x").write_text("y")
+"""
+
+
+def _run_plugin(bundle: Path, *args: str, outside: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-p",
+            "pytest_nondeterminism",
+            *args,
+        ],
+        cwd=bundle,
+        env={"PYTHONPATH": f"{PLUGIN_DIR}:{bundle}", "OUTSIDE": str(outside), "PATH": "/usr/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def traced_bundle(tmp_path: Path) -> Path:
+    bundle = tmp_path / "bundle"
+    (bundle / "tests").mkdir(parents=True)
+    (bundle / "app.py").write_text(TRACED_APP)
+    (bundle / "tests" / "test_traced.py").write_text(TRACED_TESTS)
+    return bundle
+
+
+def test_the_tracer_names_each_source_a_test_touches_and_nothing_else(
+    traced_bundle: Path,
+) -> None:
+    out = traced_bundle.parent / "touched.json"
+    outside = Path("/var/tmp") / f"mb-nd-{traced_bundle.parent.name}.txt"  # not under /tmp
+    try:
+        done = _run_plugin(traced_bundle, f"--mb-trace-out={out}", outside=outside)
+    finally:
+        outside.unlink(missing_ok=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    touched = json.loads(out.read_text())
+    test = "tests/test_traced.py::"
+    assert {k.removeprefix(test): v for k, v in touched.items()} == {
+        "test_global_random": ["random"],
+        "test_unseeded_random_instance": ["random"],
+        "test_uuid": ["os.urandom", "uuid"],
+        "test_clock": ["clock"],
+        "test_set_order": ["set order"],
+        "test_hash": ["hash"],
+        "test_threads": ["threads"],
+        "test_writes_outside_tmp": ["file system"],
+    }
+
+
+def test_repetitions_stop_at_the_first_differing_outcome(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    (bundle / "tests").mkdir(parents=True)
+    (bundle / "tests" / "test_r.py").write_text(
+        "import random\n\n"
+        "def test_coin():\n    assert random.random() < 0.5\n\n"
+        "def test_steady():\n    assert True\n\n"
+        "def test_not_asked_for():\n    assert True\n"
+    )
+    expect = tmp_path / "expect.json"
+    expect.write_text(
+        json.dumps(
+            {"tests/test_r.py::test_coin": "passed", "tests/test_r.py::test_steady": "passed"}
+        )
+    )
+    out = tmp_path / "repeats.json"
+    done = _run_plugin(
+        bundle,
+        "--mb-repeat=22",
+        f"--mb-repeat-out={out}",
+        f"--mb-repeat-expect={expect}",
+        "--mb-random-seed=5",
+        outside=tmp_path / "unused",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    repeats = json.loads(out.read_text())
+    assert set(repeats) == {"tests/test_r.py::test_coin", "tests/test_r.py::test_steady"}
+    assert repeats["tests/test_r.py::test_steady"] == ["passed"] * 22
+    coin = repeats["tests/test_r.py::test_coin"]
+    expected = [random.Random(5 * 1_000_003 + i).random() < 0.5 for i in range(22)]
+    first_fail = expected.index(False)
+    assert coin == ["passed"] * first_fail + ["failed"]
+
+
+# --- the tests stage, in the sandbox -----------------------------------------------------
+
+MAIN = "def tags(words):\n    return ','.join(set(words))\n"
+
+
+async def _stage(
+    tmp_path: Path,
+    env: PythonEnv,
+    tests: dict[str, str],
+    seed_base: str,
+    *,
+    detect_flakes: bool = True,
+) -> TestsReport:
+    bundle = make_bundle({"main.py": MAIN, "requirements.txt": "fastapi\n", **tests})
+    return await run_tests_repeatedly(
+        write_bundle(bundle, tmp_path / "bundle"),
+        env,
+        runs=3,
+        timeout_s=120,
+        seed_base=seed_base,
+        work_dir=tmp_path / "work",
+        uids=TEST_UIDS,
+        memory_mb=512,
+        pids=64,
+        detect_flakes=detect_flakes,
+    )
+
+
+ONE_IN_TEN = "import random\n\ndef test_rarely_fails():\n    assert random.random() >= 0.1\n"
+
+
+def _draws(seed_base: str) -> tuple[list[bool], list[bool]]:
+    """What ONE_IN_TEN's draw gives in each required run and each repetition of the rerun
+    (the stage seeds ``random`` per run and per repetition from the seed base)."""
+    runs = [random.Random(run_seed(seed_base, f"random-{i}")).random() >= 0.1 for i in (1, 2, 3)]
+    rerun_seed = run_seed(seed_base, "rerun-random-1")
+    reps = [random.Random(rerun_seed * 1_000_003 + i).random() >= 0.1 for i in range(19)]
+    return runs, reps
+
+
+@pytest.mark.integration
+async def test_a_one_in_ten_flake_the_three_runs_miss_is_caught_on_rerun(
+    tmp_path: Path, pyenv: PythonEnv
+) -> None:
+    seed_base = next(
+        base
+        for base in (f"rare-{i}" for i in range(200))
+        if all(_draws(base)[0]) and not all(_draws(base)[1])
+    )
+    _, reps = _draws(seed_base)
+    report = await _stage(tmp_path, pyenv, {"tests/test_rare.py": ONE_IN_TEN}, seed_base)
+    nodeid = "tests/test_rare.py::test_rarely_fails"
+    assert [r.outcomes[nodeid] for r in report.runs] == [TestOutcome.PASSED] * 3
+    assert report.verdict == "fail", report.reason
+    [flaky] = report.flaky
+    first_fail = reps.index(False)
+    assert flaky.nodeid == nodeid and flaky.sources == ["random"]
+    assert flaky.outcomes == [TestOutcome.PASSED] * (3 + first_fail) + [TestOutcome.FAILED]
+    assert "flaky on rerun" in report.reason and "touched: random" in report.reason
+    [rerun] = report.reruns
+    assert rerun.kind == "repeated" and rerun.tests == 1 and rerun.repetitions == first_fail + 1
+    assert [r.random_seed for r in report.runs] == [
+        run_seed(seed_base, f"random-{i}") for i in (1, 2, 3)
+    ]
+    assert len({r.hash_seed for r in report.runs}) == 3
+
+    plain = await _stage(
+        tmp_path / "plain",
+        pyenv,
+        {"tests/test_rare.py": ONE_IN_TEN},
+        seed_base,
+        detect_flakes=False,
+    )
+    assert plain.verdict == "pass" and not plain.reruns  # what three runs alone concluded
+
+
+DETERMINISTIC = """
+import random
+import time
+import uuid
+
+from main import tags
+
+
+def test_ids_are_unique():
+    assert uuid.uuid4() != uuid.uuid4()
+
+
+def test_the_clock_moves_forward():
+    assert time.monotonic() <= time.monotonic()
+
+
+def test_seeded_shuffle():
+    cards = list(range(10))
+    random.Random(3).shuffle(cards)
+    assert sorted(cards) == list(range(10))
+
+
+def test_random_within_bounds():
+    assert 0 <= random.random() < 1
+
+
+def test_pure_arithmetic():
+    assert 6 * 7 == 42
+"""
+
+
+@pytest.mark.integration
+async def test_a_deterministic_suite_costs_one_extra_run_of_only_the_tests_that_touched(
+    tmp_path: Path, pyenv: PythonEnv
+) -> None:
+    report = await _stage(tmp_path, pyenv, {"tests/test_det.py": DETERMINISTIC}, "det")
+    assert report.verdict == "pass", report.reason
+    assert not report.flaky
+    touched = {k.split("::")[1]: v for k, v in report.touched.items()}
+    assert touched == {
+        "test_ids_are_unique": ["os.urandom", "uuid"],
+        "test_the_clock_moves_forward": ["clock"],
+        "test_random_within_bounds": ["random"],
+    }
+    [rerun] = report.reruns  # one extra process, of the three tests that touched a source
+    assert rerun.kind == "repeated" and rerun.tests == 3
+    assert rerun.repetitions == OBSERVATIONS - 3
+
+
+SET_ORDER = """
+from main import tags
+
+
+def test_two_tags_in_the_order_given():
+    assert tags(["a", "b"]) == "a,b"
+"""
+
+
+def _set_order_passes(hash_seed: int) -> bool:
+    """Whether ``",".join({"a", "b"})`` is ``a,b`` under this ``PYTHONHASHSEED``."""
+    done = subprocess.run(
+        [sys.executable, "-c", "print(','.join(set(['a', 'b'])))"],
+        env={"PYTHONHASHSEED": str(hash_seed)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip() == "a,b"
+
+
+@pytest.mark.integration
+async def test_a_set_order_flake_the_three_runs_miss_is_caught_in_new_processes(
+    tmp_path: Path, pyenv: PythonEnv
+) -> None:
+    def required(base: str) -> list[bool]:
+        return [_set_order_passes(run_seed(base, f"hash-{i}")) for i in (1, 2, 3)]
+
+    seed_base = next(base for base in (f"sets-{i}" for i in range(100)) if all(required(base)))
+    reruns = [_set_order_passes(run_seed(seed_base, f"rerun-hash-{k}")) for k in range(1, 20)]
+    first_fail = reruns.index(False)
+    report = await _stage(tmp_path, pyenv, {"tests/test_set.py": SET_ORDER}, seed_base)
+    assert report.verdict == "fail", report.reason
+    [flaky] = report.flaky
+    assert flaky.sources == ["set order"]
+    assert flaky.outcomes == [TestOutcome.PASSED] * (3 + first_fail) + [TestOutcome.FAILED]
+    assert [r.kind for r in report.reruns] == ["process"] * (first_fail + 1)
+    assert len({r.hash_seed for r in report.reruns}) == first_fail + 1
+
+
+@pytest.mark.integration
+async def test_a_test_writing_outside_tmp_is_traced_in_the_sandbox(
+    tmp_path: Path, pyenv: PythonEnv
+) -> None:
+    tests = {
+        "tests/test_files.py": (
+            "def test_keeps_state_in_the_app_dir():\n"
+            "    with open('/app/state.txt', 'a') as f:\n        f.write('x')\n\n"
+            "def test_private_tmp(tmp_path):\n    (tmp_path / 'x').write_text('y')\n"
+        )
+    }
+    report = await _stage(tmp_path, pyenv, tests, "files")
+    assert report.verdict == "pass", report.reason
+    assert report.touched == {
+        "tests/test_files.py::test_keeps_state_in_the_app_dir": ["file system"]
+    }
