@@ -7,12 +7,15 @@ the bundle. Images stay after a stop, so starting an earlier release again (a
 rollback) builds nothing.
 
 A container has no network (``none``: loopback only), a read-only root, a
-private ``/tmp`` tmpfs, runs as uid 65534 with every capability dropped and
-``no-new-privileges``, within memory, CPU and pids limits, and mounts nothing
-from the host but its ingress socket directory; its data directory is a Docker
-volume of its own. Secrets are written to the container's stdin at start and
-read by a tiny launcher before it execs uvicorn: they never enter the
-container's configuration (which Docker keeps on disk), its command line or a file.
+private ``/tmp`` tmpfs, runs as its app's own host uid (leased from
+:mod:`runtime.uids`, as in the sandbox runtime) with every capability dropped,
+``no-new-privileges`` and the seccomp policy of :mod:`runtime.seccomp` (the
+same one bubblewrap applies), within memory, CPU and pids limits, and mounts
+nothing from the host but its ingress socket directory; its data directory is
+a Docker volume of its own, owned by the app's uid. Secrets are written to the
+container's stdin at start and read by a tiny launcher before it execs
+uvicorn: they never enter the container's configuration (which Docker keeps on
+disk), its command line or a file.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 
 from runtime.base import PythonEnv, instance_id_for
 from runtime.docker_base import APP_UID, DEFAULT_BASE_IMAGE, build_base_image
+from runtime.limits import INSTANCES_PER_UID
 from runtime.records import (
     InstanceRecordBase,
     InstanceRecords,
@@ -40,7 +44,15 @@ from runtime.records import (
     check_env_names,
     check_id,
 )
-from runtime.sandbox import MAX_SOCKET_PATH, SOCKET_NAME, AppStartError, SandboxStartError
+from runtime.sandbox import (
+    MAX_SOCKET_PATH,
+    SOCKET_NAME,
+    AppStartError,
+    SandboxStartError,
+    give_tree,
+)
+from runtime.seccomp import docker_profile
+from runtime.uids import UidPool, app_holder
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo
 
@@ -86,6 +98,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         state_dir: Path,
         *,
         host: str,
+        uids: UidPool,
         memory_mb: int,
         pids: int,
         cpu: float,
@@ -99,6 +112,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         self.host = host
         self.state_dir = state_dir.resolve()
         self._records = InstanceRecords(self.state_dir, DockerInstanceRecord)
+        self.uids = uids
         self.memory_mb = memory_mb
         self.pids = pids
         self.cpu = cpu
@@ -156,9 +170,11 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
             image = await asyncio.to_thread(
                 self._ensure_app_image, app_id, version, bundle_dir, env
             )
+            uid = await self.uids.acquire(app_holder(app_id))
             record = await asyncio.to_thread(
                 self._create_and_start,
                 instance_id,
+                uid,
                 app_id,
                 version,
                 image,
@@ -324,6 +340,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
     def _create_and_start(
         self,
         instance_id: str,
+        uid: int,
         app_id: str,
         version: int,
         image: str,
@@ -341,11 +358,13 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         inst.mkdir(parents=True, exist_ok=True)
         os.chmod(inst, 0o700)  # docker mounts the socket dir itself: nobody traverses this
         sock_dir.mkdir(exist_ok=True)
-        os.chown(sock_dir, APP_UID, APP_UID)
+        os.chown(sock_dir, uid, uid)
         os.chmod(sock_dir, 0o700)
         socket_path.unlink(missing_ok=True)
         name = self.container_name(instance_id)
         self._remove_by_name(name)
+        volume = self._data_volume(app_id, uid)
+        nproc = self.pids * INSTANCES_PER_UID  # a per-uid backstop: pids_limit is the limit
         environment = {
             **env_vars,
             "HOME": CONTAINER_TMP,
@@ -379,7 +398,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
                 image,
                 command=command,
                 name=name,
-                user=f"{APP_UID}:{APP_UID}",
+                user=f"{uid}:{uid}",
                 working_dir="/app",
                 environment=environment,
                 labels=labels,
@@ -387,15 +406,19 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
                 read_only=True,
                 tmpfs={CONTAINER_TMP: f"rw,nosuid,nodev,size={self.tmp_mb}m,mode=1777"},
                 cap_drop=["ALL"],
-                security_opt=["no-new-privileges:true"],
+                security_opt=["no-new-privileges:true", f"seccomp={docker_profile()}"],
                 mem_limit=f"{self.memory_mb}m",
                 memswap_limit=f"{self.memory_mb}m",
                 nano_cpus=int(self.cpu * 1e9),
                 pids_limit=self.pids,
-                ulimits=[Ulimit(name="core", soft=0, hard=0)],
+                ulimits=[
+                    Ulimit(name="core", soft=0, hard=0),
+                    Ulimit(name="nproc", soft=nproc, hard=nproc),
+                ],
                 mounts=[
                     Mount(target=SOCKET_MOUNT, source=str(sock_dir), type="bind"),
-                    Mount(target="/data", source=f"mb-data-{app_id}", type="volume"),
+                    # no_copy: Docker would give a new volume the image's /data owner.
+                    Mount(target="/data", source=volume, type="volume", no_copy=True),
                 ],
                 init=True,
                 stdin_open=True,
@@ -414,6 +437,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
             app_id=app_id,
             version=version,
             host=self.host,
+            uid=uid,
             container_id=str(container.id),
             image=image,
             socket_path=str(socket_path),
@@ -422,6 +446,31 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         )
         self._save(record)
         return record
+
+    def _data_volume(self, app_id: str, uid: int) -> str:
+        """The app's data volume (created if new), owned by the app's uid.
+
+        Its files change owner only when the app's uid changed since it last
+        ran (its lease was taken over meanwhile). The engine is local (the
+        socket directory is a bind mount from this host), so the volume's
+        directory is chowned here, as in the sandbox runtime.
+        """
+        import docker
+
+        name = f"mb-data-{app_id}"
+        try:
+            volume = self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            volume = self.client.volumes.create(name, labels={f"{LABEL}.app": app_id})
+        mountpoint = Path(volume.attrs["Mountpoint"])
+        try:
+            give_tree(mountpoint, uid)
+        except OSError as err:
+            raise SandboxStartError(
+                f"the data volume {name} cannot be given to uid {uid} ({err.strerror}): "
+                "the Docker runtime needs a local engine"
+            ) from None
+        return name
 
     @staticmethod
     def _start_with_secrets(container: Any, secrets: dict[str, str]) -> None:

@@ -46,6 +46,8 @@ class InstanceRecordBase(BaseModel):
     health_path: str
     started_at: float
     stopped_at: float | None = None
+    uid: int | None = None
+    """The host uid (and gid) the instance runs as; None in records of older versions."""
 
     def info(self) -> InstanceInfo:
         """The public view of the instance."""

@@ -6,7 +6,8 @@ Process tree of one sandbox, as seen from the host::
      └─ sh -> prlimit -> bwrap   (root, one pid: "bwrap pid"; the sh joins the
          │                        cgroups, prlimit sets the rlimits, each execs the next)
          └─ bwrap init            (root; pid 1 of the sandbox: "init pid")
-             └─ setpriv -> python ...   (uid 65534, no capabilities)
+             └─ setpriv -> python ...   (the app's or run's own uid, no capabilities,
+                                         under the seccomp filter of runtime.seccomp)
 
 Killing the init pid with SIGKILL makes the kernel kill every process in
 the sandbox's pid namespace, so that is how a sandbox is stopped for sure.
@@ -58,6 +59,8 @@ from runtime.records import (
     check_env_names,
     check_id,
 )
+from runtime.seccomp import program_fd
+from runtime.uids import UidPool, app_holder
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo
 
@@ -187,8 +190,11 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
     Inside the sandbox: the bundle read-only at ``/app``, the bundle's
     virtualenv read-only at ``/env``, a per-app persistent directory at
     ``/data`` (``MICROAPP_DATA_DIR``), the socket directory at ``/run/app``,
-    a private ``/tmp``, no network, no host environment, uid ``uid`` without
-    capabilities, and the memory/pids/cpu limits of :mod:`runtime.limits`.
+    a private ``/tmp``, no network, no host environment, the app's own uid
+    (leased from ``uids``; its data directory is chowned to it should it
+    change) without capabilities, the seccomp filter of
+    :mod:`runtime.seccomp`, and the memory/pids/cpu limits of
+    :mod:`runtime.limits`.
     """
 
     def __init__(
@@ -196,8 +202,7 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
         state_dir: Path,
         *,
         host: str,
-        uid: int,
-        gid: int,
+        uids: UidPool,
         memory_mb: int,
         pids: int,
         cpu: float,
@@ -211,8 +216,7 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
         self.state_dir = state_dir.resolve()
         self._records = InstanceRecords(self.state_dir, InstanceRecord)
         self.data_root = (data_root or self.state_dir.parent / "appdata").resolve()
-        self.uid = uid
-        self.gid = gid
+        self.uids = uids
         self.limits = ResourceLimits(
             memory_mb=memory_mb, pids=pids, cpu=cpu, use_cgroups=use_cgroups
         )
@@ -250,8 +254,10 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
                 log.info("instance %s: cleaning up a dead or broken leftover", instance_id)
                 await self._teardown(record, drain_s=0.0)
             await self._kill_strays(instance_id)
+            uid = await self.uids.acquire(app_holder(app_id))
             record = await self._launch(
                 instance_id=instance_id,
+                uid=uid,
                 app_id=app_id,
                 version=version,
                 bundle_dir=bundle_dir.resolve(),
@@ -316,6 +322,7 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
         self,
         *,
         instance_id: str,
+        uid: int,
         app_id: str,
         version: int,
         bundle_dir: Path,
@@ -334,7 +341,7 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
             )
         data_dir = self.data_root / app_id
         log_path = inst / "app.log"
-        await asyncio.to_thread(self._prepare_dirs, inst, sock_dir, data_dir, log_path)
+        await asyncio.to_thread(_prepare_dirs, inst, sock_dir, data_dir, log_path, uid)
         python_binds = await asyncio.to_thread(python_env_binds, env)
 
         spec = SandboxSpec(
@@ -356,8 +363,8 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
             env=sandbox_env(
                 {**env_vars, "PYTHONDONTWRITEBYTECODE": "1", "MICROAPP_DATA_DIR": DATA_MOUNT}
             ),
-            uid=self.uid,
-            gid=self.gid,
+            uid=uid,
+            gid=uid,
             chdir=APP_MOUNT,
             tmp_size_mb=self.limits.memory_mb,
             secret_env=secrets,
@@ -383,6 +390,7 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
                 app_id=app_id,
                 version=version,
                 host=self.host,
+                uid=uid,
                 socket_path=str(socket_path),
                 health_path=manifest.health_path,
                 bwrap_pid=proc.pid,
@@ -473,17 +481,36 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
         tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
         return f"app-{instance_id}-{tag}"
 
-    def _prepare_dirs(self, inst: Path, sock_dir: Path, data_dir: Path, log_path: Path) -> None:
-        inst.mkdir(parents=True, exist_ok=True)
-        os.chmod(inst, 0o700)
-        if log_path.exists():
-            log_path.replace(log_path.with_suffix(".log.1"))
-        # Only the sandbox user (and root) may enter the socket and data directories.
-        for path in (sock_dir, data_dir):
-            path.mkdir(parents=True, exist_ok=True)
-            os.chown(path, self.uid, self.gid)
-            os.chmod(path, 0o700)
-        (sock_dir / SOCKET_NAME).unlink(missing_ok=True)
+
+def _prepare_dirs(inst: Path, sock_dir: Path, data_dir: Path, log_path: Path, uid: int) -> None:
+    """The instance's directories, its socket and data directories owned by ``uid``. Blocking."""
+    inst.mkdir(parents=True, exist_ok=True)
+    os.chmod(inst, 0o700)
+    if log_path.exists():
+        log_path.replace(log_path.with_suffix(".log.1"))
+    # Only the sandbox user (and root) may enter the socket and data directories.
+    for path in (sock_dir, data_dir):
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+    os.chown(sock_dir, uid, uid)
+    give_tree(data_dir, uid)
+    (sock_dir / SOCKET_NAME).unlink(missing_ok=True)
+
+
+def give_tree(root: Path, uid: int) -> None:
+    """Make ``uid`` (and its group) the owner of ``root`` and all below it. Blocking.
+
+    A no-op when ``root`` is already the uid's: the app kept its uid since it
+    last ran. Otherwise (its lease was taken over while it was stopped) every
+    entry changes owner, links themselves and never their targets.
+    """
+    info = os.lstat(root)
+    if (info.st_uid, info.st_gid) == (uid, uid):
+        return
+    os.chown(root, uid, uid, follow_symlinks=False)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
 
 
 # -- launching ---------------------------------------------------------------
@@ -498,17 +525,18 @@ async def _spawn(
     error is in the log).
     """
     read_fd, write_fd = os.pipe()
+    filter_fd: int | None = None
     try:
+        filter_fd = await asyncio.to_thread(program_fd)
+        launch = replace(spec, info_fd=write_fd, seccomp_fd=filter_fd)
         # Both look up executables and stat host directories: keep that off the loop.
-        argv = await asyncio.to_thread(
-            lambda: [*launcher_argv(applied), *build_argv(replace(spec, info_fd=write_fd))]
-        )
+        argv = await asyncio.to_thread(lambda: [*launcher_argv(applied), *build_argv(launch)])
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log_fd,
             stderr=log_fd,
-            pass_fds=(write_fd,),
+            pass_fds=(write_fd, filter_fd),
             start_new_session=True,
             env=spawn_environment(spec),
         )
@@ -517,6 +545,8 @@ async def _spawn(
         raise
     finally:
         os.close(write_fd)
+        if filter_fd is not None:
+            os.close(filter_fd)
     try:
         info = await _read_info(read_fd)
     except BaseException:  # no word from bwrap in time, or cancelled: do not leave it running

@@ -189,8 +189,18 @@ class Settings(BaseSettings):
         default=2, ge=0, description="release images kept before the newest (fast rollback)"
     )
     runtime_host: str = "local"
-    sandbox_uid: int = 65534
-    sandbox_gid: int = 65534
+    sandbox_uid_base: int = Field(
+        default=1_900_000_000,
+        ge=1000,
+        description="first host uid (and gid) of sandboxes: one per app and per QA run; the"
+        " default block avoids login users, subordinate-uid and systemd container ranges",
+    )
+    sandbox_uid_count: int = Field(default=65536, ge=1, description="sandbox uids in the range")
+    sandbox_uid_leases: Path | None = Field(
+        default=None,
+        description="who holds which sandbox uid (default: <data_dir>/uids); every worker of"
+        " a host must share it",
+    )
     app_memory_mb: int = 512
     app_pids: int = 128
     app_cpu: float = Field(default=1.0, gt=0, description="CPU cores per app instance")

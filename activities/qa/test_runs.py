@@ -34,6 +34,7 @@ from activities.qa.workspace import SandboxUser, run_tool
 from runtime.base import PythonEnv
 from runtime.bwrap import ENV_MOUNT, Bind
 from runtime.limits import ResourceLimits
+from runtime.uids import UidPool
 from schemas.qa import FlakyTest, Rerun, TestOutcome, TestRun, TestsReport
 
 PLUGIN_SOURCE = Path(__file__).with_name("pytest_shuffle.py")
@@ -116,8 +117,7 @@ async def run_tests_repeatedly(
     timeout_s: float,
     seed_base: str,
     work_dir: Path,
-    uid: int = 65534,
-    gid: int = 65534,
+    uids: UidPool,
     memory_mb: int = 512,
     pids: int = 128,
     cpu: float = 1.0,
@@ -128,7 +128,8 @@ async def run_tests_repeatedly(
     """Run the bundle's suite ``runs`` times in the sandbox; ``fail`` unless stable and green.
 
     ``timeout_s`` bounds each run; a run that exceeds it is killed with its
-    whole sandbox. The limits are those of a deployed app (see
+    whole sandbox. Each run has a uid of its own from ``uids``. The limits are
+    those of a deployed app (see
     :class:`runtime.limits.ResourceLimits`). ``heartbeat`` is called before,
     during (every few seconds) and after each run with a short progress note.
     Each run has its own ``PYTHONHASHSEED`` and ``random`` seed. With
@@ -143,15 +144,14 @@ async def run_tests_repeatedly(
     root = work_dir / f"tests-{uuid.uuid4().hex[:12]}"
     results: list[TestRun] = []
     traced: list[dict[str, list[str]]] = []
-    user = SandboxUser(uid=uid, gid=gid, limits=limits)
+    user = SandboxUser(uids=uids, limits=limits)
     try:
         # Sequential on purpose. Measured on 2 shared cores with a small FastAPI suite:
         # one run takes ~1.25 s in the sandbox (~1.2 s outside it: interpreter start
         # and imports dominate); three runs take ~4.4 s one after another, ~2.4 s at
-        # once. At once they would share one RLIMIT_NPROC budget (it counts per uid,
-        # and every sandbox is the same uid) and the CPU, so a suite could fail or time
-        # out only because of its siblings: a false "flaky" verdict. It would also
-        # triple peak memory. The ~2 s are not worth an unreliable verdict.
+        # once. At once they would share the CPU, so a suite could time out only
+        # because of its siblings: a false "flaky" verdict. It would also triple peak
+        # memory. The ~2 s are not worth an unreliable verdict.
         for index in range(1, runs + 1):
             beat(f"tests run {index}/{runs} starting")
             run, touched = await _one_run(

@@ -23,6 +23,7 @@ from runtime.sandbox import AppStartError
 from store.embedded import DatabaseStartError, EmbeddedPostgres
 from store.server_user import SERVER_USER, ServerUserError, ensure_server_user
 from store.wal_archive import prepare_archive_dir
+from tests.runtime.support import TEST_UIDS
 
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="the server user exists only when run as root")
@@ -233,7 +234,13 @@ def test_an_unreachable_docker_engine_is_one_line_before_anything_starts(
 
 def _runtime_without_base(tmp_path: Path, base_image: str) -> DockerRuntime:
     runtime = DockerRuntime(
-        tmp_path / "containers", host="h1", memory_mb=64, pids=16, cpu=0.5, base_image=base_image
+        tmp_path / "containers",
+        host="h1",
+        uids=TEST_UIDS,
+        memory_mb=64,
+        pids=16,
+        cpu=0.5,
+        base_image=base_image,
     )
     try:
         runtime.client.ping()

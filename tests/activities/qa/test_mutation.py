@@ -33,7 +33,7 @@ from runtime.base import PythonEnv
 from runtime.limits import ResourceLimits
 from schemas.qa import MutationReport, QAPolicy
 from store.bundles import make_bundle, write_bundle
-from tests.runtime.support import SANDBOX_UID, processes_of_uid
+from tests.runtime.support import LEASED_UIDS, TEST_UIDS, processes_of_uid
 
 # A small app of plain functions: every mutant is in code mutmut mutates.
 PRICES = """
@@ -207,7 +207,7 @@ async def mutate(
         env,
         policy=policy or QAPolicy(mutation_timeout_s=90),
         work_dir=work,
-        user=SandboxUser(limits=ResourceLimits(memory_mb=512, pids=64, cpu=1.0)),
+        user=SandboxUser(uids=TEST_UIDS, limits=ResourceLimits(memory_mb=512, pids=64, cpu=1.0)),
         max_children=2,
         heartbeat=notes.append,
     )
@@ -281,7 +281,7 @@ async def test_failing_baseline_fails_with_that_reason(tmp_path: Path, pyenv: Py
 def _mutmut_processes(started: float) -> list[int]:
     """Sandbox-user processes of a mutation run (other suites' sandboxes may run meanwhile)."""
     found = []
-    for pid in processes_of_uid(SANDBOX_UID, started_after=started):
+    for pid in processes_of_uid(LEASED_UIDS, started_after=started):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
