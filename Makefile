@@ -24,9 +24,9 @@ $(VENV)/.installed: pyproject.toml
 # bubblewrap (the sandbox), setpriv (drops to an unprivileged uid inside it) and
 # Docker (the container runtime: dockerd, runc, docker-init).
 system-deps:
-	@command -v bwrap >/dev/null && command -v setpriv >/dev/null && command -v dockerd >/dev/null || { \
+	@command -v bwrap >/dev/null && command -v setpriv >/dev/null && command -v dockerd >/dev/null && ldconfig -p | grep -q libseccomp.so.2 || { \
 	  echo "installing bubblewrap and docker.io (needs root)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux docker.io; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux libseccomp2 docker.io; }
 
 # What only the tests need: Debian's Chromium, driven by Playwright (nothing downloaded).
 test-deps: system-deps
