@@ -26,7 +26,6 @@ import pytest
 from activities.qa.test_runs import run_tests_repeatedly
 from runtime.base import PythonEnv, Runtime
 from runtime.docker import DockerInstanceRecord, DockerRuntime
-from runtime.docker_base import DEFAULT_BASE_IMAGE, build_base_image
 from runtime.health import wait_healthy
 from runtime.sandbox import InstanceRecord as SandboxInstanceRecord
 from runtime.sandbox import SandboxRuntime, _processes_naming
@@ -226,16 +225,14 @@ def syscalls() -> dict:
 
 
 @pytest.fixture(scope="session")
-def docker_base() -> str:
-    """The base image, built from Debian packages when the engine lacks it."""
-    import docker
-
-    client = docker.from_env()
-    try:
-        client.images.get(DEFAULT_BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        build_base_image(client, DEFAULT_BASE_IMAGE)
-    return DEFAULT_BASE_IMAGE
+def docker_base(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The base image, built from Debian packages when the engine lacks it, the way a
+    worker's first start builds it (CI removes it first, so this path runs every time)."""
+    runtime = DockerRuntime(
+        tmp_path_factory.mktemp("base"), host="base", uids=TEST_UIDS, memory_mb=64, pids=16, cpu=1
+    )
+    runtime.ensure_base_image(lambda _step: None)
+    return runtime.base_image
 
 
 @pytest.fixture(scope="session")
