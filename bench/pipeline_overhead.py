@@ -79,7 +79,6 @@ async def by_hand(settings: Settings, prompt: str) -> dict[str, float]:
         bundle_dir=bundle_dir,
         env=env,
         manifest=bundle.manifest,
-        env_vars={},
     )
     health = await wait_healthy(info.socket_path, info.health_path, attempts=40, interval_s=0.25)
     assert health.healthy, health.detail

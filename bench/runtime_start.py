@@ -52,7 +52,6 @@ async def start_to_healthy(runtime: Runtime, bundle: Path, env: PythonEnv, app_i
         bundle_dir=bundle,
         env=env,
         manifest=AppManifest(),
-        env_vars={},
     )
     health = await wait_healthy(info.socket_path, "/health", attempts=400, interval_s=0.02)
     elapsed = time.perf_counter() - began

@@ -30,31 +30,26 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runtime.base import PythonEnv, instance_id_for
+from runtime.base import PythonEnv
 from runtime.docker_base import APP_UID, DEFAULT_BASE_IMAGE, build_base_image
+from runtime.errors import AppStartError, SandboxStartError
 from runtime.limits import INSTANCES_PER_UID
 from runtime.records import (
-    InstanceRecordBase,
-    InstanceRecords,
-    RecordedRuntime,
-    check_env_names,
-    check_id,
-)
-from runtime.sandbox import (
     MAX_SOCKET_PATH,
     SOCKET_NAME,
-    AppStartError,
-    SandboxStartError,
+    InstanceRecordBase,
+    InstanceRecords,
+    Launch,
+    RecordedRuntime,
+    check_id,
     give_tree,
 )
 from runtime.seccomp import docker_profile
 from runtime.uids import UidPool, app_holder
-from schemas.bundle import AppManifest
-from schemas.runtime import InstanceInfo
 
 log = logging.getLogger(__name__)
 
@@ -142,53 +137,22 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
 
     # -- the Runtime protocol ------------------------------------------------
 
-    async def start(
-        self,
-        *,
-        app_id: str,
-        version: int,
-        bundle_dir: Path,
-        env: PythonEnv,
-        manifest: AppManifest,
-        env_vars: dict[str, str],
-        secrets: Mapping[str, str] | None = None,
-        generation: int = 0,
-    ) -> InstanceInfo:
-        """Start the instance, or return it if it is already running (idempotent)."""
-        check_id(app_id)
-        instance_id = instance_id_for(app_id, version, generation)
-        check_id(instance_id)
-        secrets = dict(secrets or {})
-        check_env_names((*env_vars, *secrets))
-        async with self._lock(instance_id):
-            record = await asyncio.to_thread(self._load, instance_id)
-            if record is not None and record.stopped_at is None:
-                if await asyncio.to_thread(self._serving, record):
-                    return record.info()
-                log.info("instance %s: replacing a dead or broken leftover", instance_id)
-                await asyncio.to_thread(self._remove, record)
-            image = await asyncio.to_thread(
-                self._ensure_app_image, app_id, version, bundle_dir, env
-            )
-            uid = await self.uids.acquire(app_holder(app_id))
-            record = await asyncio.to_thread(
-                self._create_and_start,
-                instance_id,
-                uid,
-                app_id,
-                version,
-                image,
-                manifest,
-                env_vars,
-                secrets,
-            )
-            try:
-                await self._wait_for_socket(record)
-            except BaseException:
-                await asyncio.shield(asyncio.to_thread(self._remove, record))
-                raise
-            log.info("instance %s started (container %s)", instance_id, record.container_id[:12])
-            return record.info()
+    async def _discard(self, record: DockerInstanceRecord) -> None:
+        await asyncio.to_thread(self._remove, record)
+
+    async def _launch(self, launch: Launch) -> DockerInstanceRecord:
+        image = await asyncio.to_thread(
+            self._ensure_app_image, launch.app_id, launch.version, launch.bundle_dir, launch.env
+        )
+        uid = await self.uids.acquire(app_holder(launch.app_id))
+        record = await asyncio.to_thread(self._create_and_start, launch, uid, image)
+        try:
+            await self._wait_for_socket(record)
+        except BaseException:
+            await asyncio.shield(asyncio.to_thread(self._remove, record))
+            raise
+        log.info("instance %s started (container %s)", launch.instance_id, record.container_id[:12])
+        return record
 
     async def stop(self, instance_id: str, *, drain_s: float = 1.0) -> None:
         """SIGTERM (uvicorn drains), SIGKILL after ``drain_s`` + grace, remove; idempotent."""
@@ -337,17 +301,8 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
 
     # -- containers (blocking) -----------------------------------------------
 
-    def _create_and_start(
-        self,
-        instance_id: str,
-        uid: int,
-        app_id: str,
-        version: int,
-        image: str,
-        manifest: AppManifest,
-        env_vars: dict[str, str],
-        secrets: dict[str, str],
-    ) -> DockerInstanceRecord:
+    def _create_and_start(self, launch: Launch, uid: int, image: str) -> DockerInstanceRecord:
+        instance_id, app_id, manifest = launch.instance_id, launch.app_id, launch.manifest
         from docker.types import Mount, Ulimit
 
         inst = self.instance_dir(instance_id)
@@ -366,7 +321,6 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         volume = self._data_volume(app_id, uid)
         nproc = self.pids * INSTANCES_PER_UID  # a per-uid backstop: pids_limit is the limit
         environment = {
-            **env_vars,
             "HOME": CONTAINER_TMP,
             "TMPDIR": CONTAINER_TMP,
             "LANG": "C.UTF-8",
@@ -388,7 +342,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         ]
         labels = {
             f"{LABEL}.app": app_id,
-            f"{LABEL}.version": str(version),
+            f"{LABEL}.version": str(launch.version),
             f"{LABEL}.instance": instance_id,
             f"{LABEL}.host": self.host,
             f"{LABEL}.state-dir": str(self.state_dir),
@@ -424,7 +378,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
                 stdin_open=True,
                 log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "2"}},
             )
-            self._start_with_secrets(container, secrets)
+            self._start_with_secrets(container, launch.secrets)
         except Exception as err:
             import docker
 
@@ -435,7 +389,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         record = DockerInstanceRecord(
             instance_id=instance_id,
             app_id=app_id,
-            version=version,
+            version=launch.version,
             host=self.host,
             uid=uid,
             container_id=str(container.id),

@@ -18,7 +18,8 @@ from pathlib import Path
 from runtime.bwrap import SandboxSpec, SandboxUnavailable, find_bwrap, find_setpriv, running_as_root
 from runtime.docker import DockerRuntime
 from runtime.limits import ResourceLimits
-from runtime.sandbox import run_sandboxed, tail_text
+from runtime.procfs import tail_text
+from runtime.sandbox_run import run_sandboxed
 from runtime.uids import UidPool
 from schemas.settings import Settings
 from workers.wiring import app_runtime

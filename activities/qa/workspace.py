@@ -26,7 +26,8 @@ from typing import Any
 from runtime.base import PythonEnv
 from runtime.bwrap import ENV_MOUNT, Bind, SandboxSpec, python_env_binds
 from runtime.limits import ResourceLimits
-from runtime.sandbox import SandboxRun, run_sandboxed, sandbox_env, tail_text
+from runtime.procfs import tail_text
+from runtime.sandbox_run import SandboxRun, run_sandboxed, sandbox_env
 from runtime.uids import UidPool
 
 MAX_REPORT_BYTES = 32 * 1024 * 1024

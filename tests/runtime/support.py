@@ -19,7 +19,8 @@ from runtime.base import PythonEnv
 from runtime.bwrap import Bind, SandboxSpec, python_env_binds
 from runtime.envs import EnvBuilder
 from runtime.limits import ResourceLimits
-from runtime.sandbox import SandboxRun, SandboxRuntime, run_sandboxed, sandbox_env
+from runtime.sandbox import SandboxRuntime
+from runtime.sandbox_run import SandboxRun, run_sandboxed, sandbox_env
 from runtime.uids import UidPool
 from store.bundles import make_bundle, write_bundle
 

@@ -27,8 +27,9 @@ from activities.qa.test_runs import run_tests_repeatedly
 from runtime.base import PythonEnv, Runtime
 from runtime.docker import DockerInstanceRecord, DockerRuntime
 from runtime.health import wait_healthy
+from runtime.procfs import processes_naming
 from runtime.sandbox import InstanceRecord as SandboxInstanceRecord
-from runtime.sandbox import SandboxRuntime, _processes_naming
+from runtime.sandbox import SandboxRuntime
 from runtime.uids import app_holder
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo
@@ -273,7 +274,6 @@ async def _start(
         bundle_dir=bundle,
         env=env,
         manifest=AppManifest(),
-        env_vars={},
         secrets=secrets,
         generation=generation,
     )
@@ -671,7 +671,7 @@ def _still_running_unrecorded(runtime: SandboxRuntime | DockerRuntime, instance_
     """Is anything of ``instance_id`` still running, record or not?"""
     if isinstance(runtime, DockerRuntime):
         return any(c == instance_id for c, _ in runtime._labelled_containers())
-    return bool(_processes_naming(runtime.instance_dir(instance_id) / "sock"))
+    return bool(processes_naming(runtime.instance_dir(instance_id) / "sock"))
 
 
 @pytest.mark.reliability(
@@ -754,7 +754,6 @@ async def test_docker_keeps_the_images_of_the_last_releases_for_a_fast_rollback(
                 bundle_dir=bundle,
                 env=pyenv,
                 manifest=AppManifest(),
-                env_vars={},
             )
             if previous is not None:
                 await runtime.stop(previous.instance_id, drain_s=0)

@@ -85,7 +85,6 @@ async def test_deployed_app_cannot_connect_to_host_loopback(
         bundle_dir=app_bundle,
         env=pyenv,
         manifest=AppManifest(),
-        env_vars={},
     )
     result = await get_json(info.socket_path, f"/net?port={port}")
     assert result == {"connected": False, "error": "ConnectionRefusedError"}
@@ -157,7 +156,7 @@ async def test_host_environment_does_not_leak(
         bundle_dir=app_bundle,
         env=pyenv,
         manifest=AppManifest(),
-        env_vars={"APP_SETTING": "given"},
+        secrets={"APP_SETTING": "given"},
     )
     env = await get_json(info.socket_path, "/whoami")
     assert isinstance(env, dict)
@@ -312,7 +311,6 @@ async def test_processes_are_in_the_instance_cgroup(
         bundle_dir=app_bundle,
         env=pyenv,
         manifest=AppManifest(),
-        env_vars={},
     )
     record = await runtime.record(info.instance_id)
     assert record is not None

@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from runtime.base import PythonEnv, Runtime
+from runtime.errors import AppStartError
 from runtime.health import probe, wait_healthy
-from runtime.sandbox import AppStartError, SandboxRuntime, sandbox_env
+from runtime.sandbox import SandboxRuntime
+from runtime.sandbox_run import sandbox_env
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo
 from tests.runtime.support import LEASED_UIDS, TEST_UIDS, make_runtime, write_app
@@ -29,7 +31,6 @@ async def start(
         bundle_dir=bundle,
         env=env,
         manifest=AppManifest(),
-        env_vars={},
     )
 
 
@@ -300,7 +301,6 @@ async def test_secrets_reach_the_app_but_no_command_line_or_file(
         bundle_dir=bundle,
         env=pyenv,
         manifest=AppManifest(),
-        env_vars={},
         secrets={"API_TOKEN": value},
     )
     assert (await wait_healthy(info.socket_path, "/health", attempts=60, interval_s=0.1)).healthy
@@ -336,6 +336,5 @@ async def test_a_reserved_name_cannot_be_a_secret(
             bundle_dir=app_bundle,
             env=pyenv,
             manifest=AppManifest(),
-            env_vars={},
             secrets={"LD_PRELOAD": "/tmp/x.so"},
         )
