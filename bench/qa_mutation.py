@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 from activities.generation import generate_offline
-from activities.qa.mutation import run_mutation, stage_bundle
+from activities.qa.mutation import run_mutation
+from activities.qa.mutation_staging import stage_bundle
 from activities.qa.workspace import SandboxUser
 from runtime.base import PythonEnv
 from runtime.envs import EnvBuilder
