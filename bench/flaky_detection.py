@@ -1,6 +1,7 @@
 """The flaky-test detector measured, not assumed.
 
     .venv/bin/python -m bench.flaky_detection [--trials N] [--per-rate K] [--repeat R]
+                                              [--only catch|deterministic]
 
 - **Catch rate.** One bundle holds ``K`` tests per failure rate (1/2, 1/5, 1/10,
   1/20), each failing when ``random.random()`` draws below its rate. The tests
@@ -197,13 +198,17 @@ async def main() -> None:
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--per-rate", type=int, default=25)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--only", choices=("catch", "deterministic"), default=None)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="mb-bench-flaky-"))
     root.chmod(0o755)
     envs = EnvBuilder(root / "envs")
     try:
-        figures = await catch_rates(root, envs, args.trials, args.per_rate)
-        figures.update(await deterministic(root, envs, args.repeat))
+        figures: dict[str, str] = {}
+        if args.only in (None, "catch"):
+            figures.update(await catch_rates(root, envs, args.trials, args.per_rate))
+        if args.only in (None, "deterministic"):
+            figures.update(await deterministic(root, envs, args.repeat))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     for name, value in figures.items():

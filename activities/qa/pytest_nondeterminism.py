@@ -21,7 +21,8 @@ session starts, so a run is reproducible from its seeds while different runs
 draw differently.
 
 **Repeating** (``--mb-repeat=K --mb-repeat-out=FILE``). Each collected test runs
-up to K more times in this process, ``random`` re-seeded before each repetition,
+up to K more times in this process, ``random`` re-seeded before each repetition
+(a seed of its own per test and repetition),
 and stops at the first outcome that differs from the one before it. Higher-scoped
 fixtures stay up between repetitions; function-scoped ones are made anew.
 """
@@ -31,6 +32,7 @@ from __future__ import annotations
 import ast
 import builtins
 import datetime
+import hashlib
 import json
 import os
 import random
@@ -463,7 +465,7 @@ class Repeating:
         before = (self.expected or {}).get(item.nodeid)
         outcomes: list[str] = []
         for repetition in range(self.times):
-            random.seed(self.seed * 1_000_003 + repetition)
+            random.seed(repetition_seed(self.seed, item.nodeid, repetition))
             outcomes.append(_outcome(runtestprotocol(item, log=False, nextitem=nextitem)))
             if len({*outcomes, *([before] if before else [])}) > 1:
                 break
@@ -473,6 +475,13 @@ class Repeating:
     def pytest_sessionfinish(self) -> None:
         """Write the outcomes of every repetition."""
         _write(self.out, self.outcomes)
+
+
+def repetition_seed(seed: int, nodeid: str, repetition: int) -> int:
+    """The seed of ``random`` before one repetition of one test: distinct per test and
+    per repetition, so the repetitions of different tests are independent trials."""
+    digest = hashlib.sha256(f"{seed}:{nodeid}:{repetition}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
 
 
 def _outcome(reports: list[pytest.TestReport]) -> str:

@@ -18,6 +18,7 @@ from activities.qa.flaky_detection import (
     catch_probability,
     observations_needed,
 )
+from activities.qa.pytest_nondeterminism import repetition_seed
 from activities.qa.test_runs import run_seed, run_tests_repeatedly
 from runtime.base import PythonEnv
 from schemas.qa import TestOutcome, TestsReport
@@ -216,7 +217,8 @@ def test_repetitions_stop_at_the_first_differing_outcome(tmp_path: Path) -> None
     assert set(repeats) == {"tests/test_r.py::test_coin", "tests/test_r.py::test_steady"}
     assert repeats["tests/test_r.py::test_steady"] == ["passed"] * 22
     coin = repeats["tests/test_r.py::test_coin"]
-    expected = [random.Random(5 * 1_000_003 + i).random() < 0.5 for i in range(22)]
+    coin_id = "tests/test_r.py::test_coin"
+    expected = [random.Random(repetition_seed(5, coin_id, i)).random() < 0.5 for i in range(22)]
     first_fail = expected.index(False)
     assert coin == ["passed"] * first_fail + ["failed"]
 
@@ -257,7 +259,10 @@ def _draws(seed_base: str) -> tuple[list[bool], list[bool]]:
     (the stage seeds ``random`` per run and per repetition from the seed base)."""
     runs = [random.Random(run_seed(seed_base, f"random-{i}")).random() >= 0.1 for i in (1, 2, 3)]
     rerun_seed = run_seed(seed_base, "rerun-random-1")
-    reps = [random.Random(rerun_seed * 1_000_003 + i).random() >= 0.1 for i in range(19)]
+    nodeid = "tests/test_rare.py::test_rarely_fails"
+    reps = [
+        random.Random(repetition_seed(rerun_seed, nodeid, i)).random() >= 0.1 for i in range(19)
+    ]
     return runs, reps
 
 
