@@ -19,6 +19,7 @@ from activities.privacy_erasure import PrivacyErasureActivities
 from activities.qa.evidence import EvidenceService
 from activities.qa_gate import QAActivities
 from activities.qa_report import QAReportActivities
+from activities.refusals import RefusalActivities
 from activities.releases import ReleaseActivities
 from monitoring.operator_alerts import OperatorAlerts
 from monitoring.security_mail import SecurityMail
@@ -138,6 +139,7 @@ class Activities:
     qa_report: QAReportActivities
     runtime: RuntimeActivities
     releases: ReleaseActivities
+    refusals: RefusalActivities
     app_runtime: Runtime
     bundles: BundleCache
     envs: EnvBuilder
@@ -191,6 +193,7 @@ class Activities:
             releases=ReleaseActivities(
                 release_repo, settings.runtime_host, IncidentLog(db), notices
             ),
+            refusals=RefusalActivities(IncidentLog(db)),
             backups=backup_activities(settings, db, operator_alerts),
             app_runtime=runtime,
             bundles=bundles,
