@@ -250,6 +250,11 @@ async def deploy(
     follow: bool,
 ) -> int:
     """``mb deploy``: returns 0 when the deployment went live (or was queued, unfollowed)."""
+    # Bad input is refused before any backend is reached.
+    if prompt is not None:
+        validate_prompt(prompt)
+    if bundle_dir is not None:
+        load_bundle_dir(bundle_dir)
     client = await temporal(settings)
     async with database(settings) as db:
         _, outcome = await deploy_with(
