@@ -100,7 +100,7 @@ async def test_a_rollback_reason_with_a_nul_is_still_recorded(db: Database) -> N
                 host="local",
                 reason="rollback by eve: because\x00 reasons",
                 request_id=f"r-{version}-{rollback}",
-                rollback=rollback,  # type: ignore[arg-type]
+                rollback=rollback,
                 actor="eve\x00",
             ),
         )
