@@ -218,6 +218,7 @@ class DeploymentWorkflow:
             bundle_hash=bundle_hash,
             deployment_id=self._input.deployment_id,
             policy=self._input.qa_policy,
+            app_id=self._input.app_id,  # whose QA floor applies
         )
         outcomes = await asyncio.gather(
             self._qa_stage(names.ACTIVITY_RUN_TESTS, RunTestsInput(bundle_hash=bundle_hash)),
