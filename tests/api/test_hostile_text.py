@@ -64,9 +64,16 @@ async def _nothing_exists(http: httpx.AsyncClient, db: Database, workers: FakePi
     ],
     ids=["trailing-nul", "nul-between-letters", "escape", "del", "c1", "lone-surrogate"],
 )
+@pytest.mark.reliability(
+    "Hostile text",
+    done="POST prompts with a NUL (at the end, between letters), an escape, DEL, a C1 control"
+    " or a lone surrogate, and a bundle file with a NUL",
+)
 async def test_a_prompt_with_a_control_character_is_refused_and_nothing_starts(
     http: httpx.AsyncClient, db: Database, workers: FakePipeline, prompt: str, code: str
 ) -> None:
+    """Each is refused with 422 naming the character (never echoing the text); no app,
+    workflow, log entry or stored bundle is created."""
     # As JSON escapes (a lone surrogate has no UTF-8 form, but JSON can carry it).
     r = await http.post(
         "/v1/apps/hostile-app/deployments",
@@ -81,9 +88,16 @@ async def test_a_prompt_with_a_control_character_is_refused_and_nothing_starts(
     await _nothing_exists(http, db, workers)
 
 
+@pytest.mark.reliability(
+    "Hostile text",
+    done="POST prompts with a NUL (at the end, between letters), an escape, DEL, a C1 control"
+    " or a lone surrogate, and a bundle file with a NUL",
+)
 async def test_a_bundle_file_with_a_control_character_is_refused_and_nothing_is_stored(
     http: httpx.AsyncClient, db: Database, workers: FakePipeline
 ) -> None:
+    """Each is refused with 422 naming the character (never echoing the text); no app,
+    workflow, log entry or stored bundle is created."""
     bundle = {**BUNDLE, "templates/index.html": "<h1>Sign in to your bank</h1>\x00<p>"}
 
     r = await http.post("/v1/apps/hostile-app/deployments", json={"bundle": bundle})

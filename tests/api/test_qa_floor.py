@@ -82,9 +82,16 @@ async def api(
         ({"bandit_fail_severity_high_confidence": "HIGH"}, "bandit_fail_severity_high_confidence"),
     ],
 )
+@pytest.mark.reliability(
+    "QA gate lowered",
+    done="Ask for mutation_threshold 0, min_mutable_fraction 0, one fuzz example or a laxer"
+    " bandit policy; set an app's QA floor as its owner",
+)
 async def test_a_weaker_request_than_the_platform_is_refused_and_nothing_starts(
     api: Api, workers: FakePipeline, qa: dict[str, Any], named: str
 ) -> None:
+    """A weaker request gets 422 naming the knob and nothing starts; only an operator
+    lowers an app's floor, audited, and only for that app."""
     r = await api.deploy("alice", "weak-app", qa)
 
     assert r.status_code == 422, r.text
@@ -105,7 +112,14 @@ async def test_a_stricter_request_is_accepted(api: Api) -> None:
     assert (await api.deploy("alice", "strict-app", strict)).status_code == 202
 
 
+@pytest.mark.reliability(
+    "QA gate lowered",
+    done="Ask for mutation_threshold 0, min_mutable_fraction 0, one fuzz example or a laxer"
+    " bandit policy; set an app's QA floor as its owner",
+)
 async def test_only_an_operator_lowers_an_apps_floor_and_it_is_audited(api: Api) -> None:
+    """A weaker request gets 422 naming the knob and nothing starts; only an operator
+    lowers an app's floor, audited, and only for that app."""
     assert (await api.deploy("alice", APP, None)).status_code == 202
     audit = AuditLog(api.db)
 

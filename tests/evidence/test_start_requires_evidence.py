@@ -179,7 +179,13 @@ async def _failed_gate_payload(world: World, bundle_hash: str) -> None:
     ],
     ids=["none", "forged-signature", "another-apps", "altered-report", "edited-payload"],
 )
+@pytest.mark.reliability(
+    "Evidence before start",
+    done="Start a release with no, forged, another app's, altered or edited QA evidence",
+)
 async def test_without_valid_evidence_nothing_is_started(world: World, forge: Any) -> None:
+    """Refused (EvidenceInvalid, not retried) before the bundle is checked out, an
+    environment built or the runtime asked to start anything."""
     bundle_hash = await world.bundle()
     await forge(world, bundle_hash)
 

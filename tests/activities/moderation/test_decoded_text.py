@@ -116,9 +116,15 @@ async def test_the_page_in_clear_is_blocked(
 
 
 @pytest.mark.parametrize("encoding", sorted(HIDDEN))
+@pytest.mark.reliability(
+    "Encoded content",
+    done="Deploy a phishing page hidden behind atob/base64, hex, \\x and \\u escapes,"
+    " percent-encoding, HTML entities, String.fromCharCode and nested encodings",
+)
 async def test_an_encoded_phishing_page_is_decoded_blocked_and_logged(
     activities: tuple[ModerationActivities, BundleCache], db: Database, encoding: str
 ) -> None:
+    """Each is decoded and blocked like the page in clear; the log shows the decoded text."""
     files = HIDDEN[encoding]
     assert "Chase" not in "".join(files.values())  # nothing readable in the source
 
@@ -175,10 +181,14 @@ def test_decoding_a_hostile_text_is_linear_in_its_size() -> None:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.reliability(
+    "Encoded content",
+    done="Deploy 1.6 MB of nested hostile encodings with a base64 phishing page in front",
+)
 async def test_a_large_hostile_bundle_is_decoded_and_judged(
     activities: tuple[ModerationActivities, BundleCache],
 ) -> None:
-    """Close to the 2 MiB bundle limit, the phishing page in its first file still counts."""
+    """Decoding stays linear in the bundle's size, and the phishing page is still blocked."""
     noise = "\n".join(_hostile(400 * 1024))
     files = {"static/app.js": f'x = atob("{_b64(PAGE)}");\n', "main.py": SERVER}
     files |= {f"static/noise{i}.js": noise for i in range(4)}

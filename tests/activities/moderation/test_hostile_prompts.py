@@ -62,9 +62,16 @@ async def world(db: Database, tmp_path: Path) -> tuple[ModerationActivities, str
     ],
     ids=["trailing-nul", "nul-between-letters", "lone-surrogate", "escapes"],
 )
+@pytest.mark.reliability(
+    "Hostile text",
+    done="Moderate blocked prompts ending in a NUL, with NULs between letters, with a lone"
+    " surrogate or with escapes, as a workflow started past the API would send them",
+)
 async def test_a_blocked_prompt_with_hostile_characters_is_logged_mailed_and_counted(
     db: Database, world: tuple[ModerationActivities, str], prompt: str
 ) -> None:
+    """Each is blocked, logged once (NUL and surrogates stored as U+FFFD), mailed to the
+    owner and counted by the blocked-prompts rule."""
     activities, owner = world
     request = ModerateInput(prompt=prompt, owner_id=owner, app_id="eve-app", deployment_id="d1")
 
