@@ -423,10 +423,13 @@ async def replay(
     encryption (read as they are): replay only reads, it sends nothing.
     """
     codec = payload_codec(settings, accept_plaintext=True)
+    worker_codec = payload_codec(settings)  # decodes (and refuses) as the workers do
     if histories is not None:
-        return await replay_histories(histories, codec)
+        return await replay_histories(histories, codec, worker_codec=worker_codec)
     assert client is not None
-    return await replay_histories(server_histories(client, workflow_id), codec)
+    return await replay_histories(
+        server_histories(client, workflow_id), codec, worker_codec=worker_codec
+    )
 
 
 async def moderate(settings: Settings, prompt: str) -> ModerationResult:

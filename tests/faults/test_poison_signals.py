@@ -81,8 +81,8 @@ async def _answers_status(stack: Stack) -> None:
 )
 async def test_poison_signals_are_refused_recorded_and_the_app_deploys_on(stack: Stack) -> None:
     """Each is refused without failing a workflow task: the status query answers, each
-    refusal is an incident naming why (never quoting the input), and the next deployment
-    goes live."""
+    refusal is an incident naming why (never quoting the input), the next deployment goes
+    live, and `mb replay` replays the history cleanly."""
     blocked, _ = await stack.deploy(APP, BLOCKED)
     assert (await stack.finished(APP, blocked)).outcome is DeploymentOutcome.REJECTED
     incidents = IncidentLog(stack.db)
@@ -118,3 +118,6 @@ async def test_poison_signals_are_refused_recorded_and_the_app_deploys_on(stack:
     assert "<" in await stack.page(APP)
     await _answers_status(stack)
     assert stack.workers[-1].poll() is None, "the worker died"
+    # On-call replays the app's history as the worker decoded it: refusals included.
+    replayed = stack.mb("replay", names.app_workflow_id(APP))
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
