@@ -48,6 +48,8 @@ async def set_floor(
 ) -> QAPolicyOverride:
     """Override the app's floor: the platform's policy with ``changes`` (audited)."""
     refuse_control_characters(reason, "reason")
+    if unknown := sorted(set(changes) - set(QAPolicy.model_fields)):
+        raise CommandError(f"unknown QA policy fields: {', '.join(unknown)}")
     platform = settings.qa_policy()
     policy = QAPolicy.model_validate({**platform.model_dump(), **changes})
     async with database(settings) as db:

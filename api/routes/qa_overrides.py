@@ -37,6 +37,14 @@ class QAOverrideBody(BaseModel):
     def _reason_is_text(cls, value: str) -> str:
         return _plain_reason(value)
 
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _known_knobs(cls, value: object) -> object:
+        # A misspelt knob would silently keep the platform's value: say so instead.
+        if isinstance(value, dict) and (unknown := sorted(set(value) - set(QAPolicy.model_fields))):
+            raise ValueError(f"unknown QA policy fields: {', '.join(map(str, unknown))[:200]}")
+        return value
+
 
 class QAFloorView(BaseModel):
     """An app's QA floor: the platform's minimum, the operator's override, the result."""

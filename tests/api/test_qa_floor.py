@@ -179,4 +179,6 @@ async def test_an_override_needs_an_existing_app_and_a_plain_reason(api: Api) ->
         headers=api.as_(OPERATOR),
     )
     assert r.status_code == 422 and "U+0000" in r.json()["detail"]
+    typo = await api.override(OPERATOR, APP, {"mutation_treshold": 0.1})
+    assert typo.status_code == 422 and "mutation_treshold" in typo.json()["detail"]
     assert await AuditLog(api.db).search(action="qa.override.set") == []
