@@ -5,25 +5,52 @@ one payload the strict codec refuses (a signal sent in clear by anyone who can
 reach the Temporal frontend, or a tampered ciphertext) would fail the workflow
 task on every attempt and wedge the workflow until someone reset it by hand.
 The workers' codec replaces such a payload with a refused marker
-(:mod:`temporal.refused_payloads`), which no converter reads as a value: a
-handler typed with a model drops it (the SDK logs and drops a signal it cannot
-convert), and our signal handlers, which take a ``RawValue``, record it.
-Clients, the codec server and ``mb replay`` keep the strict codec, which raises.
+(:mod:`temporal.refused_payloads`), which the workers' payload converter never
+reads as a value: our signal handlers, which take a ``RawValue``, see it and
+record it; a workflow started with a refused input fails at once
+(``PayloadRefused``, not retried) instead of failing its first task forever, so
+its id is free again; anywhere else (an activity's input or result) converting
+it raises, as a codec error did before. Clients and the codec server keep the
+strict codec, which raises.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any, Self
 
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.converter import (
+    DataConverter,
+    EncodingPayloadConverter,
+    PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+    WorkflowSerializationContext,
+)
+from temporalio.exceptions import ApplicationError
 
 from temporal.codec import CodecError, EncryptionCodec
-from temporal.refused_payloads import refused_payload
+from temporal.refused_payloads import REFUSED_ENCODING, refusal_reason, refused_payload
 
-__all__ = ["RefusingCodec", "worker_client", "worker_data_converter"]
+__all__ = [
+    "ERROR_PAYLOAD_REFUSED",
+    "PayloadRefused",
+    "RefusingCodec",
+    "WorkerPayloadConverter",
+    "worker_client",
+    "worker_data_converter",
+]
+
+ERROR_PAYLOAD_REFUSED = "PayloadRefused"
+"""The type of the (non-retryable) failure of a workflow started with a refused input."""
+
+
+class PayloadRefused(ValueError):
+    """A refused payload was to be converted to a value (outside a workflow's own inputs)."""
 
 
 class RefusingCodec(PayloadCodec):
@@ -57,6 +84,42 @@ class RefusingCodec(PayloadCodec):
         return decoded
 
 
+class _RefusedPayloads(EncodingPayloadConverter, WithSerializationContext):
+    """Reads a refused marker as an error: one that fails a workflow for its own inputs
+    (workflow context), and a plain one everywhere else (activity inputs and results)."""
+
+    def __init__(self, fail_workflow: bool = False) -> None:
+        self._fail_workflow = fail_workflow
+
+    @property
+    def encoding(self) -> str:
+        return REFUSED_ENCODING.decode()
+
+    def to_payload(self, value: Any) -> Payload | None:
+        del value
+        return None  # never produces one: only the codec does
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        del type_hint
+        reason = refusal_reason(payload) or "the payload could not be decoded"
+        if self._fail_workflow:
+            raise ApplicationError(
+                f"refused input: {reason}", type=ERROR_PAYLOAD_REFUSED, non_retryable=True
+            )
+        raise PayloadRefused(reason)
+
+    def with_context(self, context: SerializationContext) -> Self:
+        return type(self)(fail_workflow=isinstance(context, WorkflowSerializationContext))
+
+
+class WorkerPayloadConverter(PydanticPayloadConverter):
+    """Our pydantic JSON converter, plus the reading of refused markers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._set_converters(*self.converters.values(), _RefusedPayloads())
+
+
 def worker_data_converter(converter: DataConverter) -> DataConverter:
     """``converter`` with its encryption codec made refusing (for workers only).
 
@@ -68,7 +131,11 @@ def worker_data_converter(converter: DataConverter) -> DataConverter:
         return converter
     if not isinstance(codec, EncryptionCodec):
         raise ValueError("workers need the encrypting data converter")
-    return dataclasses.replace(converter, payload_codec=RefusingCodec(codec))
+    return dataclasses.replace(
+        converter,
+        payload_codec=RefusingCodec(codec),
+        payload_converter_class=WorkerPayloadConverter,
+    )
 
 
 def worker_client(client: Client) -> Client:

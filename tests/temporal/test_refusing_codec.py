@@ -9,12 +9,21 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.deployment import RollbackRequest
 from temporal.codec import CodecError, EncryptionCodec, encrypted_data_converter, key_id_for
 from temporal.refused_payloads import REFUSED_ENCODING, refusal_reason, refused_payload
-from temporal.refusing_codec import RefusingCodec, worker_client, worker_data_converter
+from temporal.refusing_codec import (
+    ERROR_PAYLOAD_REFUSED,
+    PayloadRefused,
+    RefusingCodec,
+    WorkerPayloadConverter,
+    worker_client,
+    worker_data_converter,
+)
 
 KEY = bytes(range(32))
 STRICT = EncryptionCodec({key_id_for(KEY): KEY}, key_id_for(KEY), "default")
@@ -104,3 +113,29 @@ async def test_a_worker_client_shares_the_connection_but_not_the_codec(
     assert isinstance(worker.data_converter.payload_codec, RefusingCodec)
     assert encrypted.data_converter.payload_codec is STRICT
     assert worker_client(env.client) is env.client  # unencrypted (scripted tests): as it is
+
+
+def test_the_workers_converter_fails_a_workflow_only_for_its_own_refused_inputs() -> None:
+    marker = refused_payload("refused an unencrypted payload")
+    converter = WorkerPayloadConverter()
+    in_workflow = converter.with_context(WorkflowSerializationContext("default", "app-x"))
+    in_activity = converter.with_context(
+        ActivitySerializationContext(
+            namespace="default",
+            workflow_id="app-x",
+            workflow_type="AppWorkflow",
+            activity_type="start_instance",
+            activity_id="1",
+            activity_task_queue="mb-runtime-local",
+            is_local=False,
+        )
+    )
+
+    with pytest.raises(ApplicationError) as failed:
+        in_workflow.from_payloads([marker], [RollbackRequest])
+    assert failed.value.type == ERROR_PAYLOAD_REFUSED and failed.value.non_retryable
+    assert "unencrypted" in str(failed.value)
+    for plain in (converter, in_activity):
+        with pytest.raises(PayloadRefused, match="unencrypted"):
+            plain.from_payloads([marker], [RollbackRequest])
+    assert converter.to_payloads([{"a": 1}])[0].metadata["encoding"] == b"json/plain"

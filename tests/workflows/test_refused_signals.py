@@ -1,4 +1,5 @@
-"""Signals whose input does not validate are refused and recorded; the workflow carries on.
+"""Signals whose input does not validate are refused and recorded; the workflow carries on;
+a workflow started with an input the workers refuse fails at once instead of wedging.
 
 Time-skipping server, scripted activities: what is checked here is the workflows'
 handling. The real codec, the real ``temporal`` CLI and the real incident store are
@@ -7,12 +8,22 @@ in ``tests/faults/test_poison_signals.py``.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.deployment import DeploymentOutcome, ReviewDecision, RollbackRequest
+from schemas.settings import Settings
 from temporal import names
+from temporal.converter import data_converter, payload_codec
 from temporal.pipeline_client import app_status, deployment_status
-from tests.workflows.pipeline_fakes import FakePipeline
+from temporal.refusing_codec import ERROR_PAYLOAD_REFUSED, worker_client
+from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
 from tests.workflows.test_pipeline_workflows import (
     _deploy,
     _eventually,
@@ -102,3 +113,38 @@ async def test_an_invalid_review_is_refused_and_a_valid_one_still_counts(
     assert (await _result(env.client, workflow_id)).release.version == 1
     status = await _settled(env.client, "flag-poison")
     assert status.deployments[-1].outcome is DeploymentOutcome.LIVE
+
+
+async def test_an_app_workflow_started_with_a_refused_input_fails_and_frees_its_id(
+    env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """Someone starts ``app-<id>`` with a plaintext input before its owner deploys: the
+    workers' converter fails that run at once (not its first task forever), so the owner's
+    deployment starts a fresh run and goes live."""
+    codec = payload_codec(Settings(data_dir=tmp_path / "data"))
+    ours = Client(
+        env.client.service_client,
+        namespace=env.client.namespace,
+        data_converter=data_converter(codec),
+    )
+    fake = FakePipeline()
+    async with fake_workers(worker_client(ours), fake):
+        squatted = await env.client.start_workflow(  # in clear: this client has no codec
+            names.APP_WORKFLOW_TYPE,
+            {"app_id": "squat-app", "owner_id": "mallory"},
+            id=names.app_workflow_id("squat-app"),
+            task_queue=names.PIPELINE_TASK_QUEUE,
+        )
+        with pytest.raises(WorkflowFailureError) as info:  # read with our codec
+            # Bounded: a wedged run would retry its first task forever.
+            await asyncio.wait_for(ours.get_workflow_handle(squatted.id).result(), 60)
+        assert isinstance(info.value.cause, ApplicationError)
+        assert info.value.cause.type == ERROR_PAYLOAD_REFUSED
+        assert "unencrypted" in str(info.value.cause)
+        history = await squatted.fetch_history()
+        assert not any(
+            e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED for e in history.events
+        )
+
+        result = await _result(ours, await _deploy(ours, "squat-app", "a todo list"))
+        assert result.release.version == 1
