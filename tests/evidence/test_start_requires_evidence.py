@@ -19,7 +19,8 @@ from activities.deploy import RuntimeActivities
 from activities.qa.evidence import EvidenceService
 from runtime.base import PythonEnv
 from runtime.envs import EnvBuilder
-from runtime.sandbox import AppStartError, SandboxRuntime
+from runtime.errors import AppStartError
+from runtime.sandbox import SandboxRuntime
 from schemas.qa import QAGateReport, StaticReport, TestsReport
 from schemas.runtime import InstanceInfo, StartInstanceInput
 from schemas.settings import Settings
@@ -31,7 +32,7 @@ from store.keyring import SigningKeyRing
 from store.qa_reports import QAReportRepository
 from store.release_secrets import ReleaseSecrets
 from temporal import names
-from workers.wiring import secret_store
+from workers.wiring import sandbox_runtime, secret_store
 
 APP = "tips-app"
 FILES = {
@@ -56,17 +57,15 @@ class RecordingEnvs(EnvBuilder):
 class RecordingRuntime(SandboxRuntime):
     """The real sandbox runtime, but ``start`` only records the request."""
 
-    def __init__(self, root: Path, s: Settings) -> None:
-        super().__init__(
-            root,
-            host="evidence-test",
-            uid=s.sandbox_uid,
-            gid=s.sandbox_gid,
-            memory_mb=s.app_memory_mb,
-            pids=s.app_pids,
-            cpu=s.app_cpu,
-        )
-        self.calls: list[tuple[str, int]] = []
+    calls: list[tuple[str, int]]
+
+    @classmethod
+    def like(cls, settings: Settings) -> RecordingRuntime:
+        """The runtime a worker with ``settings`` builds, recording instead of starting."""
+        spy = cls.__new__(cls)
+        spy.__dict__.update(vars(sandbox_runtime(settings)))
+        spy.calls = []
+        return spy
 
     async def start(self, **kwargs: Any) -> InstanceInfo:
         self.calls.append((kwargs["app_id"], kwargs["version"]))
@@ -83,7 +82,7 @@ class World:
         )
         settings = Settings(data_dir=tmp_path / "data")
         self.envs = RecordingEnvs(tmp_path / "envs")
-        self.runtime = RecordingRuntime(tmp_path / "runtime", settings)
+        self.runtime = RecordingRuntime.like(settings)
         self.activities = RuntimeActivities(
             self.runtime,
             self.bundles,
