@@ -40,6 +40,12 @@ class GenerationActivities:
                 type="GenerationError",
                 non_retryable=activity.info().attempt >= GENERATION_LLM_ATTEMPTS,
             ) from None
+        except ValueError as err:
+            # The prompt breaks the input rules (a workflow started without the API's
+            # validation): the deterministic generator would refuse it on every attempt.
+            raise ApplicationError(
+                f"generation refused the prompt: {err}", type="InvalidPrompt", non_retryable=True
+            ) from None
         digest = await self._bundles.put(generated.bundle)
         activity.logger.info("generated %s bundle %s", generated.kind, digest[:12])
         return GenerateOutput(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -46,7 +48,9 @@ class ModerationActivities:
         log a block or flag once per deployment, as for prompts."""
         if self._bundles is None:
             raise ApplicationError("no bundle store configured", non_retryable=True)
-        text = visible_text(await self._bundles.load(input.bundle_hash))
+        bundle = await self._bundles.load(input.bundle_hash)
+        # Parsing and decoding a 2 MiB bundle takes a moment: not on the event loop.
+        text = await asyncio.to_thread(visible_text, bundle)
         return await self._verdict(
             ModerateInput(
                 prompt=text[:4000] or "(no visible text)",

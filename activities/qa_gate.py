@@ -42,10 +42,12 @@ from schemas.qa import (
     StageReport,
     StaticReport,
     TestsReport,
+    effective_policy,
 )
 from schemas.settings import Settings
 from store.artifacts import ArtifactStore
 from store.bundle_cache import BundleCache
+from store.qa_policy_overrides import QAPolicyOverrides
 from temporal import names
 
 STAGES = ("tests", "mutation", "fuzz", "static", "deps")
@@ -213,12 +215,26 @@ class QAActivities:
     """QA stage activities: a failing stage is a result (a verdict), not an error."""
 
     def __init__(
-        self, bundles: BundleCache, artifacts: ArtifactStore, envs: EnvBuilder, settings: Settings
+        self,
+        bundles: BundleCache,
+        artifacts: ArtifactStore,
+        envs: EnvBuilder,
+        settings: Settings,
+        overrides: QAPolicyOverrides | None = None,
     ) -> None:
         self._bundles = bundles
         self._artifacts = artifacts
         self._settings = settings
+        self._overrides = overrides
         self._gate = QAGate(envs, settings)
+
+    async def _policy(self, input: QAStageInput) -> QAPolicy:
+        """The thresholds this stage applies: what the deployment asked for, never weaker
+        than its app's floor (a workflow started without the API's check included)."""
+        platform = self._settings.qa_policy()
+        if self._overrides is None:
+            return effective_policy(input.policy, platform)
+        return effective_policy(input.policy, await self._overrides.floor(input.app_id, platform))
 
     @activity.defn(name=names.ACTIVITY_RUN_TESTS)
     async def run_tests(self, input: RunTestsInput) -> QAStageOutcome:
@@ -240,7 +256,7 @@ class QAActivities:
     @activity.defn(name=names.ACTIVITY_RUN_MUTATION)
     async def run_mutation(self, input: QAStageInput) -> QAStageOutcome:
         """Mutation testing: are the bundle's tests strong enough to notice a change?"""
-        policy = input.policy or self._settings.qa_policy()
+        policy = await self._policy(input)
         return await self._stage(
             "mutation",
             input.bundle_hash,
@@ -250,7 +266,7 @@ class QAActivities:
     @activity.defn(name=names.ACTIVITY_RUN_FUZZ)
     async def run_fuzz(self, input: QAStageInput) -> QAStageOutcome:
         """Fuzz testing of the app's functions and API."""
-        policy = input.policy or self._settings.qa_policy()
+        policy = await self._policy(input)
         return await self._stage(
             "fuzz",
             input.bundle_hash,
@@ -260,7 +276,7 @@ class QAActivities:
     @activity.defn(name=names.ACTIVITY_RUN_STATIC)
     async def run_static(self, input: QAStageInput) -> QAStageOutcome:
         """Static analysis with bandit."""
-        policy = input.policy or self._settings.qa_policy()
+        policy = await self._policy(input)
         return await self._stage(
             "static", input.bundle_hash, lambda d, b: self._gate.static(d, policy)
         )

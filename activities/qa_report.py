@@ -6,9 +6,10 @@ from temporalio import activity
 
 from activities.qa.evidence import EvidenceService
 from activities.qa_gate import assemble_report, parse_stage_report
-from schemas.qa import QAGateOutcome, QAGateReport, RecordQAReportInput
+from schemas.qa import QAGateOutcome, QAGateReport, RecordQAReportInput, effective_policy
 from schemas.settings import Settings
 from store.artifacts import ArtifactStore
+from store.qa_policy_overrides import QAPolicyOverrides
 from store.qa_reports import QAReportRepository
 from temporal import names
 
@@ -22,11 +23,13 @@ class QAReportActivities:
         reports: QAReportRepository,
         evidence: EvidenceService,
         settings: Settings,
+        overrides: QAPolicyOverrides | None = None,
     ) -> None:
         self._artifacts = artifacts
         self._reports = reports
         self._evidence = evidence
         self._settings = settings
+        self._overrides = overrides
 
     @activity.defn(name=names.ACTIVITY_RECORD_QA_REPORT)
     async def record_qa_report(self, input: RecordQAReportInput) -> QAGateOutcome:
@@ -34,11 +37,17 @@ class QAReportActivities:
         stages = [
             parse_stage_report(await self._artifacts.get(s.report_hash)) for s in input.stages
         ]
+        platform = self._settings.qa_policy()
+        floor = (
+            platform
+            if self._overrides is None
+            else await self._overrides.floor(input.app_id, platform)
+        )
         report = assemble_report(
             input.bundle_hash,
             input.deployment_id,
             stages,
-            input.policy or self._settings.qa_policy(),
+            effective_policy(input.policy, floor),  # what the stages applied
             duration_s=max((s.duration_s for s in input.stages), default=0.0),
         )
         failed = [s for s in input.stages if s.verdict != "pass"]

@@ -27,6 +27,7 @@ from api.routes import (
     deployments,
     incidents,
     privacy,
+    qa_overrides,
     reports,
     review,
     secrets,
@@ -66,6 +67,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(review.moderation_router, dependencies=[Depends(scope_for("review"))])
     app.include_router(incidents.router, dependencies=[Depends(scope_for("review"))])
     app.include_router(incidents.alerts_router, dependencies=[Depends(scope_for("review"))])
+    app.include_router(qa_overrides.router, dependencies=[Depends(scope_for("review"))])
 
     @app.api_route("/apps/{path:path}", methods=_METHODS, include_in_schema=False)
     async def apps_live_elsewhere(path: str, request: Request) -> RedirectResponse:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from activities.moderation.policy import moderate_locally, normalize
+from activities.moderation import moderate_locally, normalize
 
 ROUNDS = 20
 REPEATS = 5

@@ -40,7 +40,7 @@ from schemas.deployment import (
     validate_prompt,
 )
 from schemas.moderation import ModerationResult
-from schemas.qa import QAGateReport
+from schemas.qa import QAGateReport, QAPolicy
 from schemas.settings import Settings
 from store.apps import AppRepository
 from store.artifacts import ArtifactStore
@@ -49,6 +49,7 @@ from store.bundle_cache import BundleCache
 from store.bundles import bundle_hash, load_bundle_dir, write_bundle
 from store.db import Database
 from store.key_rings import codec_key_ring, master_key_ring
+from store.qa_policy_overrides import QAPolicyOverrides
 from store.qa_reports import QAReportRepository
 from store.tokens import TokenRepository
 from temporal.client import connect
@@ -248,8 +249,14 @@ async def deploy(
     bundle_dir: Path | None,
     owner: str,
     follow: bool,
+    qa_policy: QAPolicy | None = None,
 ) -> int:
     """``mb deploy``: returns 0 when the deployment went live (or was queued, unfollowed)."""
+    # Bad input is refused before any backend is reached.
+    if prompt is not None:
+        validate_prompt(prompt)
+    if bundle_dir is not None:
+        load_bundle_dir(bundle_dir)
     client = await temporal(settings)
     async with database(settings) as db:
         _, outcome = await deploy_with(
@@ -262,6 +269,7 @@ async def deploy(
             bundle_dir=bundle_dir,
             owner=owner,
             follow=follow,
+            qa_policy=qa_policy,
         )
     return 0 if outcome in (DeploymentOutcome.LIVE, None) else 1
 
@@ -277,6 +285,7 @@ async def deploy_with(
     bundle_dir: Path | None = None,
     owner: str = "local",
     follow: bool = True,
+    qa_policy: QAPolicy | None = None,
 ) -> tuple[str, DeploymentOutcome | None]:
     """Validate, store the bundle if any, signal the AppWorkflow, then follow it; the
     app id and the outcome (None when not followed)."""
@@ -288,12 +297,22 @@ async def deploy_with(
     app_id = validate_app_id(
         app_id or (suggest_app_id(prompt) if prompt is not None else _slug_for_bundle(bundle_dir))
     )
+    if qa_policy is not None and (  # before anything is created
+        refused := await QAPolicyOverrides(db, AuditLog(db)).refusal(
+            app_id, qa_policy, settings.qa_policy()
+        )
+    ):
+        raise CommandError(refused)
     await AppRepository(db).ensure(app_id, owner)
     digest = None
     if bundle is not None:
         digest = await BundleCache(ArtifactStore(db), settings.data_path / "bundles").put(bundle)
     request = DeployRequest(
-        request_id=uuid.uuid4().hex, owner_id=owner, prompt=prompt, bundle_hash=digest
+        request_id=uuid.uuid4().hex,
+        owner_id=owner,
+        prompt=prompt,
+        bundle_hash=digest,
+        qa_policy=qa_policy,
     )
     workflow_id = await request_deployment(
         client, app_id, request, review_timeout_s=settings.review_timeout_s
@@ -404,10 +423,13 @@ async def replay(
     encryption (read as they are): replay only reads, it sends nothing.
     """
     codec = payload_codec(settings, accept_plaintext=True)
+    worker_codec = payload_codec(settings)  # decodes (and refuses) as the workers do
     if histories is not None:
-        return await replay_histories(histories, codec)
+        return await replay_histories(histories, codec, worker_codec=worker_codec)
     assert client is not None
-    return await replay_histories(server_histories(client, workflow_id), codec)
+    return await replay_histories(
+        server_histories(client, workflow_id), codec, worker_codec=worker_codec
+    )
 
 
 async def moderate(settings: Settings, prompt: str) -> ModerationResult:

@@ -31,7 +31,7 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli import backup_cli, commands, keys_cli, operator_cli, secrets_cli
+from cli import backup_cli, commands, keys_cli, operator_cli, qa_policy_cli, secrets_cli
 from cli.endpoints import StackNotRunning
 from runtime.bwrap import SandboxUnavailable
 from runtime.docker_base import BaseImageError
@@ -39,6 +39,7 @@ from runtime.errors import SandboxStartError
 from schemas.audit import Actor, AuditAction, AuditOutcome
 from schemas.backups import BackupError, BackupListing
 from schemas.privacy import ErasureProgress
+from schemas.qa import QAPolicy
 from schemas.settings import Settings
 from store.aes_keys import KeyMaterialError
 from store.apps import AppOwnedByAnother
@@ -82,6 +83,8 @@ runtime_app = typer.Typer(help="The app runtime (MB_RUNTIME: sandbox or docker).
 app.add_typer(runtime_app, name="runtime")
 app.add_typer(backup_app, name="backup")
 app.add_typer(keys_app, name="keys")
+qa_policy_app = typer.Typer(help="An app's QA floor; operators may lower it (audited).")
+app.add_typer(qa_policy_app, name="qa-policy")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -275,10 +278,18 @@ def deploy(
     ] = None,
     owner: Annotated[str, typer.Option(help="owner user id")] = "local",
     follow: Annotated[bool, typer.Option(help="show live progress until it ends")] = True,
+    qa: Annotated[
+        str | None,
+        typer.Option(help='this deployment\'s QA policy, JSON: {"mutation_threshold": 0.9}'),
+    ] = None,
 ) -> None:
     """Deploy a prompt (or a bundle) through the whole gate; shows progress and the URL."""
     if (prompt is None) == (bundle is None):
         _fail("give a PROMPT or --bundle DIR (exactly one)", 2)
+    try:
+        qa_policy = None if qa is None else QAPolicy.model_validate_json(qa)
+    except ValidationError as err:
+        _fail(f"--qa: {err.errors()[0].get('msg', 'invalid')}")
     _run(
         commands.deploy(
             _settings(),
@@ -288,6 +299,7 @@ def deploy(
             bundle_dir=bundle,
             owner=owner,
             follow=follow,
+            qa_policy=qa_policy,
         )
     )
 
@@ -465,6 +477,61 @@ def users_reinstate(
         if not await operator_cli.reinstate(_settings(), user_id, operator=operator, reason=reason):
             _fail(f"user {user_id} is not suspended")
         console.print(f"{user_id} may deploy again")
+        return 0
+
+    _run(main())
+
+
+@qa_policy_app.command("show")
+def qa_policy_show(app_id: Annotated[str, typer.Argument(metavar="APP")]) -> None:
+    """The QA floor an app's deployments are held to: the platform's, or an override."""
+
+    async def main() -> int:
+        found = await qa_policy_cli.show(_settings(), app_id)
+        if found.override is not None:
+            o = found.override
+            console.print(
+                f"override by {o.set_by} at {o.set_at:%Y-%m-%d %H:%M}: {escape(o.reason)}"
+            )
+        console.print_json(found.floor.model_dump_json())
+        return 0
+
+    _run(main())
+
+
+@qa_policy_app.command("set")
+def qa_policy_set(
+    app_id: Annotated[str, typer.Argument(metavar="APP")],
+    reason: Annotated[str, typer.Option(help="why (audited)")],
+    policy: Annotated[str, typer.Option(help="knobs that differ from the platform's, JSON")],
+    operator: Annotated[str, typer.Option(help="who decides (audited)")] = "operator",
+) -> None:
+    """Set an app's QA floor, below the platform's minimum if need be (audited)."""
+
+    async def main() -> int:
+        changes = json.loads(policy)
+        if not isinstance(changes, dict):
+            _fail("--policy must be a JSON object")
+        o = await qa_policy_cli.set_floor(
+            _settings(), app_id, changes, reason=reason, operator=operator
+        )
+        console.print(f"{app_id}: QA floor set by {o.set_by}")
+        return 0
+
+    _run(main())
+
+
+@qa_policy_app.command("clear")
+def qa_policy_clear(
+    app_id: Annotated[str, typer.Argument(metavar="APP")],
+    reason: Annotated[str, typer.Option(help="why (audited)")],
+    operator: Annotated[str, typer.Option(help="who decides (audited)")] = "operator",
+) -> None:
+    """Back to the platform's minimum (audited)."""
+
+    async def main() -> int:
+        await qa_policy_cli.clear(_settings(), app_id, reason=reason, operator=operator)
+        console.print(f"{app_id}: back to the platform's QA minimum")
         return 0
 
     _run(main())

@@ -89,10 +89,11 @@ def _report_workflow_failure(err: Exception) -> None:
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
-    """The workflow sandbox with ``sentry_sdk`` passed through (it imports lazily while
-    reporting, which the sandbox would otherwise refuse, failing the workflow task)."""
+    """The workflow sandbox with ``sentry_sdk`` and ``rich`` passed through: both import
+    lazily while reporting or logging (``mb``'s log handler is rich's), and an import
+    inside the sandbox fails the workflow task, as a ``workflow.logger`` warning did."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("sentry_sdk")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("sentry_sdk", "rich")
     )
 
 

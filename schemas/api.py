@@ -15,6 +15,7 @@ from schemas.deployment import (
     validate_prompt,
 )
 from schemas.qa import QAPolicy
+from schemas.text import refuse_control_characters
 
 
 class DeploymentCreate(BaseModel):
@@ -39,6 +40,13 @@ class DeploymentCreate(BaseModel):
     @classmethod
     def _prompt_rules(cls, value: str | None) -> str | None:
         return None if value is None else validate_prompt(value)
+
+    @field_validator("bundle")
+    @classmethod
+    def _bundle_text(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for path, content in (value or {}).items():
+            refuse_control_characters(content, f"bundle file {path[:200]!r}")
+        return value
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> DeploymentCreate:
@@ -65,6 +73,11 @@ class RollbackCreate(BaseModel):
 
     to_version: int | None = Field(default=None, ge=1, description="default: the previous one")
     reason: str = Field(default="", max_length=1000)
+
+    @field_validator("reason")
+    @classmethod
+    def _plain_reason(cls, value: str) -> str:
+        return refuse_control_characters(value, "reason")
 
 
 class RollbackAccepted(BaseModel):
@@ -110,6 +123,11 @@ class ReviewCreate(BaseModel):
 
     decision: Literal["approve", "reject"]
     reason: str = Field(min_length=1, max_length=1000, description="why (audited)")
+
+    @field_validator("reason")
+    @classmethod
+    def _plain_reason(cls, value: str) -> str:
+        return refuse_control_characters(value, "reason")
 
 
 class AppDeleted(BaseModel):

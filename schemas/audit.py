@@ -45,6 +45,8 @@ class AuditAction(StrEnum):
     USER_REINSTATE = "user.reinstate"
     PRIVACY_EXPORT = "privacy.export"
     PRIVACY_ERASE = "privacy.erase"
+    QA_OVERRIDE_SET = "qa.override.set"  # an operator lowered (or set) an app's QA floor
+    QA_OVERRIDE_CLEAR = "qa.override.clear"
 
 
 class Actor(BaseModel):

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from schemas.qa import QAPolicy, QAStageOutcome
+from schemas.text import refuse_control_characters
 
 MAX_PROMPT_CHARS = 4000
 APP_ID_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
@@ -22,7 +23,9 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
 def validate_prompt(value: str) -> str:
-    """Reject empty, whitespace-only and over-long prompts (shared by API and CLI)."""
+    """Reject empty, whitespace-only and over-long prompts, and control characters
+    (shared by API and CLI)."""
+    refuse_control_characters(value, "prompt")
     stripped = value.strip()
     if not stripped:
         raise ValueError("prompt is empty")

@@ -108,8 +108,19 @@ class RunTestsInput(BaseModel):
     )
 
 
+_SEVERITY_RANK: dict[str, int] = {"LOW": 0, "MEDIUM": 1, "HIGH": 2}
+
+
 class QAPolicy(BaseModel):
-    """The gate's thresholds: global defaults in Settings, overridable per deployment."""
+    """The gate's thresholds: the platform's in Settings, overridable per deployment.
+
+    A deployment may only make the gate stricter than its floor (the platform's
+    policy, or an operator's override for the app): ``weaker_than`` names what a
+    request loosens, ``at_least`` raises a policy to a floor. Stricter means a
+    higher mutation threshold, mutable fraction and number of fuzz examples, and a
+    lower bandit severity. The timeouts do not weaken the gate (a stage that runs
+    out of time fails), so within their bounds a deployment may choose them.
+    """
 
     mutation_threshold: float = Field(
         default=0.70, ge=0, le=1, description="minimum killed / (killed + survived)"
@@ -134,6 +145,56 @@ class QAPolicy(BaseModel):
         default="MEDIUM",
         description="...and on findings of this severity or above with HIGH confidence",
     )
+
+    def weaker_than(self, floor: QAPolicy) -> list[str]:
+        """Each knob this policy sets less strictly than ``floor``, in words (empty: none)."""
+        weaker = [
+            f"{name} {mine} is below the minimum {least}"
+            for name, mine, least in (
+                ("mutation_threshold", self.mutation_threshold, floor.mutation_threshold),
+                ("min_mutable_fraction", self.min_mutable_fraction, floor.min_mutable_fraction),
+                ("fuzz_examples", self.fuzz_examples, floor.fuzz_examples),
+            )
+            if mine < least
+        ]
+        weaker += [
+            f"{name} {mine} is laxer than the minimum {least}"
+            for name, mine, least in (
+                ("bandit_fail_severity", self.bandit_fail_severity, floor.bandit_fail_severity),
+                (
+                    "bandit_fail_severity_high_confidence",
+                    self.bandit_fail_severity_high_confidence,
+                    floor.bandit_fail_severity_high_confidence,
+                ),
+            )
+            if _SEVERITY_RANK[mine] > _SEVERITY_RANK[least]
+        ]
+        return weaker
+
+    def at_least(self, floor: QAPolicy) -> QAPolicy:
+        """This policy with every knob weaker than ``floor`` raised to it."""
+        return self.model_copy(
+            update={
+                "mutation_threshold": max(self.mutation_threshold, floor.mutation_threshold),
+                "min_mutable_fraction": max(self.min_mutable_fraction, floor.min_mutable_fraction),
+                "fuzz_examples": max(self.fuzz_examples, floor.fuzz_examples),
+                "bandit_fail_severity": min(
+                    self.bandit_fail_severity,
+                    floor.bandit_fail_severity,
+                    key=_SEVERITY_RANK.__getitem__,
+                ),
+                "bandit_fail_severity_high_confidence": min(
+                    self.bandit_fail_severity_high_confidence,
+                    floor.bandit_fail_severity_high_confidence,
+                    key=_SEVERITY_RANK.__getitem__,
+                ),
+            }
+        )
+
+
+def effective_policy(requested: QAPolicy | None, floor: QAPolicy) -> QAPolicy:
+    """What the gate applies: the floor, or the request made no weaker than it."""
+    return floor if requested is None else requested.at_least(floor)
 
 
 # --- mutation ---------------------------------------------------------------------------
@@ -289,7 +350,10 @@ class QAStageInput(BaseModel):
 
     bundle_hash: str
     deployment_id: str | None = None
-    policy: QAPolicy | None = Field(default=None, description="None: the worker's defaults")
+    policy: QAPolicy | None = Field(default=None, description="None: the app's floor")
+    app_id: str | None = Field(
+        default=None, description="whose floor applies (None: the platform's)"
+    )
 
 
 class QAStageOutcome(BaseModel):

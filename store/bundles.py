@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from schemas.bundle import MAX_BUNDLE_FILES, MAX_FILE_BYTES, AppBundle, AppManifest, BundleFile
+from schemas.text import first_control_character
 
 MANIFEST_FILE = "microapp.toml"
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".git", ".venv", "mutants", ".hypothesis"}
@@ -36,6 +37,13 @@ def make_bundle(files: dict[str, str] | Iterable[BundleFile]) -> AppBundle:
             else list(files)
         )
         items.sort(key=lambda f: f.path)
+        for item in items:
+            problem = first_control_character(item.content)
+            if problem is not None:
+                raise BundleError(
+                    f"{item.path}: contains {problem}; only tab, newline and carriage return"
+                    " are allowed in bundle text"
+                )
         manifest_text = next((f.content for f in items if f.path == MANIFEST_FILE), None)
         manifest = parse_manifest(manifest_text) if manifest_text is not None else AppManifest()
         return AppBundle(manifest=manifest, files=tuple(items))

@@ -8,8 +8,9 @@ from typing import Literal
 from pydantic import BaseModel
 
 from store.db import Database
+from store.storable_text import storable
 
-IncidentKind = Literal["rollback", "automatic_rollback", "reconciliation"]
+IncidentKind = Literal["rollback", "automatic_rollback", "reconciliation", "refused_signal"]
 
 
 class Incident(BaseModel):
@@ -52,13 +53,13 @@ class IncidentLog:
                 " ON CONFLICT (request_id) DO NOTHING",
                 (
                     kind,
-                    app_id,
-                    owner_id,
+                    storable(app_id),
+                    storable(owner_id),
                     from_version,
                     to_version,
-                    reason[:1000],
-                    actor,
-                    request_id,
+                    storable(reason[:1000]),
+                    storable(actor),
+                    storable(request_id),
                 ),
             )
         return cur.rowcount == 1

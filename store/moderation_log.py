@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from schemas.moderation import ModerationResult
 from store.db import Database
+from store.storable_text import storable
 
 
 class ModerationLogEntry(BaseModel):
@@ -44,8 +45,10 @@ class ModerationLog:
         result: ModerationResult,
     ) -> bool:
         """Log a verdict once per deployment (activity retries do not duplicate it);
-        returns whether this call logged it."""
+        returns whether this call logged it. Text a user wrote is made storable first
+        (NUL and lone surrogates become U+FFFD): nothing in it can make the insert fail."""
         categories = {c.category.value: c.score for c in result.categories}
+        prompt = storable(prompt)
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 "INSERT INTO moderation_log (deployment_id, owner_id, app_id, prompt,"
@@ -53,14 +56,14 @@ class ModerationLog:
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (deployment_id) DO NOTHING",
                 (
-                    deployment_id,
-                    owner_id,
-                    app_id,
+                    storable(deployment_id),
+                    storable(owner_id),
+                    storable(app_id),
                     prompt,
                     hashlib.sha256(prompt.encode()).hexdigest(),
                     result.verdict,
                     json.dumps(categories),
-                    result.reason,
+                    storable(result.reason),
                     result.backend,
                 ),
             )

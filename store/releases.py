@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from store.db import Database
+from store.storable_text import storable
 
 
 class Route(BaseModel):
@@ -136,7 +137,7 @@ class ReleaseRepository:
             await conn.execute(
                 "INSERT INTO route_events (app_id, from_version, to_version, reason, request_id)"
                 " VALUES (%s, %s, %s, %s, %s)",
-                (app_id, previous, version, reason, request_id),
+                (app_id, previous, version, storable(reason), request_id),
             )
         return previous
 
@@ -149,7 +150,7 @@ class ReleaseRepository:
             await conn.execute(
                 "INSERT INTO route_events (app_id, from_version, to_version, reason, request_id)"
                 " VALUES (%s, %s, NULL, %s, %s) ON CONFLICT (request_id) DO NOTHING",
-                (app_id, current["version"] if current else None, reason, request_id),
+                (app_id, current["version"] if current else None, storable(reason), request_id),
             )
 
     async def route(self, app_id: str) -> Route | None:

@@ -99,6 +99,7 @@ ACTIVITY_SHRED_USER_KEY = "shred_user_key"
 ACTIVITY_ERASE_USER_DATA = "erase_user_data"
 ACTIVITY_DELETE_USER_HISTORIES = "delete_user_histories"
 ACTIVITY_FINISH_ERASURE = "finish_privacy_erasure"
+ACTIVITY_RECORD_REFUSED_SIGNAL = "record_refused_signal"
 
 # Error types of the verdicts a deployment can end with (ApplicationError.type).
 ERROR_PROMPT_BLOCKED = "PromptBlocked"
@@ -111,6 +112,7 @@ ERROR_MASTER_KEY_UNKNOWN = "MasterKeyUnknown"
 # workflow.patched ids (a workflow logic change guarded for running workflows).
 PATCH_FULL_QA_GATE = "qa-gate-five-stages"
 PATCH_MODERATE_CONTENT = "moderate-visible-text"
+PATCH_RECORD_REFUSED_SIGNALS = "record-refused-signals"
 ERROR_APP_START_FAILED = "AppStartFailed"
 ERROR_HEALTH_CHECK_FAILED = "HealthCheckFailed"
 ERROR_ROLLED_BACK = "RolledBackAfterSwitch"

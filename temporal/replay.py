@@ -2,6 +2,11 @@
 
 A history recorded by an older version of the code must replay without a
 non-determinism error; if it does not, the change needs ``workflow.patched``.
+
+An encrypted history is decoded the way the workers decoded it: a payload they
+refused (a signal sent in clear, a tampered ciphertext) is refused again, so the
+replay sees what the workflow saw. Histories recorded before encryption are
+read as they are.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from temporal import names
-from temporal.codec import EncryptionCodec
+from temporal.codec import ENCODING, EncryptionCodec
 from temporal.converter import data_converter
+from temporal.refusing_codec import worker_data_converter
 from workflows.anomaly_scan import AnomalyScanWorkflow
 from workflows.app import AppWorkflow
 from workflows.backup import BackupWorkflow
@@ -33,8 +39,10 @@ class ReplayOutcome:
     error: str | None
 
 
-def replayer(codec: EncryptionCodec | None = None) -> Replayer:
-    """A replayer for every workflow this project defines (``codec``: encrypted histories)."""
+def replayer(codec: EncryptionCodec | None = None, *, as_worker: bool = False) -> Replayer:
+    """A replayer for every workflow this project defines (``codec``: encrypted histories;
+    ``as_worker``: refuse undecodable payloads as the workers do)."""
+    converter = data_converter(codec)
     return Replayer(
         workflows=[
             AppWorkflow,
@@ -45,15 +53,29 @@ def replayer(codec: EncryptionCodec | None = None) -> Replayer:
             PrivacyErasureWorkflow,
             BackupWorkflow,
         ],
-        data_converter=data_converter(codec),
+        data_converter=worker_data_converter(converter) if as_worker else converter,
     )
+
+
+def _encrypted(history: WorkflowHistory) -> bool:
+    """Whether the workflow was started with an encrypted input (after encryption began)."""
+    started = history.events[0].workflow_execution_started_event_attributes
+    return any(p.metadata.get("encoding") == ENCODING for p in started.input.payloads)
 
 
 async def replay(
     histories: AsyncIterator[WorkflowHistory] | Iterable[WorkflowHistory],
     codec: EncryptionCodec | None = None,
+    *,
+    worker_codec: EncryptionCodec | None = None,
 ) -> list[ReplayOutcome]:
-    """Replay every history; collects failures instead of stopping at the first."""
+    """Replay every history; collects failures instead of stopping at the first.
+
+    ``worker_codec`` (the workers' codec) decodes encrypted histories as the workers
+    did; ``codec`` reads the others.
+    """
+    reading = replayer(codec)
+    working = None if worker_codec is None else replayer(worker_codec, as_worker=True)
     outcomes: list[ReplayOutcome] = []
 
     async def as_async() -> AsyncIterator[WorkflowHistory]:
@@ -64,16 +86,17 @@ async def replay(
             for history in histories:
                 yield history
 
-    async with replayer(codec).workflow_replay_iterator(as_async()) as results:
-        async for result in results:
-            error = result.replay_failure
-            outcomes.append(
-                ReplayOutcome(
-                    workflow_id=result.history.workflow_id,
-                    run_id=result.history.run_id,
-                    error=None if error is None else f"{type(error).__name__}: {error}",
-                )
+    async for history in as_async():
+        chosen = working if working is not None and _encrypted(history) else reading
+        result = await chosen.replay_workflow(history, raise_on_replay_failure=False)
+        error = result.replay_failure
+        outcomes.append(
+            ReplayOutcome(
+                workflow_id=history.workflow_id,
+                run_id=history.run_id,
+                error=None if error is None else f"{type(error).__name__}: {error}",
             )
+        )
     return outcomes
 
 

@@ -17,6 +17,7 @@ from store.incidents import IncidentLog
 from temporal import names
 from temporal.anomaly_schedule import ensure_anomaly_schedule
 from temporal.backup_schedule import ensure_backup_schedule
+from temporal.refusing_codec import worker_client
 from workers.reconcile import Reconciler, restart_with
 from workers.wiring import Activities
 from workflows.anomaly_scan import AnomalyScanWorkflow
@@ -34,6 +35,8 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
     """One worker per task queue; QA concurrency is bounded by the cores it may use."""
     a = activities
     interceptors = [SentryInterceptor()]
+    # A payload this worker cannot decrypt is refused and recorded, never a task failure.
+    client = worker_client(client)
     return [
         Worker(
             client,
@@ -74,6 +77,7 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.backups.restore_drill,
                 a.backups.prune_backups,
                 a.backups.alert_backup,
+                a.refusals.record_refused_signal,
             ],
             max_concurrent_activities=32,
             interceptors=interceptors,

@@ -19,6 +19,7 @@ from activities.privacy_erasure import PrivacyErasureActivities
 from activities.qa.evidence import EvidenceService
 from activities.qa_gate import QAActivities
 from activities.qa_report import QAReportActivities
+from activities.refusals import RefusalActivities
 from activities.releases import ReleaseActivities
 from monitoring.operator_alerts import OperatorAlerts
 from monitoring.security_mail import SecurityMail
@@ -44,6 +45,7 @@ from store.moderation_log import ModerationLog
 from store.outbox import MailOutbox
 from store.privacy_erasure import PrivacyErasures
 from store.privacy_export import PrivacyExports
+from store.qa_policy_overrides import QAPolicyOverrides
 from store.qa_reports import QAReportRepository
 from store.release_secrets import ReleaseSecrets
 from store.releases import ReleaseRepository
@@ -138,6 +140,7 @@ class Activities:
     qa_report: QAReportActivities
     runtime: RuntimeActivities
     releases: ReleaseActivities
+    refusals: RefusalActivities
     app_runtime: Runtime
     bundles: BundleCache
     envs: EnvBuilder
@@ -159,6 +162,7 @@ class Activities:
         mailer = Mailer.from_settings(settings, outbox)
         notices = SecurityMail(UserRepository(db), mailer, base_url=settings.api_base_url)
         operator_alerts = OperatorAlerts(AlertLog(db), mailer, settings.operator_emails)
+        qa_overrides = QAPolicyOverrides(db, AuditLog(db))
         return cls(
             moderation=ModerationActivities(
                 moderator(settings, client), ModerationLog(db), notices, bundles
@@ -177,8 +181,8 @@ class Activities:
                 AnomalyRules(db), operator_alerts, UserRepository(db), AuditLog(db)
             ),
             generation=GenerationActivities(bundles, client, settings.openai_model),
-            qa=QAActivities(bundles, artifacts, envs, settings),
-            qa_report=QAReportActivities(artifacts, reports, evidence, settings),
+            qa=QAActivities(bundles, artifacts, envs, settings, qa_overrides),
+            qa_report=QAReportActivities(artifacts, reports, evidence, settings, qa_overrides),
             runtime=RuntimeActivities(
                 runtime,
                 bundles,
@@ -191,6 +195,7 @@ class Activities:
             releases=ReleaseActivities(
                 release_repo, settings.runtime_host, IncidentLog(db), notices
             ),
+            refusals=RefusalActivities(IncidentLog(db)),
             backups=backup_activities(settings, db, operator_alerts),
             app_runtime=runtime,
             bundles=bundles,

@@ -9,11 +9,14 @@ as new before its history grows large.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import RawValue, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
-from workflows import rollout
+from workflows import rollout, signal_inputs
 from workflows.deployment import DeploymentWorkflow, cause_of
 
 with workflow.unsafe.imports_passed_through():
@@ -34,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
         RollbackSummary,
     )
     from temporal import names
+
+M = TypeVar("M", bound=BaseModel)
 
 MAX_RELEASES = 20
 MAX_DEPLOYMENTS = 50
@@ -83,9 +88,10 @@ class AppWorkflow:
     # --- signals and queries ----------------------------------------------------------
 
     @workflow.signal(name=names.SIGNAL_DEPLOY)
-    def deploy(self, request: DeployRequest) -> None:
+    async def deploy(self, raw: RawValue) -> None:
         """Queue a deployment (a repeated request id is ignored)."""
-        if not self._first_time(request.request_id):
+        request = await self._accept(raw, DeployRequest, names.SIGNAL_DEPLOY)
+        if request is None or not self._first_time(request.request_id):
             return
         self._state.pending.append(request)
         self._remember_deployment(
@@ -98,27 +104,33 @@ class AppWorkflow:
         )
 
     @workflow.signal(name=names.SIGNAL_ROLLBACK)
-    def rollback(self, request: RollbackRequest) -> None:
+    async def rollback(self, raw: RawValue) -> None:
         """Queue a rollback to ``to_version`` or to the release before the live one."""
-        if self._first_time(request.request_id):
+        request = await self._accept(raw, RollbackRequest, names.SIGNAL_ROLLBACK)
+        if request is not None and self._first_time(request.request_id):
             self._state.pending.append(request)
 
     @workflow.signal(name=names.SIGNAL_REFRESH)
-    def refresh(self, request: RefreshRequest) -> None:
+    async def refresh(self, raw: RawValue) -> None:
         """Queue a refresh: the live release on a new instance (e.g. its secrets changed)."""
-        if self._first_time(request.request_id):
+        request = await self._accept(raw, RefreshRequest, names.SIGNAL_REFRESH)
+        if request is not None and self._first_time(request.request_id):
             self._state.pending.append(request)
 
     @workflow.signal(name=names.SIGNAL_RETIRE)
-    def retire(self, request: RetireRequest) -> None:
+    async def retire(self, raw: RawValue) -> None:
         """Retire the app (it was deleted) as soon as the running command ends: ahead of
         the queue, whose deployments are then dropped."""
-        if self._first_time(request.request_id):
+        request = await self._accept(raw, RetireRequest, names.SIGNAL_RETIRE)
+        if request is not None and self._first_time(request.request_id):
             self._state.pending.insert(0, request)
 
     @workflow.signal(name=names.SIGNAL_REVIEW)
-    async def review(self, decision: ReviewDecision) -> None:
+    async def review(self, raw: RawValue) -> None:
         """Forward a review decision to the deployment awaiting it."""
+        decision = await self._accept(raw, ReviewDecision, names.SIGNAL_REVIEW)
+        if decision is None:
+            return
         target = decision.deployment_id or (
             self._current.deployment_id if self._current is not None else None
         )
@@ -129,6 +141,12 @@ class AppWorkflow:
             names.deployment_workflow_id(self._input.app_id, target)
         )
         await handle.signal(names.SIGNAL_REVIEW, decision)
+
+    async def _accept(self, raw: RawValue, model: type[M], signal: str) -> M | None:
+        """A signal's input, or None when it was refused (logged and recorded)."""
+        return await signal_inputs.accept(
+            raw, model, signal=signal, app_id=self._input.app_id, owner_id=self._input.owner_id
+        )
 
     @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> AppStatus:

@@ -13,10 +13,10 @@ from datetime import timedelta
 from typing import NoReturn
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows import rollout
+from workflows import rollout, signal_inputs
 
 with workflow.unsafe.imports_passed_through():
     from schemas.deployment import (
@@ -104,8 +104,17 @@ class DeploymentWorkflow:
         )
 
     @workflow.signal(name=names.SIGNAL_REVIEW)
-    def review(self, decision: ReviewDecision) -> None:
+    async def review(self, raw: RawValue) -> None:
         """An operator's decision on a flagged prompt (ignored unless one is awaited)."""
+        decision = await signal_inputs.accept(
+            raw,
+            ReviewDecision,
+            signal=names.SIGNAL_REVIEW,
+            app_id=self._input.app_id,
+            owner_id=self._input.owner_id,
+        )
+        if decision is None:
+            return
         if not self._status.awaiting_review or self._review is not None:
             workflow.logger.warning("review signal ignored: no review is awaited")
             return
@@ -209,6 +218,7 @@ class DeploymentWorkflow:
             bundle_hash=bundle_hash,
             deployment_id=self._input.deployment_id,
             policy=self._input.qa_policy,
+            app_id=self._input.app_id,  # whose QA floor applies
         )
         outcomes = await asyncio.gather(
             self._qa_stage(names.ACTIVITY_RUN_TESTS, RunTestsInput(bundle_hash=bundle_hash)),

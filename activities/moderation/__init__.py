@@ -15,12 +15,13 @@ from typing import Final
 import openai
 
 from activities.moderation.combine import combine
+from activities.moderation.normalise import normalise, readings
 from activities.moderation.openai_backend import (
     OPENAI_CATEGORY_MAP,
     ModerationBackendError,
     moderate_with_openai,
 )
-from activities.moderation.policy import moderate_locally, normalize
+from activities.moderation.policy import moderate_locally
 from activities.moderation.thresholds import THRESHOLDS, Thresholds
 from schemas.moderation import ModerationResult
 from schemas.settings import Settings
@@ -34,8 +35,13 @@ __all__ = [
     "combine",
     "moderate_locally",
     "moderate_with_openai",
+    "normalise",
     "normalize",
+    "readings",
 ]
+
+normalize = normalise
+"""The same function, under the name the tests and benchmarks have always used."""
 
 # Beyond this many characters the local engine (~1-2 ms per 1,000 characters)
 # runs in a thread so it cannot stall the worker's event loop.

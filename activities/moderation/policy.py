@@ -1,7 +1,8 @@
 """Local policy engine: the embedded default moderation backend.
 
 ``moderate_locally`` is pure and fast (everything is compiled at import). It
-normalises the prompt against trivial evasion (``normalize``), finds the
+normalises the prompt against evasion (:mod:`.normalise`), judges each of its
+readings (usually one) and keeps the strictest; for each it finds the
 vocabularies of ``rules.TERMS`` in it, fires the weighted ``rules.RULES``
 whose terms occur close together, combines them per category as a noisy-OR,
 lowers categories for which benign ``rules.CONTEXTS`` are present, and turns
@@ -15,99 +16,15 @@ phrasings listed in the rule tables, and it is meant to run beside a model
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from typing import Final
 
+from activities.moderation.normalise import normalise, readings
 from activities.moderation.rules import CONTEXTS, RULES, TERMS, Rule
 from activities.moderation.thresholds import THRESHOLDS
 from schemas.moderation import CategoryScore, ModerationCategory, ModerationResult
 
 BACKEND: Final = "local"
-
-# Characters that render as nothing (zero-width space and joiners, bidi controls, soft
-# hyphen, variation selectors, tag characters, fillers) and the combining marks (accents,
-# Zalgo stacking) that NFKD splits off letters.
-_INVISIBLE_OR_MARK: Final = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
-    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
-    "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
-)
-# Letters that look Latin (lower case: applied after casefold), typographic quotes and
-# dashes: (characters, their replacements) of equal length.
-_LOOKALIKES: Final = (
-    ("\u0430\u0432\u0435\u043a\u043c\u043d\u043e\u0440\u0441\u0442\u0443", "abekmhopcty"),
-    ("\u0445\u0455\u0456\u0458\u0501\u04bb\u04cf\u051b\u051d", "xsijdhlqw"),  # Cyrillic
-    ("\u03b1\u03b2\u03b5\u03b7\u03b9\u03ba\u03bd\u03bf\u03c1\u03c4", "abenikvopt"),
-    ("\u03c5\u03c7\u03c9\u0261\u0251", "uxwga"),  # Greek, IPA
-    ("\u2018\u2019\u02bc\u2032\u201c\u201d", "''''\"\""),
-    ("\u2010\u2011\u2012\u2013\u2014\u2015", "------"),
-)
-_HOMOGLYPHS: Final = str.maketrans(
-    "".join(chars for chars, _ in _LOOKALIKES), "".join(latin for _, latin in _LOOKALIKES)
-)
-_SPACES: Final = re.compile(r"\s+")
-# Three or more single characters separated by one or two separators: "p.h.i.s.h".
-_SPACED_OUT: Final = re.compile(
-    r"(?<![\w@$])(?:[a-z0-9@$][\s.\-_*|/\\,+~:]{1,2}){2,}[a-z0-9@$](?![\w@$])"
-)
-_SEPARATOR: Final = re.compile(r"[^a-z0-9@$]+")
-_LEET_CHARS: Final = frozenset("013457@$")
-_LEET: Final = str.maketrans("013457@$", "oieastas")
-# A token in which a leet character touches a letter ("k3ylogger", "p@ypal").
-_LEET_TOKEN: Final = re.compile(
-    r"(?<![a-z0-9@$])[a-z0-9@$]*(?:[a-z][013457@$]|[013457@$][a-z])[a-z0-9@$]*"
-)
-
-
-def _count_letters(token: str) -> int:
-    return sum(1 for ch in token if "a" <= ch <= "z")
-
-
-def _join_spaced_out(match: re.Match[str]) -> str:
-    run = match.group()
-    # "1.2.3" is a version, not an evasion; join only runs that spell letters.
-    if _count_letters(run) < 2:
-        return run
-    # "a p h i s h i n g page": the leading article stays a word of its own.
-    article = ""
-    if run.startswith("a ") and len(run) > 8:
-        article, run = "a ", run[2:]
-    return article + _SEPARATOR.sub("", run)
-
-
-def _decode_leet(match: re.Match[str]) -> str:
-    token = match.group()
-    # "10k", "x86" (one letter) and the number in "mp3", "web3", "covid19" stay.
-    if _count_letters(token) < 2:
-        return token
-    body = token.rstrip("0123456789")
-    return body.translate(_LEET) + token[len(body) :]
-
-
-def normalize(text: str) -> str:
-    """Fold ``text`` to the form the rule tables are written against.
-
-    Compatibility characters are decomposed (NFKD: fullwidth, mathematical
-    and circled letters become ASCII), text case-folded, accents and
-    invisible characters removed, common homoglyphs mapped to Latin,
-    whitespace collapsed,
-    spaced-out letters joined ("p h i s h" -> "phish") and leetspeak decoded
-    inside words ("k3yl0gg3r" -> "keylogger"). Idempotent.
-    """
-    if text.isascii():
-        text = text.lower()
-    else:
-        # Case folding can produce compatibility characters again, hence NFKD twice.
-        text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-        text = _INVISIBLE_OR_MARK.sub("", text).translate(_HOMOGLYPHS)
-    text = _SPACES.sub(" ", text).strip()
-    text = _SPACED_OUT.sub(_join_spaced_out, text)
-    if not _LEET_CHARS.isdisjoint(text):
-        text = _LEET_TOKEN.sub(_decode_leet, text)
-    return text
-
 
 _PATTERNS: Final[dict[str, re.Pattern[str]]] = {
     name: re.compile(source) for name, source in TERMS.items()
@@ -210,8 +127,15 @@ def _unique(labels: Iterable[str]) -> list[str]:
 
 
 def moderate_locally(prompt: str) -> ModerationResult:
-    """Moderate ``prompt`` with the local rule tables (backend ``"local"``)."""
-    matcher = _Matcher(normalize(prompt))
+    """Moderate ``prompt`` with the local rule tables (backend ``"local"``): the
+    strictest verdict over the readings of its normalised form."""
+    judged = [_judge(text) for text in readings(normalise(prompt))]
+    return max(judged, key=lambda result: max((c.score for c in result.categories), default=0))
+
+
+def _judge(text: str) -> ModerationResult:
+    """The verdict of the rule tables on one normalised reading."""
+    matcher = _Matcher(text)
     fired: dict[ModerationCategory, list[Rule]] = {}
     for rule in RULES:
         if matcher.fires(rule):

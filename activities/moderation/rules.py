@@ -1,7 +1,7 @@
 """Rule tables of the local moderation policy (data only; scoring lives in ``policy``).
 
 Three tables, all matched against the *normalised* prompt (see
-``policy.normalize``: NFKC-like folding, lower case, invisible characters
+``normalise.normalise``: NFKC-like folding, lower case, invisible characters
 removed, leetspeak decoded, spaced-out letters joined, single spaces):
 
 ``TERMS``

@@ -18,6 +18,7 @@ from schemas.api import (
 from schemas.deployment import DeployRequest, RollbackRequest
 from store.apps import AppOwnedByAnother
 from store.bundles import BundleError, make_bundle
+from store.qa_policy_overrides import QAPolicyOverrides
 from temporal import names
 from temporal.pipeline_client import (
     PipelineRequestError,
@@ -57,6 +58,15 @@ async def start_deployment(
         except BundleError as err:
             raise HTTPException(400, f"invalid bundle: {err}") from None
     user = actor.user_id
+    owner = await services.apps.owner(app_id)
+    if owner is not None and owner != user:
+        raise await deny(services, actor, f"app:{app_id}", f"app {app_id!r} not found")
+    if body.qa is not None and (
+        refused := await QAPolicyOverrides(services.db, services.audit).refusal(
+            app_id, body.qa, services.settings.qa_policy()
+        )
+    ):
+        raise HTTPException(422, refused)
     account = await services.users.get(user)
     if account is not None and account.suspended_at is not None:
         raise HTTPException(

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import AppId, CurrentOperator, ServicesDep, current_operator
 from api.routes.deployments import ERRORS
 from schemas.anomalies import Alert, Rule
 from schemas.audit import AuditAction, AuditEvent, AuditOutcome
+from schemas.text import refuse_control_characters
 from store.anomalies import AlertLog
 from store.incidents import Incident, IncidentLog
 
@@ -23,6 +24,11 @@ class ReinstateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=1000, description="why (audited)")
+
+    @field_validator("reason")
+    @classmethod
+    def _plain_reason(cls, value: str) -> str:
+        return refuse_control_characters(value, "reason")
 
 
 router = APIRouter(prefix="/v1/incidents", tags=["review"])

@@ -42,6 +42,7 @@ BODIES: dict[tuple[str, str], object] = {
     ("DELETE", "/v1/me"): {"confirm_user_id": "alice"},
     ("POST", "/v1/review/{app_id}/{deployment_id}"): {"decision": "approve", "reason": "fine"},
     ("POST", "/v1/users/{user_id}/reinstate"): {"reason": "appeal accepted"},
+    ("PUT", "/v1/qa-overrides/{app_id}"): {"policy": {"mutation_threshold": 0.5}, "reason": "old"},
 }
 # Routes about no object of anyone's: what each caller gets (anonymous: always 401).
 UNOWNED: dict[tuple[str, str], dict[str, int]] = {
@@ -72,6 +73,10 @@ OPERATOR_ONLY: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/v1/review/{app_id}/{deployment_id}"): {OWNER: 403, OTHER: 403, OPERATOR: 409},
     # the owner is not suspended
     ("POST", "/v1/users/{user_id}/reinstate"): {OWNER: 403, OTHER: 403, OPERATOR: 409},
+    # an app's QA floor: there is no override to clear until the PUT (routes run in order)
+    ("DELETE", "/v1/qa-overrides/{app_id}"): {OWNER: 403, OTHER: 403, OPERATOR: 404},
+    ("GET", "/v1/qa-overrides/{app_id}"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
+    ("PUT", "/v1/qa-overrides/{app_id}"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
 }
 # The login flow's own routes answer anonymous callers (no OIDC provider is configured
 # here, and these calls lack their query parameters): never 401, never 5xx but the 503.

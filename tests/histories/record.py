@@ -8,7 +8,7 @@ next to this file, prefixed with ``GENERATION``. Commit the files: ``tests/workf
 replays them against the current code, so a non-deterministic change fails CI.
 Re-record only for an intended, ``workflow.patched``-guarded change; a new generation
 may keep only the scenarios its patch changed (v5 keeps the deployments, v6 the
-workflows new in it).
+workflows new in it, v7 the refused signals).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 
 HERE = Path(__file__).parent
-GENERATION = "v6"
+GENERATION = "v7"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 
@@ -59,6 +59,10 @@ async def _until(check: Callable[[], Awaitable[bool]]) -> None:
             pass
         await asyncio.sleep(0.05)
     raise TimeoutError
+
+
+async def _true(condition: bool) -> bool:
+    return condition
 
 
 async def _finish(client: Client, workflow_id: str) -> None:
@@ -144,6 +148,14 @@ async def main() -> None:
             )
             await _finish(client, flagged)
             await _save(client, "review-approved", [names.app_workflow_id("review-app"), flagged])
+
+            await _deploy(client, "guarded-app", "a recipe box")
+            guarded = client.get_workflow_handle(names.app_workflow_id("guarded-app"))
+            await guarded.signal(names.SIGNAL_DEPLOY, {"request_id": "x", "owner_id": "user-1"})
+            await guarded.signal(names.SIGNAL_ROLLBACK, {"to_version": 0})
+            await _until(lambda: _true(len(fake.refused) == 2))
+            await _deploy(client, "guarded-app", "a recipe box v2")
+            await _save(client, "refused-signal", [names.app_workflow_id("guarded-app")])
 
             await _deploy(client, "fresh-app", "a reading list")
             await client.get_workflow_handle(names.app_workflow_id("fresh-app")).signal(

@@ -57,6 +57,7 @@ from schemas.qa import (
     RecordQAReportInput,
     RunTestsInput,
 )
+from schemas.refusals import RefusedSignal
 from schemas.runtime import (
     ClearRouteInput,
     HealthCheckInput,
@@ -136,6 +137,8 @@ class FakePipeline:
     releases: dict[str, ReleaseRecord] = field(default_factory=dict)
     health_calls: dict[str, int] = field(default_factory=dict)
     data_keys_to_rewrap: int = 5
+    refused: list[RefusedSignal] = field(default_factory=list)
+    """Signals the workflows refused and asked to record."""
 
     def activities(self) -> list[Callable[..., object]]:
         return [
@@ -172,6 +175,7 @@ class FakePipeline:
             self.restore_drill,
             self.prune_backups,
             self.alert_backup,
+            self.record_refused_signal,
         ]
 
     @activity.defn(name=names.ACTIVITY_REWRAP_DATA_KEYS)
@@ -309,6 +313,12 @@ class FakePipeline:
     async def alert_backup(self, input: BackupAlertInput) -> int | None:
         self.calls.append(f"backup-alert:{input.rule}")
         return 1
+
+    @activity.defn(name=names.ACTIVITY_RECORD_REFUSED_SIGNAL)
+    async def record_refused_signal(self, input: RefusedSignal) -> bool:
+        self.calls.append(f"refused:{input.signal}")
+        self.refused.append(input)
+        return True
 
     @activity.defn(name=names.ACTIVITY_MODERATE_BUNDLE)
     async def moderate_bundle_text(self, input: ModerateBundleInput) -> ModerationResult:
