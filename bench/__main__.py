@@ -30,6 +30,7 @@ SCRIPTS = [
     "qa_mutation",
     "qa_fuzz",
     "qa_gate",
+    "flaky_detection",
     "codec",
     "secrets",
     "restore",
@@ -88,6 +89,39 @@ HEADLINES = [
         "fuzz_unsandboxed_s",
         "fuzz_sandbox_overhead_ratio",
         "ratio ≤ 1.5",
+    ),
+    Headline(
+        "flaky test failing 1 in 2: caught (22 observations) vs 3 plain runs",
+        "flaky_catch_1_in_2",
+        "flaky_catch_1_in_2_three_runs",
+        None,
+        "≥ 0.99",
+    ),
+    Headline(
+        "… failing 1 in 10",
+        "flaky_catch_1_in_10",
+        "flaky_catch_1_in_10_three_runs",
+        None,
+        "≥ 0.90",
+    ),
+    Headline("… failing 1 in 5", "flaky_catch_1_in_5", "flaky_catch_1_in_5_three_runs", None, "—"),
+    Headline(
+        "… failing 1 in 20", "flaky_catch_1_in_20", "flaky_catch_1_in_20_three_runs", None, "—"
+    ),
+    Headline("deterministic suites called flaky", "flaky_false_on_deterministic", None, None, "0"),
+    Headline(
+        "… extra runs for a deterministic suite (most)",
+        "flaky_max_extra_runs_deterministic",
+        None,
+        None,
+        "≤ 1",
+    ),
+    Headline(
+        "tests stage with flake detection (s) vs the plain 3 runs",
+        "flaky_stage_detect_s",
+        "flaky_stage_plain_s",
+        "flaky_detection_cost_ratio",
+        "—",
     ),
     Headline(
         "bandit via its API (s) vs CLI",

@@ -14,10 +14,10 @@ from typing import TypeVar
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RawValue, SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 from workflows import rollout, signal_inputs
-from workflows.deployment import DeploymentWorkflow, cause_of
+from workflows.deployment import DeploymentWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from schemas.deployment import (
@@ -240,34 +240,26 @@ class AppWorkflow:
         if live is not None and target.version == live.version:
             record.message = f"v{target.version} is already live"
             return
-        queue = names.runtime_task_queue(target.host)
-        try:
-            instance = await rollout.start_instance(
-                queue,
-                app_id=self._input.app_id,
-                version=target.version,
-                bundle_hash=target.bundle_hash,
-            )
-        except ActivityError as err:
-            # e.g. its QA evidence no longer verifies: refuse, keep the live release.
-            record.message = f"v{target.version} cannot start ({cause_of(err)}); nothing changed"
-            return
-        health = await rollout.check_health(queue, instance)
-        if not health.healthy:
-            await rollout.stop_instance(queue, instance.instance_id)
-            record.message = f"v{target.version} is not healthy ({health.detail}); nothing changed"
-            return
-        await rollout.switch_traffic(
+        retire = None if live is None else (names.runtime_task_queue(live.host), live.instance_id)
+        outcome = await rollout.bring_up(
+            names.runtime_task_queue(target.host),
             app_id=self._input.app_id,
-            owner_id=self._input.owner_id,
-            instance=instance,
-            reason=f"rollback by {request.requested_by}: {request.reason or 'no reason given'}",
-            request_id=f"{request.request_id}-rollback",
-            rollback="by_hand",
-            actor=request.requested_by,
+            version=target.version,
+            bundle_hash=target.bundle_hash,
+            switch=rollout.Switch(
+                owner_id=self._input.owner_id,
+                reason=f"rollback by {request.requested_by}: {request.reason or 'no reason given'}",
+                request_id=f"{request.request_id}-rollback",
+                rollback="by_hand",
+                actor=request.requested_by,
+            ),
+            retire=retire,
         )
-        if live is not None:
-            await rollout.stop_instance(names.runtime_task_queue(live.host), live.instance_id)
+        if isinstance(outcome, rollout.NotLive):
+            # e.g. its QA evidence no longer verifies: refuse, keep the live release.
+            trouble = "cannot start" if outcome.step == "start" else "is not healthy"
+            record.message = f"v{target.version} {trouble} ({outcome.detail}); nothing changed"
+            return
         self._state.live_version = target.version
         record.ok = True
         record.message = f"rolled back from v{record.from_version} to v{target.version}"
@@ -319,31 +311,29 @@ class AppWorkflow:
         generation = self._state.next_generation
         self._state.next_generation += 1
         queue = names.runtime_task_queue(live.host)
-        try:
-            instance = await rollout.start_instance(
-                queue,
-                app_id=self._input.app_id,
-                version=live.version,
-                bundle_hash=live.bundle_hash,
-                generation=generation,
-            )
-        except ActivityError as err:
-            record.message = f"v{live.version} cannot restart ({cause_of(err)}); still serving"
-            return
-        health = await rollout.check_health(queue, instance)
-        if not health.healthy:
-            await rollout.stop_instance(queue, instance.instance_id)
-            record.message = f"the new instance is not healthy ({health.detail}); still serving"
-            return
         what = ", ".join(request.secrets) or "no names given"
-        await rollout.switch_traffic(
+        outcome = await rollout.bring_up(
+            queue,
             app_id=self._input.app_id,
-            owner_id=self._input.owner_id,
-            instance=instance,
-            reason=f"refresh by {request.requested_by} (secrets: {what})",
-            request_id=f"{request.request_id}-refresh",
+            version=live.version,
+            bundle_hash=live.bundle_hash,
+            generation=generation,
+            switch=rollout.Switch(
+                owner_id=self._input.owner_id,
+                reason=f"refresh by {request.requested_by} (secrets: {what})",
+                request_id=f"{request.request_id}-refresh",
+            ),
+            retire=(queue, live.instance_id),
         )
-        await rollout.stop_instance(queue, live.instance_id)
+        if isinstance(outcome, rollout.NotLive):
+            if outcome.step == "start":
+                record.message = f"v{live.version} cannot restart ({outcome.detail}); still serving"
+            else:
+                record.message = (
+                    f"the new instance is not healthy ({outcome.detail}); still serving"
+                )
+            return
+        instance = outcome.instance
         refreshed = live.model_copy(update={"instance_id": instance.instance_id})
         self._state.releases = [
             refreshed if r.version == live.version else r for r in self._state.releases

@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 from workflows import rollout, signal_inputs
 
@@ -291,29 +291,26 @@ class DeploymentWorkflow:
         """Start beside the old release, check, switch, watch, record, stop the old one."""
         queue, app_id, owner_id = host.task_queue, self._input.app_id, self._input.owner_id
         self._enter(Stage.DEPLOYING)
-        try:
-            instance = await rollout.start_instance(
-                queue, app_id=app_id, version=self._input.version, bundle_hash=bundle_hash
-            )
-        except ActivityError as err:
-            self._fail(f"the app did not start: {cause_of(err)}", names.ERROR_APP_START_FAILED)
-
-        self._enter(Stage.HEALTH_CHECKING)
-        health = await rollout.check_health(queue, instance)
-        if not health.healthy:
-            await rollout.stop_instance(queue, instance.instance_id)
-            self._fail(
-                f"the new release is not healthy: {health.detail}", names.ERROR_HEALTH_CHECK_FAILED
-            )
-
-        self._enter(Stage.SWITCHING)
-        await rollout.switch_traffic(
+        outcome = await rollout.bring_up(
+            queue,
             app_id=app_id,
-            owner_id=owner_id,
-            instance=instance,
-            reason=f"deploy {self._input.deployment_id}",
-            request_id=f"{self._input.deployment_id}-switch",
+            version=self._input.version,
+            bundle_hash=bundle_hash,
+            switch=rollout.Switch(
+                owner_id=owner_id,
+                reason=f"deploy {self._input.deployment_id}",
+                request_id=f"{self._input.deployment_id}-switch",
+            ),
+            enter=self._enter,
         )
+        if isinstance(outcome, rollout.NotLive):
+            if outcome.step == "start":
+                self._fail(f"the app did not start: {outcome.detail}", names.ERROR_APP_START_FAILED)
+            self._fail(
+                f"the new release is not healthy: {outcome.detail}",
+                names.ERROR_HEALTH_CHECK_FAILED,
+            )
+        instance = outcome.instance
 
         self._enter(Stage.WATCHING)
         for _ in range(self._input.watch_checks):
@@ -415,10 +412,3 @@ class DeploymentWorkflow:
         )
         self._enter(final)
         raise ApplicationError(message, type=error_type, non_retryable=True)
-
-
-def cause_of(err: BaseException) -> str:
-    """The innermost message of an activity failure (for the verdict text)."""
-    while err.__cause__ is not None:
-        err = err.__cause__
-    return str(err)

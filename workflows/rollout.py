@@ -1,19 +1,26 @@
-"""Roll-out steps shared by DeploymentWorkflow and AppWorkflow's rollback.
+"""Roll-out steps shared by DeploymentWorkflow and AppWorkflow (rollback, refresh).
 
-Each function is one activity call with its timeout and retry policy, so the
-workflows read like the story of the pipeline. Runtime activities run on the
-worker-specific task queue of the host that holds (or will hold) the app.
+Each step function is one activity call with its timeout and retry policy, so the
+workflows read like the story of the pipeline; :func:`bring_up` is the one
+sequence they all follow to put an instance in front of users: start it, check
+its health (stopping it if it fails), switch traffic to it, and stop the instance
+it replaced. Runtime activities run on the worker-specific task queue of the host
+that holds (or will hold) the app.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from schemas.deployment import Stage
     from schemas.runtime import (
         ClearRouteInput,
         HealthCheckInput,
@@ -137,3 +144,77 @@ async def clear_route(*, app_id: str, reason: str, request_id: str) -> None:
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=DATABASE_RETRY,
     )
+
+
+@dataclass(frozen=True)
+class Switch:
+    """How the route change is recorded: who, why, and its idempotency key."""
+
+    owner_id: str
+    reason: str
+    request_id: str
+    rollback: Literal["by_hand", "automatic"] | None = None
+    actor: str = "pipeline"
+
+
+@dataclass(frozen=True)
+class Live:
+    """The instance started, passed its health check and now serves the app."""
+
+    instance: InstanceInfo
+
+
+@dataclass(frozen=True)
+class NotLive:
+    """The instance did not go live and traffic did not move: why, at which step."""
+
+    step: Literal["start", "health"]
+    detail: str
+
+
+async def bring_up(
+    queue: str,
+    *,
+    app_id: str,
+    version: int,
+    bundle_hash: str,
+    switch: Switch,
+    generation: int = 0,
+    retire: tuple[str, str] | None = None,
+    enter: Callable[[Stage], None] | None = None,
+) -> Live | NotLive:
+    """Start a release's instance on its host, check its health (stopping it if it
+    fails), switch traffic to it, then stop ``retire`` (its task queue and instance id)
+    when given. ``enter`` hears the health-check and switch stages as they begin."""
+    on_stage = enter or (lambda _stage: None)
+    try:
+        instance = await start_instance(
+            queue, app_id=app_id, version=version, bundle_hash=bundle_hash, generation=generation
+        )
+    except ActivityError as err:
+        return NotLive("start", cause_of(err))
+    on_stage(Stage.HEALTH_CHECKING)
+    health = await check_health(queue, instance)
+    if not health.healthy:
+        await stop_instance(queue, instance.instance_id)
+        return NotLive("health", health.detail)
+    on_stage(Stage.SWITCHING)
+    await switch_traffic(
+        app_id=app_id,
+        owner_id=switch.owner_id,
+        instance=instance,
+        reason=switch.reason,
+        request_id=switch.request_id,
+        rollback=switch.rollback,
+        actor=switch.actor,
+    )
+    if retire is not None:
+        await stop_instance(*retire)
+    return Live(instance)
+
+
+def cause_of(err: BaseException) -> str:
+    """The innermost message of an activity failure (for the verdict text)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err)
