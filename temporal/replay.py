@@ -15,13 +15,7 @@ from temporalio.worker import Replayer
 from temporal import names
 from temporal.codec import EncryptionCodec
 from temporal.converter import data_converter
-from workflows.anomaly_scan import AnomalyScanWorkflow
-from workflows.app import AppWorkflow
-from workflows.backup import BackupWorkflow
-from workflows.deployment import DeploymentWorkflow
-from workflows.key_rotation import MasterKeyRotationWorkflow
-from workflows.privacy_erasure import PrivacyErasureWorkflow
-from workflows.privacy_export import PrivacyExportWorkflow
+from workflows.registry import ALL_WORKFLOWS
 
 
 @dataclass(frozen=True)
@@ -36,15 +30,7 @@ class ReplayOutcome:
 def replayer(codec: EncryptionCodec | None = None) -> Replayer:
     """A replayer for every workflow this project defines (``codec``: encrypted histories)."""
     return Replayer(
-        workflows=[
-            AppWorkflow,
-            DeploymentWorkflow,
-            MasterKeyRotationWorkflow,
-            AnomalyScanWorkflow,
-            PrivacyExportWorkflow,
-            PrivacyErasureWorkflow,
-            BackupWorkflow,
-        ],
+        workflows=list(ALL_WORKFLOWS),
         data_converter=data_converter(codec),
     )
 

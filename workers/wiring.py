@@ -12,6 +12,7 @@ from activities.backups import BackupActivities
 from activities.deploy import RuntimeActivities
 from activities.generate import GenerationActivities
 from activities.key_rotation import KeyRotationActivities
+from activities.mail_retries import MailDeliveryActivities
 from activities.moderate import ModerationActivities
 from activities.moderation import Moderator
 from activities.privacy import PrivacyActivities
@@ -132,6 +133,7 @@ class Activities:
     privacy: PrivacyActivities
     erasure: PrivacyErasureActivities
     backups: BackupActivities
+    mail: MailDeliveryActivities
     generation: GenerationActivities
     qa: QAActivities
     qa_report: QAReportActivities
@@ -191,6 +193,7 @@ class Activities:
                 release_repo, settings.runtime_host, IncidentLog(db), notices
             ),
             backups=backup_activities(settings, db, operator_alerts),
+            mail=MailDeliveryActivities(mailer, outbox, operator_alerts),
             app_runtime=runtime,
             bundles=bundles,
             envs=envs,
