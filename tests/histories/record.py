@@ -7,8 +7,8 @@ activities of the workflow tests and saves every workflow's history as JSON
 next to this file, prefixed with ``GENERATION``. Commit the files: ``tests/workflows/test_replay.py`` then
 replays them against the current code, so a non-deterministic change fails CI.
 Re-record only for an intended, ``workflow.patched``-guarded change; a new generation
-may keep only the scenarios its patch changed (v5 keeps the deployments, v6 the
-workflows new in it).
+may keep only the scenarios its patch changed (v5 keeps the deployments, v6 and v7
+the workflows new in them).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from schemas.deployment import (
     RollbackRequest,
 )
 from schemas.keys import KeyRotationInput
+from schemas.mail import MailDeliveryInput
 from temporal import names
 from temporal.converter import data_converter
 from temporal.devserver import find_executable
@@ -46,7 +47,7 @@ from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 
 HERE = Path(__file__).parent
-GENERATION = "v6"
+GENERATION = "v7"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 
@@ -189,6 +190,14 @@ async def main() -> None:
                 task_queue=names.PIPELINE_TASK_QUEUE,
             )
             await _save(client, "backup", ["backup-run"])
+
+            await client.execute_workflow(
+                names.MAIL_DELIVERY_WORKFLOW_TYPE,
+                MailDeliveryInput(),
+                id="mail-delivery-run",
+                task_queue=names.PIPELINE_TASK_QUEUE,
+            )
+            await _save(client, "mail-delivery", ["mail-delivery-run"])
 
             erasure = await start_erasure(client, "user-2", requested_by="operator:dpo")
             await erasure.result()

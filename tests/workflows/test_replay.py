@@ -30,18 +30,22 @@ def _histories() -> list[WorkflowHistory]:
     ]
 
 
-@pytest.mark.parametrize("generation", ["v1", "v2", "v3", "v4", "v5", "v6"])
+@pytest.mark.parametrize("generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7"])
 def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     """v1: before the five-stage QA gate (patched); v2: with it; v3: with refreshes and
     master key rotation; v4: with retirement (deleted apps), the anomaly scan and the
     privacy export; v5: with the app's visible text moderated; v6: the backup round and
-    the privacy erasure. Every generation must keep replaying."""
+    the privacy erasure; v7: the scheduled mail delivery. Every generation must keep
+    replaying."""
     names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob(f"{generation}-*.json")}
     if generation == "v5":  # only what the content-moderation patch changed
         assert {"v5-happy", "v5-content-blocked"} <= names_
         return
     if generation == "v6":  # only the workflows new in it
         assert names_ == {"v6-backup", "v6-privacy-erasure"}
+        return
+    if generation == "v7":
+        assert names_ == {"v7-mail-delivery"}
         return
     scenarios = {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"}
     if generation in ("v3", "v4"):
@@ -53,7 +57,7 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
 
 @pytest.mark.reliability(
     "Histories",
-    done="Replay every saved history (six generations of the workflows) against today's code",
+    done="Replay every saved history (seven generations of the workflows) against today's code",
 )
 async def test_saved_histories_replay_cleanly() -> None:
     """Every saved history replays without a non-determinism error."""
