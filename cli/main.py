@@ -31,7 +31,7 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli import backup_cli, commands, keys_cli, operator_cli, secrets_cli
+from cli import backup_cli, commands, escrow_cli, keys_cli, operator_cli, secrets_cli
 from cli.endpoints import StackNotRunning
 from runtime.bwrap import SandboxUnavailable
 from runtime.docker_base import BaseImageError
@@ -1026,6 +1026,8 @@ def keys_status(as_json: JsonFlag = False) -> None:
 
     _run(main())
 
+
+escrow_cli.add_commands(keys_app, _run, _settings)
 
 if __name__ == "__main__":
     main()
