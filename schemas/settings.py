@@ -113,6 +113,19 @@ class Settings(BaseSettings):
     pg_bindir: Path | None = Field(
         default=None, description="PostgreSQL client binaries (default: the embedded ones)"
     )
+    escrow_recipients: str = Field(
+        default="",
+        description="age X25519 recipients (age1..., comma-separated): each base backup"
+        " keeps the key ring encrypted to them",
+    )
+    escrow_passphrase_file: Path | None = Field(
+        default=None,
+        description="or: a file (0600) whose passphrase encrypts each backup's key escrow",
+    )
+    escrow_identity_file: Path | None = Field(
+        default=None,
+        description="an age identity file the restore drill opens recipient escrows with",
+    )
 
     # Error monitoring (off unless a DSN is set)
     sentry_dsn: SecretStr | None = Field(default=None, description="Sentry DSN")

@@ -379,3 +379,43 @@ def import_escrow(
         skipped_erased=skipped,
         current_kept=kept,
     )
+
+
+# --- the daily backup's escrow ------------------------------------------------------
+
+
+def _passphrase_file(path: Path) -> EscrowLock:
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text()
+    except OSError as err:
+        raise EscrowError(
+            f"cannot read the escrow passphrase file {path}: {err.strerror}"
+        ) from None
+    if mode & 0o077:
+        raise EscrowError(f"{path} is readable or writable by others; run: chmod 600 {path}")
+    return EscrowLock.from_passphrase(text.removesuffix("\n"))
+
+
+def backup_escrow_lock(settings: Settings) -> EscrowLock | None:
+    """How each base backup's escrow is sealed (None: backups keep no escrow)."""
+    recipients = tuple(r.strip() for r in settings.escrow_recipients.split(",") if r.strip())
+    if recipients and settings.escrow_passphrase_file is not None:
+        raise EscrowError("set MB_ESCROW_RECIPIENTS or MB_ESCROW_PASSPHRASE_FILE, not both")
+    if recipients:
+        lock = EscrowLock(recipients=recipients)
+        _recipients(lock)  # a malformed recipient is refused at start, not at 3 a.m.
+        return lock
+    if settings.escrow_passphrase_file is not None:
+        return _passphrase_file(settings.escrow_passphrase_file)
+    return None
+
+
+def drill_escrow_lock(settings: Settings) -> EscrowLock | None:
+    """How the restore drill opens a backup's escrow (None: it cannot, and uses the
+    worker's own keys): the passphrase, or ``MB_ESCROW_IDENTITY_FILE``."""
+    if settings.escrow_passphrase_file is not None:
+        return _passphrase_file(settings.escrow_passphrase_file)
+    if settings.escrow_identity_file is not None:
+        return EscrowLock.from_identity_file(settings.escrow_identity_file)
+    return None

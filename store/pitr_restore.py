@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,12 +58,14 @@ async def restore_to(
     user: str = "postgres",
     inclusive: bool = True,
     timeout_s: float = 600.0,
+    inspect: Callable[[str], Awaitable[None]] | None = None,
 ) -> RestoreResult:
     """Restore the cluster as of ``target`` into the empty directory ``into``.
 
     Picks the newest complete backup finished by ``target``, verifies it and
     the WAL up to ``target``, replays, promotes, runs ``check_sql`` (in
-    ``dbname`` as ``user``) and stops; ``into`` is then a ready data directory.
+    ``dbname`` as ``user``), awaits ``inspect`` with a connection string to the
+    running copy, and stops; ``into`` is then a ready data directory.
     Raises BackupError if any step fails, including recovery ending before
     the target (a missing WAL segment, or a target past the archived WAL).
     """
@@ -81,7 +83,9 @@ async def restore_to(
     try:
         await asyncio.to_thread(_copy_backup, catalog.data_dir(backup.id), into)
         _configure_recovery(into, catalog.wal_dir, target, inclusive)
-        recovered_to, checks = await _recover(binaries, into, dbname, user, check_sql, timeout_s)
+        recovered_to, checks = await _recover(
+            binaries, into, dbname, user, check_sql, timeout_s, inspect
+        )
         _finish_config(into)
     except BaseException:
         _empty(into)
@@ -231,6 +235,7 @@ async def _recover(
     user: str,
     check_sql: Sequence[str],
     timeout_s: float,
+    inspect: Callable[[str], Awaitable[None]] | None = None,
 ) -> tuple[datetime | None, list[list[list[str | None]]]]:
     server = _TempServer(binaries, into)
     try:
@@ -242,6 +247,8 @@ async def _recover(
         ) as conn:
             recovered_to = await _recovered_to(conn, server.log_text())
             checks = [await _run_check(conn, query) for query in check_sql]
+        if inspect is not None:
+            await inspect(server.conninfo(dbname, user))
         await asyncio.to_thread(server.stop)
         if server.exited() != 0:
             raise BackupError(f"the restored server did not stop cleanly: {_tail(server)}")
