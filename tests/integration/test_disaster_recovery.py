@@ -134,7 +134,8 @@ def test_a_lost_data_directory_is_rebuilt_from_backup_and_escrow(site: Path) -> 
     try:
         second.wait_for("Press Ctrl-C", within=300)
         page = httpx.get(f"http://127.0.0.1:{env['MB_APPS_PORT']}/apps/{APP}/", timeout=30)
-        assert page.status_code == 200 and "Climbing Team Todo" in page.text
+        assert page.status_code == 200, second.output()[-4000:]
+        assert "Climbing Team Todo" in page.text
         assert _mb(env, "secrets", "reveal", APP, "TEAM_TOKEN").strip() == "value-2"
         replayed = _mb(env, "replay", "--all")  # exit 0: every history decoded and replayed
         assert " 0 failed" in replayed, replayed
