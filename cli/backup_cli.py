@@ -73,10 +73,11 @@ async def backup_now(settings: Settings) -> BackupRunResult:
 
 
 async def restore(
-    settings: Settings, to: datetime, into: Path, checks: Sequence[str]
+    settings: Settings, to: datetime, into: Path, checks: Sequence[str], *, primary: bool = False
 ) -> RestoreResult:
     """Recover the database as of ``to`` into the empty directory ``into``, verified
-    (pg_verifybackup, WAL continuity) and test-started; ``checks`` run on it."""
+    (pg_verifybackup, WAL continuity) and test-started; ``checks`` run on it. With
+    ``primary`` the result replaces a lost server and archives once started."""
     if to.tzinfo is None:
         raise CommandError("--to needs a time zone, e.g. 2026-11-29T14:05:00+00:00")
     found = catalog(settings)
@@ -89,6 +90,7 @@ async def restore(
             found.binaries,
             check_sql=list(checks) or DEFAULT_CHECKS,
             dbname=_dbname(settings),
+            primary=primary,
         )
     except BackupError as err:
         raise CommandError(str(err)) from None

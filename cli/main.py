@@ -605,13 +605,16 @@ def restore(
     check: Annotated[
         list[str] | None, typer.Option("--check", help="a query to run on the result")
     ] = None,
+    primary: Annotated[
+        bool, typer.Option(help="the result replaces a lost server: it archives once started")
+    ] = False,
 ) -> None:
     """Point-in-time recovery: the newest base backup before TIMESTAMP plus the archived
     WAL, replayed to TIMESTAMP into DIR, verified and test-started (the live database is
     not touched; start a server on DIR to use it)."""
 
     async def main() -> int:
-        result = await backup_cli.restore(_settings(), to, into, check or [])
+        result = await backup_cli.restore(_settings(), to, into, check or [], primary=primary)
         console.print(
             f"restored backup {result.backup_id} to {result.target.isoformat()} into {into}"
             f" in {result.elapsed_s:.1f} s (last transaction {result.recovered_to})"

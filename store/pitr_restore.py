@@ -59,13 +59,16 @@ async def restore_to(
     inclusive: bool = True,
     timeout_s: float = 600.0,
     inspect: Callable[[str], Awaitable[None]] | None = None,
+    primary: bool = False,
 ) -> RestoreResult:
     """Restore the cluster as of ``target`` into the empty directory ``into``.
 
     Picks the newest complete backup finished by ``target``, verifies it and
     the WAL up to ``target``, replays, promotes, runs ``check_sql`` (in
     ``dbname`` as ``user``), awaits ``inspect`` with a connection string to the
-    running copy, and stops; ``into`` is then a ready data directory.
+    running copy, and stops; ``into`` is then a ready data directory. A copy never
+    archives, unless ``primary``: the copy replaces a lost server, and archives its
+    new timeline into the same archive once started with archiving configured.
     Raises BackupError if any step fails, including recovery ending before
     the target (a missing WAL segment, or a target past the archived WAL).
     """
@@ -86,7 +89,7 @@ async def restore_to(
         recovered_to, checks = await _recover(
             binaries, into, dbname, user, check_sql, timeout_s, inspect
         )
-        _finish_config(into)
+        _finish_config(into, primary=primary)
     except BaseException:
         _empty(into)
         raise
@@ -145,11 +148,16 @@ def _configure_recovery(into: Path, wal_dir: Path, target: datetime, inclusive: 
     chown_to_server(into, recursive=True)
 
 
-def _finish_config(into: Path) -> None:
-    """Drop the recovery settings; archiving stays off for whoever starts ``into`` next."""
+def _finish_config(into: Path, *, primary: bool = False) -> None:
+    """Drop the recovery settings; archiving stays off for whoever starts ``into`` next,
+    unless it is to be the ``primary`` (then the server's own configuration decides)."""
     auto = into / "postgresql.auto.conf"
-    marker = "# MicroBuilder restored copy: never archive into the source's archive\n"
-    auto.write_text(_BLOCK.sub(marker + disable_archiving_text(), auto.read_text()))
+    if primary:
+        marker = "# MicroBuilder restored primary: archiving as configured\n"
+        auto.write_text(_BLOCK.sub(marker, auto.read_text()))
+    else:
+        marker = "# MicroBuilder restored copy: never archive into the source's archive\n"
+        auto.write_text(_BLOCK.sub(marker + disable_archiving_text(), auto.read_text()))
     # the temporary server's options (private socket, hba file) must not outlive it
     (into / "postmaster.opts").unlink(missing_ok=True)
 

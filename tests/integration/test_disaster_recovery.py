@@ -84,7 +84,8 @@ def _mb(env: dict[str, str], *args: str, stdin: str = "") -> str:
 def test_a_lost_data_directory_is_rebuilt_from_backup_and_escrow(site: Path) -> None:
     """The app serves again from its own origin; the secret written after the backup
     reveals (WAL replayed); the workflows' encrypted histories replay with the restored
-    payload keys; the release's evidence verifies; `mb audit verify` passes."""
+    payload keys; the release's evidence verifies; `mb audit verify` passes; the rebuilt
+    stack archives, backs up and passes its own restore drill."""
     lost, rebuilt, backups = site / "lost", site / "rebuilt", site / "backups"
     identity = pyrage.x25519.Identity.generate()
     identity_file = site / "operator-identity.txt"  # kept by the operator, off the machine
@@ -116,7 +117,15 @@ def test_a_lost_data_directory_is_rebuilt_from_backup_and_escrow(site: Path) -> 
 
     [backup] = BackupCatalog(backups).list()
     env = _env(rebuilt, backups, identity_file, recipient)
-    restored = _mb(env, "restore", "--to", target.isoformat(), "--into", str(rebuilt / "postgres"))
+    restored = _mb(
+        env,
+        "restore",
+        "--to",
+        target.isoformat(),
+        "--into",
+        str(rebuilt / "postgres"),
+        "--primary",
+    )
     assert f"restored backup {backup.id}" in restored
     imported = _mb(
         env,
@@ -141,5 +150,7 @@ def test_a_lost_data_directory_is_rebuilt_from_backup_and_escrow(site: Path) -> 
         assert " 0 failed" in replayed, replayed
         _mb(env, "evidence", "verify", APP, "1")
         assert "intact" in _mb(env, "audit", "verify")
+        # A working stack again: it archives its new timeline, backs up and drills.
+        assert "restore drill ok" in _mb(env, "backup", "now")
     finally:
         assert second.interrupt() == 0, second.output()
