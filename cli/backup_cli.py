@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -68,7 +69,10 @@ async def backup_now(settings: Settings) -> BackupRunResult:
         )
     except WorkflowAlreadyStartedError:
         raise CommandError("a backup started by hand is running; wait for it") from None
-    result: BackupRunResult = await handle.result()
+    try:
+        result: BackupRunResult = await handle.result()
+    except WorkflowFailureError as err:  # the reason is the activity's or the alert's
+        raise CommandError(f"the backup failed: {err.cause or err}") from None
     return result
 
 

