@@ -11,7 +11,7 @@ ifneq ($(wildcard $(SNAPSHOT)),)
 export MB_ADVISORY_DB ?= $(SNAPSHOT)
 endif
 
-.PHONY: setup system-deps docker-daemon demo up test lint bench clean
+.PHONY: setup system-deps test-deps docker-daemon demo up test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -24,9 +24,15 @@ $(VENV)/.installed: pyproject.toml
 # bubblewrap (the sandbox), setpriv (drops to an unprivileged uid inside it) and
 # Docker (the container runtime: dockerd, runc, docker-init).
 system-deps:
-	@command -v bwrap >/dev/null && command -v setpriv >/dev/null && command -v dockerd >/dev/null || { \
+	@command -v bwrap >/dev/null && command -v setpriv >/dev/null && command -v dockerd >/dev/null && ldconfig -p | grep -q libseccomp.so.2 || { \
 	  echo "installing bubblewrap and docker.io (needs root)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux docker.io; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux libseccomp2 docker.io; }
+
+# What only the tests need: Debian's Chromium, driven by Playwright (nothing downloaded).
+test-deps: system-deps
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # A Docker Engine for the container runtime and its tests. Started here when none
 # answers: no bridge, no iptables rules (apps run with no network at all). Its pid
@@ -50,7 +56,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-test: setup system-deps docker-daemon lint
+test: setup test-deps docker-daemon lint
 	$(VENV)/bin/pytest
 
 bench: setup system-deps

@@ -13,8 +13,8 @@ from activities.heartbeat import keep_alive
 from activities.qa.evidence import EvidenceInvalid, EvidenceService
 from runtime.base import Runtime
 from runtime.envs import EnvBuilder, RequirementsError
+from runtime.errors import AppStartError
 from runtime.health import wait_healthy
-from runtime.sandbox import AppStartError
 from schemas.audit import Actor
 from schemas.runtime import (
     HealthCheckInput,
@@ -110,7 +110,6 @@ class RuntimeActivities:
             bundle_dir=bundle_dir,
             env=env,
             manifest=bundle.manifest,
-            env_vars={},
             secrets=values,
             generation=generation,
         )

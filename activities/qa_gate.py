@@ -28,6 +28,7 @@ from activities.qa.workspace import SandboxUser
 from runtime.base import PythonEnv
 from runtime.envs import EnvBuilder, EnvBuildError, RequirementsError
 from runtime.limits import ResourceLimits
+from runtime.uids import UidPool
 from schemas.bundle import AppBundle
 from schemas.qa import (
     DependencyReport,
@@ -59,8 +60,7 @@ class QAGate:
         self._settings = settings
         s = settings
         self.user = SandboxUser(
-            uid=s.sandbox_uid,
-            gid=s.sandbox_gid,
+            uids=UidPool.from_settings(s),
             limits=ResourceLimits(
                 memory_mb=s.app_memory_mb,
                 pids=s.app_pids,
@@ -98,8 +98,7 @@ class QAGate:
             timeout_s=timeout_s,
             seed_base=seed_base,
             work_dir=s.data_path / "qa",
-            uid=self.user.uid,
-            gid=self.user.gid,
+            uids=self.user.uids,
             memory_mb=self.user.limits.memory_mb,
             pids=self.user.limits.pids,
             cpu=self.user.limits.cpu,

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import scope_for
+from api.framing import RejectAmbiguousFraming
 from api.limits import BodySizeLimit
 from api.routes import (
     apps,
@@ -74,6 +75,7 @@ def create_app(services: Services) -> FastAPI:
             f"{services.settings.apps_base_url}/apps/{path}{query}", status_code=308
         )
 
+    app.add_middleware(RejectAmbiguousFraming)
     app.add_middleware(BodySizeLimit, limit=MAX_BUNDLE_BYTES * 2)
     install_security_headers(app, services.settings)
     _install_error_handlers(app)

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
+from api.client_address import client_ip
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from store.audit import AuditLog, AuditWriteFailed
 from store.tokens import TokenRepository
@@ -82,7 +83,7 @@ def create_codec_server(
         if info is None:
             return _error(401, "invalid, expired or revoked token", {"WWW-Authenticate": "Bearer"})
         user = info.user_id
-        actor = Actor(user_id=user, client_ip=request.client.host if request.client else None)
+        actor = Actor(user_id=user, client_ip=client_ip(request))
         # Scoped service tokens are for the platform API, never for reading payloads.
         if user not in operators or info.scopes is not None:
             try:

@@ -9,10 +9,12 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
 
+from api.client_address import client_ip as client_ip  # re-exported for the routes
+from api.cookies import SESSION_COOKIE, one_cookie
 from api.services import Services
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.deployment import APP_ID_PATTERN
-from store.rate_limits import RateLimiter, Verdict, Window
+from store.rate_limits import RateLimiter, Verdict
 
 
 def get_services(request: Request) -> Services:
@@ -25,22 +27,22 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def enforce(services: Services, limiter: RateLimiter, key: str, what: str) -> None:
-    """429 with ``Retry-After`` once ``key`` used up its requests of this window (the
-    first refusal of a window is audited, for the anomaly rules)."""
+    """429 with ``Retry-After`` once ``key`` used up its requests of the last minute (its
+    first refusal in each minute is audited, for the anomaly rules)."""
     await _refuse_over(services, key, await limiter.hit(key), what)
 
 
-async def _counted(services: Services, key: str, hits: int | None, window: Window) -> None:
-    """Like ``enforce``, for a request the credential lookup already counted in ``window``."""
-    if hits is None:  # not counted (e.g. a lookup without a limiter)
+async def _counted(services: Services, key: str, rate: Verdict | None) -> None:
+    """Like ``enforce``, for a request the credential lookup already counted."""
+    if rate is None:  # not counted (e.g. a lookup without a limiter)
         await _limit(services, key)
         return
-    await _refuse_over(services, key, services.limiter.verdict(window, hits), "rate limit")
+    await _refuse_over(services, key, rate, "rate limit")
 
 
 async def _refuse_over(services: Services, key: str, verdict: Verdict, what: str) -> None:
     if not verdict.allowed:
-        if verdict.count == verdict.limit + 1:
+        if verdict.first_refusal:
             await services.audit.record(
                 AuditEvent(
                     actor=_limited_actor(key),
@@ -68,7 +70,6 @@ async def _limit(services: Services, key: str) -> None:
     await enforce(services, services.limiter, key, "rate limit")
 
 
-SESSION_COOKIE = "mb_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -103,11 +104,10 @@ async def current_principal(request: Request, services: ServicesDep) -> Principa
     """
     header = request.headers.get("authorization")
     limiter = services.limiter
-    window = limiter.window()  # the lookup counts the request in this window
     if header is not None:
         scheme, _, token = header.partition(" ")
         info = (
-            await services.tokens.lookup(token.strip(), limiter=limiter, window=window)
+            await services.tokens.lookup(token.strip(), limiter=limiter)
             if scheme.lower() == "bearer" and token
             else None
         )
@@ -116,17 +116,17 @@ async def current_principal(request: Request, services: ServicesDep) -> Principa
             if scheme.lower() != "bearer" or not token:
                 raise _unauthenticated("missing bearer token")
             raise _unauthenticated("invalid, expired or revoked token", "invalid_token")
-        await _counted(services, f"user:{info.user_id}", info.hits, window)
+        await _counted(services, f"user:{info.user_id}", info.rate)
         return Principal(info.user_id, info.verified, info.scopes)
-    session_id = request.cookies.get(session_cookie_name(services))
+    session_id = one_cookie(request, session_cookie_name(services))
     if not session_id:
         await _limit(services, f"ip:{client_ip(request)}")
         raise _unauthenticated("missing bearer token or session")
-    session = await services.sessions.check(session_id, limiter=limiter, window=window)
+    session = await services.sessions.check(session_id, limiter=limiter)
     if session is None:
         await _limit(services, f"ip:{client_ip(request)}")
         raise _unauthenticated("the session expired or was logged out; log in again")
-    await _counted(services, f"user:{session.user_id}", session.hits, window)
+    await _counted(services, f"user:{session.user_id}", session.rate)
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
@@ -173,11 +173,6 @@ def scope_for(area: str) -> Callable[[Request, CurrentPrincipal], Awaitable[None
 
 
 AppId = Annotated[str, Path(pattern=APP_ID_PATTERN, description="the app's id (slug)")]
-
-
-def client_ip(request: Request) -> str | None:
-    """The peer address (the API listens on loopback or behind the platform's proxy)."""
-    return request.client.host if request.client else None
 
 
 async def current_actor(request: Request, user: CurrentUser) -> Actor:

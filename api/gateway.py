@@ -3,11 +3,13 @@
 Deployed apps have no network interface; this proxy is their only ingress.
 The route is read per request, so a switch takes effect on the next request.
 
-The gateway is its own ASGI app, served on another origin than the API
-(``MB_APPS_PORT`` / ``MB_APPS_PUBLIC_URL``): an app's scripts must never run
-where they could read API responses with a user's session. Cookies ignore
-ports, so our session and login cookies are also removed from what apps
-receive, and apps may not set cookies with our names.
+The gateway is its own ASGI app, served on another site than the API
+(``MB_APPS_HOST`` / ``MB_APPS_PUBLIC_URL``): an app's scripts must never run
+where they could read API responses with a user's session, and cookies an app
+sets (by header or by script) must never reach the API. Cookies ignore ports,
+so should both share a host anyway, our session and login cookies are removed
+from what apps receive, and apps may not set cookies that could pass for ours
+(see ``api.cookies``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
+from api.cookies import is_ours, plants_ours
 from api.deps import AppId, ServicesDep
+from api.framing import RejectAmbiguousFraming
 from api.security_headers import install_security_headers
 from api.services import Services
 
@@ -38,9 +42,19 @@ _HOP_BY_HOP = {
     "transfer-encoding",
     "upgrade",
 }
-# Never forwarded to app code: our own credentials.
-_PRIVATE_REQUEST_HEADERS = {"authorization", "host", "cookie"}
-OUR_COOKIES = frozenset({"mb_session", "__Host-mb_session", "mb_login"})
+# Never forwarded to app code: our own credentials, and forwarding headers a client
+# wrote (the gateway sets its own, from the peer uvicorn resolved).
+_PRIVATE_REQUEST_HEADERS = {
+    "authorization",
+    "host",
+    "cookie",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-prefix",
+    "x-real-ip",
+}
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -107,7 +121,8 @@ async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDe
         "/" + path,
         params=request.query_params,
         headers=headers,
-        content=request.stream(),
+        # A request without a body is sent without one (not as an empty chunked body).
+        content=request.stream() if _has_body(request) else None,
     )
     try:
         response = await client.send(upstream, stream=True)
@@ -126,13 +141,13 @@ async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDe
         background=BackgroundTask(response.aclose),
     )
     for name, value in response.headers.multi_items():
-        if name.lower() == "set-cookie" and _cookie_name(value) not in OUR_COOKIES:
+        if name.lower() == "set-cookie" and not plants_ours(value):
             answer.raw_headers.append((b"set-cookie", value.encode("latin-1")))
     return answer
 
 
-def _cookie_name(set_cookie: str) -> str:
-    return set_cookie.split("=", 1)[0].strip()
+def _has_body(request: Request) -> bool:
+    return "content-length" in request.headers or "transfer-encoding" in request.headers
 
 
 def _without_our_cookies(header: str) -> str:
@@ -140,7 +155,7 @@ def _without_our_cookies(header: str) -> str:
     kept = [
         part.strip()
         for part in header.split(";")
-        if part.strip() and part.split("=", 1)[0].strip() not in OUR_COOKIES
+        if part.strip() and not is_ours(part.split("=", 1)[0])
     ]
     return "; ".join(kept)
 
@@ -157,6 +172,7 @@ def create_gateway_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.upstreams = UpstreamPool()
     app.include_router(router)
+    app.add_middleware(RejectAmbiguousFraming)
     install_security_headers(app, services.settings)
 
     @app.exception_handler(RequestValidationError)

@@ -1,4 +1,5 @@
-"""A request body size limit as plain ASGI middleware (413 before the body is read)."""
+"""A request body size limit as plain ASGI middleware: 413, from the declared length
+before the body is read, or as soon as a streamed (chunked) body crosses it."""
 
 from __future__ import annotations
 
@@ -27,27 +28,36 @@ class BodySizeLimit:
             await _reject(send, self.limit)
             return
         received = 0
-        started = False
+        started = refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
+                    # Answer now: the app may turn this exception into an answer of its
+                    # own (FastAPI makes any body-reading error a 400), which is dropped.
+                    refused = True
+                    if not started:
+                        await _reject(send, self.limit)
                     raise BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _reject(send, self.limit)
+        except Exception:
+            if not refused:
+                raise
 
 
 async def _reject(send: Send, limit: int) -> None:

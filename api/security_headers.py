@@ -2,8 +2,8 @@
 
 API responses get a CSP that allows nothing (they are JSON, or our own
 report page which sets its own stricter-than-default policy). Deployed apps
-behind the gateway keep their own scripts and styles, but may not be framed,
-sniffed or leak the referrer.
+behind the gateway keep their own scripts, styles and policies, but may not be
+framed or sniffed, whatever headers they send themselves.
 """
 
 from __future__ import annotations
@@ -41,16 +41,12 @@ def install_security_headers(app: FastAPI, settings: Settings) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
+        path = request.url.path
+        if path.startswith("/apps/"):
+            _unweakened(response)
         for name, value in COMMON.items():
             response.headers.setdefault(name, value)
-        path = request.url.path
-        policy = (
-            APP_CSP
-            if path.startswith("/apps/")
-            else DOCS_CSP
-            if path.startswith(DOCS_PATHS)
-            else API_CSP
-        )
+        policy = DOCS_CSP if path.startswith(DOCS_PATHS) else API_CSP
         response.headers.setdefault("Content-Security-Policy", policy)
         if request.url.scheme == "https":
             response.headers.setdefault(
@@ -71,3 +67,14 @@ def install_security_headers(app: FastAPI, settings: Settings) -> None:
         if settings.security_policy_url:
             lines.append(f"Policy: {settings.security_policy_url}")
         return PlainTextResponse("\n".join(lines) + "\n")
+
+
+def _unweakened(response: Response) -> None:
+    """An app's answer keeps the app's own policies, but never loses ours: browsers
+    enforce every ``Content-Security-Policy`` header, so ours is added beside the
+    app's (its ``frame-ancestors *`` cannot lift our ``'none'``), and the app's own
+    ``X-Frame-Options`` and ``X-Content-Type-Options`` are replaced."""
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if APP_CSP not in response.headers.getlist("Content-Security-Policy"):
+        response.headers.append("Content-Security-Policy", APP_CSP)

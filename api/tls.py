@@ -1,5 +1,6 @@
-"""HTTPS for the API and the codec server: TLS 1.3 only, and a self-signed certificate
-generated into the data directory when none is given (``mb up --tls``)."""
+"""How the API, the gateway and the codec server are served: TLS 1.3 only, with a
+self-signed certificate generated into the data directory when none is given
+(``mb up --tls``), and forwarding headers trusted only from configured proxies."""
 
 from __future__ import annotations
 
@@ -21,11 +22,18 @@ CERT_NAME = "server.crt"
 KEY_NAME = "server.key"
 
 
-def ensure_certificate(directory: Path, *, days: int = 365) -> tuple[Path, Path]:
-    """(certificate, private key) under ``directory``, self-signed for localhost and
-    127.0.0.1 / ::1, created on first use (the key 0600, never overwritten)."""
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def ensure_certificate(
+    directory: Path, *, hosts: tuple[str, ...] = (), days: int = 365
+) -> tuple[Path, Path]:
+    """(certificate, private key) under ``directory``, self-signed for localhost,
+    127.0.0.1, ::1 and ``hosts`` (e.g. the apps' loopback address), created on first
+    use (the key 0600) and made again only when it does not name every host."""
     cert_path, key_path = directory / CERT_NAME, directory / KEY_NAME
-    if cert_path.exists() and key_path.exists():
+    names = tuple(dict.fromkeys((*LOCAL_NAMES, *hosts)))
+    if cert_path.exists() and key_path.exists() and _names_all(cert_path, names):
         return cert_path, key_path
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -39,20 +47,13 @@ def ensure_certificate(directory: Path, *, days: int = 365) -> tuple[Path, Path]
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.IPAddress(ipaddress.ip_address("::1")),
-                ]
-            ),
-            critical=False,
-        )
+        .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .sign(key, hashes.SHA256())
     )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fresh = key_path.with_suffix(".new")
+    fresh.unlink(missing_ok=True)
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(
             key.private_bytes(
@@ -61,8 +62,26 @@ def ensure_certificate(directory: Path, *, days: int = 365) -> tuple[Path, Path]
                 serialization.NoEncryption(),
             )
         )
+    fresh.replace(key_path)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
+
+
+def _san(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _names_all(cert_path: Path, names: tuple[str, ...]) -> bool:
+    """Whether the certificate at ``cert_path`` is valid for every name in ``names``."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    return all(_san(n) in san for n in names)
 
 
 def tls_files(settings: Settings) -> tuple[Path, Path] | None:
@@ -73,16 +92,32 @@ def tls_files(settings: Settings) -> tuple[Path, Path] | None:
         if settings.tls_cert is None or settings.tls_key is None:
             raise ValueError("MB_TLS_CERT and MB_TLS_KEY go together")
         return settings.tls_cert, settings.tls_key
-    return ensure_certificate(settings.data_path / "tls")
+    return ensure_certificate(
+        settings.data_path / "tls", hosts=(settings.api_host, settings.apps_host)
+    )
 
 
 def server_config(
-    app: object, settings: Settings, *, port: int, **kwargs: object
+    app: object, settings: Settings, *, port: int, host: str | None = None, **kwargs: object
 ) -> uvicorn.Config:
-    """A uvicorn configuration for ``app``: TLS 1.3 only when TLS is on."""
+    """A uvicorn configuration for ``app`` on ``host`` (default: the API's): TLS 1.3 only
+    when TLS is on, and forwarding headers believed only from ``MB_TRUSTED_PROXIES``.
+
+    uvicorn otherwise trusts ``X-Forwarded-For`` from 127.0.0.1 (or its own
+    ``FORWARDED_ALLOW_IPS``), so any local client could pick the address that rate
+    limits and the audit log see.
+    """
     files = tls_files(settings)
     tls = {} if files is None else {"ssl_certfile": str(files[0]), "ssl_keyfile": str(files[1])}
-    return TLS13Config(app, host=settings.api_host, port=port, **tls, **kwargs)  # type: ignore[arg-type]
+    return TLS13Config(
+        app,  # type: ignore[arg-type]
+        host=host or settings.api_host,
+        port=port,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
+        **tls,  # type: ignore[arg-type]
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 class TLS13Config(uvicorn.Config):

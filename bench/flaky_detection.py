@@ -34,6 +34,7 @@ from activities.qa.test_runs import run_tests_repeatedly
 from bench.blueprints_gate import PROMPTS
 from runtime.base import PythonEnv
 from runtime.envs import EnvBuilder
+from runtime.uids import UidPool
 from schemas.qa import TestsReport
 from store.bundles import make_bundle, write_bundle
 
@@ -105,6 +106,7 @@ async def stage(
         timeout_s=300,
         seed_base=seed_base,
         work_dir=work,
+        uids=UidPool(work / "uids", base=1_899_000_000, count=1024),
         detect_flakes=detect,
     )
     return report, time.perf_counter() - t0

@@ -32,6 +32,7 @@ from bench import ADVISORY_SNAPSHOT, deployment_result, stack_settings
 from cli.stack import backends
 from runtime.envs import EnvBuilder
 from runtime.health import wait_healthy
+from runtime.uids import UidPool
 from schemas.deployment import DeploymentResult, DeployRequest, Stage
 from schemas.settings import Settings
 from store.bundles import bundle_hash, write_bundle
@@ -65,6 +66,7 @@ async def by_hand(settings: Settings, prompt: str) -> dict[str, float]:
         timeout_s=300,
         seed_base=digest,
         work_dir=settings.data_path / "qa",
+        uids=UidPool.from_settings(settings),
     )
     assert report.verdict == "pass", report.reason
     times["tests_x3"] = time.perf_counter() - t
@@ -77,7 +79,6 @@ async def by_hand(settings: Settings, prompt: str) -> dict[str, float]:
         bundle_dir=bundle_dir,
         env=env,
         manifest=bundle.manifest,
-        env_vars={},
     )
     health = await wait_healthy(info.socket_path, info.health_path, attempts=40, interval_s=0.25)
     assert health.healthy, health.detail

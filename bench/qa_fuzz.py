@@ -40,6 +40,7 @@ from activities.qa.fuzz import (
 from activities.qa.workspace import SandboxUser
 from runtime.base import PythonEnv
 from runtime.envs import EnvBuilder
+from runtime.uids import UidPool
 from schemas.qa import FuzzReport, QAPolicy
 from store.bundles import write_bundle
 
@@ -47,11 +48,16 @@ DEMO_PROMPT = "a todo list for my climbing team"
 SEED = 12345
 
 
+def bench_user(work: Path) -> SandboxUser:
+    """The QA sandbox user of a benchmark: uids leased under its work directory."""
+    return SandboxUser(uids=UidPool(work / "uids", base=1_899_000_000, count=1024))
+
+
 async def stage_once(bundle_dir: Path, env: PythonEnv, work: Path) -> tuple[float, FuzzReport]:
     """One run of the fuzz stage as the gate runs it."""
     t0 = time.perf_counter()
     report = await run_fuzz(
-        bundle_dir, env, policy=QAPolicy(), seed=SEED, work_dir=work, user=SandboxUser()
+        bundle_dir, env, policy=QAPolicy(), seed=SEED, work_dir=work, user=bench_user(work)
     )
     return time.perf_counter() - t0, report
 

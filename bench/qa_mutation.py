@@ -28,14 +28,21 @@ import time
 from pathlib import Path
 
 from activities.generation import generate_offline
-from activities.qa.mutation import run_mutation, stage_bundle
+from activities.qa.mutation import run_mutation
+from activities.qa.mutation_staging import stage_bundle
 from activities.qa.workspace import SandboxUser
 from runtime.base import PythonEnv
 from runtime.envs import EnvBuilder
+from runtime.uids import UidPool
 from schemas.qa import QAPolicy
 from store.bundles import write_bundle
 
 DEMO_PROMPT = "a todo list for my climbing team"
+
+
+def bench_user(work: Path) -> SandboxUser:
+    """The QA sandbox user of a benchmark: uids leased under its work directory."""
+    return SandboxUser(uids=UidPool(work / "uids", base=1_899_000_000, count=1024))
 
 
 async def stage_run(
@@ -48,7 +55,7 @@ async def stage_run(
         env,
         policy=QAPolicy(),
         work_dir=work,
-        user=SandboxUser(),
+        user=bench_user(work),
         max_children=children,
     )
     elapsed = time.perf_counter() - t0

@@ -135,7 +135,7 @@ async def measure(runtime: str) -> dict[str, float]:
 
         await asyncio.to_thread(deploy, FIRST)
         async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{ports['APPS']}", timeout=30
+            base_url=f"http://{settings.apps_host}:{ports['APPS']}", timeout=30
         ) as apps:
             load = Load(apps)
             polling = asyncio.create_task(load.run())

@@ -25,6 +25,7 @@ from runtime.docker_base import DEFAULT_BASE_IMAGE, build_base_image
 from runtime.envs import EnvBuilder
 from runtime.health import wait_healthy
 from runtime.sandbox import SandboxRuntime
+from runtime.uids import UidPool
 from schemas.bundle import AppManifest
 from store.bundles import make_bundle, write_bundle
 
@@ -51,7 +52,6 @@ async def start_to_healthy(runtime: Runtime, bundle: Path, env: PythonEnv, app_i
         bundle_dir=bundle,
         env=env,
         manifest=AppManifest(),
-        env_vars={},
     )
     health = await wait_healthy(info.socket_path, "/health", attempts=400, interval_s=0.02)
     elapsed = time.perf_counter() - began
@@ -76,10 +76,13 @@ async def main() -> None:
             ),
             root / "bundle",
         )
+        uids = UidPool(root / "uids", base=1_899_000_000, count=1024)
         sandbox = SandboxRuntime(
-            root / "sbx", host="bench", uid=65534, gid=65534, memory_mb=256, pids=64, cpu=1.0
+            root / "sbx", host="bench", uids=uids, memory_mb=256, pids=64, cpu=1.0
         )
-        containers = DockerRuntime(root / "ctr", host="bench", memory_mb=256, pids=64, cpu=1.0)
+        containers = DockerRuntime(
+            root / "ctr", host="bench", uids=uids, memory_mb=256, pids=64, cpu=1.0
+        )
         cold = await start_to_healthy(containers, bundle, env, "bench-cold")
         timings: dict[str, list[float]] = {"sandbox": [], "docker": []}
         for _ in range(ROUNDS):

@@ -189,11 +189,17 @@ async def api(settings: Settings) -> int:
 
 async def gateway(settings: Settings) -> int:
     """``mb gateway``: only the deployed apps' origin (the proxy to their sockets)."""
-    return await _serve_alone(settings, create_gateway_app, settings.apps_port)
+    return await _serve_alone(
+        settings, create_gateway_app, settings.apps_port, host=settings.apps_host
+    )
 
 
 async def _serve_alone(
-    settings: Settings, make_app: Callable[[Services], FastAPI], port: int
+    settings: Settings,
+    make_app: Callable[[Services], FastAPI],
+    port: int,
+    *,
+    host: str | None = None,
 ) -> int:
     check_keys(settings)
     init_sentry(settings, "api")
@@ -204,6 +210,7 @@ async def _serve_alone(
             server_config(
                 make_app(Services.build(settings, db, client)),
                 settings,
+                host=host,
                 port=port,
                 log_level="info",
             )

@@ -35,7 +35,7 @@ from cli import backup_cli, commands, escrow_cli, keys_cli, operator_cli, secret
 from cli.endpoints import StackNotRunning
 from runtime.bwrap import SandboxUnavailable
 from runtime.docker_base import BaseImageError
-from runtime.sandbox import SandboxStartError
+from runtime.errors import SandboxStartError
 from schemas.audit import Actor, AuditAction, AuditOutcome
 from schemas.backups import BackupError, BackupListing
 from schemas.privacy import ErasureProgress

@@ -170,7 +170,7 @@ async def run_stack(
     settings.data_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     ensure_port_free(settings.api_host, settings.api_port, "HTTP API", "MB_API_PORT")
     ensure_port_free(settings.api_host, settings.codec_port, "codec server", "MB_CODEC_PORT")
-    ensure_port_free(settings.api_host, settings.apps_port, "apps gateway", "MB_APPS_PORT")
+    ensure_port_free(settings.apps_host, settings.apps_port, "apps gateway", "MB_APPS_PORT")
     settings, identity = dev_identity_provider(settings)
     if identity is not None:
         ensure_port_free(
@@ -203,6 +203,7 @@ async def run_stack(
                 server_config(
                     create_gateway_app(services),
                     settings,
+                    host=settings.apps_host,
                     port=settings.apps_port,
                     log_level="warning",
                     lifespan="on",

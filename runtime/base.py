@@ -59,7 +59,6 @@ class Runtime(Protocol):
         bundle_dir: Path,
         env: PythonEnv,
         manifest: AppManifest,
-        env_vars: dict[str, str],
         secrets: Mapping[str, str] | None = None,
         generation: int = 0,
     ) -> InstanceInfo:

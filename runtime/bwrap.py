@@ -6,7 +6,8 @@ filesystem is an empty tmpfs with the system directories, the Python
 installation and the given binds mounted read-only (writable only where the
 spec says so), a private ``/proc`` and ``/dev``, and a private ``/tmp``.
 The network, IPC, PID, UTS and cgroup namespaces are always new: a sandbox
-has only its own loopback interface.
+has only its own loopback interface. The command runs under the seccomp
+filter of :mod:`runtime.seccomp` (no namespaces, mounts, bpf, keyctl, ptrace...).
 
 Two ways to run bwrap:
 
@@ -80,18 +81,23 @@ class SandboxSpec:
 
     command: tuple[str, ...]
     """Program and arguments, as paths inside the sandbox."""
+    uid: int
+    """The sandbox user: a uid leased for this app or run (:mod:`runtime.uids`), never one
+    shared with another tenant (its processes would count against the same limits)."""
+    gid: int
     ro_binds: tuple[Bind, ...] = ()
     rw_binds: tuple[Bind, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     """The complete environment of the command: nothing is inherited from the host."""
-    uid: int = 65534
-    gid: int = 65534
     hostname: str = "sandbox"
     chdir: str = "/"
     die_with_parent: bool = False
     """Kill the sandbox when the process that started bwrap dies (one-shot runs only)."""
     info_fd: int | None = None
     """bwrap writes ``{"child-pid": N, ...}`` here: N is the host pid of the sandbox's init."""
+    seccomp_fd: int | None = None
+    """bwrap reads the command's seccomp filter (compiled BPF) from here
+    (:func:`runtime.seccomp.program_fd`); the launcher always passes one."""
     tmp_size_mb: int | None = None
     """Size cap of the sandbox's private ``/tmp`` (tmpfs, i.e. memory)."""
     secret_env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -206,6 +212,8 @@ def build_argv(
         argv.append("--die-with-parent")
     if spec.info_fd is not None:
         argv += ["--info-fd", str(spec.info_fd)]
+    if spec.seccomp_fd is not None:
+        argv += ["--seccomp", str(spec.seccomp_fd)]
     for name, value in sorted(spec.env.items()):
         argv += ["--setenv", name, value]
 

@@ -7,12 +7,15 @@ the bundle. Images stay after a stop, so starting an earlier release again (a
 rollback) builds nothing.
 
 A container has no network (``none``: loopback only), a read-only root, a
-private ``/tmp`` tmpfs, runs as uid 65534 with every capability dropped and
-``no-new-privileges``, within memory, CPU and pids limits, and mounts nothing
-from the host but its ingress socket directory; its data directory is a Docker
-volume of its own. Secrets are written to the container's stdin at start and
-read by a tiny launcher before it execs uvicorn: they never enter the
-container's configuration (which Docker keeps on disk), its command line or a file.
+private ``/tmp`` tmpfs, runs as its app's own host uid (leased from
+:mod:`runtime.uids`, as in the sandbox runtime) with every capability dropped,
+``no-new-privileges`` and the seccomp policy of :mod:`runtime.seccomp` (the
+same one bubblewrap applies), within memory, CPU and pids limits, and mounts
+nothing from the host but its ingress socket directory; its data directory is
+a Docker volume of its own, owned by the app's uid. Secrets are written to the
+container's stdin at start and read by a tiny launcher before it execs
+uvicorn: they never enter the container's configuration (which Docker keeps on
+disk), its command line or a file.
 """
 
 from __future__ import annotations
@@ -27,22 +30,26 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runtime.base import PythonEnv, instance_id_for
+from runtime.base import PythonEnv
 from runtime.docker_base import APP_UID, DEFAULT_BASE_IMAGE, build_base_image
+from runtime.errors import AppStartError, SandboxStartError
+from runtime.limits import INSTANCES_PER_UID
 from runtime.records import (
+    MAX_SOCKET_PATH,
+    SOCKET_NAME,
     InstanceRecordBase,
     InstanceRecords,
+    Launch,
     RecordedRuntime,
-    check_env_names,
     check_id,
+    give_tree,
 )
-from runtime.sandbox import MAX_SOCKET_PATH, SOCKET_NAME, AppStartError, SandboxStartError
-from schemas.bundle import AppManifest
-from schemas.runtime import InstanceInfo
+from runtime.seccomp import docker_profile
+from runtime.uids import UidPool, app_holder
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +93,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         state_dir: Path,
         *,
         host: str,
+        uids: UidPool,
         memory_mb: int,
         pids: int,
         cpu: float,
@@ -99,6 +107,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         self.host = host
         self.state_dir = state_dir.resolve()
         self._records = InstanceRecords(self.state_dir, DockerInstanceRecord)
+        self.uids = uids
         self.memory_mb = memory_mb
         self.pids = pids
         self.cpu = cpu
@@ -128,51 +137,22 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
 
     # -- the Runtime protocol ------------------------------------------------
 
-    async def start(
-        self,
-        *,
-        app_id: str,
-        version: int,
-        bundle_dir: Path,
-        env: PythonEnv,
-        manifest: AppManifest,
-        env_vars: dict[str, str],
-        secrets: Mapping[str, str] | None = None,
-        generation: int = 0,
-    ) -> InstanceInfo:
-        """Start the instance, or return it if it is already running (idempotent)."""
-        check_id(app_id)
-        instance_id = instance_id_for(app_id, version, generation)
-        check_id(instance_id)
-        secrets = dict(secrets or {})
-        check_env_names((*env_vars, *secrets))
-        async with self._lock(instance_id):
-            record = await asyncio.to_thread(self._load, instance_id)
-            if record is not None and record.stopped_at is None:
-                if await asyncio.to_thread(self._serving, record):
-                    return record.info()
-                log.info("instance %s: replacing a dead or broken leftover", instance_id)
-                await asyncio.to_thread(self._remove, record)
-            image = await asyncio.to_thread(
-                self._ensure_app_image, app_id, version, bundle_dir, env
-            )
-            record = await asyncio.to_thread(
-                self._create_and_start,
-                instance_id,
-                app_id,
-                version,
-                image,
-                manifest,
-                env_vars,
-                secrets,
-            )
-            try:
-                await self._wait_for_socket(record)
-            except BaseException:
-                await asyncio.shield(asyncio.to_thread(self._remove, record))
-                raise
-            log.info("instance %s started (container %s)", instance_id, record.container_id[:12])
-            return record.info()
+    async def _discard(self, record: DockerInstanceRecord) -> None:
+        await asyncio.to_thread(self._remove, record)
+
+    async def _launch(self, launch: Launch) -> DockerInstanceRecord:
+        image = await asyncio.to_thread(
+            self._ensure_app_image, launch.app_id, launch.version, launch.bundle_dir, launch.env
+        )
+        uid = await self.uids.acquire(app_holder(launch.app_id))
+        record = await asyncio.to_thread(self._create_and_start, launch, uid, image)
+        try:
+            await self._wait_for_socket(record)
+        except BaseException:
+            await asyncio.shield(asyncio.to_thread(self._remove, record))
+            raise
+        log.info("instance %s started (container %s)", launch.instance_id, record.container_id[:12])
+        return record
 
     async def stop(self, instance_id: str, *, drain_s: float = 1.0) -> None:
         """SIGTERM (uvicorn drains), SIGKILL after ``drain_s`` + grace, remove; idempotent."""
@@ -321,16 +301,8 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
 
     # -- containers (blocking) -----------------------------------------------
 
-    def _create_and_start(
-        self,
-        instance_id: str,
-        app_id: str,
-        version: int,
-        image: str,
-        manifest: AppManifest,
-        env_vars: dict[str, str],
-        secrets: dict[str, str],
-    ) -> DockerInstanceRecord:
+    def _create_and_start(self, launch: Launch, uid: int, image: str) -> DockerInstanceRecord:
+        instance_id, app_id, manifest = launch.instance_id, launch.app_id, launch.manifest
         from docker.types import Mount, Ulimit
 
         inst = self.instance_dir(instance_id)
@@ -341,13 +313,14 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         inst.mkdir(parents=True, exist_ok=True)
         os.chmod(inst, 0o700)  # docker mounts the socket dir itself: nobody traverses this
         sock_dir.mkdir(exist_ok=True)
-        os.chown(sock_dir, APP_UID, APP_UID)
+        os.chown(sock_dir, uid, uid)
         os.chmod(sock_dir, 0o700)
         socket_path.unlink(missing_ok=True)
         name = self.container_name(instance_id)
         self._remove_by_name(name)
+        volume = self._data_volume(app_id, uid)
+        nproc = self.pids * INSTANCES_PER_UID  # a per-uid backstop: pids_limit is the limit
         environment = {
-            **env_vars,
             "HOME": CONTAINER_TMP,
             "TMPDIR": CONTAINER_TMP,
             "LANG": "C.UTF-8",
@@ -369,7 +342,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         ]
         labels = {
             f"{LABEL}.app": app_id,
-            f"{LABEL}.version": str(version),
+            f"{LABEL}.version": str(launch.version),
             f"{LABEL}.instance": instance_id,
             f"{LABEL}.host": self.host,
             f"{LABEL}.state-dir": str(self.state_dir),
@@ -379,7 +352,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
                 image,
                 command=command,
                 name=name,
-                user=f"{APP_UID}:{APP_UID}",
+                user=f"{uid}:{uid}",
                 working_dir="/app",
                 environment=environment,
                 labels=labels,
@@ -387,21 +360,25 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
                 read_only=True,
                 tmpfs={CONTAINER_TMP: f"rw,nosuid,nodev,size={self.tmp_mb}m,mode=1777"},
                 cap_drop=["ALL"],
-                security_opt=["no-new-privileges:true"],
+                security_opt=["no-new-privileges:true", f"seccomp={docker_profile()}"],
                 mem_limit=f"{self.memory_mb}m",
                 memswap_limit=f"{self.memory_mb}m",
                 nano_cpus=int(self.cpu * 1e9),
                 pids_limit=self.pids,
-                ulimits=[Ulimit(name="core", soft=0, hard=0)],
+                ulimits=[
+                    Ulimit(name="core", soft=0, hard=0),
+                    Ulimit(name="nproc", soft=nproc, hard=nproc),
+                ],
                 mounts=[
                     Mount(target=SOCKET_MOUNT, source=str(sock_dir), type="bind"),
-                    Mount(target="/data", source=f"mb-data-{app_id}", type="volume"),
+                    # no_copy: Docker would give a new volume the image's /data owner.
+                    Mount(target="/data", source=volume, type="volume", no_copy=True),
                 ],
                 init=True,
                 stdin_open=True,
                 log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "2"}},
             )
-            self._start_with_secrets(container, secrets)
+            self._start_with_secrets(container, launch.secrets)
         except Exception as err:
             import docker
 
@@ -412,8 +389,9 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         record = DockerInstanceRecord(
             instance_id=instance_id,
             app_id=app_id,
-            version=version,
+            version=launch.version,
             host=self.host,
+            uid=uid,
             container_id=str(container.id),
             image=image,
             socket_path=str(socket_path),
@@ -422,6 +400,31 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord]):
         )
         self._save(record)
         return record
+
+    def _data_volume(self, app_id: str, uid: int) -> str:
+        """The app's data volume (created if new), owned by the app's uid.
+
+        Its files change owner only when the app's uid changed since it last
+        ran (its lease was taken over meanwhile). The engine is local (the
+        socket directory is a bind mount from this host), so the volume's
+        directory is chowned here, as in the sandbox runtime.
+        """
+        import docker
+
+        name = f"mb-data-{app_id}"
+        try:
+            volume = self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            volume = self.client.volumes.create(name, labels={f"{LABEL}.app": app_id})
+        mountpoint = Path(volume.attrs["Mountpoint"])
+        try:
+            give_tree(mountpoint, uid)
+        except OSError as err:
+            raise SandboxStartError(
+                f"the data volume {name} cannot be given to uid {uid} ({err.strerror}): "
+                "the Docker runtime needs a local engine"
+            ) from None
+        return name
 
     @staticmethod
     def _start_with_secrets(container: Any, secrets: dict[str, str]) -> None:

@@ -12,6 +12,14 @@ the cgroup and none can escape it. ``prlimit`` sets the rlimits on the same
 process; they are inherited by bwrap and, after ``setpriv`` drops to the
 sandbox uid, start to bind (root is exempt from ``RLIMIT_NPROC``).
 
+The process limit is the pids cgroup: it counts the sandbox's own processes
+and threads and nothing else. ``RLIMIT_NPROC`` counts every process of the
+sandbox's uid on the host; each app and QA run has a uid of its own
+(:mod:`runtime.uids`), so it is only a backstop, set to room for a few
+instances of one app (old and new side by side during a deploy or rollback),
+so that one instance holding its whole allowance cannot stop the next from
+starting. Where no pids cgroup is available it is the limit itself.
+
 ``RLIMIT_AS`` (address space) stands in for the memory cgroup only when that
 is unavailable: it counts reserved-but-unused memory too (thread stacks,
 malloc arenas), so it is set with headroom above the memory budget.
@@ -49,6 +57,10 @@ CGROUP_PARENT = "mb"
 BWRAP_HELPERS = 2
 """Processes bwrap itself keeps in the sandbox's cgroup (its monitor and the pid-1 init)."""
 
+INSTANCES_PER_UID = 4
+"""Instances of one app that may each hold their whole process allowance at once (one
+uid per app): the factor of ``RLIMIT_NPROC``'s backstop over the pids cgroup's limit."""
+
 CFS_PERIOD_US = 100_000
 CONTROLLERS = ("memory", "pids", "cpu")
 
@@ -64,7 +76,7 @@ class ResourceLimits:
 
     memory_mb: int = 512
     pids: int = 128
-    """Processes plus threads of the sandboxed user (uvicorn's thread pool counts)."""
+    """Processes plus threads of the sandbox (uvicorn's thread pool counts)."""
     cpu: float = 1.0
     """CPU cores (a CFS quota; 0.5 = half a core)."""
     nofile: int = 1024
@@ -201,7 +213,11 @@ def apply_limits(name: str, limits: ResourceLimits) -> AppliedLimits:
         mechanism=mechanism,
         cgroups=tuple(cgroups),
         controllers=tuple(controllers),
-        rlimits=tuple(_rlimits(limits, memory_cgroup="memory" in controllers)),
+        rlimits=tuple(
+            _rlimits(
+                limits, memory_cgroup="memory" in controllers, pids_cgroup="pids" in controllers
+            )
+        ),
     )
 
 
@@ -255,10 +271,16 @@ def remove_cgroups(paths: Sequence[str], *, timeout_s: float = 5.0) -> list[str]
     return remaining
 
 
-def _rlimits(limits: ResourceLimits, *, memory_cgroup: bool) -> list[str]:
+def nproc_limit(limits: ResourceLimits, *, pids_cgroup: bool) -> int:
+    """``RLIMIT_NPROC`` of a sandbox: a per-uid backstop where the pids cgroup limits."""
+    return limits.pids * INSTANCES_PER_UID if pids_cgroup else limits.pids
+
+
+def _rlimits(limits: ResourceLimits, *, memory_cgroup: bool, pids_cgroup: bool) -> list[str]:
     mib = 1024 * 1024
+    nproc = nproc_limit(limits, pids_cgroup=pids_cgroup)
     opts = [
-        f"--nproc={limits.pids}:{limits.pids}",
+        f"--nproc={nproc}:{nproc}",
         f"--nofile={limits.nofile}:{limits.nofile}",
         "--core=0:0",
         f"--fsize={limits.fsize_mb * mib}:{limits.fsize_mb * mib}",

@@ -1,22 +1,32 @@
 """What a runtime keeps on disk about its instances, one JSON file each, so that a
 new worker (or another runtime object) finds and stops what an earlier one started;
-and what every such runtime does the same way with those records (ids checked,
-state, listing, stopping them all)."""
+and what every such runtime does the same way with those records (ids checked, an
+idempotent start, state, listing, stopping them all)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
+from runtime.base import PythonEnv, instance_id_for
 from runtime.locks import file_lock
+from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo, InstanceState
+
+log = logging.getLogger(__name__)
+
+SOCKET_NAME = "app.sock"
+MAX_SOCKET_PATH = 107
+"""sun_path holds 108 bytes including the terminating NUL."""
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _RESERVED_ENV = re.compile(r"^(PATH|HOME|TMPDIR|LANG|PYTHON\w*|MICROAPP_\w*|LD_\w*)$")
@@ -46,6 +56,8 @@ class InstanceRecordBase(BaseModel):
     health_path: str
     started_at: float
     stopped_at: float | None = None
+    uid: int | None = None
+    """The host uid (and gid) the instance runs as; None in records of older versions."""
 
     def info(self) -> InstanceInfo:
         """The public view of the instance."""
@@ -108,17 +120,85 @@ class InstanceRecords(Generic[R]):
 RecordT = TypeVar("RecordT", bound=InstanceRecordBase)
 
 
-class RecordedRuntime(Generic[RecordT]):
-    """The part of a runtime that only reads its records: state, listing, stop-all.
+@dataclass(frozen=True)
+class Launch:
+    """One instance to start: what a runtime's ``_launch`` is given (ids already checked)."""
 
-    A subclass sets ``state_dir`` and ``_records``, says whether a recorded instance
-    still runs (``_is_running``, blocking) and implements ``stop``.
+    instance_id: str
+    app_id: str
+    version: int
+    bundle_dir: Path
+    env: PythonEnv
+    manifest: AppManifest
+    secrets: dict[str, str]
+
+
+def give_tree(root: Path, uid: int) -> None:
+    """Make ``uid`` (and its group) the owner of ``root`` and all below it. Blocking.
+
+    A no-op when ``root`` is already the uid's: the app kept its uid since it
+    last ran. Otherwise (its lease was taken over while it was stopped) every
+    entry changes owner, links themselves and never their targets.
+    """
+    info = os.lstat(root)
+    if (info.st_uid, info.st_gid) == (uid, uid):
+        return
+    os.chown(root, uid, uid, follow_symlinks=False)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+
+
+class RecordedRuntime(Generic[RecordT]):
+    """What both app runtimes do the same way with their records: an idempotent start,
+    state, listing, stop-all.
+
+    A subclass sets ``state_dir`` and ``_records``; says whether a recorded instance
+    still runs (``_is_running``) and serves (``_serving``), both blocking; removes a
+    dead or broken leftover (``_discard``), launches a new instance (``_launch``,
+    under the instance's lock) and implements ``stop``.
     """
 
     state_dir: Path
     _records: InstanceRecords[RecordT]
 
+    async def start(
+        self,
+        *,
+        app_id: str,
+        version: int,
+        bundle_dir: Path,
+        env: PythonEnv,
+        manifest: AppManifest,
+        secrets: Mapping[str, str] | None = None,
+        generation: int = 0,
+    ) -> InstanceInfo:
+        """Start the instance, or return it if it is already running (idempotent)."""
+        check_id(app_id)
+        instance_id = instance_id_for(app_id, version, generation)
+        check_id(instance_id)
+        values = dict(secrets or {})
+        check_env_names(values)
+        async with self._lock(instance_id):
+            record = await asyncio.to_thread(self._load, instance_id)
+            if record is not None and record.stopped_at is None:
+                if await asyncio.to_thread(self._serving, record):
+                    return record.info()
+                log.info("instance %s: replacing a dead or broken leftover", instance_id)
+                await self._discard(record)
+            launch = Launch(instance_id, app_id, version, bundle_dir, env, manifest, values)
+            return (await self._launch(launch)).info()
+
     def _is_running(self, record: RecordT) -> bool:
+        raise NotImplementedError
+
+    def _serving(self, record: RecordT) -> bool:
+        raise NotImplementedError
+
+    async def _discard(self, record: RecordT) -> None:
+        raise NotImplementedError
+
+    async def _launch(self, launch: Launch) -> RecordT:
         raise NotImplementedError
 
     async def stop(self, instance_id: str, *, drain_s: float = 1.0) -> None:

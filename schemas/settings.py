@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.anomalies import Thresholds
 from schemas.mail import MailRetryPolicy
@@ -40,9 +41,19 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     codec_port: int = Field(default=8234, description="the codec server (mb up, mb codec-server)")
+    apps_host: str = Field(
+        default="127.0.0.2",
+        description="where the gateway to deployed apps listens: another host than the API's,"
+        " so another site, whose cookies the browser never sends to the API",
+    )
     apps_port: int = Field(default=8001, description="the gateway to deployed apps (own origin)")
     apps_public_url: str | None = Field(
         default=None, description="base URL users reach deployed apps at (another origin)"
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="addresses or networks (comma-separated) of the reverse proxies whose"
+        " X-Forwarded-For/-Proto the API, gateway and codec server believe; none by default",
     )
     rate_limit_per_minute: int = Field(
         default=60,
@@ -200,8 +211,18 @@ class Settings(BaseSettings):
         default=2, ge=0, description="release images kept before the newest (fast rollback)"
     )
     runtime_host: str = "local"
-    sandbox_uid: int = 65534
-    sandbox_gid: int = 65534
+    sandbox_uid_base: int = Field(
+        default=1_900_000_000,
+        ge=1000,
+        description="first host uid (and gid) of sandboxes: one per app and per QA run; the"
+        " default block avoids login users, subordinate-uid and systemd container ranges",
+    )
+    sandbox_uid_count: int = Field(default=65536, ge=1, description="sandbox uids in the range")
+    sandbox_uid_leases: Path | None = Field(
+        default=None,
+        description="who holds which sandbox uid (default: <data_dir>/uids); every worker of"
+        " a host must share it",
+    )
     app_memory_mb: int = 512
     app_pids: int = 128
     app_cpu: float = Field(default=1.0, gt=0, description="CPU cores per app instance")
@@ -215,6 +236,22 @@ class Settings(BaseSettings):
     orphan_grace_s: float = Field(
         default=600.0, ge=0, description="an unrouted instance younger than this is left alone"
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> object:
+        """Comma-separated in the environment; every entry an address or a network."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                try:
+                    ipaddress.ip_network(str(entry), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"MB_TRUSTED_PROXIES: {str(entry)[:60]!r} is not an IP address or network"
+                    ) from None
+        return value
 
     @cached_property
     def data_path(self) -> Path:
@@ -271,7 +308,7 @@ class Settings(BaseSettings):
 
     @property
     def api_base_url(self) -> str:
-        """Where users reach the API and the gateway."""
+        """Where users reach the API (deployed apps: ``apps_base_url``)."""
         scheme = "https" if self.tls else "http"
         return self.public_url or f"{scheme}://{self.api_host}:{self.api_port}"
 
@@ -280,7 +317,7 @@ class Settings(BaseSettings):
         """Where users reach deployed apps: never the API's origin, so an app's scripts
         cannot read API responses with the user's session."""
         scheme = "https" if self.tls else "http"
-        return self.apps_public_url or f"{scheme}://{self.api_host}:{self.apps_port}"
+        return self.apps_public_url or f"{scheme}://{_url_host(self.apps_host)}:{self.apps_port}"
 
     @property
     def anomaly_thresholds(self) -> Thresholds:
@@ -318,3 +355,8 @@ class Settings(BaseSettings):
     def ui_base_url(self) -> str:
         """Where operators reach the Temporal Web UI (embedded dev server)."""
         return f"http://127.0.0.1:{self.temporal_ui_port}"
+
+
+def _url_host(host: str) -> str:
+    """``host`` as it goes in a URL (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host else host

@@ -1,8 +1,12 @@
-"""Request rate limits shared by every API process (fixed windows in PostgreSQL).
+"""Request rate limits shared by every API process (sliding windows in PostgreSQL).
 
-One atomic upsert per request counts it and returns the count, so N processes
-and any number of concurrent requests never let more than ``limit`` through in
-a window. Old windows are pruned now and then by whoever is counting.
+A request is admitted when fewer than ``limit`` requests of its key were admitted
+in the ``window_s`` seconds before it, so no span of ``window_s`` seconds ever
+admits more than ``limit`` (a fixed window lets twice that through across its
+boundary). One call of ``rate_limit_hit`` (migration 0012) decides and records a
+request under the key's row lock, so N processes and any number of concurrent
+requests never exceed the limit. Idle keys are pruned now and then by whoever is
+counting.
 """
 
 from __future__ import annotations
@@ -12,39 +16,26 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
 from store.db import Database
 
-# Count one hit of (key, window): a single atomic upsert.
-COUNT_HIT = (
-    "INSERT INTO rate_limits (key, window_start, hits) VALUES (%s, %s, 1)"
-    " ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limits.hits + 1"
-)
+HIT = "SELECT allowed, retry_after, first_refusal FROM rate_limit_hit(%s, %s, %s, %s)"
 
 
 def counting(found: str) -> str:
-    """``found`` (a SELECT of one row with a ``user_id`` column) that also counts a hit
-    of ``user:<user_id>`` in the window given as the statement's last parameter; the
-    row gains a ``hits`` column. One round trip for a lookup and its rate limit."""
+    """``found`` (a SELECT of at most one row with a ``user_id`` column) that also
+    counts a request of ``user:<user_id>``; the statement's last parameters are
+    :meth:`RateLimiter.params`, and the row gains the columns :meth:`RateLimiter.read`
+    turns into a verdict. One round trip for a lookup and its rate limit."""
     return (
-        f"WITH found AS ({found}), hit AS ("  # noqa: S608 - constant SQL, bound values
-        "INSERT INTO rate_limits (key, window_start, hits)"
-        " SELECT 'user:' || user_id, %s, 1 FROM found"
-        " ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limits.hits + 1"
-        " RETURNING hits) SELECT found.*, (SELECT hits FROM hit) AS hits FROM found"
+        f"WITH found AS ({found}) SELECT found.*,"  # noqa: S608 - constant SQL, bound values
+        " hit.allowed, hit.retry_after, hit.first_refusal FROM found,"
+        " LATERAL rate_limit_hit('user:' || found.user_id, %s, %s, %s) AS hit"
     )
-
-
-@dataclass(frozen=True)
-class Window:
-    """A rate-limit window: where it starts, and how long until the next one."""
-
-    start: datetime
-    retry_after_s: int
 
 
 @dataclass(frozen=True)
@@ -52,13 +43,14 @@ class Verdict:
     """Whether a request may proceed, and when the caller may retry if not."""
 
     allowed: bool
-    count: int
     limit: int
     retry_after_s: int
+    first_refusal: bool = False  # the key's first refusal in this window (audited)
 
 
 class RateLimiter:
-    """``limit`` requests per ``window_s`` seconds per key (a user, or an IP before login)."""
+    """``limit`` requests per ``window_s`` seconds per key (a user, or an IP before login),
+    over a sliding window."""
 
     def __init__(
         self,
@@ -77,32 +69,32 @@ class RateLimiter:
         self._clock = clock
         self._prune_probability = prune_probability
 
-    def window(self) -> Window:
-        """The window a request made now counts in."""
-        now = self._clock()
-        start = math.floor(now / self.window_s) * self.window_s
-        return Window(
-            datetime.fromtimestamp(start, UTC), max(1, math.ceil(start + self.window_s - now))
+    def params(self) -> tuple[float, float, int]:
+        """The parameters a counting statement ends with: now, the window, the limit."""
+        return self._clock(), float(self.window_s), self.limit
+
+    def read(self, row: dict[str, Any]) -> Verdict:
+        """The verdict in a row returned by ``HIT`` or a :func:`counting` statement."""
+        allowed = bool(row["allowed"])
+        return Verdict(
+            allowed=allowed,
+            limit=self.limit,
+            retry_after_s=0 if allowed else max(1, math.ceil(float(row["retry_after"]))),
+            first_refusal=bool(row["first_refusal"]),
         )
 
-    def verdict(self, window: Window, count: int) -> Verdict:
-        """Whether the ``count``-th request of ``window`` may proceed."""
-        return Verdict(count <= self.limit, count, self.limit, window.retry_after_s)
-
-    async def prune_sometimes(self, conn: AsyncConnection[DictRow], window: Window) -> None:
-        """Now and then, drop windows that ended (whoever is counting does it)."""
+    async def prune_sometimes(self, conn: AsyncConnection[DictRow]) -> None:
+        """Now and then, drop keys with no request in the last window (whoever is
+        counting does it)."""
         if random.random() < self._prune_probability:  # noqa: S311 - not security
             await conn.execute(
-                "DELETE FROM rate_limits WHERE window_start < %s",
-                (window.start - timedelta(seconds=self.window_s),),
+                "DELETE FROM rate_limits WHERE touched_at < %s", (self._clock() - self.window_s,)
             )
 
     async def hit(self, key: str) -> Verdict:
-        """Count one request for ``key`` in the current window."""
-        window = self.window()
+        """Count one request for ``key`` now."""
         async with self._db.connection() as conn:
-            row = await (
-                await conn.execute(COUNT_HIT + " RETURNING hits", (key, window.start))
-            ).fetchone()
-            await self.prune_sometimes(conn, window)
-        return self.verdict(window, int(row["hits"]) if row else 1)
+            row = await (await conn.execute(HIT, (key, *self.params()))).fetchone()
+            await self.prune_sometimes(conn)
+        assert row is not None  # the function always returns its one row
+        return self.read(row)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from store.db import Database
-from store.rate_limits import RateLimiter, Window, counting
+from store.rate_limits import RateLimiter, Verdict, counting
 
 Clock = Callable[[], datetime]
 
@@ -48,7 +48,7 @@ class LiveSession:
     csrf_token: str
     created_at: datetime
     verified: bool
-    hits: int | None = None  # the user's requests in the rate window, when counted
+    rate: Verdict | None = None  # the user's rate limit, when the lookup counted the request
 
 
 class SessionStore:
@@ -94,12 +94,11 @@ class SessionStore:
         session_id: str,
         *,
         limiter: RateLimiter | None = None,
-        window: Window | None = None,
     ) -> LiveSession | None:
         """The session if it exists, is not revoked, and has not timed out.
 
         With ``limiter``, a live session's request is also counted against its user's
-        rate limit in the same statement (see ``LiveSession.hits``).
+        rate limit in the same statement (see ``LiveSession.rate``).
         """
         if not session_id or len(session_id) > 100:
             return None
@@ -116,14 +115,13 @@ class SessionStore:
             if limiter is None:
                 row = await (await conn.execute(found, args)).fetchone()
             else:
-                window = window or limiter.window()
                 row = await (
                     await conn.execute(
                         counting(found),
-                        (*args, window.start),
+                        (*args, *limiter.params()),
                     )
                 ).fetchone()
-                await limiter.prune_sometimes(conn, window)
+                await limiter.prune_sometimes(conn)
             if row is None:
                 return None
             if now - row["last_seen_at"] >= TOUCH_EVERY:
@@ -136,7 +134,7 @@ class SessionStore:
             csrf_token=row["csrf_token"],
             created_at=row["created_at"],
             verified=row["email_verified_at"] is not None,
-            hits=row.get("hits"),
+            rate=limiter.read(row) if limiter is not None else None,
         )
 
     async def known_address(self, user_id: str, client_ip: str | None) -> bool | None:

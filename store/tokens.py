@@ -10,7 +10,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from store.db import Database
-from store.rate_limits import RateLimiter, Window, counting
+from store.rate_limits import RateLimiter, Verdict, counting
 
 TOKEN_PREFIX = "mbt_"  # noqa: S105 - a public prefix, not a secret
 
@@ -26,7 +26,7 @@ class TokenInfo(BaseModel):
     user_id: str
     scopes: frozenset[str] | None  # None: every scope (operator-issued tokens)
     verified: bool
-    hits: int | None = None  # the user's requests in the rate window, when counted
+    rate: Verdict | None = None  # the user's rate limit, when the lookup counted the request
 
 
 class TokenView(BaseModel):
@@ -105,13 +105,11 @@ class TokenRepository:
             )
         return token_id, token
 
-    async def lookup(
-        self, token: str, *, limiter: RateLimiter | None = None, window: Window | None = None
-    ) -> TokenInfo | None:
+    async def lookup(self, token: str, *, limiter: RateLimiter | None = None) -> TokenInfo | None:
         """The caller a valid, unrevoked, unexpired token stands for; None otherwise.
 
         With ``limiter``, the request is also counted against the user's rate limit
-        in the same statement (one round trip instead of two); see ``TokenInfo.hits``.
+        in the same statement (one round trip instead of two); see ``TokenInfo.rate``.
         """
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
@@ -126,21 +124,20 @@ class TokenRepository:
             if limiter is None:
                 row = await (await conn.execute(found, (digest,))).fetchone()
             else:
-                window = window or limiter.window()
                 row = await (
                     await conn.execute(
                         counting(found),
-                        (digest, window.start),
+                        (digest, *limiter.params()),
                     )
                 ).fetchone()
-                await limiter.prune_sometimes(conn, window)
+                await limiter.prune_sometimes(conn)
         if row is None or not hmac.compare_digest(bytes(row["token_sha256"]), digest):
             return None
         return TokenInfo(
             user_id=str(row["user_id"]),
             scopes=frozenset(row["scopes"]) if row["scopes"] is not None else None,
             verified=row["email_verified_at"] is not None,
-            hits=row.get("hits"),
+            rate=limiter.read(row) if limiter is not None else None,
         )
 
     async def verify(self, token: str) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import psycopg
@@ -34,6 +34,16 @@ Runtime.set_default(
     ),
     error_if_already_set=False,
 )
+
+
+@pytest.fixture
+def world_dir() -> Iterator[Path]:
+    """A directory outside pytest's tmp tree (kept 0700) that the unprivileged users our
+    servers and sandboxes run as can traverse."""
+    root = Path(tempfile.mkdtemp(prefix="mb-test-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ naming the cause and the fix, raised before anything is polled.
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,27 +18,30 @@ from pathlib import Path
 from runtime.bwrap import SandboxSpec, SandboxUnavailable, find_bwrap, find_setpriv, running_as_root
 from runtime.docker import DockerRuntime
 from runtime.limits import ResourceLimits
-from runtime.sandbox import run_sandboxed, tail_text
+from runtime.procfs import tail_text
+from runtime.sandbox_run import run_sandboxed
+from runtime.uids import UidPool
 from schemas.settings import Settings
 from workers.wiring import app_runtime
 
 _PROBE = ("/usr/bin/true",)
 
 
-async def check_sandbox(*, use_cgroups: bool) -> None:
-    """Start one real sandbox (the QA path: limits, namespaces, dropped uid) running
-    ``true``; :class:`SandboxUnavailable` with bwrap's own words if it cannot."""
+async def check_sandbox(*, use_cgroups: bool, uids: UidPool) -> None:
+    """Start one real sandbox (the QA path: limits, namespaces, seccomp, a leased uid)
+    running ``true``; :class:`SandboxUnavailable` with bwrap's own words if it cannot."""
     find_bwrap()
     if running_as_root():
         find_setpriv()
     with tempfile.TemporaryDirectory(prefix="mb-probe-") as scratch:
         log_path = Path(scratch) / "probe.log"
-        run = await run_sandboxed(
-            SandboxSpec(command=_PROBE),
-            limits=ResourceLimits(memory_mb=64, pids=16, use_cgroups=use_cgroups),
-            log_path=log_path,
-            timeout_s=30.0,
-        )
+        async with uids.lease(f"run.host-check-{os.getpid()}") as uid:
+            run = await run_sandboxed(
+                SandboxSpec(command=_PROBE, uid=uid, gid=uid),
+                limits=ResourceLimits(memory_mb=64, pids=16, use_cgroups=use_cgroups),
+                log_path=log_path,
+                timeout_s=30.0,
+            )
         if run.exit_code != 0:
             said = " ".join(tail_text(log_path, lines=3).split()) or f"exit {run.exit_code}"
             raise SandboxUnavailable(
@@ -48,7 +52,7 @@ async def check_sandbox(*, use_cgroups: bool) -> None:
 
 async def prepare_host(settings: Settings, say: Callable[[str], None]) -> None:
     """Check the sandbox, then get the app runtime ready (``say`` hears long steps)."""
-    await check_sandbox(use_cgroups=settings.sandbox_cgroups)
+    await check_sandbox(use_cgroups=settings.sandbox_cgroups, uids=UidPool.from_settings(settings))
     runtime = app_runtime(settings)
     if isinstance(runtime, DockerRuntime):
         await asyncio.to_thread(runtime.ensure_base_image, say)

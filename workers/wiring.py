@@ -28,6 +28,7 @@ from runtime.base import Runtime
 from runtime.docker import DockerRuntime
 from runtime.envs import EnvBuilder
 from runtime.sandbox import SandboxRuntime
+from runtime.uids import UidPool
 from schemas.settings import Settings
 from store.aes_keys import KeyDirectory
 from store.anomalies import AlertLog, AnomalyRules
@@ -108,6 +109,7 @@ def app_runtime(settings: Settings) -> Runtime:
             cpu=settings.app_cpu,
             base_image=settings.docker_base_image,
             keep_releases=settings.docker_keep_releases,
+            uids=UidPool.from_settings(settings),
         )
     return sandbox_runtime(settings)
 
@@ -117,8 +119,7 @@ def sandbox_runtime(settings: Settings) -> SandboxRuntime:
     return SandboxRuntime(
         settings.data_path / "runtime",
         host=settings.runtime_host,
-        uid=settings.sandbox_uid,
-        gid=settings.sandbox_gid,
+        uids=UidPool.from_settings(settings),
         memory_mb=settings.app_memory_mb,
         pids=settings.app_pids,
         cpu=settings.app_cpu,

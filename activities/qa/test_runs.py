@@ -34,6 +34,7 @@ from activities.qa.workspace import SandboxUser, run_tool
 from runtime.base import PythonEnv
 from runtime.bwrap import ENV_MOUNT, Bind
 from runtime.limits import ResourceLimits
+from runtime.uids import UidPool
 from schemas.qa import FlakyTest, Rerun, TestOutcome, TestRun, TestsReport
 
 PLUGIN_SOURCE = Path(__file__).with_name("pytest_shuffle.py")
@@ -64,36 +65,8 @@ def run_seed(seed_base: str, index: int | str) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def pytest_command(
-    seed: int | None, *, random_seed: int | None = None, trace: bool = False
-) -> tuple[str, ...]:
-    """The pytest command line of one run inside the sandbox."""
-    command = [
-        f"{ENV_MOUNT}/bin/python",
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:randomly",
-        *QUIET_PLUGINS,
-        "--json-report",
-        "--json-report-file=/out/report.json",
-        "-q",
-    ]
-    if seed is not None:
-        command += ["-p", PLUGIN_NAME, f"--mb-shuffle-seed={seed}"]
-    if trace or random_seed is not None:
-        command += ["-p", TRACER_NAME]
-    if trace:
-        command += ["--mb-trace-out=/out/touched.json"]
-    if random_seed is not None:
-        command += [f"--mb-random-seed={random_seed}"]
-    return tuple(command)
-
-
-def rerun_command(repetitions: int, random_seed: int) -> tuple[str, ...]:
-    """The pytest command line of a rerun of the tests named in ``EXPECT_PATH``."""
+def _pytest(*options: str) -> tuple[str, ...]:
+    """pytest inside the sandbox, without the plugins a bundle's suite does not need."""
     return (
         f"{ENV_MOUNT}/bin/python",
         "-m",
@@ -104,6 +77,29 @@ def rerun_command(repetitions: int, random_seed: int) -> tuple[str, ...]:
         "no:randomly",
         *QUIET_PLUGINS,
         "-q",
+        *options,
+    )
+
+
+def pytest_command(
+    seed: int | None, *, random_seed: int | None = None, trace: bool = False
+) -> tuple[str, ...]:
+    """The pytest command line of one run inside the sandbox."""
+    options = ["--json-report", "--json-report-file=/out/report.json"]
+    if seed is not None:
+        options += ["-p", PLUGIN_NAME, f"--mb-shuffle-seed={seed}"]
+    if trace or random_seed is not None:
+        options += ["-p", TRACER_NAME]
+    if trace:
+        options += ["--mb-trace-out=/out/touched.json"]
+    if random_seed is not None:
+        options += [f"--mb-random-seed={random_seed}"]
+    return _pytest(*options)
+
+
+def rerun_command(repetitions: int, random_seed: int) -> tuple[str, ...]:
+    """The pytest command line of a rerun of the tests named in ``EXPECT_PATH``."""
+    return _pytest(
         "-p",
         TRACER_NAME,
         f"--mb-repeat={repetitions}",
@@ -121,8 +117,7 @@ async def run_tests_repeatedly(
     timeout_s: float,
     seed_base: str,
     work_dir: Path,
-    uid: int = 65534,
-    gid: int = 65534,
+    uids: UidPool,
     memory_mb: int = 512,
     pids: int = 128,
     cpu: float = 1.0,
@@ -133,7 +128,8 @@ async def run_tests_repeatedly(
     """Run the bundle's suite ``runs`` times in the sandbox; ``fail`` unless stable and green.
 
     ``timeout_s`` bounds each run; a run that exceeds it is killed with its
-    whole sandbox. The limits are those of a deployed app (see
+    whole sandbox. Each run has a uid of its own from ``uids``. The limits are
+    those of a deployed app (see
     :class:`runtime.limits.ResourceLimits`). ``heartbeat`` is called before,
     during (every few seconds) and after each run with a short progress note.
     Each run has its own ``PYTHONHASHSEED`` and ``random`` seed. With
@@ -148,15 +144,14 @@ async def run_tests_repeatedly(
     root = work_dir / f"tests-{uuid.uuid4().hex[:12]}"
     results: list[TestRun] = []
     traced: list[dict[str, list[str]]] = []
-    user = SandboxUser(uid=uid, gid=gid, limits=limits)
+    user = SandboxUser(uids=uids, limits=limits)
     try:
         # Sequential on purpose. Measured on 2 shared cores with a small FastAPI suite:
         # one run takes ~1.25 s in the sandbox (~1.2 s outside it: interpreter start
         # and imports dominate); three runs take ~4.4 s one after another, ~2.4 s at
-        # once. At once they would share one RLIMIT_NPROC budget (it counts per uid,
-        # and every sandbox is the same uid) and the CPU, so a suite could fail or time
-        # out only because of its siblings: a false "flaky" verdict. It would also
-        # triple peak memory. The ~2 s are not worth an unreliable verdict.
+        # once. At once they would share the CPU, so a suite could time out only
+        # because of its siblings: a false "flaky" verdict. It would also triple peak
+        # memory. The ~2 s are not worth an unreliable verdict.
         for index in range(1, runs + 1):
             beat(f"tests run {index}/{runs} starting")
             run, touched = await _one_run(

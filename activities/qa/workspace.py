@@ -1,7 +1,9 @@
 """Running one QA tool on a fresh copy of a bundle inside the sandbox.
 
 Every QA stage that executes the bundle's code (tests, mutation, fuzz) does
-it the same way: copy the bundle to a new directory owned by the sandbox user,
+it the same way: lease a uid of its own for the run (:mod:`runtime.uids`), so
+no other tenant's processes count against its limits nor its against theirs,
+copy the bundle to a new directory owned by that uid,
 bind it writable at ``/app`` with an empty ``/out`` (the tool's report) and
 ``/data``, run the bundle environment's Python with the tool's arguments, with
 no network and no host environment, under the given limits, and read the
@@ -15,6 +17,7 @@ import json
 import os
 import shutil
 import stat
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +26,9 @@ from typing import Any
 from runtime.base import PythonEnv
 from runtime.bwrap import ENV_MOUNT, Bind, SandboxSpec, python_env_binds
 from runtime.limits import ResourceLimits
-from runtime.sandbox import SandboxRun, run_sandboxed, sandbox_env, tail_text
+from runtime.procfs import tail_text
+from runtime.sandbox_run import SandboxRun, run_sandboxed, sandbox_env
+from runtime.uids import UidPool
 
 MAX_REPORT_BYTES = 32 * 1024 * 1024
 SANDBOX_PYTHON = f"{ENV_MOUNT}/bin/python"
@@ -31,10 +36,9 @@ SANDBOX_PYTHON = f"{ENV_MOUNT}/bin/python"
 
 @dataclass(frozen=True)
 class SandboxUser:
-    """Who sandboxed QA code runs as, and what it may use."""
+    """Who sandboxed QA code runs as (a uid leased per run), and what it may use."""
 
-    uid: int = 65534
-    gid: int = 65534
+    uids: UidPool
     limits: ResourceLimits = field(default_factory=ResourceLimits)
 
 
@@ -74,23 +78,25 @@ async def run_tool(
     """
     app, out, data = run_dir / "app", run_dir / "out", run_dir / "data"
     log_path = run_dir / "tool.log"
-    await asyncio.to_thread(prepare_copy, bundle_dir, app, (out, data), user.uid, user.gid)
-    python_binds = await asyncio.to_thread(python_env_binds, env)
-    spec = SandboxSpec(
-        command=(SANDBOX_PYTHON, *args),
-        ro_binds=(*python_binds, *extra_ro_binds),
-        rw_binds=(Bind(app, "/app"), Bind(out, "/out"), Bind(data, "/data")),
-        env=sandbox_env(
-            {"MICROAPP_DATA_DIR": "/data", "PYTHONDONTWRITEBYTECODE": "1", **(extra_env or {})}
-        ),
-        uid=user.uid,
-        gid=user.gid,
-        chdir="/app",
-        tmp_size_mb=user.limits.memory_mb,
-    )
-    result = await run_sandboxed(
-        spec, limits=user.limits, log_path=log_path, timeout_s=timeout_s, heartbeat=heartbeat
-    )
+    async with user.uids.lease(f"run.{uuid.uuid4().hex}") as uid:
+        await asyncio.to_thread(prepare_copy, bundle_dir, app, (out, data), uid, uid)
+        python_binds = await asyncio.to_thread(python_env_binds, env)
+        spec = SandboxSpec(
+            command=(SANDBOX_PYTHON, *args),
+            ro_binds=(*python_binds, *extra_ro_binds),
+            rw_binds=(Bind(app, "/app"), Bind(out, "/out"), Bind(data, "/data")),
+            env=sandbox_env(
+                {"MICROAPP_DATA_DIR": "/data", "PYTHONDONTWRITEBYTECODE": "1", **(extra_env or {})}
+            ),
+            uid=uid,
+            gid=uid,
+            chdir="/app",
+            tmp_size_mb=user.limits.memory_mb,
+        )
+        # run_sandboxed waits until the sandbox is empty: nothing runs as the uid after it.
+        result = await run_sandboxed(
+            spec, limits=user.limits, log_path=log_path, timeout_s=timeout_s, heartbeat=heartbeat
+        )
     return ToolRun(result=result, out_dir=out, app_dir=app, log_path=log_path)
 
 

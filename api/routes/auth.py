@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from api.cookies import LOGIN_COOKIE, one_cookie
 from api.deps import CurrentPrincipal, ServicesDep, client_ip, enforce, session_cookie_name
 from api.oidc_client import OidcClient, OidcError, OidcUnavailable
 from api.routes.deployments import ERRORS
@@ -27,7 +28,6 @@ from store.outbox import InvalidMail
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["identity"])
-LOGIN_COOKIE = "mb_login"
 RESEND_AFTER_S = 60
 
 
@@ -118,7 +118,7 @@ async def callback(
     """The identity provider sends the browser back here with a code."""
     await _throttle(services, f"login:{client_ip(request)}")
     oidc = _oidc(services)
-    attempt = await services.login_attempts.consume(request.cookies.get(LOGIN_COOKIE, ""), state)
+    attempt = await services.login_attempts.consume(one_cookie(request, LOGIN_COOKIE) or "", state)
     if attempt is None:
         raise HTTPException(
             400, "this login is unknown, expired or already used, or its state does not match"
@@ -133,7 +133,7 @@ async def callback(
         await _audit(services, request, "anonymous", AuditAction.LOGIN_FAILED, AuditOutcome.DENIED)
         raise HTTPException(400, str(err)) from None
     user = await services.users.from_login(identity.issuer, identity.subject, identity.email)
-    previous = request.cookies.get(session_cookie_name(services))
+    previous = one_cookie(request, session_cookie_name(services))
     if previous:  # never keep a session id from before the login (fixation)
         await services.sessions.revoke(previous)
     address = client_ip(request)

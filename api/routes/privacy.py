@@ -1,10 +1,12 @@
-"""Privacy rights over HTTP: ``GET /v1/me/export`` builds (through a workflow) and
+"""Privacy rights over HTTP: ``POST /v1/me/export`` builds (through a workflow) and
 returns everything held about the caller; a slow build answers 202 with the export
-id to fetch later from ``/v1/me/export/{export_id}``. ``DELETE /v1/me`` erases the
-caller (PrivacyErasureWorkflow).
+id to fetch later with ``GET /v1/me/export/{export_id}``. ``DELETE /v1/me`` erases
+the caller (PrivacyErasureWorkflow).
 
 Exports are audited, throttled per user, mailed to the user, and need a session or
 an unscoped token (a scoped service token cannot take a user's whole data).
+Starting one is a POST, so from a session it needs the CSRF token: a link or an
+image on another site cannot make a browser start a workflow and send mail.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def _zip(data: bytes, export_id: str) -> Response:
     )
 
 
-@router.get("/export", response_class=Response, responses={**ZIP, 202: {}, **ERRORS})
+@router.post("/export", response_class=Response, responses={**ZIP, 202: {}, **ERRORS})
 async def export_my_data(request: Request, owner: Owner, services: ServicesDep) -> Response:
     """Everything we hold about you, as a zip (built by a workflow; audited; mailed).
 

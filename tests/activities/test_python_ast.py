@@ -11,7 +11,7 @@ import pytest
 from activities.generation.blueprints.scaffold import py_literal
 from activities.moderation.visible_text import visible_text
 from activities.python_ast import PARSE_LOCK, literal_eval, parse
-from activities.qa.mutation import count_lines
+from activities.qa.mutable_lines import count_lines
 from activities.qa.static import scan_static
 from schemas.qa import QAPolicy
 from store.bundles import make_bundle

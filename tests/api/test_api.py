@@ -146,6 +146,24 @@ async def test_oversized_body_is_refused_with_413(api: Api) -> None:
     assert "larger than" in r.json()["detail"]
 
 
+async def test_oversized_chunked_body_is_refused_with_413(api: Api) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"prompt": "a todo list", "padding": "'
+        for _ in range(5 * 16):
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = await api.http.post(
+        "/v1/apps/big-app/deployments",
+        content=chunks(),
+        headers={**api.auth("alice"), "Content-Type": "application/json"},
+    )
+    assert "content-length" not in r.request.headers  # sent chunked: no length up front
+    assert r.status_code == 413
+    assert "larger than" in r.json()["detail"]
+    assert await api.services.apps.list_for("alice") == []
+
+
 async def test_another_users_app_is_not_found(api: Api) -> None:
     r = await api.deploy("alice", "alice-app", prompt="a notes app")
     assert r.status_code == 202

@@ -107,6 +107,8 @@ async def test_requests_reach_the_live_instance(
     assert "mbt_secret_platform_token" not in json.dumps(seen)
     assert seen["headers"]["x-forwarded-prefix"] == "/apps/echo-app"
     assert seen["headers"]["cookie"] == "app_pref=dark"
+    got = (await client.get("/apps/echo-app/")).json()
+    assert got["body"] == "" and "transfer-encoding" not in got["headers"]  # no body, none sent
 
 
 async def test_no_route_no_socket_and_redirect(
@@ -147,6 +149,15 @@ async def cookie_setter(scope: Scope, receive: Receive, send: Send) -> None:
                 (b"set-cookie", b"theme=dark; Path=/apps/echo-app/"),
                 (b"set-cookie", b"mb_session=attackers-session; Path=/"),
                 (b"set-cookie", b"__Host-mb_session=x; Path=/; Secure"),
+                # nameless: a browser that stores it sends "mb_session=x" back
+                (b"set-cookie", b"=mb_session=x; Path=/"),
+                (b"set-cookie", b"=  mb_session=x; Path=/"),
+                (b"set-cookie", b"=__Host-mb_session=x; Path=/; Secure"),
+                (b"set-cookie", b"mb_session; Path=/"),
+                (b"set-cookie", b"MB_Session=x; Path=/"),
+                (b"set-cookie", b"__Secure-mb_login=x; Path=/; Secure"),
+                (b"set-cookie", b"mb_login =x; Path=/v1/auth"),
+                (b"set-cookie", b"x=mb_session=y; Path=/"),
                 (b"set-cookie", b"cart=3; Path=/apps/echo-app/"),
             ],
         }
@@ -154,7 +165,7 @@ async def cookie_setter(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-async def test_apps_cannot_set_our_cookies_but_keep_their_own(
+async def test_apps_cannot_set_cookies_that_pass_for_ours_but_keep_their_own(
     http: tuple[httpx.AsyncClient, Services], tmp_path: Path
 ) -> None:
     client, services = http
@@ -171,6 +182,49 @@ async def test_apps_cannot_set_our_cookies_but_keep_their_own(
             "theme=dark; Path=/apps/echo-app/",
             "cart=3; Path=/apps/echo-app/",
         ]
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def framing_lifter(scope: Scope, receive: Receive, send: Send) -> None:
+    """A deployed app trying to be framed and sniffed."""
+    if scope["type"] != "http":
+        return
+    await receive()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"text/html"),
+                (b"content-security-policy", b"frame-ancestors *; script-src 'self'"),
+                (b"x-frame-options", b"ALLOWALL"),
+                (b"x-content-type-options", b"sniff-away"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"<p>frame me</p>"})
+
+
+async def test_apps_cannot_weaken_the_framing_protection(
+    http: tuple[httpx.AsyncClient, Services], tmp_path: Path
+) -> None:
+    client, services = http
+    path = str(tmp_path / "framing.sock")
+    server = EmbeddedServer(uvicorn.Config(framing_lifter, uds=path, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        await _route(services, path)
+        r = await client.get("/apps/echo-app/")
+        assert r.status_code == 200
+        policies = r.headers.get_list("content-security-policy")
+        assert "frame-ancestors *; script-src 'self'" in policies  # the app's own, kept
+        assert any("frame-ancestors 'none'" in p for p in policies)  # and ours, enforced too
+        assert r.headers.get_list("x-frame-options") == ["DENY"]
+        assert r.headers.get_list("x-content-type-options") == ["nosniff"]
     finally:
         server.should_exit = True
         await task

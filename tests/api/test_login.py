@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import oidc_provider_mock  # type: ignore[import-untyped]
@@ -290,6 +291,55 @@ async def test_the_callback_refuses_a_wrong_state_a_replay_and_a_missing_cookie(
     assert (await browser.callback(callback)).status_code == 303
     replayed = await browser.callback(callback)
     assert replayed.status_code == 400 and "already used" in replayed.text
+
+
+async def test_two_session_cookies_are_refused_and_change_nothing(world: World) -> None:
+    """A page of the same host can add its own ``mb_session`` beside the user's; the API
+    then refuses the request (400) instead of taking either cookie."""
+    victim = await login(world, "kim@example.com")
+    attacker = await login(world, "mallory@example.com")
+    mine, planted = victim.api.cookies["mb_session"], attacker.api.cookies["mb_session"]
+    csrf = await victim.csrf()
+    raw = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=world.app),  # type: ignore[arg-type]
+        base_url="http://testserver",
+    )
+    async with raw:
+        for cookie in (
+            f"mb_session={mine}; mb_session={planted}",
+            f"mb_session={planted}; mb_session={mine}",
+        ):
+            me = await raw.get("/v1/me", headers={"Cookie": cookie})
+            assert me.status_code == 400 and "2 mb_session cookies" in me.json()["detail"]
+            out = await raw.post(
+                "/v1/auth/logout", headers={"Cookie": cookie, "X-CSRF-Token": csrf}
+            )
+            assert out.status_code == 400
+        # two Cookie headers count as well (Starlette alone reads only the first)
+        both = await raw.get(
+            "/v1/me",
+            headers=[("Cookie", f"mb_session={mine}"), ("Cookie", f"mb_session={planted}")],
+        )
+        assert both.status_code == 400
+    assert await world.services.sessions.check(mine) is not None  # nothing was logged out
+    assert await world.services.sessions.check(planted) is not None
+    assert (await victim.api.get("/v1/me")).json()["email"] == "kim@example.com"
+
+
+async def test_two_login_cookies_are_refused_at_the_callback(world: World) -> None:
+    browser = world.browser()
+    started = await browser.start_login()
+    callback = urlsplit(
+        await browser.authorize(started.headers["location"], user("lou@example.com"))
+    )
+    real = browser.api.cookies["mb_login"]
+    for cookie in (f"mb_login={real}; mb_login=planted", f"mb_login=planted; mb_login={real}"):
+        answer = await browser.api.get(
+            f"{callback.path}?{callback.query}", headers={"Cookie": cookie}
+        )
+        assert answer.status_code == 400 and "2 mb_login cookies" in answer.json()["detail"]
+        assert "mb_session" not in answer.headers.get("set-cookie", "")
+    assert (await browser.callback(urlunsplit(callback))).status_code == 303  # still usable
 
 
 async def test_users_are_keyed_by_issuer_and_subject_never_by_email(world: World) -> None:

@@ -55,7 +55,7 @@ UNOWNED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/moderation"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/incidents"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/alerts"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
-    ("GET", "/v1/me/export"): {OWNER: 200, OTHER: 200, OPERATOR: 200},
+    ("POST", "/v1/me/export"): {OWNER: 200, OTHER: 200, OPERATOR: 200},
     # only a signed-in session erases an account, never a token
     ("DELETE", "/v1/me"): {OWNER: 403, OTHER: 403, OPERATOR: 403},
     ("GET", "/v1/tokens"): {OWNER: 200, OTHER: 200, OPERATOR: 200},
@@ -162,7 +162,7 @@ async def world(
         workers.privacy = PrivacyActivities(
             db, services.artifacts, PrivacyExports(db), services.notices
         )
-        export = await http.get("/v1/me/export", headers=auth)
+        export = await http.post("/v1/me/export", headers=auth)
         assert export.status_code == 200, export.text
         export_id = export.headers["content-disposition"].split("export-")[1].split(".zip")[0]
         yield World(http, issued, deployment_id, db, routes, owner_token_id, export_id)

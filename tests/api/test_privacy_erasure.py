@@ -16,7 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.privacy_erasure import PrivacyErasureActivities
 from api.app import create_app
-from api.deps import CSRF_HEADER, SESSION_COOKIE
+from api.cookies import SESSION_COOKIE
+from api.deps import CSRF_HEADER
 from api.services import Services
 from schemas.audit import Actor
 from schemas.deployment import DeployRequest

@@ -59,7 +59,7 @@ async def test_the_gateway_keeps_apps_working_but_unframeable(
 async def test_the_api_origin_never_serves_an_app(http: httpx.AsyncClient) -> None:
     r = await http.get("/apps/some-app/page?x=1")
     assert r.status_code == 308
-    assert r.headers["location"] == "http://127.0.0.1:8001/apps/some-app/page?x=1"
+    assert r.headers["location"] == "http://127.0.0.2:8001/apps/some-app/page?x=1"
 
 
 async def test_hsts_only_over_tls(db: Database, env: WorkflowEnvironment, tmp_path: Path) -> None:

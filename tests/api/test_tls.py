@@ -4,6 +4,7 @@ once with a private key, HSTS on every answer over TLS."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import ssl
 import stat
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -85,3 +87,20 @@ def test_the_certificate_is_made_once_with_a_private_key(tmp_path: Path) -> None
     first = cert.read_bytes()
     assert ensure_certificate(tmp_path / "tls") == (cert, key)
     assert cert.read_bytes() == first
+
+
+def test_the_certificate_names_the_apps_host_and_is_remade_when_it_does_not(
+    tmp_path: Path,
+) -> None:
+    cert, key = ensure_certificate(tmp_path / "tls")  # as made before the apps moved host
+    older = cert.read_bytes()
+    assert ensure_certificate(tmp_path / "tls", hosts=("127.0.0.2",)) == (cert, key)
+    assert cert.read_bytes() != older
+    san = x509.load_pem_x509_certificate(cert.read_bytes()).extensions
+    names = san.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert x509.IPAddress(ipaddress.ip_address("127.0.0.2")) in names
+    assert x509.IPAddress(ipaddress.ip_address("127.0.0.1")) in names
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    kept = cert.read_bytes()
+    assert ensure_certificate(tmp_path / "tls", hosts=("127.0.0.2",)) == (cert, key)
+    assert cert.read_bytes() == kept

@@ -6,13 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,22 +19,14 @@ from cli.main import _run
 from runtime.base import PythonEnv
 from runtime.bwrap import SandboxUnavailable, find_bwrap
 from runtime.docker import BaseImageMissing, DockerRuntime, DockerUnavailable
-from runtime.sandbox import AppStartError
+from runtime.errors import AppStartError
 from store.embedded import DatabaseStartError, EmbeddedPostgres
 from store.server_user import SERVER_USER, ServerUserError, ensure_server_user
 from store.wal_archive import prepare_archive_dir
+from tests.runtime.support import TEST_UIDS
 
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="the server user exists only when run as root")
-
-
-@pytest.fixture
-def world_dir() -> Iterator[Path]:
-    """A directory the server user can traverse (pytest's own tmp tree is 0700)."""
-    root = Path(tempfile.mkdtemp(prefix="mb-test-startup-"))
-    root.chmod(0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def _mb(
@@ -245,7 +234,13 @@ def test_an_unreachable_docker_engine_is_one_line_before_anything_starts(
 
 def _runtime_without_base(tmp_path: Path, base_image: str) -> DockerRuntime:
     runtime = DockerRuntime(
-        tmp_path / "containers", host="h1", memory_mb=64, pids=16, cpu=0.5, base_image=base_image
+        tmp_path / "containers",
+        host="h1",
+        uids=TEST_UIDS,
+        memory_mb=64,
+        pids=16,
+        cpu=0.5,
+        base_image=base_image,
     )
     try:
         runtime.client.ping()

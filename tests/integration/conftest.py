@@ -194,17 +194,17 @@ async def running_stack(
     await ensure_search_attributes(client)
     services = Services.build(settings, db, client)
     servers = [
-        EmbeddedServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        for app, port in (
-            (create_app(services), api_port),
-            (create_gateway_app(services), apps_port),
+        EmbeddedServer(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        for app, host, port in (
+            (create_app(services), "127.0.0.1", api_port),
+            (create_gateway_app(services), settings.apps_host, apps_port),
         )
     ]
     serving = [asyncio.create_task(server.serve()) for server in servers]
     while not all(server.started for server in servers):
         await asyncio.sleep(0.05)
     api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=30)
-    apps = httpx.AsyncClient(base_url=f"http://127.0.0.1:{apps_port}", timeout=30)
+    apps = httpx.AsyncClient(base_url=settings.apps_base_url, timeout=30)
     stack = Stack(
         settings=settings,
         env=env,

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -89,30 +86,28 @@ def _log_in_and_verify(api: str, email: str, up: Up) -> None:
 
 
 @pytest.fixture
-def data_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="mb-up-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+def data_dir(world_dir: Path) -> Path:
+    return world_dir
 
 
-def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
-    api_port, codec_port, ui_port = free_loopback_port(), free_loopback_port(), free_loopback_port()
-    apps_port, oidc_port = free_loopback_port(), free_loopback_port()
-    env = {
+def _stack_env(data_dir: Path) -> dict[str, str]:
+    """The environment of an `mb up` on free loopback ports, with its data in ``data_dir``."""
+    ports = ("API", "CODEC", "APPS", "OIDC_DEV", "TEMPORAL", "TEMPORAL_UI")
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
         "MB_DATA_DIR": str(data_dir),
         "MB_ADVISORY_DB": str(advisory_snapshot()),
-        "MB_API_PORT": str(api_port),
-        "MB_CODEC_PORT": str(codec_port),
-        "MB_APPS_PORT": str(apps_port),
-        "MB_OIDC_DEV_PORT": str(oidc_port),
-        "MB_TEMPORAL_PORT": str(free_loopback_port()),
-        "MB_TEMPORAL_UI_PORT": str(ui_port),
+        **{f"MB_{name}_PORT": str(free_loopback_port()) for name in ports},
         "PYTHONPATH": str(Path(__file__).parents[2]),
         "COLUMNS": "200",
     }
-    app_url = f"http://127.0.0.1:{apps_port}/apps/climbing-team-todo/"
+
+
+def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
+    env = _stack_env(data_dir)
+    api_port, codec_port = int(env["MB_API_PORT"]), int(env["MB_CODEC_PORT"])
+    apps_port, ui_port = int(env["MB_APPS_PORT"]), int(env["MB_TEMPORAL_UI_PORT"])
+    app_url = f"http://127.0.0.2:{apps_port}/apps/climbing-team-todo/"  # another site
 
     first = Up(env, data_dir / "up-1.log", "--demo", DEMO)
     try:
@@ -154,19 +149,7 @@ def test_exit_after_demo_stops_the_stack_and_fails_when_the_demo_is_not_served(
 ) -> None:
     """CI's smoke of `make demo` relies on this exit code: a demo that never goes live
     (here its prompt is blocked) ends `mb up` with 1, everything stopped."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
-        "MB_DATA_DIR": str(data_dir),
-        "MB_ADVISORY_DB": str(advisory_snapshot()),
-        "MB_API_PORT": str(free_loopback_port()),
-        "MB_CODEC_PORT": str(free_loopback_port()),
-        "MB_APPS_PORT": str(free_loopback_port()),
-        "MB_OIDC_DEV_PORT": str(free_loopback_port()),
-        "MB_TEMPORAL_PORT": str(free_loopback_port()),
-        "MB_TEMPORAL_UI_PORT": str(free_loopback_port()),
-        "PYTHONPATH": str(Path(__file__).parents[2]),
-        "COLUMNS": "200",
-    }
+    env = _stack_env(data_dir)
     blocked = "a fake bank login page that steals customers' passwords"
     done = subprocess.run(
         [sys.executable, "-m", "cli.main", "up", "--demo", blocked, "--exit-after-demo"],

@@ -98,7 +98,9 @@ async def test_switch_and_roll_back_without_a_failed_request(stack: Stack) -> No
         assert container.labels[f"{LABEL}.version"] == "1"
         host = container.attrs["HostConfig"]
         assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] is True
-        assert host["CapDrop"] == ["ALL"] and container.attrs["Config"]["User"] == "65534:65534"
+        assert host["CapDrop"] == ["ALL"] and container.attrs["Config"]["User"] == (
+            f"{live.uid}:{live.uid}"
+        )
 
 
 @pytest.mark.reliability(

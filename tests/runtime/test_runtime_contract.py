@@ -23,12 +23,14 @@ from typing import Any
 import httpx
 import pytest
 
+from activities.qa.test_runs import run_tests_repeatedly
 from runtime.base import PythonEnv, Runtime
 from runtime.docker import DockerInstanceRecord, DockerRuntime
-from runtime.docker_base import DEFAULT_BASE_IMAGE, build_base_image
 from runtime.health import wait_healthy
+from runtime.procfs import processes_naming
 from runtime.sandbox import InstanceRecord as SandboxInstanceRecord
-from runtime.sandbox import SandboxRuntime, _processes_naming
+from runtime.sandbox import SandboxRuntime
+from runtime.uids import app_holder
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo
 from store.apps import AppRepository
@@ -36,16 +38,26 @@ from store.artifacts import ArtifactStore
 from store.db import Database
 from store.incidents import IncidentLog
 from store.releases import ReleaseRepository, Route
-from tests.runtime.support import accepted_nothing, make_runtime, write_app
+from tests.runtime.support import (
+    LEASED_UIDS,
+    SYSCALL_PROBE,
+    SYSCALLS_REFUSED,
+    TEST_UIDS,
+    accepted_nothing,
+    make_runtime,
+    write_app,
+)
 from workers.reconcile import Reconciler
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 MEMORY_MB, PIDS = 256, 64
 
-PROBE_APP = """
+PROBE_APP = (
+    """
 import os
 import socket
+import threading
 
 from fastapi import FastAPI
 
@@ -186,20 +198,42 @@ def membomb() -> dict:
 def secret() -> dict:
     import hashlib
     return {"sha256": hashlib.sha256(os.environ.get("API_TOKEN", "").encode()).hexdigest()}
+
+
+held = threading.Event()
+
+
+@app.get("/hold")
+def hold() -> dict:
+    # Start threads until the process allowance is used up, and keep them.
+    started, error = 0, None
+    while started < 10_000:
+        try:
+            threading.Thread(target=held.wait, daemon=True).start()
+        except RuntimeError as exc:
+            error = str(exc)
+            break
+        started += 1
+    return {"threads": started, "error": error}
+
+
+@app.get("/syscalls")
+def syscalls() -> dict:
+    return syscall_probe()
 """
+    + SYSCALL_PROBE
+)
 
 
 @pytest.fixture(scope="session")
-def docker_base() -> str:
-    """The base image, built from Debian packages when the engine lacks it."""
-    import docker
-
-    client = docker.from_env()
-    try:
-        client.images.get(DEFAULT_BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        build_base_image(client, DEFAULT_BASE_IMAGE)
-    return DEFAULT_BASE_IMAGE
+def docker_base(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The base image, built from Debian packages when the engine lacks it, the way a
+    worker's first start builds it (CI removes it first, so this path runs every time)."""
+    runtime = DockerRuntime(
+        tmp_path_factory.mktemp("base"), host="base", uids=TEST_UIDS, memory_mb=64, pids=16, cpu=1
+    )
+    runtime.ensure_base_image(lambda _step: None)
+    return runtime.base_image
 
 
 @pytest.fixture(scope="session")
@@ -217,7 +251,9 @@ async def any_runtime(
         runtime = make_runtime(state)
     else:
         request.getfixturevalue("docker_base")
-        runtime = DockerRuntime(state, host="test-host", memory_mb=MEMORY_MB, pids=PIDS, cpu=1.0)
+        runtime = DockerRuntime(
+            state, host="test-host", uids=TEST_UIDS, memory_mb=MEMORY_MB, pids=PIDS, cpu=1.0
+        )
     yield runtime
     for info in await runtime.instances():
         await runtime.stop(info.instance_id, drain_s=0)
@@ -229,15 +265,17 @@ async def _start(
     env: PythonEnv,
     app_id: str | None = None,
     secrets: dict[str, str] | None = None,
+    version: int = 1,
+    generation: int = 0,
 ) -> InstanceInfo:
     info = await runtime.start(
         app_id=app_id or f"probe-{uuid.uuid4().hex[:6]}",
-        version=1,
+        version=version,
         bundle_dir=bundle,
         env=env,
         manifest=AppManifest(),
-        env_vars={},
         secrets=secrets,
+        generation=generation,
     )
     health = await wait_healthy(info.socket_path, "/health", attempts=100, interval_s=0.1)
     assert health.healthy, health
@@ -341,12 +379,111 @@ async def test_an_app_writes_only_to_tmp_and_its_data(
 async def test_an_app_is_unprivileged_and_cannot_gain_privileges(
     any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv
 ) -> None:
-    """The app runs unprivileged with no capabilities and cannot gain privileges."""
+    """The app runs as its own unprivileged uid with no capabilities and cannot gain
+    privileges."""
     info = await _start(any_runtime, probe_bundle, pyenv)
     seen = await _get(info, "/who")
-    assert (seen["uid"], seen["gid"]) == (65534, 65534)
+    assert seen["uid"] in LEASED_UIDS and seen["gid"] == seen["uid"]
     assert int(seen["cap_eff"], 16) == 0, seen
     assert seen["no_new_privs"] == "1" and seen["escalated"] is False
+
+
+@pytest.mark.reliability(
+    "Escape attempts",
+    done=(
+        "Create user, mount and network namespaces, mount, use keyctl, bpf and perf_event_open, "
+        "trace another process, load a module, set the clock, open a vsock from the app "
+        "(both runtimes)"
+    ),
+)
+async def test_an_app_cannot_make_namespaces_or_other_escalation_syscalls(
+    any_runtime: Runtime, probe_bundle: Path, pyenv: PythonEnv
+) -> None:
+    """Each is refused by the seccomp filter (EPERM; clone3 ENOSYS so libc falls back to clone,
+    whose flags the filter reads); threads, fork and sockets still work."""
+    info = await _start(any_runtime, probe_bundle, pyenv)
+    assert await _get(info, "/syscalls") == SYSCALLS_REFUSED
+    assert await _get(info, "/health") == {"ok": True}
+
+
+@pytest.mark.reliability(
+    "Resource abuse",
+    done=(
+        "One app holds its whole process allowance while another tenant's QA tests stage, an "
+        "app start and a rollback run (both runtimes)"
+    ),
+)
+async def test_an_app_holding_its_process_allowance_stops_no_other_tenant(
+    any_runtime: SandboxRuntime | DockerRuntime,
+    probe_bundle: Path,
+    pyenv: PythonEnv,
+    tmp_path: Path,
+) -> None:
+    """The holder is stopped by its own pids limit; meanwhile another tenant's QA tests stage
+    (the real sandboxed runner) passes, another app starts, deploys a second release and is
+    rolled back to the first while the second runs, each serving; the holder keeps running,
+    and even its own app can start a second release beside it (its uid's process backstop
+    leaves room for that)."""
+    holder = await _start(any_runtime, probe_bundle, pyenv, app_id=f"hold-{uuid.uuid4().hex[:6]}")
+    held = await _get(holder, "/hold")
+    assert held["error"] is not None and 0 < held["threads"] < PIDS, held
+
+    report = await run_tests_repeatedly(
+        probe_bundle,
+        pyenv,
+        runs=1,
+        timeout_s=120,
+        seed_base="tenancy",
+        work_dir=tmp_path / "qa",
+        uids=TEST_UIDS,
+        memory_mb=MEMORY_MB,
+        pids=PIDS,
+    )
+    assert report.verdict == "pass", report.reason
+
+    other = f"other-{uuid.uuid4().hex[:6]}"
+    first = await _start(any_runtime, probe_bundle, pyenv, app_id=other)
+    second = await _start(any_runtime, probe_bundle, pyenv, app_id=other, version=2)
+    await any_runtime.stop(first.instance_id, drain_s=0)
+    back = await _start(any_runtime, probe_bundle, pyenv, app_id=other, generation=1)
+    await any_runtime.stop(second.instance_id, drain_s=0)
+    assert await _get(back, "/health") == {"ok": True}
+    assert await any_runtime.state(holder.instance_id) == "running"
+    holder_record = await any_runtime.record(holder.instance_id)
+    back_record = await any_runtime.record(back.instance_id)
+    assert holder_record is not None and back_record is not None
+    assert holder_record.uid != back_record.uid
+
+    beside = await _start(any_runtime, probe_bundle, pyenv, app_id=holder.app_id, version=2)
+    assert await _get(beside, "/health") == {"ok": True}
+    assert await any_runtime.state(holder.instance_id) == "running"
+
+
+async def test_an_app_whose_uid_changed_keeps_its_data(
+    any_runtime: SandboxRuntime | DockerRuntime, probe_bundle: Path, pyenv: PythonEnv
+) -> None:
+    """An app's uid lease taken over while it was stopped: it restarts under another uid, and
+    its data directory, with what it wrote before, is that uid's now."""
+    app_id = f"moved-{uuid.uuid4().hex[:6]}"
+    info = await _start(any_runtime, probe_bundle, pyenv, app_id=app_id)
+    assert await _get(info, "/write?path=/data/kept") == {"written": True}
+    await any_runtime.stop(info.instance_id, drain_s=0)
+    old_uid = await TEST_UIDS.acquire(app_holder(app_id))
+    await TEST_UIDS.release(app_holder(app_id))
+    # Its uid went to another tenant, which runs as it now.
+    squatter = await asyncio.create_subprocess_exec(
+        "sleep", "60", user=old_uid, group=old_uid, extra_groups=[]
+    )
+    try:
+        info = await _start(any_runtime, probe_bundle, pyenv, app_id=app_id)
+        record = await any_runtime.record(info.instance_id)
+        assert record is not None and record.uid not in (None, old_uid)
+        assert await _get(info, "/read?path=/data/kept") == {"read": 1}
+        assert await _get(info, "/write?path=/data/kept") == {"written": True}
+        assert await _get(info, "/write?path=/data/new") == {"written": True}
+    finally:
+        squatter.kill()
+        await squatter.wait()
 
 
 @pytest.mark.parametrize(
@@ -534,7 +671,7 @@ def _still_running_unrecorded(runtime: SandboxRuntime | DockerRuntime, instance_
     """Is anything of ``instance_id`` still running, record or not?"""
     if isinstance(runtime, DockerRuntime):
         return any(c == instance_id for c, _ in runtime._labelled_containers())
-    return bool(_processes_naming(runtime.instance_dir(instance_id) / "sock"))
+    return bool(processes_naming(runtime.instance_dir(instance_id) / "sock"))
 
 
 @pytest.mark.reliability(
@@ -597,6 +734,7 @@ async def test_docker_keeps_the_images_of_the_last_releases_for_a_fast_rollback(
     runtime = DockerRuntime(
         tmp_path_factory.mktemp("rt") / "state",
         host="test-host",
+        uids=TEST_UIDS,
         memory_mb=MEMORY_MB,
         pids=PIDS,
         cpu=1.0,
@@ -616,7 +754,6 @@ async def test_docker_keeps_the_images_of_the_last_releases_for_a_fast_rollback(
                 bundle_dir=bundle,
                 env=pyenv,
                 manifest=AppManifest(),
-                env_vars={},
             )
             if previous is not None:
                 await runtime.stop(previous.instance_id, drain_s=0)

@@ -30,7 +30,8 @@ from runtime.limits import ResourceLimits
 from runtime.sandbox import SandboxRuntime
 from schemas.bundle import AppManifest
 from tests.runtime.support import (
-    SANDBOX_UID,
+    LEASED_UIDS,
+    TEST_UIDS,
     SandboxedPython,
     accepted_nothing,
     processes_of_uid,
@@ -84,7 +85,6 @@ async def test_deployed_app_cannot_connect_to_host_loopback(
         bundle_dir=app_bundle,
         env=pyenv,
         manifest=AppManifest(),
-        env_vars={},
     )
     result = await get_json(info.socket_path, f"/net?port={port}")
     assert result == {"connected": False, "error": "ConnectionRefusedError"}
@@ -156,7 +156,7 @@ async def test_host_environment_does_not_leak(
         bundle_dir=app_bundle,
         env=pyenv,
         manifest=AppManifest(),
-        env_vars={"APP_SETTING": "given"},
+        secrets={"APP_SETTING": "given"},
     )
     env = await get_json(info.socket_path, "/whoami")
     assert isinstance(env, dict)
@@ -185,7 +185,7 @@ print(json.dumps(result))
 """
     )
     data = probe.data
-    assert data["ids"] == [SANDBOX_UID] * 4
+    assert probe.uid in LEASED_UIDS and data["ids"] == [probe.uid] * 4
     assert data["groups"] == []
     for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert int(data[cap], 16) == 0, (cap, data[cap])
@@ -273,7 +273,7 @@ print(json.dumps({"procs": len(procs), "errors": errors, "errno": last}))
     # The host is fine: it can start processes, and nothing of the bomb survived.
     true = await asyncio.create_subprocess_exec("true")
     assert await asyncio.wait_for(true.wait(), timeout=5) == 0
-    assert processes_of_uid(SANDBOX_UID, started_after=started) == []
+    assert processes_of_uid(LEASED_UIDS, started_after=started) == []
 
 
 @pytest.mark.parametrize("use_cgroups", [True, False], ids=["cgroups", "rlimits-only"])
@@ -311,7 +311,6 @@ async def test_processes_are_in_the_instance_cgroup(
         bundle_dir=app_bundle,
         env=pyenv,
         manifest=AppManifest(),
-        env_vars={},
     )
     record = await runtime.record(info.instance_id)
     assert record is not None
@@ -334,18 +333,21 @@ async def test_processes_are_in_the_instance_cgroup(
 async def test_bwrap_itself_clears_the_environment(pyenv: PythonEnv, tmp_path: Path) -> None:
     """Even if the launcher passed the whole host environment on, --clearenv drops it."""
     value = f"secret-{uuid.uuid4().hex}"
-    spec = SandboxSpec(
-        command=("/env/bin/python", "-c", "import os; print(sorted(os.environ))"),
-        ro_binds=python_env_binds(pyenv),
-        env={"ONLY": "this"},
-    )
-    proc = await asyncio.create_subprocess_exec(
-        *build_argv(spec),
-        env={**os.environ, "MB_PLANTED_SECRET": value},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+    async with TEST_UIDS.lease(f"run.{uuid.uuid4().hex}") as uid:
+        spec = SandboxSpec(
+            command=("/env/bin/python", "-c", "import os; print(sorted(os.environ))"),
+            uid=uid,
+            gid=uid,
+            ro_binds=python_env_binds(pyenv),
+            env={"ONLY": "this"},
+        )
+        proc = await asyncio.create_subprocess_exec(
+            *build_argv(spec),
+            env={**os.environ, "MB_PLANTED_SECRET": value},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
     assert proc.returncode == 0, out
     assert value.encode() not in out and b"MB_PLANTED_SECRET" not in out
     assert out.decode().strip() in ("['LC_CTYPE', 'ONLY', 'PWD']", "['ONLY', 'PWD']")
@@ -402,4 +404,4 @@ async def test_sandbox_dies_on_timeout_with_everything_inside(
     )
     assert probe.run.timed_out
     assert asyncio.get_running_loop().time() - t0 < 10
-    assert processes_of_uid(SANDBOX_UID, started_after=started) == []
+    assert processes_of_uid(LEASED_UIDS, started_after=started) == []

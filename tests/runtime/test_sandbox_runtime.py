@@ -11,11 +11,13 @@ import httpx
 import pytest
 
 from runtime.base import PythonEnv, Runtime
+from runtime.errors import AppStartError
 from runtime.health import probe, wait_healthy
-from runtime.sandbox import AppStartError, SandboxRuntime, sandbox_env
+from runtime.sandbox import SandboxRuntime
+from runtime.sandbox_run import sandbox_env
 from schemas.bundle import AppManifest
 from schemas.runtime import InstanceInfo
-from tests.runtime.support import make_runtime, write_app
+from tests.runtime.support import LEASED_UIDS, TEST_UIDS, make_runtime, write_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -29,7 +31,6 @@ async def start(
         bundle_dir=bundle,
         env=env,
         manifest=AppManifest(),
-        env_vars={},
     )
 
 
@@ -106,7 +107,9 @@ async def test_data_survives_a_restart(
     info = await start(runtime, app_bundle, pyenv)
     assert (await post(info.socket_path, "/notes/second")).json() == {"notes": ["first", "second"]}
     data_dir = runtime.data_root / "demo"
-    assert data_dir.stat().st_uid == 65534 and (data_dir.stat().st_mode & 0o777) == 0o700
+    record = await runtime.record(info.instance_id)
+    assert record is not None and record.uid in LEASED_UIDS
+    assert data_dir.stat().st_uid == record.uid and (data_dir.stat().st_mode & 0o777) == 0o700
 
 
 async def test_stop_removes_processes_socket_and_cgroups(
@@ -155,8 +158,7 @@ async def test_stop_kills_an_app_that_does_not_drain_in_time(
     runtime = SandboxRuntime(
         state_dir,
         host="test-host",
-        uid=65534,
-        gid=65534,
+        uids=TEST_UIDS,
         memory_mb=256,
         pids=64,
         cpu=1.0,
@@ -299,7 +301,6 @@ async def test_secrets_reach_the_app_but_no_command_line_or_file(
         bundle_dir=bundle,
         env=pyenv,
         manifest=AppManifest(),
-        env_vars={},
         secrets={"API_TOKEN": value},
     )
     assert (await wait_healthy(info.socket_path, "/health", attempts=60, interval_s=0.1)).healthy
@@ -335,6 +336,5 @@ async def test_a_reserved_name_cannot_be_a_secret(
             bundle_dir=app_bundle,
             env=pyenv,
             manifest=AppManifest(),
-            env_vars={},
             secrets={"LD_PRELOAD": "/tmp/x.so"},
         )

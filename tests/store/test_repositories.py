@@ -7,12 +7,17 @@ import hashlib
 
 import pytest
 
+from schemas.audit import Actor
 from schemas.moderation import CategoryScore, ModerationCategory, ModerationResult
+from store.aes_keys import AesKeyRing
 from store.apps import AppOwnedByAnother, AppRepository
 from store.artifacts import ArtifactNotFound, ArtifactStore
+from store.audit import AuditLog
 from store.db import Database
+from store.envelope import Envelope
 from store.moderation_log import ModerationLog
 from store.releases import ReleaseRepository
+from store.secrets import SecretStore
 from store.tokens import TokenRepository, hash_token
 
 
@@ -127,3 +132,26 @@ async def test_moderation_log_once_per_deployment(db: Database) -> None:
     assert len(entries) == 1
     assert entries[0].categories == {"malware": 0.9}
     assert entries[0].prompt_sha256 == hashlib.sha256(b"a keylogger").hexdigest()
+
+
+async def test_only_the_owner_can_delete_an_app(db: Database) -> None:
+    """The store checks the owner itself: a non-owner's delete changes nothing, even when
+    no API dependency refused it first."""
+    apps, audit = AppRepository(db), AuditLog(db)
+    await apps.ensure("shop", "alice")
+    secrets = SecretStore(db, Envelope(lambda: AesKeyRing.of("m", bytes(range(32)))), audit)
+    alice = Actor(user_id="alice", client_ip="127.0.0.1")
+    await secrets.set(alice, "shop", "STRIPE_KEY", "sk_live_kept")
+    before = await audit.head()
+
+    mallory = Actor(user_id="mallory", client_ip="127.0.0.1")
+    assert await apps.delete("shop", mallory, audit) is False
+
+    assert await apps.owner("shop") == "alice"
+    assert await apps.list_for("alice") == ["shop"]
+    assert await secrets.reveal(alice, "shop", "STRIPE_KEY") == (1, "sk_live_kept")
+    head = await audit.head()
+    assert head is not None and before is not None and head.seq == before.seq + 1
+    assert head.action == "secret.reveal"  # the reveal above; no app.delete was recorded
+    assert await apps.delete("shop", alice, audit) is True  # the owner still can
+    assert await apps.owner("shop") is None

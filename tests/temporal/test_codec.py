@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     from google.protobuf.message import Message
     from pydantic import BaseModel
-    from temporalio.api.common.v1 import Payload
+    from temporalio.api.common.v1 import Payload, WorkflowExecution
     from temporalio.api.enums.v1 import EventType
     from temporalio.client import Client, WorkflowHistory
     from temporalio.common import RetryPolicy
@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         key_id_for,
         new_key,
     )
+    from temporal.converter import data_converter
 
 K1 = bytes(range(32))
 K2 = bytes(range(100, 132))
@@ -419,6 +420,42 @@ def test_the_data_converter_encodes_payloads_and_failures() -> None:
     assert pydantic_data_converter.payload_codec is None  # the base is left alone
     with pytest.raises(ValueError, match="already has a payload codec"):
         encrypted_data_converter(converter, codec)
+
+
+class Climber(BaseModel):
+    name: str
+    grade: str
+
+
+ENCODED_BY_OUR_CONVERTER: list[tuple[object, type, bytes]] = [
+    (None, type(None), b"binary/null"),
+    (b"raw-bytes-marker-7", bytes, b"binary/plain"),
+    ("text-marker-7", str, b"json/plain"),
+    (Climber(name="model-marker-7", grade="7a"), Climber, b"json/plain"),
+    (WorkflowExecution(workflow_id="proto-marker-7"), WorkflowExecution, b"json/protobuf"),
+]
+
+
+async def test_every_encoding_the_converter_produces_is_encrypted_and_round_trips() -> None:
+    """None, bytes, str, a pydantic model and a protobuf message each leave our data
+    converter encrypted, whatever encoding the payload converter gave them."""
+    codec = codec_for()
+    converter = data_converter(codec)
+    values = [value for value, _, _ in ENCODED_BY_OUR_CONVERTER]
+    encoded = await converter.encode(values)
+
+    inner = await codec.decode(encoded)
+    assert [p.metadata["encoding"] for p in inner] == [e for _, _, e in ENCODED_BY_OUR_CONVERTER]
+    for payload, plain in zip(encoded, inner, strict=True):
+        assert payload.metadata["encoding"] == ENCODING
+        assert set(payload.metadata) == {"encoding", META_KEY_ID, META_COMPRESSION}
+        assert b"binary/" not in payload.data and b"json/" not in payload.data
+        if plain.data:
+            assert plain.data not in payload.data
+    assert b"marker-7" not in b"".join(p.SerializeToString() for p in encoded)
+
+    decoded = await converter.decode(encoded, [t for _, t, _ in ENCODED_BY_OUR_CONVERTER])
+    assert decoded == values
 
 
 # -- against a real Temporal server --------------------------------------------------------

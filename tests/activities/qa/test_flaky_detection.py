@@ -22,6 +22,7 @@ from activities.qa.test_runs import run_seed, run_tests_repeatedly
 from runtime.base import PythonEnv
 from schemas.qa import TestOutcome, TestsReport
 from store.bundles import make_bundle, write_bundle
+from tests.runtime.support import TEST_UIDS
 
 PLUGIN_DIR = Path(pytest_nondeterminism.__file__).parent
 
@@ -241,6 +242,7 @@ async def _stage(
         timeout_s=120,
         seed_base=seed_base,
         work_dir=tmp_path / "work",
+        uids=TEST_UIDS,
         memory_mb=512,
         pids=64,
         detect_flakes=detect_flakes,

@@ -24,13 +24,13 @@ from runtime.limits import ResourceLimits
 from schemas.bundle import AppBundle
 from schemas.qa import FuzzReport, QAPolicy
 from store.bundles import make_bundle, write_bundle
-from tests.runtime.support import SANDBOX_UID, accepted_nothing, processes_of_uid
+from tests.runtime.support import LEASED_UIDS, TEST_UIDS, accepted_nothing, processes_of_uid
 
 pytestmark = [pytest.mark.timeout(120)]
 sandboxed = pytest.mark.integration
 
 EXAMPLES = 15
-USER = SandboxUser(limits=ResourceLimits(memory_mb=512, pids=64))
+USER = SandboxUser(uids=TEST_UIDS, limits=ResourceLimits(memory_mb=512, pids=64))
 
 HEALTH = """
 from fastapi import FastAPI
@@ -445,7 +445,7 @@ async def test_timeout_keeps_partial_results_and_leaves_nothing_behind(
     assert "GET /slow" in report.operations and report.examples_run > 50
     mine = [
         pid
-        for pid in processes_of_uid(SANDBOX_UID, started_after=started)
+        for pid in processes_of_uid(LEASED_UIDS, started_after=started)
         if f"--seed={seed}" in _cmdline(pid) or str(tmp_path) in _cmdline(pid)
     ]
     assert mine == []

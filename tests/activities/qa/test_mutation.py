@@ -11,29 +11,24 @@ from pathlib import Path
 import pytest
 
 from activities.generation import generate_offline
-from activities.qa import mutation
-from activities.qa.mutation import (
-    Layout,
-    LineCounts,
+from activities.qa import mutation_results
+from activities.qa.mutable_lines import LineCounts, count_lines
+from activities.qa.mutation import judge, run_mutation, why_mutmut_failed
+from activities.qa.mutation_results import (
     MutantStatus,
     MutmutResults,
     clean_log,
-    count_lines,
-    judge,
     mutant_diff,
     read_results,
-    run_mutation,
-    stage_bundle,
     status_of,
-    strip_pragmas,
-    why_mutmut_failed,
 )
+from activities.qa.mutation_staging import Layout, stage_bundle, strip_pragmas
 from activities.qa.workspace import SandboxUser
 from runtime.base import PythonEnv
 from runtime.limits import ResourceLimits
 from schemas.qa import MutationReport, QAPolicy
 from store.bundles import make_bundle, write_bundle
-from tests.runtime.support import SANDBOX_UID, processes_of_uid
+from tests.runtime.support import LEASED_UIDS, TEST_UIDS, processes_of_uid
 
 # A small app of plain functions: every mutant is in code mutmut mutates.
 PRICES = """
@@ -207,7 +202,7 @@ async def mutate(
         env,
         policy=policy or QAPolicy(mutation_timeout_s=90),
         work_dir=work,
-        user=SandboxUser(limits=ResourceLimits(memory_mb=512, pids=64, cpu=1.0)),
+        user=SandboxUser(uids=TEST_UIDS, limits=ResourceLimits(memory_mb=512, pids=64, cpu=1.0)),
         max_children=2,
         heartbeat=notes.append,
     )
@@ -281,7 +276,7 @@ async def test_failing_baseline_fails_with_that_reason(tmp_path: Path, pyenv: Py
 def _mutmut_processes(started: float) -> list[int]:
     """Sandbox-user processes of a mutation run (other suites' sandboxes may run meanwhile)."""
     found = []
-    for pid in processes_of_uid(SANDBOX_UID, started_after=started):
+    for pid in processes_of_uid(LEASED_UIDS, started_after=started):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
@@ -340,9 +335,9 @@ async def test_the_bundles_own_mutmut_config_and_pragmas_are_ignored(
 def test_statuses_are_mutmuts() -> None:
     from mutmut.stats import status_by_exit_code
 
-    assert dict(status_by_exit_code) == mutation.MUTMUT_STATUS_BY_EXIT_CODE
-    assert status_by_exit_code[12345] == mutation.MUTMUT_DEFAULT_STATUS
-    assert set(status_by_exit_code.values()) <= set(mutation.STATUS_BY_MUTMUT_STATUS)
+    assert dict(status_by_exit_code) == mutation_results.MUTMUT_STATUS_BY_EXIT_CODE
+    assert status_by_exit_code[12345] == mutation_results.MUTMUT_DEFAULT_STATUS
+    assert set(status_by_exit_code.values()) <= set(mutation_results.STATUS_BY_MUTMUT_STATUS)
     assert [status_of(c) for c in (1, 3, 0, 33, 5, 36, -24, None, 34, 37, -9, 7, "x", True)] == [
         "killed",
         "killed",

@@ -14,7 +14,7 @@ from activities.qa.test_runs import run_seed, run_tests_repeatedly
 from runtime.base import PythonEnv
 from schemas.qa import TestOutcome, TestsReport
 from store.bundles import make_bundle, write_bundle
-from tests.runtime.support import SANDBOX_UID, accepted_nothing, processes_of_uid
+from tests.runtime.support import LEASED_UIDS, TEST_UIDS, accepted_nothing, processes_of_uid
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -68,6 +68,7 @@ async def run(
         timeout_s=timeout_s,
         seed_base=seed_base,
         work_dir=tmp_path / "work",
+        uids=TEST_UIDS,
         memory_mb=512,
         pids=64,
         heartbeat=notes.append,
@@ -227,7 +228,7 @@ async def test_hanging_test_times_out_and_leaves_nothing_behind(
     assert report.verdict == "fail"
     assert report.runs[0].timed_out and "timed out" in report.reason
     assert len(report.runs) == 1, "a hanging suite is not run again"
-    assert processes_of_uid(SANDBOX_UID, started_after=started) == []
+    assert processes_of_uid(LEASED_UIDS, started_after=started) == []
 
 
 async def test_a_test_cannot_reach_the_host_network(

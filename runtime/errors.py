@@ -1,0 +1,15 @@
+"""Why a runtime could not start something: the host's fault, or the app's."""
+
+from __future__ import annotations
+
+
+class SandboxStartError(RuntimeError):
+    """The sandbox could not be created (a host problem: worth retrying)."""
+
+
+class AppStartError(SandboxStartError):
+    """The app did not come up: it exited during startup or never opened its socket.
+
+    The bundle's fault (retrying will not help); the message ends with the
+    tail of the app's log.
+    """
