@@ -142,7 +142,8 @@ def test_a_lost_data_directory_is_rebuilt_from_backup_and_escrow(site: Path) -> 
     second = Up(env, site / "up-2.log")
     try:
         second.wait_for("Press Ctrl-C", within=300)
-        page = httpx.get(f"http://127.0.0.1:{env['MB_APPS_PORT']}/apps/{APP}/", timeout=30)
+        apps = Settings(apps_port=int(env["MB_APPS_PORT"])).apps_base_url
+        page = httpx.get(f"{apps}/apps/{APP}/", timeout=30)
         assert page.status_code == 200, second.output()[-4000:]
         assert "Climbing Team Todo" in page.text
         assert _mb(env, "secrets", "reveal", APP, "TEAM_TOKEN").strip() == "value-2"
