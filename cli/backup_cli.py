@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -68,15 +69,19 @@ async def backup_now(settings: Settings) -> BackupRunResult:
         )
     except WorkflowAlreadyStartedError:
         raise CommandError("a backup started by hand is running; wait for it") from None
-    result: BackupRunResult = await handle.result()
+    try:
+        result: BackupRunResult = await handle.result()
+    except WorkflowFailureError as err:  # the reason is the activity's or the alert's
+        raise CommandError(f"the backup failed: {err.cause or err}") from None
     return result
 
 
 async def restore(
-    settings: Settings, to: datetime, into: Path, checks: Sequence[str]
+    settings: Settings, to: datetime, into: Path, checks: Sequence[str], *, primary: bool = False
 ) -> RestoreResult:
     """Recover the database as of ``to`` into the empty directory ``into``, verified
-    (pg_verifybackup, WAL continuity) and test-started; ``checks`` run on it."""
+    (pg_verifybackup, WAL continuity) and test-started; ``checks`` run on it. With
+    ``primary`` the result replaces a lost server and archives once started."""
     if to.tzinfo is None:
         raise CommandError("--to needs a time zone, e.g. 2026-11-29T14:05:00+00:00")
     found = catalog(settings)
@@ -89,6 +94,7 @@ async def restore(
             found.binaries,
             check_sql=list(checks) or DEFAULT_CHECKS,
             dbname=_dbname(settings),
+            primary=primary,
         )
     except BackupError as err:
         raise CommandError(str(err)) from None

@@ -48,6 +48,7 @@ from store.audit import AuditLog
 from store.bundle_cache import BundleCache
 from store.bundles import bundle_hash, load_bundle_dir, write_bundle
 from store.db import Database
+from store.key_escrow import backup_escrow_lock, drill_escrow_lock
 from store.key_rings import codec_key_ring, master_key_ring
 from store.qa_policy_overrides import QAPolicyOverrides
 from store.qa_reports import QAReportRepository
@@ -474,6 +475,9 @@ async def create_token(settings: Settings, user: str, ttl_s: float | None = None
 
 
 def check_keys(settings: Settings) -> None:
-    """Refuse to start on a malformed, truncated or unsafely stored key (never printed)."""
+    """Refuse to start on a malformed, truncated or unsafely stored key (never printed),
+    or on an escrow configuration that would fail the first backup."""
     master_key_ring(settings)
     codec_key_ring(settings)
+    backup_escrow_lock(settings)
+    drill_escrow_lock(settings)

@@ -31,7 +31,7 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli import backup_cli, commands, keys_cli, operator_cli, qa_policy_cli, secrets_cli
+from cli import backup_cli, commands, escrow_cli, keys_cli, operator_cli, qa_policy_cli, secrets_cli
 from cli.endpoints import StackNotRunning
 from runtime.bwrap import SandboxUnavailable
 from runtime.docker_base import BaseImageError
@@ -672,13 +672,16 @@ def restore(
     check: Annotated[
         list[str] | None, typer.Option("--check", help="a query to run on the result")
     ] = None,
+    primary: Annotated[
+        bool, typer.Option(help="the result replaces a lost server: it archives once started")
+    ] = False,
 ) -> None:
     """Point-in-time recovery: the newest base backup before TIMESTAMP plus the archived
     WAL, replayed to TIMESTAMP into DIR, verified and test-started (the live database is
     not touched; start a server on DIR to use it)."""
 
     async def main() -> int:
-        result = await backup_cli.restore(_settings(), to, into, check or [])
+        result = await backup_cli.restore(_settings(), to, into, check or [], primary=primary)
         console.print(
             f"restored backup {result.backup_id} to {result.target.isoformat()} into {into}"
             f" in {result.elapsed_s:.1f} s (last transaction {result.recovered_to})"
@@ -1093,6 +1096,8 @@ def keys_status(as_json: JsonFlag = False) -> None:
 
     _run(main())
 
+
+escrow_cli.add_commands(keys_app, _run, _settings)
 
 if __name__ == "__main__":
     main()

@@ -17,6 +17,7 @@ Rule = Literal[
     "wal_archive_failing",
     "backup_failed",
     "restore_drill_failed",
+    "mail_given_up",
 ]
 
 

@@ -27,6 +27,7 @@ class AuditAction(StrEnum):
     SECRET_INJECT = "secret.inject"
     KEY_ROTATE = "key.rotate"
     KEY_RETIRE = "key.retire"
+    KEY_ESCROW_EXPORT = "key.escrow.export"
     PAYLOAD_DECODE = "payload.decode"
     AUDIT_READ = "audit.read"
     ACCESS_DENIED = "access.denied"  # an owner check refused another user's object

@@ -31,6 +31,9 @@ class BaseBackup(BaseModel):
     wal_segment_size: int = Field(description="bytes per WAL segment of the cluster")
     size_bytes: int
     tool_version: str = Field(description="pg_basebackup --version")
+    escrow_sha256: str | None = Field(
+        default=None, description="the encrypted key escrow beside it (keys.age), if any"
+    )
 
 
 class BackupProgress(BaseModel):
@@ -102,9 +105,31 @@ class RestoreResult(BaseModel):
     )
 
 
+class UsabilityCheck(BaseModel):
+    """What a drill opened in the restored copy, with the restored keys."""
+
+    keys_from: Literal["escrow", "live"] = Field(
+        description="the backup's escrow, or the worker's own keys when it cannot open one"
+    )
+    canary_secret: bool = Field(description="the canary secret revealed to its recorded hash")
+    canary_audited: bool = Field(description="that reveal is in the copy's audit log")
+    canary_payload: bool = Field(description="the canary payload decoded with the payload keys")
+    canary_signature: bool = Field(description="its evidence signature verified")
+    release_evidence: str | None = Field(
+        default=None, description="the newest release whose evidence verified (app vN)"
+    )
+    problems: list[str] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Everything opened."""
+        return not self.problems
+
+
 class DrillResult(BaseModel):
-    """A restore drill: the newest backup plus the archived WAL, restored to the moment
-    the drill began, started and queried, then thrown away."""
+    """A restore drill: the newest backup plus the archived WAL (and its key escrow),
+    restored to the moment the drill began, started, queried and opened, then thrown
+    away."""
 
     backup_id: str
     ok: bool
@@ -113,6 +138,9 @@ class DrillResult(BaseModel):
     elapsed_s: float
     rows: dict[str, int] = Field(default_factory=dict, description="rows per checked table")
     problem: str | None = None
+    usable: UsabilityCheck | None = Field(
+        default=None, description="what was opened in the copy (None: not checked)"
+    )
 
 
 class BackupRunInput(BaseModel):

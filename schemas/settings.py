@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.anomalies import Thresholds
+from schemas.mail import MailRetryPolicy
 from schemas.qa import QAPolicy
 
 
@@ -92,6 +93,14 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     mail_from: str = Field(default="MicroBuilder <noreply@microbuilder.invalid>")
+    mail_delivery_every_s: int = Field(
+        default=60, ge=5, description="how often the schedule delivers due mail"
+    )
+    mail_retry_initial_s: float = Field(default=60.0, ge=0, description="first retry's delay")
+    mail_retry_max_s: float = Field(default=3600.0, ge=0, description="longest retry delay")
+    mail_retry_budget_s: float = Field(
+        default=24 * 3600.0, ge=0, description="a mail still failing after this is given up"
+    )
 
     # Anomaly detection (a Temporal Schedule over the audit and moderation logs)
     anomaly_scan_every_s: int = Field(default=300, ge=10)
@@ -114,6 +123,19 @@ class Settings(BaseSettings):
     backup_keep: int = Field(default=7, ge=1, description="base backups kept (and their WAL)")
     pg_bindir: Path | None = Field(
         default=None, description="PostgreSQL client binaries (default: the embedded ones)"
+    )
+    escrow_recipients: str = Field(
+        default="",
+        description="age X25519 recipients (age1..., comma-separated): each base backup"
+        " keeps the key ring encrypted to them",
+    )
+    escrow_passphrase_file: Path | None = Field(
+        default=None,
+        description="or: a file (0600) whose passphrase encrypts each backup's key escrow",
+    )
+    escrow_identity_file: Path | None = Field(
+        default=None,
+        description="an age identity file the restore drill opens recipient escrows with",
     )
 
     # Error monitoring (off unless a DSN is set)
@@ -307,6 +329,16 @@ class Settings(BaseSettings):
             secret_reads=self.anomaly_secret_reads,
             rate_limited_minutes=self.anomaly_rate_limited_minutes,
             failed_deployments=self.anomaly_failed_deployments,
+        )
+
+    @property
+    def mail_retry_policy(self) -> MailRetryPolicy:
+        """Backoff and budget of mail delivery; a claim outlasts several SMTP timeouts."""
+        return MailRetryPolicy(
+            initial_s=self.mail_retry_initial_s,
+            max_s=self.mail_retry_max_s,
+            budget_s=self.mail_retry_budget_s,
+            lease_s=max(120.0, 6 * self.smtp_timeout_s),
         )
 
     @property

@@ -4,6 +4,7 @@ Layout of ``backup_dir``::
 
     wal/                      archived WAL segments (the server writes them)
     base/<id>/data/           pg_basebackup -Fp -X stream output, with backup_manifest
+    base/<id>/keys.age        the encrypted key escrow taken with it (when configured)
     base/<id>/backup.json     written last and atomically: without it, incomplete
 """
 
@@ -13,6 +14,7 @@ import asyncio
 import builtins
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -52,6 +54,7 @@ _LABEL_TIMELINE = re.compile(r"START TIMELINE: (\d+)")
 _SEGMENT_SIZE = re.compile(r"Bytes per WAL segment:\s+(\d+)")
 _LOCK_FILE = ".taking"
 _META_FILE = "backup.json"
+ESCROW_FILE = "keys.age"
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,15 @@ def _write_atomically(path: Path, text: str) -> None:
     fsync_dir(path.parent)
 
 
+def _write_private(path: Path, data: bytes) -> None:
+    """A new file readable by its owner only, fsynced."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
 def _tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
@@ -136,6 +148,17 @@ class BackupCatalog:
             raise BackupError(f"not a backup id: {backup_id!r}")
         return self.base_dir / backup_id
 
+    def escrow(self, backup_id: str) -> bytes | None:
+        """The key escrow kept with a backup, if it has one and it is intact."""
+        backup = self.get(backup_id)
+        path = self._backup_path(backup_id) / ESCROW_FILE
+        if backup.escrow_sha256 is None or not path.is_file():
+            return None
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != backup.escrow_sha256:
+            raise BackupError(f"backup {backup_id}: {ESCROW_FILE} is not the file recorded")
+        return data
+
     def record_drill(self, drill: DrillResult) -> None:
         """Keep a restore drill's result beside its backup (``drill.json``)."""
         path = self._backup_path(drill.backup_id) / _DRILL_FILE
@@ -157,11 +180,14 @@ class BackupCatalog:
         progress: ProgressCallback | None = None,
         progress_interval: float = 5.0,
         timeout_s: float = 6 * 3600.0,
+        escrow: bytes | None = None,
     ) -> BaseBackup:
         """Run pg_basebackup against ``conninfo`` and record the backup.
 
         ``progress`` is called every ``progress_interval`` seconds while it runs
-        (and once at the end). On any failure the partial directory is removed.
+        (and once at the end); ``escrow`` (an encrypted key escrow) is kept beside
+        it before the backup counts as complete. On any failure the partial
+        directory is removed.
         """
         self.base_dir.mkdir(parents=True, exist_ok=True)
         started_at, server_version = await _server_now(conninfo)
@@ -176,6 +202,10 @@ class BackupCatalog:
                 )
                 finished_at, _ = await _server_now(conninfo)
                 backup = self._describe(backup_id, started_at, finished_at)
+                if escrow is not None:
+                    _write_private(path / ESCROW_FILE, escrow)
+                    digest = hashlib.sha256(escrow).hexdigest()
+                    backup = backup.model_copy(update={"escrow_sha256": digest})
                 _write_atomically(path / _META_FILE, backup.model_dump_json(indent=2))
             (path / _LOCK_FILE).unlink()
         except BaseException:

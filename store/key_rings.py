@@ -9,6 +9,7 @@ from store.owner_keys import OwnerKeys
 
 MASTER = "master"
 CODEC = "codec"
+ERASURE_LEDGER = "erasures"
 
 
 def master_key_dir(settings: Settings) -> KeyDirectory:
@@ -28,8 +29,14 @@ def master_key_ring(settings: Settings) -> AesKeyRing:
 
 
 def owner_keys(settings: Settings) -> OwnerKeys:
-    """The owners' erasure keys: ``<data dir>/keys/owners`` (never in the database)."""
-    return OwnerKeys(settings.data_path / "keys" / "owners")
+    """The owners' erasure keys: ``<data dir>/keys/owners`` (never in the database); each
+    shredded key is also recorded in ``<backup dir>/erasures`` when backups are on, where
+    a rebuilt key directory's import finds it."""
+    backups = settings.backup_path
+    return OwnerKeys(
+        settings.data_path / "keys" / "owners",
+        ledgers=[backups / ERASURE_LEDGER] if backups is not None else [],
+    )
 
 
 def master_envelope(settings: Settings) -> Envelope:

@@ -1,17 +1,26 @@
 """Delivering the mail outbox: to the console (the embedded default) or an SMTP relay.
 
 ``Mailer.send`` writes the mail to the outbox first, then tries one delivery and
-records its outcome on the row; a failure is logged and kept for
-``Mailer.deliver_pending`` to retry, never raised. Transports are small objects
-behind ``MailTransport``: ``ConsoleTransport`` logs the mail (the user of a dev
-stack reads their verification link there) and ``SmtpTransport`` speaks SMTP
-with the standard library in a worker thread, STARTTLS verified against the
-system's trust store (or a given ``ssl.SSLContext``).
+records its outcome on the row; a failure is logged and kept for the scheduled
+``Mailer.deliver_due`` (``MailDeliveryWorkflow``) to retry with backoff, never
+raised. Transports are small objects behind ``MailTransport``:
+``ConsoleTransport`` logs the mail (the user of a dev stack reads their
+verification link there) and ``SmtpTransport`` speaks SMTP with the standard
+library in a worker thread, STARTTLS verified against the system's trust store
+(or a given ``ssl.SSLContext``).
+
+Every attempt first claims its row (``MailOutbox.claim``): a lease that no other
+deliverer overrides, so overlapping runs never send one row twice. A claimed
+send is shielded from cancellation: a worker shutting down waits until the relay
+answered and the answer is recorded. What remains is a process killed in the
+milliseconds between the relay's acceptance and the row's update: its lease
+expires and the mail is sent again, with the same Message-ID (a recipient's mail
+system may drop the copy). We chose that over the alternative, never resending a
+mail whose outcome is unknown, because a lost security notice is worse than a
+duplicate one.
 
 Errors that reach the outbox or the log are reduced to the error's type and a
 short description with every form of the SMTP password we send removed.
-Delivery is at least once: a crash between a successful delivery and recording
-it sends that mail again, with the same Message-ID.
 """
 
 from __future__ import annotations
@@ -27,14 +36,16 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Protocol
 
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
+from schemas.mail import MailRetryPolicy
 from schemas.settings import Settings
-from store.outbox import MailOutbox, OutboxMail
+from store.outbox import ClaimedMail, MailKind, MailOutbox, OutboxMail
 
 log = logging.getLogger("mb.mail")
 
 _MAX_DETAIL_CHARS = 300
+_RECORD_TRIES = 5  # a brief database hiccup must not turn a delivered mail into a resend
 
 
 class DeliveryError(Exception):
@@ -207,16 +218,30 @@ def build_message(mail: OutboxMail, mail_from: str) -> EmailMessage:
     return message
 
 
+class DeliveryRun(BaseModel):
+    """What one pass over the due mail did."""
+
+    sent: int = 0
+    failed: int = 0
+    given_up: list[int] = Field(default_factory=list)
+
+
 class Mailer:
     """Queue every mail in the outbox, then deliver it through one transport."""
 
-    def __init__(self, outbox: MailOutbox, transport: MailTransport, *, mail_from: str) -> None:
+    def __init__(
+        self,
+        outbox: MailOutbox,
+        transport: MailTransport,
+        *,
+        mail_from: str,
+        policy: MailRetryPolicy | None = None,
+    ) -> None:
         _sender_domain(mail_from)
         self._outbox = outbox
         self.transport = transport
         self.mail_from = mail_from
-        self._in_flight: set[int] = set()
-        self._retry_lock = asyncio.Lock()
+        self.policy = policy or MailRetryPolicy()
 
     @classmethod
     def from_settings(
@@ -240,55 +265,105 @@ class Mailer:
             )
         else:
             transport = ConsoleTransport()
-        return cls(outbox, transport, mail_from=settings.mail_from)
+        return cls(
+            outbox, transport, mail_from=settings.mail_from, policy=settings.mail_retry_policy
+        )
 
-    async def send(self, recipient: str, subject: str, body: str) -> int:
-        """Queue a mail and try to deliver it once; returns the outbox id.
+    async def send(
+        self, recipient: str, subject: str, body: str, *, kind: MailKind = "notice"
+    ) -> int:
+        """Queue a mail and try to deliver it now; returns the outbox id.
 
         Raises ``InvalidMail`` (nothing queued) for a bad recipient, subject or
         body; a delivery failure is recorded on the row and logged, not raised.
+        The recipient's older unsent mail, if any, goes first (their order holds).
         """
-        mail_id = await self._outbox.enqueue(recipient, subject, body)
-        mail = await self._outbox.get(mail_id)
-        assert mail is not None
-        await self._deliver(mail)
+        mail_id = await self._outbox.enqueue(recipient, subject, body, kind=kind)
+        await self.deliver_one(mail_id)
         return mail_id
 
     async def deliver_one(self, mail_id: int) -> bool:
-        """Deliver one queued mail unless it was sent already; True once it is sent."""
+        """Deliver one queued mail now, after its recipient's older unsent mail, unless
+        it was sent already; True once it is sent. Backoff is not waited for (this is
+        a deliberate retry), claims by other deliverers are respected."""
         mail = await self._outbox.get(mail_id)
-        if mail is None:
+        if mail is None or mail.given_up_at is not None:
             return False
         if mail.sent_at is not None:
             return True
-        return await self._deliver(mail)
+        while True:
+            claimed = await self._outbox.claim(
+                lease_s=self.policy.lease_s, recipient=mail.recipient, due_only=False
+            )
+            if not claimed:
+                return False  # another deliverer holds this recipient's queue
+            [head] = claimed
+            if await self._attempt(head) != "sent":
+                return False
+            if head.id >= mail_id:
+                return True
 
     async def deliver_pending(self, limit: int = 50) -> int:
-        """Try the oldest ``limit`` unsent mails once each; returns how many were sent."""
-        async with self._retry_lock:
-            sent = 0
-            for mail in await self._outbox.pending(limit):
-                if mail.id not in self._in_flight and await self._deliver(mail):
-                    sent += 1
-            return sent
+        """Try the due unsent mail (at most ``limit`` attempts); how many were sent."""
+        return (await self.deliver_due(limit)).sent
 
-    async def _deliver(self, mail: OutboxMail) -> bool:
-        """One attempt, recorded on the row; True when delivered."""
-        self._in_flight.add(mail.id)
-        try:
-            try:
-                await self.transport.deliver(build_message(mail, self.mail_from))
-            except DeliveryError as exc:
-                error = str(exc)
-            except Exception as exc:
-                # An unknown transport's message may hold anything: keep only the type.
-                error = type(exc).__name__
+    async def deliver_due(self, limit: int = 500) -> DeliveryRun:
+        """Attempt every mail whose backoff has passed, each recipient's in queue order,
+        at most ``limit`` attempts; rows held by another deliverer are left to it."""
+        run = DeliveryRun()
+        for _ in range(limit):
+            claimed = await self._outbox.claim(lease_s=self.policy.lease_s)
+            if not claimed:
+                break
+            outcome = await self._attempt(claimed[0])
+            if outcome == "sent":
+                run.sent += 1
             else:
-                await self._outbox.mark_sent(mail.id)
-                log.debug("mail %d delivered", mail.id)
-                return True
-            attempts = await self._outbox.mark_failed(mail.id, error)
-            log.warning("mail %d not delivered (attempt %d): %s", mail.id, attempts, error)
-            return False
-        finally:
-            self._in_flight.discard(mail.id)
+                run.failed += 1
+                if outcome == "given up":
+                    run.given_up.append(claimed[0].id)
+        return run
+
+    async def _attempt(self, mail: ClaimedMail) -> str:
+        """One attempt at a claimed row, recorded on it: "sent", "failed" or "given up".
+
+        Cancelling it (a worker shutting down) waits for the relay's answer and its
+        record, then re-raises: an abandoned send would be sent again later."""
+        task = asyncio.ensure_future(self._send_and_record(mail))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await task
+            raise
+
+    async def _send_and_record(self, mail: ClaimedMail) -> str:
+        try:
+            await self.transport.deliver(build_message(mail, self.mail_from))
+        except DeliveryError as exc:
+            error = str(exc)
+        except Exception as exc:
+            # An unknown transport's message may hold anything: keep only the type.
+            error = type(exc).__name__
+        else:
+            await self._record_sent(mail.id)
+            log.debug("mail %d delivered", mail.id)
+            return "sent"
+        failed = await self._outbox.mark_failed(
+            mail.id, error, policy=self.policy, claim_token=mail.claim_token
+        )
+        if failed.given_up:
+            log.error("mail %d given up after %d attempts: %s", mail.id, failed.attempts, error)
+            return "given up"
+        log.warning("mail %d not delivered (attempt %d): %s", mail.id, failed.attempts, error)
+        return "failed"
+
+    async def _record_sent(self, mail_id: int) -> None:
+        """The relay accepted the mail: record it, retrying a failing database briefly."""
+        for attempt in range(_RECORD_TRIES):
+            try:
+                await self._outbox.mark_sent(mail_id)
+                return
+            except Exception:
+                if attempt == _RECORD_TRIES - 1:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)

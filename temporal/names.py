@@ -22,6 +22,8 @@ PRIVACY_ERASURE_WORKFLOW_TYPE = "PrivacyErasureWorkflow"
 BACKUP_WORKFLOW_TYPE = "BackupWorkflow"
 BACKUP_SCHEDULE_ID = "daily-backup"
 BACKUP_NOW_WORKFLOW_ID = "backup-now"
+MAIL_DELIVERY_WORKFLOW_TYPE = "MailDeliveryWorkflow"
+MAIL_DELIVERY_SCHEDULE_ID = "mail-delivery"
 
 
 def privacy_erasure_workflow_id(user_id: str) -> str:
@@ -92,6 +94,7 @@ ACTIVITY_VERIFY_BACKUP = "verify_backup"
 ACTIVITY_RESTORE_DRILL = "restore_drill"
 ACTIVITY_PRUNE_BACKUPS = "prune_backups"
 ACTIVITY_ALERT_BACKUP = "alert_backup"
+ACTIVITY_DELIVER_MAIL = "deliver_mail"
 ACTIVITY_BEGIN_ERASURE = "begin_privacy_erasure"
 ACTIVITY_NOTIFY_ERASURE = "notify_privacy_erasure"
 ACTIVITY_RETIRE_USER_APP = "retire_user_app"

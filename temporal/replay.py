@@ -21,13 +21,7 @@ from temporal import names
 from temporal.codec import ENCODING, EncryptionCodec
 from temporal.converter import data_converter
 from temporal.refusing_codec import worker_data_converter
-from workflows.anomaly_scan import AnomalyScanWorkflow
-from workflows.app import AppWorkflow
-from workflows.backup import BackupWorkflow
-from workflows.deployment import DeploymentWorkflow
-from workflows.key_rotation import MasterKeyRotationWorkflow
-from workflows.privacy_erasure import PrivacyErasureWorkflow
-from workflows.privacy_export import PrivacyExportWorkflow
+from workflows.registry import ALL_WORKFLOWS
 
 
 @dataclass(frozen=True)
@@ -44,15 +38,7 @@ def replayer(codec: EncryptionCodec | None = None, *, as_worker: bool = False) -
     ``as_worker``: refuse undecodable payloads as the workers do)."""
     converter = data_converter(codec)
     return Replayer(
-        workflows=[
-            AppWorkflow,
-            DeploymentWorkflow,
-            MasterKeyRotationWorkflow,
-            AnomalyScanWorkflow,
-            PrivacyExportWorkflow,
-            PrivacyErasureWorkflow,
-            BackupWorkflow,
-        ],
+        workflows=list(ALL_WORKFLOWS),
         data_converter=worker_data_converter(converter) if as_worker else converter,
     )
 

@@ -17,16 +17,11 @@ from store.incidents import IncidentLog
 from temporal import names
 from temporal.anomaly_schedule import ensure_anomaly_schedule
 from temporal.backup_schedule import ensure_backup_schedule
+from temporal.mail_schedule import ensure_mail_schedule
 from temporal.refusing_codec import worker_client
 from workers.reconcile import Reconciler, restart_with
 from workers.wiring import Activities
-from workflows.anomaly_scan import AnomalyScanWorkflow
-from workflows.app import AppWorkflow
-from workflows.backup import BackupWorkflow
-from workflows.deployment import DeploymentWorkflow
-from workflows.key_rotation import MasterKeyRotationWorkflow
-from workflows.privacy_erasure import PrivacyErasureWorkflow
-from workflows.privacy_export import PrivacyExportWorkflow
+from workflows.registry import ALL_WORKFLOWS
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +36,7 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
         Worker(
             client,
             task_queue=names.PIPELINE_TASK_QUEUE,
-            workflows=[
-                AppWorkflow,
-                DeploymentWorkflow,
-                MasterKeyRotationWorkflow,
-                AnomalyScanWorkflow,
-                PrivacyExportWorkflow,
-                PrivacyErasureWorkflow,
-                BackupWorkflow,
-            ],
+            workflows=list(ALL_WORKFLOWS),
             workflow_runner=sandbox_runner(),
             activities=[
                 a.key_rotation.rewrap_data_keys,
@@ -78,6 +65,7 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.backups.prune_backups,
                 a.backups.alert_backup,
                 a.refusals.record_refused_signal,
+                a.mail.deliver_mail,
             ],
             max_concurrent_activities=32,
             interceptors=interceptors,
@@ -124,6 +112,7 @@ async def run_workers(
     activities = Activities.build(settings, db, client)
     await ensure_anomaly_schedule(client, settings)
     await ensure_backup_schedule(client, settings)
+    await ensure_mail_schedule(client, settings)
     reconciler = Reconciler(
         activities.app_runtime,
         activities.release_repo,

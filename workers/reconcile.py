@@ -4,7 +4,8 @@ then periodically.
 Three repairs, each recorded as an incident (what, when, why, who):
 
 - a routed (live) instance that is not running, because it crashed, was OOM-killed
-  or the host rebooted, is started again;
+  or the host rebooted, is started again (and its route follows it when its socket
+  moved: a data directory rebuilt elsewhere after a disaster);
 - a running instance that no route points at and that is older than a grace
   period is stopped: an orphan left by a worker that died between starting a
   release and switching to it, or between switching and stopping the old one.
@@ -18,6 +19,7 @@ Three repairs, each recorded as an incident (what, when, why, who):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -111,8 +113,26 @@ class Reconciler:
             f"live instance {route.instance_id} was not running; started again",
         )
         if info.socket_path != route.socket_path:
-            return f"{route.instance_id}: restarted, but its socket moved from the route's"
+            return await self._follow_socket(route, info.socket_path)
         return f"{route.instance_id}: restarted"
+
+    async def _follow_socket(self, route: Route, socket_path: str) -> str:
+        """Point the route at the restarted instance's new socket (same release)."""
+        owner = await self._apps.owner(route.app_id)
+        if owner is None:
+            return f"{route.instance_id}: restarted, but its app is gone; route left alone"
+        digest = hashlib.sha256(socket_path.encode()).hexdigest()[:16]
+        await self._releases.switch(
+            app_id=route.app_id,
+            owner_id=owner,
+            version=route.version,
+            instance_id=route.instance_id,
+            socket_path=socket_path,
+            host=route.host,
+            reason="reconciled: the live instance's socket moved",
+            request_id=f"reconcile-{route.instance_id}-{digest}",
+        )
+        return f"{route.instance_id}: restarted; its route follows the new socket"
 
     async def _record(
         self,

@@ -8,10 +8,11 @@ import openai
 from temporalio.client import Client
 
 from activities.anomalies import AnomalyActivities
-from activities.backups import BackupActivities
+from activities.backups import BackupActivities, KeyRecovery
 from activities.deploy import RuntimeActivities
 from activities.generate import GenerationActivities
 from activities.key_rotation import KeyRotationActivities
+from activities.mail_retries import MailDeliveryActivities
 from activities.moderate import ModerationActivities
 from activities.moderation import Moderator
 from activities.privacy import PrivacyActivities
@@ -21,6 +22,7 @@ from activities.qa_gate import QAActivities
 from activities.qa_report import QAReportActivities
 from activities.refusals import RefusalActivities
 from activities.releases import ReleaseActivities
+from activities.restore_usability import KeyRings
 from monitoring.operator_alerts import OperatorAlerts
 from monitoring.security_mail import SecurityMail
 from runtime.base import Runtime
@@ -38,6 +40,7 @@ from store.bundle_cache import BundleCache
 from store.data_keys import DataKeyRewrapper
 from store.db import Database
 from store.incidents import IncidentLog
+from store.key_escrow import backup_escrow_lock, collect, drill_escrow_lock
 from store.key_rings import master_envelope, master_key_dir, owner_keys
 from store.keyring import SigningKeyRing
 from store.mail_delivery import Mailer
@@ -51,6 +54,7 @@ from store.release_secrets import ReleaseSecrets
 from store.releases import ReleaseRepository
 from store.secrets import SecretStore
 from store.users import UserRepository
+from temporal.converter import payload_codec
 
 
 def openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
@@ -135,6 +139,7 @@ class Activities:
     privacy: PrivacyActivities
     erasure: PrivacyErasureActivities
     backups: BackupActivities
+    mail: MailDeliveryActivities
     generation: GenerationActivities
     qa: QAActivities
     qa_report: QAReportActivities
@@ -197,6 +202,7 @@ class Activities:
             ),
             refusals=RefusalActivities(IncidentLog(db)),
             backups=backup_activities(settings, db, operator_alerts),
+            mail=MailDeliveryActivities(mailer, outbox, operator_alerts),
             app_runtime=runtime,
             bundles=bundles,
             envs=envs,
@@ -204,6 +210,26 @@ class Activities:
         )
 
 
+def live_key_rings(settings: Settings) -> KeyRings:
+    """This deployment's keys: secrets (master and owners' keys), payloads, evidence."""
+    return KeyRings(
+        envelope=master_envelope(settings),
+        codec=payload_codec(settings),
+        evidence=evidence_keys(settings),
+        source="live",
+    )
+
+
 def backup_activities(settings: Settings, db: Database, alerts: OperatorAlerts) -> BackupActivities:
-    """The backup activities (refusing to run where this deployment takes no backups)."""
-    return BackupActivities(configured_catalog(settings), db.conninfo, alerts)
+    """The backup activities (refusing to run where this deployment takes no backups),
+    with the canary, the key escrow and the drill's way to open it."""
+    recovery = KeyRecovery(
+        db=db,
+        live_keys=lambda: live_key_rings(settings),
+        escrow_document=lambda: collect(settings),
+        erased=lambda: owner_keys(settings).erased(),
+        seal_lock=backup_escrow_lock(settings),
+        open_lock=drill_escrow_lock(settings),
+        namespace=settings.temporal_namespace,
+    )
+    return BackupActivities(configured_catalog(settings), db.conninfo, alerts, recovery)

@@ -8,7 +8,7 @@ next to this file, prefixed with ``GENERATION``. Commit the files: ``tests/workf
 replays them against the current code, so a non-deterministic change fails CI.
 Re-record only for an intended, ``workflow.patched``-guarded change; a new generation
 may keep only the scenarios its patch changed (v5 keeps the deployments, v6 the
-workflows new in it, v7 the refused signals).
+workflows new in it, v7 the refused signals and the scheduled mail delivery).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from schemas.deployment import (
     RollbackRequest,
 )
 from schemas.keys import KeyRotationInput
+from schemas.mail import MailDeliveryInput
 from temporal import names
 from temporal.converter import data_converter
 from temporal.devserver import find_executable
@@ -201,6 +202,14 @@ async def main() -> None:
                 task_queue=names.PIPELINE_TASK_QUEUE,
             )
             await _save(client, "backup", ["backup-run"])
+
+            await client.execute_workflow(
+                names.MAIL_DELIVERY_WORKFLOW_TYPE,
+                MailDeliveryInput(),
+                id="mail-delivery-run",
+                task_queue=names.PIPELINE_TASK_QUEUE,
+            )
+            await _save(client, "mail-delivery", ["mail-delivery-run"])
 
             erasure = await start_erasure(client, "user-2", requested_by="operator:dpo")
             await erasure.result()

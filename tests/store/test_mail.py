@@ -190,7 +190,7 @@ async def test_server_down_then_deliver_pending_delivers_exactly_once(
     db: Database, smtp_server: StartServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = free_loopback_port()  # nothing listens yet
-    mailer = Mailer.from_settings(smtp_settings(port), MailOutbox(db))
+    mailer = Mailer.from_settings(smtp_settings(port, mail_retry_initial_s=0), MailOutbox(db))
 
     mail_id = await mailer.send("carol@example.net", "Your build", "It is ready.")
 
@@ -403,9 +403,9 @@ async def test_outbox_pending_recent_and_outcomes(db: Database) -> None:
 
     assert await outbox.mark_sent(second) is True
     assert await outbox.mark_sent(second) is False  # already sent: unchanged
-    assert await outbox.mark_failed(first, "Timeout:\r\nline two " + "x" * 1000) == 1
-    assert await outbox.mark_failed(first, "again") == 2
-    assert await outbox.mark_failed(second, "too late") == 0  # a sent mail stays sent
+    assert (await outbox.mark_failed(first, "Timeout:\r\nline two " + "x" * 1000)).attempts == 1
+    assert (await outbox.mark_failed(first, "again")).attempts == 2
+    assert (await outbox.mark_failed(second, "too late")).attempts == 0  # sent stays sent
 
     assert [m.id for m in await outbox.pending()] == [first, third]
     failed = await row(db, first)

@@ -34,6 +34,7 @@ from schemas.backups import (
 from schemas.deployment import ReleaseRecord
 from schemas.generation import GenerateInput, GenerateOutput
 from schemas.keys import RetireKeysInput, RetireKeysResult, RewrapBatchInput, RewrapBatchResult
+from schemas.mail import MailDeliveryInput, MailDeliveryResult
 from schemas.moderation import (
     CategoryScore,
     ModerateBundleInput,
@@ -71,13 +72,7 @@ from schemas.runtime import (
     SwitchTrafficResult,
 )
 from temporal import names
-from workflows.anomaly_scan import AnomalyScanWorkflow
-from workflows.app import AppWorkflow
-from workflows.backup import BackupWorkflow
-from workflows.deployment import DeploymentWorkflow
-from workflows.key_rotation import MasterKeyRotationWorkflow
-from workflows.privacy_erasure import PrivacyErasureWorkflow
-from workflows.privacy_export import PrivacyExportWorkflow
+from workflows.registry import ALL_WORKFLOWS
 
 HOST = "test-host"
 
@@ -95,17 +90,7 @@ async def fake_workers(client: Client, fake: FakePipeline) -> AsyncIterator[Fake
                 Worker(
                     client,
                     task_queue=queue,
-                    workflows=[
-                        AppWorkflow,
-                        DeploymentWorkflow,
-                        MasterKeyRotationWorkflow,
-                        AnomalyScanWorkflow,
-                        PrivacyExportWorkflow,
-                        PrivacyErasureWorkflow,
-                        BackupWorkflow,
-                    ]
-                    if queue == names.PIPELINE_TASK_QUEUE
-                    else [],
+                    workflows=list(ALL_WORKFLOWS) if queue == names.PIPELINE_TASK_QUEUE else [],
                     activities=fake.activities(),
                 )
             )
@@ -176,6 +161,7 @@ class FakePipeline:
             self.prune_backups,
             self.alert_backup,
             self.record_refused_signal,
+            self.deliver_mail,
         ]
 
     @activity.defn(name=names.ACTIVITY_REWRAP_DATA_KEYS)
@@ -319,6 +305,11 @@ class FakePipeline:
         self.calls.append(f"refused:{input.signal}")
         self.refused.append(input)
         return True
+
+    @activity.defn(name=names.ACTIVITY_DELIVER_MAIL)
+    async def deliver_mail(self, input: MailDeliveryInput) -> MailDeliveryResult:
+        self.calls.append(f"deliver-mail:{input.limit}")
+        return MailDeliveryResult(sent=2, failed=1, given_up=[3], alerts=[1])
 
     @activity.defn(name=names.ACTIVITY_MODERATE_BUNDLE)
     async def moderate_bundle_text(self, input: ModerateBundleInput) -> ModerationResult:

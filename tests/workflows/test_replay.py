@@ -35,8 +35,8 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     """v1: before the five-stage QA gate (patched); v2: with it; v3: with refreshes and
     master key rotation; v4: with retirement (deleted apps), the anomaly scan and the
     privacy export; v5: with the app's visible text moderated; v6: the backup round and
-    the privacy erasure; v7: invalid signals refused and recorded. Every generation must
-    keep replaying."""
+    the privacy erasure; v7: invalid signals refused and recorded, the scheduled mail
+    delivery. Every generation must keep replaying."""
     names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob(f"{generation}-*.json")}
     if generation == "v5":  # only what the content-moderation patch changed
         assert {"v5-happy", "v5-content-blocked"} <= names_
@@ -44,8 +44,8 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     if generation == "v6":  # only the workflows new in it
         assert names_ == {"v6-backup", "v6-privacy-erasure"}
         return
-    if generation == "v7":  # only what the refused-signals patch changed
-        assert names_ == {"v7-refused-signal"}
+    if generation == "v7":  # the refused-signals patch and the new mail workflow
+        assert names_ == {"v7-refused-signal", "v7-mail-delivery"}
         return
     scenarios = {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"}
     if generation in ("v3", "v4"):
