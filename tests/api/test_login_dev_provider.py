@@ -174,8 +174,8 @@ async def test_our_client_sends_pkce_s256_and_round_trips_state_and_nonce(stack:
     (authorization,) = stack.provider.authorizations
     (redeemed,) = stack.provider.token_requests
     (answer,) = stack.provider.token_answers
-    assert authorization["code_challenge_method"] == "S256"
-    verifier = redeemed["code_verifier"]
+    assert authorization.get("code_challenge_method") == "S256", authorization
+    verifier = redeemed.get("code_verifier", "")
     assert 43 <= len(verifier) <= 128
     assert authorization["code_challenge"] == _b64url_sha256(verifier)
     assert authorization["response_type"] == "code" and "openid" in authorization["scope"]
