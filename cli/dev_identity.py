@@ -4,7 +4,8 @@ A thin adapter over ``oidc-provider-mock``, a maintained OpenID provider built o
 authlib (the one our OIDC client is also tested against in
 ``tests/api/test_login.py``). The adapter
 
-* builds the provider with client registration and the ``nonce`` required;
+* builds the provider with client registration and the ``nonce`` required, and
+  no refresh tokens (our API never uses one);
 * turns off the Werkzeug debugger the package switches on (anyone on loopback who
   learns its PIN could run code in ``mb up``);
 * adds a Content-Security-Policy, so its pages load nothing from outside (they
@@ -95,7 +96,9 @@ class Registration:
 
 def create_provider(redirect_uri: str) -> tuple[flask.Flask, Registration]:
     """The provider, with our API registered as its client for ``redirect_uri`` alone."""
-    app: flask.Flask = oidc_provider_mock.app(require_client_registration=True, require_nonce=True)
+    app: flask.Flask = oidc_provider_mock.app(
+        require_client_registration=True, require_nonce=True, issue_refresh_token=False
+    )
     app.debug = False
     while isinstance(app.wsgi_app, DebuggedApplication):
         app.wsgi_app = app.wsgi_app.app  # type: ignore[method-assign, assignment]

@@ -137,6 +137,7 @@ async def test_the_api_is_the_client_registered_for_its_callback_alone(
     assert wrong.status_code in (400, 401) and wrong.json()["error"] == "invalid_client"
     redeemed = await provider.redeem(code)
     assert redeemed.status_code == 200 and redeemed.json()["id_token"]
+    assert "refresh_token" not in redeemed.json()  # our API never uses one
 
 
 async def test_an_authorization_request_without_a_nonce_is_refused(provider: Provider) -> None:
