@@ -6,8 +6,9 @@ authlib (the one our OIDC client is also tested against in
 
 * builds the provider with client registration and the ``nonce`` required, and
   no refresh tokens (our API never uses one);
-* turns off the Werkzeug debugger the package switches on (anyone on loopback who
-  learns its PIN could run code in ``mb up``);
+* turns off the Werkzeug debugger the package switches on: it shows whoever
+  causes an error its traceback and source, and its console, one flag away, runs
+  code in ``mb up`` for anyone on loopback who learns the PIN;
 * adds a Content-Security-Policy, so its pages load nothing from outside (they
   link a stylesheet on a public CDN) and post only to itself and to our API;
 * registers our API through the provider's own RFC 7591 endpoint, with the one

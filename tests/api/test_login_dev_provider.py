@@ -152,6 +152,16 @@ async def test_a_new_user_logs_in_verifies_by_mail_and_deploys(stack: Stack) -> 
     assert (await again.api.get("/v1/me")).json()["user_id"] == me["user_id"]
 
 
+async def test_text_that_is_no_address_logs_in_unverified_and_gets_no_mail(
+    stack: Stack,
+) -> None:
+    """The provider takes any text as the subject and the email; our mail refuses it."""
+    assert (await stack.browser.login("not-an-address")).status_code == 303
+    me = (await stack.browser.api.get("/v1/me")).json()
+    assert me["email"] == "not-an-address" and me["email_verified"] is False
+    assert stack.inbox.messages == []
+
+
 def _b64url_sha256(text: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
 
