@@ -17,20 +17,14 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from pydantic import SecretStr
 from temporalio.client import Client
 
 from api.app import create_app
 from api.codec_server import create_codec_server
-from api.dev_oidc_provider import (
-    DevClient,
-    DevSigningKey,
-    create_dev_oidc_provider,
-    load_or_create_client_secret,
-)
 from api.gateway import create_gateway_app
 from api.services import Services
 from api.tls import server_config
+from cli.dev_identity import dev_identity_provider
 from cli.endpoints import Endpoints, remove_discovery, write_discovery
 from schemas.settings import Settings
 from store.audit import AuditLog
@@ -125,31 +119,6 @@ def codec_server_app(settings: Settings, db: Database) -> FastAPI:
     )
 
 
-def dev_identity_provider(settings: Settings) -> tuple[Settings, FastAPI | None]:
-    """With no ``MB_OIDC_ISSUER``, a development OIDC provider on loopback (its signing
-    key and our client secret generated into ``<data dir>/keys/dev-oidc``), and the
-    settings that point the API at it; otherwise the settings unchanged."""
-    if settings.oidc_issuer is not None:
-        return settings, None
-    keys = settings.data_path / "keys" / "dev-oidc"
-    secret = load_or_create_client_secret(keys / "client-secret")
-    issuer = f"http://{settings.api_host}:{settings.oidc_dev_port}"
-    client = DevClient(
-        client_id=settings.oidc_client_id,
-        client_secret=secret,
-        redirect_uris=(f"{settings.api_base_url}/v1/auth/callback",),
-    )
-    provider = create_dev_oidc_provider(
-        issuer=issuer,
-        clients={client.client_id: client},
-        signing_key=DevSigningKey.load_or_create(keys / "signing.pem"),
-    )
-    configured = settings.model_copy(
-        update={"oidc_issuer": issuer, "oidc_client_secret": SecretStr(secret)}
-    )
-    return configured, provider
-
-
 async def first_token(db: Database) -> str | None:
     """Create the local user's first API token (once per data directory)."""
     tokens = TokenRepository(db)
@@ -211,17 +180,7 @@ async def run_stack(
             )
             servers = [api, codec, apps]
             if identity is not None:
-                servers.append(
-                    EmbeddedServer(
-                        uvicorn.Config(
-                            identity,
-                            host=settings.api_host,
-                            port=settings.oidc_dev_port,
-                            log_level="warning",
-                            lifespan="off",
-                        )
-                    )
-                )
+                servers.append(EmbeddedServer(identity.server_config()))
             workers_ready = asyncio.Event()
             tasks = [
                 asyncio.create_task(

@@ -11,21 +11,26 @@ loopback address (the default ``MB_APPS_HOST``, 127.0.0.2: another site) none
 of the planted cookies reaches the API. If an operator serves apps from the
 API's host anyway, the script's cookies do reach the API, and the API refuses
 the ambiguous request instead of taking the attacker's session.
+
+The browser sends nothing beyond loopback: the provider's login page links a
+stylesheet on a public CDN, which ``mb up``'s Content-Security-Policy blocks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, Route, async_playwright
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.testing import WorkflowEnvironment
@@ -35,11 +40,13 @@ from api.cookies import cookie_pairs
 from api.gateway import create_gateway_app
 from api.services import Services
 from api.tls import server_config
-from cli.stack import EmbeddedServer, dev_identity_provider
+from cli.dev_identity import dev_identity_provider
+from cli.stack import EmbeddedServer
 from schemas.settings import Settings
 from store.db import Database
 from store.tokens import TokenRepository
 from temporal.devserver import free_loopback_port
+from tests.api.login_flow import dev_login_in_browser
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -137,7 +144,7 @@ async def site(
 ) -> AsyncIterator[Site]:
     """The API, the dev OIDC provider and the gateway (apps on ``apps_host``), served by
     uvicorn on loopback as ``mb up`` serves them, with the hostile app deployed."""
-    settings, provider = dev_identity_provider(
+    settings, identity = dev_identity_provider(
         Settings(
             data_dir=tmp_path / "data",
             api_port=free_loopback_port(),
@@ -146,7 +153,7 @@ async def site(
             oidc_dev_port=free_loopback_port(),
         )
     )
-    assert provider is not None
+    assert identity is not None
     services = Services.build(settings, db, env.client)
     tokens = TokenRepository(db)
     await tokens.ensure_user("mallory", "Mallory")
@@ -166,12 +173,7 @@ async def site(
     async with AsyncExitStack() as stack:
         app = hostile_app(planted.session_id)
         await _serve(stack, uvicorn.Config(app, uds=socket_path, log_level="warning"))
-        await _serve(
-            stack,
-            uvicorn.Config(
-                provider, host="127.0.0.1", port=settings.oidc_dev_port, log_level="warning"
-            ),
-        )
+        await _serve(stack, identity.server_config())
         await _serve(
             stack, server_config(recorder, settings, port=settings.api_port, log_level="warning")
         )
@@ -200,12 +202,32 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
+async def loopback_only(page: Page) -> list[str]:
+    """Aborts every request of ``page`` to anywhere but loopback; the list names them."""
+    elsewhere: list[str] = []
+
+    def loopback(host: str) -> bool:
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return host == "localhost"
+
+    async def route(route: Route) -> None:
+        if loopback(urlsplit(route.request.url).hostname or ""):
+            await route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", route)
+    return elsewhere
+
+
 async def _log_in(page: Page, site: Site) -> str:
     """The visitor logs in through the provider's page; returns their session cookie."""
     await page.goto(f"{site.api_url}/v1/auth/login?return_to=/v1/me")
-    await page.fill("#email", VICTIM)
     async with page.expect_navigation(url=f"{site.api_url}/v1/me"):
-        await page.click("button[type=submit]")
+        await dev_login_in_browser(page, VICTIM)
     me = json.loads(await page.inner_text("body"))
     assert me["email"] == VICTIM and me["via"] == "session"
     (cookie,) = [
@@ -244,6 +266,7 @@ async def test_an_app_cannot_log_its_visitor_into_another_session(
     assert Settings().apps_host == "127.0.0.2"
     async with site(db, env, tmp_path, Settings().apps_host) as s:
         page = await chromium.new_page()
+        elsewhere = await loopback_only(page)
         async with screenshot_on_failure(page, tmp_path):
             mine = await _log_in(page, s)
             status, body = await _visit_the_app_then_the_api(page, s)
@@ -251,6 +274,7 @@ async def test_an_app_cannot_log_its_visitor_into_another_session(
             assert json.loads(body)["email"] == VICTIM
             assert s.recorder.seen[-1] == [("mb_session", mine)]
             assert s.planted not in json.dumps(await page.context.cookies(s.api_url))
+        assert elsewhere == []  # the provider's login page loads nothing from outside
 
 
 async def test_on_a_shared_host_the_api_refuses_the_planted_duplicate(
@@ -261,6 +285,7 @@ async def test_on_a_shared_host_the_api_refuses_the_planted_duplicate(
     the attacker's session; the gateway let none of the header tricks through."""
     async with site(db, env, tmp_path, "127.0.0.1") as s:
         page = await chromium.new_page()
+        elsewhere = await loopback_only(page)
         async with screenshot_on_failure(page, tmp_path):
             mine = await _log_in(page, s)
             status, body = await _visit_the_app_then_the_api(page, s)
@@ -270,3 +295,4 @@ async def test_on_a_shared_host_the_api_refuses_the_planted_duplicate(
             assert "mb_session cookies" in json.loads(body)["detail"]
             jar = await page.context.cookies(s.api_url)
             assert not any(c.get("name") in ("MB_SESSION", "x", "") for c in jar)
+        assert elsewhere == []

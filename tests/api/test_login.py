@@ -90,10 +90,6 @@ async def world(
     yield World(services, clock, provider_url, create_app(services), MailOutbox(db))
 
 
-def user(sub: str) -> dict[str, str]:
-    return {"sub": sub}
-
-
 async def login(world: World, sub: str, email: str | None = None) -> Browser:
     """A logged-in browser for ``sub`` (the mock gives it ``email``, default the sub)."""
     if email is not None:
@@ -101,7 +97,7 @@ async def login(world: World, sub: str, email: str | None = None) -> Browser:
             r = await admin.put(f"{world.provider_url}/users/{sub}", json={"email": email})
             assert r.status_code in (200, 204), r.text
     browser = world.browser()
-    answer = await browser.login(user(sub))
+    answer = await browser.login(sub)
     assert answer.status_code == 303, answer.text
     return browser
 
@@ -123,7 +119,7 @@ async def test_login_creates_a_session_and_verification_unlocks_deploying(world:
     assert request["state"] and request["nonce"] and request["state"] != request["nonce"]
     login_cookie = started.headers["set-cookie"]
     assert "HttpOnly" in login_cookie and "SameSite=lax" in login_cookie
-    answer = await browser.callback(await browser.authorize(authorize, user("alice@example.com")))
+    answer = await browser.callback(await browser.authorize(authorize, "alice@example.com"))
     assert answer.status_code == 303 and answer.headers["location"] == "/v1/apps"
     cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("mb_session="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
@@ -265,7 +261,7 @@ async def test_csrf_token_is_required_on_state_changes_made_with_a_session(world
 async def test_login_always_issues_a_new_session_id(world: World) -> None:
     browser = await login(world, "ivy@example.com")
     planted = browser.api.cookies["mb_session"]
-    again = await browser.login(user("ivy@example.com"))
+    again = await browser.login("ivy@example.com")
     assert again.status_code == 303
     fresh = browser.api.cookies["mb_session"]
     assert fresh != planted
@@ -277,7 +273,7 @@ async def test_the_callback_refuses_a_wrong_state_a_replay_and_a_missing_cookie(
 ) -> None:
     browser = world.browser()
     started = await browser.start_login()
-    callback = await browser.authorize(started.headers["location"], user("jack@example.com"))
+    callback = await browser.authorize(started.headers["location"], "jack@example.com")
     tampered = callback.replace("state=", "state=x")
     assert (await browser.callback(tampered)).status_code == 400
     # The wrong state burned the attempt: the genuine callback no longer works either.
@@ -285,7 +281,7 @@ async def test_the_callback_refuses_a_wrong_state_a_replay_and_a_missing_cookie(
 
     browser = world.browser()
     started = await browser.start_login()
-    callback = await browser.authorize(started.headers["location"], user("jack@example.com"))
+    callback = await browser.authorize(started.headers["location"], "jack@example.com")
     attacker = world.browser()  # has the callback URL, but not the victim's login cookie
     assert (await attacker.callback(callback)).status_code == 400
     assert (await browser.callback(callback)).status_code == 303
@@ -329,9 +325,7 @@ async def test_two_session_cookies_are_refused_and_change_nothing(world: World) 
 async def test_two_login_cookies_are_refused_at_the_callback(world: World) -> None:
     browser = world.browser()
     started = await browser.start_login()
-    callback = urlsplit(
-        await browser.authorize(started.headers["location"], user("lou@example.com"))
-    )
+    callback = urlsplit(await browser.authorize(started.headers["location"], "lou@example.com"))
     real = browser.api.cookies["mb_login"]
     for cookie in (f"mb_login={real}; mb_login=planted", f"mb_login=planted; mb_login={real}"):
         answer = await browser.api.get(
@@ -360,7 +354,7 @@ async def test_users_are_keyed_by_issuer_and_subject_never_by_email(world: World
 async def test_return_to_cannot_leave_the_site(world: World) -> None:
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:x"):
         browser = world.browser()
-        answer = await browser.login(user("kim@example.com"), return_to=target)
+        answer = await browser.login("kim@example.com", return_to=target)
         assert answer.headers["location"] == "/v1/me", target
 
 
@@ -399,7 +393,7 @@ async def test_under_tls_the_session_cookie_is_secure_and_host_locked(
     services = Services.build(_settings(tmp_path, provider_url, tls=True), db, env.client)
     world = World(services, Clock(), provider_url, create_app(services), MailOutbox(db))
     browser = world.browser(https=True)
-    answer = await browser.login(user("lee@example.com"))
+    answer = await browser.login("lee@example.com")
     cookie = next(c for c in answer.headers.get_list("set-cookie") if "mb_session=" in c)
     assert cookie.startswith("__Host-mb_session=")
     assert "Secure" in cookie and "HttpOnly" in cookie and "Path=/" in cookie
@@ -416,15 +410,15 @@ async def test_a_sign_in_from_a_new_address_is_mailed_to_a_verified_user(world: 
         return [m.subject for m in await world.outbox.recent("olga@example.com")]
 
     again = world.browser()  # the same address: nothing to report
-    assert (await again.login(user("olga@example.com"))).status_code == 303
+    assert (await again.login("olga@example.com")).status_code == 303
     assert notices not in await subjects()
     elsewhere = world.browser(client_ip="127.0.0.2")
-    assert (await elsewhere.login(user("olga@example.com"))).status_code == 303
+    assert (await elsewhere.login("olga@example.com")).status_code == 303
     mails = [m for m in await world.outbox.recent("olga@example.com") if m.subject == notices]
     assert len(mails) == 1 and "127.0.0.2" in mails[0].body
     # An unverified account gets no security mail (the address may not be theirs).
     await login(world, "pete@example.com")
-    await world.browser(client_ip="127.0.0.3").login(user("pete@example.com"))
+    await world.browser(client_ip="127.0.0.3").login("pete@example.com")
     assert notices not in [m.subject for m in await world.outbox.recent("pete@example.com")]
 
 
