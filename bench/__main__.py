@@ -91,7 +91,7 @@ HEADLINES = [
         "ratio ≤ 1.5",
     ),
     Headline(
-        "flaky test failing 1 in 2: caught (22 observations) vs 3 plain runs",
+        "flaky test failing 1 in 2: caught (29 observations) vs 3 plain runs",
         "flaky_catch_1_in_2",
         "flaky_catch_1_in_2_three_runs",
         None,

@@ -7,7 +7,7 @@
   1/20), each failing when ``random.random()`` draws below its rate. The tests
   stage runs it ``N`` times with different seed bases (each test in each trial is
   one independent trial); a test is caught when the stage names it flaky or
-  failing. Printed per rate beside the theory, ``1 - (1 - p) ** 22``, and beside
+  failing. Printed per rate beside the theory, ``1 - (1 - p) ** 29``, and beside
   what the three plain runs alone catch in the same trials.
 - **False flakies.** The nine offline blueprint apps and a suite of deterministic
   tests that touch every source (uuid, the clock, seeded and bounded ``random``,
