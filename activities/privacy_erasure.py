@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat import keep_alive
+from pipeline.operations import request_retire
 from schemas.deployment import RetireRequest
 from schemas.privacy import (
     ErasureInput,
@@ -33,7 +34,6 @@ from store.owner_keys import OwnerKeys
 from store.privacy_erasure import PrivacyErasures, UnknownUser
 from store.users import UserRepository
 from temporal import names
-from temporal.pipeline_client import request_retire
 
 NOTICE_SUBJECT = "Your MicroBuilder account is being erased"
 NOTICE_BODY = (

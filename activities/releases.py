@@ -13,6 +13,7 @@ from schemas.runtime import (
     SwitchTrafficInput,
     SwitchTrafficResult,
 )
+from store.bundle_cache import BundleCache
 from store.incidents import IncidentLog
 from store.releases import ReleaseRepository
 from temporal import names
@@ -26,9 +27,11 @@ class ReleaseActivities:
         releases: ReleaseRepository,
         runtime_host: str,
         incidents: IncidentLog,
+        bundles: BundleCache,
         notices: SecurityMail | None = None,
     ) -> None:
         self._releases = releases
+        self._bundles = bundles
         self._host = runtime_host
         self._notices = notices
         self._incidents = incidents
@@ -90,6 +93,7 @@ class ReleaseActivities:
             instance_id=input.instance_id,
             evidence_id=input.evidence_id,
         )
+        manifest = (await self._bundles.load(input.bundle_hash)).manifest
         return ReleaseRecord(
             version=row.version,
             deployment_id=row.deployment_id,
@@ -99,4 +103,5 @@ class ReleaseActivities:
             socket_path=input.socket_path,
             created_at=row.created_at,
             evidence_id=row.evidence_id,
+            secrets=sorted(manifest.secrets),
         )

@@ -35,12 +35,12 @@ from api.routes import (
 )
 from api.security_headers import install_security_headers
 from api.services import Services
+from pipeline.operations import PipelineRequestError
 from schemas.bundle import MAX_BUNDLE_BYTES
 from store.audit import AuditWriteFailed
 from store.db import DatabaseUnavailable
 from store.envelope import DecryptionFailed, UnknownMasterKey
 from store.secrets import SecretNotFound
-from temporal.pipeline_client import PipelineRequestError
 
 log = logging.getLogger(__name__)
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

@@ -10,6 +10,7 @@ from temporalio.client import Client
 from api.oidc_client import OidcClient
 from api.single_flight import SingleFlight
 from monitoring.security_mail import SecurityMail
+from pipeline.operations import AppNotFound, app_status
 from schemas.deployment import AppStatus
 from schemas.settings import Settings
 from store.apps import AppRepository
@@ -29,7 +30,6 @@ from store.secrets import SecretStore
 from store.sessions import Clock, SessionStore, utc_now
 from store.tokens import TokenRepository
 from store.users import UserRepository
-from temporal.pipeline_client import AppNotFound, app_status
 
 
 @dataclass

@@ -51,12 +51,12 @@ from bench import ADVISORY_SNAPSHOT, deployment_result, mb_env, stack_settings
 from bench.blueprints_gate import PROMPTS
 from cli.endpoints import Endpoints
 from cli.stack import backends
+from pipeline.operations import request_deployment, request_retire
 from runtime.envs import EnvBuilder
 from schemas.deployment import DeploymentResult, DeployRequest, RetireRequest
 from schemas.settings import Settings
 from store.key_rings import master_key_ring, owner_keys
 from temporal import names
-from temporal.pipeline_client import request_deployment, request_retire
 from workers.wiring import evidence_keys
 
 OWNER = "bench"

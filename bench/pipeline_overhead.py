@@ -30,13 +30,13 @@ from activities.generation import generate_offline
 from activities.qa.test_runs import run_tests_repeatedly
 from bench import ADVISORY_SNAPSHOT, deployment_result, stack_settings
 from cli.stack import backends
+from pipeline.operations import request_deployment
 from runtime.envs import EnvBuilder
 from runtime.health import wait_healthy
 from runtime.uids import UidPool
 from schemas.deployment import DeploymentResult, DeployRequest, Stage
 from schemas.settings import Settings
 from store.bundles import bundle_hash, write_bundle
-from temporal.pipeline_client import request_deployment
 from workers.main import run_workers
 from workers.wiring import sandbox_runtime
 

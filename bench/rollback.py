@@ -31,11 +31,11 @@ import httpx
 from temporalio.client import Client
 
 from bench import ADVISORY_SNAPSHOT
+from pipeline.operations import app_status, deployment_status, request_rollback
 from schemas.deployment import RollbackRequest, Stage
 from schemas.settings import Settings
 from temporal.client import connect
 from temporal.devserver import free_loopback_port
-from temporal.pipeline_client import app_status, deployment_status, request_rollback
 
 APP = "bench-rollback"
 FIRST, SECOND = "a todo list for my climbing team", "a todo list for my bouldering gym"

@@ -28,6 +28,12 @@ from api.tls import server_config, tls_files
 from cli import endpoints, progress
 from cli.stack import RunningStack, codec_server_app, run_stack
 from monitoring.sentry import init_sentry
+from pipeline.operations import (
+    app_status,
+    request_deployment,
+    request_rollback,
+    submit_review,
+)
 from runtime.envs import EnvBuilder
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.deployment import (
@@ -55,16 +61,10 @@ from store.qa_reports import QAReportRepository
 from store.tokens import TokenRepository
 from temporal.client import connect
 from temporal.converter import payload_codec
-from temporal.pipeline_client import (
-    app_status,
-    request_deployment,
-    request_rollback,
-    submit_review,
-)
-from temporal.replay import ReplayOutcome, server_histories
-from temporal.replay import replay as replay_histories
 from workers.host_check import prepare_host
 from workers.main import run_workers
+from workers.replay import ReplayOutcome, server_histories
+from workers.replay import replay as replay_histories
 from workers.wiring import evidence_keys, moderator, openai_client
 
 log = logging.getLogger(__name__)

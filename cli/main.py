@@ -33,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli import backup_cli, commands, escrow_cli, keys_cli, operator_cli, qa_policy_cli, secrets_cli
 from cli.endpoints import StackNotRunning
+from pipeline.operations import PipelineRequestError
 from runtime.bwrap import SandboxUnavailable
 from runtime.docker_base import BaseImageError
 from runtime.errors import SandboxStartError
@@ -51,7 +52,6 @@ from store.key_rings import codec_key_dir
 from store.secrets import SecretNotFound
 from store.server_user import ServerUserError
 from temporal.devserver import PortInUse, TemporalCLIMissing
-from temporal.pipeline_client import PipelineRequestError
 
 app = typer.Typer(
     name="mb",

@@ -13,6 +13,8 @@ from pathlib import Path
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from cli.commands import CommandError, database, temporal
+from pipeline.privacy import start_erasure
+from pipeline.review_queue import awaiting_review
 from schemas.anomalies import Alert
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.moderation import ReviewItem
@@ -25,8 +27,6 @@ from store.incidents import Incident, IncidentLog
 from store.moderation_log import ModerationLog, ModerationLogEntry
 from store.users import UserRepository
 from temporal import names
-from temporal.privacy_client import start_erasure
-from temporal.review_queue import awaiting_review
 
 
 async def search_moderation(

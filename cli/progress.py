@@ -9,13 +9,13 @@ from rich.live import Live
 from rich.table import Table
 from temporalio.client import Client
 
+from pipeline.operations import PipelineRequestError, app_status, deployment_status
 from schemas.deployment import (
     DeploymentOutcome,
     DeploymentStatus,
     DeploymentSummary,
     Stage,
 )
-from temporal.pipeline_client import PipelineRequestError, app_status, deployment_status
 
 PIPELINE = [
     Stage.MODERATING,

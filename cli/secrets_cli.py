@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.commands import database, temporal
+from pipeline.operations import refresh_if_declared
 from schemas.audit import AuditAction, AuditOutcome, AuditRecord
 from schemas.secrets import SecretInfo
 from schemas.settings import Settings
@@ -29,7 +30,6 @@ from store.audit import AuditLog
 from store.bundle_cache import BundleCache
 from store.key_rings import master_envelope
 from store.secrets import SecretStore
-from temporal.pipeline_client import refresh_if_declared
 
 
 @asynccontextmanager

@@ -167,6 +167,11 @@ class ReleaseRecord(BaseModel):
     socket_path: str
     created_at: datetime
     evidence_id: str | None = Field(default=None, description="the signed QA evidence")
+    secrets: list[str] | None = Field(
+        default=None,
+        description="the secret names its bundle declares (None: recorded before releases"
+        " carried them)",
+    )
 
 
 class StageTiming(BaseModel):

@@ -15,12 +15,12 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
-from monitoring.scrub import SENSITIVE
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.secrets import SecretInfo, validate_secret_name, validate_secret_value
 from store.audit import AuditLog
 from store.db import Database
 from store.envelope import Envelope, SecretRef
+from store.sensitive_values import SENSITIVE
 
 Conn = AsyncConnection[DictRow]
 _OWNER = "SELECT owner_id FROM apps WHERE app_id = %s"

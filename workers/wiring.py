@@ -198,7 +198,7 @@ class Activities:
                 drain_s=settings.drain_s,
             ),
             releases=ReleaseActivities(
-                release_repo, settings.runtime_host, IncidentLog(db), notices
+                release_repo, settings.runtime_host, IncidentLog(db), bundles, notices
             ),
             refusals=RefusalActivities(IncidentLog(db)),
             backups=backup_activities(settings, db, operator_alerts),

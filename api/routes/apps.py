@@ -8,10 +8,10 @@ from fastapi import APIRouter, HTTPException, status
 
 from api.deps import CurrentActor, CurrentUser, OwnedApp, ServicesDep
 from api.routes.deployments import ERRORS
+from pipeline.operations import app_releases, request_retire
 from schemas.api import AppCreate, AppDeleted, AppView
 from schemas.deployment import DeploymentSummary, ReleaseRecord, RetireRequest
 from store.apps import AppOwnedByAnother
-from temporal.pipeline_client import app_releases, request_retire
 
 router = APIRouter(prefix="/v1/apps", tags=["apps"])
 

@@ -7,6 +7,12 @@ import uuid
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import AppId, CurrentActor, CurrentUser, OwnedApp, ServicesDep, deny
+from pipeline.operations import (
+    PipelineRequestError,
+    deployment_status,
+    request_deployment,
+    request_rollback,
+)
 from schemas.api import (
     DeploymentAccepted,
     DeploymentCreate,
@@ -20,12 +26,6 @@ from store.apps import AppOwnedByAnother
 from store.bundles import BundleError, make_bundle
 from store.qa_policy_overrides import QAPolicyOverrides
 from temporal import names
-from temporal.pipeline_client import (
-    PipelineRequestError,
-    deployment_status,
-    request_deployment,
-    request_rollback,
-)
 
 router = APIRouter(prefix="/v1/apps", tags=["deployments"])
 ERRORS: dict[int | str, dict[str, object]] = {

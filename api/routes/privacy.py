@@ -26,11 +26,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import CurrentPrincipal, Principal, ServicesDep, client_ip, deny, enforce
 from api.routes.deployments import ERRORS
 from api.services import Services
+from pipeline.privacy import start_erasure
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.privacy import EXPORT_ID_PATTERN, ExportInput, ExportResult
 from store.privacy_export import PrivacyExports
 from temporal import names
-from temporal.privacy_client import start_erasure
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/me", tags=["privacy"])

@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from api.deps import AppId, CurrentOperator, ServicesDep, current_operator
 from api.routes.deployments import ERRORS
+from pipeline.operations import PipelineRequestError, submit_review
+from pipeline.review_queue import awaiting_review
 from schemas.api import ReviewCreate
 from schemas.audit import AuditAction, AuditEvent, AuditOutcome
 from schemas.deployment import REQUEST_ID_PATTERN, ReviewDecision
 from schemas.moderation import ReviewItem
 from store.moderation_log import ModerationLog, ModerationLogEntry
 from temporal import names
-from temporal.pipeline_client import PipelineRequestError, submit_review
-from temporal.review_queue import awaiting_review
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 

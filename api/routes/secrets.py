@@ -13,8 +13,8 @@ from fastapi import APIRouter, BackgroundTasks, Path, Response
 
 from api.deps import AppId, CurrentActor, ServicesDep
 from api.routes.deployments import ERRORS
+from pipeline.operations import refresh_if_declared
 from schemas.secrets import SECRET_NAME, SecretInfo, SecretValue, SetSecretBody
-from temporal.pipeline_client import refresh_if_declared
 
 router = APIRouter(prefix="/v1/apps", tags=["secrets"])
 SecretName = Annotated[

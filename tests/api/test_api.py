@@ -18,10 +18,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.services import Services
+from pipeline.operations import AppNotFound, app_status
 from schemas.settings import Settings
 from store.db import Database
 from store.tokens import TokenRepository
-from temporal.pipeline_client import AppNotFound, app_status
 from tests.workflows.pipeline_fakes import FakePipeline
 
 GOOD_BUNDLE = {

@@ -19,6 +19,8 @@ from api.app import create_app
 from api.cookies import SESSION_COOKIE
 from api.deps import CSRF_HEADER
 from api.services import Services
+from pipeline.operations import app_status, request_deployment
+from pipeline.privacy import start_erasure
 from schemas.audit import Actor
 from schemas.deployment import DeployRequest
 from schemas.privacy import ErasureProgress, ErasureResult
@@ -34,8 +36,6 @@ from store.sessions import NewSession
 from store.tokens import TokenRepository
 from store.users import UserRepository
 from temporal import names
-from temporal.pipeline_client import app_status, request_deployment
-from temporal.privacy_client import start_erasure
 from tests.workflows.pipeline_fakes import FakePipeline
 
 

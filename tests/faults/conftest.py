@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from temporalio.service import RPCError
 
+from pipeline.operations import PipelineRequestError, deployment_status
 from schemas.deployment import Stage
 from schemas.runtime import InstanceInfo
-from temporal.pipeline_client import PipelineRequestError, deployment_status
 from tests.integration.conftest import Stack, running_stack
 
 

@@ -16,12 +16,12 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 
+from pipeline.operations import app_status
 from schemas.deployment import DeploymentOutcome, RollbackRequest
 from store.incidents import IncidentLog
 from temporal import names
 from temporal.codec import EncryptionCodec
 from temporal.devserver import find_executable
-from temporal.pipeline_client import app_status
 from tests.faults.conftest import wait_for
 from tests.integration.conftest import Stack
 

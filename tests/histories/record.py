@@ -39,8 +39,8 @@ from schemas.mail import MailDeliveryInput
 from temporal import names
 from temporal.converter import data_converter
 from temporal.devserver import find_executable
-from temporal.pipeline_client import app_status, deployment_status, request_deployment
-from temporal.privacy_client import start_erasure
+from pipeline.operations import app_status, deployment_status, request_deployment
+from pipeline.privacy import start_erasure
 from temporal.search_attributes import ensure_search_attributes
 from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
 from workflows.app import AppWorkflow

@@ -25,6 +25,7 @@ from api.app import create_app
 from api.gateway import create_gateway_app
 from api.services import Services
 from cli.stack import EmbeddedServer
+from pipeline.operations import app_status, request_deployment
 from runtime.base import Runtime
 from schemas.deployment import DeploymentOutcome, DeploymentSummary, DeployRequest
 from schemas.settings import Settings
@@ -35,7 +36,6 @@ from store.embedded import EmbeddedPostgres
 from store.tokens import TokenRepository
 from temporal.client import connect
 from temporal.devserver import DevServer, free_loopback_port
-from temporal.pipeline_client import app_status, request_deployment
 from temporal.search_attributes import ensure_search_attributes
 from tests.snapshot import advisory_snapshot
 from workers.wiring import app_runtime

@@ -21,6 +21,9 @@ from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.service import RPCError
 
 from activities.generation import generate_offline
+from pipeline.operations import (
+    app_status,
+)
 from schemas.deployment import (
     DeploymentOutcome,
     DeploymentResult,
@@ -31,9 +34,6 @@ from store.bundles import write_bundle
 from store.owner_keys import OwnerKeys
 from temporal import names
 from temporal.devserver import find_executable, free_loopback_port
-from temporal.pipeline_client import (
-    app_status,
-)
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration

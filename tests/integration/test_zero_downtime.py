@@ -14,12 +14,12 @@ import httpx
 import pytest
 
 from activities.generation import generate_offline
+from pipeline.operations import app_releases, app_status
 from runtime.docker import LABEL, DockerRuntime
 from runtime.docker_base import build_base_image
 from store.apps import AppRepository
 from store.audit import AuditLog
 from store.bundles import write_bundle
-from temporal.pipeline_client import app_releases, app_status
 from tests.integration.conftest import Stack, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -128,6 +128,8 @@ async def test_declared_secrets_are_injected_at_deploy_and_never_reach_temporal(
     deployed = stack.mb("deploy", "--bundle", str(bundle), "--app", "vault-poll")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     assert (await stack.apps.get("/apps/vault-poll/health")).status_code == 200
+    live = (await app_status(stack.client, "vault-poll")).live
+    assert live is not None and live.secrets == ["API_TOKEN"]  # the release names its secrets
 
     injected = await AuditLog(stack.db).search(
         action="secret.inject", resource_prefix="secret:vault"

@@ -14,6 +14,8 @@ from monitoring.security_mail import SecurityMail
 from schemas.moderation import ModerateInput
 from schemas.runtime import SwitchTrafficInput
 from schemas.settings import Settings
+from store.artifacts import ArtifactStore
+from store.bundle_cache import BundleCache
 from store.db import Database
 from store.incidents import IncidentLog
 from store.mail_delivery import Mailer
@@ -62,11 +64,17 @@ async def test_a_blocked_deployment_is_mailed_once_even_when_retried(
 
 
 async def test_rollbacks_are_incidents_mailed_once_deploys_are_neither(
-    db: Database, notices: SecurityMail
+    db: Database, notices: SecurityMail, tmp_path: Path
 ) -> None:
     owner = await _user(db, "sam@example.com", verified=True)
     unverified = await _user(db, "tina@example.com", verified=False)
-    activities = ReleaseActivities(ReleaseRepository(db), "local", IncidentLog(db), notices)
+    activities = ReleaseActivities(
+        ReleaseRepository(db),
+        "local",
+        IncidentLog(db),
+        BundleCache(ArtifactStore(db), tmp_path),
+        notices,
+    )
     env = ActivityEnvironment()
 
     def switch(owner_id: str, app: str, version: int, rollback: bool) -> SwitchTrafficInput:

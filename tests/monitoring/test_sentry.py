@@ -26,10 +26,11 @@ from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from monitoring.scrub import SCRUBBED, SENSITIVE, scrub_event
+from monitoring.scrub import scrub_event
 from monitoring.sentry import init_sentry
 from monitoring.temporal_sentry import SentryInterceptor, sandbox_runner
 from schemas.settings import Settings
+from store.sensitive_values import SCRUBBED, SENSITIVE
 from temporal.devserver import free_loopback_port
 from tests.monitoring.probe import (
     CODE,

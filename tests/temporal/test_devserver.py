@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.operations import request_deployment
 from schemas.deployment import DeployRequest
 from schemas.settings import Settings
 from temporal.client import connect
 from temporal.devserver import DevServer, PortInUse, free_loopback_port
-from temporal.pipeline_client import request_deployment
 
 
 async def test_a_taken_port_is_named_in_the_error(tmp_path: Path) -> None:

@@ -105,6 +105,8 @@ class FakePipeline:
     failing_stage: str = "tests"
     """Which QA stage fails when ``qa_verdict`` is "fail"."""
     start_fails_for: set[int] = field(default_factory=set)
+    declared_secrets: list[str] | None = None
+    """What record_release says the release's bundle declares (None: not recorded)."""
     unhealthy: Callable[[str, int], bool] = lambda instance_id, call: False
     calls: list[str] = field(default_factory=list)
     content_verdict: str = "allow"
@@ -456,6 +458,7 @@ class FakePipeline:
                 socket_path=input.socket_path,
                 created_at=datetime.now(UTC),
                 evidence_id=input.evidence_id,
+                secrets=self.declared_secrets,
             ),
         )
         return record

@@ -18,6 +18,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from pipeline.operations import (
+    PipelineRequestError,
+    app_releases,
+    app_status,
+    request_deployment,
+    request_rollback,
+)
 from schemas.deployment import (
     AppStatus,
     AppWorkflowInput,
@@ -26,13 +33,6 @@ from schemas.deployment import (
     RollbackRequest,
 )
 from temporal import names
-from temporal.pipeline_client import (
-    PipelineRequestError,
-    app_releases,
-    app_status,
-    request_deployment,
-    request_rollback,
-)
 from tests.workflows.pipeline_fakes import FakePipeline
 from workflows.app import MAX_DEPLOYMENTS, MAX_RELEASES, MAX_ROLLBACKS
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError
@@ -12,6 +13,17 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from pipeline.operations import (
+    PipelineRequestError,
+    app_releases,
+    app_status,
+    deployment_status,
+    refresh_if_declared,
+    request_deployment,
+    request_retire,
+    request_rollback,
+    submit_review,
+)
 from schemas.anomalies import AnomalyScanInput, AnomalyScanResult, Thresholds
 from schemas.backups import BackupRunInput, BackupRunResult
 from schemas.deployment import (
@@ -26,17 +38,10 @@ from schemas.deployment import (
     RollbackRequest,
     Stage,
 )
+from store.artifacts import ArtifactStore
+from store.bundle_cache import BundleCache
+from store.db import Database
 from temporal import names
-from temporal.pipeline_client import (
-    PipelineRequestError,
-    app_releases,
-    app_status,
-    deployment_status,
-    request_deployment,
-    request_retire,
-    request_rollback,
-    submit_review,
-)
 from tests.workflows.pipeline_fakes import FakePipeline
 
 OWNER = "user-1"
@@ -480,6 +485,34 @@ async def test_refresh_rolls_the_live_release_onto_a_new_instance(
     ]
     assert order == sorted(order)
     assert workers.running == {"fresh-v1-r1"}
+
+
+async def test_a_secret_change_refreshes_by_the_names_the_release_recorded(
+    env: WorkflowEnvironment,
+    fake: FakePipeline,
+    workers: FakePipeline,
+    db: Database,
+    tmp_path: Path,
+) -> None:
+    """Deciding whether a changed secret restarts the app reads the live release's own
+    record: the bundle store here holds nothing, so loading the bundle would fail."""
+    fake.declared_secrets = ["API_TOKEN"]
+    await _result(env.client, await _deploy(env.client, "named", "an inventory"))
+    live = (await _settled(env.client, "named")).live
+    assert live is not None and live.secrets == ["API_TOKEN"]
+    empty = BundleCache(ArtifactStore(db), tmp_path / "bundles")
+    assert await refresh_if_declared(env.client, empty, "named", ["OTHER"], "alice") is None
+    request_id = await refresh_if_declared(
+        env.client, empty, "named", ["OTHER", "API_TOKEN"], "alice"
+    )
+    assert request_id is not None
+
+    async def refreshed() -> bool:
+        return any(r.done for r in (await app_status(env.client, "named")).refreshes)
+
+    await _eventually(refreshed)
+    (record,) = (await app_status(env.client, "named")).refreshes
+    assert record.ok and record.request_id == request_id
 
 
 async def test_a_refresh_that_cannot_start_keeps_the_old_instance(

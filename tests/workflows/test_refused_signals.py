@@ -17,11 +17,11 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from pipeline.operations import app_status, deployment_status
 from schemas.deployment import DeploymentOutcome, ReviewDecision, RollbackRequest
 from schemas.settings import Settings
 from temporal import names
 from temporal.converter import data_converter, payload_codec
-from temporal.pipeline_client import app_status, deployment_status
 from temporal.refusing_codec import ERROR_PAYLOAD_REFUSED, worker_client
 from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
 from tests.workflows.test_pipeline_workflows import (

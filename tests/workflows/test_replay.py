@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.deployment import DeploymentInput, DeploymentResult
     from temporal import names
     from temporal.converter import data_converter
-    from temporal.replay import replay
+    from workers.replay import replay
     from workflows.app import AppWorkflow
     from workflows.deployment import DeploymentWorkflow
 

@@ -92,8 +92,10 @@ async def test_a_blocked_prompt_with_hostile_characters_is_logged_mailed_and_cou
     ]
 
 
-async def test_a_rollback_reason_with_a_nul_is_still_recorded(db: Database) -> None:
-    activities = ReleaseActivities(ReleaseRepository(db), "local", IncidentLog(db))
+async def test_a_rollback_reason_with_a_nul_is_still_recorded(db: Database, tmp_path: Path) -> None:
+    activities = ReleaseActivities(
+        ReleaseRepository(db), "local", IncidentLog(db), BundleCache(ArtifactStore(db), tmp_path)
+    )
     env = ActivityEnvironment()
     for version, rollback in ((1, None), (2, None), (1, "by_hand")):
         await env.run(

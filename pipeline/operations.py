@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -143,14 +144,16 @@ async def refresh_if_declared(
         return None
     if status.live is None:
         return None
-    try:
-        declared = set((await bundles.load(status.live.bundle_hash)).manifest.secrets)
-    except ArtifactNotFound:
-        log.warning(
-            "%s: the live bundle %s is missing; not refreshed", app_id, status.live.bundle_hash
-        )
-        return None
-    used = sorted(declared.intersection(names_changed))
+    declared: Sequence[str] | None = status.live.secrets
+    if declared is None:  # a release recorded before releases carried their secret names
+        try:
+            declared = (await bundles.load(status.live.bundle_hash)).manifest.secrets
+        except ArtifactNotFound:
+            log.warning(
+                "%s: the live bundle %s is missing; not refreshed", app_id, status.live.bundle_hash
+            )
+            return None
+    used = sorted(set(declared).intersection(names_changed))
     if not used:
         return None
     request = RefreshRequest(

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 
+from pipeline.operations import PipelineRequestError, deployment_status
 from schemas.deployment import Stage
 from schemas.moderation import ReviewItem
 from store.moderation_log import ModerationLog
 from temporal import names
-from temporal.pipeline_client import PipelineRequestError, deployment_status
 
 
 async def awaiting_review(
