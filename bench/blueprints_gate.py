@@ -17,7 +17,7 @@ from pathlib import Path
 
 from activities.generation import generate_offline
 from activities.generation.blueprints import BLUEPRINTS
-from activities.qa_gate import QAGate
+from activities.qa.gate import QAGate
 from bench import ADVISORY_SNAPSHOT
 from runtime.envs import EnvBuilder
 from schemas.settings import Settings

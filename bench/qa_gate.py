@@ -25,7 +25,7 @@ from pathlib import Path
 
 from activities.generation import generate_offline
 from activities.qa.deps import scan_dependencies
-from activities.qa_gate import QAGate
+from activities.qa.gate import QAGate
 from bench import ADVISORY_SNAPSHOT
 from bench.qa_fuzz import baseline_once as fuzz_by_hand
 from bench.qa_mutation import plain_run as mutmut_by_hand

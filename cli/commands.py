@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowHistory
 from activities.generation import suggest_app_id
 from activities.qa.advisories import update_advisories
 from activities.qa.evidence import EvidenceInvalid, EvidencePayload, EvidenceService
-from activities.qa_gate import QAGate
+from activities.qa.gate import QAGate
 from api.app import create_app
 from api.gateway import create_gateway_app
 from api.services import Services

@@ -9,20 +9,19 @@ from temporalio.client import Client
 
 from activities.anomalies import AnomalyActivities
 from activities.backups import BackupActivities, KeyRecovery
-from activities.deploy import RuntimeActivities
-from activities.generate import GenerationActivities
+from activities.generation_activities import GenerationActivities
 from activities.key_rotation import KeyRotationActivities
 from activities.mail_retries import MailDeliveryActivities
-from activities.moderate import ModerationActivities
 from activities.moderation import Moderator
+from activities.moderation_activities import ModerationActivities
 from activities.privacy import PrivacyActivities
 from activities.privacy_erasure import PrivacyErasureActivities
 from activities.qa.evidence import EvidenceService
-from activities.qa_gate import QAActivities
-from activities.qa_report import QAReportActivities
+from activities.qa_activities import QAActivities, QAReportActivities
 from activities.refusals import RefusalActivities
 from activities.releases import ReleaseActivities
 from activities.restore_usability import KeyRings
+from activities.runtime_activities import RuntimeActivities
 from monitoring.operator_alerts import OperatorAlerts
 from monitoring.security_mail import SecurityMail
 from runtime.base import Runtime

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.deploy import secrets_for_start
+from activities.runtime_activities import secrets_for_start
 from schemas.audit import Actor
 from store.aes_keys import AesKeyRing
 from store.apps import AppRepository

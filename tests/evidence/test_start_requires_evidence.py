@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.deploy import RuntimeActivities
 from activities.qa.evidence import EvidenceService
+from activities.runtime_activities import RuntimeActivities
 from runtime.base import PythonEnv
 from runtime.envs import EnvBuilder
 from runtime.errors import AppStartError

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.moderate import ModerationActivities
+from activities.moderation_activities import ModerationActivities
 from activities.releases import ReleaseActivities
 from monitoring.security_mail import SecurityMail
 from schemas.moderation import ModerateInput

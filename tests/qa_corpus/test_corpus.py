@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.qa_gate import STAGES, QAGate
+from activities.qa.gate import STAGES, QAGate
 from runtime.envs import EnvBuilder
 from schemas.settings import Settings
 from store.bundles import bundle_hash, make_bundle, write_bundle

@@ -23,9 +23,9 @@ from fastapi.responses import JSONResponse
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.generate import GenerationActivities
 from activities.generation import GenerationError, generate_offline
 from activities.generation.openai_backend import BUNDLE_SCHEMA, SYSTEM_PROMPT, generate_with_openai
+from activities.generation_activities import GenerationActivities
 from schemas.generation import GenerateInput
 from store.artifacts import ArtifactStore
 from store.bundle_cache import BundleCache

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.moderate import ModerationActivities
 from activities.moderation.decoded_text import MAX_DECODED_CHARS, decode, decoded_parts
 from activities.moderation.visible_text import visible_text
+from activities.moderation_activities import ModerationActivities
 from schemas.moderation import ModerateBundleInput
 from schemas.settings import Settings
 from store.artifacts import ArtifactStore

@@ -12,8 +12,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.generate import GenerationActivities
-from activities.moderate import ModerationActivities
+from activities.generation_activities import GenerationActivities
+from activities.moderation_activities import ModerationActivities
 from activities.releases import ReleaseActivities
 from monitoring.security_mail import SecurityMail
 from schemas.anomalies import Thresholds

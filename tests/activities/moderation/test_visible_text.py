@@ -10,8 +10,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.generation.blueprints import BLUEPRINTS
 from activities.generation.offline import generate_offline
-from activities.moderate import ModerationActivities
 from activities.moderation.visible_text import visible_text
+from activities.moderation_activities import ModerationActivities
 from schemas.moderation import ModerateBundleInput
 from schemas.settings import Settings
 from store.artifacts import ArtifactStore

@@ -10,8 +10,8 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.qa.evidence import EvidenceService
-from activities.qa_gate import QAActivities, parse_stage_report
-from activities.qa_report import QAReportActivities
+from activities.qa.gate import parse_stage_report
+from activities.qa_activities import QAActivities, QAReportActivities
 from runtime.envs import EnvBuilder
 from schemas.audit import Actor
 from schemas.qa import (

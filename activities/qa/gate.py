@@ -1,24 +1,18 @@
-"""The QA gate: five stage activities (on the ``mb-qa`` queue) and the gate's logic.
-
-:class:`QAGate` runs the stages on a checked-out bundle without Temporal
-(``mb qa DIR`` uses it); :class:`QAActivities` adds artifact storage and
-heartbeats. Each stage stores its report in the artifact store and returns
-only its verdict, summary and the report's hash.
-"""
+"""The QA gate's logic: the five stages run on a checked-out bundle, without Temporal
+(``mb qa DIR`` and the stage activities both use it), and one report assembled from
+the stage reports."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 from pydantic import TypeAdapter
-from temporalio import activity
 
-from activities.heartbeat import keep_alive
 from activities.qa.deps import AllowListError, load_allowlist, scan_dependencies
 from activities.qa.fuzz import run_fuzz
 from activities.qa.mutation import run_mutation
@@ -26,7 +20,7 @@ from activities.qa.static import scan_static
 from activities.qa.test_runs import run_seed, run_tests_repeatedly
 from activities.qa.workspace import SandboxUser
 from runtime.base import PythonEnv
-from runtime.envs import EnvBuilder, EnvBuildError, RequirementsError
+from runtime.envs import EnvBuilder, RequirementsError
 from runtime.limits import ResourceLimits
 from runtime.uids import UidPool
 from schemas.bundle import AppBundle
@@ -36,19 +30,11 @@ from schemas.qa import (
     MutationReport,
     QAGateReport,
     QAPolicy,
-    QAStageInput,
-    QAStageOutcome,
-    RunTestsInput,
     StageReport,
     StaticReport,
     TestsReport,
-    effective_policy,
 )
 from schemas.settings import Settings
-from store.artifacts import ArtifactStore
-from store.bundle_cache import BundleCache
-from store.qa_policy_overrides import QAPolicyOverrides
-from temporal import names
 
 STAGES = ("tests", "mutation", "fuzz", "static", "deps")
 Heartbeat = Callable[[str], None]
@@ -208,104 +194,6 @@ class QAGate:
         )
         return assemble_report(
             bundle_hash, None, stages, policy, duration_s=time.monotonic() - started
-        )
-
-
-class QAActivities:
-    """QA stage activities: a failing stage is a result (a verdict), not an error."""
-
-    def __init__(
-        self,
-        bundles: BundleCache,
-        artifacts: ArtifactStore,
-        envs: EnvBuilder,
-        settings: Settings,
-        overrides: QAPolicyOverrides | None = None,
-    ) -> None:
-        self._bundles = bundles
-        self._artifacts = artifacts
-        self._settings = settings
-        self._overrides = overrides
-        self._gate = QAGate(envs, settings)
-
-    async def _policy(self, input: QAStageInput) -> QAPolicy:
-        """The thresholds this stage applies: what the deployment asked for, never weaker
-        than its app's floor (a workflow started without the API's check included)."""
-        platform = self._settings.qa_policy()
-        if self._overrides is None:
-            return effective_policy(input.policy, platform)
-        return effective_policy(input.policy, await self._overrides.floor(input.app_id, platform))
-
-    @activity.defn(name=names.ACTIVITY_RUN_TESTS)
-    async def run_tests(self, input: RunTestsInput) -> QAStageOutcome:
-        """Tests x3 (fixed order, then shuffled)."""
-        s = self._settings
-
-        async def stage(bundle_dir: Path, bundle: AppBundle) -> StageReport:
-            return await self._gate.tests(
-                bundle_dir,
-                bundle,
-                runs=input.runs or s.qa_test_runs,
-                timeout_s=input.timeout_s or s.qa_test_timeout_s,
-                seed_base=input.bundle_hash,
-                heartbeat=activity.heartbeat,
-            )
-
-        return await self._stage("tests", input.bundle_hash, stage)
-
-    @activity.defn(name=names.ACTIVITY_RUN_MUTATION)
-    async def run_mutation(self, input: QAStageInput) -> QAStageOutcome:
-        """Mutation testing: are the bundle's tests strong enough to notice a change?"""
-        policy = await self._policy(input)
-        return await self._stage(
-            "mutation",
-            input.bundle_hash,
-            lambda d, b: self._gate.mutation(d, b, policy, activity.heartbeat),
-        )
-
-    @activity.defn(name=names.ACTIVITY_RUN_FUZZ)
-    async def run_fuzz(self, input: QAStageInput) -> QAStageOutcome:
-        """Fuzz testing of the app's functions and API."""
-        policy = await self._policy(input)
-        return await self._stage(
-            "fuzz",
-            input.bundle_hash,
-            lambda d, b: self._gate.fuzz(d, b, policy, input.bundle_hash, activity.heartbeat),
-        )
-
-    @activity.defn(name=names.ACTIVITY_RUN_STATIC)
-    async def run_static(self, input: QAStageInput) -> QAStageOutcome:
-        """Static analysis with bandit."""
-        policy = await self._policy(input)
-        return await self._stage(
-            "static", input.bundle_hash, lambda d, b: self._gate.static(d, policy)
-        )
-
-    @activity.defn(name=names.ACTIVITY_RUN_DEPS)
-    async def run_deps(self, input: QAStageInput) -> QAStageOutcome:
-        """Known vulnerabilities in the installed dependencies."""
-        return await self._stage("deps", input.bundle_hash, lambda d, b: self._gate.deps(b))
-
-    async def _stage(
-        self,
-        name: str,
-        bundle_hash: str,
-        run: Callable[[Path, AppBundle], Awaitable[StageReport]],
-    ) -> QAStageOutcome:
-        started = time.monotonic()
-        bundle_dir, bundle = await self._bundles.checkout(bundle_hash)
-        try:
-            async with keep_alive(f"qa {name}"):
-                report = await run(bundle_dir, bundle)
-        except EnvBuildError:
-            raise  # infrastructure (the index is unreachable...): let Temporal retry
-        digest = await self._artifacts.put(f"qa-{name}", report.model_dump_json().encode())
-        return QAStageOutcome(
-            stage=name,
-            verdict=report.verdict,
-            summary=report.reason,
-            report_hash=digest,
-            duration_s=round(time.monotonic() - started, 3),
         )
 
 
