@@ -18,8 +18,8 @@ import typer
 from cli.main import _run
 from runtime.base import PythonEnv
 from runtime.bwrap import SandboxUnavailable, find_bwrap
-from runtime.docker import BaseImageMissing, DockerRuntime, DockerUnavailable
-from runtime.errors import AppStartError
+from runtime.docker import DockerRuntime
+from runtime.errors import AppStartError, BaseImageMissing, DockerUnavailable
 from store.embedded import DatabaseStartError, EmbeddedPostgres
 from store.server_user import SERVER_USER, ServerUserError, ensure_server_user
 from store.wal_archive import prepare_archive_dir

@@ -15,8 +15,9 @@ import pytest
 
 from activities.generation import generate_offline
 from pipeline.operations import app_releases, app_status
-from runtime.docker import LABEL, DockerRuntime
+from runtime.docker import DockerRuntime
 from runtime.docker_base import build_base_image
+from runtime.docker_images import LABEL
 from store.apps import AppRepository
 from store.audit import AuditLog
 from store.bundles import write_bundle
