@@ -18,7 +18,7 @@ from rich.console import Console
 from temporalio.client import Client, WorkflowHistory
 
 from activities.generation import suggest_app_id
-from activities.qa.advisories import update_advisories
+from activities.qa.advisory_update import update_advisories
 from activities.qa.evidence import EvidenceInvalid, EvidencePayload, EvidenceService
 from activities.qa.gate import QAGate
 from api.app import create_app

@@ -17,12 +17,11 @@ import pytest
 
 from activities.qa.advisories import (
     AdvisoryDatabaseError,
-    AdvisoryUpdateError,
     UncheckableVersion,
     load_advisories,
     parse_advisory,
-    update_advisories,
 )
+from activities.qa.advisory_update import AdvisoryUpdateError, update_advisories
 from tests.snapshot import ADVISORY_SNAPSHOT
 
 pytestmark = pytest.mark.timeout(60)
