@@ -129,7 +129,7 @@ class DeploymentWorkflow:
 
     async def _moderate(self, prompt: str) -> None:
         self._enter(Stage.MODERATING)
-        verdict: ModerationResult = await workflow.execute_activity(
+        verdict = await self._moderation(
             names.ACTIVITY_MODERATE,
             ModerateInput(
                 prompt=prompt,
@@ -137,9 +137,6 @@ class DeploymentWorkflow:
                 app_id=self._input.app_id,
                 deployment_id=self._input.deployment_id,
             ),
-            result_type=ModerationResult,
-            start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=MODERATION_RETRY,
         )
         self._status.moderation_verdict = verdict.verdict
         self._status.moderation_reason = verdict.reason
@@ -147,6 +144,19 @@ class DeploymentWorkflow:
             self._fail(f"prompt blocked: {verdict.reason}", names.ERROR_PROMPT_BLOCKED)
         if verdict.verdict == "flag":
             await self._await_review(verdict.reason)
+
+    async def _moderation(
+        self, activity_name: str, input: ModerateInput | ModerateBundleInput
+    ) -> ModerationResult:
+        """One moderation activity (the prompt's or the app's content), retried alike."""
+        verdict: ModerationResult = await workflow.execute_activity(
+            activity_name,
+            input,
+            result_type=ModerationResult,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=MODERATION_RETRY,
+        )
+        return verdict
 
     async def _await_review(self, reason: str) -> None:
         self._enter(Stage.AWAITING_REVIEW)
@@ -172,7 +182,7 @@ class DeploymentWorkflow:
     async def _moderate_content(self, bundle_hash: str) -> None:
         """What the app would show is moderated too: a benign prompt must not yield a
         phishing page (and a hand-written bundle is read the same way)."""
-        verdict: ModerationResult = await workflow.execute_activity(
+        verdict = await self._moderation(
             names.ACTIVITY_MODERATE_BUNDLE,
             ModerateBundleInput(
                 bundle_hash=bundle_hash,
@@ -180,9 +190,6 @@ class DeploymentWorkflow:
                 app_id=self._input.app_id,
                 deployment_id=self._input.deployment_id,
             ),
-            result_type=ModerationResult,
-            start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=MODERATION_RETRY,
         )
         if verdict.verdict == "block":
             self._fail(
