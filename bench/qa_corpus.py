@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from activities.qa_gate import STAGES, Heartbeat, QAGate
+from activities.qa.gate import STAGES, Heartbeat, QAGate
 from bench import ADVISORY_SNAPSHOT
 from runtime.envs import EnvBuilder
 from schemas.bundle import AppBundle
