@@ -1,0 +1,116 @@
+"""The shape of the ``mb`` command: every command path, in the order ``mb --help`` lists
+them, with the first line of its help, as they were before ``cli/main.py`` was split into
+one module per concern."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import typer
+
+from cli.main import app
+
+COMMAND_TREE = [
+    ("", "MicroBuilder's secure deployment pipeline."),
+    ("up", "Start the embedded stack (Temporal, PostgreSQL, workers, API) until Ctrl-C."),
+    ("worker", "Run only the workers (production: one or more per host)."),
+    ("api", "Run only the HTTP API (production: behind a TLS-terminating proxy)."),
+    ("gateway", "Run only the gateway to deployed apps, on their own origin (MB_APPS_PORT)."),
+    (
+        "codec-server",
+        "Serve POST /encode and /decode for operators (the Temporal UI's codec endpoint).",
+    ),
+    ("deploy", "Deploy a prompt (or a bundle) through the whole gate; shows progress and the URL."),
+    ("status", "Show an app's live release, running deployment and recent history."),
+    ("rollback", "Roll an app back to its previous release (or to --to VERSION)."),
+    ("incidents", "Rollbacks (by hand or automatic), newest first: what, when, why, who."),
+    ("alerts", "Alerts raised by the anomaly rules, newest first."),
+    (
+        "restore",
+        "Point-in-time recovery: the newest base backup before TIMESTAMP plus the archived",
+    ),
+    ("replay", "Replay histories against the current code; exit 1 on non-determinism."),
+    ("moderate", "The moderation verdict on a prompt, without deploying anything."),
+    ("qa", "Run the QA gate on a bundle directory without deploying it (exit 1 if it fails)."),
+    ("review", "Approve or reject a deployment flagged by moderation."),
+    ("review list", "Flagged deployments waiting for a decision, oldest first."),
+    ("review approve", "Let a flagged deployment continue."),
+    ("review reject", "Reject a flagged deployment (it ends as rejected)."),
+    ("token", "API bearer tokens."),
+    ("token create", "Issue a new API token (shown once; only its hash is stored)."),
+    ("evidence", "Signed QA evidence of releases."),
+    (
+        "evidence verify",
+        "Check a release's signed QA evidence (signature, bundle, report, verdicts).",
+    ),
+    ("advisories", "The offline advisory database of the dependency scan."),
+    ("advisories update", "Download the current OSV PyPI advisory database into MB_ADVISORY_DB."),
+    ("secrets", "Secrets of an app (AES-256-GCM, owner-checked, audited)."),
+    ("secrets set", "Store a new version of a secret (the value never goes on the command line)."),
+    ("secrets list", "Names, versions and sizes of an app's secrets (never values)."),
+    ("secrets reveal", "Print a secret's value (owner only; audited)."),
+    ("secrets delete", "Destroy every version of a secret."),
+    ("audit", "The append-only, hash-chained audit log."),
+    (
+        "audit verify",
+        "Walk the hash chain; exit 1 naming the first altered, deleted or reordered row.",
+    ),
+    ("audit tail", "The newest rows (and, with --follow, every new one)."),
+    ("audit search", "Rows matching every filter, oldest first."),
+    ("moderation", "The log of blocked and flagged prompts."),
+    ("moderation list", "Blocked and flagged prompts, newest first (the read is audited)."),
+    ("users", "Accounts: reinstate a suspended user."),
+    ("users reinstate", "Let a user the blocked-prompt rule suspended deploy again."),
+    ("privacy", "Privacy rights: export or erase a user's data."),
+    (
+        "privacy export",
+        "Everything held about a user, as a zip (GDPR art. 15 / CCPA right to know).",
+    ),
+    ("privacy erase", "Erase a user (GDPR art. 17 / CCPA right to delete): apps offline, secrets"),
+    ("runtime", "The app runtime (MB_RUNTIME: sandbox or docker)."),
+    (
+        "runtime build-base",
+        "Build the Docker runtime's Python base image from Debian packages (no registry",
+    ),
+    ("backup", "Base backups and the WAL archive (point-in-time recovery)."),
+    ("backup list", "Complete base backups, newest first, with their last restore drill."),
+    (
+        "backup archive-settings",
+        "The postgresql.conf lines an external server needs to archive into MB_BACKUP_DIR.",
+    ),
+    (
+        "backup now",
+        "Take a base backup now, verify it, prove it restores, prune old ones (workers).",
+    ),
+    ("keys", "Master keys of the secrets store."),
+    (
+        "keys rotate",
+        "A new master key: every data key rewrapped online (resumable), unused keys retired.",
+    ),
+    (
+        "keys rotate-codec",
+        "A new Temporal payload key (embedded ring): new payloads use it after the processes",
+    ),
+    ("keys status", "Which master keys wrap how many data keys; the last rotation's progress."),
+    ("keys export", "Write every key (master, payload, evidence, erasure keys) into one encrypted"),
+    ("keys import", "Restore keys from an escrow into the data directory: missing keys are added,"),
+    ("qa-policy", "An app's QA floor; operators may lower it (audited)."),
+    (
+        "qa-policy show",
+        "The QA floor an app's deployments are held to: the platform's, or an override.",
+    ),
+    ("qa-policy set", "Set an app's QA floor, below the platform's minimum if need be (audited)."),
+    ("qa-policy clear", "Back to the platform's minimum (audited)."),
+]
+
+
+def _walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
+    """Every command path with the first line of its help, depth first, in listing order."""
+    yield " ".join(path), (command.help or "").splitlines()[0]
+    for name in command.list_commands(None) if hasattr(command, "commands") else []:
+        yield from _walk(command.commands[name], (*path, name))
+
+
+def test_mb_lists_the_same_commands_with_the_same_help() -> None:
+    assert list(_walk(typer.main.get_command(app))) == COMMAND_TREE
