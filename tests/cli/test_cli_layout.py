@@ -1,14 +1,18 @@
 """The shape of the ``mb`` command: every command path, in the order ``mb --help`` lists
 them, with the first line of its help, as they were before ``cli/main.py`` was split into
-one module per concern."""
+one module per concern; and a ``main.py`` that only wires those modules' Typer apps."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
 
+import cli.main
 from cli.main import app
 
 COMMAND_TREE = [
@@ -114,3 +118,33 @@ def _walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]
 
 def test_mb_lists_the_same_commands_with_the_same_help() -> None:
     assert list(_walk(typer.main.get_command(app))) == COMMAND_TREE
+
+
+def test_main_only_wires_the_command_modules() -> None:
+    source = Path(cli.main.__file__).read_text()
+    assert len(source.splitlines()) < 120
+    module = ast.parse(source)
+    wired: list[str] = []
+    for node in module.body:
+        match node:
+            case ast.ImportFrom(module="cli", names=names):
+                assert all(n.name.endswith("_cli") for n in names), ast.unparse(node)
+            case ast.Import(names=names):
+                assert {n.name for n in names} <= {"os", "sys", "typer"}, ast.unparse(node)
+            case ast.ImportFrom(module="__future__"):
+                pass
+            case ast.Expr(ast.Call(ast.Attribute(ast.Name("app"), "add_typer"), [argument])):
+                wired.append(ast.unparse(argument))
+            case ast.FunctionDef(name="main", decorator_list=[]):
+                pass
+            case ast.If(ast.Compare(ast.Name("__name__"))):
+                pass
+            case ast.Assign(targets=[ast.Name("app")]) | ast.Expr(ast.Constant(str())):
+                pass
+            case _:
+                raise AssertionError(f"main.py does more than wiring: {ast.unparse(node)}")
+    for name in wired:
+        owner, attribute = name.split(".")
+        sub_app = getattr(importlib.import_module(f"cli.{owner}"), attribute)
+        assert isinstance(sub_app, typer.Typer), name
+        assert sub_app.registered_commands or sub_app.registered_groups, name
