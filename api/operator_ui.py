@@ -25,6 +25,7 @@ nothing is forwarded.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from html import escape
@@ -55,16 +56,16 @@ from temporal.codec import EncryptionCodec
 
 log = logging.getLogger(__name__)
 
-# Added beside the UI's own policy (its page sets script-src in a meta tag): browsers
-# enforce both. connect-src 'self' keeps decoded payloads from leaving this origin.
+# Added beside the UI's own policies (its pages set theirs in a meta tag or a header):
+# browsers enforce every one. connect-src 'self' keeps decoded payloads from leaving
+# this origin; the UI frames its own pages (it renders markdown at /render).
 UI_CSP = (
-    "frame-ancestors 'none'; connect-src 'self'; form-action 'self'; base-uri 'self';"
+    "frame-ancestors 'self'; connect-src 'self'; form-action 'self'; base-uri 'self';"
     " object-src 'none'"
 )
 PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
@@ -94,6 +95,8 @@ _PRIVATE_REQUEST_HEADERS = {
 }
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 _IMMUTABLE_ASSETS = "/_app/immutable/"
+_RENDER = "render"  # the UI's markdown renderer (framed by its own pages)
+_OUR_LINK = re.compile(r"\]\((/mb/[^)\s]*)\)")
 
 
 class LogInFirst(Exception):
@@ -164,7 +167,8 @@ Operator = Annotated[Actor, Depends(operator_session)]
 class UpstreamUI:
     """The Temporal UI server this origin fronts (on loopback), with one keep-alive client."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, origin: str) -> None:
+        self.origin = origin
         # A history page long-polls for new events (the server answers within a minute).
         self.client = httpx.AsyncClient(
             base_url=base_url,
@@ -186,10 +190,15 @@ class UpstreamUI:
         if theirs:
             headers["cookie"] = theirs  # the UI server's own CSRF cookie
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+        params: list[tuple[str, str | int | float | bool | None]] = list(
+            request.query_params.multi_items()
+        )
+        if path == _RENDER:
+            params = [(k, self._absolute(str(v)) if k == "content" else v) for k, v in params]
         upstream = self.client.build_request(
             request.method,
             "/" + path,
-            params=request.query_params,
+            params=params,
             headers=headers,
             content=request.stream() if has_body else None,
         )
@@ -214,12 +223,21 @@ class UpstreamUI:
             background=BackgroundTask(response.aclose),
         )
         for name, value in response.headers.multi_items():
-            if name.lower() == "set-cookie" and not plants_ours(value):
-                answer.raw_headers.append((b"set-cookie", value.encode("latin-1")))
-        answer.headers["Content-Security-Policy"] = UI_CSP
+            kept_too = name.lower() == "content-security-policy" or (
+                name.lower() == "set-cookie" and not plants_ours(value)
+            )
+            if kept_too:
+                answer.raw_headers.append((name.lower().encode(), value.encode("latin-1")))
+        answer.raw_headers.append((b"content-security-policy", UI_CSP.encode()))
+        answer.headers["X-Frame-Options"] = "SAMEORIGIN"
         if not path.startswith(_IMMUTABLE_ASSETS.strip("/")):
             answer.headers["Cache-Control"] = "no-store"
         return answer
+
+    def _absolute(self, markdown: str) -> str:
+        """Links to our pages made absolute: the UI renders a workflow's details in a
+        sandboxed frame, where only absolute links open (in a new tab)."""
+        return _OUR_LINK.sub(lambda m: f"]({self.origin}{m.group(1)})", markdown)
 
     async def close(self) -> None:
         """Close the client."""
@@ -237,7 +255,7 @@ def _page(status: int, title: str, body: str) -> HTMLResponse:
 
 def create_operator_app(services: Services, codecs: dict[str, EncryptionCodec]) -> FastAPI:
     """The operators' origin for the UI at ``services.settings.ui_base_url``."""
-    upstream = UpstreamUI(services.settings.ui_base_url)
+    upstream = UpstreamUI(services.settings.ui_base_url, services.settings.operator_base_url)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -348,6 +366,7 @@ def create_operator_app(services: Services, codecs: dict[str, EncryptionCodec]) 
         response = await call_next(request)
         for name, value in HEADERS.items():
             response.headers[name] = value
+        response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
         if request.url.scheme == "https":
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")

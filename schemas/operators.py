@@ -44,6 +44,7 @@ def deployment_summary(app_id: str, version: int) -> str:
 def deployment_details(deployment_id: str) -> str:
     """The details (markdown) the Temporal UI shows on a deployment's page."""
     return (
-        f"[QA report]({report_path(deployment_id)}) · stage: search attribute `MbStage` ·"
-        f" QA verdict: memo `{MEMO_QA}` (once the gate has decided)"
+        f"[QA report of deployment {deployment_id}]({report_path(deployment_id)})\n\n"
+        f"The QA verdict is the memo's `{MEMO_QA}` (once the gate has decided); the stage,"
+        " the search attribute `MbStage`."
     )

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.generation import GenerateInput, GenerateOutput
     from schemas.moderation import ModerateBundleInput, ModerateInput, ModerationResult
+    from schemas.operators import MEMO_QA, QAMemo, report_path
     from schemas.qa import (
         QAGateOutcome,
         QAStageInput,
@@ -250,9 +251,21 @@ class DeploymentWorkflow:
             retry_policy=rollout.DATABASE_RETRY,
         )
         self._status.qa_report_hash = gate.report_hash
+        if workflow.patched(names.PATCH_QA_MEMO):
+            self._show_operators(gate)
         if gate.verdict != "pass":
             self._fail(f"QA gate failed: {gate.summary}", names.ERROR_QA_GATE_FAILED)
         return gate
+
+    def _show_operators(self, gate: QAGateOutcome) -> None:
+        """The verdict and the report's link in the memo (encrypted like every payload),
+        where the Temporal UI shows it on the deployment's page."""
+        memo = QAMemo(
+            verdict=gate.verdict,
+            summary=gate.summary,
+            report=report_path(self._input.deployment_id),
+        )
+        workflow.upsert_memo({MEMO_QA: memo})
 
     async def _qa_stage(
         self, activity_name: str, stage_input: QAStageInput | RunTestsInput, *, minutes: int = 30
