@@ -345,7 +345,7 @@ async def test_links_to_our_pages_in_rendered_details_open_in_a_new_tab(origin: 
 
 async def _scrape(services: Services) -> bytes:
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=services.metrics.asgi_app()),  # type: ignore[arg-type]
+        transport=httpx.ASGITransport(app=services.metrics.asgi_app()),
         base_url="http://metrics",
     ) as http:
         answer = await http.get("/metrics")
