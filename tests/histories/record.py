@@ -8,7 +8,8 @@ next to this file, prefixed with ``GENERATION``. Commit the files: ``tests/workf
 replays them against the current code, so a non-deterministic change fails CI.
 Re-record only for an intended, ``workflow.patched``-guarded change; a new generation
 may keep only the scenarios its patch changed (v5 keeps the deployments, v6 the
-workflows new in it, v7 the refused signals and the scheduled mail delivery).
+workflows new in it, v7 the refused signals and the scheduled mail delivery, v8 a
+deployment that passes the QA gate and one that fails it: the verdict in the memo).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from workflows.app import AppWorkflow
 from workflows.deployment import DeploymentWorkflow
 
 HERE = Path(__file__).parent
-GENERATION = "v7"
+GENERATION = "v8"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 
@@ -109,6 +110,11 @@ async def main() -> None:
 
             rejected = await _deploy(client, "rejected-app", "BLOCKME a fake bank login")
             await _save(client, "rejected", [rejected])
+
+            fake.qa_verdict = "fail"
+            weak = await _deploy(client, "weak-app", "a tip calculator")
+            fake.qa_verdict = "pass"
+            await _save(client, "qa-rejected", [weak])
 
             fake.content_verdict = "block"
             content = await _deploy(client, "sneaky-app", "a page for my bank club")

@@ -30,13 +30,14 @@ def _histories() -> list[WorkflowHistory]:
     ]
 
 
-@pytest.mark.parametrize("generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7"])
+@pytest.mark.parametrize("generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"])
 def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     """v1: before the five-stage QA gate (patched); v2: with it; v3: with refreshes and
     master key rotation; v4: with retirement (deleted apps), the anomaly scan and the
     privacy export; v5: with the app's visible text moderated; v6: the backup round and
     the privacy erasure; v7: invalid signals refused and recorded, the scheduled mail
-    delivery. Every generation must keep replaying."""
+    delivery; v8: the QA verdict in the deployment's memo, gate passed and failed. Every
+    generation must keep replaying."""
     names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob(f"{generation}-*.json")}
     if generation == "v5":  # only what the content-moderation patch changed
         assert {"v5-happy", "v5-content-blocked"} <= names_
@@ -46,6 +47,9 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
         return
     if generation == "v7":  # the refused-signals patch and the new mail workflow
         assert names_ == {"v7-refused-signal", "v7-mail-delivery"}
+        return
+    if generation == "v8":  # the QA memo patch: a gate passed, a gate failed
+        assert names_ == {"v8-happy", "v8-qa-rejected"}
         return
     scenarios = {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"}
     if generation in ("v3", "v4"):
@@ -57,7 +61,7 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
 
 @pytest.mark.reliability(
     "Histories",
-    done="Replay every saved history (seven generations of the workflows) against today's code",
+    done="Replay every saved history (eight generations of the workflows) against today's code",
 )
 async def test_saved_histories_replay_cleanly() -> None:
     """Every saved history replays without a non-determinism error."""
