@@ -244,7 +244,7 @@ def shout(words):
 """
 
 WEB_CONFTEST = """
-from datetime import date
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -260,7 +260,7 @@ def client():
 
 @pytest.fixture
 def deadline():
-    return date.today()
+    return datetime.now()
 """
 
 WEB_TESTS = """
@@ -294,7 +294,7 @@ def test_a_handler_consuming_a_set_in_order(client):
     assert client.get("/tags", params={"words": "a"}).json() == {"tags": "a"}
 
 
-def test_a_fixture_of_the_conftest_reading_the_date(deadline):
+def test_a_fixture_of_the_conftest_reading_the_clock(deadline):
     assert deadline.year > 2000
 
 
@@ -324,8 +324,18 @@ def test_a_thread_drawing_random():
     worker.join()
 
 
+def test_waiting_with_a_timeout():  # threading holds its own reference to the clock
+    condition = threading.Condition()
+    with condition:
+        assert not condition.wait_for(lambda: False, timeout=0.001)
+
+
 def test_a_token():
     assert secrets.token_hex(4) != SESSION
+
+
+def test_docstrings_stay_first():
+    assert shout.__doc__ == "Upper-cased, in the order the set gives."
 
 
 def test_assertions_are_still_explained():
@@ -357,16 +367,17 @@ def test_the_tracer_follows_the_app_through_its_web_framework_not_the_framework(
         "test_an_async_handler_reading_the_date": ["clock"],
         "test_a_default_factory_reading_the_clock": ["clock"],
         "test_a_handler_consuming_a_set_in_order": ["set order"],
-        "test_a_fixture_of_the_conftest_reading_the_date": ["clock"],
+        "test_a_fixture_of_the_conftest_reading_the_clock": ["clock"],
         "test_a_helper_of_the_module_reading_the_clock": ["clock"],
         "test_a_set_consumed_in_order_by_the_test": ["set order"],
         "TestGrouped::test_a_method_helper_consuming_a_set_in_order": ["set order"],
         "test_a_thread_drawing_random": ["random", "threads"],
+        "test_waiting_with_a_timeout": ["clock"],
         "test_a_token": ["os.urandom", "secrets"],
         "<import tests/test_web.py>": ["os.urandom", "secrets"],
         "test_tracebacks_name_the_app_lines": ["set order"],
     }
-    assert "2 failed, 11 passed" in done.stdout
+    assert "2 failed, 13 passed" in done.stdout
     assert "where 2 = sum([1, 1])" in done.stdout  # pytest still rewrites the test modules
     line = WEB_APP.splitlines().index("        raise ValueError(word.upper())") + 1
     assert f"app.py:{line}: ValueError" in done.stdout
