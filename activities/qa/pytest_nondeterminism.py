@@ -24,7 +24,8 @@ order) is read from the source: the bundle's modules that pytest does not compil
 compiled, as they are imported, with a note at each ``datetime`` clock read and at the start
 of each function consuming a set in order (line numbers unchanged); a test notes what the
 source of its function, of the same module's functions it calls and of the fixtures it sets
-up contains. An audit hook, added when the tests start, notes file writes.
+up contains. Writes to the file system are wrapped too (``open``, ``os.open``, removals,
+renames, ``shutil.rmtree``, ``sqlite3.connect``): they count whoever makes them.
 
 **Seeding** (``--mb-random-seed=N``). ``random`` is seeded with N when the
 session starts, so a run is reproducible from its seeds while different runs
@@ -42,6 +43,7 @@ from __future__ import annotations
 import builtins
 import functools
 import hashlib
+import importlib
 import json
 import os
 import random
@@ -91,9 +93,16 @@ _MAX_DEPTH = 40
 _OWN_FILES = (__file__, source_reading.__file__)
 _TMP = ("/tmp/", "/dev/", "/proc/")  # noqa: S108 - the sandbox's private tmpfs
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-_FILE_EVENTS = frozenset(
-    {"open", "sqlite3.connect", "os.remove", "os.rename", "os.mkdir", "os.rmdir", "shutil.rmtree"}
+_FIRST_PARAMETER = {"builtins.open": "file", "os.rename": "src", "os.replace": "src"}
+_FIRST_PARAMETER |= {"sqlite3.connect": "database"}
+_FILE_OPERATIONS = (
+    ("builtins", "open"),
+    ("os", "open remove unlink rename replace mkdir rmdir"),
+    ("shutil", "rmtree"),
+    ("sqlite3", "connect"),
 )
+"""Functions that write to the file system, wrapped like the sources (no stack walk: any
+write counts, whoever makes it)."""
 _RANDOM_METHODS = (
     "randrange randint choice choices shuffle sample uniform triangular gauss normalvariate"
     " lognormvariate expovariate vonmisesvariate gammavariate betavariate paretovariate"
@@ -142,6 +151,7 @@ class Tracer:
         self._wrappers: set[CodeType] = set()
         self._patched: list[tuple[object, str, object]] = []
         self._tables: dict[str, dict[int, frozenset[str]]] = {}
+        self._static: dict[CodeType, frozenset[str]] = {}
         self.helpers: dict[str, object] = {
             source_reading.NOTE: _note,
             source_reading.CLOCK_CALL: _clock_call,
@@ -173,7 +183,8 @@ class Tracer:
         stack, bundle code (the app or its tests) comes before any test tooling (pytest,
         the ASGI test client...). The standard library, other libraries and this plugin's
         wrappers in between are transparent: the bundle's randomness may come through them.
-        Frames are told apart by their module's ``__file__`` (``f_code`` is audited)."""
+        Frames are told apart by their module's ``__file__`` (reading ``f_code`` raises an
+        audit event)."""
         kinds = self._kinds
         for _ in range(_MAX_DEPTH):
             if frame is None:
@@ -195,6 +206,19 @@ class Tracer:
             if state.current is not None and source not in state.noted:
                 if walk(sys._getframe(1)):
                     state.noted.add(source)
+            return original(*args, **kwargs)
+
+        self._wrappers.add(traced.__code__)
+        return functools.update_wrapper(traced, original)
+
+    def _file_operation(self, original: Callable[..., Any], operation: str) -> Callable[..., Any]:
+        state = _STATE
+
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True
+            if state.current is not None and FILESYSTEM not in state.noted:
+                if _outside_tmp(_written(operation, args, kwargs)):
+                    state.noted.add(FILESYSTEM)
             return original(*args, **kwargs)
 
         self._wrappers.add(traced.__code__)
@@ -238,6 +262,14 @@ class Tracer:
         for module, names, source in _WRAPPED:
             for old in (getattr(module, name) for name in names.split() if hasattr(module, name)):
                 new[id(old)] = (old, self._wrapper(old, source))
+        for module_name, names in _FILE_OPERATIONS:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:  # a Python built without sqlite3
+                continue
+            for name in names.split():
+                old = getattr(module, name)
+                new[id(old)] = (old, self._file_operation(old, f"{module_name}.{name}"))
         for module in list(sys.modules.values()):
             namespace = vars(module) if isinstance(module, ModuleType) else {}
             if not new.keys().isdisjoint(map(id, namespace.values())):
@@ -286,28 +318,14 @@ class Tracer:
         function = source_reading.function_of(obj)
         if function is None:
             return frozenset()
-        filename = function.__code__.co_filename
-        if filename in self.instrumented or self.kind(filename) is not _BUNDLE:
-            return frozenset()
-        return source_reading.function_sources(function, self._tables)
-
-    def audit(self, event: str, args: tuple[Any, ...]) -> None:
-        """The audit hook: writes to the file system outside ``/tmp``."""
-        if _STATE.current is None or event not in _FILE_EVENTS:
-            return
-        path: Any = args[0] if args else None
-        if event == "open":
-            mode, flags = (args[1], args[2]) if len(args) >= 3 else (None, None)
-            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                isinstance(flags, int) and flags & _WRITE_FLAGS
-            )
-            path = path if writes else None
-        elif event == "sqlite3.connect" and path == ":memory:":
-            path = None
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if isinstance(path, str) and path and not os.path.abspath(path).startswith(_TMP):
-            _STATE.noted.add(FILESYSTEM)
+        found = self._static.get(function.__code__)
+        if found is None:
+            filename = function.__code__.co_filename
+            found = frozenset()
+            if filename not in self.instrumented and self.kind(filename) is _BUNDLE:
+                found = source_reading.function_sources(function, self._tables)
+            self._static[function.__code__] = found
+        return found
 
     def start(self, key: str) -> None:
         """Attribute what follows, in any thread, to ``key``."""
@@ -318,6 +336,30 @@ class Tracer:
         """Attribute nothing from now on."""
         _STATE.current = None
         _STATE.noted = set()
+
+
+def _written(operation: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The path a call of ``operation`` (``os.open``, ``builtins.open``...) writes to."""
+    if kwargs.get("dir_fd") is not None or kwargs.get("src_dir_fd") is not None:
+        return None  # relative to a directory already seen (shutil.rmtree's walk)
+    path = args[0] if args else kwargs.get(_FIRST_PARAMETER.get(operation, "path"))
+    if operation in ("builtins.open", "os.open"):
+        how = args[1] if len(args) > 1 else kwargs.get("mode" if operation[0] == "b" else "flags")
+        writes = (isinstance(how, str) and any(c in how for c in "wax+")) or (
+            isinstance(how, int) and how & _WRITE_FLAGS
+        )
+        return path if writes else None
+    return None if operation == "sqlite3.connect" and path == ":memory:" else path
+
+
+def _outside_tmp(path: Any) -> bool:
+    if isinstance(path, int) or path is None:
+        return False
+    try:
+        path = os.fsdecode(os.fspath(path))
+    except TypeError:
+        return False
+    return bool(path) and not os.path.abspath(path).startswith(_TMP)
 
 
 def _note(source: str) -> None:
@@ -418,11 +460,6 @@ class Tracing:
         self.tracer = Tracer(root)
         self.out = out
         self.tracer.install()
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtestloop(self) -> None:
-        """Watch file writes from now on (an audit hook costs on every audited event)."""
-        sys.addaudithook(self.tracer.audit)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, Any]:

@@ -265,9 +265,12 @@ def deadline():
 
 WEB_TESTS = """
 import datetime
+import os
 import random
 import secrets
+import sqlite3
 import threading
+from pathlib import Path
 
 from app import shout
 
@@ -334,6 +337,20 @@ def test_a_token():
     assert secrets.token_hex(4) != SESSION
 
 
+def test_a_database_file_outside_tmp():
+    sqlite3.connect(os.environ["OUTSIDE"] + ".db").close()
+
+
+def test_a_database_in_memory():
+    sqlite3.connect(":memory:").close()
+
+
+def test_a_directory_made_and_removed_outside_tmp():
+    made = Path(os.environ["OUTSIDE"] + ".d")
+    made.mkdir()
+    made.rmdir()
+
+
 def test_docstrings_stay_first():
     assert shout.__doc__ == "Upper-cased, in the order the set gives."
 
@@ -358,7 +375,11 @@ def test_the_tracer_follows_the_app_through_its_web_framework_not_the_framework(
     py_compile.compile(str(bundle / "app.py"), doraise=True)  # a stale cache is not used
     cached = sorted((bundle / "__pycache__").iterdir())
     out = tmp_path / "touched.json"
-    done = _run_plugin(bundle, f"--mb-trace-out={out}", outside=tmp_path / "unused")
+    outside = Path("/var/tmp") / f"mb-nd-{tmp_path.name}"  # not under /tmp
+    try:
+        done = _run_plugin(bundle, f"--mb-trace-out={out}", outside=outside)
+    finally:
+        outside.with_name(f"{outside.name}.db").unlink(missing_ok=True)
     assert done.returncode == 1, done.stdout + done.stderr
     touched = json.loads(out.read_text())
     test = "tests/test_web.py::"
@@ -374,10 +395,12 @@ def test_the_tracer_follows_the_app_through_its_web_framework_not_the_framework(
         "test_a_thread_drawing_random": ["random", "threads"],
         "test_waiting_with_a_timeout": ["clock"],
         "test_a_token": ["os.urandom", "secrets"],
+        "test_a_database_file_outside_tmp": ["file system"],
+        "test_a_directory_made_and_removed_outside_tmp": ["file system"],
         "<import tests/test_web.py>": ["os.urandom", "secrets"],
         "test_tracebacks_name_the_app_lines": ["set order"],
     }
-    assert "2 failed, 13 passed" in done.stdout
+    assert "2 failed, 16 passed" in done.stdout
     assert "where 2 = sum([1, 1])" in done.stdout  # pytest still rewrites the test modules
     line = WEB_APP.splitlines().index("        raise ValueError(word.upper())") + 1
     assert f"app.py:{line}: ValueError" in done.stdout
