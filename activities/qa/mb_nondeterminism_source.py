@@ -29,6 +29,7 @@ _CLOCK_ATTRS = frozenset({"now", "utcnow", "today"})
 _CLASSES = ("datetime", "date")
 _HINTS = frozenset({"set", "frozenset", *_CLOCK_ATTRS})
 _BUILD_SET = opcode.opmap["BUILD_SET"]
+_SINGLETONS = (ast.expr_context, ast.operator, ast.cmpop, ast.unaryop, ast.boolop)
 
 
 class Source:
@@ -62,7 +63,11 @@ class Source:
                 self.owned[node] = []
             elif isinstance(node, ast.ClassDef):
                 owner = None
-            stack.extend((child, node, owner) for child in ast.iter_child_nodes(node))
+            stack.extend(
+                (child, node, owner)
+                for child in ast.iter_child_nodes(node)
+                if not isinstance(child, _SINGLETONS)
+            )
         self.clocks = [c for c in clocks if _last_name(c[0].value) in names]
         self.ordered = {f for f, nodes in self.owned.items() if _order_dependent(nodes)}
 

@@ -186,16 +186,19 @@ class Tracer:
         Frames are told apart by their module's ``__file__`` (reading ``f_code`` raises an
         audit event)."""
         kinds = self._kinds
-        for _ in range(_MAX_DEPTH):
-            if frame is None:
-                return False
-            filename = frame.f_globals.get("__file__")
-            kind = kinds.get(filename) or self.kind(filename)
-            if kind is _SELF:
-                kind = _OTHER if frame.f_code in self._wrappers else _TOOL
-            if kind is not _OTHER:
-                return kind is _BUNDLE
-            frame = frame.f_back
+        try:
+            for _ in range(_MAX_DEPTH):
+                if frame is None:
+                    return False
+                filename = frame.f_globals.get("__file__")
+                kind = kinds.get(filename) or self.kind(filename)
+                if kind is _SELF:
+                    kind = _OTHER if frame.f_code in self._wrappers else _TOOL
+                if kind is not _OTHER:
+                    return kind is _BUNDLE
+                frame = frame.f_back
+        except TypeError:  # a module's __file__ that is not a str
+            pass
         return False
 
     def _wrapper(self, original: Callable[..., Any], source: str) -> Callable[..., Any]:
@@ -357,9 +360,9 @@ def _outside_tmp(path: Any) -> bool:
         return False
     try:
         path = os.fsdecode(os.fspath(path))
-    except TypeError:
+        return bool(path) and not os.path.abspath(path).startswith(_TMP)
+    except (TypeError, ValueError, OSError):  # not a path; or the working directory is gone
         return False
-    return bool(path) and not os.path.abspath(path).startswith(_TMP)
 
 
 def _note(source: str) -> None:
