@@ -5,18 +5,28 @@ set in iteration order (the order follows ``PYTHONHASHSEED``).
 
 The companion of :mod:`activities.qa.pytest_nondeterminism`, mounted beside it in the QA
 sandbox under this same name; it imports nothing but the standard library. Bundle modules
-are compiled with notes (:func:`code_with_notes`); test modules and conftests, which
-pytest compiles itself, are read (:func:`function_sources`).
+are compiled with notes as they are imported (:func:`finder_with_notes`); test modules and
+conftests, which pytest compiles itself, are read (:func:`function_sources`).
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import opcode
 from collections.abc import Mapping
+from importlib.machinery import (
+    BYTECODE_SUFFIXES,
+    EXTENSION_SUFFIXES,
+    SOURCE_SUFFIXES,
+    ExtensionFileLoader,
+    FileFinder,
+    SourceFileLoader,
+    SourcelessFileLoader,
+)
 from pathlib import Path
-from types import CodeType, FunctionType, MethodType
+from types import CodeType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 CLOCK, SET_ORDER = "clock", "set order"
@@ -141,6 +151,41 @@ def code_with_notes(source: bytes, path: str) -> CodeType:
     except RecursionError:
         return compile(source, path, "exec", dont_inherit=True)
     return compile(tree, path, "exec", dont_inherit=True)
+
+
+class NotingLoader(SourceFileLoader):
+    """Loads a bundle module compiled with notes, never from or into the bytecode cache,
+    with the ``helpers`` the notes call in its namespace; adds its path to ``loaded``."""
+
+    def __init__(
+        self, fullname: str, path: str, *, helpers: Mapping[str, object], loaded: set[str]
+    ) -> None:
+        super().__init__(fullname, path)
+        self.helpers = helpers
+        self.loaded = loaded
+
+    def get_code(self, fullname: str) -> CodeType:
+        path = self.get_filename(fullname)
+        code = code_with_notes(self.get_data(path), path)
+        self.loaded.add(path)
+        return code
+
+    def exec_module(self, module: ModuleType) -> None:
+        vars(module).update(self.helpers)
+        super().exec_module(module)
+
+
+def finder_with_notes(entry: str, helpers: Mapping[str, object], loaded: set[str]) -> FileFinder:
+    """The finder of a ``sys.path`` directory whose ``.py`` modules load with notes (a
+    ``SourceFileLoader`` still: pytest's import hook, ahead on ``sys.meta_path``, keeps
+    taking the modules it rewrites)."""
+    loader = functools.partial(NotingLoader, helpers=helpers, loaded=loaded)
+    return FileFinder(
+        entry,
+        (ExtensionFileLoader, EXTENSION_SUFFIXES),
+        (loader, SOURCE_SUFFIXES),  # type: ignore[arg-type]
+        (SourcelessFileLoader, BYTECODE_SUFFIXES),
+    )
 
 
 def function_sources(

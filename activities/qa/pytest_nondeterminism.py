@@ -9,23 +9,19 @@ sources of nondeterminism the bundle's code reaches: ``random`` (module function
 unseeded ``Random``, ``SystemRandom``), ``secrets``, ``uuid1``/``uuid4``, ``os.urandom``,
 the clock (``time`` and ``datetime``), ``hash()``, threads, the file system outside
 ``/tmp`` (writes, renames, removals, SQLite files), and functions that consume a set in an
-order-dependent way (``for`` over a set, ``list(set)``, ``"".join(set)``, ``set.pop()``...;
-their order follows ``PYTHONHASHSEED``). Sources reached while a module is imported are
-recorded against the module. The result is written as JSON.
+order-dependent way (``for`` over a set, ``list(set)``, ``"".join(set)``...; the order
+follows ``PYTHONHASHSEED``); and per module import, what it draws. Written as JSON.
 
-Nothing runs on every call (no profile hook). Before the first conftest is imported, the
-sources' functions are replaced by wrappers, also where loaded modules hold them
-(``from time import monotonic``). Called while a test runs, a wrapper walks up the stack,
-once per test and source: the call counts when bundle code (the app or its tests) comes
-before any test tooling (pytest, the ASGI test client...); the standard library and other
-libraries in between are transparent. A ``Random`` seeded with a value draws the same every
-run and does not count. What cannot be wrapped (``datetime.now()`` and the like; a set's
-order) is read from the source: the bundle's modules that pytest does not compile itself are
-compiled, as they are imported, with a note at each ``datetime`` clock read and at the start
-of each function consuming a set in order (line numbers unchanged); a test notes what the
-source of its function, of the same module's functions it calls and of the fixtures it sets
-up contains. Writes to the file system are wrapped too (``open``, ``os.open``, removals,
-renames, ``shutil.rmtree``, ``sqlite3.connect``): they count whoever makes them.
+No hook runs on every call. Before the first conftest is imported, the sources' functions
+are wrapped, also where loaded modules hold them (``from time import monotonic``); called
+during a test, a wrapper walks up the stack, once per test and source: the call counts when
+bundle code (the app or its tests) comes before any test tooling (pytest, the ASGI test
+client...); other code in between is transparent. A ``Random`` seeded with a value does not
+count; a file write counts whoever makes it. What cannot be wrapped (``datetime.now()``
+and the like; a set's order) is read from the source (:mod:`mb_nondeterminism_source`):
+the bundle's modules are compiled with notes as they are imported, except those pytest
+rewrites (test modules, conftests), which are read: a test notes what its function, the
+module's functions it calls and the fixtures it sets up contain.
 
 **Seeding** (``--mb-random-seed=N``). ``random`` is seeded with N when the
 session starts, so a run is reproducible from its seeds while different runs
@@ -54,15 +50,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Generator
-from importlib.machinery import (
-    BYTECODE_SUFFIXES,
-    EXTENSION_SUFFIXES,
-    SOURCE_SUFFIXES,
-    ExtensionFileLoader,
-    FileFinder,
-    SourceFileLoader,
-    SourcelessFileLoader,
-)
+from importlib.machinery import FileFinder
 from pathlib import Path
 from types import CodeType, FrameType, ModuleType
 from typing import TYPE_CHECKING, Any
@@ -95,12 +83,8 @@ _TMP = ("/tmp/", "/dev/", "/proc/")  # noqa: S108 - the sandbox's private tmpfs
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _FIRST_PARAMETER = {"builtins.open": "file", "os.rename": "src", "os.replace": "src"}
 _FIRST_PARAMETER |= {"sqlite3.connect": "database"}
-_FILE_OPERATIONS = (
-    ("builtins", "open"),
-    ("os", "open remove unlink rename replace mkdir rmdir"),
-    ("shutil", "rmtree"),
-    ("sqlite3", "connect"),
-)
+_FILE_OPERATIONS = "builtins.open os.open os.remove os.unlink os.rename os.replace os.mkdir"
+_FILE_OPERATIONS += " os.rmdir shutil.rmtree sqlite3.connect"
 """Functions that write to the file system, wrapped like the sources (no stack walk: any
 write counts, whoever makes it)."""
 _RANDOM_METHODS = (
@@ -113,11 +97,8 @@ _WRAPPED = (
     (secrets, "token_bytes token_hex token_urlsafe randbelow randbits choice", SECRETS),
     (uuid, "uuid1 uuid4", UUID),
     (os, "urandom getrandom", URANDOM),
-    (
-        time,
-        "time time_ns monotonic monotonic_ns perf_counter perf_counter_ns localtime ctime",
-        CLOCK,
-    ),
+    (time, "time time_ns monotonic monotonic_ns perf_counter perf_counter_ns", CLOCK),
+    (time, "localtime ctime", CLOCK),
     (builtins, "hash", HASH),
 )
 """Module functions wrapped, wherever a loaded module holds them."""
@@ -265,14 +246,13 @@ class Tracer:
         for module, names, source in _WRAPPED:
             for old in (getattr(module, name) for name in names.split() if hasattr(module, name)):
                 new[id(old)] = (old, self._wrapper(old, source))
-        for module_name, names in _FILE_OPERATIONS:
+        for operation in _FILE_OPERATIONS.split():
+            module_name, name = operation.split(".")
             try:
-                module = importlib.import_module(module_name)
+                old = getattr(importlib.import_module(module_name), name)
             except ImportError:  # a Python built without sqlite3
                 continue
-            for name in names.split():
-                old = getattr(module, name)
-                new[id(old)] = (old, self._file_operation(old, f"{module_name}.{name}"))
+            new[id(old)] = (old, self._file_operation(old, operation))
         for module in list(sys.modules.values()):
             namespace = vars(module) if isinstance(module, ModuleType) else {}
             if not new.keys().isdisjoint(map(id, namespace.values())):
@@ -303,12 +283,7 @@ class Tracer:
         path = os.path.abspath(entry or ".")
         if self.kind(os.path.join(path, "")) is not _BUNDLE or not os.path.isdir(path):
             raise ImportError("not a directory of the bundle")
-        return FileFinder(
-            entry,
-            (ExtensionFileLoader, EXTENSION_SUFFIXES),
-            (functools.partial(_Loader, tracer=self), SOURCE_SUFFIXES),  # type: ignore[arg-type]
-            (SourcelessFileLoader, BYTECODE_SUFFIXES),
-        )
+        return source_reading.finder_with_notes(entry, self.helpers, self.instrumented)
 
     def _forget_finders(self) -> None:
         for entry in list(sys.path_importer_cache):
@@ -381,24 +356,6 @@ def _mark(seeded: weakref.WeakSet[random.Random], rng: random.Random, fixed: boo
         seeded.add(rng) if fixed else seeded.discard(rng)
     except TypeError:  # an unhashable subclass: never taken for reproducible
         pass
-
-
-class _Loader(SourceFileLoader):
-    """Loads a bundle module compiled with notes; never from or into the bytecode cache."""
-
-    def __init__(self, fullname: str, path: str, *, tracer: Tracer) -> None:
-        super().__init__(fullname, path)
-        self.tracer = tracer
-
-    def get_code(self, fullname: str) -> CodeType:
-        path = self.get_filename(fullname)
-        code = source_reading.code_with_notes(self.get_data(path), path)
-        self.tracer.instrumented.add(path)
-        return code
-
-    def exec_module(self, module: ModuleType) -> None:
-        vars(module).update(self.tracer.helpers)
-        super().exec_module(module)
 
 
 # --- pytest hooks ------------------------------------------------------------------------
