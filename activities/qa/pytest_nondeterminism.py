@@ -380,7 +380,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     """Start tracing before the first conftest (and the app it may import) is imported."""
-    _start_tracing(early_config, early_config.known_args_namespace.mb_trace_out)
+    _start_tracing(early_config, getattr(early_config.known_args_namespace, "mb_trace_out", None))
 
 
 def _start_tracing(config: pytest.Config, trace_out: str | None) -> None:
