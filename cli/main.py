@@ -33,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli import backup_cli, commands, escrow_cli, keys_cli, operator_cli, qa_policy_cli, secrets_cli
 from cli.endpoints import StackNotRunning
+from cli.progress import attempts_table
 from pipeline.operations import PipelineRequestError
 from runtime.bwrap import SandboxUnavailable
 from runtime.docker_base import BaseImageError
@@ -327,6 +328,8 @@ def status(
                 d.deployment_id, f"v{d.version}" if d.version else "-", d.outcome.value, d.message
             )
         console.print(table)
+        if (repaired := attempts_table(status_.deployments[-10:])) is not None:
+            console.print(repaired)
         for r in status_.rollbacks[-5:]:
             console.print(f"rollback {r.request_id}: {'ok' if r.ok else 'refused'} — {r.message}")
         return 0
