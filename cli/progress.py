@@ -48,10 +48,10 @@ def render(status: DeploymentStatus | None, summary: DeploymentSummary | None) -
     for stage in PIPELINE:
         if stage is Stage.AWAITING_REVIEW and stage not in done and current is not stage:
             continue
-        if stage in done:
-            table.add_row(stage.value, "[green]done[/]", f"{done[stage]:.2f}")
-        elif stage is current:
-            table.add_row(stage.value, "[yellow]running…[/]", "")
+        if stage is current:  # a repair runs generation and the tests again
+            table.add_row(stage.value, "[yellow]running…[/]", _seconds(done.get(stage)))
+        elif stage in done:
+            table.add_row(stage.value, "[green]done[/]", _seconds(done[stage]))
         else:
             table.add_row(stage.value, "[dim]waiting[/]", "")
     if status is not None and len(status.attempts) > 1:
@@ -84,6 +84,10 @@ def attempts_table(deployments: Iterable[DeploymentSummary]) -> Table | None:
 def _verdict(verdict: str) -> str:
     colour = _VERDICT_COLOUR.get(verdict, "red")
     return f"[{colour}]{verdict}[/]"
+
+
+def _seconds(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds:.2f}"
 
 
 def _short_hash(digest: str | None) -> str:
