@@ -188,6 +188,8 @@ def chat() -> Iterator[ChatServer]:
 
 @dataclasses.dataclass
 class Harness:
+    """The repair activities on a real artifact store, and where they keep things."""
+
     activities: RepairActivities
     bundles: BundleCache
     artifacts: ArtifactStore
