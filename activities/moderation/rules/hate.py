@@ -1,0 +1,207 @@
+"""Hate: dehumanising a protected group, calls for violence against it, hateful content.
+
+Its vocabularies (``TERMS``), the rules that weigh them (``RULES``) and the benign
+contexts that lower its score (``CONTEXTS``); see the package docstring for how
+they combine.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from activities.moderation.rules.helpers import (
+    Context,
+    Rule,
+    any_of,
+    near,
+    seq,
+)
+from schemas.moderation import ModerationCategory
+
+HATE: Final = ModerationCategory.HATE
+
+TERMS: Final[dict[str, str]] = {
+    "group": any_of(
+        r"jews?",
+        r"jewish (?:people|folks|community)",
+        r"muslims?",
+        r"christians?",
+        r"catholics?",
+        r"hindus?",
+        r"sikhs?",
+        r"black (?:people|folks|men|women|americans)",
+        r"blacks",
+        r"african americans",
+        r"africans",
+        r"whites",
+        r"white people",
+        r"asians?",
+        r"asian people",
+        r"chinese people",
+        r"koreans",
+        r"indians",
+        r"pakistanis",
+        r"arabs?",
+        r"mexicans",
+        r"latin(?:o|a|x)s",
+        r"hispanics",
+        r"immigrants?",
+        r"migrants?",
+        r"refugees?",
+        r"foreigners",
+        r"roma",
+        r"gypsies",
+        r"gays?",
+        r"gay (?:people|men)",
+        r"lesbians?",
+        r"bisexuals?",
+        r"homosexuals?",
+        r"trans(?:gender)? (?:people|women|men|folks|kids|persons)",
+        r"trans",
+        r"lgbt\w*",
+        r"queers?",
+        r"queer (?:people|folks)",
+        r"women",
+        r"females",
+        r"disabled (?:people|folks)",
+        r"the disabled",
+        r"autistic (?:people|folks|kids)",
+        r"(?:people|those) with disabilities",
+        r"indigenous (?:people|peoples)",
+        r"natives",
+        r"aboriginals?",
+    ),
+    "dehumanise": any_of(
+        r"vermin",
+        r"sub-?humans?",
+        r"animals",
+        r"apes",
+        r"monkeys",
+        r"parasites?",
+        r"cockroaches",
+        r"roaches",
+        r"rats",
+        r"pigs",
+        r"savages",
+        r"mongrels",
+        r"a (?:disease|plague|cancer|virus|infestation)",
+        r"diseased",
+        r"infestation",
+        r"inferior (?:race|beings|species|people)",
+        r"genetically inferior",
+        r"not (?:real |fully )?(?:humans?|people)",
+        r"less than human",
+        r"should (?:all )?(?:be )?(?:exterminated|eliminated|eradicated|wiped out|gassed|killed"
+        r"|deported|removed|sterili[sz]ed|burned|hanged|shot|locked up)",
+        r"deserves? to (?:die|suffer|be killed)",
+        r"(?:don'?t|do not|doesn'?t) deserve (?:rights|to live|to exist)",
+        r"must (?:be )?(?:exterminated|eliminated|eradicated|removed)",
+        r"(?:go|should go) back to (?:their|your) (?:countr\w*|own)",
+        r"(?:are|r) (?:all )?(?:criminals|rapists|terrorists|thieves|pedophiles|groomers"
+        r"|degenerates|freaks|mentally ill)",
+        r"(?:are|r|is) (?:all |just |naturally |genetically |intellectually )?(?:inferior|worthless"
+        r"|less intelligent|stupid|evil|dirty|disgusting|filth|filthy|property|objects|slaves)",
+        r"should(?:n'?t| not) (?:be allowed to )?(?:vote|have rights|exist|live here|be free"
+        r"|be citizens)",
+    ),
+    "exterminate": any_of(
+        r"exterminat\w*",
+        r"eliminat\w* (?:all|every|the)",
+        r"eradicat\w*",
+        r"wip(?:e|ing) out",
+        r"get rid of (?:all|every|the)",
+        r"kill (?:all|every)",
+        r"gas (?:the|all)",
+        r"deport (?:all|every)",
+        r"purge (?:all|the)",
+        r"cleans(?:e|ing) (?:\S+ )?of",
+        r"genocide (?:of|against)",
+    ),
+    "harass": any_of(
+        r"harass\w*",
+        r"bully\w*",
+        r"bullies",
+        r"intimidat\w*",
+        r"threaten\w*",
+        r"make fun of",
+        r"ridicul\w*",
+        r"mocking",
+        r"insult\w*",
+        r"demean\w*",
+        r"humiliat\w*",
+        r"raid\w*",
+        r"brigad\w*",
+        r"dogpil\w*",
+        r"troll\w*",
+    ),
+    "tool": any_of(
+        r"bots?",
+        r"tools?",
+        r"scripts?",
+        r"campaigns?",
+        r"automat\w*",
+        r"mass",
+        r"generators?",
+        r"accounts",
+    ),
+    "hate_content": any_of(
+        r"(?:racist|racism|antisemit\w*|anti-?semit\w*|homophobic|transphobic|islamophobic"
+        r"|xenophobic|misogyn\w*|sexist|bigoted|white (?:power|supremac\w*|nationalis\w*)"
+        r"|neo-?nazi\w*|(?<!grammar )nazi) (?:\S+ ){0,2}(?:memes?|jokes?|content|propaganda"
+        r"|posts?|sites?|websites?|forums?|generators?|slogans?|songs?|tweets?|messages?"
+        r"|comments?|insults?|rants?|manifestos?|recruit\w*|communit\w*|chat\w*|boards?"
+        r"|merch\w*|flyers?|stickers?)",
+        r"(?:slurs?|hate speech) (?:generators?|bots?|lists?|dictionar\w*)",
+        r"(?:generat|creat|writ|mak|post|spam|send|spread)\w* (?:\S+ ){0,2}(?:slurs|hate speech)",
+        r"race war",
+        r"great replacement",
+        r"ethnic cleansing",
+        r"racial purity",
+        r"master race",
+        r"heil hitler",
+        r"sieg heil",
+        r"1488",
+        r"14 ?words",
+        r"holocaust (?:denial|was a hoax|never happened|is a lie|didn'?t happen)",
+    ),
+    "ctx_hate_defence": any_of(
+        r"report\w* (?:\S+ )?(?:hate|harassment|abuse|racism|bullying|slurs)",
+        r"moderat\w*",
+        r"(?:detect|classif|filter|flag)\w* (?:\S+ ){0,2}(?:hate|slurs|harassment|toxic\w*"
+        r"|abuse|bullying)",
+        r"(?:counter|debunk|combat|fight|challeng)\w* (?:\S+ ){0,2}(?:racism|hate|antisemitism"
+        r"|bigotry|homophobia|transphobia|misinformation|denial|propaganda|extremism)",
+        r"anti[\s-]?(?:racis\w*|hate|bigotry|discriminat\w*|bullying|defamation)",
+        r"support (?:groups?|network|resources|services|communit\w*)",
+        r"resources for",
+        r"inclusive",
+        r"inclusion",
+        r"diversity",
+        r"pride (?:month|events?|parade)",
+        r"history (?:lessons?|museum|education|courses?)",
+        r"memorial",
+        r"museum",
+        r"safe spaces?",
+    ),
+}
+
+RULES: Final[tuple[Rule, ...]] = (
+    seq(HATE, 0.85, "dehumanises a protected group", "group", "dehumanise", gap=40, severe=True),
+    near(HATE, 0.60, "dehumanising language near a protected group", "group", "dehumanise"),
+    seq(
+        HATE,
+        0.90,
+        "calls for violence against a protected group",
+        "exterminate",
+        "group",
+        gap=20,
+        severe=True,
+    ),
+    near(HATE, 0.80, "hateful content or symbols", "hate_content"),
+    near(HATE, 0.55, "harasses a protected group", "harass", "group", window=50),
+    near(HATE, 0.50, "tooling to harass a protected group", "tool", "harass", "group", severe=True),
+)
+
+CONTEXTS: Final[tuple[Context, ...]] = (
+    Context(frozenset({HATE}), 0.45, "moderation, education or support", "ctx_hate_defence"),
+)

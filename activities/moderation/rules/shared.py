@@ -1,0 +1,104 @@
+"""Vocabularies and benign contexts that several categories share.
+
+The words for asking to build something, for doing it covertly, for sending what
+was captured away and for stealing; the user's own accounts and security
+education as benign contexts.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from activities.moderation.rules.helpers import (
+    EDUCATION,
+    WITHOUT_CONSENT,
+    Context,
+    Rule,
+    any_of,
+)
+from schemas.moderation import ModerationCategory
+
+CRYPTOMINING: Final = ModerationCategory.CRYPTOMINING
+DDOS: Final = ModerationCategory.DDOS
+FRAUD: Final = ModerationCategory.FRAUD
+MALWARE: Final = ModerationCategory.MALWARE
+PHISHING: Final = ModerationCategory.PHISHING
+SPAM: Final = ModerationCategory.SPAM
+STALKING: Final = ModerationCategory.STALKING
+
+TERMS: Final[dict[str, str]] = {
+    "build": any_of(
+        r"mak(?:e|es|ing)",
+        r"build\w*",
+        r"creat(?:e|es|ing)",
+        r"writ(?:e|es|ing)",
+        r"code",
+        r"develop\w*",
+        r"generat(?:e|es|ing)",
+        r"program",
+        r"implement\w*",
+        r"set ?up",
+        r"deploy",
+        r"host",
+        r"(?:i )?need",
+        r"(?:i )?want",
+        r"give me",
+    ),
+    "stealth": any_of(
+        r"secret(?:ly)?",
+        r"covert(?:ly)?",
+        r"hidden",
+        r"hid(?:e|es|ing) (?:itself|from|in)",
+        r"invisibl[ey]",
+        r"silent(?:ly)?",
+        r"stealth\w*",
+        r"undetect\w*",
+        WITHOUT_CONSENT,
+        r"in the background",
+        r"(?:evad|bypass|avoid)\w* (?:the )?(?:antivirus|anti-?virus|av|detection|defender|edr)",
+        r"fud",
+        r"fully undetectable",
+    ),
+    "exfil": any_of(
+        r"(?:send|sends|sending|forward\w*|e-?mail\w*|upload\w*|post\w*|relay\w*|transmit\w*)"
+        r" (?:\S+ ){0,3}to (?:me|my (?:own )?\w+|a (?:remote|hidden|private) \w+)",
+        r"e-?mails? me",
+        r"send(?:s|ing)? me",
+        r"(?:telegram|discord) (?:bot|webhook|channel)",
+        r"webhook",
+        r"remote server",
+        r"c2",
+        r"command[\s-]and[\s-]control",
+        r"exfiltrat\w*",
+        r"connect\w* back",
+        r"upload\w* (?:it|them|everything|the (?:logs?|data|keystrokes|recordings?))",
+        r"phone\w* home",
+    ),
+    "steal": any_of(r"steal\w*", r"stole", r"grab\w*", r"siphon\w*", r"exfiltrat\w*"),
+    "for_self": any_of(
+        r"(?:my|our) own",
+        r"for (?:my|our) (?:own )?(?:app|site|website|startup|company|business|team|users)",
+        r"password managers?",
+        r"(?:i|we) (?:own|control|administer|run)",
+    ),
+    "ctx_security_edu": any_of(
+        EDUCATION,
+        r"simulat\w* for (?:my |our )?(?:employees|staff|team|users)",
+        r"(?:my |our |a )?(?:\S+ )?class(?:es|room)?",
+        r"explain\w*",
+        r"how (?:\S+ ){0,3}works?",
+        r"(?:phishing|scam|fraud|spam|security) (?:simulation|awareness|training|quiz|test)",
+    ),
+}
+
+RULES: Final[tuple[Rule, ...]] = ()
+
+CONTEXTS: Final[tuple[Context, ...]] = (
+    Context(
+        frozenset({PHISHING, MALWARE, SPAM, FRAUD, DDOS, CRYPTOMINING, STALKING}),
+        0.45,
+        "security-education context",
+        "ctx_security_edu",
+    ),
+    Context(frozenset({PHISHING, MALWARE}), 0.5, "the user's own accounts", "for_self"),
+)
