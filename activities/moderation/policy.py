@@ -6,7 +6,8 @@ readings (usually one) and keeps the strictest; for each it finds the
 vocabularies of ``rules.TERMS`` in it, fires the weighted ``rules.RULES``
 whose terms occur close together, combines them per category as a noisy-OR,
 lowers categories for which benign ``rules.CONTEXTS`` are present, and turns
-the highest score into a verdict with ``thresholds.THRESHOLDS``.
+the scores into a verdict with ``thresholds.THRESHOLDS``, each category at most
+its action in ``taxonomy.TAXONOMY`` (a ``flag`` category never blocks).
 
 It is a keyword-and-proximity engine, not a language model: it recognises the
 phrasings listed in the rule tables, and it is meant to run beside a model
@@ -21,7 +22,8 @@ from typing import Final
 
 from activities.moderation.normalise import normalise, readings
 from activities.moderation.rules import CONTEXTS, RULES, TERMS, Rule
-from activities.moderation.thresholds import THRESHOLDS
+from activities.moderation.taxonomy import verdict as taxonomy_verdict
+from activities.moderation.thresholds import THRESHOLDS, VERDICT_RANK
 from schemas.moderation import CategoryScore, ModerationCategory, ModerationResult
 
 BACKEND: Final = "local"
@@ -130,7 +132,13 @@ def moderate_locally(prompt: str) -> ModerationResult:
     """Moderate ``prompt`` with the local rule tables (backend ``"local"``): the
     strictest verdict over the readings of its normalised form."""
     judged = [_judge(text) for text in readings(normalise(prompt))]
-    return max(judged, key=lambda result: max((c.score for c in result.categories), default=0))
+    return max(
+        judged,
+        key=lambda result: (
+            VERDICT_RANK[result.verdict],
+            max((c.score for c in result.categories), default=0),
+        ),
+    )
 
 
 def _judge(text: str) -> ModerationResult:
@@ -165,8 +173,7 @@ def _judge(text: str) -> ModerationResult:
         explanations[category] = explanation
 
     scores.sort(key=lambda item: (-item.score, item.category.value))
-    top = scores[0].score if scores else 0.0
-    verdict = THRESHOLDS.verdict(top)
+    verdict = taxonomy_verdict(scores)
     if not scores:
         reason = "no policy rule matched"
     else:

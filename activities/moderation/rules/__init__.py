@@ -35,17 +35,17 @@ from types import ModuleType
 from typing import Final
 
 from activities.moderation.rules import (
-    cryptomining,
-    ddos,
+    doxxing,
     fraud,
     hate,
+    illicit,
     malware,
     phishing,
     prompt_injection,
     self_harm,
     shared,
     spam,
-    stalking,
+    surveillance,
 )
 from activities.moderation.rules.helpers import Context, Rule
 
@@ -53,15 +53,15 @@ __all__ = ["CONTEXTS", "MODULES", "RULES", "TERMS", "Context", "Rule"]
 
 MODULES: Final[tuple[ModuleType, ...]] = (
     shared,
-    phishing,
-    malware,
-    cryptomining,
-    ddos,
-    spam,
-    fraud,
-    stalking,
     hate,
     self_harm,
+    illicit,
+    phishing,
+    malware,
+    fraud,
+    spam,
+    surveillance,
+    doxxing,
     prompt_injection,
 )
 """Where the tables come from, in the order their rules are tried."""

@@ -19,6 +19,7 @@ from activities.moderation.rules.helpers import (
 from schemas.moderation import ModerationCategory
 
 HATE: Final = ModerationCategory.HATE
+HATE_THREATENING: Final = ModerationCategory.HATE_THREATENING
 
 TERMS: Final[dict[str, str]] = {
     "group": any_of(
@@ -189,7 +190,7 @@ RULES: Final[tuple[Rule, ...]] = (
     seq(HATE, 0.85, "dehumanises a protected group", "group", "dehumanise", gap=40, severe=True),
     near(HATE, 0.60, "dehumanising language near a protected group", "group", "dehumanise"),
     seq(
-        HATE,
+        HATE_THREATENING,
         0.90,
         "calls for violence against a protected group",
         "exterminate",
@@ -203,5 +204,10 @@ RULES: Final[tuple[Rule, ...]] = (
 )
 
 CONTEXTS: Final[tuple[Context, ...]] = (
-    Context(frozenset({HATE}), 0.45, "moderation, education or support", "ctx_hate_defence"),
+    Context(
+        frozenset({HATE, HATE_THREATENING}),
+        0.45,
+        "moderation, education or support",
+        "ctx_hate_defence",
+    ),
 )

@@ -18,6 +18,8 @@ from activities.moderation.rules.helpers import (
 from schemas.moderation import ModerationCategory
 
 SELF_HARM: Final = ModerationCategory.SELF_HARM
+SELF_HARM_INSTRUCTIONS: Final = ModerationCategory.SELF_HARM_INSTRUCTIONS
+SELF_HARM_INTENT: Final = ModerationCategory.SELF_HARM_INTENT
 
 _SELF = r"(?:my ?self|your ?self|ur ?self|them ?selves|him ?self|her ?self|one ?self)"
 
@@ -123,12 +125,17 @@ TERMS: Final[dict[str, str]] = {
 
 RULES: Final[tuple[Rule, ...]] = (
     near(SELF_HARM, 0.80, "encourages self-harm", "encourage", "sh_topic", window=60, severe=True),
-    near(SELF_HARM, 0.85, "self-harm methods", "sh_method", severe=True),
+    near(SELF_HARM_INSTRUCTIONS, 0.85, "self-harm methods", "sh_method", severe=True),
     near(SELF_HARM, 0.75, "pro-eating-disorder content", "pro_ed", severe=True),
     near(SELF_HARM, 0.85, "tells people to harm themselves", "incite", severe=True),
     near(SELF_HARM, 0.15, "mentions self-harm", "sh_topic"),
 )
 
 CONTEXTS: Final[tuple[Context, ...]] = (
-    Context(frozenset({SELF_HARM}), 0.40, "prevention or support context", "ctx_self_harm_support"),
+    Context(
+        frozenset({SELF_HARM, SELF_HARM_INTENT, SELF_HARM_INSTRUCTIONS}),
+        0.40,
+        "prevention or support context",
+        "ctx_self_harm_support",
+    ),
 )

@@ -18,13 +18,13 @@ from activities.moderation.rules.helpers import (
 )
 from schemas.moderation import ModerationCategory
 
-CRYPTOMINING: Final = ModerationCategory.CRYPTOMINING
-DDOS: Final = ModerationCategory.DDOS
+DOXXING: Final = ModerationCategory.DOXXING
+ILLICIT: Final = ModerationCategory.ILLICIT
 FRAUD: Final = ModerationCategory.FRAUD
 MALWARE: Final = ModerationCategory.MALWARE
 PHISHING: Final = ModerationCategory.PHISHING
 SPAM: Final = ModerationCategory.SPAM
-STALKING: Final = ModerationCategory.STALKING
+SURVEILLANCE: Final = ModerationCategory.SURVEILLANCE
 
 TERMS: Final[dict[str, str]] = {
     "build": any_of(
@@ -89,13 +89,29 @@ TERMS: Final[dict[str, str]] = {
         r"how (?:\S+ ){0,3}works?",
         r"(?:phishing|scam|fraud|spam|security) (?:simulation|awareness|training|quiz|test)",
     ),
+    "person": any_of(
+        r"someone'?s?",
+        r"somebody'?s?",
+        r"a (?:specific |particular |random |private )?person'?s?",
+        r"(?:a|this|that|the|some) (?:girl|woman|guy|man|stranger|celebrity|streamer|journalist"
+        r"|coworker|colleague|neighbou?r|classmate|kid|teen|person)'?s?",
+        r"(?:my|an|her|his|their) (?:ex|ex-?(?:wife|husband|girlfriend|boyfriend|partner)|wife"
+        r"|husband|girlfriend|boyfriend|partner|spouse|crush|coworker|colleague|neighbou?r"
+        r"|boss|roommate|classmate|target)'?s?",
+        r"(?:him|her)",
+        r"any(?:one|body)'?s?",
+        r"(?:a|any|the) target'?s?",
+        r"(?:by|from) (?:their |just (?:a |their )?|only (?:a |their )?)?(?:name|username"
+        r"|phone number|photo|picture|e-?mail(?: address)?|license plate|ip address|handle)",
+        r"private (?:individuals?|citizens?|people)",
+    ),
 }
 
 RULES: Final[tuple[Rule, ...]] = ()
 
 CONTEXTS: Final[tuple[Context, ...]] = (
     Context(
-        frozenset({PHISHING, MALWARE, SPAM, FRAUD, DDOS, CRYPTOMINING, STALKING}),
+        frozenset({PHISHING, MALWARE, SPAM, FRAUD, ILLICIT, SURVEILLANCE, DOXXING}),
         0.45,
         "security-education context",
         "ctx_security_edu",

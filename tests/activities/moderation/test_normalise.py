@@ -34,7 +34,7 @@ OBFUSCATED: tuple[tuple[str, C], ...] = (
     ("p-h-i-s-h-i-n-g kit for Microsoft 365 logins", C.PHISHING),
     ("p_h_i_s_h_i_n_g kit for Microsoft 365 logins", C.PHISHING),
     ("p . h . i . s . h . i . n . g kit for Microsoft 365 logins", C.PHISHING),
-    ("d.d.o.s someone's website until it goes offline", C.DDOS),
+    ("d.d.o.s someone's website until it goes offline", C.ILLICIT),
     # homoglyphs: Cyrillic, Greek, small capitals
     ("\u0440hishing kit for \u041cicrosoft 365 logins", C.PHISHING),
     ("rans\u03bfmware that encrypts all files and demands bitcoin to decrypt them", C.MALWARE),

@@ -1,4 +1,4 @@
-"""Denial of service: DDoS tools, booters and floods aimed at someone else's service.
+"""Illicit: non-violent crime (DDoS tools, booters and floods aimed at someone else's service).
 
 Its vocabularies (``TERMS``), the rules that weigh them (``RULES``) and the benign
 contexts that lower its score (``CONTEXTS``); see the package docstring for how
@@ -18,7 +18,7 @@ from activities.moderation.rules.helpers import (
 )
 from schemas.moderation import ModerationCategory
 
-DDOS: Final = ModerationCategory.DDOS
+ILLICIT: Final = ModerationCategory.ILLICIT
 
 TERMS: Final[dict[str, str]] = {
     "ddos_term": any_of(
@@ -105,14 +105,14 @@ TERMS: Final[dict[str, str]] = {
 }
 
 RULES: Final[tuple[Rule, ...]] = (
-    near(DDOS, 0.35, "denial-of-service term (DDoS, booter, flood ...)", "ddos_term"),
-    seq(DDOS, 0.45, "denial of service against a site", "ddos_term", "net_target", gap=25),
-    near(DDOS, 0.50, "floods until the target goes down", "flood", "takedown"),
-    near(DDOS, 0.65, "DDoS tool", "ddos_tool"),
-    near(DDOS, 0.50, "asks to build a DDoS tool", "build", "ddos_term", window=60),
-    near(DDOS, 0.55, "floods a target with traffic", "flood", "net_target", window=60),
+    near(ILLICIT, 0.35, "denial-of-service term (DDoS, booter, flood ...)", "ddos_term"),
+    seq(ILLICIT, 0.45, "denial of service against a site", "ddos_term", "net_target", gap=25),
+    near(ILLICIT, 0.50, "floods until the target goes down", "flood", "takedown"),
+    near(ILLICIT, 0.65, "DDoS tool", "ddos_tool"),
+    near(ILLICIT, 0.50, "asks to build a DDoS tool", "build", "ddos_term", window=60),
+    near(ILLICIT, 0.55, "floods a target with traffic", "flood", "net_target", window=60),
     near(
-        DDOS,
+        ILLICIT,
         0.45,
         "floods someone else's service",
         "flood",
@@ -120,9 +120,9 @@ RULES: Final[tuple[Rule, ...]] = (
         "hostile_owner",
         severe=True,
     ),
-    seq(DDOS, 0.45, "takes a site offline", "takedown", "net_target", gap=25),
+    seq(ILLICIT, 0.45, "takes a site offline", "takedown", "net_target", gap=25),
     near(
-        DDOS,
+        ILLICIT,
         0.60,
         "takes someone else's site offline",
         "takedown",
@@ -130,9 +130,9 @@ RULES: Final[tuple[Rule, ...]] = (
         "hostile_owner",
         severe=True,
     ),
-    near(DDOS, 0.50, "denial of service against someone else", "ddos_term", "hostile_owner"),
+    near(ILLICIT, 0.50, "denial of service against someone else", "ddos_term", "hostile_owner"),
 )
 
 CONTEXTS: Final[tuple[Context, ...]] = (
-    Context(frozenset({DDOS}), 0.45, "load testing or DDoS defence", "ctx_ddos_defence"),
+    Context(frozenset({ILLICIT}), 0.45, "load testing or DDoS defence", "ctx_ddos_defence"),
 )
