@@ -11,16 +11,23 @@ Every evasion the rules should not have to spell out is undone here, once:
 - common look-alikes (Cyrillic, Greek, IPA and small-capital letters,
   typographic quotes and dashes) become their Latin twins;
 - single letters separated by dots, spaces, dashes and the like are joined
-  ("p.h.i.s.h", "p h i s h", "p-h-i-s-h" read "phish");
+  ("p.h.i.s.h", "p h i s h", "p-h-i-s-h" read "phish"); where letters are
+  split by dots or dashes, a space between two such runs still separates
+  words ("p.a.i.d t.h.e" reads "paid the");
 - leetspeak inside words is decoded (0 o, 3 e, 4 a, 5 s, 7 t, @ a, $ s), but
-  numbers stay numbers ("10k", "3-2-1", "x86", "web3");
+  numbers stay numbers ("10k", "3-2-1", "x86", "web3", "3rd"); a word in
+  leetspeak has its last digits decoded too ("v1c71m5" reads "victims", "wh47"
+  "what"), and so has one with a single letter ("7h47" reads "that");
 - letters repeated three times or more are kept as three.
 
 Two ambiguities are left for :func:`readings`: a "1" inside a word may stand
 for "i" or "l", and a stretched letter ("phiiiishing", "passssword") for one or
 two. It returns every reading worth judging (usually just the text itself); the
-moderator judges each and keeps the strictest verdict. What was logged is
-always the original text; this module only decides what the rules see.
+moderator judges each and keeps the strictest verdict. A letter doubled by hand
+("phiishing", "ranssomware") looks like a real double ("kill", "password"), so
+the moderator also judges :func:`squeezed` text, every repeated letter once,
+against rules squeezed the same way. What was logged is always the original
+text; this module only decides what the rules see.
 
 Pure, idempotent, linear in the text's length.
 """
@@ -32,7 +39,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["normalise", "readings"]
+__all__ = ["normalise", "readings", "squeezed"]
 
 # C0 and C1 control characters and DEL (tab, newline and CR are whitespace, handled below).
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -68,7 +75,11 @@ _SPACED_OUT: Final = re.compile(
     r"(?<![\w@$])(?:[a-z0-9@$][\s.\-_*|/\\,+~:]{1,3}){2,}[a-z0-9@$](?![\w@$])"
 )
 _SEPARATOR: Final = re.compile(r"[^a-z0-9@$]+")
+_GAP: Final = re.compile(r"[^a-z0-9@$]+")
 _LEET_CHARS: Final = frozenset("013457@$")
+_LEET_TAIL: Final = frozenset("013457")
+_LETTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyz")
+_ORDINAL: Final = re.compile(r"\d+(?:st|nd|rd|th)")
 # "1" is left for readings(): it stands for "i" as often as for "l".
 _LEET: Final = str.maketrans("03457@$", "oeasta" + "s")
 # A token in which a leet character touches a letter ("k3ylogger", "p@ypal").
@@ -78,6 +89,7 @@ _LEET_TOKEN: Final = re.compile(
 # A token in which a "1" touches a letter ("k1ll", "1gnore", "paypa1").
 _ONE_TOKEN: Final = re.compile(r"(?<![a-z0-9@$])[a-z0-9@$]*(?:[a-z]1|1[a-z])[a-z0-9@$]*")
 _STRETCHED: Final = re.compile(r"([a-z])\1{2,}")
+_REPEATED: Final = re.compile(r"([a-z])\1+")
 
 
 def _count_letters(token: str) -> int:
@@ -89,20 +101,36 @@ def _join_spaced_out(match: re.Match[str]) -> str:
     # "1.2.3" is a version, not an evasion; join only runs that spell letters.
     if _count_letters(run) < 2:
         return run
-    # "a p h i s h i n g page": the leading article stays a word of its own.
-    article = ""
-    if run.startswith("a ") and len(run) > 8:
-        article, run = "a ", run[2:]
-    return article + _SEPARATOR.sub("", run)
+    # "a p h i s h i n g page", "i k e y l o g": the leading word stays a word of its own.
+    lead = ""
+    if run[:2] in ("a ", "i ") and len(run) > 8:
+        lead, run = run[:2], run[2:]
+    gaps = _GAP.findall(run)
+    # Letters split by dots or dashes: a gap with a space in it ends a word.
+    if any(not gap.isspace() and " " not in gap for gap in gaps):
+        words = re.split(r"[^a-z0-9@$]*\s[^a-z0-9@$]*", run)
+        return lead + " ".join(_SEPARATOR.sub("", word) for word in words)
+    return lead + _SEPARATOR.sub("", run)
 
 
 def _decode_leet(match: re.Match[str]) -> str:
     token = match.group()
-    # "10k", "x86" (one letter) and the number in "mp3", "web3", "covid19" stay.
-    if _count_letters(token) < 2:
+    letters = _count_letters(token)
+    if letters < 2:
+        # "7h47", "p057": one letter among leet digits; "10k", "x86", "1v1" are numbers.
+        digits = {ch for ch in token if not "a" <= ch <= "z"}
+        if letters == 1 and len(token) >= 4 and token[-1] not in _LETTERS and digits <= _LEET_CHARS:
+            return token.translate(_LEET)
+        return token
+    if _ORDINAL.fullmatch(token):
         return token
     body = token.rstrip("0123456789")
-    return body.translate(_LEET) + token[len(body) :]
+    tail = token[len(body) :]
+    # "v1c71m5", "wh47": a word in leetspeak ends in it too; "mp3", "top10", "covid19" stay.
+    if tail and set(tail) <= _LEET_TAIL:
+        if not _LEET_CHARS.isdisjoint(body) or (len(tail) >= 2 and not set(tail) <= {"0", "1"}):
+            body, tail = token, ""
+    return body.translate(_LEET) + tail
 
 
 def normalise(text: str) -> str:
@@ -150,3 +178,10 @@ def readings(normalised: str) -> tuple[str, ...]:
             for variant in (_STRETCHED.sub(r"\1", text), _STRETCHED.sub(r"\1\1", text), text)
         ]
     return tuple(dict.fromkeys(texts))
+
+
+def squeezed(text: str) -> str:
+    """``text`` with every run of a repeated letter written once ("phiishing" and
+    "phishing" both read "phishing", and "kill" reads "kil"): judged against rules
+    squeezed the same way, it catches a letter doubled to dodge them."""
+    return _REPEATED.sub(r"\1", text)

@@ -2,7 +2,9 @@
 
 ``moderate_locally`` is pure and fast (everything is compiled at import). It
 normalises the prompt against evasion (:mod:`.normalise`), judges each of its
-readings (usually one) and keeps the strictest; for each it finds the
+readings (usually one), and each reading squeezed (every repeated letter once,
+so "phiishing" is caught) against the tables squeezed the same way, and keeps
+the strictest; for each it finds the
 vocabularies of ``rules.TERMS`` in it, fires the weighted ``rules.RULES``
 whose terms occur close together, combines them per category as a noisy-OR,
 lowers categories for which benign ``rules.CONTEXTS`` are present, and turns
@@ -20,7 +22,7 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-from activities.moderation.normalise import normalise, readings
+from activities.moderation.normalise import normalise, readings, squeezed
 from activities.moderation.rules import CONTEXTS, RULES, TERMS, Rule
 from activities.moderation.taxonomy import verdict as taxonomy_verdict
 from activities.moderation.thresholds import THRESHOLDS, VERDICT_RANK
@@ -28,8 +30,13 @@ from schemas.moderation import CategoryScore, ModerationCategory, ModerationResu
 
 BACKEND: Final = "local"
 
-_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
-    name: re.compile(source) for name, source in TERMS.items()
+Patterns = dict[str, re.Pattern[str]]
+
+_PATTERNS: Final[Patterns] = {name: re.compile(source) for name, source in TERMS.items()}
+# A letter repeated in a rule's source (not one escaped: "\\bb" is a boundary and a b).
+_REPEATED_IN_SOURCE: Final = re.compile(r"(?<!\\)([a-z])\1+")
+_SQUEEZED_PATTERNS: Final[Patterns] = {
+    name: re.compile(_REPEATED_IN_SOURCE.sub(r"\1", source)) for name, source in TERMS.items()
 }
 
 Span = tuple[int, int]
@@ -53,16 +60,17 @@ _validate_tables()
 class _Matcher:
     """Spans of each term in one normalised text, computed on first use."""
 
-    __slots__ = ("_spans", "_text")
+    __slots__ = ("_patterns", "_spans", "_text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, patterns: Patterns) -> None:
         self._text = text
+        self._patterns = patterns
         self._spans: dict[str, list[Span]] = {}
 
     def spans(self, term: str) -> list[Span]:
         found = self._spans.get(term)
         if found is None:
-            found = [m.span() for m in _PATTERNS[term].finditer(self._text)]
+            found = [m.span() for m in self._patterns[term].finditer(self._text)]
             self._spans[term] = found
         return found
 
@@ -131,7 +139,9 @@ def _unique(labels: Iterable[str]) -> list[str]:
 def moderate_locally(prompt: str) -> ModerationResult:
     """Moderate ``prompt`` with the local rule tables (backend ``"local"``): the
     strictest verdict over the readings of its normalised form."""
-    judged = [_judge(text) for text in readings(normalise(prompt))]
+    texts = readings(normalise(prompt))
+    judged = [_judge(text, _PATTERNS) for text in texts]
+    judged += [_judge(text, _SQUEEZED_PATTERNS) for text in dict.fromkeys(map(squeezed, texts))]
     return max(
         judged,
         key=lambda result: (
@@ -141,9 +151,9 @@ def moderate_locally(prompt: str) -> ModerationResult:
     )
 
 
-def _judge(text: str) -> ModerationResult:
-    """The verdict of the rule tables on one normalised reading."""
-    matcher = _Matcher(text)
+def _judge(text: str, patterns: Patterns) -> ModerationResult:
+    """The verdict of the rule tables (compiled as ``patterns``) on one reading."""
+    matcher = _Matcher(text, patterns)
     fired: dict[ModerationCategory, list[Rule]] = {}
     for rule in RULES:
         if matcher.fires(rule):
