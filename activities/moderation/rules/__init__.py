@@ -37,15 +37,18 @@ from typing import Final
 from activities.moderation.rules import (
     doxxing,
     fraud,
+    harassment,
     hate,
     illicit,
     malware,
     phishing,
     prompt_injection,
     self_harm,
+    sexual,
     shared,
     spam,
     surveillance,
+    violence,
 )
 from activities.moderation.rules.helpers import Context, Rule
 
@@ -53,8 +56,11 @@ __all__ = ["CONTEXTS", "MODULES", "RULES", "TERMS", "Context", "Rule"]
 
 MODULES: Final[tuple[ModuleType, ...]] = (
     shared,
+    harassment,
     hate,
     self_harm,
+    sexual,
+    violence,
     illicit,
     phishing,
     malware,

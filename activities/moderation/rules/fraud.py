@@ -114,7 +114,10 @@ TERMS: Final[dict[str, str]] = {
         r"exit scams?",
         r"pig butchering",
         r"guarantee[ds]? (?:\S+ ){0,2}(?:returns?|profits?|income|roi|gains)",
-        r"(?:double|triple) (?:your|their) (?:money|bitcoin|btc|crypto|investment)",
+        r"(?:double|triple) (?:your|their|the) (?:money|bitcoin|btc|crypto|investment|eth\w*"
+        r"|coins?|sol|usdt|deposit|tokens)",
+        r"send (?:\S+ )?(?:btc|eth|bitcoin|crypto|coins?) (?:\S+ ){0,3}(?:get|receive)"
+        r" (?:\S+ )?back",
         r"(?:fake|fraudulent|scam|bogus) (?:\S+ ){0,2}(?:investment|trading|exchange|broker\w*"
         r"|ico|hedge fund|wallet)",
         r"get[\s-]rich[\s-]quick",
@@ -128,14 +131,68 @@ TERMS: Final[dict[str, str]] = {
         r"(?:steal|take|get) (?:\S+ ){0,2}(?:money|savings) from (?:\S+ )?(?:people|victims|elderly"
         r"|seniors|grandparents)",
     ),
+    "giveaway": any_of(
+        r"give ?aways?",
+        r"giv(?:e|es|ing) away",
+        r"sweepstakes",
+        r"(?:win|wins|winning|claim|claims|won) (?:a |an |the |your |free )?(?:\S+ )?(?:iphone"
+        r"|macbook|ps5|prize|car|tickets?|gift cards?|laptop|cash|reward)",
+        r"spin the wheel",
+        r"airdrops?",
+        r"free (?:iphones?|macbooks?|ps5s?|tickets|crypto|bitcoin|eth|money)",
+    ),
+    "pay_to_claim": any_of(
+        r"(?:processing|shipping|delivery|handling|release|activation|verification|upfront"
+        r"|advance) fees?",
+        r"pay(?:s|ing)? (?:for |the )?(?:shipping|delivery|a fee|fees|postage|taxes)",
+        r"(?:with|by|in) gift cards?",
+        r"enter (?:\S+ )?(?:card|credit card|bank) (?:\S+ )?(?:details|number|info\w*)?",
+        r"(?:my|our|the) (?:\S+ )?wallet(?: address)?",
+        r"qr code to (?:my|our)",
+        r"send (?:\S+ ){0,2}(?:btc|eth|bitcoin|crypto|money|deposit)",
+        r"(?:double|triple) your",
+        r"(?:deposit|connect) (?:\S+ )?wallet",
+    ),
+    "impersonate": any_of(
+        r"impersonat\w*",
+        r"pretend\w* to be",
+        r"pos(?:e|es|ing) as",
+        r"deep ?fake\w*",
+        r"fake (?:\S+ )?(?:account|page|profile|livestream|stream|video|announcement) (?:of|from)",
+        r"(?:elon musk|musk|mrbeast|mr beast|taylor swift|michael saylor|saylor|jeff bezos|bezos"
+        r"|bill gates|oprah|cristiano ronaldo|kim kardashian)'?s?",
+        r"(?:celebrit\w*|famous|influencer|youtuber|streamer)'?s? (?:team|account|giveaway"
+        r"|name|face)",
+        r"(?:'s|s') team",
+        r"(?:from|by) (?:\S+ )?(?:apple|amazon|google|microsoft|binance|coinbase|paypal|netflix"
+        r"|tesla|spacex|samsung)",
+    ),
+    "fake_shop": any_of(
+        r"(?:take|takes|taking|accept\w*) (?:\S+ )?orders? (?:for|of) (?:\S+ ){0,3}(?:we|i)"
+        r" (?:don'?t|do not) (?:have|stock|own)",
+        r"never (?:ships?|deliver\w*|sends? (?:the )?(?:item|goods|product))",
+        r"(?:no|without) (?:intention|plan) (?:of|to) (?:ship|deliver)",
+        r"fake (?:\S+ )?(?:job (?:offers?|postings?|ads?|listings?)|online (?:shops?|stores?)"
+        r"|stores?|shops?|refunds?|refund (?:sites?|pages?)|support|tech support|helpdesk"
+        r"|recovery)",
+        r"charg\w* (?:\S+ )?(?:applicants|candidates|job seekers|new hires) (?:\S+ ){0,2}(?:for"
+        r"|a fee)",
+        r"(?:get|getting|recover\w*) back (?:\S+ ){0,2}(?:scammed|stolen|lost) (?:\S+ )?"
+        r"(?:crypto|money|funds)",
+        r"(?:upfront|advance) fee (?:\S+ ){0,6}(?:do nothing|disappear|keep)",
+        r"(?:and|then) (?:we )?do nothing",
+        r"needs? (?:the )?(?:customer'?s?|their|your|victim'?s?) (?:credit )?card to",
+    ),
+    "self_testimonial": any_of(
+        r"testimonials? (?:that )?(?:i|we) (?:wrote|made up|invented)(?: (?:myself|ourselves))?",
+        r"(?:made[\s-]up|invented|fabricated) (?:\S+ )?testimonials?",
+    ),
     "financial_crime": any_of(
         r"carding",
         r"cc (?:checkers?|generators?|shops?)",
         r"(?:valid|live|working|real|stolen) (?:credit card|card|cc) (?:numbers?|details|dumps?)",
         r"card dumps",
         r"cvv (?:shops?|checkers?)",
-        r"money laundering",
-        r"launder\w* (?:\S+ )?(?:money|funds|cash|crypto|proceeds)",
         r"(?:stolen|leaked|hacked) (?:credit cards?|cards|identities|identity)",
         r"identity theft",
         r"synthetic identit\w*",
@@ -144,7 +201,6 @@ TERMS: Final[dict[str, str]] = {
         r"refund (?:scam|fraud)",
         r"fake (?:bank|payment|wire|transfer|paypal|venmo|zelle) (?:\S+ ){0,2}(?:confirmations?"
         r"|receipts?|screenshots?|notifications?|alerts?|proofs?)",
-        r"counterfeit (?:money|bills|currency|banknotes|notes|dollars|euros)",
     ),
     "age_context": any_of(
         r"bouncers?",
@@ -190,7 +246,21 @@ RULES: Final[tuple[Rule, ...]] = (
     near(FRAUD, 0.80, "fake charity", "fake_charity"),
     near(FRAUD, 0.80, "investment scam", "invest_scam"),
     near(FRAUD, 0.75, "scam aimed at people", "scam_target"),
-    near(FRAUD, 0.80, "carding, laundering or identity theft", "financial_crime"),
+    near(FRAUD, 0.80, "carding, identity theft, fake payment proofs", "financial_crime"),
+    near(FRAUD, 0.55, "giveaway that asks for payment", "giveaway", "pay_to_claim", window=120),
+    near(FRAUD, 0.45, "giveaway in someone else's name", "giveaway", "impersonate", window=120),
+    near(
+        FRAUD,
+        0.60,
+        "impersonation giveaway that asks for payment",
+        "giveaway",
+        "impersonate",
+        "pay_to_claim",
+        window=150,
+        severe=True,
+    ),
+    near(FRAUD, 0.80, "fake shop, job, refund or recovery service", "fake_shop", severe=True),
+    near(FRAUD, 0.45, "self-written testimonials", "self_testimonial"),
 )
 
 CONTEXTS: Final[tuple[Context, ...]] = (

@@ -71,6 +71,26 @@ TERMS: Final[dict[str, str]] = {
         r"indigenous (?:people|peoples)",
         r"natives",
         r"aboriginals?",
+        r"somalis?",
+        r"syrians",
+        r"afghans",
+        r"nigerians",
+        r"haitians",
+        r"palestinians",
+        r"israelis",
+        r"minorit(?:y|ies)",
+        r"(?:a |the )?(?:real |ethnic |racial |religious )?minority groups?",
+        r"race traitors",
+        r"non-?whites",
+        r"ethnic groups",
+        r"(?:jewish|muslim|black|asian|gay|lesbian|trans|queer|hindu|sikh|arab|mexican|latino"
+        r"|hispanic|immigrant|migrant|refugee|roma|somali|african|chinese|indian|pakistani"
+        r"|disabled|indigenous|lgbtq?\+?|catholic|christian) (?:people|persons|families"
+        r"|family|folks|communit(?:y|ies)|shop owners|owners|business(?:es)?|kids|children"
+        r"|neighbou?rs|men|women|girls|boys|students|workers|bars|clubs|neighbou?rhoods?"
+        r"|homes|households|population|voters|americans)",
+        r"(?:mosques?|synagogues?|churches|temples?|gurdwaras?|gay bars?|pride (?:parade|march"
+        r"|events?)|refugee (?:camps?|shelters?|centers?|centres?)|roma camps?)",
     ),
     "dehumanise": any_of(
         r"vermin",
@@ -104,6 +124,28 @@ TERMS: Final[dict[str, str]] = {
         r"|less intelligent|stupid|evil|dirty|disgusting|filth|filthy|property|objects|slaves)",
         r"should(?:n'?t| not) (?:be allowed to )?(?:vote|have rights|exist|live here|be free"
         r"|be citizens)",
+        r"(?:live|lives|living|breed\w*|multipl\w*|spread\w*) like (?:parasites|rats|animals"
+        r"|vermin|cockroaches|rabbits|a (?:disease|virus|plague))",
+        r"parasites? (?:on|off)",
+        r"secretly (?:control|run|own)\w* (?:the )?(?:banks?|media|government|world|money)",
+        r"(?:less|un|not) ?evolved",
+        r"(?:lower|low) iqs?",
+        r"(?:can'?t|cannot|unable to) govern themselves",
+        r"primitive",
+        r"useless eaters",
+        r"drain\w* (?:on )?(?:society|the (?:nation|country|system))",
+        r"burden on (?:society|the (?:nation|country|system))",
+        r"brought (?:the |this )?(?:virus|disease|plague|covid|crime)",
+        r"should (?:all )?(?:be )?(?:kept out|banned|barred|excluded|segregated)",
+        r"(?:kept|keep) (?:them )?out of",
+        r"don'?t belong (?:here|in)",
+        r"poison\w* (?:the |our )?(?:nation|country|race|blood)",
+        r"(?:breeding|outbreed\w*) (?:to )?replace",
+        r"invad\w*",
+        r"invasion",
+        r"(?:are|is|r) (?:all )?(?:terrorists|criminals|rapists|animals|vermin|parasites|filth"
+        r"|scum|trash|garbage|liars)",
+        r"by (?:nature|birth|blood)",
     ),
     "exterminate": any_of(
         r"exterminat\w*",
@@ -117,6 +159,27 @@ TERMS: Final[dict[str, str]] = {
         r"purge (?:all|the)",
         r"cleans(?:e|ing) (?:\S+ )?of",
         r"genocide (?:of|against)",
+    ),
+    "group_harm": any_of(
+        r"(?:burn\w*|bomb\w*|attack\w*|shoot\w*|hit|raid\w*|torch\w*|firebomb\w*"
+        r"|poison\w*|lynch\w*|hunt\w*|beat\w* up|stab\w*|kill\w*|murder\w*|gas\w*"
+        r"|expel\w*|targets?|cleanup|clean up|disappear|drive \w+ out|by force|burned out"
+        r"|or be burned|violence|violent\w*|weapons?|rifles?|guns?)",
+    ),
+    "group_threat": any_of(
+        r"(?:\w+'ll|will|gonna|going to) be (?:attacked|burned|killed|lynched|hunted|shot|bombed"
+        r"|targeted|hurt|beaten|expelled|driven out|dealt with)",
+        r"should be (?:hunted|attacked|burned|killed|lynched|shot|beaten|expelled)",
+        r"(?:leave|get out of) (?:\S+ ){0,2}(?:town|the city|the country|our neighbou?rhood)"
+        r" (?:or|before)",
+        r"(?:promis|threaten)\w* violence",
+        r"day of the rope",
+        r"race war",
+        r"make \w+ (?:\S+ )?disappear",
+        r"finish the job",
+        r"go back (?:\S+ ){0,3}or else",
+        r"(?:which|what) (?:\S+ ){0,2}(?:mosque|synagogue|church|temple|gurdwara) to (?:hit"
+        r"|target|attack|burn)",
     ),
     "harass": any_of(
         r"harass\w*",
@@ -164,6 +227,25 @@ TERMS: Final[dict[str, str]] = {
         r"1488",
         r"14 ?words",
         r"holocaust (?:denial|was a hoax|never happened|is a lie|didn'?t happen)",
+        r"(?:racial|ethnic|racist|homophobic|antisemitic) slurs",
+        r"slurs (?:against|about|for) (?:\S+ ){0,2}(?:people|blacks|jews|gays|immigrants)",
+    ),
+    "group_incite": any_of(
+        r"call\w* (?:on|for) (?:\S+ ){0,2}to",
+        r"calling for (?:the )?(?:death|killing|extermination|attacks?|burning|murder)",
+        r"urg\w* (?:\S+ ){0,2}to",
+        r"encourag\w* (?:\S+ ){0,2}to",
+        r"tell\w* (?:\S+ ){0,2}to",
+        r"(?:score|scores|scoring|earn|earns|win|wins|get|gets) (?:\S+ )?points",
+        r"(?:songs?|lyrics|games?|poems?|jokes?) about (?:killing|burning|shooting|attacking)",
+        r"let'?s",
+        r"we (?:should|must|need to|will)",
+        r"plan\w* (?:how|to|an? (?:attack|raid))",
+        r"how to (?:attack|burn|kill|hit|poison|hunt|drive)",
+    ),
+    "group_statistics": any_of(
+        r"(?:crime|iq|welfare|immigration) (?:\S+ )?(?:statistics|stats|rates|data|numbers)"
+        r" (?:\S+ ){0,2}(?:by|per|and) (?:race|ethnicity|religion|nationality|origin)",
     ),
     "ctx_hate_defence": any_of(
         r"report\w* (?:\S+ )?(?:hate|harassment|abuse|racism|bullying|slurs)",
@@ -183,6 +265,20 @@ TERMS: Final[dict[str, str]] = {
         r"memorial",
         r"museum",
         r"safe spaces?",
+        r"vigils?",
+        r"victims of",
+        r"remembrance",
+        r"(?:security|safety) (?:plan|guards?|volunteers?|patrols?|app|alerts?)",
+        r"(?:volunteer|armed)? ?guards",
+        r"protect\w*",
+        r"(?:recogni[sz]e|spot|identify|explain)\w* (?:\S+ ){0,3}(?:hate|extremis\w*|calls for"
+        r"|propaganda|dog ?whistles|code words|slogans)",
+        r"(?:glossary|dictionary) (?:\S+ ){0,2}(?:hate|extremis\w*)",
+        r"hate crimes? (?:report\w*|tracker|statistics|data)",
+        r"report\w* (?:\S+ ){0,3}(?:hate crimes?|vandalism|threats)",
+        r"(?:study|history|reading) (?:guides?|lists?|class|lessons?)",
+        r"(?:games?|strateg\w*) (?:\S+ ){0,4}(?:orcs?|zombies?|aliens?|invaders?)",
+        r"(?:orcs?|zombies?|aliens?) (?:\S+ ){0,2}(?:invad\w*|invasion|invaders?|armies)",
     ),
 }
 
@@ -199,6 +295,35 @@ RULES: Final[tuple[Rule, ...]] = (
         severe=True,
     ),
     near(HATE, 0.80, "hateful content or symbols", "hate_content"),
+    near(HATE, 0.45, "statistics about a group's crimes or IQ", "group_statistics"),
+    near(
+        HATE_THREATENING,
+        0.60,
+        "harm aimed at a protected group or its places",
+        "group_harm",
+        "group",
+        window=50,
+    ),
+    near(
+        HATE_THREATENING,
+        0.75,
+        "threat against a protected group",
+        "group_threat",
+        "group",
+        window=100,
+        severe=True,
+    ),
+    near(HATE_THREATENING, 0.50, "threatening formula aimed at groups", "group_threat"),
+    near(
+        HATE_THREATENING,
+        0.50,
+        "incites harm to a protected group",
+        "group_incite",
+        "group_harm",
+        "group",
+        window=100,
+        severe=True,
+    ),
     near(HATE, 0.55, "harasses a protected group", "harass", "group", window=50),
     near(HATE, 0.50, "tooling to harass a protected group", "tool", "harass", "group", severe=True),
 )

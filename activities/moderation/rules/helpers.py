@@ -73,7 +73,8 @@ WITHOUT_CONSENT: Final = (
 """Regex fragment: "without (their) consent / knowing / asking ..."."""
 
 EDUCATION: Final = (
-    r"awareness|training|train (?:my |our )?(?:staff|employees|team)|quiz\w*|courses?|lessons?"
+    r"awareness|training(?! equipment| plan| schedule| log)|train (?:my |our )?(?:staff|employees"
+    r"|team)|quiz\w*|courses?|lessons?"
     r"|teach\w*|educat\w*|learn(?:ing)? (?:about|to spot|to recogni[sz]e)"
     r"|how to (?:spot|recogni[sz]e|identify|avoid|report|detect)"
 )

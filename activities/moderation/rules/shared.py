@@ -1,8 +1,8 @@
 """Vocabularies and benign contexts that several categories share.
 
 The words for asking to build something, for doing it covertly, for sending what
-was captured away and for stealing; the user's own accounts and security
-education as benign contexts.
+was captured away and for stealing; real brands (phishing and scams impersonate
+them) and people; the user's own accounts and security education as benign contexts.
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ TERMS: Final[dict[str, str]] = {
         r"fully undetectable",
     ),
     "exfil": any_of(
-        r"(?:send|sends|sending|forward\w*|e-?mail\w*|upload\w*|post\w*|relay\w*|transmit\w*)"
-        r" (?:\S+ ){0,3}to (?:me|my (?:own )?\w+|a (?:remote|hidden|private) \w+)",
+        r"(?:send|sends|sending|forward\w*|e-?mail\w*|upload\w*|post\w*|relay\w*|transmit\w*"
+        r"|cop(?:y|ies|ying)|push\w*|leak\w*)"
+        r" (?:\S+ ){0,5}to (?:me|my (?:own )?\w+|a (?:remote|hidden|private) \w+|us|our \w+)",
         r"e-?mails? me",
         r"send(?:s|ing)? me",
         r"(?:telegram|discord) (?:bot|webhook|channel)",
@@ -87,7 +88,8 @@ TERMS: Final[dict[str, str]] = {
         r"(?:my |our |a )?(?:\S+ )?class(?:es|room)?",
         r"explain\w*",
         r"how (?:\S+ ){0,3}works?",
-        r"(?:phishing|scam|fraud|spam|security) (?:simulation|awareness|training|quiz|test)",
+        r"(?:phishing|scam|fraud|spam|security) (?:simulation|awareness|training|quiz|test|demo"
+        r"|demonstration|exercise|drill)",
     ),
     "person": any_of(
         r"someone'?s?",
@@ -104,6 +106,75 @@ TERMS: Final[dict[str, str]] = {
         r"(?:by|from) (?:their |just (?:a |their )?|only (?:a |their )?)?(?:name|username"
         r"|phone number|photo|picture|e-?mail(?: address)?|license plate|ip address|handle)",
         r"private (?:individuals?|citizens?|people)",
+    ),
+    "brand": any_of(
+        r"paypal",
+        r"venmo",
+        r"cash ?app",
+        r"zelle",
+        r"stripe",
+        r"apple(?: id)?",
+        r"icloud",
+        r"google",
+        r"gmail",
+        r"microsoft(?: ?365)?",
+        r"outlook",
+        r"hotmail",
+        r"office ?365",
+        r"onedrive",
+        r"sharepoint",
+        r"facebook",
+        r"instagram",
+        r"whatsapp",
+        r"meta",
+        r"tiktok",
+        r"snapchat",
+        r"twitter",
+        r"linkedin",
+        r"yahoo",
+        r"amazon",
+        r"aws",
+        r"netflix",
+        r"spotify",
+        r"steam",
+        r"roblox",
+        r"discord",
+        r"dropbox",
+        r"docusign",
+        r"adobe",
+        r"github",
+        r"coinbase",
+        r"binance",
+        r"kraken",
+        r"metamask",
+        r"trust wallet",
+        r"bank of america",
+        r"chase(?: bank)?",
+        r"wells fargo",
+        r"citi(?:bank)?",
+        r"capital one",
+        r"hsbc",
+        r"barclays",
+        r"santander",
+        r"lloyds",
+        r"natwest",
+        r"halifax",
+        r"revolut",
+        r"monzo",
+        r"deutsche bank",
+        r"td bank",
+        r"scotiabank",
+        r"usaa",
+        r"american express",
+        r"amex",
+        r"mastercard",
+        r"irs",
+        r"hmrc",
+        r"usps",
+        r"royal mail",
+        r"dhl",
+        r"fedex",
+        r"(?:my|their|a|the|someone'?s|a real|real) bank'?s?",
     ),
 }
 

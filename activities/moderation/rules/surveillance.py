@@ -73,6 +73,7 @@ TERMS: Final[dict[str, str]] = {
         r" (?:texts|messages|whatsapp|dms|e-?mails|chats|calls|photos)",
     ),
     "ctx_stalking_consent": any_of(
+        r"check\w* (?:\S+ ){0,3}for (?:stalkerware|spyware|trackers?|bugs|hidden cameras|airtags)",
         r"my own (?:location|phone|devices?|runs?|workouts?|trips?|car|bike|keys)",
         r"find my (?:phone|device|keys|car|bike)",
         r"lost (?:phone|device|keys)",
