@@ -24,10 +24,10 @@ Two ambiguities are left for :func:`readings`: a "1" inside a word may stand
 for "i" or "l", and a stretched letter ("phiiiishing", "passssword") for one or
 two. It returns every reading worth judging (usually just the text itself); the
 moderator judges each and keeps the strictest verdict. A letter doubled by hand
-("phiishing", "ranssomware") looks like a real double ("kill", "password"), so
-the moderator also judges :func:`squeezed` text, every repeated letter once,
-against rules squeezed the same way. What was logged is always the original
-text; this module only decides what the rules see.
+("phiishing", "ranssomware") looks like a real double ("kill", "password"): it
+is left as written, and the moderator's rules accept any letter repeated. What
+was logged is always the original text; this module only decides what the
+rules see.
 
 Pure, idempotent, linear in the text's length.
 """
@@ -37,9 +37,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import partial
 from typing import Final
 
-__all__ = ["normalise", "readings", "squeezed"]
+__all__ = ["normalise", "readings"]
 
 # C0 and C1 control characters and DEL (tab, newline and CR are whitespace, handled below).
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -72,14 +73,13 @@ _SPACES: Final = re.compile(r"\s+")
 # Three or more single characters separated by one to three separators: "p.h.i.s.h",
 # "p . h . i . s . h".
 _SPACED_OUT: Final = re.compile(
-    r"(?<![\w@$])(?:[a-z0-9@$][\s.\-_*|/\\,+~:]{1,3}){2,}[a-z0-9@$](?![\w@$])"
+    r"(?<![\w@$'])(?:[a-z0-9@$][\s.\-_*|/\\,+~:]{1,3}){2,}[a-z0-9@$](?![\w@$])"
 )
 _SEPARATOR: Final = re.compile(r"[^a-z0-9@$]+")
 _GAP: Final = re.compile(r"[^a-z0-9@$]+")
 _LEET_CHARS: Final = frozenset("013457@$")
 _LEET_TAIL: Final = frozenset("013457")
-_LETTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyz")
-_ORDINAL: Final = re.compile(r"\d+(?:st|nd|rd|th)")
+_ORDINAL: Final = re.compile(r"\d*(?:1st|2nd|3rd|\dth)")
 # "1" is left for readings(): it stands for "i" as often as for "l".
 _LEET: Final = str.maketrans("03457@$", "oeasta" + "s")
 # A token in which a leet character touches a letter ("k3ylogger", "p@ypal").
@@ -89,53 +89,68 @@ _LEET_TOKEN: Final = re.compile(
 # A token in which a "1" touches a letter ("k1ll", "1gnore", "paypa1").
 _ONE_TOKEN: Final = re.compile(r"(?<![a-z0-9@$])[a-z0-9@$]*(?:[a-z]1|1[a-z])[a-z0-9@$]*")
 _STRETCHED: Final = re.compile(r"([a-z])\1{2,}")
-_REPEATED: Final = re.compile(r"([a-z])\1+")
 
 
 def _count_letters(token: str) -> int:
     return sum(1 for ch in token if "a" <= ch <= "z")
 
 
-def _join_spaced_out(match: re.Match[str]) -> str:
+def _join_spaced_out(match: re.Match[str], *, split_words: bool) -> str:
     run = match.group()
     # "1.2.3" is a version, not an evasion; join only runs that spell letters.
     if _count_letters(run) < 2:
         return run
-    # "a p h i s h i n g page", "i k e y l o g": the leading word stays a word of its own.
-    lead = ""
-    if run[:2] in ("a ", "i ") and len(run) > 8:
-        lead, run = run[:2], run[2:]
+    # "a p h i s h i n g page", "t e s t s i wrote": "a" and "i" at either end may be
+    # words of their own ("a c c o u n t s" is one word: hence split_words=False too).
+    lead = tail = ""
+    if split_words and len(run) > 8:
+        if run[:2] in ("a ", "i "):
+            lead, run = run[:2], run[2:]
+        if run[-2:] in (" a", " i"):
+            run, tail = run[:-2], run[-2:]
     gaps = _GAP.findall(run)
     # Letters split by dots or dashes: a gap with a space in it ends a word.
     if any(not gap.isspace() and " " not in gap for gap in gaps):
         words = re.split(r"[^a-z0-9@$]*\s[^a-z0-9@$]*", run)
-        return lead + " ".join(_SEPARATOR.sub("", word) for word in words)
-    return lead + _SEPARATOR.sub("", run)
+        return lead + " ".join(_SEPARATOR.sub("", word) for word in words) + tail
+    return lead + _SEPARATOR.sub("", run) + tail
 
 
 def _decode_leet(match: re.Match[str]) -> str:
     token = match.group()
     letters = _count_letters(token)
     if letters < 2:
-        # "7h47", "p057": one letter among leet digits; "10k", "x86", "1v1" are numbers.
-        digits = {ch for ch in token if not "a" <= ch <= "z"}
-        if letters == 1 and len(token) >= 4 and token[-1] not in _LETTERS and digits <= _LEET_CHARS:
+        # "7h47", "p057", "4514n": one letter among leet digits; "10k", "100k", "x86" and
+        # "1v1" are numbers (a number with a unit ends in 0 before its letter).
+        digits = [ch for ch in token if not "a" <= ch <= "z"]
+        a_number = token[-1] >= "a" and digits[-1] == "0"
+        if letters == 1 and len(token) >= 4 and set(digits) <= _LEET_CHARS and not a_number:
             return token.translate(_LEET)
         return token
     if _ORDINAL.fullmatch(token):
         return token
     body = token.rstrip("0123456789")
     tail = token[len(body) :]
-    # "v1c71m5", "wh47": a word in leetspeak ends in it too; "mp3", "top10", "covid19" stay.
+    # "v1c71m5", "wh47", "gun5": a word in leetspeak ends in it too; "mp3", "web3",
+    # "top10", "covid19" stay.
     if tail and set(tail) <= _LEET_TAIL:
-        if not _LEET_CHARS.isdisjoint(body) or (len(tail) >= 2 and not set(tail) <= {"0", "1"}):
+        plural_or_t = tail in ("5", "7") and letters >= 3
+        if (
+            not _LEET_CHARS.isdisjoint(body)
+            or (len(tail) >= 2 and not set(tail) <= {"0", "1"})
+            or plural_or_t
+        ):
             body, tail = token, ""
     return body.translate(_LEET) + tail
 
 
-def normalise(text: str) -> str:
+def normalise(text: str, *, split_words: bool = True) -> str:
     """Fold ``text`` to the form the rule tables are written against (see the module
-    docstring). Idempotent: ``normalise(normalise(t)) == normalise(t)``."""
+    docstring). Idempotent: ``normalise(normalise(t)) == normalise(t)``.
+
+    With ``split_words`` false, a spaced-out run is joined whole, its leading or
+    trailing "a" or "i" included ("a c c o u n t s" reads "accounts", not "a ccounts").
+    """
     text = _CONTROL.sub("", text)
     if text.isascii():
         text = text.lower()
@@ -144,7 +159,7 @@ def normalise(text: str) -> str:
         text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
         text = _INVISIBLE_OR_MARK.sub("", text).translate(_HOMOGLYPHS)
     text = _SPACES.sub(" ", text).strip()
-    text = _SPACED_OUT.sub(_join_spaced_out, text)
+    text = _SPACED_OUT.sub(partial(_join_spaced_out, split_words=split_words), text)
     if not _LEET_CHARS.isdisjoint(text):
         text = _LEET_TOKEN.sub(_decode_leet, text)
     return _STRETCHED.sub(r"\1\1\1", text)
@@ -178,10 +193,3 @@ def readings(normalised: str) -> tuple[str, ...]:
             for variant in (_STRETCHED.sub(r"\1", text), _STRETCHED.sub(r"\1\1", text), text)
         ]
     return tuple(dict.fromkeys(texts))
-
-
-def squeezed(text: str) -> str:
-    """``text`` with every run of a repeated letter written once ("phiishing" and
-    "phishing" both read "phishing", and "kill" reads "kil"): judged against rules
-    squeezed the same way, it catches a letter doubled to dodge them."""
-    return _REPEATED.sub(r"\1", text)

@@ -43,6 +43,7 @@ from activities.moderation.rules import (
     malware,
     phishing,
     prompt_injection,
+    scraping,
     self_harm,
     sexual,
     shared,
@@ -67,6 +68,7 @@ MODULES: Final[tuple[ModuleType, ...]] = (
     fraud,
     spam,
     surveillance,
+    scraping,
     doxxing,
     prompt_injection,
 )

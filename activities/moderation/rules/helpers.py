@@ -38,7 +38,14 @@ class Context:
 
 
 def any_of(*alternatives: str) -> str:
-    """One regex matching any alternative as a whole word (or whole token)."""
+    """One regex matching any alternative as a whole word (or whole token).
+
+    Raises:
+        ValueError: an alternative ends in a space, so a word could never follow it.
+    """
+    for alternative in alternatives:
+        if alternative.endswith((" ", " )?", " )*")):
+            raise ValueError(f"alternative {alternative!r} ends in a space: it can never match")
     return r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)"
 
 

@@ -165,7 +165,7 @@ TERMS: Final[dict[str, str]] = {
         r"regulations?",
         r"hunting",
         r"gunsmith\w*",
-        r"(?:class|classroom|teacher|lab) ",
+        r"(?:class|classroom|teacher|lab)",
         r"why (?:\S+ ){0,4}dangerous",
         r"fireworks",
         r"pyrotechnic\w*",

@@ -59,19 +59,24 @@ TERMS: Final[dict[str, str]] = {
     ),
     "reveal_verbatim": any_of(
         r"(?:output|print|repeat|show|reveal|echo|dump|return)\w* (?:\S+ ){0,2}"
-        r"(?:everything|all|the text|the instructions|the prompt|the messages?) (?:\S+ )?"
-        r"(?:above|before) (?:this|here|the first|my)",
-        r"(?:repeat|print|output)\w* (?:\S+ ){0,4}verbatim",
+        r"(?:everything|all|the text|(?:the )?(?:hidden |secret |system )?instructions|the prompt"
+        r"|the messages?) (?:\S+ )?(?:above|before) (?:this|here|the first|my)",
+        r"(?:repeat|print|output)\w* (?:\S+ ){0,6}verbatim",
+        r"what (?:instructions|rules|prompts?|system prompt|guidelines) (?:\S+ ){0,2}(?:got|get"
+        r"|received|receives|were given|was given|have|has|had) (?:\S+ ){0,2}(?:before|above"
+        r"|prior to)",
     ),
     "reveal_weak": any_of(
         r"(?:reveal|leak|dump|print|repeat|disclose|output)\w* (?:\S+ )?(?:system prompts?"
         r"|initial prompts?|hidden prompts?)",
+        r"what (?:were|was|are|have) you (?:been )?(?:told|instructed|given|programmed)",
+        r"what model are you",
     ),
     "secret_path": (
         r"(?:/etc/(?:passwd|shadow|sudoers)|/proc/(?:self|\d+)/(?:environ|cmdline|mem|maps|root)"
         r"|~/\.ssh|\.ssh/|\bid_rsa\b|\bid_ed25519\b|\bauthorized_keys\b|/var/run/secrets"
         r"|/run/secrets|\bdocker\.sock\b|\bkubeconfig\b|\.aws/credentials|\.git-credentials"
-        r"|\.netrc\b|169\.254\.169\.254|metadata\.google\.internal|\bmb_\w+)"
+        r"|\.netrc\b|169\.254\.169\.254|metadata\.google\.internal|\bmb_\w*)"
     ),
     "access": any_of(
         r"read\w*",
@@ -164,6 +169,13 @@ TERMS: Final[dict[str, str]] = {
         r"|checks?|guardrails?)|guardrails|security (?:checks?|scans?|gates?|review)|qa (?:gate"
         r"|checks?)|bandit|static analysis|review process)",
     ),
+    "gate_tamper": any_of(
+        r"make (?:the )?(?:qa|quality|security) (?:gate|checks?|scans?) pass",
+        r"skip\w* (?:\S+ ){0,3}(?:mutation tests?|fuzz\w*|security scans?|bandit|static analysis"
+        r"|dependency (?:scan\w*|checks?)|qa|tests? x3)",
+        r"(?:fake|forge|spoof)\w* (?:\S+ ){0,2}(?:qa|test|gate|scan) (?:results?|reports?"
+        r"|evidence)",
+    ),
     "infra": any_of(
         r"other (?:tenants?'?|customers?'? (?:apps?|containers?|data)|users?'? (?:apps?"
         r"|containers?|data)|containers?|apps? on (?:the|this) (?:host|server|platform))",
@@ -234,7 +246,7 @@ TERMS: Final[dict[str, str]] = {
         r"guard\w* against",
         r"red[\s-]?team\w* (?:my|our) own",
         r"(?:my|our) own (?:chatbot|llm|bot|model|assistant|agent)",
-        r"(?:my|our) (?:own )?(?:home |local )?(?:network|lab|servers?|devices?|router)",
+        r"(?:my|our) (?:own|home|local) (?:\S+ )?(?:network|lab|servers?|devices?|router)",
         EDUCATION,
         r"explain\w*",
         r"ctf",
@@ -281,6 +293,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     near(PROMPT_INJECTION, 0.85, "sandbox escape", "sandbox_escape", severe=True),
     near(PROMPT_INJECTION, 0.45, "disables platform safety checks", "disable_safety"),
+    near(PROMPT_INJECTION, 0.60, "tampers with the QA gate", "gate_tamper"),
     near(PROMPT_INJECTION, 0.45, "dumps every environment variable", "access", "dump_env"),
     near(
         PROMPT_INJECTION, 0.55, "sends secrets to a third party", "exfil", "env_secrets", window=60

@@ -137,7 +137,7 @@ TERMS: Final[dict[str, str]] = {
         r" (?:kill myself|end (?:it|it all|my life|things)|die|hurt myself|overdose|jump|take"
         r" (?:all )?my (?:own )?(?:pills|life)|cut myself|starve myself|disappear)",
         r"(?:until|till|before) (?:the day )?i (?:finally )?(?:do it|end it|die|jump|go through)",
-        r"my (?:last|final) (?:days?(?! (?:at|of|in|on|with) (?:this|the|my|our) (?:job|work"
+        r"my (?:last|final) (?:days?(?! (?:at|of|in|on|with) \S+ (?:job|work"
         r"|company|office|school|team|contract))|words|note|letter|wish|goodbye)",
         r"(?:counts? ?down|countdown|count down) (?:\S+ ){0,3}(?:until|till|to) i (?:end|do|die)",
         r"until i end it",

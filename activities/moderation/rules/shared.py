@@ -62,7 +62,8 @@ TERMS: Final[dict[str, str]] = {
     "exfil": any_of(
         r"(?:send|sends|sending|forward\w*|e-?mail\w*|upload\w*|post\w*|relay\w*|transmit\w*"
         r"|cop(?:y|ies|ying)|push\w*|leak\w*)"
-        r" (?:\S+ ){0,5}to (?:me|my (?:own )?\w+|a (?:remote|hidden|private) \w+|us|our \w+)",
+        r" (?:\S+ ){0,5}to (?:me|my (?:own )?\w+|a (?:remote|hidden|private|external) \w+|us"
+        r"|our \w+|https?:?/*\S+|this (?:url|webhook|endpoint|address))",
         r"e-?mails? me",
         r"send(?:s|ing)? me",
         r"(?:telegram|discord) (?:bot|webhook|channel)",
@@ -97,10 +98,14 @@ TERMS: Final[dict[str, str]] = {
         r"a (?:specific |particular |random |private )?person'?s?",
         r"(?:a|this|that|the|some) (?:girl|woman|guy|man|stranger|celebrity|streamer|journalist"
         r"|coworker|colleague|neighbou?r|classmate|kid|teen|person)'?s?",
-        r"(?:my|an|her|his|their) (?:ex|ex-?(?:wife|husband|girlfriend|boyfriend|partner)|wife"
-        r"|husband|girlfriend|boyfriend|partner|spouse|crush|coworker|colleague|neighbou?r"
-        r"|boss|roommate|classmate|target)'?s?",
+        r"(?:my|an|her|his|their|our) (?:teenage |teen |young |little |new )?(?:ex|ex-?(?:wife"
+        r"|husband|girlfriend|boyfriend|partner)|wife|husband|girlfriend|boyfriend|partner|spouse"
+        r"|crush|coworker|co-worker|colleague|neighbou?r|boss|roommate|flatmate|classmate|target"
+        r"|sister|brother|mom|mum|dad|mother|father|daughter|son|employee|tenant|landlord|friend"
+        r"|nanny|babysitter)'?s?",
         r"(?:him|her)",
+        r"(?:he|she)",
+        r"(?:that|the|this) person",
         r"any(?:one|body)'?s?",
         r"(?:a|any|the) target'?s?",
         r"(?:by|from) (?:their |just (?:a |their )?|only (?:a |their )?)?(?:name|username"
@@ -175,6 +180,12 @@ TERMS: Final[dict[str, str]] = {
         r"dhl",
         r"fedex",
         r"(?:my|their|a|the|someone'?s|a real|real) bank'?s?",
+    ),
+    "lookup_input": any_of(
+        r"(?:type|enter|put|paste|upload)\w* in (?:a |their |someone'?s |any )?(?:phone number"
+        r"|number|name|username|e-?mail|photo|license plate)",
+        r"(?:from|with|using) (?:just )?(?:a |their |someone'?s )?(?:phone number|username"
+        r"|license plate)",
     ),
 }
 

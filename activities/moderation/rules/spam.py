@@ -59,8 +59,48 @@ TERMS: Final[dict[str, str]] = {
         WITHOUT_CONSENT,
         r"(?:didn'?t|did not|never) (?:sign(?:ed)? up|opt(?:ed)?[\s-]?in|subscribe\w*|ask\w*)",
         r"random (?:people|numbers|strangers|users|addresses|accounts)",
-        r"(?:the )?same (?:message|text|dm|comment|post|e-?mail) (?:to|in|on|under) (?:every|all"
-        r"|thousands|hundreds)",
+        r"(?:the )?same (?:message|text|dm|comment|post|e-?mail|ad|advert|promo) (?:to|in|on"
+        r"|under) (?:every|all|thousands|hundreds|\d[\d,]*)",
+        r"(?:lists?|contacts|numbers|leads|e-?mails|addresses) (?:that |which )?(?:i|we)"
+        r" (?:bought|purchased|scraped|found|got)",
+        r"(?:numbers|e-?mails|addresses|contacts|leads) (?:\S+ )?(?:scraped|harvested|bought"
+        r"|purchased|leaked|stolen)",
+        r"(?:without|never) (?:asking|their (?:consent|permission)|consent|permission)",
+        r"from different accounts",
+    ),
+    "promo": any_of(
+        r"(?:promo|promotional|affiliate|referral|sales|marketing|my|our) (?:links?|codes?|ads?"
+        r"|offers?|pitch(?:es)?|messages?|invites?|deals?)",
+        r"promos?",
+        r"promotions?",
+        r"discount codes?",
+        r"(?:seo|sales|marketing) (?:offers?|pitch(?:es)?|services)",
+        r"backlinks",
+        r"(?:an? |the same )?ads?",
+        r"invites? to (?:my|our|mine)",
+        r"(?:crypto|casino|betting) (?:links?|promos?|promotions?|offers?)",
+    ),
+    "blanket": any_of(
+        r"(?:under|on|in|to|into|at) (?:every|each|all (?:the )?)(?: \S+)? (?:videos?|posts?"
+        r"|tweets?|threads?|groups?|channels?|servers?|comment sections?|subreddits?|forums?"
+        r"|followers?|numbers?|websites?|sites?|contact forms?|inbox(?:es)?|users?|members?"
+        r"|hashtags?|accounts?)",
+        r"every (?:new )?follower",
+        r"(?:every|each) (?:\S+ )?(?:number|email|address|contact) (?:in|on|from)",
+        r"(?:trending|popular|viral) (?:tweets|posts|videos|hashtags|threads)",
+        r"(?:\d[\d,.]*k?|hundreds|thousands|millions) (?:of )?(?:people|users|numbers|accounts"
+        r"|websites|groups|strangers|contacts|prospects|profiles|inboxes) (?:a|per|each) (?:day"
+        r"|hour)",
+        r"each of (?:these|the|those) \d[\d,]*",
+        r"(?:\d[\d,]*|hundreds|thousands) (?:of )?(?:facebook |reddit |telegram |discord )?"
+        r"(?:groups|forums|subreddits|servers|channels|websites)",
+        r"every (?:hour|day|minute) from",
+        r"contact forms? on",
+    ),
+    "cold_outreach": any_of(
+        r"cold (?:e-?mails?|outreach|calls?|dms?|messages?|texts?)",
+        r"(?:\d[\d,]*) (?:\S+ )?(?:e-?mails|messages|dms|texts) (?:a|per) day to (?:prospects"
+        r"|leads|strangers)",
     ),
     "evade_filter": any_of(
         r"(?:bypass\w*|evad\w*|avoid\w*|get (?:past|around)|dodg\w*|beat|trick\w*) (?:\S+ ){0,2}"
@@ -73,12 +113,25 @@ TERMS: Final[dict[str, str]] = {
         r"spam ?bots?",
         r"spammers?",
         r"spam tools?",
+        r"so (?:gmail|outlook|yahoo|spam filters?|carriers?|whatsapp|instagram|it)"
+        r" (?:doesn'?t|does not|won'?t|can'?t) (?:block|flag|filter|detect|catch|ban)",
+        r"so each (?:\S+ )?only sends",
+    ),
+    "account_farm": any_of(
+        r"(?:\d[\d,]*|hundreds|thousands|dozens) (?:of )?(?:new |fake |burner |throwaway )?"
+        r"(?:gmail|outlook|yahoo|email|e-?mail|twitter|instagram|reddit|whatsapp|telegram|facebook"
+        r"|tiktok|linkedin|discord) accounts",
+        r"(?:creat|generat|register|mak)\w* (?:\S+ ){0,2}(?:hundreds|thousands|dozens|\d[\d,]*)"
+        r" (?:of )?(?:\S+ )?accounts",
     ),
     "spam_send": any_of(
         r"(?:send\w*|blast\w*|post\w*|push\w*) (?:\S+ ){0,2}spam",
         r"spam(?:ming|s)? (?:\S+ ){0,2}(?:people|users|everyone|inboxes|numbers|phones|forums"
-        r"|comment sections|subreddits|groups|channels|strangers"
+        r"|comment sections|subreddits|groups|channels|strangers|servers?|\w+ servers?"
         r"|(?:their|people'?s) (?:dms|inboxes))",
+        r"(?:sms|text|e-?mail|whatsapp|dm|imessage) (?:blasters?|bombers?|cannons?|spammers?)",
+        r"add\w* (?:\S+ ){0,2}(?:users|people|members|contacts|numbers) to (?:my|our|the)"
+        r" (?:channel|group|server|list|chat)",
     ),
     "fake_reviews": any_of(
         r"(?:fake|bogus|paid|made[\s-]up|fabricated|fraudulent|sock ?puppet) (?:\S+ ){0,2}"
@@ -98,6 +151,10 @@ TERMS: Final[dict[str, str]] = {
         r"thousands",
         r"hundreds",
         r"in bulk",
+        r"generators?",
+        r"auto[\s-]?(?:dms?|messag\w*|comment\w*|repl\w*|follow\w*|send\w*)",
+        r"(?:bot|bots) (?:army|network)",
+        r"army",
     ),
     "ctx_spam_defence": any_of(
         r"report\w* (?:\S+ )?spam",
@@ -114,6 +171,12 @@ TERMS: Final[dict[str, str]] = {
         r"newsletter sign[\s-]?up",
         r"mailing list sign[\s-]?up",
         r"verified (?:purchases?|buyers?|reviews?)",
+        r"(?:my|our) own (?:\S+ )?(?:accounts?|server|subscribers|customers|members|list|guests)",
+        r"who (?:booked|signed up|subscribed|registered|bought|joined)",
+        r"guests",
+        r"appointment reminders?",
+        r"(?:sent |send )?once",
+        r"welcom\w*",
     ),
 }
 
@@ -136,6 +199,30 @@ RULES: Final[tuple[Rule, ...]] = (
     near(SPAM, 0.60, "fake reviews or engagement", "fake_reviews"),
     near(SPAM, 0.50, "fake reviews at scale", "fake_reviews", "automation", severe=True),
     near(SPAM, 0.50, "fake reviews at scale", "fake_reviews", "mass", severe=True),
+    near(SPAM, 0.55, "promotion pushed everywhere", "promo", "blanket", window=100),
+    near(
+        SPAM,
+        0.45,
+        "automated promotion pushed everywhere",
+        "automation",
+        "promo",
+        "blanket",
+        window=120,
+        severe=True,
+    ),
+    near(SPAM, 0.30, "automated posting everywhere", "automation", "blanket", window=80),
+    near(
+        SPAM,
+        0.45,
+        "promotion pushed everywhere at volume",
+        "mass",
+        "promo",
+        "blanket",
+        window=120,
+        severe=True,
+    ),
+    near(SPAM, 0.60, "mass account creation", "account_farm"),
+    near(SPAM, 0.45, "cold outreach at volume", "cold_outreach"),
 )
 
 CONTEXTS: Final[tuple[Context, ...]] = (
