@@ -53,7 +53,7 @@ from activities.moderation.rules import (
 )
 from activities.moderation.rules.helpers import Context, Rule
 
-__all__ = ["CONTEXTS", "MODULES", "RULES", "TERMS", "Context", "Rule"]
+__all__ = ["CONTEXTS", "MODULES", "RULES", "TERMS", "Context", "Rule", "merged_terms"]
 
 MODULES: Final[tuple[ModuleType, ...]] = (
     shared,
@@ -75,9 +75,14 @@ MODULES: Final[tuple[ModuleType, ...]] = (
 """Where the tables come from, in the order their rules are tried."""
 
 
-def _terms() -> dict[str, str]:
+def merged_terms(modules: tuple[ModuleType, ...]) -> dict[str, str]:
+    """Every module's vocabularies in one table.
+
+    Raises:
+        ValueError: two modules define a vocabulary of the same name.
+    """
     terms: dict[str, str] = {}
-    for module in MODULES:
+    for module in modules:
         for name, source in module.TERMS.items():
             if name in terms:
                 raise ValueError(f"vocabulary {name!r} defined twice ({module.__name__})")
@@ -85,7 +90,7 @@ def _terms() -> dict[str, str]:
     return terms
 
 
-TERMS: Final[dict[str, str]] = _terms()
+TERMS: Final[dict[str, str]] = merged_terms(MODULES)
 RULES: Final[tuple[Rule, ...]] = tuple(rule for module in MODULES for rule in module.RULES)
 CONTEXTS: Final[tuple[Context, ...]] = tuple(
     context for module in MODULES for context in module.CONTEXTS

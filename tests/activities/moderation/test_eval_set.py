@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from bench.moderation_eval import Scores, judge
 from tests.activities.moderation.eval import (
     CATEGORIES,
     PROMPTS_DIR,
@@ -78,3 +79,52 @@ def test_obfuscated_variants_keep_their_label_and_part() -> None:
 )
 def test_each_obfuscation(name: str, obfuscated: str) -> None:
     assert VARIANTS[name]("a phishing kit for my site") == obfuscated
+
+
+# --- the local engine on the set ----------------------------------------------
+
+# What the engine measured when its rules were last tuned (on the tuning part only).
+# These are floors against regressions, not the targets (block recall >= 0.97 and
+# benign flagged or blocked <= 0.02 on the held-out part): the held-out part does not
+# meet them. Raise a floor when the engine improves; never lower one to pass.
+FLOORS = {
+    "tuning": {"block_recall": 0.99, "flag_recall": 0.99, "benign_fp": 0.01},
+    "held-out": {"block_recall": 0.73, "flag_recall": 0.90, "benign_fp": 0.04},
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> dict[tuple[str, bool], Scores]:
+    """Scores per (part, obfuscated)."""
+    written = judge(written_cases())
+    hidden = judge(obfuscated_cases())
+    return {
+        (part, obfuscated): Scores.of([o for o in group if o.case.part == part])
+        for part in ("tuning", "held-out")
+        for obfuscated, group in ((False, written), (True, hidden))
+    }
+
+
+@pytest.mark.parametrize("part", ["tuning", "held-out"])
+def test_the_engine_does_not_fall_below_its_recorded_figures(
+    outcomes: dict[tuple[str, bool], Scores], part: str
+) -> None:
+    scores = outcomes[(part, False)]
+    floor = FLOORS[part]
+
+    assert (scores.block_recall or 0) >= floor["block_recall"]
+    assert (scores.flag_recall or 0) >= floor["flag_recall"]
+    assert (scores.benign_false_positive_rate or 0) <= floor["benign_fp"]
+
+
+@pytest.mark.parametrize("part", ["tuning", "held-out"])
+def test_obfuscated_prompts_are_caught_as_well_as_plain_ones(
+    outcomes: dict[tuple[str, bool], Scores], part: str
+) -> None:
+    plain, hidden = outcomes[(part, False)], outcomes[(part, True)]
+
+    assert (hidden.block_recall or 0) >= (plain.block_recall or 0) - 0.01
+    assert (hidden.caught or 0) >= (plain.caught or 0) - 0.01
+    assert (hidden.benign_false_positive_rate or 0) <= (
+        plain.benign_false_positive_rate or 0
+    ) + 0.01
