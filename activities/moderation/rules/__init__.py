@@ -2,8 +2,11 @@
 ``policy``).
 
 Each category module holds its own vocabularies, rules and benign contexts
-together; what several categories use sits in ``shared``, and what every module
-is written with in ``helpers``. This package joins them into three tables, all
+together; a category and its OpenAI sub-categories share one module and one
+vocabulary (``hate`` holds hate and hate/threatening, ``self_harm`` its intent and
+instructions variants, likewise ``harassment``, ``sexual``, ``violence`` and
+``illicit``). What several categories use sits in ``shared``, and what every
+module is written with in ``helpers``. This package joins them into three tables, all
 matched against the *normalised* prompt (see ``normalise.normalise``: NFKC-like
 folding, lower case, invisible characters removed, leetspeak decoded, spaced-out
 letters joined, single spaces):
