@@ -275,30 +275,24 @@ def test_property_idempotent(prompt: str) -> None:
 # --- speed ------------------------------------------------------------------
 
 
-def test_typical_prompt_is_moderated_well_under_a_millisecond() -> None:
-    prompts = [case.prompt for case in ALL_CASES]
-    for prompt in prompts:  # warm up
-        moderate_locally(prompt)
+def _best_time(text: str) -> float:
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
-        for prompt in prompts:
-            moderate_locally(prompt)
-        best = min(best, (time.perf_counter() - started) / len(prompts))
-    # Measured ~0.2 ms here; the bound leaves room for a loaded shared machine.
-    assert best < 0.002
+        moderate_locally(text)
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
-def test_long_adversarial_input_stays_linear() -> None:
-    chunks = [
-        "a " * 20_000,
-        "p.h." * 10_000,
-        "4" * 40_000,
-        "ignore " * 8_000,
-        "x" * 40_000,
-        "login paypal fake " * 3_000,
-    ]
-    for chunk in chunks:
-        started = time.perf_counter()
-        moderate_locally(chunk)
-        assert time.perf_counter() - started < 2.0, chunk[:10]
+@pytest.mark.parametrize(
+    "unit",
+    ["a ", "p.h.", "4", "ignore ", "x", "login paypal fake "],
+    ids=["spaces", "dotted", "digits", "words", "one-letter", "phrases"],
+)
+def test_long_adversarial_input_stays_linear(unit: str) -> None:
+    """Doubling a hostile input (about 20,000 then 40,000 characters) at most about
+    doubles the time: a quadratic rule would quadruple it. (Speed itself is the bench's:
+    bench.moderation_local prints microseconds per prompt.)"""
+    repeat = 20_000 // len(unit)
+    single, double = _best_time(unit * repeat), _best_time(unit * 2 * repeat)
+    assert double < 3.0 * single + 0.01, (unit, single, double)
