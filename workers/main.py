@@ -46,6 +46,8 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.moderation.moderate_prompt,
                 a.moderation.moderate_bundle_text,
                 a.generation.generate_bundle,
+                a.repair.repair_bundle,
+                a.repair.repair_budget,
                 a.releases.select_runtime_host,
                 a.releases.switch_traffic,
                 a.releases.clear_route,
