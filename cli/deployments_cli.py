@@ -100,6 +100,8 @@ def status(
                 d.deployment_id, f"v{d.version}" if d.version else "-", d.outcome.value, d.message
             )
         console.print(table)
+        if (repaired := progress.attempts_table(status_.deployments[-10:])) is not None:
+            console.print(repaired)
         for r in status_.rollbacks[-5:]:
             console.print(f"rollback {r.request_id}: {'ok' if r.ok else 'refused'} — {r.message}")
         return 0
