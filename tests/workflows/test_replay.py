@@ -38,9 +38,9 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     the privacy erasure; v7: invalid signals refused and recorded, the scheduled mail
     delivery, and a generated bundle failing the gate before repairs existed; v8: the
     generator repairing a generated bundle (live on attempt 2, every repair failing,
-    a repair changing nothing) and a hand-written bundle rejected without one; v9: the QA verdict in the deployment's
-    memo, gate passed and failed. Every
-    generation must keep replaying."""
+    a repair changing nothing) and a hand-written bundle rejected without one; v9: the QA
+    verdict in the deployment's memo, gate passed and failed. Every generation must keep
+    replaying."""
     names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob(f"{generation}-*.json")}
     if generation == "v5":  # only what the content-moderation patch changed
         assert {"v5-happy", "v5-content-blocked"} <= names_
