@@ -35,6 +35,7 @@ from api.routes import (
 )
 from api.security_headers import install_security_headers
 from api.services import Services
+from monitoring.http_metrics import MetricsMiddleware
 from pipeline.operations import PipelineRequestError
 from schemas.bundle import MAX_BUNDLE_BYTES
 from store.audit import AuditWriteFailed
@@ -81,6 +82,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit=MAX_BUNDLE_BYTES * 2)
     install_security_headers(app, services.settings)
     _install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics, server="api")
 
     temporal_health = TemporalHealth(services.temporal)
 
@@ -147,8 +149,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(AuditWriteFailed)
-    async def audit_down(_: Request, exc: AuditWriteFailed) -> JSONResponse:
+    async def audit_down(request: Request, exc: AuditWriteFailed) -> JSONResponse:
         log.error("%s", exc)
+        services: Services = request.app.state.services
+        services.metrics.audit_failed("api")
         return JSONResponse(
             {"detail": "the audit log cannot be written, so nothing was done; retry shortly"},
             status_code=503,

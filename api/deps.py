@@ -42,6 +42,7 @@ async def _counted(services: Services, key: str, rate: Verdict | None) -> None:
 
 async def _refuse_over(services: Services, key: str, verdict: Verdict, what: str) -> None:
     if not verdict.allowed:
+        services.metrics.refused_by_rate_limit(key)
         if verdict.first_refusal:
             await services.audit.record(
                 AuditEvent(

@@ -29,6 +29,7 @@ from api.deps import AppId, ServicesDep
 from api.framing import RejectAmbiguousFraming
 from api.security_headers import install_security_headers
 from api.services import Services
+from monitoring.http_metrics import MetricsMiddleware
 
 router = APIRouter(tags=["gateway"])
 
@@ -174,6 +175,7 @@ def create_gateway_app(services: Services) -> FastAPI:
     app.include_router(router)
     app.add_middleware(RejectAmbiguousFraming)
     install_security_headers(app, services.settings)
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics, server="gateway")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, __: RequestValidationError) -> JSONResponse:

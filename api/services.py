@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from api.oidc_client import OidcClient
 from api.single_flight import SingleFlight
+from monitoring.http_metrics import HttpMetrics
 from monitoring.security_mail import SecurityMail
 from pipeline.operations import AppNotFound, app_status
 from schemas.deployment import AppStatus
@@ -58,6 +59,7 @@ class Services:
     notices: SecurityMail
     clock: Clock = utc_now
     statuses: SingleFlight[str, AppStatus] = field(default_factory=SingleFlight)
+    metrics: HttpMetrics = field(default_factory=HttpMetrics)
 
     async def app_status(self, app_id: str) -> AppStatus:
         """The AppWorkflow's status; concurrent requests for one app share one query.

@@ -16,11 +16,13 @@ ADVISORY_SNAPSHOT = Path(__file__).resolve().parents[2] / "shared" / "advisories
 
 
 def stack_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Settings for an embedded stack under ``data_dir``, Temporal on free loopback ports."""
+    """Settings for an embedded stack under ``data_dir``, Temporal (and the workers'
+    metrics) on free loopback ports."""
     return Settings(
         data_dir=data_dir,
         temporal_port=free_loopback_port(),
         temporal_ui_port=free_loopback_port(),
+        worker_metrics_port=free_loopback_port(),
         **overrides,
     )
 

@@ -57,6 +57,7 @@ from schemas.deployment import DeploymentResult, DeployRequest, RetireRequest
 from schemas.settings import Settings
 from store.key_rings import master_key_ring, owner_keys
 from temporal import names
+from temporal.devserver import free_loopback_port
 from workers.wiring import evidence_keys
 
 OWNER = "bench"
@@ -169,6 +170,7 @@ def worker_processes(
                     runtime_host=s.runtime_host,
                     advisory_db=str(s.advisory_db),
                     drain_s=str(s.drain_s),
+                    worker_metrics_port=str(free_loopback_port()),
                 ),
                 stdout=subprocess.DEVNULL,
                 stderr=(logs / f"{s.runtime_host}.log").open("wb"),

@@ -197,7 +197,7 @@ async def deploy_with(
     workflow_id = await request_deployment(
         client, app_id, request, review_timeout_s=settings.review_timeout_s
     )
-    ui = f"{settings.ui_base_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+    ui = settings.workflow_ui_url(workflow_id)
     console.print(f"deploying [bold]{app_id}[/] ({workflow_id})")
     if not follow:
         console.print(f"Temporal UI: {ui}")

@@ -10,7 +10,9 @@ authlib (the one our OIDC client is also tested against in
   causes an error its traceback and source, and its console, one flag away, runs
   code in ``mb up`` for anyone on loopback who learns the PIN;
 * adds a Content-Security-Policy, so its pages load nothing from outside (they
-  link a stylesheet on a public CDN) and post only to itself and to our API;
+  link a stylesheet on a public CDN) and post only to itself and to our API (whose
+  callback may send the browser on to the operators' origin: browsers hold a form's
+  redirects to ``form-action`` too);
 * registers our API through the provider's own RFC 7591 endpoint, with the one
   redirect URI it uses, and hands the issued client id and secret to the API
   (a new secret every start: ``mb up`` runs both);
@@ -95,8 +97,11 @@ class Registration:
     client_secret: SecretStr
 
 
-def create_provider(redirect_uri: str) -> tuple[flask.Flask, Registration]:
-    """The provider, with our API registered as its client for ``redirect_uri`` alone."""
+def create_provider(
+    redirect_uri: str, *, lands_on: tuple[str, ...] = ()
+) -> tuple[flask.Flask, Registration]:
+    """The provider, with our API registered as its client for ``redirect_uri`` alone;
+    after the callback, a login may also land on the origins ``lands_on``."""
     app: flask.Flask = oidc_provider_mock.app(
         require_client_registration=True, require_nonce=True, issue_refresh_token=False
     )
@@ -106,7 +111,7 @@ def create_provider(redirect_uri: str) -> tuple[flask.Flask, Registration]:
     parts = urlsplit(redirect_uri)
     policy = (
         "default-src 'none'; style-src 'unsafe-inline'; "
-        f"form-action 'self' {parts.scheme}://{parts.netloc}; "
+        f"form-action 'self' {' '.join((f'{parts.scheme}://{parts.netloc}', *lands_on))}; "
         "frame-ancestors 'none'; base-uri 'none'"
     )
 
@@ -141,7 +146,9 @@ def dev_identity_provider(settings: Settings) -> tuple[Settings, DevIdentity | N
     settings unchanged and no provider."""
     if settings.oidc_issuer is not None:
         return settings, None
-    app, client = create_provider(f"{settings.api_base_url}{CALLBACK_PATH}")
+    app, client = create_provider(
+        f"{settings.api_base_url}{CALLBACK_PATH}", lands_on=(settings.operator_base_url,)
+    )
     configured = settings.model_copy(
         update={
             # the provider names itself after the Host it is reached at: this one

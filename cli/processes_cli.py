@@ -1,6 +1,8 @@
 """The platform's processes: ``mb up`` runs the whole embedded stack in one process tree;
-``mb worker``, ``mb api``, ``mb gateway`` and ``mb codec-server`` run one part each
-(production: separate processes), against the configured or running stack.
+``mb worker``, ``mb api``, ``mb gateway``, ``mb operator-ui`` and ``mb codec-server`` run
+one part each (production: separate processes), against the configured or running stack.
+Each process serves its metrics as Prometheus text on loopback (``MB_METRICS_PORT`` for
+HTTP servers, ``MB_WORKER_METRICS_PORT`` for workers).
 """
 
 from __future__ import annotations
@@ -33,14 +35,16 @@ from cli.runner import (
     run_until_signalled,
     setup_logging,
 )
-from cli.stack import RunningStack, codec_server_app, run_stack
+from cli.stack import RunningStack, codec_server_app, metrics_server, operator_app, run_stack
 from monitoring.sentry import init_sentry
+from monitoring.temporal_metrics import metrics_runtime
 from schemas.deployment import DeploymentOutcome
 from schemas.settings import Settings
 from store.db import Database
 from store.key_escrow import backup_escrow_lock, drill_escrow_lock
 from store.key_rings import codec_key_ring, master_key_ring
 from temporal.client import connect
+from temporal.devserver import ensure_port_free
 from workers.host_check import prepare_host
 from workers.main import run_workers
 
@@ -100,13 +104,20 @@ def gateway() -> None:
     run(serve_gateway(load_settings()))
 
 
+@top_level.command("operator-ui")
+def operator_ui() -> None:
+    """Run only the operators' origin: the Temporal UI behind our login (MB_OPERATOR_PORT)."""
+    setup_logging()
+    run(serve_operator_ui(load_settings()))
+
+
 @top_level.command("codec-server")
 def codec_server(
     port: Annotated[int, typer.Option(help="port on MB_API_HOST")] = 8234,
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (HTTPS)")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key (HTTPS)")] = None,
 ) -> None:
-    """Serve POST /encode and /decode for operators (the Temporal UI's codec endpoint)."""
+    """Serve POST /encode and /decode for operators' bearer tokens (the CLI's codec)."""
     setup_logging()
     run(serve_codec(load_settings(), port=port, tls_cert=tls_cert, tls_key=tls_key))
 
@@ -136,7 +147,13 @@ async def serve_stack(
         console.print(f"[bold green]MicroBuilder is up[/] (data in {s.data_path})")
         console.print(f"  API        {s.api_base_url}   (OpenAPI: {s.api_base_url}/docs)")
         console.print(f"  Apps       {s.apps_base_url}/apps/<app>/   (their own origin)")
-        console.print(f"  Temporal   UI {s.ui_base_url}")
+        console.print(
+            f"  Operators  {s.operator_base_url}   (the Temporal UI, decoded; operators log in)"
+        )
+        console.print(
+            f"  Metrics    http://{s.metrics_host}:{s.metrics_port}/metrics (HTTP servers),"
+            f" http://{s.metrics_host}:{s.worker_metrics_port}/metrics (workers, pipeline)"
+        )
         console.print(f"  Log in     {s.api_base_url}/v1/auth/login   (identity: {s.oidc_issuer})")
         if not s.smtp_host:
             console.print("  Mail       printed here and kept in the mail_outbox table (no SMTP)")
@@ -187,7 +204,9 @@ async def serve_workers(settings: Settings, stop: asyncio.Event) -> None:
     init_sentry(settings, "worker")
     await prepare_host(settings, lambda step: log.info("%s", step))
     found = endpoints.resolve(settings)
-    client = await connect(settings, target=found.temporal_target)
+    client = await connect(
+        settings, target=found.temporal_target, runtime=metrics_runtime(settings)
+    )
     db = Database(found.database_url)
     await db.open()
     try:
@@ -208,6 +227,12 @@ async def serve_gateway(settings: Settings) -> int:
     )
 
 
+async def serve_operator_ui(settings: Settings) -> int:
+    """``mb operator-ui``: only the operators' origin, in front of ``MB_TEMPORAL_UI_URL``
+    (whose codec endpoint must be ``<this origin>/mb/codec``)."""
+    return await _serve_alone(settings, operator_app, settings.operator_port)
+
+
 async def _serve_alone(
     settings: Settings,
     make_app: Callable[[Services], FastAPI],
@@ -217,19 +242,21 @@ async def _serve_alone(
 ) -> int:
     check_keys(settings)
     init_sentry(settings, "api")
+    ensure_port_free(settings.metrics_host, settings.metrics_port, "metrics", "MB_METRICS_PORT")
     found = endpoints.resolve(settings)
     client = await connect(settings, target=found.temporal_target)
     async with database(settings) as db:
+        services = Services.build(settings, db, client)
         server = uvicorn.Server(
-            server_config(
-                make_app(Services.build(settings, db, client)),
-                settings,
-                host=host,
-                port=port,
-                log_level="info",
-            )
+            server_config(make_app(services), settings, host=host, port=port, log_level="info")
         )
-        await server.serve()
+        metrics = metrics_server(services.metrics, settings)
+        serving = asyncio.create_task(metrics.serve())
+        try:
+            await server.serve()
+        finally:
+            metrics.should_exit = True
+            await serving
     return 0
 
 

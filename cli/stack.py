@@ -1,8 +1,10 @@
 """``mb up``: the whole embedded stack in one process tree, under one data directory.
 
 Starts (or connects to) Temporal and PostgreSQL, applies migrations, registers
-search attributes, creates the first API token, then runs the workers and the
-HTTP API until Ctrl-C, and stops everything it started, in reverse order.
+search attributes, creates the first API token, then runs the workers, the HTTP
+API, the codec server, the apps gateway, the operators' origin (the Temporal UI
+behind our login) and the Prometheus endpoints until Ctrl-C, and stops everything
+it started, in reverse order.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from temporalio.client import Client
 from api.app import create_app
 from api.codec_server import create_codec_server
 from api.gateway import create_gateway_app
+from api.operator_ui import create_operator_app
 from api.services import Services
 from api.tls import server_config
 from cli.dev_identity import dev_identity_provider
 from cli.endpoints import Endpoints, remove_discovery, write_discovery
+from monitoring.http_metrics import HttpMetrics
+from monitoring.temporal_metrics import metrics_runtime
 from schemas.settings import Settings
 from store.audit import AuditLog
 from store.base_backups import configured_catalog
@@ -33,6 +38,7 @@ from store.db import Database
 from store.embedded import EmbeddedPostgres
 from store.tokens import TokenRepository
 from temporal.client import connect
+from temporal.codec import EncryptionCodec
 from temporal.converter import payload_codec
 from temporal.devserver import DevServer, ensure_port_free
 from temporal.search_attributes import ensure_search_attributes
@@ -94,28 +100,55 @@ async def backends(settings: Settings) -> AsyncIterator[tuple[Client, Database, 
                 data / "logs" / "temporal.log",
                 port=settings.temporal_port,
                 ui_port=settings.temporal_ui_port,
-                codec_endpoint=settings.codec_url,
+                codec_endpoint=settings.operator_codec_url,
             )
             await dev.start()
             stack.push_async_callback(dev.stop)
             target = dev.target
         else:
             target = settings.temporal_target
-        client = await connect(settings, target=target)
+        client = await connect(settings, target=target, runtime=metrics_runtime(settings))
         await ensure_search_attributes(client)
         yield client, db, Endpoints(temporal_target=target, database_url=database_url)
 
 
-def codec_server_app(settings: Settings, db: Database) -> FastAPI:
-    """The codec server for the configured namespace, for operators, from the UI's origin."""
+def operator_codecs(settings: Settings) -> dict[str, EncryptionCodec]:
+    """The codec operators decode with, for the configured namespace."""
+    # The UI and CLI also send payloads that were never encrypted (search attributes,
+    # headers): passing them back unchanged reveals nothing.
+    return {settings.temporal_namespace: payload_codec(settings, accept_plaintext=True)}
+
+
+def codec_server_app(
+    settings: Settings, db: Database, metrics: HttpMetrics | None = None
+) -> FastAPI:
+    """The codec server for the CLI (operators' bearer tokens). Browsers go through the
+    operators' origin instead, so no browser origin is allowed here."""
     return create_codec_server(
-        # The UI and CLI also send payloads that were never encrypted (search
-        # attributes, headers): passing them back unchanged reveals nothing.
-        {settings.temporal_namespace: payload_codec(settings, accept_plaintext=True)},
+        operator_codecs(settings),
         TokenRepository(db),
         AuditLog(db),
         operators=settings.operators,
-        ui_origins=frozenset({settings.ui_base_url}),
+        ui_origins=frozenset(),
+        metrics=metrics,
+    )
+
+
+def operator_app(services: Services) -> FastAPI:
+    """The operators' origin: the Temporal UI behind our login, with its codec endpoint."""
+    return create_operator_app(services, operator_codecs(services.settings))
+
+
+def metrics_server(metrics: HttpMetrics, settings: Settings) -> EmbeddedServer:
+    """The HTTP servers' Prometheus text, plain HTTP on ``MB_METRICS_HOST`` (loopback)."""
+    return EmbeddedServer(
+        uvicorn.Config(
+            metrics.asgi_app(),
+            host=settings.metrics_host,
+            port=settings.metrics_port,
+            log_level="warning",
+            lifespan="off",
+        )
     )
 
 
@@ -140,6 +173,16 @@ async def run_stack(
     ensure_port_free(settings.api_host, settings.api_port, "HTTP API", "MB_API_PORT")
     ensure_port_free(settings.api_host, settings.codec_port, "codec server", "MB_CODEC_PORT")
     ensure_port_free(settings.apps_host, settings.apps_port, "apps gateway", "MB_APPS_PORT")
+    ensure_port_free(
+        settings.api_host, settings.operator_port, "operators' origin", "MB_OPERATOR_PORT"
+    )
+    ensure_port_free(settings.metrics_host, settings.metrics_port, "metrics", "MB_METRICS_PORT")
+    ensure_port_free(
+        settings.metrics_host,
+        settings.worker_metrics_port,
+        "workers' metrics",
+        "MB_WORKER_METRICS_PORT",
+    )
     settings, identity = dev_identity_provider(settings)
     if identity is not None:
         ensure_port_free(
@@ -161,7 +204,7 @@ async def run_stack(
             )
             codec = EmbeddedServer(
                 server_config(
-                    codec_server_app(settings, db),
+                    codec_server_app(settings, db, services.metrics),
                     settings,
                     port=settings.codec_port,
                     log_level="warning",
@@ -178,18 +221,31 @@ async def run_stack(
                     lifespan="on",
                 )
             )
-            servers = [api, codec, apps]
+            operators = EmbeddedServer(
+                server_config(
+                    operator_app(services),
+                    settings,
+                    port=settings.operator_port,
+                    log_level="warning",
+                    lifespan="on",
+                )
+            )
+            named = {
+                "api": api,
+                "codec-server": codec,
+                "apps-gateway": apps,
+                "operators": operators,
+                "metrics": metrics_server(services.metrics, settings),
+            }
             if identity is not None:
-                servers.append(EmbeddedServer(identity.server_config()))
+                named["dev-oidc"] = EmbeddedServer(identity.server_config())
+            servers = list(named.values())
             workers_ready = asyncio.Event()
             tasks = [
                 asyncio.create_task(
                     run_workers(client, settings, db, stop, workers_ready), name="workers"
                 ),
-                asyncio.create_task(api.serve(), name="api"),
-                asyncio.create_task(codec.serve(), name="codec-server"),
-                asyncio.create_task(apps.serve(), name="apps-gateway"),
-                *(asyncio.create_task(s.serve(), name="dev-oidc") for s in servers[3:]),
+                *(asyncio.create_task(s.serve(), name=name) for name, s in named.items()),
             ]
             while not (all(s.started for s in servers) and workers_ready.is_set()):
                 if any(t.done() for t in tasks):

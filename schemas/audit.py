@@ -48,6 +48,8 @@ class AuditAction(StrEnum):
     PRIVACY_ERASE = "privacy.erase"
     QA_OVERRIDE_SET = "qa.override.set"  # an operator lowered (or set) an app's QA floor
     QA_OVERRIDE_CLEAR = "qa.override.clear"
+    QA_REPORT_READ = "qa.report.read"  # an operator opened a deployment's QA report
+    TEMPORAL_UI_ACTION = "temporal.ui.action"  # an operator changed something in the UI
 
 
 class Actor(BaseModel):

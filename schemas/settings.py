@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from schemas.anomalies import Thresholds
 from schemas.generation import DEFAULT_GENERATION_REPAIRS, MAX_GENERATION_REPAIRS
 from schemas.mail import MailRetryPolicy
+from schemas.operators import OPERATOR_CODEC_PATH
 from schemas.qa import QAPolicy
 
 
@@ -48,6 +49,31 @@ class Settings(BaseSettings):
         " so another site, whose cookies the browser never sends to the API",
     )
     apps_port: int = Field(default=8001, description="the gateway to deployed apps (own origin)")
+    operator_port: int = Field(
+        default=8236,
+        description="the operators' origin (the Temporal UI behind our login, and its codec"
+        " endpoint), on the API's host so the session cookie reaches it",
+    )
+    operator_public_url: str | None = Field(
+        default=None,
+        description="base URL operators reach the operators' origin at (the API's host)",
+    )
+    temporal_ui_url: str | None = Field(
+        default=None,
+        description="the Temporal Web UI the operators' origin serves (default: the embedded"
+        " dev server's, on loopback)",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="where the Prometheus endpoints listen (loopback)"
+    )
+    metrics_port: int = Field(
+        default=8237,
+        description="Prometheus text of this process's HTTP servers (API, gateway, operators')",
+    )
+    worker_metrics_port: int = Field(
+        default=8238,
+        description="Prometheus text of this process's Temporal workers and the pipeline",
+    )
     apps_public_url: str | None = Field(
         default=None, description="base URL users reach deployed apps at (another origin)"
     )
@@ -356,13 +382,34 @@ class Settings(BaseSettings):
 
     @property
     def codec_url(self) -> str:
-        """Where the Temporal UI and CLI reach the codec server."""
+        """Where the CLI reaches the codec server (``temporal ... --codec-auth``)."""
         return f"{'https' if self.tls else 'http'}://{self.api_host}:{self.codec_port}"
 
     @property
     def ui_base_url(self) -> str:
-        """Where operators reach the Temporal Web UI (embedded dev server)."""
-        return f"http://127.0.0.1:{self.temporal_ui_port}"
+        """The Temporal Web UI the operators' origin serves (never linked to directly)."""
+        return self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}"
+
+    @property
+    def operator_base_url(self) -> str:
+        """Where operators reach the Temporal UI, behind our login: on the API's host, so
+        the session cookie (host-only, ports ignored) reaches it."""
+        scheme = "https" if self.tls else "http"
+        return (
+            self.operator_public_url
+            or f"{scheme}://{_url_host(self.api_host)}:{self.operator_port}"
+        ).rstrip("/")
+
+    @property
+    def operator_codec_url(self) -> str:
+        """The Temporal UI's codec endpoint: a path of the operators' origin."""
+        return f"{self.operator_base_url}{OPERATOR_CODEC_PATH}"
+
+    def workflow_ui_url(self, workflow_id: str) -> str:
+        """A workflow's page in the operators' Temporal UI."""
+        return (
+            f"{self.operator_base_url}/namespaces/{self.temporal_namespace}/workflows/{workflow_id}"
+        )
 
 
 def _url_host(host: str) -> str:

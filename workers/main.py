@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from monitoring.temporal_metrics import MetricsInterceptor
 from monitoring.temporal_sentry import SentryInterceptor, sandbox_runner
 from schemas.settings import Settings
 from store.apps import AppRepository
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 def build_workers(client: Client, settings: Settings, activities: Activities) -> list[Worker]:
     """One worker per task queue; QA concurrency is bounded by the cores it may use."""
     a = activities
-    interceptors = [SentryInterceptor()]
+    interceptors = [MetricsInterceptor(), SentryInterceptor()]
     # A payload this worker cannot decrypt is refused and recorded, never a task failure.
     client = worker_client(client)
     return [

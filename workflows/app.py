@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         RollbackRequest,
         RollbackSummary,
     )
+    from schemas.operators import deployment_details, deployment_summary
     from temporal import names
 
 M = TypeVar("M", bound=BaseModel)
@@ -196,6 +197,8 @@ class AppWorkflow:
                 ),
                 id=summary.workflow_id,
                 task_queue=names.PIPELINE_TASK_QUEUE,
+                static_summary=deployment_summary(self._input.app_id, summary.version),
+                static_details=deployment_details(request.request_id),
                 search_attributes=TypedSearchAttributes(
                     [
                         SearchAttributePair(names.SA_APP_ID, self._input.app_id),

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         RepairOutput,
     )
     from schemas.moderation import ModerateBundleInput, ModerateInput, ModerationResult
+    from schemas.operators import MEMO_QA, QAMemo, report_path
     from schemas.qa import (
         QAGateOutcome,
         QAStageInput,
@@ -276,7 +277,19 @@ class DeploymentWorkflow:
             judged.report_hash = gate.report_hash
             judged.verdict = gate.verdict
             judged.summary = _short(gate.summary)
+        if workflow.patched(names.PATCH_QA_MEMO):
+            self._show_operators(gate)
         return gate
+
+    def _show_operators(self, gate: QAGateOutcome) -> None:
+        """The verdict and the report's link in the memo (encrypted like every payload),
+        where the Temporal UI shows it on the deployment's page."""
+        memo = QAMemo(
+            verdict=gate.verdict,
+            summary=gate.summary,
+            report=report_path(self._input.deployment_id),
+        )
+        workflow.upsert_memo({MEMO_QA: memo})
 
     async def _repair_until_it_passes(
         self, prompt: str, bundle_hash: str, gate: QAGateOutcome

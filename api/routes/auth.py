@@ -41,16 +41,14 @@ def _oidc(services: Services) -> OidcClient:
     return services.oidc
 
 
-def _safe_return_to(value: str | None) -> str:
-    """Only a path on this site: no scheme, no host, no ``//`` or backslash tricks."""
-    if (
-        not value
-        or not value.startswith("/")
-        or value.startswith("//")
-        or "\\" in value
-        or any(ord(c) < 0x20 for c in value)
-        or len(value) > 500
-    ):
+def _safe_return_to(value: str | None, operators_origin: str) -> str:
+    """Only a path on this site, or a page of the operators' origin (the Temporal UI
+    behind our login): no other scheme or host, no ``//`` or backslash tricks."""
+    if not value or "\\" in value or any(ord(c) < 0x20 for c in value) or len(value) > 500:
+        return "/v1/me"
+    if value.startswith(operators_origin + "/"):
+        return value
+    if not value.startswith("/") or value.startswith("//"):
         return "/v1/me"
     return value
 
@@ -82,7 +80,9 @@ async def login(
     """Start logging in: redirects to the identity provider."""
     await _throttle(services, f"login:{client_ip(request)}")
     oidc = _oidc(services)
-    cookie, attempt = await services.login_attempts.start(_safe_return_to(return_to))
+    cookie, attempt = await services.login_attempts.start(
+        _safe_return_to(return_to, services.settings.operator_base_url)
+    )
     try:
         url = await oidc.authorization_url(attempt)
     except OidcUnavailable as err:

@@ -104,10 +104,7 @@ async def start_deployment(
         workflow_id=workflow_id,
         status_url=f"{base}/v1/apps/{app_id}/deployments/{request.request_id}",
         app_url=f"{services.settings.apps_base_url}/apps/{app_id}/",
-        temporal_ui_url=(
-            f"{services.settings.ui_base_url}/namespaces/"
-            f"{services.settings.temporal_namespace}/workflows/{workflow_id}"
-        ),
+        temporal_ui_url=services.settings.workflow_ui_url(workflow_id),
     )
 
 

@@ -19,18 +19,15 @@ stylesheet on a public CDN, which ``mb up``'s Content-Security-Policy blocks.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
-from playwright.async_api import Browser, Page, Route, async_playwright
+from playwright.async_api import Browser, Page
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.testing import WorkflowEnvironment
@@ -47,17 +44,8 @@ from store.db import Database
 from store.tokens import TokenRepository
 from temporal.devserver import free_loopback_port
 from tests.api.login_flow import dev_login_in_browser
+from tests.browser import loopback_only, screenshot_on_failure
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 VICTIM = "visitor@example.com"
 
 
@@ -190,39 +178,6 @@ async def site(
         yield Site(settings.api_base_url, settings.apps_base_url, recorder, planted.session_id)
 
 
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    """Debian's Chromium; the test fails (never skips) when it cannot run."""
-    assert shutil.which(CHROMIUM), "chromium is missing: apt-get install -y chromium"
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def loopback_only(page: Page) -> list[str]:
-    """Aborts every request of ``page`` to anywhere but loopback; the list names them."""
-    elsewhere: list[str] = []
-
-    def loopback(host: str) -> bool:
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return host == "localhost"
-
-    async def route(route: Route) -> None:
-        if loopback(urlsplit(route.request.url).hostname or ""):
-            await route.continue_()
-        else:
-            elsewhere.append(route.request.url)
-            await route.abort()
-
-    await page.route("**/*", route)
-    return elsewhere
-
-
 async def _log_in(page: Page, site: Site) -> str:
     """The visitor logs in through the provider's page; returns their session cookie."""
     await page.goto(f"{site.api_url}/v1/auth/login?return_to=/v1/me")
@@ -242,15 +197,6 @@ async def _visit_the_app_then_the_api(page: Page, site: Site) -> tuple[int, str]
     answer = await page.goto(f"{site.api_url}/v1/me")
     assert answer is not None
     return answer.status, await page.inner_text("body")
-
-
-@asynccontextmanager
-async def screenshot_on_failure(page: Page, tmp_path: Path) -> AsyncIterator[None]:
-    try:
-        yield
-    except BaseException:
-        await page.screenshot(path=str(tmp_path / "failure.png"))
-        raise
 
 
 @pytest.mark.reliability(

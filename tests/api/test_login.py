@@ -358,6 +358,30 @@ async def test_return_to_cannot_leave_the_site(world: World) -> None:
         assert answer.headers["location"] == "/v1/me", target
 
 
+async def test_return_to_may_be_a_page_of_the_operators_origin_and_nothing_like_it(
+    world: World,
+) -> None:
+    """The operators' origin (the Temporal UI behind our login) sends its visitors here;
+    after the login they land back on the page they asked for, and only there."""
+    origin = world.services.settings.operator_base_url
+    page = f"{origin}/namespaces/default/workflows/deploy-shop-1?tab=memo"
+    answer = await world.browser(client_ip="127.0.0.10").login("kim@example.com", page)
+    assert answer.headers["location"] == page
+    look_alikes = (
+        origin,
+        f"{origin}@evil.example/",
+        f"{origin}0/",
+        f"{origin}.evil.example/",
+        f"{origin}/\\evil.example",
+        origin.replace("http://", "https://") + "/",
+        f"{origin}/\nSet-Cookie:x=1",
+    )
+    for i, target in enumerate(look_alikes):
+        browser = world.browser(client_ip=f"127.0.0.{20 + i}")
+        answer = await browser.login("kim@example.com", return_to=target)
+        assert answer.headers["location"] == "/v1/me", target
+
+
 async def test_login_is_throttled_per_address(world: World) -> None:
     limit = world.services.settings.login_attempts_per_minute
     browser = world.browser()

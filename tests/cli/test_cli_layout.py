@@ -22,8 +22,12 @@ COMMAND_TREE = [
     ("api", "Run only the HTTP API (production: behind a TLS-terminating proxy)."),
     ("gateway", "Run only the gateway to deployed apps, on their own origin (MB_APPS_PORT)."),
     (
+        "operator-ui",
+        "Run only the operators' origin: the Temporal UI behind our login (MB_OPERATOR_PORT).",
+    ),
+    (
         "codec-server",
-        "Serve POST /encode and /decode for operators (the Temporal UI's codec endpoint).",
+        "Serve POST /encode and /decode for operators' bearer tokens (the CLI's codec).",
     ),
     ("deploy", "Deploy a prompt (or a bundle) through the whole gate; shows progress and the URL."),
     ("status", "Show an app's live release, running deployment and recent history."),

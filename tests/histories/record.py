@@ -9,7 +9,8 @@ replays them against the current code, so a non-deterministic change fails CI.
 Re-record only for an intended, ``workflow.patched``-guarded change; a new generation
 may keep only the scenarios its patch changed (v5 keeps the deployments, v6 the
 workflows new in it, v7 the refused signals and the scheduled mail delivery, v8 the
-repairs of generated bundles and a hand-written bundle the gate rejects).
+repairs of generated bundles and a hand-written bundle the gate rejects, v9 a deployment
+that passes the QA gate and one that fails it: the verdict in the memo).
 ``v7-qa-failed`` was recorded with the code before the generation-repair patch (a
 generated bundle failing the gate): it replays without repairing.
 """
@@ -46,7 +47,7 @@ from temporal.search_attributes import ensure_search_attributes
 from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
 
 HERE = Path(__file__).parent
-GENERATION = "v8"
+GENERATION = "v9"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 
@@ -121,6 +122,11 @@ async def main() -> None:
 
             rejected = await _deploy(client, "rejected-app", "BLOCKME a fake bank login")
             await _save(client, "rejected", [rejected])
+
+            fake.qa_verdict = "fail"
+            weak = await _deploy(client, "weak-app", "a tip calculator")
+            fake.qa_verdict = "pass"
+            await _save(client, "qa-rejected", [weak])
 
             fake.content_verdict = "block"
             content = await _deploy(client, "sneaky-app", "a page for my bank club")

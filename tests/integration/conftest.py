@@ -28,6 +28,7 @@ from cli.stack import EmbeddedServer
 from pipeline.operations import app_status, request_deployment
 from runtime.base import Runtime
 from schemas.deployment import DeploymentOutcome, DeploymentSummary, DeployRequest
+from schemas.operators import OPERATOR_CODEC_PATH
 from schemas.settings import Settings
 from store.apps import AppRepository
 from store.base_backups import BackupCatalog
@@ -59,10 +60,13 @@ class Stack:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start_worker(self) -> subprocess.Popen[bytes]:
+        """A worker process; the first serves its metrics on ``settings.worker_metrics_port``,
+        later ones (a killed worker's replacements) each on a port of their own."""
         log = (self.data_dir / "logs" / f"worker-{len(self.workers)}.log").open("ab")
+        metrics = {} if not self.workers else {"MB_WORKER_METRICS_PORT": str(free_loopback_port())}
         proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "worker"],
-            env=self.env,
+            env={**self.env, **metrics},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -152,11 +156,15 @@ async def running_stack(
     backups.prepare()
     pg = EmbeddedPostgres(data_dir / "postgres", archive_dir=backups.wal_dir)
     database_url = await pg.start()
+    # The UI decodes through the operators' origin (tests/integration/test_operator_ui.py
+    # serves it on this port); the worker serves its metrics on a port of its own.
+    operator_port, worker_metrics_port = free_loopback_port(), free_loopback_port()
     dev = DevServer(
         data_dir / "temporal.sqlite",
         data_dir / "logs" / "temporal.log",
         port=free_loopback_port(),
         ui_port=free_loopback_port(),
+        codec_endpoint=f"http://127.0.0.1:{operator_port}{OPERATOR_CODEC_PATH}",
     )
     await dev.start()
     api_port, apps_port = free_loopback_port(), free_loopback_port()
@@ -167,6 +175,7 @@ async def running_stack(
         "MB_DATABASE_URL": database_url,
         "MB_API_PORT": str(api_port),
         "MB_APPS_PORT": str(apps_port),
+        "MB_WORKER_METRICS_PORT": str(worker_metrics_port),
         "MB_RUNTIME_HOST": "it-host",
         "MB_DRAIN_S": "0.2",
         "MB_ADVISORY_DB": str(advisory_snapshot()),
@@ -182,6 +191,9 @@ async def running_stack(
         database_url=database_url,
         api_port=api_port,
         apps_port=apps_port,
+        temporal_ui_port=dev.ui_port,
+        operator_port=operator_port,
+        worker_metrics_port=worker_metrics_port,
         runtime_host="it-host",
         drain_s=0.2,
         backup_dir=backups.root,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from temporal.devserver import free_loopback_port
 from tests.api.login_flow import dev_login
@@ -93,7 +94,17 @@ def data_dir(world_dir: Path) -> Path:
 
 def _stack_env(data_dir: Path) -> dict[str, str]:
     """The environment of an `mb up` on free loopback ports, with its data in ``data_dir``."""
-    ports = ("API", "CODEC", "APPS", "OIDC_DEV", "TEMPORAL", "TEMPORAL_UI")
+    ports = (
+        "API",
+        "CODEC",
+        "APPS",
+        "OIDC_DEV",
+        "TEMPORAL",
+        "TEMPORAL_UI",
+        "OPERATOR",
+        "METRICS",
+        "WORKER_METRICS",
+    )
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
         "MB_DATA_DIR": str(data_dir),
@@ -118,11 +129,23 @@ def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
         assert page.status_code == 200 and "Climbing Team Todo" in page.text
         added = httpx.post(app_url + "api/todos", json={"title": "buy chalk"}, timeout=10)
         assert added.status_code == 201
-        # The codec server runs too, for operators only.
+        # The codec server runs too, for operators only (the CLI's); the UI decodes
+        # through the operators' origin, which sends visitors to our login first.
         codec = httpx.post(f"http://127.0.0.1:{codec_port}/decode", timeout=10)
         assert codec.status_code == 401
+        operators = f"http://127.0.0.1:{env['MB_OPERATOR_PORT']}"
         ui = httpx.get(f"http://127.0.0.1:{ui_port}/api/v1/settings", timeout=10).json()
-        assert ui["Codec"]["Endpoint"] == f"http://127.0.0.1:{codec_port}"
+        assert ui["Codec"]["Endpoint"] == f"{operators}/mb/codec"
+        assert f"Operators  {operators}" in first.output()
+        door = httpx.get(operators, headers={"Accept": "text/html"}, timeout=10)
+        assert door.status_code == 303
+        assert door.headers["location"].startswith(f"http://127.0.0.1:{api_port}/v1/auth/login?")
+        # Prometheus text on loopback: the HTTP servers' and the workers' (with the demo's).
+        for name in ("MB_METRICS_PORT", "MB_WORKER_METRICS_PORT"):
+            text = httpx.get(f"http://127.0.0.1:{env[name]}/metrics", timeout=10).text
+            families = {f.name for f in text_string_to_metric_families(text)}
+            assert families & {"mb_http_requests", "mb_deployments"}, (name, text[:500])
+            assert "climbing" not in text
         # A new user logs in through the development identity provider `mb up` runs,
         # and finds the verification link among the mail it prints.
         _log_in_and_verify(f"http://127.0.0.1:{api_port}", "climber@example.com", first)

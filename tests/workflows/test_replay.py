@@ -30,7 +30,7 @@ def _histories() -> list[WorkflowHistory]:
     ]
 
 
-@pytest.mark.parametrize("generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"])
+@pytest.mark.parametrize("generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"])
 def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     """v1: before the five-stage QA gate (patched); v2: with it; v3: with refreshes and
     master key rotation; v4: with retirement (deleted apps), the anomaly scan and the
@@ -38,8 +38,9 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     the privacy erasure; v7: invalid signals refused and recorded, the scheduled mail
     delivery, and a generated bundle failing the gate before repairs existed; v8: the
     generator repairing a generated bundle (live on attempt 2, every repair failing,
-    a repair changing nothing) and a hand-written bundle rejected without one. Every
-    generation must keep replaying."""
+    a repair changing nothing) and a hand-written bundle rejected without one; v9: the QA
+    verdict in the deployment's memo, gate passed and failed. Every generation must keep
+    replaying."""
     names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob(f"{generation}-*.json")}
     if generation == "v5":  # only what the content-moderation patch changed
         assert {"v5-happy", "v5-content-blocked"} <= names_
@@ -57,6 +58,9 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
             "v8-repair-unchanged",
             "v8-bundle-rejected",
         }
+        return
+    if generation == "v9":  # the QA memo patch: a gate passed, a gate failed
+        assert names_ == {"v9-happy", "v9-qa-rejected"}
         return
     scenarios = {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"}
     if generation in ("v3", "v4"):
