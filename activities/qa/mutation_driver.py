@@ -1,7 +1,8 @@
 """``mutmut run`` inside the sandbox, with result files that survive a kill.
 
-The mutation stage starts this file as ``python -P mutation_driver.py MAX_CHILDREN``
-in the bundle's copy (``/app``, holding the platform's ``[tool.mutmut]`` config).
+The mutation stage starts this file as ``python -P mutation_driver.py MAX_CHILDREN
+[PREFILL]`` in the bundle's copy (``/app``, holding the platform's ``[tool.mutmut]``
+config).
 ``-P`` keeps the script's and the working directory out of ``sys.path``, so no
 module of the bundle can shadow mutmut or the standard library here.
 
@@ -16,10 +17,18 @@ mutmut also generates the mutants in a ``multiprocessing.Pool``, whose locks
 are POSIX semaphores in ``/dev/shm``; the sandbox's ``/dev`` has no writable
 ``/dev/shm`` (yet), so there the driver generates them in-process instead
 (one file after the other: the same mutants, no parallelism across files).
+
+``PREFILL`` (a JSON file, read-only) holds outcomes of earlier runs to reuse
+(:mod:`activities.qa.mutation_reuse`): ``{file: {function key: {"count": N,
+"codes": {"1": exit code, ...}}}}``. Once mutmut has generated the mutants, and
+before it runs any test, the driver records them in mutmut's own ``.meta`` files
+for every function that still has exactly ``count`` mutants; mutmut then only tests
+the mutants without an outcome, as it does when it resumes an interrupted run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -63,6 +72,44 @@ class InlinePool:
         return map(func, iterable)
 
 
+def load_prefill(path: str | None) -> dict[str, dict[str, dict[str, Any]]]:
+    """The outcomes to reuse (empty without a readable file)."""
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def apply_prefill(prefill: dict[str, dict[str, dict[str, Any]]]) -> int:
+    """Record the reused outcomes in mutmut's ``.meta`` files; how many were recorded."""
+    from mutmut.mutation.data import SourceFileMutationData
+
+    recorded = 0
+    for rel, functions in prefill.items():
+        data = SourceFileMutationData(path=rel)
+        data.load()
+        names: dict[str, list[str]] = {}
+        for name in data.exit_code_by_key:
+            names.setdefault(name.rpartition(".")[2].partition("__mutmut_")[0], []).append(name)
+        changed = False
+        for key, entry in functions.items():
+            mine = names.get(key, [])
+            codes = entry.get("codes") if isinstance(entry, dict) else None
+            if not isinstance(codes, dict) or len(mine) != entry.get("count"):
+                continue
+            found = {n: codes.get(n.rpartition("__mutmut_")[2]) for n in mine}
+            if all(isinstance(c, int) for c in found.values()):
+                data.exit_code_by_key.update(found)
+                recorded += len(found)
+                changed = True
+        if changed:
+            data.save()
+    return recorded
+
+
 def main(argv: list[str]) -> None:
     """Run ``mutmut run --max-children N``; exits with mutmut's exit code."""
     import mutmut.__main__ as mutmut_main
@@ -71,6 +118,16 @@ def main(argv: list[str]) -> None:
     SourceFileMutationData.save = atomic(SourceFileMutationData.save)  # type: ignore[method-assign,assignment]
     if not os.access("/dev/shm", os.W_OK):  # noqa: S108 - a check, not a temporary file
         mutmut_main.Pool = InlinePool  # type: ignore[attr-defined,assignment]
+    prefill = load_prefill(argv[1] if len(argv) > 1 else None)
+    if prefill:
+        create_mutants = mutmut_main.create_mutants
+
+        def create_then_prefill(max_children: int) -> Any:
+            created = create_mutants(max_children)
+            sys.stdout.write(f"    reused {apply_prefill(prefill)} outcomes of earlier runs\n")
+            return created
+
+        mutmut_main.create_mutants = create_then_prefill
     mutmut_main.cli.main(args=["run", "--max-children", argv[0]], prog_name="mutmut")
 
 
