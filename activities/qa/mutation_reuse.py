@@ -12,10 +12,11 @@ mutants of changed functions run. The key is the SHA-256 of:
   of meaning);
 * the **context**: every file of the staged bundle other than the app's Python
   files (the tests, conftest, templates, data files, the requirements), and every
-  app Python file with the bodies of its mutated functions left out (imports,
-  constants, class bodies, models, decorators and signatures stay in): any change
-  there changes every key;
-* the **function**: its file, its name and its source as written, and the source
+  app Python file's syntax tree with the bodies of its mutated functions left out
+  (imports, constants, class bodies, models, decorators and signatures stay in):
+  any change there changes every key, while moved lines, blank lines and comments
+  change none;
+* the **function**: its file, its name and its syntax tree as written, and those
   of every function that may call it or that it may call, transitively (a name
   reference, static and generous: a method is matched by its name alone). A test
   reaches a mutant through its callers, and its callees carry the mutated values:
@@ -45,7 +46,6 @@ import hashlib
 import json
 import os
 import tempfile
-import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,8 +136,13 @@ def reuse_keys(staged: Path, layout: Layout, env_key: str) -> dict[tuple[str, st
     base = _digest(context)
 
     functions = [(rel, f) for rel, m in layout.modules.items() for f in m.functions]
-    sources = {(rel, f.key): _function_source(layout.modules[rel], f) for rel, f in functions}
-    graph = _call_graph(layout.modules)
+    trees = {rel: _functions_by_line(m) for rel, m in layout.modules.items()}
+    found = {(rel, f.key): trees[rel].get(f.user_def_line) for rel, f in functions}
+    sources = {
+        node: ast.dump(tree, annotate_fields=False) if tree is not None else ""
+        for node, tree in found.items()
+    }
+    graph = _call_graph(layout.modules, found)
     keys: dict[tuple[str, str], str] = {}
     for rel, function in functions:
         node = (rel, function.key)
@@ -235,18 +240,23 @@ def _read_bytes_text(path: Path) -> str:
 
 
 def _skeleton(module: StagedModule) -> str:
-    """The user's module with the bodies of its mutated functions blanked."""
-    lines = module.user_source.splitlines()
-    for function in module.functions:
-        for i in range(function.user_body_line - 1, function.user_end_line):
-            if 0 <= i < len(lines):
-                lines[i] = ""
-    return "\n".join(lines)
+    """The user's module with the bodies of its mutated functions left out, as an AST
+    dump: lines moving, blank lines and comments change nothing."""
+    tree = parse_python(module.user_source)
+    mutated = {f.user_def_line for f in module.functions}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.lineno in mutated:
+            node.body = [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)
 
 
-def _function_source(module: StagedModule, function: MutatedFunction) -> str:
-    lines = module.user_source.splitlines()
-    return "\n".join(lines[function.user_def_line - 1 : function.user_end_line])
+def _functions_by_line(module: StagedModule) -> dict[int, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The module's functions as written, by the line of their ``def``."""
+    return {
+        node.lineno: node
+        for node in ast.walk(parse_python(module.user_source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
 
 
 @dataclass
@@ -255,7 +265,10 @@ class _Graph:
     callers: dict[tuple[str, str], set[tuple[str, str]]]
 
 
-def _call_graph(modules: Mapping[str, StagedModule]) -> _Graph:
+def _call_graph(
+    modules: Mapping[str, StagedModule],
+    trees: Mapping[tuple[str, str], ast.FunctionDef | ast.AsyncFunctionDef | None],
+) -> _Graph:
     """Who may call whom among the mutated functions, by the names each one mentions."""
     by_name: dict[str, set[tuple[str, str]]] = {}
     nodes: list[tuple[tuple[str, str], MutatedFunction]] = []
@@ -266,8 +279,8 @@ def _call_graph(modules: Mapping[str, StagedModule]) -> _Graph:
             by_name.setdefault(function.name.rpartition(".")[2], set()).add(node)
     callees: dict[tuple[str, str], set[tuple[str, str]]] = {node: set() for node, _ in nodes}
     callers: dict[tuple[str, str], set[tuple[str, str]]] = {node: set() for node, _ in nodes}
-    for node, function in nodes:
-        for name in _mentioned(_function_source(modules[node[0]], function)):
+    for node, _function in nodes:
+        for name in _mentioned(trees.get(node)):
             for other in by_name.get(name, ()):
                 if other != node:
                     callees[node].add(other)
@@ -275,14 +288,10 @@ def _call_graph(modules: Mapping[str, StagedModule]) -> _Graph:
     return _Graph(callees, callers)
 
 
-def _mentioned(source: str) -> set[str]:
-    """The names and attribute names a function's source mentions."""
-    try:
-        tree = parse_python(textwrap.dedent(source))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return set()
+def _mentioned(tree: ast.AST | None) -> set[str]:
+    """The names and attribute names a function mentions."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(tree) if tree is not None else ():
         if isinstance(node, ast.Name):
             names.add(node.id)
         elif isinstance(node, ast.Attribute):

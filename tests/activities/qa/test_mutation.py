@@ -80,24 +80,46 @@ def test_label_runs():
     assert isinstance(label(3), str)
 """
 
-# The logic lives in a decorated route handler and at module level: mutmut never sees it.
+# The logic lives where nothing is mutated: module-level code, a class body, a lambda, an
+# async generator (the app's lifespan) and a route handler nested in a function.
 HIDDEN = """
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-app = FastAPI()
 RATES = {"EUR": 1.0, "USD": 1.1, "GBP": 0.85}
 LIMIT = 1000 if len(RATES) > 2 else 10
 DEFAULT = sorted(RATES)[0]
+STATE = {}
 
 
-@app.get("/convert")
-def convert(amount: float, currency: str = DEFAULT) -> dict:
-    if currency not in RATES:
-        return {"error": "unknown currency"}
-    if amount > LIMIT:
-        return {"error": "too large"}
-    value = amount * RATES[currency]
-    return {"value": round(value, 2)}
+@asynccontextmanager
+async def lifespan(app):
+    STATE["ready"] = True
+    if LIMIT > 10:
+        STATE["limit"] = LIMIT
+    yield
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+class Pricing:
+    FEES = {c: 0.5 if c != "EUR" else 0.0 for c in RATES}
+    convert = staticmethod(lambda amount, c: round(amount * RATES[c] + Pricing.FEES[c], 2))
+
+
+def make_routes():
+    @app.get("/convert")
+    def convert(amount: float, currency: str = DEFAULT) -> dict:
+        if currency not in RATES:
+            return {"error": "unknown currency"}
+        if amount > LIMIT:
+            return {"error": "too large"}
+        return {"value": Pricing.convert(amount, currency)}
+
+
+make_routes()
 
 
 def fmt(value: float) -> str:
@@ -114,7 +136,7 @@ client = TestClient(app)
 
 def test_convert():
     assert client.get("/convert", params={"amount": 10, "currency": "USD"}).json() == {
-        "value": 11.0
+        "value": 11.5
     }
     assert client.get("/convert", params={"amount": 10}).json() == {"value": 10.0}
     assert client.get("/convert", params={"amount": 1, "currency": "X"}).json() == {
@@ -126,6 +148,150 @@ def test_convert():
 def test_fmt():
     assert fmt(1.234) == "1.23 units"
     assert fmt(2) == "2 units"
+"""
+
+# A FastAPI app written the usual way: its logic in route handlers, a dependency and a
+# validator, a helper raising HTTPException; tested through the API.
+HANDLERS = """
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException
+from pydantic import BaseModel, field_validator
+
+app = FastAPI()
+carts: dict[int, list[int]] = {}
+
+
+class Item(BaseModel):
+    price: int
+    quantity: int = 1
+
+    @field_validator("price")
+    @classmethod
+    def positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("price must be positive")
+        return value
+
+
+def get_cart(cart_id: int) -> list[int]:
+    if cart_id not in carts:
+        raise HTTPException(status_code=404, detail="no such cart")
+    return carts[cart_id]
+
+
+Cart = Annotated[list[int], Depends(get_cart)]
+
+
+@app.post("/carts/{cart_id}", status_code=201)
+def create_cart(cart_id: int) -> dict:
+    if cart_id in carts:
+        raise HTTPException(status_code=409, detail="exists")
+    carts[cart_id] = []
+    return {"id": cart_id}
+
+
+@app.post("/carts/{cart_id}/items")
+async def add_item(item: Item, cart: Cart) -> dict:
+    cart.extend([item.price] * item.quantity)
+    total = sum(cart)
+    discount = total // 10 if total >= 100 else 0
+    return {"items": len(cart), "total": total - discount}
+"""
+
+HANDLERS_TESTS = """
+import pytest
+from fastapi.testclient import TestClient
+
+import main
+
+client = TestClient(main.app)
+
+
+@pytest.fixture(autouse=True)
+def empty():
+    main.carts.clear()
+
+
+def test_create_and_conflict():
+    assert client.post("/carts/1").json() == {"id": 1}
+    assert client.post("/carts/1").status_code == 409
+    assert client.post("/carts/2").status_code == 201
+
+
+def test_missing_cart():
+    response = client.post("/carts/9/items", json={"price": 5})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no such cart"}
+
+
+def test_totals_and_discount():
+    client.post("/carts/1")
+    assert client.post("/carts/1/items", json={"price": 30, "quantity": 3}).json() == {
+        "items": 3,
+        "total": 90,
+    }
+    assert client.post("/carts/1/items", json={"price": 10}).json() == {"items": 4, "total": 90}
+    assert client.post("/carts/1/items", json={"price": 1}).json() == {"items": 5, "total": 91}
+
+
+def test_prices_must_be_positive():
+    client.post("/carts/1")
+    for price in (0, -1):
+        response = client.post("/carts/1/items", json={"price": price})
+        assert response.status_code == 422
+        assert "price must be positive" in response.text
+"""
+
+# The same app's tests, checking status codes only.
+HANDLERS_WEAK_TESTS = """
+from fastapi.testclient import TestClient
+
+import main
+
+client = TestClient(main.app)
+
+
+def test_it_answers():
+    assert client.post("/carts/1").status_code == 201
+    assert client.post("/carts/1/items", json={"price": 30, "quantity": 4}).status_code == 200
+    assert client.post("/carts/9/items", json={"price": 5}).status_code == 404
+    assert client.post("/carts/1/items", json={"price": 0}).status_code == 422
+"""
+
+# Each test counts on the state its module had when it was imported (and no other test
+# touches it): the order does not matter, but running the suite twice in one process
+# would fail, as mutmut's baseline does unless each run gets a fresh process.
+FRESH_STATE = """
+from fastapi import FastAPI
+
+app = FastAPI()
+visits = {"count": 0}
+
+
+@app.post("/visits")
+def visit() -> dict:
+    visits["count"] += 1
+    return {"visits": visits["count"]}
+
+
+def double(x: int) -> int:
+    return x * 2
+"""
+
+FRESH_STATE_TESTS = """
+from fastapi.testclient import TestClient
+
+import main
+
+
+def test_first_visit():
+    assert TestClient(main.app).post("/visits").json() == {"visits": 1}
+
+
+def test_double():
+    assert main.double(4) == 8
+    assert main.double(0) == 0
 """
 
 # Many mutants, each costing half a second of tests: far more than the time allowed.
@@ -250,16 +416,70 @@ async def test_tests_that_assert_nothing_fail_on_score(tmp_path: Path, pyenv: Py
 
 @pytest.mark.integration
 @pytest.mark.timeout(120)
-async def test_logic_hidden_in_decorators_and_module_level_fails(
+async def test_logic_hidden_where_nothing_is_mutated_fails(
     tmp_path: Path, pyenv: PythonEnv
 ) -> None:
     report = await mutate(tmp_path, pyenv, {"main.py": HIDDEN, "tests/test_main.py": HIDDEN_TESTS})
     assert report.verdict == "fail"
-    assert report.score == 1.0, "the little mutmut sees is well tested"
-    assert (report.logic_lines, report.mutable_lines) == (11, 1)
-    assert report.mutable_fraction == round(1 / 11, 4)
-    assert "decorated functions" in report.reason and "cannot pass by hiding" in report.reason
+    assert report.score == 1.0, "the little that is mutated is well tested"
+    assert (report.logic_lines, report.mutable_lines) == (18, 1)
+    assert report.mutable_fraction == round(1 / 18, 4)
+    assert "cannot pass by hiding" in report.reason
+    assert report.unmoved_functions == {
+        "main.py:lifespan": "an async generator",
+        "main.py:make_routes.<locals>.convert": "nested in a function",
+    }
+    assert "main.py:lifespan (an async generator)" in report.reason
     assert report.killed > 0 and report.survived == 0
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(180)
+async def test_logic_in_handlers_dependencies_and_validators_is_mutated(
+    tmp_path: Path, pyenv: PythonEnv
+) -> None:
+    files = {"main.py": HANDLERS, "tests/test_main.py": HANDLERS_TESTS}
+    report = await mutate(tmp_path, pyenv, files)
+    assert report.verdict == "pass", report.reason
+    assert report.mutable_fraction is not None and report.mutable_fraction > 0.7
+    assert sorted(report.moved_functions) == [
+        "main.py:Item.positive",
+        "main.py:add_item",
+        "main.py:create_cart",
+    ]
+    assert report.killed >= 25 and report.score is not None and report.score >= 0.9
+
+    weak = await mutate(
+        tmp_path / "weak", pyenv, {"main.py": HANDLERS, "tests/test_main.py": HANDLERS_WEAK_TESTS}
+    )
+    assert weak.verdict == "fail" and weak.score is not None and weak.score < 0.7, weak.reason
+    survivors = [m for m in weak.survivors if m.status == "survived"]
+    assert {m.function for m in survivors} >= {"add_item", "create_cart"}
+    lines = HANDLERS.splitlines()
+    for mutant in survivors:
+        assert mutant.file == "main.py" and mutant.line is not None
+        assert mutant.diff is not None and mutant.diff.startswith("--- main.py\n+++ main.py\n@@")
+        # The diff is of the user's function, on the user's lines: its removed line is there.
+        removed = next(
+            ln for ln in mutant.diff.splitlines() if ln.startswith("-") and ln[1:4] != "-- "
+        )
+        assert lines[mutant.line - 1].strip() == removed[1:].strip(), mutant
+        assert "__mb_body" not in mutant.diff and "mutmut" not in mutant.diff
+    discount = next(
+        m for m in survivors if "discount = total // 10 if total >= 100" in (m.diff or "")
+    )
+    assert discount.function == "add_item"
+    assert discount.line == lines.index("    discount = total // 10 if total >= 100 else 0") + 1
+    assert "async def add_item(item: Item, cart: Cart) -> dict:" in (discount.diff or "")
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+async def test_each_run_of_the_suite_gets_a_fresh_process(tmp_path: Path, pyenv: PythonEnv) -> None:
+    files = {"main.py": FRESH_STATE, "tests/test_main.py": FRESH_STATE_TESTS}
+    report = await mutate(tmp_path, pyenv, files)
+    assert report.verdict == "pass", report.reason
+    assert not report.baseline_failed and report.killed > 0
 
 
 @pytest.mark.integration
@@ -440,12 +660,13 @@ if os.environ:
 
 def test_logic_and_mutable_lines() -> None:
     counts = count_lines(LINES)
-    # Mutable (9): plain's if and its return's 3 lines, helper's and outer's returns,
-    # method's, static's and describe's returns.
-    # Not (13): LIMIT, TEXT and TABLE (data: once each), handler's and inner's returns
-    # (decorated), size, prop's and __new__'s returns, deep's (nested class), RED, self.v
-    # (an enum's __init__), the module-level if and conditional's return (not top-level).
-    assert counts == LineCounts(logic=22, mutable=9)
+    # Mutable (11): plain's if and its return's 3 lines, helper's and outer's returns,
+    # method's, static's and describe's returns, and those of handler and prop (decorated:
+    # their bodies move into plain functions).
+    # Not (11): LIMIT, TEXT and TABLE (data: once each), inner's return (decorated, nested),
+    # size, __new__'s return, deep's (nested class), RED, self.v (an enum's __init__), the
+    # module-level if and conditional's return (not top-level).
+    assert counts == LineCounts(logic=22, mutable=11)
 
 
 def test_pragmas_are_blanked_and_nothing_else_changes() -> None:
