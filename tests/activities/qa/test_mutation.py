@@ -434,7 +434,7 @@ async def test_logic_hidden_where_nothing_is_mutated_fails(
 
 
 @pytest.mark.integration
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 async def test_logic_in_handlers_dependencies_and_validators_is_mutated(
     tmp_path: Path, pyenv: PythonEnv
 ) -> None:
@@ -447,7 +447,7 @@ async def test_logic_in_handlers_dependencies_and_validators_is_mutated(
         "main.py:add_item",
         "main.py:create_cart",
     ]
-    assert report.killed >= 25 and report.score is not None and report.score >= 0.9
+    assert report.killed >= 25 and report.score is not None and report.score >= 0.8
 
     weak = await mutate(
         tmp_path / "weak", pyenv, {"main.py": HANDLERS, "tests/test_main.py": HANDLERS_WEAK_TESTS}
