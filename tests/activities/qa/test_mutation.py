@@ -22,6 +22,7 @@ from activities.qa.mutation_results import (
     read_results,
     status_of,
 )
+from activities.qa.mutation_reuse import ReuseCache
 from activities.qa.mutation_staging import Layout, stage_bundle, strip_pragmas
 from activities.qa.workspace import SandboxUser
 from runtime.base import PythonEnv
@@ -358,6 +359,7 @@ async def mutate(
     files: dict[str, str],
     *,
     policy: QAPolicy | None = None,
+    reuse: ReuseCache | None = None,
 ) -> MutationReport:
     bundle = make_bundle({"requirements.txt": "fastapi\n", **files})
     bundle_dir = write_bundle(bundle, tmp_path / "bundle")
@@ -371,6 +373,7 @@ async def mutate(
         user=SandboxUser(uids=TEST_UIDS, limits=ResourceLimits(memory_mb=512, pids=64, cpu=1.0)),
         max_children=2,
         heartbeat=notes.append,
+        reuse=reuse,
     )
     assert notes and notes[0].startswith("mutation: mutmut starting"), notes
     assert not list(work.iterdir()), "the run's copies were removed"
@@ -471,6 +474,47 @@ async def test_logic_in_handlers_dependencies_and_validators_is_mutated(
     assert discount.function == "add_item"
     assert discount.line == lines.index("    discount = total // 10 if total >= 100 else 0") + 1
     assert "async def add_item(item: Item, cart: Cart) -> dict:" in (discount.diff or "")
+
+
+def _outcomes(report: MutationReport) -> tuple[object, ...]:
+    listed = [(m.name, m.status, m.diff, m.line) for m in report.survivors]
+    counts = (report.killed, report.survived, report.no_tests, report.equivalent, report.timeouts)
+    return (report.verdict, report.score, counts, listed)
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+async def test_a_redeploy_reuses_what_did_not_change_with_the_verdict_of_a_cold_run(
+    tmp_path: Path, pyenv: PythonEnv
+) -> None:
+    cache = ReuseCache(tmp_path / "reuse")
+    files = {"main.py": HANDLERS, "tests/test_main.py": HANDLERS_WEAK_TESTS}
+    cold = await mutate(tmp_path / "cold", pyenv, files, reuse=cache)
+    total = cold.killed + cold.survived + cold.no_tests + cold.equivalent + cold.timeouts
+    assert cold.reused == 0 and cold.reused_functions == [] and total > 20
+
+    again = await mutate(tmp_path / "again", pyenv, files, reuse=cache)
+    assert again.reused == total
+    assert _outcomes(again) == _outcomes(cold)
+    assert all(m.reused for m in again.survivors)
+    assert again.reused_functions == [
+        "main.py:Item.positive",
+        "main.py:add_item",
+        "main.py:create_cart",
+        "main.py:get_cart",
+    ]
+
+    # One line of one handler changes: its mutants run again, the others' are reused.
+    edited = HANDLERS.replace("    total = sum(cart)\n", "    total = sum(cart, 0)\n")
+    changed = {**files, "main.py": edited}
+    warm = await mutate(tmp_path / "warm", pyenv, changed, reuse=cache)
+    fresh = await mutate(tmp_path / "fresh", pyenv, changed, reuse=ReuseCache(tmp_path / "none"))
+    assert fresh.reused == 0
+    assert _outcomes(warm) == _outcomes(fresh)
+    assert 0 < warm.reused < total
+    assert "main.py:add_item" not in warm.reused_functions
+    assert "main.py:create_cart" in warm.reused_functions
+    assert {m.function for m in warm.survivors if not m.reused} == {"add_item"}
 
 
 @pytest.mark.integration
