@@ -866,3 +866,41 @@ def test_log_tail_keeps_one_line_per_spinner_run() -> None:
         "\u280b Running stats\r\u2819 Running stats\r\n    done\n\u2839 1/2\r\u2838 2/2\n0.5 m/s\n"
     )
     assert clean_log(log) == "\u2819 Running stats\n    done\n\u2838 2/2\n0.5 m/s"
+
+
+def test_a_suite_the_tests_stage_failed_is_not_judged_again_by_mutation() -> None:
+    from activities.qa.gate import assemble_report
+    from schemas.qa import StageReport, TestsReport
+
+    policy = QAPolicy()
+    baseline = judge(
+        MutmutResults(),
+        Layout(sources=("main.py",), tests=("tests/",), also_copy=()),
+        policy,
+        exit_code=1,
+        timed_out=False,
+        log="Failed to run clean test\nFAILED tests/test_main.py::test_order",
+        duration_s=1.0,
+    )
+    assert baseline.verdict == "fail" and baseline.baseline_failed
+    weak = _judge(_results({"killed": 1, "survived": 9}))
+    assert weak.verdict == "fail" and not weak.baseline_failed
+
+    def gate(tests_verdict: str, mutation: MutationReport) -> dict[str, str]:
+        tests = TestsReport(verdict=tests_verdict, reason="order-dependent", runs=[])
+        stages: list[StageReport] = [tests, mutation]
+        report = assemble_report("h", None, stages, policy, duration_s=1.0)
+        assert report.verdict == "fail"
+        return {s.stage: s.verdict for s in report.stages}
+
+    assert gate("fail", baseline) == {"tests": "fail", "mutation": "skipped"}
+    assert gate("pass", baseline) == {"tests": "pass", "mutation": "fail"}
+    assert gate("fail", weak) == {"tests": "fail", "mutation": "fail"}, "weak tests still fail"
+    skipped = assemble_report(
+        "h",
+        None,
+        [TestsReport(verdict="fail", reason="x", runs=[]), baseline],
+        policy,
+        duration_s=1.0,
+    )
+    assert skipped.stages[1].reason.startswith("not judged: the tests stage failed")
