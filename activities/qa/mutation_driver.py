@@ -23,7 +23,8 @@ run and the forced-fail run each in a fresh child, and every mutant's tests in a
 child of a fork server that has collected the tests but run none, so no run
 inherits the state an earlier run of the suite left. The driver freezes the fork
 server's garbage collector once it has collected the tests (see
-:func:`frozen_after`).
+:func:`frozen_after`), and lets the baseline children's pytest report reach the
+log (:func:`shown`): it names the tests that failed on the unmutated code.
 
 ``PREFILL`` (a JSON file, read-only) holds outcomes of earlier runs to reuse
 (:mod:`activities.qa.mutation_reuse`): ``{file: {function key: {"count": N,
@@ -92,6 +93,41 @@ def frozen_after(warm_up: Callable[[Any], None]) -> Callable[[Any], None]:
     return warm_up_then_freeze
 
 
+_BASELINE = {"visible": False}
+
+
+def shown(run: Callable[..., int]) -> Callable[..., int]:
+    """Wrap a ``PytestRunner`` run so that, in a baseline run (the stats run, the clean
+    run), pytest's report reaches the log. Under fork-server isolation those runs happen
+    in a child, while mutmut captures output in the parent: the names of the tests that
+    failed would be lost with the child."""
+
+    def shown_run(self: Any, **kwargs: Any) -> int:
+        if not _BASELINE["visible"]:
+            return run(self, **kwargs)
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        try:
+            return run(self, **kwargs)
+        finally:
+            sys.stdout, sys.stderr = saved
+
+    return shown_run
+
+
+def baseline(step: Callable[..., int]) -> Callable[..., int]:
+    """Wrap a ``ForkServerRunner`` baseline step: its child shows pytest's report."""
+
+    def baseline_step(self: Any, *args: Any, **kwargs: Any) -> int:
+        _BASELINE["visible"] = True
+        try:
+            return step(self, *args, **kwargs)
+        finally:
+            _BASELINE["visible"] = False
+
+    return baseline_step
+
+
 def load_prefill(path: str | None) -> dict[str, dict[str, dict[str, Any]]]:
     """The outcomes to reuse (empty without a readable file)."""
     if not path:
@@ -135,9 +171,14 @@ def main(argv: list[str]) -> None:
     import mutmut.__main__ as mutmut_main
     from mutmut.mutation.data import SourceFileMutationData
     from mutmut.runners.harness import PytestRunner
+    from mutmut.workers.isolation import ForkServerRunner
 
     SourceFileMutationData.save = atomic(SourceFileMutationData.save)  # type: ignore[method-assign,assignment]
     PytestRunner.warm_up = frozen_after(PytestRunner.warm_up)  # type: ignore[method-assign,assignment]
+    PytestRunner.run_stats = shown(PytestRunner.run_stats)  # type: ignore[method-assign]
+    PytestRunner.run_tests = shown(PytestRunner.run_tests)  # type: ignore[method-assign]
+    ForkServerRunner.collect_stats = baseline(ForkServerRunner.collect_stats)  # type: ignore[method-assign]
+    ForkServerRunner.run_clean_tests = baseline(ForkServerRunner.run_clean_tests)  # type: ignore[method-assign]
     if not os.access("/dev/shm", os.W_OK):  # noqa: S108 - a check, not a temporary file
         mutmut_main.Pool = InlinePool  # type: ignore[attr-defined,assignment]
     prefill = load_prefill(argv[1] if len(argv) > 1 else None)
