@@ -92,7 +92,7 @@ from activities.qa.mutation_results import (
 )
 from activities.qa.mutation_reuse import ReuseCache, entries, prefill, reuse_keys
 from activities.qa.mutation_staging import Layout, stage_bundle
-from activities.qa.workspace import SandboxUser, run_tool
+from activities.qa.workspace import SandboxUser, ToolRun, run_tool
 from runtime.base import PythonEnv
 from runtime.bwrap import Bind
 from schemas.qa import MutationReport, QAPolicy
@@ -100,6 +100,8 @@ from schemas.qa import MutationReport, QAPolicy
 DRIVER_SOURCE = Path(__file__).with_name("mutation_driver.py")
 DRIVER_MOUNT = "/mb/mutation_driver.py"
 PREFILL_MOUNT = "/mb/mutation_prefill.json"
+REUSED_REPORT = "mutation-reused.json"
+"""The driver's list of the mutants it recorded from earlier runs, in ``/out``."""
 
 
 # --- the verdict ------------------------------------------------------------------------
@@ -353,7 +355,7 @@ async def run_mutation(
         )
         results = await asyncio.to_thread(read_results, run.app_dir, layout.sources, layout.modules)
         log = await asyncio.to_thread(read_log, run.log_path)
-        reused = _reused(results, known)
+        reused = _reused(run, results)
         finished = run.result.exit_code == 0 and not run.result.timed_out
         if reuse is not None and finished:
             await asyncio.to_thread(_store, reuse, keys, results, reused)
@@ -373,18 +375,12 @@ async def run_mutation(
         await asyncio.to_thread(shutil.rmtree, root, True)
 
 
-def _reused(
-    results: MutmutResults, known: dict[str, dict[str, dict[str, object]]]
-) -> frozenset[str]:
-    """The mutants whose outcome is the one the driver was given."""
-    reused: set[str] = set()
-    for name, code in results.exit_codes.items():
-        entry = known.get(results.files.get(name, ""), {}).get(function_key(name))
-        codes = entry.get("codes") if entry is not None else None
-        number = name.rpartition("__mutmut_")[2]
-        if isinstance(codes, dict) and code is not None and codes.get(number) == code:
-            reused.add(name)
-    return frozenset(reused)
+def _reused(run: ToolRun, results: MutmutResults) -> frozenset[str]:
+    """The mutants whose outcome the driver recorded from an earlier run (its list)."""
+    listed = run.read_json(REUSED_REPORT)
+    if not isinstance(listed, list):
+        return frozenset()
+    return frozenset(n for n in listed if isinstance(n, str) and n in results.statuses)
 
 
 def _store(

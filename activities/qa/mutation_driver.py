@@ -30,12 +30,14 @@ log (:func:`shown`): it names the tests that failed on the unmutated code.
 (:mod:`activities.qa.mutation_reuse`): ``{file: {function key: {"count": N,
 "codes": {"1": exit code, ...}}}}``. Once mutmut has generated the mutants, and
 before it runs any test, the driver records them in mutmut's own ``.meta`` files
-for every function that still has exactly ``count`` mutants; mutmut then only tests
-the mutants without an outcome, as it does when it resumes an interrupted run.
+for every function that still has exactly ``count`` mutants, and lists the mutants
+it recorded in ``/out/mutation-reused.json``; mutmut then only tests the mutants
+without an outcome, as it does when it resumes an interrupted run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -93,6 +95,9 @@ def frozen_after(warm_up: Callable[[Any], None]) -> Callable[[Any], None]:
     return warm_up_then_freeze
 
 
+REUSED_REPORT = Path("/out/mutation-reused.json")
+"""The mutants whose outcomes the driver recorded from ``PREFILL`` (a JSON list)."""
+
 _BASELINE = {"visible": False}
 
 
@@ -139,11 +144,11 @@ def load_prefill(path: str | None) -> dict[str, dict[str, dict[str, Any]]]:
     return data if isinstance(data, dict) else {}
 
 
-def apply_prefill(prefill: dict[str, dict[str, dict[str, Any]]]) -> int:
-    """Record the reused outcomes in mutmut's ``.meta`` files; how many were recorded."""
+def apply_prefill(prefill: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Record the reused outcomes in mutmut's ``.meta`` files; the mutants recorded."""
     from mutmut.mutation.data import SourceFileMutationData
 
-    recorded = 0
+    recorded: list[str] = []
     for rel, functions in prefill.items():
         data = SourceFileMutationData(path=rel)
         data.load()
@@ -159,7 +164,7 @@ def apply_prefill(prefill: dict[str, dict[str, dict[str, Any]]]) -> int:
             found = {n: codes.get(n.rpartition("__mutmut_")[2]) for n in mine}
             if all(isinstance(c, int) for c in found.values()):
                 data.exit_code_by_key.update(found)
-                recorded += len(found)
+                recorded += found
                 changed = True
         if changed:
             data.save()
@@ -187,7 +192,9 @@ def main(argv: list[str]) -> None:
 
         def create_then_prefill(max_children: int) -> Any:
             created = create_mutants(max_children)
-            sys.stdout.write(f"    reused {apply_prefill(prefill)} outcomes of earlier runs\n")
+            reused = apply_prefill(prefill)
+            with contextlib.suppress(OSError):  # no /out: run by hand
+                REUSED_REPORT.write_text(json.dumps(reused), encoding="utf-8")
             return created
 
         mutmut_main.create_mutants = create_then_prefill
