@@ -23,8 +23,10 @@ run and the forced-fail run each in a fresh child, and every mutant's tests in a
 child of a fork server that has collected the tests but run none, so no run
 inherits the state an earlier run of the suite left. The driver freezes the fork
 server's garbage collector once it has collected the tests (see
-:func:`frozen_after`), and lets the baseline children's pytest report reach the
-log (:func:`shown`): it names the tests that failed on the unmutated code.
+:func:`frozen_after`), lets the stats run's pytest report reach the log
+(:func:`shown`: it names the tests that failed on the unmutated code), and skips
+mutmut's clean run, which under this isolation repeats the stats run exactly
+(:func:`stats_run_was_clean`).
 
 ``PREFILL`` (a JSON file, read-only) holds outcomes of earlier runs to reuse
 (:mod:`activities.qa.mutation_reuse`): ``{file: {function key: {"count": N,
@@ -102,10 +104,10 @@ _BASELINE = {"visible": False}
 
 
 def shown(run: Callable[..., int]) -> Callable[..., int]:
-    """Wrap a ``PytestRunner`` run so that, in a baseline run (the stats run, the clean
-    run), pytest's report reaches the log. Under fork-server isolation those runs happen
-    in a child, while mutmut captures output in the parent: the names of the tests that
-    failed would be lost with the child."""
+    """Wrap a ``PytestRunner`` run so that, in the stats run, pytest's report reaches the
+    log. Under fork-server isolation that run happens in a child, while mutmut captures
+    output in the parent: the names of the tests that failed would be lost with the
+    child."""
 
     def shown_run(self: Any, **kwargs: Any) -> int:
         if not _BASELINE["visible"]:
@@ -121,7 +123,7 @@ def shown(run: Callable[..., int]) -> Callable[..., int]:
 
 
 def baseline(step: Callable[..., int]) -> Callable[..., int]:
-    """Wrap a ``ForkServerRunner`` baseline step: its child shows pytest's report."""
+    """Wrap ``ForkServerRunner.collect_stats``: its child shows pytest's report."""
 
     def baseline_step(self: Any, *args: Any, **kwargs: Any) -> int:
         _BASELINE["visible"] = True
@@ -131,6 +133,14 @@ def baseline(step: Callable[..., int]) -> Callable[..., int]:
             _BASELINE["visible"] = False
 
     return baseline_step
+
+
+def stats_run_was_clean(self: Any, tests: Any) -> int:
+    """``ForkServerRunner.run_clean_tests``: 0, because mutmut's stats run, which must
+    pass before this is called, already ran every selected test on the unmutated code
+    in a fresh child; a second such run would only cost time."""
+    del self, tests
+    return 0
 
 
 def load_prefill(path: str | None) -> dict[str, dict[str, dict[str, Any]]]:
@@ -183,7 +193,7 @@ def main(argv: list[str]) -> None:
     PytestRunner.run_stats = shown(PytestRunner.run_stats)  # type: ignore[method-assign]
     PytestRunner.run_tests = shown(PytestRunner.run_tests)  # type: ignore[method-assign]
     ForkServerRunner.collect_stats = baseline(ForkServerRunner.collect_stats)  # type: ignore[method-assign]
-    ForkServerRunner.run_clean_tests = baseline(ForkServerRunner.run_clean_tests)  # type: ignore[method-assign]
+    ForkServerRunner.run_clean_tests = stats_run_was_clean  # type: ignore[method-assign]
     if not os.access("/dev/shm", os.W_OK):  # noqa: S108 - a check, not a temporary file
         mutmut_main.Pool = InlinePool  # type: ignore[attr-defined,assignment]
     prefill = load_prefill(argv[1] if len(argv) > 1 else None)
