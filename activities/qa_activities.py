@@ -154,7 +154,8 @@ class QAReportActivities:
 
     @activity.defn(name=names.ACTIVITY_RECORD_QA_REPORT)
     async def record_qa_report(self, input: RecordQAReportInput) -> QAGateOutcome:
-        """Idempotent: a retry returns the report and evidence recorded the first time."""
+        """Idempotent: a retry returns the report and evidence recorded the first time
+        for this attempt (each bundle a prompt deployment's repairs produce has its own)."""
         stages = [
             parse_stage_report(await self._artifacts.get(s.report_hash)) for s in input.stages
         ]
@@ -186,6 +187,7 @@ class QAReportActivities:
             verdict=report.verdict,
             report_sha256=digest,
             summary=summary,
+            attempt=input.attempt,
         )
         evidence_id = None
         if row.verdict == "pass":

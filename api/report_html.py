@@ -1,4 +1,9 @@
-"""A QA report as a readable, self-contained HTML page (every value escaped)."""
+"""A QA report as a readable, self-contained HTML page (every value escaped).
+
+Everything in a report may have been written by the generator or the user (test
+names, mutant diffs, fuzz examples, summaries): every value is escaped, and the
+page loads nothing (the route serves it under a ``default-src 'none'`` policy).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from schemas.qa import (
     StaticReport,
     TestsReport,
 )
+from store.qa_reports import QAReportRow
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 
@@ -32,17 +38,28 @@ pre { background: #f6f7f9; padding: .5rem; overflow-x: auto; font-size: .85rem; 
 """
 
 
-def render_report(report: QAGateReport, *, title: str) -> str:
-    """The whole page."""
+def render_report(
+    report: QAGateReport,
+    *,
+    title: str,
+    attempts: Sequence[QAReportRow] = (),
+    attempt: int | None = None,
+) -> str:
+    """The whole page; ``attempts``, when there are several, are listed with links to
+    each one's page (``attempt`` is the one shown)."""
     parts = [
         f"<h1>{escape(title)}</h1>",
         f"<p>Verdict: {_verdict(report.verdict)} &middot; bundle <code>"
         f"{escape(report.bundle_hash[:16])}</code> &middot; {report.duration_s:.1f} s</p>",
+    ]
+    if len(attempts) > 1:
+        parts.append(_attempts(attempts, attempt))
+    parts.append(
         _table(
             ["stage", "verdict", "reason"],
             [[escape(s.stage), _verdict(s.verdict), escape(s.reason)] for s in report.stages],
-        ),
-    ]
+        )
+    )
     parts += [_stage(stage) for stage in report.stages]
     if report.tool_versions:
         parts.append("<h2>Tools</h2>")
@@ -56,6 +73,27 @@ def render_report(report: QAGateReport, *, title: str) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body>{''.join(parts)}</body></html>\n"
+    )
+
+
+def _attempts(attempts: Sequence[QAReportRow], shown: int | None) -> str:
+    """The bundles the gate judged for this deployment: the generated one, then each
+    repair the generator made with the previous report's findings."""
+    rows = [
+        [
+            f"<strong>{a.attempt}</strong> (shown)"
+            if a.attempt == shown
+            else f'<a href="report.html?attempt={a.attempt}">{a.attempt}</a>',
+            _verdict(a.verdict),
+            f"<code>{escape(a.bundle_hash[:16])}</code>",
+            escape(a.summary),
+        ]
+        for a in attempts
+    ]
+    return (
+        "<h2>Attempts</h2><p>The generated bundle failed the gate, so the generator repaired"
+        " it with the report's findings; each attempt was judged again.</p>"
+        + _table(["attempt", "verdict", "bundle", "summary"], rows)
     )
 
 

@@ -26,6 +26,7 @@ FIGURES_JSON = "<!-- figures: "
 
 SCRIPTS = [
     "moderation_local",
+    "moderation_eval",
     "qa_static_deps",
     "qa_mutation",
     "qa_fuzz",

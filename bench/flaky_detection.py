@@ -1,7 +1,8 @@
 """The flaky-test detector measured, not assumed.
 
     .venv/bin/python -m bench.flaky_detection [--trials N] [--per-rate K] [--repeat R]
-                                              [--only catch|deterministic]
+                                              [--tracer-runs T]
+                                              [--only catch|deterministic|tracer]
 
 - **Catch rate.** One bundle holds ``K`` tests per failure rate (1/2, 1/5, 1/10,
   1/20), each failing when ``random.random()`` draws below its rate. The tests
@@ -15,6 +16,11 @@
   called flaky.
 - **Cost.** The same deterministic suites, the stage with detection against the
   plain three runs (no tracing, no reruns), alternating, in the same run.
+- **Tracer.** The tracer's own cost, outside the sandbox but as in it (the plugin loaded
+  to seed ``random``, no bytecode cache): the poll blueprint's suite and the touching
+  suite run ``T`` times each without and with tracing, alternating; medians of the
+  session's time (pytest's "passed in X s", from its JUnit XML) and of the process's
+  CPU time.
 
 Ends with ``figure: value`` lines.
 """
@@ -23,15 +29,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import shutil
 import statistics
+import subprocess
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from activities.generation import generate_offline
 from activities.qa.flaky_detection import OBSERVATIONS, catch_probability
-from activities.qa.test_runs import run_tests_repeatedly
+from activities.qa.test_runs import (
+    QUIET_PLUGINS,
+    TRACER_COMPANION,
+    TRACER_NAME,
+    TRACER_SOURCE,
+    run_tests_repeatedly,
+)
 from bench.blueprints_gate import PROMPTS
 from runtime.base import PythonEnv
 from runtime.envs import EnvBuilder
@@ -77,6 +92,14 @@ def test_a_thread_returns():
     worker.join()
     assert out == [1]
 """
+
+
+def touching_suite() -> dict[str, str]:
+    return {
+        "main.py": "VALUE = 1\n",
+        "requirements.txt": "fastapi\n",
+        "tests/test_det.py": DETERMINISTIC_TOUCHING,
+    }
 
 
 def flaky_suite(per_rate: int) -> dict[str, str]:
@@ -154,13 +177,7 @@ async def deterministic(root: Path, envs: EnvBuilder, repeat: int) -> dict[str, 
             write_bundle(bundle, root / "det" / kind),
             await envs.ensure(bundle.file("requirements.txt") or ""),
         )
-    touching = make_bundle(
-        {
-            "main.py": "VALUE = 1\n",
-            "requirements.txt": "fastapi\n",
-            "tests/test_det.py": DETERMINISTIC_TOUCHING,
-        }
-    )
+    touching = make_bundle(touching_suite())
     suites["touching"] = (
         write_bundle(touching, root / "det" / "touching"),
         await envs.ensure("fastapi\n"),
@@ -193,12 +210,79 @@ async def deterministic(root: Path, envs: EnvBuilder, repeat: int) -> dict[str, 
     }
 
 
+def session(env: PythonEnv, bundle_dir: Path, plugins: Path, traced: bool) -> tuple[float, float]:
+    """(session seconds, process CPU seconds) of one pytest run of the bundle's suite."""
+    report = bundle_dir.parent / f"{bundle_dir.name}.xml"
+    command = [str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    command += [*QUIET_PLUGINS, "-q", f"--junitxml={report}", "-p", TRACER_NAME]
+    command += ["--mb-random-seed=1", *([f"--mb-trace-out={report}.json"] if traced else [])]
+    for cache in bundle_dir.rglob("__pycache__"):  # each run in the sandbox has a fresh copy
+        shutil.rmtree(cache)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        command,
+        cwd=bundle_dir,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(plugins),
+            "PYTHONHASHSEED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    suite = ET.parse(report).getroot()
+    suite = suite if suite.tag == "testsuite" else suite[0]
+    used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return float(suite.get("time", "nan")), used
+
+
+async def tracer_cost(root: Path, envs: EnvBuilder, runs: int) -> dict[str, str]:
+    plugins = root / "plugins"
+    plugins.mkdir(parents=True)
+    shutil.copy(TRACER_SOURCE, plugins / f"{TRACER_NAME}.py")  # as mounted in the sandbox
+    shutil.copy(TRACER_COMPANION, plugins / TRACER_COMPANION.name)
+    suites = {
+        "poll": generate_offline(PROMPTS["poll"]).bundle,
+        "touching": make_bundle(touching_suite()),
+    }
+    figures: dict[str, str] = {}
+    print(f"tracer cost, medians of {runs} alternating runs (session / process CPU):")
+    for name, bundle in suites.items():
+        bundle_dir = write_bundle(bundle, root / "tracer" / name)
+        env = await envs.ensure(bundle.file("requirements.txt") or "")
+        seen: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+        for _ in range(runs):
+            for traced in (False, True):
+                seen[traced].append(session(env, bundle_dir, plugins, traced))
+        (plain_s, plain_cpu), (traced_s, traced_cpu) = (
+            (statistics.median(s for s, _ in seen[k]), statistics.median(c for _, c in seen[k]))
+            for k in (False, True)
+        )
+        print(
+            f"  {name:<9} session {plain_s:.3f} s -> {traced_s:.3f} s"
+            f" ({100 * (traced_s / plain_s - 1):+.0f} %);"
+            f" process CPU {plain_cpu:.3f} s -> {traced_cpu:.3f} s"
+            f" ({100 * (traced_cpu / plain_cpu - 1):+.0f} %)",
+            flush=True,
+        )
+        figures[f"tracer_{name}_session_plain_s"] = f"{plain_s:.3f}"
+        figures[f"tracer_{name}_session_traced_s"] = f"{traced_s:.3f}"
+        figures[f"tracer_{name}_session_ratio"] = f"{traced_s / plain_s:.2f}"
+        figures[f"tracer_{name}_process_cpu_ratio"] = f"{traced_cpu / plain_cpu:.2f}"
+    return figures
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--per-rate", type=int, default=25)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", choices=("catch", "deterministic"), default=None)
+    parser.add_argument("--tracer-runs", type=int, default=9)
+    parser.add_argument("--only", choices=("catch", "deterministic", "tracer"), default=None)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="mb-bench-flaky-"))
     root.chmod(0o755)
@@ -209,6 +293,8 @@ async def main() -> None:
             figures.update(await catch_rates(root, envs, args.trials, args.per_rate))
         if args.only in (None, "deterministic"):
             figures.update(await deterministic(root, envs, args.repeat))
+        if args.only in (None, "tracer"):
+            figures.update(await tracer_cost(root, envs, args.tracer_runs))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     for name, value in figures.items():

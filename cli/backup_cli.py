@@ -1,6 +1,6 @@
-"""Operators' backup commands: ``mb backup list``, ``mb backup now`` (BackupWorkflow on
-the workers) and ``mb restore --to TIMESTAMP --into DIR`` (local, no Temporal needed:
-restoring is what you do when things are broken)."""
+"""Operators' backup commands: ``mb backup list``, ``mb backup archive-settings``,
+``mb backup now`` (BackupWorkflow on the workers) and ``mb restore --to TIMESTAMP --into
+DIR`` (local, no Temporal needed: restoring is what you do when things are broken)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 
+import typer
+from rich.markup import escape
 from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from cli import endpoints
-from cli.commands import CommandError, database, temporal
-from cli.endpoints import StackNotRunning
+from cli.endpoints import StackNotRunning, database, temporal
+from cli.runner import CommandError, JsonFlag, console, load_settings, run, show_rows
 from schemas.backups import (
     BackupError,
     BackupListing,
@@ -30,6 +33,88 @@ from store.wal_archive import external_server_settings, switch_wal_and_wait
 from temporal import names
 
 log = logging.getLogger(__name__)
+
+top_level = typer.Typer()
+backup_app = typer.Typer(help="Base backups and the WAL archive (point-in-time recovery).")
+
+
+@backup_app.command("list")
+def backup_list(as_json: JsonFlag = False) -> None:
+    """Complete base backups, newest first, with their last restore drill."""
+
+    def line(row: BackupListing) -> str:
+        b, drill = row.backup, row.drill
+        proven = "not drilled" if drill is None else ("drill ok" if drill.ok else "DRILL FAILED")
+        return (
+            f"{b.id}  finished {b.finished_at:%Y-%m-%d %H:%M:%S}Z"
+            f"  {b.size_bytes / 1e6:.1f} MB  WAL from {b.start_wal}  {proven}"
+        )
+
+    async def main() -> int:
+        rows = list_backups(load_settings())
+        return show_rows(rows, as_json=as_json, empty="no backups yet", line=line)
+
+    run(main())
+
+
+@backup_app.command("archive-settings")
+def backup_archive_settings() -> None:
+    """The postgresql.conf lines an external server needs to archive into MB_BACKUP_DIR."""
+
+    async def main() -> int:
+        print(archive_settings(load_settings()), end="")
+        return 0
+
+    run(main())
+
+
+@backup_app.command("now")
+def backup_now() -> None:
+    """Take a base backup now, verify it, prove it restores, prune old ones (workers)."""
+
+    async def main() -> int:
+        result = await take_backup(load_settings())
+        drill = result.drill
+        console.print(
+            f"backup {result.backup.id}: verified, {result.backup.size_bytes / 1e6:.1f} MB"
+        )
+        if drill is not None:
+            console.print(f"restore drill ok in {drill.elapsed_s:.1f} s: {drill.rows}")
+        if result.pruned.removed_backups:
+            console.print(f"pruned {', '.join(result.pruned.removed_backups)}")
+        return 0
+
+    run(main())
+
+
+@top_level.command("restore")
+def restore(
+    to: Annotated[
+        datetime, typer.Option("--to", help="the moment to recover, with a time zone (ISO 8601)")
+    ],
+    into: Annotated[Path, typer.Option("--into", help="an empty directory for the data")],
+    check: Annotated[
+        list[str] | None, typer.Option("--check", help="a query to run on the result")
+    ] = None,
+    primary: Annotated[
+        bool, typer.Option(help="the result replaces a lost server: it archives once started")
+    ] = False,
+) -> None:
+    """Point-in-time recovery: the newest base backup before TIMESTAMP plus the archived
+    WAL, replayed to TIMESTAMP into DIR, verified and test-started (the live database is
+    not touched; start a server on DIR to use it)."""
+
+    async def main() -> int:
+        result = await recover(load_settings(), to, into, check or [], primary=primary)
+        console.print(
+            f"restored backup {result.backup_id} to {result.target.isoformat()} into {into}"
+            f" in {result.elapsed_s:.1f} s (last transaction {result.recovered_to})"
+        )
+        for query, rows in zip(check or [], result.checks, strict=False):
+            console.print(f"{escape(query)}: {rows}")
+        return 0
+
+    run(main())
 
 
 def catalog(settings: Settings) -> BackupCatalog:
@@ -54,7 +139,7 @@ def archive_settings(settings: Settings) -> str:
     return external_server_settings(catalog(settings).wal_dir)
 
 
-async def backup_now(settings: Settings) -> BackupRunResult:
+async def take_backup(settings: Settings) -> BackupRunResult:
     """Run BackupWorkflow now (backup, verify, drill, prune) and wait for it."""
     catalog(settings)  # configured here, or refuse before asking the workers
     client = await temporal(settings)
@@ -76,7 +161,7 @@ async def backup_now(settings: Settings) -> BackupRunResult:
     return result
 
 
-async def restore(
+async def recover(
     settings: Settings, to: datetime, into: Path, checks: Sequence[str], *, primary: bool = False
 ) -> RestoreResult:
     """Recover the database as of ``to`` into the empty directory ``into``, verified

@@ -1,13 +1,20 @@
-"""Where the running stack is: from the environment, or from ``mb up``'s discovery file."""
+"""Where the running stack is (from the environment, or from ``mb up``'s discovery file),
+and the short-lived connections a command opens to it."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from temporalio.client import Client
+
 from schemas.settings import Settings
+from store.db import Database
+from temporal.client import connect
 
 
 class StackNotRunning(RuntimeError):
@@ -69,3 +76,24 @@ def resolve(settings: Settings) -> Endpoints:
         if settings.database_url
         else str(data["database_url"]),
     )
+
+
+async def temporal(settings: Settings) -> Client:
+    """A client for the stack's Temporal."""
+    found = resolve(settings)
+    return await connect(settings, target=found.temporal_target)
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    """A small pool on the stack's PostgreSQL."""
+    db = Database(resolve(settings).database_url, min_size=1, max_size=2)
+    try:
+        await db.open(timeout_s=10.0)  # a person is waiting: say the database is down sooner
+    except BaseException:
+        await db.close()  # stop the pool's reconnect attempts
+        raise
+    try:
+        yield db
+    finally:
+        await db.close()

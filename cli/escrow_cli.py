@@ -4,21 +4,24 @@ The passphrase never goes on the command line: it comes from a file, standard
 input, or a hidden prompt. An export is audited when the database is reachable;
 an import reads the erasure records of every ledger it can find (the escrow's,
 the key directory's, the backup directory's, and the database's when one runs).
+
+Rotating keys and escrowing them change for different reasons (an online workflow
+against the database; an offline file that must work when nothing else does), so the
+escrow keeps its own module; ``keys_cli`` puts its two commands in the ``mb keys`` group.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import SecretStr
-from rich.console import Console
 
-from cli.commands import database
+from cli.endpoints import database
+from cli.runner import console, load_settings, run
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.escrow import EscrowImport, KeyEscrow
 from schemas.settings import Settings
@@ -37,9 +40,71 @@ from store.key_rings import owner_keys
 from store.owner_keys import OwnerKeys
 
 log = logging.getLogger(__name__)
-console = Console()
 
-Runner = Callable[[Coroutine[Any, Any, int | None]], None]
+escrow_commands = typer.Typer()
+
+
+@escrow_commands.command("export")
+def keys_export(
+    to: Annotated[Path, typer.Option("--to", help="the escrow file to write (0600)")],
+    recipient: Annotated[
+        list[str] | None,
+        typer.Option(help="an age X25519 recipient (age1...); repeatable"),
+    ] = None,
+    passphrase_file: Annotated[
+        Path | None, typer.Option(help="read the passphrase from this file")
+    ] = None,
+    user: Annotated[str, typer.Option("--as", help="who exports (audited)")] = "local",
+) -> None:
+    """Write every key (master, payload, evidence, erasure keys) into one encrypted
+    file: to age recipients, or under a passphrase (file, stdin or a hidden prompt)."""
+
+    async def main() -> int:
+        lock = export_lock(recipient or [], passphrase_file)
+        document = await export(load_settings(), to, lock, user)
+        console.print(
+            f"wrote {to}: {len(document.master.keys)} master, {len(document.codec.keys)}"
+            f" payload, {len(document.evidence.keys)} evidence and {len(document.owners)}"
+            f" owner key(s); {len(document.erased)} erased owner(s) recorded"
+        )
+        console.print("keep it apart from the backups' machine; see README for retention")
+        return 0
+
+    run(main())
+
+
+@escrow_commands.command("import")
+def keys_import(
+    source: Annotated[Path, typer.Option("--from", help="the escrow file")],
+    identity: Annotated[
+        Path | None, typer.Option(help="an age identity file (for recipient escrows)")
+    ] = None,
+    passphrase_file: Annotated[
+        Path | None, typer.Option(help="read the passphrase from this file")
+    ] = None,
+) -> None:
+    """Restore keys from an escrow into the data directory: missing keys are added,
+    existing ones kept, erased owners' keys never brought back; a file that does not
+    authenticate changes nothing."""
+
+    async def main() -> int:
+        lock = import_lock(identity, passphrase_file)
+        done, with_db = await import_(load_settings(), source, lock)
+        added = ", ".join(f"{n} {ring}" for ring, n in done.added.items())
+        console.print(f"imported the escrow of {done.created_at:%Y-%m-%d %H:%M:%S}Z: {added}")
+        if done.skipped_erased:
+            console.print(f"{done.skipped_erased} erased owner key(s) not restored")
+        if done.current_kept:
+            console.print(f"kept the current key of: {', '.join(done.current_kept)}")
+        if not with_db:
+            console.print(
+                "no database answered: erasures were read from the escrow's and the"
+                " directories' ledgers only, and the master keys were not checked against"
+                " the data keys; start the restored database first where you can"
+            )
+        return 0
+
+    run(main())
 
 
 def read_passphrase(from_file: Path | None, *, confirm: bool) -> str:
@@ -133,68 +198,3 @@ async def import_(settings: Settings, source: Path, lock: EscrowLock) -> tuple[E
         master_ids_in_use=masters,
     )
     return done, facts is not None
-
-
-def add_commands(keys_app: typer.Typer, run: Runner, settings: Callable[[], Settings]) -> None:
-    """``mb keys export`` and ``mb keys import``, run by ``run`` (one-line errors)."""
-
-    @keys_app.command("export")
-    def keys_export(
-        to: Annotated[Path, typer.Option("--to", help="the escrow file to write (0600)")],
-        recipient: Annotated[
-            list[str] | None,
-            typer.Option(help="an age X25519 recipient (age1...); repeatable"),
-        ] = None,
-        passphrase_file: Annotated[
-            Path | None, typer.Option(help="read the passphrase from this file")
-        ] = None,
-        user: Annotated[str, typer.Option("--as", help="who exports (audited)")] = "local",
-    ) -> None:
-        """Write every key (master, payload, evidence, erasure keys) into one encrypted
-        file: to age recipients, or under a passphrase (file, stdin or a hidden prompt)."""
-
-        async def main() -> int:
-            lock = export_lock(recipient or [], passphrase_file)
-            document = await export(settings(), to, lock, user)
-            console.print(
-                f"wrote {to}: {len(document.master.keys)} master, {len(document.codec.keys)}"
-                f" payload, {len(document.evidence.keys)} evidence and {len(document.owners)}"
-                f" owner key(s); {len(document.erased)} erased owner(s) recorded"
-            )
-            console.print("keep it apart from the backups' machine; see README for retention")
-            return 0
-
-        run(main())
-
-    @keys_app.command("import")
-    def keys_import(
-        source: Annotated[Path, typer.Option("--from", help="the escrow file")],
-        identity: Annotated[
-            Path | None, typer.Option(help="an age identity file (for recipient escrows)")
-        ] = None,
-        passphrase_file: Annotated[
-            Path | None, typer.Option(help="read the passphrase from this file")
-        ] = None,
-    ) -> None:
-        """Restore keys from an escrow into the data directory: missing keys are added,
-        existing ones kept, erased owners' keys never brought back; a file that does not
-        authenticate changes nothing."""
-
-        async def main() -> int:
-            lock = import_lock(identity, passphrase_file)
-            done, with_db = await import_(settings(), source, lock)
-            added = ", ".join(f"{n} {ring}" for ring, n in done.added.items())
-            console.print(f"imported the escrow of {done.created_at:%Y-%m-%d %H:%M:%S}Z: {added}")
-            if done.skipped_erased:
-                console.print(f"{done.skipped_erased} erased owner key(s) not restored")
-            if done.current_kept:
-                console.print(f"kept the current key of: {', '.join(done.current_kept)}")
-            if not with_db:
-                console.print(
-                    "no database answered: erasures were read from the escrow's and the"
-                    " directories' ledgers only, and the master keys were not checked against"
-                    " the data keys; start the restored database first where you can"
-                )
-            return 0
-
-        run(main())

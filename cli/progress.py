@@ -1,11 +1,14 @@
-"""A live view of one deployment's stages (rich), used by ``mb deploy`` and ``mb up --demo``."""
+"""A live view of one deployment's stages (rich), used by ``mb deploy`` and ``mb up --demo``,
+and the generator's repair attempts as ``mb status`` shows them."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from temporalio.client import Client
 
@@ -16,6 +19,8 @@ from schemas.deployment import (
     DeploymentSummary,
     Stage,
 )
+
+_VERDICT_COLOUR = {"pass": "green", "fail": "red", "pending": "yellow"}
 
 PIPELINE = [
     Stage.MODERATING,
@@ -36,21 +41,57 @@ def render(status: DeploymentStatus | None, summary: DeploymentSummary | None) -
     table.add_column("stage")
     table.add_column("state")
     table.add_column("seconds", justify="right")
-    done = {t.stage: t.seconds for t in status.timings} if status else {}
+    done: dict[Stage, float] = {}
+    for timing in status.timings if status else []:  # a repair generates and tests again
+        done[timing.stage] = done.get(timing.stage, 0.0) + timing.seconds
     current = status.stage if status else Stage.QUEUED
     for stage in PIPELINE:
         if stage is Stage.AWAITING_REVIEW and stage not in done and current is not stage:
             continue
-        if stage in done:
-            table.add_row(stage.value, "[green]done[/]", f"{done[stage]:.2f}")
-        elif stage is current:
-            table.add_row(stage.value, "[yellow]running…[/]", "")
+        if stage is current:  # a repair runs generation and the tests again
+            table.add_row(stage.value, "[yellow]running…[/]", _seconds(done.get(stage)))
+        elif stage in done:
+            table.add_row(stage.value, "[green]done[/]", _seconds(done[stage]))
         else:
             table.add_row(stage.value, "[dim]waiting[/]", "")
+    if status is not None and len(status.attempts) > 1:
+        for attempt in status.attempts:
+            table.add_row(f"attempt {attempt.attempt}", _verdict(attempt.verdict), "")
     if summary is not None and summary.outcome.finished:
         colour = "green" if summary.outcome is DeploymentOutcome.LIVE else "red"
-        table.caption = f"[{colour}]{summary.outcome.value}[/]: {summary.message}"
+        table.caption = f"[{colour}]{summary.outcome.value}[/]: {escape(summary.message)}"
     return table
+
+
+def attempts_table(deployments: Iterable[DeploymentSummary]) -> Table | None:
+    """The repair attempts of ``deployments`` (None when none was repaired): which bundle
+    each attempt judged, the gate's verdict and its summary."""
+    table = Table("deployment", "attempt", "verdict", "bundle", "report", "summary")
+    table.title = "repair attempts (a generated bundle that failed the QA gate, repaired)"
+    for deployment in deployments:
+        for attempt in deployment.attempts:
+            table.add_row(
+                deployment.deployment_id,
+                str(attempt.attempt),
+                _verdict(attempt.verdict),
+                _short_hash(attempt.bundle_hash),
+                _short_hash(attempt.report_hash),
+                escape(attempt.summary),
+            )
+    return table if table.row_count else None
+
+
+def _verdict(verdict: str) -> str:
+    colour = _VERDICT_COLOUR.get(verdict, "red")
+    return f"[{colour}]{verdict}[/]"
+
+
+def _seconds(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds:.2f}"
+
+
+def _short_hash(digest: str | None) -> str:
+    return digest[:12] if digest else "-"
 
 
 async def follow(

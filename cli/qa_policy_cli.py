@@ -3,10 +3,15 @@ minimum (audited, as through the API)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from cli.commands import CommandError, database
+import typer
+from rich.markup import escape
+
+from cli.endpoints import database
+from cli.runner import AppArg, CommandError, console, fail, load_settings, run
 from schemas.audit import Actor
 from schemas.qa import QAPolicy
 from schemas.settings import Settings
@@ -15,6 +20,61 @@ from store.apps import AppRepository
 from store.audit import AuditLog
 from store.db import Database
 from store.qa_policy_overrides import QAPolicyOverride, QAPolicyOverrides
+
+qa_policy_app = typer.Typer(help="An app's QA floor; operators may lower it (audited).")
+
+
+@qa_policy_app.command("show")
+def qa_policy_show(app_id: AppArg) -> None:
+    """The QA floor an app's deployments are held to: the platform's, or an override."""
+
+    async def main() -> int:
+        found = await show(load_settings(), app_id)
+        if found.override is not None:
+            o = found.override
+            console.print(
+                f"override by {o.set_by} at {o.set_at:%Y-%m-%d %H:%M}: {escape(o.reason)}"
+            )
+        console.print_json(found.floor.model_dump_json())
+        return 0
+
+    run(main())
+
+
+@qa_policy_app.command("set")
+def qa_policy_set(
+    app_id: AppArg,
+    reason: Annotated[str, typer.Option(help="why (audited)")],
+    policy: Annotated[str, typer.Option(help="knobs that differ from the platform's, JSON")],
+    operator: Annotated[str, typer.Option(help="who decides (audited)")] = "operator",
+) -> None:
+    """Set an app's QA floor, below the platform's minimum if need be (audited)."""
+
+    async def main() -> int:
+        changes = json.loads(policy)
+        if not isinstance(changes, dict):
+            fail("--policy must be a JSON object")
+        o = await set_floor(load_settings(), app_id, changes, reason=reason, operator=operator)
+        console.print(f"{app_id}: QA floor set by {o.set_by}")
+        return 0
+
+    run(main())
+
+
+@qa_policy_app.command("clear")
+def qa_policy_clear(
+    app_id: AppArg,
+    reason: Annotated[str, typer.Option(help="why (audited)")],
+    operator: Annotated[str, typer.Option(help="who decides (audited)")] = "operator",
+) -> None:
+    """Back to the platform's minimum (audited)."""
+
+    async def main() -> int:
+        await clear(load_settings(), app_id, reason=reason, operator=operator)
+        console.print(f"{app_id}: back to the platform's QA minimum")
+        return 0
+
+    run(main())
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``mb secrets`` and ``mb audit``: the secrets store and the audit log from the command line.
+"""``mb secrets``: an app's secrets from the command line.
 
 The CLI talks to PostgreSQL directly, as the user given by ``--as`` (default:
 the local user); every access is audited exactly like an API call. Secret
@@ -8,21 +8,20 @@ values are read from a file or standard input, never from the command line
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from cli.commands import database, temporal
+from cli.endpoints import database, temporal
+from cli.runner import AppArg, AsUser, JsonFlag, console, load_settings, run
 from pipeline.operations import refresh_if_declared
-from schemas.audit import AuditAction, AuditOutcome, AuditRecord
+from schemas.audit import Actor
 from schemas.secrets import SecretInfo
 from schemas.settings import Settings
 from store.artifacts import ArtifactStore
@@ -30,6 +29,88 @@ from store.audit import AuditLog
 from store.bundle_cache import BundleCache
 from store.key_rings import master_envelope
 from store.secrets import SecretStore
+
+secrets_app = typer.Typer(help="Secrets of an app (AES-256-GCM, owner-checked, audited).")
+
+SecretArg = Annotated[str, typer.Argument(metavar="NAME", help="[A-Z_][A-Z0-9_]{0,63}")]
+
+
+@secrets_app.command("set")
+def secrets_set(
+    app_id: AppArg,
+    name: SecretArg,
+    from_file: Annotated[
+        Path | None, typer.Option(help="read the value from this file (default: stdin or a prompt)")
+    ] = None,
+    user: AsUser = "local",
+) -> None:
+    """Store a new version of a secret (the value never goes on the command line)."""
+    value = read_value(from_file)
+
+    async def main() -> int:
+        settings = load_settings()
+        async with secret_store(settings) as store:
+            info = await store.set(_cli_actor(user), app_id, name, value)
+        console.print(f"{app_id}: {name} is now version {info.version} ({info.size} bytes)")
+        if await refresh_after_change(settings, app_id, name, user):
+            console.print(f"{app_id}: the live release is being restarted with the new value")
+        return 0
+
+    run(main())
+
+
+@secrets_app.command("list")
+def secrets_list(app_id: AppArg, user: AsUser = "local", as_json: JsonFlag = False) -> None:
+    """Names, versions and sizes of an app's secrets (never values)."""
+
+    async def main() -> int:
+        async with secret_store(load_settings()) as store:
+            infos = await store.names(_cli_actor(user), app_id)
+        if as_json:
+            print(json.dumps([i.model_dump(mode="json") for i in infos], indent=2))
+        else:
+            console.print(secrets_table(infos))
+        return 0
+
+    run(main())
+
+
+@secrets_app.command("reveal")
+def secrets_reveal(
+    app_id: AppArg,
+    name: SecretArg,
+    version: Annotated[int | None, typer.Option(help="a given version")] = None,
+    user: AsUser = "local",
+) -> None:
+    """Print a secret's value (owner only; audited)."""
+
+    async def main() -> int:
+        async with secret_store(load_settings()) as store:
+            _, value = await store.reveal(_cli_actor(user), app_id, name, version)
+        sys.stdout.write(value + "\n")
+        return 0
+
+    run(main())
+
+
+@secrets_app.command("delete")
+def secrets_delete(app_id: AppArg, name: SecretArg, user: AsUser = "local") -> None:
+    """Destroy every version of a secret."""
+
+    async def main() -> int:
+        settings = load_settings()
+        async with secret_store(settings) as store:
+            count = await store.delete(_cli_actor(user), app_id, name)
+        console.print(f"{app_id}: {name} deleted ({count} version(s) destroyed)")
+        if await refresh_after_change(settings, app_id, name, user):
+            console.print(f"{app_id}: the live release is being restarted without it")
+        return 0
+
+    run(main())
+
+
+def _cli_actor(user: str) -> Actor:
+    return Actor(user_id=user, client_ip=None)
 
 
 @asynccontextmanager
@@ -66,61 +147,3 @@ def secrets_table(infos: list[SecretInfo]) -> Table:
             s.name, str(s.version), str(s.size), f"{s.updated_at:%Y-%m-%d %H:%M:%S}", s.updated_by
         )
     return table
-
-
-def audit_table(rows: list[AuditRecord]) -> Table:
-    """One line per audit row."""
-    table = Table("seq", "at (UTC)", "actor", "ip", "action", "resource", "outcome", "detail")
-    for r in rows:
-        colour = {"ok": "green", "denied": "red"}.get(r.outcome, "yellow")
-        table.add_row(
-            str(r.seq),
-            f"{r.at:%Y-%m-%d %H:%M:%S}",
-            r.actor,
-            r.client_ip or "-",
-            r.action,
-            r.resource,
-            f"[{colour}]{r.outcome}[/]",
-            json.dumps(r.detail, separators=(",", ":")) if r.detail else "",
-        )
-    return table
-
-
-async def search_audit(
-    settings: Settings,
-    *,
-    actor: str | None,
-    action: AuditAction | None,
-    resource: str | None,
-    outcome: AuditOutcome | None,
-    since: datetime | None,
-    after_seq: int | None,
-    limit: int,
-) -> list[AuditRecord]:
-    """Rows of the audit log, oldest first."""
-    async with database(settings) as db:
-        rows = await AuditLog(db).search(
-            actor=actor,
-            action=action,
-            resource_prefix=resource,
-            outcome=outcome,
-            since=since,
-            after_seq=after_seq,
-            limit=limit,
-            newest_first=after_seq is None,
-        )
-    return rows if after_seq is not None else rows[::-1]
-
-
-async def follow_audit(
-    settings: Settings, console: Console, after_seq: int, poll_s: float = 1.0
-) -> None:
-    """Print new rows as they are appended, until interrupted."""
-    async with database(settings) as db:
-        audit = AuditLog(db)
-        while True:
-            rows = await audit.search(after_seq=after_seq, newest_first=False, limit=500)
-            if rows:
-                console.print(audit_table(rows))
-                after_seq = rows[-1].seq
-            await asyncio.sleep(poll_s)

@@ -14,6 +14,7 @@ from schemas.deployment import (
     DeploymentSummary,
     validate_prompt,
 )
+from schemas.generation import MAX_GENERATION_REPAIRS
 from schemas.qa import QAPolicy
 from schemas.text import refuse_control_characters
 
@@ -35,6 +36,14 @@ class DeploymentCreate(BaseModel):
         pattern=REQUEST_ID_PATTERN,
         description="repeat a request with the same key to get the same deployment",
     )
+    repairs: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_GENERATION_REPAIRS,
+        description="times a generated bundle that fails the QA gate goes back to the"
+        " generator with the findings (prompts only; default and most: the platform's"
+        " MB_GENERATION_REPAIRS; 0: never)",
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -52,6 +61,10 @@ class DeploymentCreate(BaseModel):
     def _exactly_one_source(self) -> DeploymentCreate:
         if (self.prompt is None) == (self.bundle is None):
             raise ValueError("give exactly one of 'prompt' or 'bundle'")
+        if self.bundle is not None and self.repairs is not None:
+            raise ValueError(
+                "'repairs' applies to prompts: a hand-written bundle is never rewritten"
+            )
         return self
 
 

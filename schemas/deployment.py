@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from schemas.generation import MAX_GENERATION_REPAIRS
 from schemas.qa import QAPolicy, QAStageOutcome
 from schemas.text import refuse_control_characters
 
@@ -98,6 +99,13 @@ class DeployRequest(BaseModel):
     qa_policy: QAPolicy | None = Field(
         default=None, description="QA thresholds for this deployment (default: the platform's)"
     )
+    generation_repairs: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_GENERATION_REPAIRS,
+        description="repairs of a generated bundle that fails the QA gate (None: the worker's"
+        " MB_GENERATION_REPAIRS; 0: none); a hand-written bundle is never repaired",
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -174,6 +182,28 @@ class ReleaseRecord(BaseModel):
     )
 
 
+AttemptVerdict = Literal["pending", "pass", "fail", "unchanged", "blocked", "repair_failed"]
+MAX_ATTEMPT_SUMMARY_CHARS = 1000
+
+
+class GenerationAttempt(BaseModel):
+    """One bundle of a prompt deployment and what the QA gate made of it.
+
+    Attempt 1 is the generated bundle; each later attempt is the generator's repair of
+    the one before, given that attempt's QA findings. Verdicts: ``pending`` (being
+    repaired or judged), ``pass``/``fail`` (the gate's), ``unchanged`` (the repair gave
+    back a bundle already judged, so it was not judged again and repairing stopped),
+    ``blocked`` (moderation refused what the repaired app shows, or its reviewer did),
+    ``repair_failed`` (the generator could not repair it; the last verdict stands).
+    """
+
+    attempt: int = Field(ge=1)
+    bundle_hash: str | None = Field(default=None, description="None until the repair returns")
+    report_hash: str | None = Field(default=None, description="its QA report, once judged")
+    verdict: AttemptVerdict = "pending"
+    summary: str = Field(default="", max_length=MAX_ATTEMPT_SUMMARY_CHARS)
+
+
 class StageTiming(BaseModel):
     """Wall-clock span of one stage, from workflow time (deterministic)."""
 
@@ -199,6 +229,9 @@ class DeploymentSummary(BaseModel):
     message: str = ""
     requested_at: datetime
     finished_at: datetime | None = None
+    attempts: list[GenerationAttempt] = Field(
+        default=[], description="the bundles judged, when the generator repaired any"
+    )
 
 
 class RollbackSummary(BaseModel):
@@ -241,6 +274,13 @@ class DeploymentInput(BaseModel):
     qa_policy: QAPolicy | None = None
     watch_checks: int = Field(default=3, ge=1, description="health checks after the switch")
     watch_interval_s: float = Field(default=1.0, gt=0)
+    generation_repairs: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_GENERATION_REPAIRS,
+        description="repairs of a generated bundle that fails the QA gate (None: the worker's"
+        " MB_GENERATION_REPAIRS; 0: none); a hand-written bundle is never repaired",
+    )
 
 
 class DeploymentResult(BaseModel):
@@ -250,6 +290,9 @@ class DeploymentResult(BaseModel):
     release: ReleaseRecord
     qa_report_hash: str
     timings: list[StageTiming]
+    attempts: list[GenerationAttempt] = Field(
+        default=[], description="every bundle judged (prompt deployments), the live one last"
+    )
 
 
 class DeploymentStatus(BaseModel):
@@ -266,6 +309,12 @@ class DeploymentStatus(BaseModel):
     qa_report_hash: str | None = None
     qa_stages: list[QAStageOutcome] = []
     timings: list[StageTiming] = []
+    attempts: list[GenerationAttempt] = Field(
+        default=[], description="every bundle judged (prompt deployments), oldest first"
+    )
+    repairs_allowed: int | None = Field(
+        default=None, description="how many repairs this deployment may make, once known"
+    )
 
 
 class AppState(BaseModel):

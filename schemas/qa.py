@@ -421,6 +421,9 @@ class RecordQAReportInput(BaseModel):
     owner_id: str
     stages: list[QAStageOutcome]
     policy: QAPolicy | None = None
+    attempt: int = Field(
+        default=1, ge=1, description="which bundle of the deployment (from 2: repairs)"
+    )
 
 
 class QAGateOutcome(BaseModel):

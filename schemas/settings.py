@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.anomalies import Thresholds
+from schemas.generation import DEFAULT_GENERATION_REPAIRS, MAX_GENERATION_REPAIRS
 from schemas.mail import MailRetryPolicy
 from schemas.qa import QAPolicy
 
@@ -156,6 +157,13 @@ class Settings(BaseSettings):
 
     # Pipeline
     review_timeout_s: float = 24 * 3600
+    generation_repairs: int = Field(
+        default=DEFAULT_GENERATION_REPAIRS,
+        ge=0,
+        le=MAX_GENERATION_REPAIRS,
+        description="times a generated bundle that fails the QA gate goes back to the generator"
+        " with the report's findings (0: never); deployments may ask for fewer",
+    )
 
     # Keys (base64 of 32 random bytes each; never logged). Unset: generated once
     # into <data_dir>/keys with 0600 permissions.

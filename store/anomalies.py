@@ -51,8 +51,10 @@ _COUNTING_RULES: tuple[tuple[Rule, str, str, str], ...] = (
     ),
     (
         "failed_deployments",
-        "owner_id AS subject, count(*) AS n FROM qa_reports"
-        " WHERE verdict = 'fail' AND created_at > %s",
+        # A deployment counts once, by its last attempt (the generator may repair it).
+        "owner_id AS subject, count(*) AS n FROM qa_reports q"
+        " WHERE verdict = 'fail' AND created_at > %s AND NOT EXISTS (SELECT 1 FROM qa_reports"
+        " later WHERE later.deployment_id = q.deployment_id AND later.attempt > q.attempt)",
         "failed_deployments",
         "{n} deployments by user {subject} failed the QA gate",
     ),

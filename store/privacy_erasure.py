@@ -3,7 +3,8 @@
 ``begin`` cuts every way in at once: the login identity is detached (signing in
 again makes a new, empty account), sessions and tokens are revoked and the user
 is suspended. ``erase`` then deletes, in one transaction, everything that is
-theirs: secrets and data keys, releases, QA reports and evidence, exports and
+theirs: secrets and data keys, releases, QA reports, evidence and the generator's
+repairs, exports and
 the stored bundles and archives nobody else references, sessions, tokens,
 verification links and mail. What is kept, for its retention period, is kept
 pseudonymised: moderation entries lose the prompt text (digest, verdict and
@@ -61,6 +62,10 @@ _ERASE: tuple[tuple[str, str], ...] = (
         "qa_reports",
         "DELETE FROM qa_reports WHERE owner_id = %(user)s OR app_id = ANY(%(apps)s)",
     ),
+    (
+        "generation_repairs",
+        "DELETE FROM generation_repairs WHERE owner_id = %(user)s OR app_id = ANY(%(apps)s)",
+    ),
     ("privacy_exports", "DELETE FROM privacy_exports WHERE user_id = %(user)s"),
     (
         "moderation_pseudonymised",
@@ -83,6 +88,7 @@ _THEIR_ARTIFACTS = (
     "SELECT bundle_hash AS sha256 FROM releases WHERE app_id = ANY(%(apps)s)"
     " UNION SELECT bundle_hash FROM qa_reports WHERE owner_id = %(user)s"
     " UNION SELECT report_sha256 FROM qa_reports WHERE owner_id = %(user)s"
+    " UNION SELECT bundle_hash FROM generation_repairs WHERE owner_id = %(user)s"
     " UNION SELECT sha256 FROM privacy_exports WHERE user_id = %(user)s"
 )
 
@@ -95,6 +101,7 @@ _DELETE_UNREFERENCED = (
     " AND NOT EXISTS (SELECT 1 FROM qa_evidence e"
     "   WHERE e.bundle_hash = a.sha256 OR e.report_sha256 = a.sha256)"
     " AND NOT EXISTS (SELECT 1 FROM privacy_exports p WHERE p.sha256 = a.sha256)"
+    " AND NOT EXISTS (SELECT 1 FROM generation_repairs g WHERE g.bundle_hash = a.sha256)"
 )
 
 _TOMBSTONE = (

@@ -22,8 +22,10 @@ _SECTIONS: dict[str, str] = {
     "apps": "SELECT app_id, created_at, deleted_at FROM apps WHERE owner_id = %(user)s",
     "releases": "SELECT r.app_id, r.version, r.deployment_id, r.bundle_hash, r.created_at"
     " FROM releases r JOIN apps a USING (app_id) WHERE a.owner_id = %(user)s",
-    "qa_reports": "SELECT deployment_id, app_id, verdict, summary, report_sha256, created_at"
-    " FROM qa_reports WHERE owner_id = %(user)s",
+    "qa_reports": "SELECT deployment_id, attempt, app_id, verdict, summary, report_sha256,"
+    " created_at FROM qa_reports WHERE owner_id = %(user)s",
+    "generation_repairs": "SELECT deployment_id, app_id, attempt, from_bundle_hash, bundle_hash,"
+    " report_sha256, backend, created_at FROM generation_repairs WHERE owner_id = %(user)s",
     "secrets": "SELECT app_id, name, version, size, created_at, deleted_at FROM secrets"
     " WHERE owner_id = %(user)s",
     "moderation": "SELECT deployment_id, app_id, prompt, verdict, categories, reason, created_at"

@@ -1,4 +1,4 @@
-"""QA gate reports (one per deployment) and the signed evidence of passed gates."""
+"""QA gate reports (one per deployment and attempt) and the signed evidence of passed gates."""
 
 from __future__ import annotations
 
@@ -10,9 +10,14 @@ from store.db import Database
 
 
 class QAReportRow(BaseModel):
-    """Where a deployment's QA report is, and its verdict."""
+    """Where a deployment's QA report is, and its verdict.
+
+    A prompt deployment whose generated bundle fails may have its bundle repaired and
+    judged again: ``attempt`` 1 is the generated bundle, each later one a repair.
+    """
 
     deployment_id: str
+    attempt: int = 1
     app_id: str
     owner_id: str
     bundle_hash: str
@@ -52,28 +57,52 @@ class QAReportRepository:
         verdict: str,
         report_sha256: str,
         summary: str,
+        attempt: int = 1,
     ) -> QAReportRow:
-        """Record the report once per deployment; returns the stored row."""
+        """Record the report once per deployment and attempt; returns the stored row."""
         async with self._db.connection() as conn:
             await conn.execute(
-                "INSERT INTO qa_reports (deployment_id, app_id, owner_id, bundle_hash, verdict,"
-                " report_sha256, summary) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (deployment_id) DO NOTHING",
-                (deployment_id, app_id, owner_id, bundle_hash, verdict, report_sha256, summary),
+                "INSERT INTO qa_reports (deployment_id, attempt, app_id, owner_id, bundle_hash,"
+                " verdict, report_sha256, summary) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (deployment_id, attempt) DO NOTHING",
+                (
+                    deployment_id,
+                    attempt,
+                    app_id,
+                    owner_id,
+                    bundle_hash,
+                    verdict,
+                    report_sha256,
+                    summary,
+                ),
             )
-        row = await self.report(deployment_id)
+        row = await self.report(deployment_id, attempt)
         assert row is not None
         return row
 
-    async def report(self, deployment_id: str) -> QAReportRow | None:
-        """The report row of a deployment."""
+    async def report(self, deployment_id: str, attempt: int | None = None) -> QAReportRow | None:
+        """The report row of one attempt of a deployment (None: its latest, whose verdict
+        is the deployment's)."""
         async with self._db.connection() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT * FROM qa_reports WHERE deployment_id = %s", (deployment_id,)
+                    "SELECT * FROM qa_reports WHERE deployment_id = %s"
+                    " AND (%s::integer IS NULL OR attempt = %s) ORDER BY attempt DESC LIMIT 1",
+                    (deployment_id, attempt, attempt),
                 )
             ).fetchone()
         return None if row is None else QAReportRow.model_validate(row)
+
+    async def reports(self, deployment_id: str) -> list[QAReportRow]:
+        """Every attempt's report row of a deployment, oldest first."""
+        async with self._db.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT * FROM qa_reports WHERE deployment_id = %s ORDER BY attempt",
+                    (deployment_id,),
+                )
+            ).fetchall()
+        return [QAReportRow.model_validate(r) for r in rows]
 
     async def save_evidence(self, evidence: EvidenceRow) -> EvidenceRow:
         """Store evidence once per deployment; a retry gets the first record back."""

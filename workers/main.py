@@ -15,10 +15,12 @@ from store.apps import AppRepository
 from store.db import Database
 from store.incidents import IncidentLog
 from temporal import names
-from temporal.anomaly_schedule import ensure_anomaly_schedule
-from temporal.backup_schedule import ensure_backup_schedule
-from temporal.mail_schedule import ensure_mail_schedule
 from temporal.refusing_codec import worker_client
+from temporal.schedules import (
+    ensure_anomaly_schedule,
+    ensure_backup_schedule,
+    ensure_mail_schedule,
+)
 from workers.reconcile import Reconciler, restart_with
 from workers.wiring import Activities
 from workflows.registry import ALL_WORKFLOWS
@@ -44,6 +46,8 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.moderation.moderate_prompt,
                 a.moderation.moderate_bundle_text,
                 a.generation.generate_bundle,
+                a.repair.repair_bundle,
+                a.repair.repair_budget,
                 a.releases.select_runtime_host,
                 a.releases.switch_traffic,
                 a.releases.clear_route,

@@ -9,7 +9,7 @@ from temporalio.client import Client
 
 from activities.anomalies import AnomalyActivities
 from activities.backups import BackupActivities, KeyRecovery
-from activities.generation_activities import GenerationActivities
+from activities.generation_activities import GenerationActivities, RepairActivities
 from activities.key_rotation import KeyRotationActivities
 from activities.mail_retries import MailDeliveryActivities
 from activities.moderation import Moderator
@@ -38,6 +38,7 @@ from store.base_backups import configured_catalog
 from store.bundle_cache import BundleCache
 from store.data_keys import DataKeyRewrapper
 from store.db import Database
+from store.generation_repairs import GenerationRepairs
 from store.incidents import IncidentLog
 from store.key_escrow import backup_escrow_lock, collect, drill_escrow_lock
 from store.key_rings import master_envelope, master_key_dir, owner_keys
@@ -140,6 +141,7 @@ class Activities:
     backups: BackupActivities
     mail: MailDeliveryActivities
     generation: GenerationActivities
+    repair: RepairActivities
     qa: QAActivities
     qa_report: QAReportActivities
     runtime: RuntimeActivities
@@ -185,6 +187,14 @@ class Activities:
                 AnomalyRules(db), operator_alerts, UserRepository(db), AuditLog(db)
             ),
             generation=GenerationActivities(bundles, client, settings.openai_model),
+            repair=RepairActivities(
+                bundles,
+                artifacts,
+                GenerationRepairs(db),
+                client,
+                settings.openai_model,
+                repairs_allowed=settings.generation_repairs,
+            ),
             qa=QAActivities(bundles, artifacts, envs, settings, qa_overrides),
             qa_report=QAReportActivities(artifacts, reports, evidence, settings, qa_overrides),
             runtime=RuntimeActivities(

@@ -9,9 +9,10 @@ as new before its history grows large.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from temporalio import workflow
 from temporalio.common import RawValue, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         DeploymentOutcome,
         DeploymentSummary,
         DeployRequest,
+        GenerationAttempt,
         RefreshRequest,
         RefreshSummary,
         ReleaseRecord,
@@ -190,6 +192,7 @@ class AppWorkflow:
                     qa_policy=request.qa_policy,
                     watch_checks=self._input.watch_checks,
                     watch_interval_s=self._input.watch_interval_s,
+                    generation_repairs=request.generation_repairs,
                 ),
                 id=summary.workflow_id,
                 task_queue=names.PIPELINE_TASK_QUEUE,
@@ -207,9 +210,13 @@ class AppWorkflow:
             summary.outcome = _OUTCOME_BY_ERROR.get(error_type or "", DeploymentOutcome.FAILED)
             summary.error_type = error_type or type(cause).__name__
             summary.message = str(cause) if cause else str(err)
+            if isinstance(cause, ApplicationError):
+                summary.attempts = _attempts(cause.details)
         else:
             summary.outcome = DeploymentOutcome.LIVE
             summary.message = f"v{result.release.version} is live"
+            if len(result.attempts) > 1:
+                summary.attempts = result.attempts
             self._add_release(result.release)
         # Not in a ``finally``: when the worker evicts this run mid-child, the coroutine
         # is closed outside the workflow's event loop, where workflow.now() cannot run.
@@ -386,3 +393,16 @@ class AppWorkflow:
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() >= self._input.max_history_events
         )
+
+
+_ATTEMPTS = TypeAdapter(list[GenerationAttempt])
+
+
+def _attempts(details: Sequence[Any]) -> list[GenerationAttempt]:
+    """The bundles a failed deployment judged (its verdict's details), if it repaired any."""
+    if not details:
+        return []
+    try:
+        return _ATTEMPTS.validate_python(details[0])
+    except ValidationError:
+        return []  # a verdict from another version: the message still says what happened

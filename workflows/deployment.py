@@ -1,8 +1,10 @@
 """DeploymentWorkflow: one prompt (or bundle) becomes one live, QA-gated release.
 
-moderate -> [review] -> generate -> QA gate (tests x3, mutation, fuzz, static
-analysis, dependency scan, in parallel; one signed report) -> start -> health
--> switch -> watch -> record release -> stop the old release. A release that fails its
+moderate -> [review] -> generate -> moderate its content -> QA gate (tests x3,
+mutation, fuzz, static analysis, dependency scan, in parallel; one signed report)
+-> [a generated bundle that failed: repair with the report's findings, moderate,
+gate again, up to the deployment's number of repairs] -> start -> health -> switch
+-> watch -> record release -> stop the old release. A release that fails its
 health checks after the switch is rolled back automatically.
 """
 
@@ -14,7 +16,7 @@ from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from workflows import rollout, signal_inputs
 
@@ -23,12 +25,20 @@ with workflow.unsafe.imports_passed_through():
         DeploymentInput,
         DeploymentResult,
         DeploymentStatus,
+        GenerationAttempt,
         ReleaseRecord,
         ReviewDecision,
         Stage,
         StageTiming,
     )
-    from schemas.generation import GenerateInput, GenerateOutput
+    from schemas.generation import (
+        MAX_GENERATION_REPAIRS,
+        GenerateInput,
+        GenerateOutput,
+        RepairBudgetInput,
+        RepairInput,
+        RepairOutput,
+    )
     from schemas.moderation import ModerateBundleInput, ModerateInput, ModerationResult
     from schemas.qa import (
         QAGateOutcome,
@@ -93,6 +103,14 @@ class DeploymentWorkflow:
         if workflow.patched(names.PATCH_MODERATE_CONTENT):
             await self._moderate_content(bundle_hash)
         qa = await self._run_qa_gate(bundle_hash)
+        if (
+            qa.verdict != "pass"
+            and input.prompt is not None  # a hand-written bundle is never rewritten
+            and workflow.patched(names.PATCH_GENERATION_REPAIR)
+        ):
+            bundle_hash, qa = await self._repair_until_it_passes(input.prompt, bundle_hash, qa)
+        if qa.verdict != "pass":
+            self._fail(self._qa_failure(qa), names.ERROR_QA_GATE_FAILED)
         host = await self._select_host()
         release = await self._roll_out(host, bundle_hash, qa.evidence_id)
         self._enter(Stage.LIVE)
@@ -101,6 +119,7 @@ class DeploymentWorkflow:
             release=release,
             qa_report_hash=qa.report_hash,
             timings=self._status.timings,
+            attempts=self._status.attempts,
         )
 
     @workflow.signal(name=names.SIGNAL_REVIEW)
@@ -216,11 +235,13 @@ class DeploymentWorkflow:
         )
         return generated.bundle_hash
 
-    async def _run_qa_gate(self, bundle_hash: str) -> QAGateOutcome:
-        """The five QA stages in parallel, then one persisted (and, on pass, signed) report."""
+    async def _run_qa_gate(self, bundle_hash: str, attempt: int = 1) -> QAGateOutcome:
+        """The five QA stages in parallel, then one persisted (and, on pass, signed) report.
+        A failed gate is the caller's to act on: a generated bundle may be repaired."""
         self._enter(Stage.TESTING)
         if not workflow.patched(names.PATCH_FULL_QA_GATE):
             return await self._tests_only_gate(bundle_hash)  # deployments started before it
+        judged = self._attempt(attempt, bundle_hash) if self._input.prompt is not None else None
         stage_input = QAStageInput(
             bundle_hash=bundle_hash,
             deployment_id=self._input.deployment_id,
@@ -244,15 +265,90 @@ class DeploymentWorkflow:
                 owner_id=self._input.owner_id,
                 stages=list(outcomes),
                 policy=self._input.qa_policy,
+                attempt=attempt,
             ),
             result_type=QAGateOutcome,
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=rollout.DATABASE_RETRY,
         )
         self._status.qa_report_hash = gate.report_hash
-        if gate.verdict != "pass":
-            self._fail(f"QA gate failed: {gate.summary}", names.ERROR_QA_GATE_FAILED)
+        if judged is not None:
+            judged.report_hash = gate.report_hash
+            judged.verdict = gate.verdict
+            judged.summary = _short(gate.summary)
         return gate
+
+    async def _repair_until_it_passes(
+        self, prompt: str, bundle_hash: str, gate: QAGateOutcome
+    ) -> tuple[str, QAGateOutcome]:
+        """Give the generator the failed report's findings and judge its repair again, up
+        to the deployment's number of repairs: the first bundle that passes goes on, else
+        the last verdict stands. Repairing stops early when a repair gives back a bundle
+        already judged (it cannot pass where it failed) or the generator gives up."""
+        judged = {bundle_hash}
+        for attempt in range(2, await self._repairs_allowed() + 2):
+            repaired = await self._repair(prompt, attempt, bundle_hash, gate.report_hash)
+            if repaired is None:
+                break
+            if repaired in judged:
+                self._attempt(attempt, repaired).verdict = "unchanged"
+                break
+            judged.add(repaired)
+            bundle_hash = self._status.bundle_hash = repaired
+            await self._moderate_content(repaired)  # a repair must not smuggle in a page
+            gate = await self._run_qa_gate(repaired, attempt)
+            if gate.verdict == "pass":
+                break
+        return bundle_hash, gate
+
+    async def _repairs_allowed(self) -> int:
+        """The deployment's number of repairs, or (when its starter left it unset) the
+        worker's MB_GENERATION_REPAIRS."""
+        repairs = self._input.generation_repairs
+        if repairs is None:
+            repairs = await workflow.execute_activity(
+                names.ACTIVITY_REPAIR_BUDGET,
+                RepairBudgetInput(
+                    app_id=self._input.app_id, deployment_id=self._input.deployment_id
+                ),
+                result_type=int,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=LIGHT_RETRY,
+            )
+        self._status.repairs_allowed = max(0, min(repairs, MAX_GENERATION_REPAIRS))
+        return self._status.repairs_allowed
+
+    async def _repair(
+        self, prompt: str, attempt: int, bundle_hash: str, report_hash: str
+    ) -> str | None:
+        """One repair: the repaired bundle's hash, or None when the generator gave up."""
+        self._enter(Stage.GENERATING)
+        record = self._attempt(attempt, None)
+        try:
+            repaired: RepairOutput = await workflow.execute_activity(
+                names.ACTIVITY_REPAIR,
+                RepairInput(
+                    prompt=prompt,
+                    app_id=self._input.app_id,
+                    owner_id=self._input.owner_id,
+                    deployment_id=self._input.deployment_id,
+                    attempt=attempt,
+                    bundle_hash=bundle_hash,
+                    report_hash=report_hash,
+                ),
+                result_type=RepairOutput,
+                start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=GENERATION_RETRY,
+            )
+        except ActivityError as err:
+            if isinstance(err.cause, CancelledError):
+                raise  # the deployment itself is being cancelled
+            record.verdict = "repair_failed"
+            record.summary = _short(str(err.cause or err))
+            return None
+        record.bundle_hash = repaired.bundle_hash
+        return repaired.bundle_hash
 
     async def _qa_stage(
         self, activity_name: str, stage_input: QAStageInput | RunTestsInput, *, minutes: int = 30
@@ -392,6 +488,23 @@ class DeploymentWorkflow:
 
     # --- bookkeeping ----------------------------------------------------------------
 
+    def _attempt(self, attempt: int, bundle_hash: str | None) -> GenerationAttempt:
+        """The status's record of one bundle of a prompt deployment (made on first use)."""
+        attempts = self._status.attempts
+        record = next((a for a in attempts if a.attempt == attempt), None)
+        if record is None:
+            record = GenerationAttempt(attempt=attempt)
+            attempts.append(record)
+        record.bundle_hash = bundle_hash or record.bundle_hash
+        return record
+
+    def _qa_failure(self, gate: QAGateOutcome) -> str:
+        """The rejection's message: the last verdict, and how many repairs were judged."""
+        judged = [a for a in self._status.attempts if a.verdict in ("pass", "fail")]
+        if len(judged) < 2:
+            return f"QA gate failed: {gate.summary}"
+        return f"QA gate failed on attempt {judged[-1].attempt} (after repairs): {gate.summary}"
+
     def _enter(self, stage: Stage) -> None:
         """Close the current stage's timing and make ``stage`` visible to operators."""
         now = workflow.now()
@@ -418,4 +531,14 @@ class DeploymentWorkflow:
             else Stage.FAILED
         )
         self._enter(final)
-        raise ApplicationError(message, type=error_type, non_retryable=True)
+        attempts = self._status.attempts
+        for refused in (a for a in attempts if a.verdict == "pending" and final is Stage.REJECTED):
+            refused.verdict, refused.summary = "blocked", _short(message)  # by its moderation
+        # The bundles judged travel with the verdict, so the app's history can show them.
+        details = [[a.model_dump(mode="json") for a in attempts]] if len(attempts) > 1 else []
+        raise ApplicationError(message, *details, type=error_type, non_retryable=True)
+
+
+def _short(text: str) -> str:
+    """A summary that fits a status record."""
+    return text if len(text) <= 1000 else text[:990] + " [... cut]"

@@ -11,16 +11,23 @@ Every evasion the rules should not have to spell out is undone here, once:
 - common look-alikes (Cyrillic, Greek, IPA and small-capital letters,
   typographic quotes and dashes) become their Latin twins;
 - single letters separated by dots, spaces, dashes and the like are joined
-  ("p.h.i.s.h", "p h i s h", "p-h-i-s-h" read "phish");
+  ("p.h.i.s.h", "p h i s h", "p-h-i-s-h" read "phish"); where letters are
+  split by dots or dashes, a space between two such runs still separates
+  words ("p.a.i.d t.h.e" reads "paid the");
 - leetspeak inside words is decoded (0 o, 3 e, 4 a, 5 s, 7 t, @ a, $ s), but
-  numbers stay numbers ("10k", "3-2-1", "x86", "web3");
+  numbers stay numbers ("10k", "3-2-1", "x86", "web3", "3rd"); a word in
+  leetspeak has its last digits decoded too ("v1c71m5" reads "victims", "wh47"
+  "what"), and so has one with a single letter ("7h47" reads "that");
 - letters repeated three times or more are kept as three.
 
 Two ambiguities are left for :func:`readings`: a "1" inside a word may stand
 for "i" or "l", and a stretched letter ("phiiiishing", "passssword") for one or
 two. It returns every reading worth judging (usually just the text itself); the
-moderator judges each and keeps the strictest verdict. What was logged is
-always the original text; this module only decides what the rules see.
+moderator judges each and keeps the strictest verdict. A letter doubled by hand
+("phiishing", "ranssomware") looks like a real double ("kill", "password"): it
+is left as written, and the moderator's rules accept any letter repeated. What
+was logged is always the original text; this module only decides what the
+rules see.
 
 Pure, idempotent, linear in the text's length.
 """
@@ -30,6 +37,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 __all__ = ["normalise", "readings"]
@@ -65,10 +73,13 @@ _SPACES: Final = re.compile(r"\s+")
 # Three or more single characters separated by one to three separators: "p.h.i.s.h",
 # "p . h . i . s . h".
 _SPACED_OUT: Final = re.compile(
-    r"(?<![\w@$])(?:[a-z0-9@$][\s.\-_*|/\\,+~:]{1,3}){2,}[a-z0-9@$](?![\w@$])"
+    r"(?<![\w@$'])(?:[a-z0-9@$][\s.\-_*|/\\,+~:]{1,3}){2,}[a-z0-9@$](?![\w@$])"
 )
 _SEPARATOR: Final = re.compile(r"[^a-z0-9@$]+")
+_GAP: Final = re.compile(r"[^a-z0-9@$]+")
 _LEET_CHARS: Final = frozenset("013457@$")
+_LEET_TAIL: Final = frozenset("013457")
+_ORDINAL: Final = re.compile(r"\d*(?:1st|2nd|3rd|\dth)")
 # "1" is left for readings(): it stands for "i" as often as for "l".
 _LEET: Final = str.maketrans("03457@$", "oeasta" + "s")
 # A token in which a leet character touches a letter ("k3ylogger", "p@ypal").
@@ -84,30 +95,62 @@ def _count_letters(token: str) -> int:
     return sum(1 for ch in token if "a" <= ch <= "z")
 
 
-def _join_spaced_out(match: re.Match[str]) -> str:
+def _join_spaced_out(match: re.Match[str], *, split_words: bool) -> str:
     run = match.group()
     # "1.2.3" is a version, not an evasion; join only runs that spell letters.
     if _count_letters(run) < 2:
         return run
-    # "a p h i s h i n g page": the leading article stays a word of its own.
-    article = ""
-    if run.startswith("a ") and len(run) > 8:
-        article, run = "a ", run[2:]
-    return article + _SEPARATOR.sub("", run)
+    # "a p h i s h i n g page", "t e s t s i wrote": "a" and "i" at either end may be
+    # words of their own ("a c c o u n t s" is one word: hence split_words=False too).
+    lead = tail = ""
+    if split_words and len(run) > 8:
+        if run[:2] in ("a ", "i "):
+            lead, run = run[:2], run[2:]
+        if run[-2:] in (" a", " i"):
+            run, tail = run[:-2], run[-2:]
+    gaps = _GAP.findall(run)
+    # Letters split by dots or dashes: a gap with a space in it ends a word.
+    if any(not gap.isspace() and " " not in gap for gap in gaps):
+        words = re.split(r"[^a-z0-9@$]*\s[^a-z0-9@$]*", run)
+        return lead + " ".join(_SEPARATOR.sub("", word) for word in words) + tail
+    return lead + _SEPARATOR.sub("", run) + tail
 
 
 def _decode_leet(match: re.Match[str]) -> str:
     token = match.group()
-    # "10k", "x86" (one letter) and the number in "mp3", "web3", "covid19" stay.
-    if _count_letters(token) < 2:
+    letters = _count_letters(token)
+    if letters < 2:
+        # "7h47", "p057", "4514n": one letter among leet digits; "10k", "100k", "x86" and
+        # "1v1" are numbers (a number with a unit ends in 0 before its letter).
+        digits = [ch for ch in token if not "a" <= ch <= "z"]
+        a_number = token[-1] >= "a" and digits[-1] == "0"
+        if letters == 1 and len(token) >= 4 and set(digits) <= _LEET_CHARS and not a_number:
+            return token.translate(_LEET)
+        return token
+    if _ORDINAL.fullmatch(token):
         return token
     body = token.rstrip("0123456789")
-    return body.translate(_LEET) + token[len(body) :]
+    tail = token[len(body) :]
+    # "v1c71m5", "wh47", "gun5": a word in leetspeak ends in it too; "mp3", "web3",
+    # "top10", "covid19" stay.
+    if tail and set(tail) <= _LEET_TAIL:
+        plural_or_t = tail in ("5", "7") and letters >= 3
+        if (
+            not _LEET_CHARS.isdisjoint(body)
+            or (len(tail) >= 2 and not set(tail) <= {"0", "1"})
+            or plural_or_t
+        ):
+            body, tail = token, ""
+    return body.translate(_LEET) + tail
 
 
-def normalise(text: str) -> str:
+def normalise(text: str, *, split_words: bool = True) -> str:
     """Fold ``text`` to the form the rule tables are written against (see the module
-    docstring). Idempotent: ``normalise(normalise(t)) == normalise(t)``."""
+    docstring). Idempotent: ``normalise(normalise(t)) == normalise(t)``.
+
+    With ``split_words`` false, a spaced-out run is joined whole, its leading or
+    trailing "a" or "i" included ("a c c o u n t s" reads "accounts", not "a ccounts").
+    """
     text = _CONTROL.sub("", text)
     if text.isascii():
         text = text.lower()
@@ -116,7 +159,7 @@ def normalise(text: str) -> str:
         text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
         text = _INVISIBLE_OR_MARK.sub("", text).translate(_HOMOGLYPHS)
     text = _SPACES.sub(" ", text).strip()
-    text = _SPACED_OUT.sub(_join_spaced_out, text)
+    text = _SPACED_OUT.sub(partial(_join_spaced_out, split_words=split_words), text)
     if not _LEET_CHARS.isdisjoint(text):
         text = _LEET_TOKEN.sub(_decode_leet, text)
     return _STRETCHED.sub(r"\1\1\1", text)

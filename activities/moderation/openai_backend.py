@@ -1,31 +1,28 @@
 """OpenAI moderation backend (``backend="openai"``), used when an API client is configured.
 
-OpenAI's categories are mapped onto ours by ``OPENAI_CATEGORY_MAP``; each of
-our categories gets the highest score of the OpenAI categories mapped to it.
+Our taxonomy starts with OpenAI's own categories under OpenAI's own names, so
+``OPENAI_CATEGORY_MAP`` is the identity on them: each of OpenAI's scores becomes
+the score of the category of the same name, and the local engine, this backend,
+the moderation log and the API all speak of ``self-harm/intent`` or
+``illicit/violent`` alike. The verdict follows each category's action
+(``taxonomy.TAXONOMY``):
 
-======================== ====================== ==========================================
-OpenAI category          ours                   effect on the verdict
-======================== ====================== ==========================================
-harassment               hate                   block if flagged and score >= block
-harassment/threatening   hate                   block if flagged and score >= block
-hate                     hate                   block if flagged and score >= block
-hate/threatening         hate                   block if flagged and score >= block
-illicit                  fraud                  block if flagged and score >= block
-self-harm                self_harm              block if flagged and score >= block
-self-harm/intent         self_harm              block if flagged and score >= block
-self-harm/instructions   self_harm              block if flagged and score >= block
-sexual/minors            (none: no counterpart) always block when flagged or score >= flag
-illicit/violent          (none)                 flag for review when flagged or score >= flag
-sexual                   (none)                 flag for review when flagged or score >= flag
-violence                 (none)                 flag for review when flagged or score >= flag
-violence/graphic         (none)                 flag for review when flagged or score >= flag
-(any category not above) (none)                 flag for review when flagged or score >= flag
-======================== ====================== ==========================================
+======================== ======= ====================================================
+OpenAI category          action  effect on the verdict
+======================== ======= ====================================================
+sexual/minors            block   always block when flagged or score >= flag
+a ``block`` category     block   block if flagged and score >= block, else flag when
+                                 flagged or score >= flag
+a ``flag`` category      flag    flag when flagged or score >= flag, never block
+                                 (sexual, self-harm/intent, violence/graphic)
+a category we do not     —       flag for review when flagged or score >= flag
+know (a newer model's)
+======================== ======= ====================================================
 
-Unmapped categories cannot appear in ``ModerationResult.categories`` (our
-enum has no member for them); they are named, with their score, in the
-reason instead. The verdict is otherwise: flag when OpenAI's overall
-``flagged`` is set or any score reaches ``THRESHOLDS.flag``, allow below.
+A category we do not know cannot appear in ``ModerationResult.categories``;
+it is named, with its score, in the reason instead. OpenAI's overall
+``flagged`` alone flags. ``category_applied_input_types`` (which input types,
+text or image, each score applies to) is read past: we send text only.
 
 Errors (HTTP status, timeout, connection, malformed response) raise
 ``ModerationBackendError``, whose message names the kind of failure and the
@@ -41,27 +38,33 @@ from typing import Final
 import openai
 from openai.types import ModerationCreateResponse
 
+from activities.moderation.taxonomy import action
 from activities.moderation.thresholds import THRESHOLDS
 from schemas.moderation import CategoryScore, ModerationCategory, ModerationResult, Verdict
 
 BACKEND: Final = "openai"
 
-OPENAI_CATEGORY_MAP: Final[Mapping[str, ModerationCategory | None]] = {
-    "harassment": ModerationCategory.HATE,
-    "harassment/threatening": ModerationCategory.HATE,
-    "hate": ModerationCategory.HATE,
-    "hate/threatening": ModerationCategory.HATE,
-    "illicit": ModerationCategory.FRAUD,
-    "illicit/violent": None,
-    "self-harm": ModerationCategory.SELF_HARM,
-    "self-harm/intent": ModerationCategory.SELF_HARM,
-    "self-harm/instructions": ModerationCategory.SELF_HARM,
-    "sexual": None,
-    "sexual/minors": None,
-    "violence": None,
-    "violence/graphic": None,
+OPENAI_CATEGORIES: Final = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+"""The categories of OpenAI's moderation models (``omni-moderation-latest``)."""
+
+OPENAI_CATEGORY_MAP: Final[Mapping[str, ModerationCategory]] = {
+    name: ModerationCategory(name) for name in OPENAI_CATEGORIES
 }
-"""OpenAI category -> ours; ``None`` where our enum has no counterpart."""
+"""OpenAI category -> ours: the category of the same name."""
 
 ALWAYS_BLOCK: Final = frozenset({"sexual/minors"})
 """OpenAI categories that block even at a mid score, whatever the mapping."""
@@ -139,11 +142,12 @@ def _parse(response: ModerationCreateResponse) -> tuple[bool, dict[str, bool], d
 def _verdict(flagged: bool, flags: Mapping[str, bool], scores: Mapping[str, float]) -> Verdict:
     if any(flags.get(name) or scores.get(name, 0.0) >= THRESHOLDS.flag for name in ALWAYS_BLOCK):
         return "block"
-    if any(
-        flags.get(name) and OPENAI_CATEGORY_MAP.get(name) and score >= THRESHOLDS.block
-        for name, score in scores.items()
-    ):
-        return "block"
+    for name, score in scores.items():
+        category = OPENAI_CATEGORY_MAP.get(name)
+        if category is None or not flags.get(name):
+            continue
+        if THRESHOLDS.verdict(score, action(category)) == "block":
+            return "block"
     if flagged or any(flags.values()) or max(scores.values(), default=0.0) >= THRESHOLDS.flag:
         return "flag"
     return "allow"

@@ -2,11 +2,15 @@
 
 ``moderate_locally`` is pure and fast (everything is compiled at import). It
 normalises the prompt against evasion (:mod:`.normalise`), judges each of its
-readings (usually one) and keeps the strictest; for each it finds the
-vocabularies of ``rules.TERMS`` in it, fires the weighted ``rules.RULES``
-whose terms occur close together, combines them per category as a noisy-OR,
-lowers categories for which benign ``rules.CONTEXTS`` are present, and turns
-the highest score into a verdict with ``thresholds.THRESHOLDS``.
+readings (usually one) and keeps the strictest. For each reading it finds the
+vocabularies of ``rules.TERMS`` in it, each compiled so that any letter may be
+repeated ("k+i+l+l+": "phiishing" and "keylogggger" are caught, whatever the
+letter doubled), fires the weighted ``rules.RULES`` whose terms occur close
+together, combines them per category as a noisy-OR, lowers categories for which
+benign ``rules.CONTEXTS`` are present in any reading (a reading that turns
+"explaining" into "explalnlng" does not lose the context), and turns the scores
+into a verdict with ``thresholds.THRESHOLDS``, each category at most its action
+in ``taxonomy.TAXONOMY`` (a ``flag`` category never blocks).
 
 It is a keyword-and-proximity engine, not a language model: it recognises the
 phrasings listed in the rule tables, and it is meant to run beside a model
@@ -17,17 +21,70 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import accumulate
 from typing import Final
 
 from activities.moderation.normalise import normalise, readings
-from activities.moderation.rules import CONTEXTS, RULES, TERMS, Rule
-from activities.moderation.thresholds import THRESHOLDS
+from activities.moderation.rules import CONTEXTS, RULES, TERMS, Context, Rule
+from activities.moderation.taxonomy import verdict as taxonomy_verdict
+from activities.moderation.thresholds import THRESHOLDS, VERDICT_RANK
 from schemas.moderation import CategoryScore, ModerationCategory, ModerationResult
 
 BACKEND: Final = "local"
 
+
+def tolerate_repeats(source: str) -> str:
+    """``source`` with every literal letter allowed to repeat: ``kill`` becomes
+    ``k+i+l+l+`` and ``bots?`` becomes ``b+o+t+s*``. Escapes, character classes and
+    lookbehinds (which must keep a fixed width) are left as written. Linear on
+    normalised text, where a letter never repeats more than three times."""
+    out: list[str] = []
+    i = 0
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            out.append(source[i : i + 2])
+            i += 2
+        elif ch == "[" or source.startswith(("(?<!", "(?<="), i):
+            end = _closing(source, i)
+            out.append(source[i:end])
+            i = end
+        elif "a" <= ch <= "z":
+            following = source[i + 1 : i + 2]
+            if following == "?":
+                out.append(ch + "*")
+                i += 2
+                continue
+            out.append(ch if following in ("*", "+", "{") else ch + "+")
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _closing(source: str, start: int) -> int:
+    """The index just past the character class or group opening at ``start``."""
+    closer = "]" if source[start] == "[" else ")"
+    depth = 0
+    i = start
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if closer == ")" and ch == "(":
+            depth += 1
+        elif ch == closer and (closer == "]" or depth == 1):
+            return i + 1
+        elif ch == ")":
+            depth -= 1
+        i += 1
+    raise ValueError(f"unbalanced pattern: {source[start:]!r}")
+
+
 _PATTERNS: Final[dict[str, re.Pattern[str]]] = {
-    name: re.compile(source) for name, source in TERMS.items()
+    name: re.compile(tolerate_repeats(source)) for name, source in TERMS.items()
 }
 
 Span = tuple[int, int]
@@ -49,18 +106,27 @@ _validate_tables()
 
 
 class _Matcher:
-    """Spans of each term in one normalised text, computed on first use."""
+    """Spans of each term in one normalised text, computed on first use.
 
-    __slots__ = ("_spans", "_text")
+    Spans are measured with a repeated letter counted once, so a letter doubled to
+    dodge the rules ("lookking") cannot push two terms out of a rule's window.
+    """
+
+    __slots__ = ("_at", "_spans", "_text")
 
     def __init__(self, text: str) -> None:
         self._text = text
         self._spans: dict[str, list[Span]] = {}
+        repeats = [0] + [
+            1 if text[i] == text[i - 1] and text[i].isalpha() else 0 for i in range(1, len(text))
+        ]
+        self._at = [0, *accumulate(1 - repeat for repeat in repeats)]
 
     def spans(self, term: str) -> list[Span]:
         found = self._spans.get(term)
         if found is None:
-            found = [m.span() for m in _PATTERNS[term].finditer(self._text)]
+            at = self._at
+            found = [(at[m.start()], at[m.end()]) for m in _PATTERNS[term].finditer(self._text)]
             self._spans[term] = found
         return found
 
@@ -129,13 +195,51 @@ def _unique(labels: Iterable[str]) -> list[str]:
 def moderate_locally(prompt: str) -> ModerationResult:
     """Moderate ``prompt`` with the local rule tables (backend ``"local"``): the
     strictest verdict over the readings of its normalised form."""
-    judged = [_judge(text) for text in readings(normalise(prompt))]
-    return max(judged, key=lambda result: max((c.score for c in result.categories), default=0))
+    normalised = normalise(prompt)
+    texts = list(readings(normalised))
+    joined = normalise(prompt, split_words=False)
+    if joined != normalised:
+        texts += [text for text in readings(joined) if text not in texts]
+    matchers = [_Matcher(text) for text in texts]
+    benign = _BenignContexts(matchers)
+    judged = [_judge(matcher, benign) for matcher in matchers]
+    return max(
+        judged,
+        key=lambda result: (
+            VERDICT_RANK[result.verdict],
+            max((c.score for c in result.categories), default=0),
+        ),
+    )
 
 
-def _judge(text: str) -> ModerationResult:
-    """The verdict of the rule tables on one normalised reading."""
-    matcher = _Matcher(text)
+class _BenignContexts:
+    """The benign contexts present in any reading, looked up on first use."""
+
+    __slots__ = ("_found", "_matchers")
+
+    def __init__(self, matchers: list[_Matcher]) -> None:
+        self._matchers = matchers
+        self._found: dict[str, bool] = {}
+
+    def _present(self, term: str) -> bool:
+        found = self._found.get(term)
+        if found is None:
+            found = any(matcher.spans(term) for matcher in self._matchers)
+            self._found[term] = found
+        return found
+
+    def applying_to(self, category: ModerationCategory) -> list[Context]:
+        return [
+            context
+            for context in CONTEXTS
+            if category in context.categories
+            and self._present(context.term)
+            and not (context.unless and self._present(context.unless))
+        ]
+
+
+def _judge(matcher: _Matcher, benign: _BenignContexts) -> ModerationResult:
+    """The verdict of the rule tables on one reading."""
     fired: dict[ModerationCategory, list[Rule]] = {}
     for rule in RULES:
         if matcher.fires(rule):
@@ -145,13 +249,7 @@ def _judge(text: str) -> ModerationResult:
     explanations: dict[ModerationCategory, str] = {}
     for category, rules in fired.items():
         raw = _noisy_or(rule.weight for rule in rules)
-        contexts = [
-            context
-            for context in CONTEXTS
-            if category in context.categories
-            and matcher.spans(context.term)
-            and not (context.unless and matcher.spans(context.unless))
-        ]
+        contexts = benign.applying_to(category)
         score = raw
         explanation = "; ".join(_unique(rule.label for rule in rules))
         if contexts:
@@ -165,8 +263,7 @@ def _judge(text: str) -> ModerationResult:
         explanations[category] = explanation
 
     scores.sort(key=lambda item: (-item.score, item.category.value))
-    top = scores[0].score if scores else 0.0
-    verdict = THRESHOLDS.verdict(top)
+    verdict = taxonomy_verdict(scores)
     if not scores:
         reason = "no policy rule matched"
     else:

@@ -12,18 +12,19 @@ from schemas.moderation import Verdict
 class Thresholds:
     """Score cut-offs shared by every moderation backend.
 
-    A category score at or above ``block`` blocks the prompt; at or above
-    ``flag`` sends it to manual review; anything lower is allowed.
+    A category score at or above ``block`` blocks the prompt, unless the
+    category's action is only to flag; at or above ``flag`` sends it to manual
+    review; anything lower is allowed.
     """
 
     flag: float = 0.40
     block: float = 0.75
 
-    def verdict(self, score: float) -> Verdict:
-        """The verdict a single (highest) category score earns."""
-        if score >= self.block:
+    def verdict(self, score: float, action: Verdict = "block") -> Verdict:
+        """The verdict a category score earns, at most the category's ``action``."""
+        if score >= self.block and action == "block":
             return "block"
-        if score >= self.flag:
+        if score >= self.flag and action != "allow":
             return "flag"
         return "allow"
 

@@ -42,11 +42,13 @@ PLUGIN_DIR = "/mb/plugins"
 PLUGIN_NAME = "mb_shuffle"
 TRACER_SOURCE = Path(__file__).with_name("pytest_nondeterminism.py")
 TRACER_NAME = "mb_nondeterminism"
+TRACER_COMPANION = Path(__file__).with_name("mb_nondeterminism_source.py")
 EXPECT_PATH = "/mb/expect.json"
 LOG_TAIL_LINES = 30
 _PLUGIN_BINDS = (
     Bind(PLUGIN_SOURCE, f"{PLUGIN_DIR}/{PLUGIN_NAME}.py"),
     Bind(TRACER_SOURCE, f"{PLUGIN_DIR}/{TRACER_NAME}.py"),
+    Bind(TRACER_COMPANION, f"{PLUGIN_DIR}/{TRACER_COMPANION.name}"),
 )
 
 # pytest exit codes (pytest.ExitCode), spelled out: pytest is not imported here.

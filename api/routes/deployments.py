@@ -67,6 +67,12 @@ async def start_deployment(
         )
     ):
         raise HTTPException(422, refused)
+    repairs = services.settings.generation_repairs if body.repairs is None else body.repairs
+    if repairs > services.settings.generation_repairs:
+        raise HTTPException(
+            422,
+            f"repairs {repairs} is above this platform's {services.settings.generation_repairs}",
+        )
     account = await services.users.get(user)
     if account is not None and account.suspended_at is not None:
         raise HTTPException(
@@ -86,6 +92,7 @@ async def start_deployment(
         prompt=body.prompt,
         bundle_hash=bundle_hash,
         qa_policy=body.qa,
+        generation_repairs=None if body.prompt is None else repairs,
     )
     workflow_id = await request_deployment(
         services.temporal, app_id, request, review_timeout_s=services.settings.review_timeout_s

@@ -25,7 +25,7 @@ from store.outbox import MailOutbox
 from temporal import names
 from temporal.converter import data_converter
 from temporal.devserver import find_executable, free_loopback_port
-from temporal.mail_schedule import ensure_mail_schedule
+from temporal.schedules import ensure_mail_schedule
 from tests.store.test_mail_claims import Relay
 from workflows.mail_delivery import MailDeliveryWorkflow
 

@@ -128,6 +128,9 @@ async def test_bad_input_gets_a_reason_and_changes_nothing(
         ("a-app", {"bundle": {**GOOD_BUNDLE, "../evil.py": "x"}}, 400, "invalid bundle"),
         ("a-app", {"prompt": "ok", "idempotency_key": "short"}, 422, "idempotency_key"),
         ("a-app", {"prompt": "ok", "priority": "high"}, 422, "priority: Extra inputs"),
+        ("a-app", {"prompt": "ok", "repairs": 3}, 422, "above this platform's 2"),
+        ("a-app", {"prompt": "ok", "repairs": -1}, 422, "repairs"),
+        ("a-app", {"bundle": GOOD_BUNDLE, "repairs": 1}, 422, "never rewritten"),
     ]
     for app_id, body, status, reason in cases:
         r = await api.deploy("alice", app_id, **body)
@@ -268,3 +271,41 @@ async def test_create_list_and_delete_an_app(api: Api, workers: FakePipeline) ->
     assert again.status_code == 404
     reserved = await api.http.post("/v1/apps", json={"app_id": "my-poll"}, headers=api.auth("bob"))
     assert reserved.status_code == 409
+
+
+async def test_a_deployment_shows_each_repair_attempt(api: Api, workers: FakePipeline) -> None:
+    """A generated bundle that fails the gate is repaired as often as the request asks (at
+    most the platform's MB_GENERATION_REPAIRS, its default); every attempt is shown."""
+    workers.qa_verdict, workers.failing_stage, workers.repair_fixes_from = "fail", "mutation", 3
+    asked = await api.deploy("alice", "fix-app", prompt="a poll for lunch", repairs=1)
+    default = await api.deploy("alice", "fix-app", prompt="a poll for dinner")
+    assert asked.status_code == default.status_code == 202
+
+    async def finished(deployment_id: str) -> dict[str, Any]:
+        for _ in range(400):
+            r = await api.http.get(
+                f"/v1/apps/fix-app/deployments/{deployment_id}", headers=api.auth("alice")
+            )
+            if r.status_code == 200 and r.json()["summary"]["finished_at"]:
+                return r.json()  # type: ignore[no-any-return]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{deployment_id} never finished")
+
+    one = await finished(asked.json()["deployment_id"])
+    assert one["summary"]["outcome"] == "rejected_qa"  # one repair: attempt 3 was needed
+    assert [(a["attempt"], a["verdict"]) for a in one["status"]["attempts"]] == [
+        (1, "fail"),
+        (2, "fail"),
+    ]
+    assert one["status"]["repairs_allowed"] == 1
+    assert one["summary"]["attempts"] == one["status"]["attempts"]
+
+    two = await finished(default.json()["deployment_id"])
+    assert two["summary"]["outcome"] == "live"  # the platform's two repairs: live on attempt 3
+    assert [(a["attempt"], a["verdict"]) for a in two["status"]["attempts"]] == [
+        (1, "fail"),
+        (2, "fail"),
+        (3, "pass"),
+    ]
+    app = (await api.http.get("/v1/apps/fix-app", headers=api.auth("alice"))).json()
+    assert [len(d["attempts"]) for d in app["status"]["deployments"]] == [2, 3]

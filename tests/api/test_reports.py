@@ -139,6 +139,23 @@ async def client(
         report_sha256=digest,
         summary="mutation: score 40% < 70%",
     )
+    # dep-2: the generated bundle failed, the generator's repair (attempt 2) passed.
+    for attempt, verdict, summary in ((1, "fail", f"static: B307 {EVIL}"), (2, "pass", "ok")):
+        attempt_report = report.model_copy(
+            update={"deployment_id": "dep-2", "verdict": verdict, "bundle_hash": f"{attempt}" * 64}
+        )
+        await services.qa_reports.save_report(
+            deployment_id="dep-2",
+            app_id="tips-app",
+            owner_id="alice",
+            bundle_hash=f"{attempt}" * 64,
+            verdict=verdict,
+            report_sha256=await services.artifacts.put(
+                "qa-report", attempt_report.model_dump_json().encode()
+            ),
+            summary=summary,
+            attempt=attempt,
+        )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(services)), base_url="http://t"
     ) as http:
@@ -185,3 +202,45 @@ async def test_another_user_and_unknown_ids_get_404(
     r = await http.get("/v1/deployments/nope/report", headers={"Authorization": auth["alice"]})
     assert r.status_code == 404
     assert (await http.get("/v1/deployments/dep-1/report")).status_code == 401
+
+
+async def test_each_attempt_of_a_repaired_deployment_has_its_report(
+    client: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    http, auth = client
+    alice = {"Authorization": auth["alice"]}
+    latest = await http.get("/v1/deployments/dep-2/report", headers=alice)
+    assert latest.status_code == 200 and latest.json()["verdict"] == "pass"
+    assert latest.json()["bundle_hash"] == "2" * 64  # the deployment's verdict: the last
+    first = await http.get("/v1/deployments/dep-2/report?attempt=1", headers=alice)
+    assert first.status_code == 200 and first.json()["verdict"] == "fail"
+    assert first.json()["bundle_hash"] == "1" * 64
+    missing = await http.get("/v1/deployments/dep-2/report?attempt=3", headers=alice)
+    assert missing.status_code == 404 and "attempt 3" in missing.json()["detail"]
+    for bad in ("0", "99", "x"):
+        r = await http.get(f"/v1/deployments/dep-2/report?attempt={bad}", headers=alice)
+        assert r.status_code == 422
+    bob = {"Authorization": auth["bob"]}
+    for path in ("/v1/deployments/dep-2/report?attempt=1", "/v1/deployments/dep-2/report.html"):
+        r = await http.get(path, headers=bob)
+        assert r.status_code == 404
+
+
+async def test_the_html_page_lists_every_attempt_escaped(
+    client: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    http, auth = client
+    r = await http.get(
+        "/v1/deployments/dep-2/report.html?attempt=1", headers={"Authorization": auth["alice"]}
+    )
+    assert r.status_code == 200
+    page = r.text
+    assert "<h2>Attempts</h2>" in page
+    assert "<strong>1</strong> (shown)" in page
+    assert '<a href="report.html?attempt=2">2</a>' in page
+    assert EVIL not in page and "static: B307 &lt;script&gt;" in page
+    assert "<code>1111111111111111</code>" in page and "<code>2222222222222222</code>" in page
+    single = await http.get(
+        "/v1/deployments/dep-1/report.html", headers={"Authorization": auth["alice"]}
+    )
+    assert "Attempts" not in single.text  # one bundle judged: nothing to list

@@ -1,14 +1,23 @@
-"""The deployment progress view stops, with the verdict, on every way a deployment can end."""
+"""The deployment progress view stops, with the verdict, on every way a deployment can end;
+it and ``mb status`` show the attempts of a deployment whose generated bundle was repaired."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rich.console import Console
 
-from cli.progress import render
-from schemas.deployment import DeploymentOutcome, DeploymentSummary
+from cli.progress import attempts_table, render
+from schemas.deployment import (
+    AttemptVerdict,
+    DeploymentOutcome,
+    DeploymentStatus,
+    DeploymentSummary,
+    GenerationAttempt,
+    Stage,
+    StageTiming,
+)
 
 ENDED = [
     o for o in DeploymentOutcome if o not in (DeploymentOutcome.PENDING, DeploymentOutcome.RUNNING)
@@ -40,3 +49,52 @@ def test_a_deployment_under_way_is_not_finished(outcome: DeploymentOutcome) -> N
     console = Console(width=200, record=True)
     console.print(render(None, _summary(outcome)))
     assert "QA gate failed" not in console.export_text()
+
+
+def _attempt(n: int, verdict: AttemptVerdict, summary: str = "") -> GenerationAttempt:
+    hashes = {"bundle_hash": f"{n}" * 64, "report_hash": f"{n}f" * 32}
+    return GenerationAttempt(attempt=n, verdict=verdict, summary=summary, **hashes)
+
+
+def test_a_repaired_deployment_shows_each_attempt_and_its_stages_in_total() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    status = DeploymentStatus(
+        deployment_id="d1",
+        app_id="x",
+        version=1,
+        stage=Stage.TESTING,
+        awaiting_review=False,
+        timings=[
+            StageTiming(stage=stage, started_at=start, finished_at=start + timedelta(seconds=s))
+            for stage, s in ((Stage.GENERATING, 2), (Stage.TESTING, 10), (Stage.GENERATING, 3))
+        ],
+        attempts=[_attempt(1, "fail"), _attempt(2, "pending")],
+    )
+    console = Console(width=200, record=True)
+    console.print(render(status, None))
+    rows = [" ".join(line.replace("│", " ").split()) for line in console.export_text().splitlines()]
+    assert "generating done 5.00" in rows  # the generation and the repair, in total
+    assert "testing running… 10.00" in rows  # testing again, the repaired bundle
+    assert "attempt 1 fail" in rows and "attempt 2 pending" in rows
+
+
+def test_mb_status_lists_the_attempts_of_repaired_deployments_only() -> None:
+    plain = _summary(DeploymentOutcome.LIVE)
+    repaired = _summary(DeploymentOutcome.REJECTED_QA).model_copy(
+        update={
+            "deployment_id": "d2",
+            "attempts": [
+                _attempt(1, "fail", "static: B307 [bold]eval[/bold]"),
+                _attempt(2, "unchanged"),
+            ],
+        }
+    )
+    assert attempts_table([plain]) is None
+    table = attempts_table([plain, repaired])
+    assert table is not None
+    console = Console(width=200, record=True)
+    console.print(table)
+    text = console.export_text()
+    assert "d2" in text and "d1 " not in text
+    assert "static: B307 [bold]eval[/bold]" in text  # the generator's text, not markup
+    assert "111111111111" in text and "1f1f1f1f1f1f" in text and "unchanged" in text

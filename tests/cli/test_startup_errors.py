@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from cli.main import _run
+from cli.runner import run
 from runtime.base import PythonEnv
 from runtime.bwrap import SandboxUnavailable, find_bwrap
 from runtime.docker import DockerRuntime
@@ -282,7 +282,7 @@ def test_an_unforeseen_failure_is_one_line_and_its_traceback_a_file(
         raise LookupError("the first line\nand a second one")
 
     with pytest.raises(typer.Exit) as exited:
-        _run(broken())
+        run(broken())
     assert exited.value.exit_code == 1
     out = capsys.readouterr()
     lines = [line for line in (out.out + out.err).splitlines() if line.strip()]

@@ -9,7 +9,6 @@ small.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -65,12 +64,9 @@ async def test_tests_that_hang_end_in_a_timeout_verdict(stack: Stack) -> None:
     the timeout; nothing is served; the worker stays up."""
     files = _notes_bundle()
     files["tests/test_hang.py"] = "import time\n\n\ndef test_forever():\n    time.sleep(3600)\n"
-    started = time.monotonic()
     summary = await _verdict(stack, "hangs", {"bundle": files, "qa": QUICK_QA})
     assert summary.outcome is DeploymentOutcome.REJECTED_QA, summary
     assert f"tests: run 1 timed out after {TEST_TIMEOUT_S} s" in summary.message, summary.message
-    # bounded by the QA timeouts (30 s per run, 20 s mutation and fuzz), not by the hang
-    assert time.monotonic() - started < 240
     assert (await stack.apps.get("/apps/hangs/")).status_code == 404
     _worker_is_up(stack)
 

@@ -8,7 +8,10 @@ next to this file, prefixed with ``GENERATION``. Commit the files: ``tests/workf
 replays them against the current code, so a non-deterministic change fails CI.
 Re-record only for an intended, ``workflow.patched``-guarded change; a new generation
 may keep only the scenarios its patch changed (v5 keeps the deployments, v6 the
-workflows new in it, v7 the refused signals and the scheduled mail delivery).
+workflows new in it, v7 the refused signals and the scheduled mail delivery, v8 the
+repairs of generated bundles and a hand-written bundle the gate rejects).
+``v7-qa-failed`` was recorded with the code before the generation-repair patch (a
+generated bundle failing the gate): it replays without repairing.
 """
 
 from __future__ import annotations
@@ -17,16 +20,15 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
+from pipeline.operations import app_status, deployment_status, request_deployment
+from pipeline.privacy import start_erasure
 from schemas.anomalies import AnomalyScanInput
 from schemas.backups import BackupRunInput
-from schemas.privacy import ExportInput
 from schemas.deployment import (
     DeployRequest,
     RefreshRequest,
@@ -36,18 +38,15 @@ from schemas.deployment import (
 )
 from schemas.keys import KeyRotationInput
 from schemas.mail import MailDeliveryInput
+from schemas.privacy import ExportInput
 from temporal import names
 from temporal.converter import data_converter
 from temporal.devserver import find_executable
-from pipeline.operations import app_status, deployment_status, request_deployment
-from pipeline.privacy import start_erasure
 from temporal.search_attributes import ensure_search_attributes
 from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
-from workflows.app import AppWorkflow
-from workflows.deployment import DeploymentWorkflow
 
 HERE = Path(__file__).parent
-GENERATION = "v7"
+GENERATION = "v8"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 
@@ -78,8 +77,21 @@ async def _finish(client: Client, workflow_id: str) -> None:
         pass
 
 
-async def _deploy(client: Client, app_id: str, prompt: str) -> str:
-    request = DeployRequest(request_id=uuid.uuid4().hex, owner_id="user-1", prompt=prompt)
+async def _deploy(
+    client: Client,
+    app_id: str,
+    prompt: str | None,
+    *,
+    bundle_hash: str | None = None,
+    generation_repairs: int | None = None,
+) -> str:
+    request = DeployRequest(
+        request_id=uuid.uuid4().hex,
+        owner_id="user-1",
+        prompt=prompt,
+        bundle_hash=bundle_hash,
+        generation_repairs=generation_repairs,
+    )
     workflow_id = await request_deployment(client, app_id, request)
     await _finish(client, workflow_id)
     return workflow_id
@@ -214,6 +226,23 @@ async def main() -> None:
             erasure = await start_erasure(client, "user-2", requested_by="operator:dpo")
             await erasure.result()
             await _save(client, "privacy-erasure", [erasure.id])
+
+            # The generator repairs a generated bundle the gate failed (v8).
+            fake.qa_verdict, fake.failing_stage, fake.repair_fixes_from = "fail", "mutation", 2
+            repaired = await _deploy(client, "repaired-app", "a poll for lunch")
+            await _save(client, "repaired", [names.app_workflow_id("repaired-app"), repaired])
+            fake.repair_fixes_from = None
+            exhausted = await _deploy(
+                client, "unfixable-app", "a poll for dinner", generation_repairs=2
+            )
+            await _save(client, "repairs-exhausted", [exhausted])
+            fake.repair_changes = False
+            unchanged = await _deploy(client, "blueprint-app", "a poll for breakfast")
+            await _save(client, "repair-unchanged", [unchanged])
+            fake.repair_changes = True
+            bundle = await _deploy(client, "handmade-app", None, bundle_hash="ab" * 32)
+            await _save(client, "bundle-rejected", [bundle])
+            fake.qa_verdict = "pass"
 
             await client.execute_workflow(
                 names.KEY_ROTATION_WORKFLOW_TYPE,

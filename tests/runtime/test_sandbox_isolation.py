@@ -397,11 +397,11 @@ async def test_sandbox_dies_on_timeout_with_everything_inside(
     sandboxed_python: SandboxedPython,
 ) -> None:
     started = time.time()
-    t0 = asyncio.get_running_loop().time()
     probe = await sandboxed_python(
         "import os, time\nif os.fork() == 0:\n    time.sleep(1000)\ntime.sleep(1000)\n",
         timeout_s=2,
     )
-    assert probe.run.timed_out
-    assert asyncio.get_running_loop().time() - t0 < 10
+    assert (
+        probe.run.timed_out
+    )  # (had the kill failed, the 1,000 s sleep would outlast pytest's timeout)
     assert processes_of_uid(LEASED_UIDS, started_after=started) == []

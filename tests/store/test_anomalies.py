@@ -114,6 +114,39 @@ async def test_each_rule_trips_at_its_threshold_and_not_below(db: Database) -> N
     assert later == []
 
 
+async def test_a_repaired_deployment_counts_once_and_only_if_its_last_attempt_failed(
+    db: Database,
+) -> None:
+    """The generator may repair a failed bundle: a deployment is one failure at most."""
+    digest = await ArtifactStore(db).put("qa-report", b"{}")
+    reports = QAReportRepository(db)
+    for i in range(5):
+        verdicts = ["fail", "fail", "pass"] if i == 0 else ["fail", "fail", "fail"]
+        for attempt, verdict in enumerate(verdicts, 1):
+            await reports.save_report(
+                deployment_id=f"rita-qa-{i:04d}",
+                app_id="rita-app",
+                owner_id="rita",
+                bundle_hash=f"{attempt}" * 64,
+                verdict=verdict,
+                report_sha256=digest,
+                summary="mutation score 0.2",
+                attempt=attempt,
+            )
+    assert await AnomalyRules(db).evaluate(datetime.now(UTC), LIMITS) == []  # 4 of 5
+    await reports.save_report(
+        deployment_id="rita-qa-once",
+        app_id="rita-app",
+        owner_id="rita",
+        bundle_hash="b" * 64,
+        verdict="fail",
+        report_sha256=digest,
+        summary="bandit B307",
+    )
+    [finding] = await AnomalyRules(db).evaluate(datetime.now(UTC), LIMITS)
+    assert (finding.rule, finding.subject, finding.count) == ("failed_deployments", "rita", 5)
+
+
 @pytest.fixture
 def scanner(db: Database, tmp_path: Path) -> AnomalyActivities:
     settings = Settings(data_dir=tmp_path / "data")

@@ -16,6 +16,7 @@ from store.artifacts import ArtifactStore
 from store.audit import AuditLog
 from store.db import Database
 from store.envelope import DataKeyErased, Envelope, SecretRef
+from store.generation_repairs import GenerationRepairs
 from store.moderation_log import ModerationLog
 from store.outbox import MailOutbox
 from store.owner_keys import OwnerKeys
@@ -76,6 +77,18 @@ async def _seed(db: Database, secrets: SecretStore) -> dict[str, str]:
                 " report_sha256, summary) VALUES (%s, %s, %s, %s, 'pass', %s, 'ok')",
                 (f"{user}-dep-2", app, user, own_bundle, report),
             )
+        await GenerationRepairs(db).save(
+            app_id=app,
+            deployment_id=f"{user}-dep-2",
+            attempt=2,
+            from_bundle_hash=own_bundle,
+            owner_id=user,
+            report_sha256=report,
+            bundle_hash=await artifacts.put("bundle", f"{user}'s repaired bundle".encode()),
+            backend="openai",
+            file_count=4,
+            findings_chars=100,
+        )
         await ModerationLog(db).record(
             deployment_id=f"{user}-dep-1",
             owner_id=user,
@@ -125,7 +138,9 @@ async def test_erasure_deletes_pseudonymises_and_spares_everyone_else(
     counts = await erasures.erase("alice")
     assert owner_keys.shred("alice")
     assert counts["secrets"] == 1 and counts["releases"] == 2 and counts["qa_reports"] == 1
-    assert counts["artifacts"] == 2  # alice's own bundle and report; not the shared bundle
+    assert counts["generation_repairs"] == 1
+    # alice's own bundle, report and repaired bundle; not the shared bundle
+    assert counts["artifacts"] == 3
     assert counts["moderation_pseudonymised"] == 1 and counts["mail"] == 1
 
     left = await collect(db, "alice")
@@ -133,7 +148,15 @@ async def test_erasure_deletes_pseudonymises_and_spares_everyone_else(
     assert account["display_name"] == ERASED_NAME
     assert account["email"] is None and account["subject"] is None and account["issuer"] is None
     assert all(app["deleted_at"] is not None for app in left["apps"])
-    for gone in ("releases", "qa_reports", "secrets", "sessions", "tokens", "mail"):
+    for gone in (
+        "releases",
+        "qa_reports",
+        "generation_repairs",
+        "secrets",
+        "sessions",
+        "tokens",
+        "mail",
+    ):
         assert left[gone] == [], gone
     assert [m["prompt"] for m in left["moderation"]] == [None]
     assert any(a["action"] == "privacy.erase" for a in left["audit"])  # kept, chained

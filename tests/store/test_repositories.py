@@ -16,6 +16,7 @@ from store.audit import AuditLog
 from store.db import Database
 from store.envelope import Envelope
 from store.moderation_log import ModerationLog
+from store.qa_reports import QAReportRepository
 from store.releases import ReleaseRepository
 from store.secrets import SecretStore
 from store.tokens import TokenRepository, hash_token
@@ -84,6 +85,34 @@ async def test_release_recorded_once_per_deployment(db: Database) -> None:
     again = await releases.record(**kwargs)  # type: ignore[arg-type]
     assert first == again
     assert await releases.count_for_deployment("d1") == 1
+
+
+async def test_qa_reports_are_kept_once_per_deployment_and_attempt(db: Database) -> None:
+    reports = QAReportRepository(db)
+    digest = await ArtifactStore(db).put("qa-report", b"{}")
+
+    async def save(attempt: int, verdict: str, summary: str) -> str:
+        row = await reports.save_report(
+            deployment_id="d1",
+            app_id="todo-app",
+            owner_id="alice",
+            bundle_hash=f"{attempt}" * 64,
+            verdict=verdict,
+            report_sha256=digest,
+            summary=summary,
+            attempt=attempt,
+        )
+        return f"{row.attempt} {row.verdict} {row.summary}"
+
+    assert await save(1, "fail", "first") == "1 fail first"
+    assert await save(1, "pass", "a retry") == "1 fail first"  # a retry gets the first row
+    assert await save(2, "pass", "repaired") == "2 pass repaired"
+    latest = await reports.report("d1")
+    assert latest is not None and latest.attempt == 2  # the deployment's verdict
+    first = await reports.report("d1", 1)
+    assert first is not None and first.verdict == "fail"
+    assert await reports.report("d1", 3) is None
+    assert [r.attempt for r in await reports.reports("d1")] == [1, 2]
 
 
 async def test_switch_is_atomic_and_idempotent(db: Database) -> None:

@@ -32,7 +32,13 @@ from schemas.backups import (
     PruneResult,
 )
 from schemas.deployment import ReleaseRecord
-from schemas.generation import GenerateInput, GenerateOutput
+from schemas.generation import (
+    GenerateInput,
+    GenerateOutput,
+    RepairBudgetInput,
+    RepairInput,
+    RepairOutput,
+)
 from schemas.keys import RetireKeysInput, RetireKeysResult, RewrapBatchInput, RewrapBatchResult
 from schemas.mail import MailDeliveryInput, MailDeliveryResult
 from schemas.moderation import (
@@ -126,11 +132,20 @@ class FakePipeline:
     data_keys_to_rewrap: int = 5
     refused: list[RefusedSignal] = field(default_factory=list)
     """Signals the workflows refused and asked to record."""
+    repairs_allowed: int = 2
+    """What the worker's MB_GENERATION_REPAIRS says (the repair-budget activity)."""
+    repair_fixes_from: int | None = None
+    """The attempt from which a repaired bundle passes the gate (None: no repair does)."""
+    repair_changes: bool = True
+    """False: a repair gives back the bundle it was given (as blueprints do)."""
+    fixed_bundles: set[str] = field(default_factory=set)
 
     def activities(self) -> list[Callable[..., object]]:
         return [
             self.moderate,
             self.generate,
+            self.repair,
+            self.repair_budget,
             self.run_tests,
             self.run_mutation,
             self.run_fuzz,
@@ -350,9 +365,28 @@ class FakePipeline:
             backend="blueprint",
         )
 
-    def _stage(self, stage: str) -> QAStageOutcome:
+    @activity.defn(name=names.ACTIVITY_REPAIR_BUDGET)
+    async def repair_budget(self, input: RepairBudgetInput) -> int:
+        self.calls.append("repair-budget")
+        return self.repairs_allowed
+
+    @activity.defn(name=names.ACTIVITY_REPAIR)
+    async def repair(self, input: RepairInput) -> RepairOutput:
+        self.calls.append(f"repair:{input.attempt}")
+        digest = input.bundle_hash
+        if self.repair_changes:
+            digest = hashlib.sha256(f"{input.bundle_hash}:{input.attempt}".encode()).hexdigest()
+        if self.repair_fixes_from is not None and input.attempt >= self.repair_fixes_from:
+            self.fixed_bundles.add(digest)
+        return RepairOutput(bundle_hash=digest, file_count=4, backend="openai", findings_chars=1)
+
+    def _stage(self, stage: str, bundle_hash: str = "") -> QAStageOutcome:
         self.calls.append(f"qa:{stage}")
-        failed = self.qa_verdict != "pass" and stage == self.failing_stage
+        failed = (
+            self.qa_verdict != "pass"
+            and stage == self.failing_stage
+            and bundle_hash not in self.fixed_bundles
+        )
         return QAStageOutcome(
             stage=stage,
             verdict="fail" if failed else "pass",
@@ -362,23 +396,23 @@ class FakePipeline:
 
     @activity.defn(name=names.ACTIVITY_RUN_TESTS)
     async def run_tests(self, input: RunTestsInput) -> QAStageOutcome:
-        return self._stage("tests")
+        return self._stage("tests", input.bundle_hash)
 
     @activity.defn(name=names.ACTIVITY_RUN_MUTATION)
     async def run_mutation(self, input: QAStageInput) -> QAStageOutcome:
-        return self._stage("mutation")
+        return self._stage("mutation", input.bundle_hash)
 
     @activity.defn(name=names.ACTIVITY_RUN_FUZZ)
     async def run_fuzz(self, input: QAStageInput) -> QAStageOutcome:
-        return self._stage("fuzz")
+        return self._stage("fuzz", input.bundle_hash)
 
     @activity.defn(name=names.ACTIVITY_RUN_STATIC)
     async def run_static(self, input: QAStageInput) -> QAStageOutcome:
-        return self._stage("static")
+        return self._stage("static", input.bundle_hash)
 
     @activity.defn(name=names.ACTIVITY_RUN_DEPS)
     async def run_deps(self, input: QAStageInput) -> QAStageOutcome:
-        return self._stage("deps")
+        return self._stage("deps", input.bundle_hash)
 
     @activity.defn(name=names.ACTIVITY_RECORD_QA_REPORT)
     async def record_qa_report(self, input: RecordQAReportInput) -> QAGateOutcome:
@@ -387,7 +421,9 @@ class FakePipeline:
         return QAGateOutcome(
             verdict="fail" if failed else "pass",
             summary="; ".join(f"{s.stage}: {s.summary}" for s in failed) or "all stages passed",
-            report_hash="e" * 64,
+            report_hash="e" * 64
+            if input.attempt == 1
+            else hashlib.sha256(f"report:{input.attempt}".encode()).hexdigest(),
             evidence_id=None if failed else f"ev-{input.deployment_id}",
             stages=input.stages,
         )

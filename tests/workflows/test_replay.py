@@ -30,13 +30,16 @@ def _histories() -> list[WorkflowHistory]:
     ]
 
 
-@pytest.mark.parametrize("generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7"])
+@pytest.mark.parametrize("generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"])
 def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     """v1: before the five-stage QA gate (patched); v2: with it; v3: with refreshes and
     master key rotation; v4: with retirement (deleted apps), the anomaly scan and the
     privacy export; v5: with the app's visible text moderated; v6: the backup round and
     the privacy erasure; v7: invalid signals refused and recorded, the scheduled mail
-    delivery. Every generation must keep replaying."""
+    delivery, and a generated bundle failing the gate before repairs existed; v8: the
+    generator repairing a generated bundle (live on attempt 2, every repair failing,
+    a repair changing nothing) and a hand-written bundle rejected without one. Every
+    generation must keep replaying."""
     names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob(f"{generation}-*.json")}
     if generation == "v5":  # only what the content-moderation patch changed
         assert {"v5-happy", "v5-content-blocked"} <= names_
@@ -45,7 +48,15 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
         assert names_ == {"v6-backup", "v6-privacy-erasure"}
         return
     if generation == "v7":  # the refused-signals patch and the new mail workflow
-        assert names_ == {"v7-refused-signal", "v7-mail-delivery"}
+        assert names_ == {"v7-refused-signal", "v7-mail-delivery", "v7-qa-failed"}
+        return
+    if generation == "v8":  # the generation-repair patch
+        assert names_ == {
+            "v8-repaired",
+            "v8-repairs-exhausted",
+            "v8-repair-unchanged",
+            "v8-bundle-rejected",
+        }
         return
     scenarios = {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"}
     if generation in ("v3", "v4"):
@@ -57,7 +68,7 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
 
 @pytest.mark.reliability(
     "Histories",
-    done="Replay every saved history (seven generations of the workflows) against today's code",
+    done="Replay every saved history (eight generations of the workflows) against today's code",
 )
 async def test_saved_histories_replay_cleanly() -> None:
     """Every saved history replays without a non-determinism error."""

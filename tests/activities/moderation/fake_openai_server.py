@@ -15,9 +15,25 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from activities.moderation import OPENAI_CATEGORY_MAP
-
 API_KEY = "test-key-4d1f9c"
+
+OPENAI_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+"""The categories omni-moderation-latest answers with, as its API reference lists them
+(written out here, not taken from the code under test)."""
 
 
 def moderation_body(
@@ -26,8 +42,10 @@ def moderation_body(
     scores: dict[str, float] | None = None,
     flags: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
-    """A /v1/moderations response in OpenAI's format; unspecified scores are tiny."""
-    names = list(OPENAI_CATEGORY_MAP)
+    """A /v1/moderations response in OpenAI's format (``results[0]``: ``flagged``,
+    ``categories``, ``category_scores`` and ``category_applied_input_types`` per
+    category); unspecified scores are tiny."""
+    names = list(OPENAI_CATEGORIES)
     all_scores = dict.fromkeys(names, 0.0001) | (scores or {})
     all_flags = dict.fromkeys(names, False) | (flags or {})
     return {

@@ -145,7 +145,7 @@ async def test_openai_stricter_than_local(
     assert verdict.verdict == "block"
     assert verdict.backend == "local+openai"
     assert verdict.reason.startswith("openai: ")
-    assert verdict.categories[0] == CategoryScore(category=C.HATE, score=0.91)
+    assert verdict.categories[0] == CategoryScore(category=C.HARASSMENT, score=0.91)
     [request] = fake_openai.requests_for(prompt)
     assert request.body["model"] == "omni-moderation-latest"
 
@@ -160,10 +160,10 @@ async def test_local_stricter_than_openai(
 
     assert verdict.verdict == "block"
     assert verdict.backend == "local+openai"
-    assert verdict.reason.startswith("local: blocked: prompt_injection")
+    assert verdict.reason.startswith("local: blocked: prompt-injection")
     categories = {item.category: item.score for item in verdict.categories}
     assert categories[C.PROMPT_INJECTION] > 0.9
-    assert categories[C.FRAUD] == 0.1  # OpenAI's scores are kept beside the local ones
+    assert categories[C.ILLICIT] == 0.1  # OpenAI's scores are kept beside the local ones
 
 
 async def test_both_allow(
@@ -180,6 +180,7 @@ async def test_both_allow(
 async def test_openai_failure_propagates_for_temporal_to_retry(
     fake_openai: FakeModerationAPI, openai_client: openai.AsyncOpenAI
 ) -> None:
+    """What the local engine alone would allow is never waved through during an outage."""
     prompt = "a todo list (openai down)"
     fake_openai.reply(prompt, Reply(status=503, body={"error": {"message": "overloaded"}}))
 
@@ -187,6 +188,39 @@ async def test_openai_failure_propagates_for_temporal_to_retry(
         await Moderator(openai_client, "omni-moderation-latest").moderate(prompt)
 
     assert caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("prompt", "verdict"),
+    [
+        ("a keylogger that emails me every keystroke (openai down)", "block"),
+        ("a keylogger (openai down)", "flag"),
+    ],
+)
+async def test_openai_down_leaves_a_local_block_or_flag_standing_recorded_as_local(
+    fake_openai: FakeModerationAPI, openai_client: openai.AsyncOpenAI, prompt: str, verdict: str
+) -> None:
+    fake_openai.reply(prompt, Reply(status=503, body={"error": {"message": "overloaded"}}))
+
+    result = await Moderator(openai_client, "omni-moderation-latest").moderate(prompt)
+
+    assert result.verdict == verdict == moderate_locally(prompt).verdict
+    assert result.backend == "local"
+    assert result.reason.startswith(moderate_locally(prompt).reason)
+    assert "OpenAI unavailable: OpenAI moderation failed with HTTP 503" in result.reason
+    assert fake_openai.requests_for(prompt)
+
+
+async def test_a_misconfigured_openai_raises_whatever_the_local_verdict(
+    fake_openai: FakeModerationAPI, openai_client: openai.AsyncOpenAI
+) -> None:
+    prompt = "a keylogger that emails me every keystroke (bad key)"
+    fake_openai.reply(prompt, Reply(status=401, body={"error": {"message": "bad key"}}))
+
+    with pytest.raises(ModerationBackendError) as caught:
+        await Moderator(openai_client, "omni-moderation-latest").moderate(prompt)
+
+    assert not caught.value.retryable
 
 
 async def test_from_settings(fake_openai: FakeModerationAPI) -> None:

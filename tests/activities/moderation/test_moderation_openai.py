@@ -7,10 +7,16 @@ import socket
 import openai
 import pytest
 
-from activities.moderation import ModerationBackendError, moderate_with_openai
-from schemas.moderation import ModerationCategory
+from activities.moderation import (
+    OPENAI_CATEGORY_MAP,
+    TAXONOMY,
+    ModerationBackendError,
+    moderate_with_openai,
+)
+from schemas.moderation import CategoryScore, ModerationCategory
 from tests.activities.moderation.fake_openai_server import (
     API_KEY,
+    OPENAI_CATEGORIES,
     FakeModerationAPI,
     Reply,
     moderation_body,
@@ -62,9 +68,10 @@ async def test_flagged_high_score_blocks_and_maps_categories(
 
     assert result.verdict == "block"
     scores = {item.category: item.score for item in result.categories}
-    assert scores[ModerationCategory.HATE] == 0.93  # max of hate/* and harassment/*
-    assert scores[ModerationCategory.SELF_HARM] == 0.2
-    assert result.categories[0].category == ModerationCategory.HATE
+    assert scores[ModerationCategory.HATE_THREATENING] == 0.93  # OpenAI's names are ours
+    assert scores[ModerationCategory.HARASSMENT] == 0.71
+    assert scores[ModerationCategory.SELF_HARM_INTENT] == 0.2
+    assert result.categories[0].category == ModerationCategory.HATE_THREATENING
     assert result.reason.startswith("flagged hate/threatening 0.93, harassment 0.71")
 
 
@@ -79,7 +86,7 @@ async def test_flagged_but_borderline_is_flagged_for_review(
 
     assert result.verdict == "flag"
     assert {item.category: item.score for item in result.categories}[
-        ModerationCategory.FRAUD
+        ModerationCategory.ILLICIT
     ] == 0.55
 
 
@@ -93,21 +100,45 @@ async def test_mid_scores_without_flag_are_flagged_for_review(
 
     assert result.verdict == "flag"
     assert result.reason == "mid scores violence 0.50"
-    assert all(item.score < 0.01 for item in result.categories)  # violence is unmapped
+    assert result.categories == (CategoryScore(category=ModerationCategory.VIOLENCE, score=0.5),)
 
 
-async def test_flagged_unmapped_category_never_blocks(
-    fake_openai: FakeModerationAPI, openai_client: openai.AsyncOpenAI
+@pytest.mark.parametrize("name", ["violence/graphic", "sexual", "self-harm/intent"])
+async def test_a_flag_category_never_blocks(
+    fake_openai: FakeModerationAPI, openai_client: openai.AsyncOpenAI, name: str
 ) -> None:
-    prompt = "graphic content (unmapped high)"
-    body = moderation_body(
-        flagged=True, scores={"violence/graphic": 0.97}, flags={"violence/graphic": True}
-    )
+    prompt = f"(flag category {name} flagged high)"
+    body = moderation_body(flagged=True, scores={name: 0.97}, flags={name: True})
     fake_openai.reply(prompt, Reply(body=body))
 
     result = await moderate_with_openai(prompt, client=openai_client, model=MODEL)
 
+    assert TAXONOMY[ModerationCategory(name)].action == "flag"
     assert result.verdict == "flag"
+    assert result.categories[0] == CategoryScore(category=ModerationCategory(name), score=0.97)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [name for name in OPENAI_CATEGORIES if TAXONOMY[ModerationCategory(name)].action == "block"],
+)
+async def test_every_block_category_blocks_when_flagged_high(
+    fake_openai: FakeModerationAPI, openai_client: openai.AsyncOpenAI, name: str
+) -> None:
+    prompt = f"(block category {name} flagged high)"
+    body = moderation_body(flagged=True, scores={name: 0.9}, flags={name: True})
+    fake_openai.reply(prompt, Reply(body=body))
+
+    result = await moderate_with_openai(prompt, client=openai_client, model=MODEL)
+
+    assert result.verdict == "block"
+    assert result.categories[0] == CategoryScore(category=ModerationCategory(name), score=0.9)
+
+
+def test_every_openai_category_is_ours_under_the_same_name() -> None:
+    assert set(OPENAI_CATEGORY_MAP) == set(OPENAI_CATEGORIES)
+    for name, category in OPENAI_CATEGORY_MAP.items():
+        assert category.value == name
 
 
 async def test_sexual_minors_always_blocks(

@@ -384,11 +384,12 @@ async def test_failed_update_leaves_the_previous_database(
 
 
 async def test_slow_download_times_out(osv_server: OsvServer, tmp_path: Path) -> None:
-    osv_server.routes["/slow.zip"] = (200, make_zip(GOOD), 2.0)
+    delay = 2.0
+    osv_server.routes["/slow.zip"] = (200, make_zip(GOOD), delay)
     started = time.perf_counter()
     with pytest.raises(AdvisoryUpdateError, match="timed out"):
         await update_advisories(osv_server.url("/slow.zip"), tmp_path / "adv", timeout_s=0.3)
-    assert time.perf_counter() - started < 1.5
+    assert time.perf_counter() - started < delay  # given up before the server would answer
     assert not (tmp_path / "adv").exists()
 
 

@@ -4,6 +4,7 @@ source of nondeterminism, and only those are observed again until the targets ar
 from __future__ import annotations
 
 import json
+import py_compile
 import random
 import subprocess
 import sys
@@ -187,6 +188,224 @@ def test_the_tracer_names_each_source_a_test_touches_and_nothing_else(
         "test_threads": ["threads"],
         "test_writes_outside_tmp": ["file system"],
     }
+
+
+WEB_APP = """
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime as dt
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@dataclass
+class Entry:
+    created: dt = field(default_factory=dt.now)
+
+
+def stamped():
+    \"\"\"When it was made.\"\"\"
+    return dt.now().isoformat()
+
+
+@app.get("/plain")
+def plain():
+    return {"ok": True}
+
+
+@app.get("/stamp")
+def stamp():
+    return {"at": stamped()}
+
+
+@app.get("/today")
+async def today():
+    return {"day": date.today().isoformat()}
+
+
+@app.get("/entry")
+def entry():
+    return {"at": Entry().created.isoformat()}
+
+
+@app.get("/tags")
+def tags(words: str):
+    return {"tags": ",".join(set(words.split()))}
+
+
+def shout(words):
+    \"\"\"Upper-cased, in the order the set gives.\"\"\"
+    seen = set(words)
+    for word in seen:
+        raise ValueError(word.upper())
+"""
+
+WEB_CONFTEST = """
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app import app
+
+
+@pytest.fixture
+def client():
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def deadline():
+    return datetime.now()
+"""
+
+WEB_TESTS = """
+import datetime
+import os
+import random
+import secrets
+import sqlite3
+import threading
+from pathlib import Path
+
+from app import shout
+
+SESSION = secrets.token_hex(4)
+
+
+def test_a_request_that_touches_nothing(client):
+    assert client.get("/plain").json() == {"ok": True}
+
+
+def test_a_handler_reading_the_clock(client):
+    assert client.get("/stamp").status_code == 200
+
+
+def test_an_async_handler_reading_the_date(client):
+    assert client.get("/today").status_code == 200
+
+
+def test_a_default_factory_reading_the_clock(client):
+    assert client.get("/entry").status_code == 200
+
+
+def test_a_handler_consuming_a_set_in_order(client):
+    assert client.get("/tags", params={"words": "a"}).json() == {"tags": "a"}
+
+
+def test_a_fixture_of_the_conftest_reading_the_clock(deadline):
+    assert deadline.year > 2000
+
+
+def _label():
+    return str(datetime.datetime.now())
+
+
+def test_a_helper_of_the_module_reading_the_clock():
+    assert _label()
+
+
+def test_a_set_consumed_in_order_by_the_test():
+    assert [x for x in {"only"}] == ["only"]
+
+
+class TestGrouped:
+    def _first(self, items):
+        return list(set(items))[0]
+
+    def test_a_method_helper_consuming_a_set_in_order(self):
+        assert self._first(["x"]) == "x"
+
+
+def test_a_thread_drawing_random():
+    worker = threading.Thread(target=lambda: random.random())
+    worker.start()
+    worker.join()
+
+
+def test_waiting_with_a_timeout():  # threading holds its own reference to the clock
+    condition = threading.Condition()
+    with condition:
+        assert not condition.wait_for(lambda: False, timeout=0.001)
+
+
+def test_a_token():
+    assert secrets.token_hex(4) != SESSION
+
+
+def test_a_database_file_outside_tmp():
+    sqlite3.connect(os.environ["OUTSIDE"] + ".db").close()
+
+
+def test_a_database_in_memory():
+    sqlite3.connect(":memory:").close()
+
+
+def test_a_directory_made_and_removed_outside_tmp():
+    made = Path(os.environ["OUTSIDE"] + ".d")
+    made.mkdir()
+    made.rmdir()
+
+
+def test_docstrings_stay_first():
+    assert shout.__doc__ == "Upper-cased, in the order the set gives."
+
+
+def test_assertions_are_still_explained():
+    assert sum([1, 1]) == 3
+
+
+def test_tracebacks_name_the_app_lines():
+    shout(["quiet"])
+"""
+
+
+def test_the_tracer_follows_the_app_through_its_web_framework_not_the_framework(
+    tmp_path: Path,
+) -> None:
+    bundle = tmp_path / "bundle"
+    (bundle / "tests").mkdir(parents=True)
+    (bundle / "app.py").write_text(WEB_APP)
+    (bundle / "tests" / "conftest.py").write_text(WEB_CONFTEST)
+    (bundle / "tests" / "test_web.py").write_text(WEB_TESTS)
+    py_compile.compile(str(bundle / "app.py"), doraise=True)  # a stale cache is not used
+    cached = sorted((bundle / "__pycache__").iterdir())
+    out = tmp_path / "touched.json"
+    outside = Path("/var/tmp") / f"mb-nd-{tmp_path.name}"  # not under /tmp
+    try:
+        done = _run_plugin(bundle, f"--mb-trace-out={out}", outside=outside)
+    finally:
+        outside.with_name(f"{outside.name}.db").unlink(missing_ok=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    touched = json.loads(out.read_text())
+    test = "tests/test_web.py::"
+    assert {k.removeprefix(test): v for k, v in touched.items()} == {
+        "test_a_handler_reading_the_clock": ["clock"],
+        "test_an_async_handler_reading_the_date": ["clock"],
+        "test_a_default_factory_reading_the_clock": ["clock"],
+        "test_a_handler_consuming_a_set_in_order": ["set order"],
+        "test_a_fixture_of_the_conftest_reading_the_clock": ["clock"],
+        "test_a_helper_of_the_module_reading_the_clock": ["clock"],
+        "test_a_set_consumed_in_order_by_the_test": ["set order"],
+        "TestGrouped::test_a_method_helper_consuming_a_set_in_order": ["set order"],
+        "test_a_thread_drawing_random": ["random", "threads"],
+        "test_waiting_with_a_timeout": ["clock"],
+        "test_a_token": ["os.urandom", "secrets"],
+        "test_a_database_file_outside_tmp": ["file system"],
+        "test_a_directory_made_and_removed_outside_tmp": ["file system"],
+        "<import tests/test_web.py>": ["os.urandom", "secrets"],
+        "test_tracebacks_name_the_app_lines": ["set order"],
+    }
+    assert "2 failed, 16 passed" in done.stdout
+    assert "where 2 = sum([1, 1])" in done.stdout  # pytest still rewrites the test modules
+    line = WEB_APP.splitlines().index("        raise ValueError(word.upper())") + 1
+    assert f"app.py:{line}: ValueError" in done.stdout
+    assert ">           raise ValueError(word.upper())" in done.stdout
+    assert sorted((bundle / "__pycache__").iterdir()) == cached, "nothing cached with notes"
 
 
 def test_repetitions_stop_at_the_first_differing_outcome(tmp_path: Path) -> None:

@@ -1,0 +1,260 @@
+"""The platform's processes: ``mb up`` runs the whole embedded stack in one process tree;
+``mb worker``, ``mb api``, ``mb gateway`` and ``mb codec-server`` run one part each
+(production: separate processes), against the configured or running stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+from fastapi import FastAPI
+from rich.console import Console
+
+from api.app import create_app
+from api.gateway import create_gateway_app
+from api.services import Services
+from api.tls import server_config, tls_files
+from cli import endpoints
+from cli.deployments_cli import deploy_with
+from cli.endpoints import database
+from cli.runner import (
+    CommandError,
+    console,
+    load_settings,
+    run,
+    run_until_signalled,
+    setup_logging,
+)
+from cli.stack import RunningStack, codec_server_app, run_stack
+from monitoring.sentry import init_sentry
+from schemas.deployment import DeploymentOutcome
+from schemas.settings import Settings
+from store.db import Database
+from store.key_escrow import backup_escrow_lock, drill_escrow_lock
+from store.key_rings import codec_key_ring, master_key_ring
+from temporal.client import connect
+from workers.host_check import prepare_host
+from workers.main import run_workers
+
+log = logging.getLogger(__name__)
+
+top_level = typer.Typer()
+
+
+@top_level.command()
+def up(
+    demo: Annotated[
+        str | None,
+        typer.Option(help="after start-up, deploy this prompt and show its progress"),
+    ] = None,
+    tls: Annotated[
+        bool, typer.Option("--tls", help="HTTPS, TLS 1.3 only (self-signed unless MB_TLS_CERT)")
+    ] = False,
+    exit_after_demo: Annotated[
+        bool,
+        typer.Option(
+            "--exit-after-demo",
+            help="stop once the demo app has been fetched over HTTP (exit 1 if it was not)",
+        ),
+    ] = False,
+) -> None:
+    """Start the embedded stack (Temporal, PostgreSQL, workers, API) until Ctrl-C."""
+    setup_logging()
+    settings = load_settings()
+    if tls:
+        settings = settings.model_copy(update={"tls": True})
+    run_until_signalled(
+        lambda stop: serve_stack(
+            settings, console, stop, demo_prompt=demo, exit_after_demo=exit_after_demo
+        )
+    )
+
+
+@top_level.command()
+def worker() -> None:
+    """Run only the workers (production: one or more per host)."""
+    setup_logging()
+    settings = load_settings()
+    run_until_signalled(lambda stop: serve_workers(settings, stop))
+
+
+@top_level.command()
+def api() -> None:
+    """Run only the HTTP API (production: behind a TLS-terminating proxy)."""
+    setup_logging()
+    run(serve_api(load_settings()))
+
+
+@top_level.command()
+def gateway() -> None:
+    """Run only the gateway to deployed apps, on their own origin (MB_APPS_PORT)."""
+    setup_logging()
+    run(serve_gateway(load_settings()))
+
+
+@top_level.command("codec-server")
+def codec_server(
+    port: Annotated[int, typer.Option(help="port on MB_API_HOST")] = 8234,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (HTTPS)")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key (HTTPS)")] = None,
+) -> None:
+    """Serve POST /encode and /decode for operators (the Temporal UI's codec endpoint)."""
+    setup_logging()
+    run(serve_codec(load_settings(), port=port, tls_cert=tls_cert, tls_key=tls_key))
+
+
+async def serve_stack(
+    settings: Settings,
+    console: Console,
+    stop: asyncio.Event,
+    *,
+    demo_prompt: str | None,
+    exit_after_demo: bool = False,
+) -> int:
+    """``mb up``: run the stack; print how to reach it; optionally deploy a demo.
+
+    With ``exit_after_demo`` the stack stops once the demo app has been fetched over
+    HTTP from its origin; the exit code says whether it was live and served."""
+    if exit_after_demo and demo_prompt is None:
+        raise CommandError("--exit-after-demo needs --demo PROMPT")
+    started = time.monotonic()
+    check_keys(settings)
+    init_sentry(settings, "stack")
+    await prepare_host(settings, lambda step: console.print(f"  {step}"))
+    demo_served = False
+
+    async def ready(stack: RunningStack) -> None:
+        s = stack.settings
+        console.print(f"[bold green]MicroBuilder is up[/] (data in {s.data_path})")
+        console.print(f"  API        {s.api_base_url}   (OpenAPI: {s.api_base_url}/docs)")
+        console.print(f"  Apps       {s.apps_base_url}/apps/<app>/   (their own origin)")
+        console.print(f"  Temporal   UI {s.ui_base_url}")
+        console.print(f"  Log in     {s.api_base_url}/v1/auth/login   (identity: {s.oidc_issuer})")
+        if not s.smtp_host:
+            console.print("  Mail       printed here and kept in the mail_outbox table (no SMTP)")
+        if stack.first_token:
+            console.print(
+                "  API token  [bold]" + stack.first_token + "[/]\n"
+                "             shown once: store it now (`mb token create` issues another)"
+            )
+        if demo_prompt:
+            nonlocal demo_served
+            try:
+                app_id, outcome = await deploy_with(
+                    stack.client, stack.db, console, settings, prompt=demo_prompt
+                )
+                if outcome is DeploymentOutcome.LIVE:
+                    console.print(f"demo live {time.monotonic() - started:.0f} s after start")
+                    if exit_after_demo:
+                        demo_served = await _fetch_app(s, app_id, console)
+            except Exception as err:  # the demo must not take the stack down
+                console.print(f"[red]demo deployment failed:[/] {err}")
+        if exit_after_demo:
+            console.print("stopping (--exit-after-demo)")
+            stop.set()
+            return
+        console.print("Press Ctrl-C to stop.")
+
+    await run_stack(settings, on_ready=ready, stop=stop)
+    return 0 if demo_served or not exit_after_demo else 1
+
+
+async def _fetch_app(settings: Settings, app_id: str, console: Console) -> bool:
+    """GET the app's page from its own origin, as a visitor would; whether it answered 200."""
+    url = f"{settings.apps_base_url}/apps/{app_id}/"
+    files = tls_files(settings)
+    async with httpx.AsyncClient(verify=str(files[0]) if files else True, timeout=30) as http:
+        try:
+            page = await http.get(url)
+        except httpx.HTTPError as err:
+            console.print(f"[red]GET {url} failed:[/] {err}")
+            return False
+    console.print(f"GET {url} -> {page.status_code} ({len(page.content)} bytes)")
+    return page.status_code == 200
+
+
+async def serve_workers(settings: Settings, stop: asyncio.Event) -> None:
+    """``mb worker``: only the workers, against the configured (or running) stack."""
+    check_keys(settings)
+    init_sentry(settings, "worker")
+    await prepare_host(settings, lambda step: log.info("%s", step))
+    found = endpoints.resolve(settings)
+    client = await connect(settings, target=found.temporal_target)
+    db = Database(found.database_url)
+    await db.open()
+    try:
+        await run_workers(client, settings, db, stop)
+    finally:
+        await db.close()
+
+
+async def serve_api(settings: Settings) -> int:
+    """``mb api``: only the HTTP API."""
+    return await _serve_alone(settings, create_app, settings.api_port)
+
+
+async def serve_gateway(settings: Settings) -> int:
+    """``mb gateway``: only the deployed apps' origin (the proxy to their sockets)."""
+    return await _serve_alone(
+        settings, create_gateway_app, settings.apps_port, host=settings.apps_host
+    )
+
+
+async def _serve_alone(
+    settings: Settings,
+    make_app: Callable[[Services], FastAPI],
+    port: int,
+    *,
+    host: str | None = None,
+) -> int:
+    check_keys(settings)
+    init_sentry(settings, "api")
+    found = endpoints.resolve(settings)
+    client = await connect(settings, target=found.temporal_target)
+    async with database(settings) as db:
+        server = uvicorn.Server(
+            server_config(
+                make_app(Services.build(settings, db, client)),
+                settings,
+                host=host,
+                port=port,
+                log_level="info",
+            )
+        )
+        await server.serve()
+    return 0
+
+
+async def serve_codec(
+    settings: Settings, *, port: int, tls_cert: Path | None, tls_key: Path | None
+) -> int:
+    """``mb codec-server``: decrypted payloads for operators in the Temporal UI and CLI."""
+    if (tls_cert is None) != (tls_key is None):
+        raise CommandError("give both --tls-cert and --tls-key, or neither")
+    if tls_cert is not None:
+        settings = settings.model_copy(
+            update={"tls": True, "tls_cert": tls_cert, "tls_key": tls_key}
+        )
+    async with database(settings) as db:
+        server = uvicorn.Server(
+            server_config(codec_server_app(settings, db), settings, port=port, log_level="info")
+        )
+        await server.serve()
+    return 0
+
+
+def check_keys(settings: Settings) -> None:
+    """Refuse to start on a malformed, truncated or unsafely stored key (never printed),
+    or on an escrow configuration that would fail the first backup."""
+    master_key_ring(settings)
+    codec_key_ring(settings)
+    backup_escrow_lock(settings)
+    drill_escrow_lock(settings)
