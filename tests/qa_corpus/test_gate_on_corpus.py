@@ -7,6 +7,7 @@ Only the tuning part is asserted here; the held-out part is measured by
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +35,10 @@ from tests.snapshot import advisory_snapshot
 __all__ = ["envs"]  # the module-scoped fixture, shared with the corpus's own tests
 
 TUNING = [e.name for e in CORPUS if e.part == "tuning"]
+# CI's time budget holds one tuning bundle per expected verdict (sound, and each stage
+# a defect targets); MB_QA_CORPUS_FULL=1 judges them all (bench/qa_corpus.py always does).
+ONE_PER_TARGET = list({e.target: e.name for e in reversed(CORPUS) if e.part == "tuning"}.values())
+JUDGED = TUNING if os.environ.get("MB_QA_CORPUS_FULL") == "1" else sorted(ONE_PER_TARGET)
 
 
 @pytest.mark.parametrize("name", STABLE_SUITES)
@@ -59,7 +64,7 @@ def gate_settings() -> Iterator[Settings]:
 
 @pytest.mark.integration
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("name", TUNING)
+@pytest.mark.parametrize("name", JUDGED)
 async def test_the_gate_judges_each_tuning_bundle_as_the_manifest_says(
     name: str, gate_settings: Settings
 ) -> None:
