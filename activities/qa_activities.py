@@ -172,9 +172,9 @@ class QAReportActivities:
             effective_policy(input.policy, floor),  # what the stages applied
             duration_s=max((s.duration_s for s in input.stages), default=0.0),
         )
-        failed = [s for s in input.stages if s.verdict != "pass"]
+        failed = [s for s in report.stages if s.verdict == "fail"]
         summary = (
-            "; ".join(f"{s.stage}: {s.summary}" for s in failed)
+            "; ".join(f"{s.stage}: {s.reason}" for s in failed)
             if failed
             else "all five stages passed"
         )

@@ -175,14 +175,22 @@ def _mutation(report: MutationReport) -> str:
         + _bar(report.score, report.threshold)
         + f" {_pct(report.score)} (threshold {_pct(report.threshold)}): "
         f"{report.killed} killed, {report.survived} survived, {report.no_tests} not covered, "
-        f"{report.timeouts} timed out.</p>",
+        f"{report.timeouts} timed out, {report.equivalent} equivalent (not scored); "
+        f"{report.reused} outcomes reused from an earlier run.</p>",
         "<p>Mutable code "
         + _bar(report.mutable_fraction, report.min_mutable_fraction)
         + f" {_pct(report.mutable_fraction)} of {report.logic_lines} logic lines "
         f"(minimum {_pct(report.min_mutable_fraction)}).</p>",
     ]
+    labels = {"survived": "Surviving", "no_tests": "Not covered", "equivalent": "Equivalent"}
     for mutant in report.survivors:
-        html.append(f"<p>Surviving <code>{escape(mutant.name)}</code></p>")
+        where = f" in {mutant.function} ({mutant.file}:{mutant.line})" if mutant.function else ""
+        why = f": {mutant.equivalent}" if mutant.equivalent else ""
+        reused = " (reused)" if mutant.reused else ""
+        html.append(
+            f"<p>{labels.get(mutant.status, escape(mutant.status))} "
+            f"<code>{escape(mutant.name)}</code>{escape(where + why + reused)}</p>"
+        )
         html.append(f"<pre>{escape(mutant.diff or '(no diff)')}</pre>")
     return "".join(html)
 

@@ -10,6 +10,9 @@ with the manifest (``tests/qa_corpus/apps/corpus.toml``):
   bundle, or a defective bundle whose defect targets another stage);
 - a **false pass** on a stage: a defective bundle passed the stage its defect targets.
 
+A mutation stage the gate reports as not judged (``skipped``: the tests stage failed
+and mutmut could not run the same suite) is neither.
+
 Prints each bundle's verdicts, then every wrong verdict with the stage's reason, then
 the counts per stage for the tuning part and the held-out part, and each stage's mean
 wall time (the stages run in parallel, as in the gate). Ends with ``figure: value``
@@ -165,15 +168,25 @@ def mark(outcome: Outcome, stage: str) -> str:
         return "FR"
     if stage in outcome.false_passes:
         return "FP"
-    return "ok"
+    report = outcome.report.stage(stage)
+    return "not-judged" if report is not None and report.verdict == "skipped" else "ok"
 
 
 def print_row(outcome: Outcome) -> None:
     entry = outcome.entry
     marks = " ".join(f"{s}={mark(outcome, s)}" for s in STAGES)
+    m = outcome.report.stage("mutation")
+    figures = ""
+    if isinstance(m, MutationReport):
+        score = "n/a" if m.score is None else f"{m.score:.2f}"
+        fraction = "n/a" if m.mutable_fraction is None else f"{m.mutable_fraction:.2f}"
+        figures = (
+            f"  mutation {m.verdict} score {score} mutable {fraction} "
+            f"({m.killed}k {m.survived}s {m.no_tests}nt {m.equivalent}eq)"
+        )
     print(
         f"{entry.name:<16} {entry.part:<8} expect={entry.expect:<8} "
-        f"gate={outcome.report.verdict:<4} {outcome.gate_s:6.1f} s  {marks}",
+        f"gate={outcome.report.verdict:<4} {outcome.gate_s:6.1f} s  {marks}{figures}",
         flush=True,
     )
 

@@ -9,8 +9,10 @@ rounds), with the bundle's environment built once (warm uv cache):
   copy, the sandbox (bubblewrap, cgroups, rlimits), mutmut, reading the
   results and every survivor's diff, cleaning up;
 - plain: ``mutmut run --max-children N`` on a copy of the bundle outside the
-  sandbox, with the same ``[tool.mutmut]`` config (mutmut needs one: the
-  bundle ships none), stdin from ``/dev/null`` and output to a file.
+  sandbox, staged the same way (the same ``[tool.mutmut]`` config, the same
+  moved handler bodies), through the same driver (which only makes result files
+  crash-safe and freezes the fork server's garbage collector), stdin from
+  ``/dev/null`` and output to a file.
 
 Medians over the rounds; the two sides must agree on the counts.
 """
@@ -28,7 +30,7 @@ import time
 from pathlib import Path
 
 from activities.generation import generate_offline
-from activities.qa.mutation import run_mutation
+from activities.qa.mutation import DRIVER_SOURCE, run_mutation
 from activities.qa.mutation_staging import stage_bundle
 from activities.qa.workspace import SandboxUser
 from runtime.base import PythonEnv
@@ -71,7 +73,7 @@ def plain_run(bundle_dir: Path, env: PythonEnv, work: Path, children: int) -> tu
     t0 = time.perf_counter()
     with open(work / "plain.log", "wb") as log:
         subprocess.run(
-            [str(env.path / "bin" / "mutmut"), "run", "--max-children", str(children)],
+            [str(env.python), "-P", str(DRIVER_SOURCE), str(children)],
             cwd=project,
             stdin=subprocess.DEVNULL,
             stdout=log,

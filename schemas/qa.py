@@ -205,16 +205,38 @@ class Mutant(BaseModel):
 
     name: str
     status: Literal[
-        "killed", "survived", "no_tests", "timeout", "suspicious", "skipped", "not_checked"
+        "killed",
+        "survived",
+        "no_tests",
+        "timeout",
+        "suspicious",
+        "skipped",
+        "not_checked",
+        "equivalent",
     ]
-    diff: str | None = Field(default=None, description="unified diff (survivors)")
+    diff: str | None = Field(
+        default=None,
+        description="unified diff of the user's function (its file and line numbers)",
+    )
+    function: str | None = Field(default=None, description="the mutated function, as written")
+    file: str | None = Field(default=None, description="the user's file")
+    line: int | None = Field(default=None, description="the user's first changed line")
+    reused: bool = Field(
+        default=False, description="the outcome is an earlier run's: nothing it depends on changed"
+    )
+    equivalent: str | None = Field(
+        default=None, description="why no test could kill it (status equivalent): the rule"
+    )
 
 
 class MutationReport(BaseModel):
     """The mutation stage: score, how much of the code was mutable, every survivor."""
 
     stage: Literal["mutation"] = "mutation"
-    verdict: StageVerdict
+    verdict: StageVerdict | Literal["skipped"] = Field(
+        description="skipped: not judged, because the tests stage failed and mutmut could not "
+        "run the same tests (set when the gate's report is assembled)"
+    )
     reason: str
     score: float | None = Field(description="killed / (killed + survived); None if no mutants")
     threshold: float
@@ -231,6 +253,26 @@ class MutationReport(BaseModel):
     timed_out: bool = False
     duration_s: float = 0.0
     log_tail: str = ""
+    baseline_failed: bool = Field(
+        default=False,
+        description="mutmut stopped before any mutant: the suite fails on the unmutated code",
+    )
+    equivalent: int = Field(
+        default=0, description="survivors no test could kill (see each one's rule): not scored"
+    )
+    reused: int = Field(
+        default=0, description="mutants whose outcome was reused from an earlier run"
+    )
+    reused_functions: list[str] = Field(
+        default=[], description="functions whose mutants' outcomes were all reused"
+    )
+    moved_functions: list[str] = Field(
+        default=[],
+        description="decorated functions whose bodies were moved into plain functions to mutate",
+    )
+    unmoved_functions: dict[str, str] = Field(
+        default={}, description="decorated functions left unmutated, and why"
+    )
 
 
 # --- fuzz -------------------------------------------------------------------------------

@@ -220,6 +220,11 @@ class Settings(BaseSettings):
     qa_mutation_threshold: float = Field(default=0.70, ge=0, le=1)
     qa_min_mutable_fraction: float = Field(default=0.5, ge=0, le=1)
     qa_mutation_timeout_s: float = Field(default=600.0, gt=0)
+    qa_mutation_reuse: bool = Field(
+        default=True,
+        description="reuse mutation outcomes of earlier runs where nothing they depend on "
+        "changed (stored under <data dir>/qa/mutation-reuse)",
+    )
     qa_fuzz_examples: int = Field(default=50, ge=1, le=10_000)
     qa_fuzz_timeout_s: float = Field(default=300.0, gt=0)
     qa_bandit_fail_severity: Literal["LOW", "MEDIUM", "HIGH"] = "HIGH"

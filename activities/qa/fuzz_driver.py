@@ -27,12 +27,20 @@ Targets, in order:
 2. Every operation of the app's OpenAPI schema, in-process through
    schemathesis's ASGI transport (no server, no socket): positive examples
    (valid per the schema), then a few negative ones (invalid input must be
-   refused, not crash the app).
+   refused, not crash the app), then boundary strings (a name of only spaces,
+   an empty string, a very long one, non-ASCII, NUL: :data:`BOUNDARY_STRINGS`)
+   one at a time in each string field of a request the app accepted, which
+   random generation rarely reaches. What a handler raises on purpose
+   (``HTTPException``, a validation error) is the answer the framework turns
+   it into: a 4xx is fine, a 5xx or an exception out of the app is a failure.
 
 When a plain function's call counts as a failure:
 
-* It refuses its input, which is **not** a failure, by raising
-  ``ValueError`` or a subclass (``UnicodeError``, pydantic's
+* It refuses its input, which is **not** a failure, by raising an
+  ``HTTPException`` with a 4xx status or FastAPI's ``RequestValidationError``
+  (a helper such as ``get_or_404`` answers on the handler's behalf; judged as the
+  HTTP answer it becomes, so an ``HTTPException`` with a 5xx status is a
+  ``server_error``), ``ValueError`` or a subclass (``UnicodeError``, pydantic's
   ``ValidationError``, ...), ``LookupError`` other than ``IndexError``
   (``KeyError``), ``OverflowError`` (a value out of the representable
   range), ``decimal.InvalidOperation`` (decimal's ``ValueError``:
@@ -94,6 +102,7 @@ import argparse
 import ast
 import collections.abc as cabc
 import contextlib
+import copy
 import dataclasses
 import datetime
 import decimal
@@ -612,10 +621,30 @@ def raised_by_statement(exc: BaseException) -> bool:
     return line.lstrip().startswith("raise")
 
 
+def http_status(exc: BaseException) -> int | None:
+    """The status an ASGI framework answers for ``exc`` when a handler raises it on purpose:
+    Starlette's and FastAPI's ``HTTPException`` (its ``status_code``) and FastAPI's
+    ``RequestValidationError`` (422); None for any other exception."""
+    for cls in type(exc).__mro__:
+        module = getattr(cls, "__module__", "") or ""
+        if not module.startswith(("starlette.", "fastapi.")):
+            continue
+        if cls.__name__ == "HTTPException":
+            status = getattr(exc, "status_code", None)
+            return status if isinstance(status, int) and not isinstance(status, bool) else 500
+        if cls.__name__ == "RequestValidationError":
+            return 422
+    return None
+
+
 def refusal_or_failure(exc: BaseException, root: Path) -> str | None:
     """None when ``exc`` is a legitimate refusal of the input, else the failure kind."""
     if not isinstance(exc, Exception):
         return "exception"  # SystemExit, KeyboardInterrupt, ...
+    status = http_status(exc)
+    if status is not None:
+        # Judged as the HTTP answer it becomes: a 4xx refuses the input, a 5xx is a failure.
+        return None if 400 <= status < 500 else "server_error"
     if defined_in_bundle(type(exc), root):
         return None
     if isinstance(exc, IndexError):
@@ -932,6 +961,82 @@ def found(kind: str, detail: str) -> Exception:
     return cls(detail)
 
 
+BOUNDARY_STRINGS: tuple[str, ...] = (
+    " ",  # whitespace only: passes min_length=1, nothing left once stripped or split
+    "",
+    "   ",
+    "\t\n",
+    "\u00a0",  # no-break space: whitespace to str.split() and str.strip()
+    "\u200b",  # zero-width space: invisible, yet not whitespace
+    "x" * 1000,
+    "\u00dcn\u00efc\u00f6d\u00e9",
+    "\u540d\u524d",
+    "\U0001f642",  # outside the Basic Multilingual Plane
+    "a b",
+    " a",
+    "0",
+    "'\"<>&",
+    "\x00",
+)
+"""Strings tried in every string field of a working request, most telling first: the
+edges random generation rarely reaches (a name of only spaces, an empty string, a very
+long one, characters outside ASCII), whatever the field's constraints say (a refusal
+is a fine answer)."""
+MAX_BOUNDARY_DEPTH = 3
+STRING_LOCATIONS = ("body", "query", "path_parameters", "cookies")
+
+
+@dataclasses.dataclass
+class Probe:
+    """Sends one case to the app and judges the answer."""
+
+    target: Target
+    report: Report
+    checks: list[Any]
+    timeout_s: float
+    root: Path
+
+    def send(self, case: Any, *, first_only: bool = False) -> tuple[int | None, str | None]:
+        """The response's status and the failure kind (None: none), recorded on the target.
+
+        Raises ExampleTimeout when the app did not answer in time. ``first_only`` keeps an
+        earlier example of the same failure.
+        """
+        target, root = self.target, self.root
+        example = request_repr(case)
+        target.examples += 1
+        self.report.running(target, example)
+
+        def record(key: tuple[str, ...], kind: str, detail: str) -> None:
+            if not (first_only and key in target.failures):
+                target.record(key, kind, example, detail)
+
+        try:
+            # The transport's own timeout cancels async handlers; the alarm also stops
+            # a blocked sync one (its thread is abandoned).
+            with time_limit(self.timeout_s + 1.0):
+                response = case.call(timeout=self.timeout_s)
+        except ExampleTimeout:
+            record(("timeout",), "timeout", f"no response in {self.timeout_s:g} s")
+            raise
+        except BaseException as exc:
+            if is_request_timeout(exc):
+                record(("timeout",), "timeout", f"no response in {self.timeout_s:g} s")
+                raise ExampleTimeout from None
+            kind = app_exception_kind(exc)
+            record((kind, type(exc).__name__, where(exc, root)), kind, describe(exc, root))
+            return None, kind
+        try:
+            case.validate_response(response, checks=self.checks)
+        except FailureGroup as group:
+            status = f"HTTP {response.status_code}"
+            for failure in group.exceptions:
+                kind = failure_kind(failure)
+                record((kind, type(failure).__name__), kind, f"{status}: {failure_detail(failure)}")
+            return int(response.status_code), failure_kind(group.exceptions[0])
+        return int(response.status_code), None
+
+
 def fuzz_operation(
     operation: Any,
     report: Report,
@@ -940,12 +1045,14 @@ def fuzz_operation(
     examples: int,
     timeout_s: float,
 ) -> Target:
-    """Positive then negative examples against one operation."""
+    """Positive then negative examples against one operation, then the boundary strings
+    (:data:`BOUNDARY_STRINGS`) in each string field of a working request."""
     root = bundle_root()
     target = Target(str(operation.label), OPERATION)
     negative = examples // NEGATIVE_SHARE
     plan = [(GenerationMode.POSITIVE, examples - negative), (GenerationMode.NEGATIVE, negative)]
-    checks = api_checks()
+    probe = Probe(target, report, api_checks(), timeout_s, root)
+    bases: list[tuple[bool, Any]] = []  # the first positive case, and the first answered 2xx
     for mode, count in plan:
         if count < 1:
             continue
@@ -954,47 +1061,19 @@ def fuzz_operation(
         except Exception as exc:
             target.note = shorten(f"{mode.value}: {type(exc).__name__}: {exc}", MAX_DETAIL_CHARS)
             continue
-
-        @hypothesis_seed(target_seed(seed, OPERATION, target.name, mode.value))
-        @hypothesis_settings(count)
-        @given(case=strategy)
-        def run(case: Any) -> None:
-            example = request_repr(case)
-            target.examples += 1
-            report.running(target, example)
-            try:
-                # The transport's own timeout cancels async handlers; the alarm also stops
-                # a blocked sync one (its thread is abandoned).
-                with time_limit(timeout_s + 1.0):
-                    response = case.call(timeout=timeout_s)
-            except ExampleTimeout:
-                target.record(("timeout",), "timeout", example, f"no response in {timeout_s:g} s")
-                raise
-            except BaseException as exc:
-                if is_request_timeout(exc):
-                    target.record(
-                        ("timeout",), "timeout", example, f"no response in {timeout_s:g} s"
-                    )
-                    raise ExampleTimeout from None
-                kind = app_exception_kind(exc)
-                key = (kind, type(exc).__name__, where(exc, root))
-                target.record(key, kind, example, describe(exc, root))
-                raise found(kind, describe(exc, root)) from None
-            try:
-                case.validate_response(response, checks=checks)
-            except FailureGroup as group:
-                status = f"HTTP {response.status_code}"
-                for failure in group.exceptions:
-                    kind = failure_kind(failure)
-                    detail = f"{status}: {failure_detail(failure)}"
-                    target.record((kind, type(failure).__name__), kind, example, detail)
-                raise found(failure_kind(group.exceptions[0]), status) from None
+        run = _operation_test(
+            probe,
+            strategy,
+            count,
+            target_seed(seed, OPERATION, target.name, mode.value),
+            bases if mode == GenerationMode.POSITIVE else None,
+        )
 
         earlier = dict(target.failures)
         try:
             run()
         except ExampleTimeout:
-            break  # the next examples would most likely hang too
+            return target  # the next examples would most likely hang too
         except Unsatisfiable:
             if mode == GenerationMode.POSITIVE:
                 target.note = "schemathesis could not generate a valid request"
@@ -1005,7 +1084,85 @@ def fuzz_operation(
         finally:
             # A failure the positive run already shrank keeps its (valid) minimal request.
             target.failures.update(earlier)
+    if bases:
+        for case in boundary_cases(bases[-1][1], limit=examples):
+            try:
+                probe.send(case, first_only=True)
+            except ExampleTimeout:
+                break
     return target
+
+
+def _operation_test(
+    probe: Probe,
+    strategy: Any,
+    count: int,
+    seed: int,
+    bases: list[tuple[bool, Any]] | None,
+) -> Callable[[], None]:
+    """A hypothesis test sending ``count`` cases; the first one and the first one answered
+    2xx are kept in ``bases`` (when given)."""
+
+    @hypothesis_seed(seed)
+    @hypothesis_settings(count)
+    @given(case=strategy)
+    def run(case: Any) -> None:
+        status, kind = probe.send(case)
+        if bases is not None and len(bases) < 2:
+            working = status is not None and 200 <= status < 300 and kind is None
+            if not bases or (working and not bases[-1][0]):
+                bases.append((working, case))
+        if kind is not None:
+            raise found(kind, f"HTTP {status}" if status is not None else kind)
+
+    return typing.cast(Callable[[], None], run)
+
+
+def boundary_cases(base: Any, *, limit: int) -> list[Any]:
+    """Copies of ``base`` with one string field set to one boundary string each, the
+    most telling strings first, at most ``limit``."""
+    slots: list[tuple[str, tuple[Any, ...]]] = []
+    for location in STRING_LOCATIONS:
+        container = getattr(base, location, None)
+        if isinstance(container, dict | list):
+            slots += [(location, path) for path in string_paths(container, ())]
+    cases: list[Any] = []
+    for value in BOUNDARY_STRINGS:
+        for location, path in slots:
+            if len(cases) >= limit:
+                return cases
+            if location == "path_parameters" and not value.strip("\t\n\r"):
+                continue  # URLs drop tabs and newlines: an empty segment is another route
+            case = base.derive()
+            container = copy.deepcopy(getattr(base, location))
+            setattr(case, location, with_value(container, path, value))
+            cases.append(case)
+    return cases
+
+
+def string_paths(value: Any, path: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Where ``value`` (a request's JSON body, form, query...) holds strings: keys and
+    indexes, the first element of a list standing for all."""
+    if isinstance(value, str):
+        return [path]
+    if len(path) >= MAX_BOUNDARY_DEPTH:
+        return []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in string_paths(v, (*path, k))]
+    if isinstance(value, list) and value:
+        return string_paths(value[0], (*path, 0))
+    return []
+
+
+def with_value(container: Any, path: tuple[Any, ...], value: str) -> Any:
+    """``container`` (a private copy) with the string at ``path`` replaced by ``value``."""
+    if not path:
+        return value
+    node = container
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return container
 
 
 def event_loop_alive(timeout_s: float = 2.0) -> bool:

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 from activities.qa.deps import AllowListError, load_allowlist, scan_dependencies
 from activities.qa.fuzz import run_fuzz
 from activities.qa.mutation import run_mutation
+from activities.qa.mutation_reuse import ReuseCache
 from activities.qa.static import scan_static
 from activities.qa.test_runs import run_seed, run_tests_repeatedly
 from activities.qa.workspace import SandboxUser
@@ -94,10 +95,17 @@ class QAGate:
             heartbeat=heartbeat,
         )
 
+    @property
+    def reuse(self) -> ReuseCache | None:
+        """Where mutation outcomes are kept for later runs (None: switched off)."""
+        s = self._settings
+        return ReuseCache(s.data_path / "qa" / "mutation-reuse") if s.qa_mutation_reuse else None
+
     async def mutation(
         self, bundle_dir: Path, bundle: AppBundle, policy: QAPolicy, heartbeat: Heartbeat | None
     ) -> MutationReport:
-        """mutmut in the sandbox, with all the cores this worker is given."""
+        """mutmut in the sandbox, with all the cores this worker is given, reusing the
+        outcomes of earlier runs where nothing they depend on changed."""
         env = await self.environment(bundle)
         if isinstance(env, RequirementsError):
             return MutationReport(
@@ -115,6 +123,7 @@ class QAGate:
             user=self.user,
             max_children=self._settings.qa_cores or os.cpu_count() or 1,
             heartbeat=heartbeat,
+            reuse=self.reuse,
         )
 
     async def fuzz(
@@ -205,6 +214,32 @@ def parse_stage_report(data: bytes) -> StageReport:
     return _STAGE_REPORT.validate_json(data)
 
 
+def not_judged_after_tests(stages: list[StageReport]) -> list[StageReport]:
+    """The stage reports, the mutation stage marked not judged (``skipped``) when the tests
+    stage failed and mutmut could not run the same tests on the unmutated code.
+
+    The tests stage judges the suite itself (failing, flaky, order-dependent tests);
+    mutmut needs that suite to pass before it can test any mutant, so the same defect
+    would otherwise fail a second stage. The gate still fails (on the tests stage);
+    a mutation stage that did test mutants keeps its verdict, weak tests included.
+    """
+    tests_failed = any(isinstance(s, TestsReport) and s.verdict == "fail" for s in stages)
+    if not tests_failed:
+        return stages
+    return [
+        s.model_copy(
+            update={
+                "verdict": "skipped",
+                "reason": "not judged: the tests stage failed, and mutmut needs the same tests "
+                f"to pass on the unmutated code ({s.reason})",
+            }
+        )
+        if isinstance(s, MutationReport) and s.verdict == "fail" and s.baseline_failed
+        else s
+        for s in stages
+    ]
+
+
 def assemble_report(
     bundle_hash: str,
     deployment_id: str | None,
@@ -213,7 +248,12 @@ def assemble_report(
     *,
     duration_s: float,
 ) -> QAGateReport:
-    """One report from the stage reports; pass only if all five stages ran and passed."""
+    """One report from the stage reports; pass only if all five stages ran and passed.
+
+    A mutation stage whose failure is the tests stage's is reported as not judged
+    (:func:`not_judged_after_tests`).
+    """
+    stages = not_judged_after_tests(stages)
     present = {s.stage for s in stages}
     verdict = (
         "pass" if present == set(STAGES) and all(s.verdict == "pass" for s in stages) else "fail"

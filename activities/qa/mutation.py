@@ -8,10 +8,21 @@ tests are untrusted), under the platform's configuration only:
   file only its ``[tool.pytest...]`` tables are kept, so its tests run as in
   the tests stage), a ``[mutmut]`` section of ``setup.cfg`` is removed, and
   ``# pragma: no mutate`` comments are blanked: a bundle cannot exempt code.
+* The bodies of decorated functions (route handlers, dependencies,
+  validators, properties) move into plain functions mutmut mutates
+  (:mod:`activities.qa.mutation_transform`); what the decorators see is
+  unchanged, and survivors are reported against the user's own lines.
 * Our config: ``source_paths`` = the app's Python files outside its tests,
   tests selected from ``tests/``, ``-p no:cacheprovider -p no:randomly``,
   every other file of the bundle copied next to the mutants (templates,
-  data files), no git change detection.
+  data files), no git change detection, and mutmut's ``forkserver``
+  isolation: the stats run, the clean run and every mutant's tests run in a
+  process that has imported the tests but run none, as each run of the tests
+  stage does, so state one run of the suite leaves behind never decides
+  another's outcome.
+* Outcomes of earlier runs are reused where nothing they depend on changed
+  (:mod:`activities.qa.mutation_reuse`): only the mutants of changed functions
+  and of the functions around them run.
 * :mod:`activities.qa.mutation_driver` runs ``mutmut run --max-children N``
   in the sandbox with crash-safe result files, output to the log, stdin
   from ``/dev/null``. The sandbox gets ``N`` cores (the app limits' CPU
@@ -30,15 +41,20 @@ caps. The same reading serves a run cut short by the timeout: the driver
 makes each ``.meta`` write atomic, so a killed run leaves the mutants
 checked so far.
 
+Survivors and untested mutants that no test could kill on the platform
+(:mod:`activities.qa.mutation_equivalents`: a docstring, the case of SQL, of a
+``sqlite3.Row`` key, the ``MICROAPP_DATA_DIR`` default) are ``equivalent``: listed
+with their rule, left out of the score.
+
 Verdict. ``score = killed / (killed + survived)`` as the policy defines it.
 The stage fails when mutmut could not run (the baseline tests must pass
 first), when it timed out (partial counts are reported), when there were no
 mutants at all, when the score is below ``mutation_threshold``, or when too
-little of the code is mutable: mutmut only mutates undecorated top-level
-functions and methods of top-level classes, so ``mutable_fraction =
-mutable_lines / logic_lines`` must reach ``min_mutable_fraction`` — logic
-hidden in decorated route handlers, class bodies or module-level code is
-logic no mutant ever tests.
+little of the code is mutated: ``mutable_fraction = mutable_lines /
+logic_lines``, counted over the code as written, must reach
+``min_mutable_fraction`` — logic in class bodies, module-level code, lambdas in
+decorators or defaults, or in the few decorated functions whose bodies cannot
+move (async generators, nested functions) is logic no mutant ever tests.
 
 ``no_tests`` mutants (in functions no test runs at all) are not in the
 score, as defined, but they do gate: the stage also fails when
@@ -57,6 +73,7 @@ result files could.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import time
@@ -66,18 +83,36 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
-from activities.qa.mutation_results import MutmutResults, clean_log, read_log, read_results
+from activities.qa.mutation_results import (
+    MutmutResults,
+    clean_log,
+    function_key,
+    read_log,
+    read_results,
+)
+from activities.qa.mutation_reuse import ReuseCache, entries, prefill, reuse_keys
 from activities.qa.mutation_staging import Layout, stage_bundle
-from activities.qa.workspace import SandboxUser, run_tool
+from activities.qa.workspace import SandboxUser, ToolRun, run_tool
 from runtime.base import PythonEnv
 from runtime.bwrap import Bind
 from schemas.qa import MutationReport, QAPolicy
 
 DRIVER_SOURCE = Path(__file__).with_name("mutation_driver.py")
 DRIVER_MOUNT = "/mb/mutation_driver.py"
+PREFILL_MOUNT = "/mb/mutation_prefill.json"
+REUSED_REPORT = "mutation-reused.json"
+"""The driver's list of the mutants it recorded from earlier runs, in ``/out``."""
 
 
 # --- the verdict ------------------------------------------------------------------------
+
+
+BASELINE_FAILURES = (
+    "the baseline run collected no tests",
+    "the bundle's tests fail on its unmutated code",
+    "pytest could not run the bundle's tests on its unmutated code",
+)
+"""How :func:`why_mutmut_failed` starts when the suite itself failed before any mutant."""
 
 
 def why_mutmut_failed(log: str, exit_code: int) -> str:
@@ -117,18 +152,24 @@ def judge(
     timed_out: bool,
     log: str,
     duration_s: float,
+    reused: frozenset[str] = frozenset(),
 ) -> MutationReport:
-    """The stage's report from mutmut's results and the code's line counts."""
+    """The stage's report from mutmut's results and the code's line counts.
+
+    ``reused``: the mutants whose outcome an earlier run provided.
+    """
     killed, survived = results.count("killed"), results.count("survived")
     no_tests, timeouts = results.count("no_tests"), results.count("timeout")
+    equivalent = results.count("equivalent")
     total = len(results.statuses)
-    other = total - killed - survived - no_tests - timeouts
+    other = total - killed - survived - no_tests - timeouts - equivalent
     checked = total - results.count("not_checked")
     score = killed / (killed + survived) if killed + survived else None
     logic, mutable = layout.lines.logic, layout.lines.mutable
     fraction = mutable / logic if logic else None
 
     problems: list[str] = []
+    baseline_failed = False
     if not layout.sources:
         problems.append("the bundle has no Python code outside its tests")
     elif timed_out:
@@ -144,6 +185,7 @@ def judge(
         )
     elif exit_code != 0:
         problems.append(why_mutmut_failed(log, exit_code))
+        baseline_failed = problems[-1].startswith(BASELINE_FAILURES)
     elif score is None:
         problems.append(f"the tests neither killed nor missed any of the {total} mutants")
     if results.unreadable:
@@ -151,11 +193,14 @@ def judge(
     if layout.unparsable:
         problems.append(f"not valid Python: {', '.join(layout.unparsable)}")
     if fraction is not None and fraction < policy.min_mutable_fraction:
+        kept = ", ".join(f"{name} ({why})" for name, why in layout.kept.items())
+        why_kept = f"; decorated functions left unmutated: {kept}" if kept else ""
         problems.append(
-            f"only {mutable} of {logic} logic lines ({fraction:.0%}) are in functions mutmut "
-            f"mutates (minimum {policy.min_mutable_fraction:.0%}): it skips decorated functions "
-            "(such as route handlers), class bodies and module-level code, and a bundle cannot "
-            "pass by hiding its logic there; move it into plain functions the handlers call"
+            f"only {mutable} of {logic} logic lines ({fraction:.0%}) are in functions that are "
+            f"mutated (minimum {policy.min_mutable_fraction:.0%}): class bodies, module-level "
+            "code, lambdas in decorators or defaults and the bodies of async generators and "
+            "nested decorated functions are not, and a bundle cannot pass by hiding its logic "
+            f"there; move it into functions{why_kept}"
         )
     if score is not None and score < policy.mutation_threshold:
         problems.append(
@@ -174,7 +219,9 @@ def judge(
     summary = (
         f"{killed} killed, {survived} survived, {no_tests} without tests, "
         f"{timeouts} timed out, {other} other"
+        + (f", {equivalent} equivalent (not scored)" if equivalent else "")
         + (f" ({not_checked} not checked)" if not_checked else "")
+        + (f"; {len(reused)} outcomes reused from an earlier run" if reused else "")
     )
     if problems:
         verdict: Literal["pass", "fail"] = "fail"
@@ -182,6 +229,16 @@ def judge(
     else:
         verdict = "pass"
         reason = f"mutation score {score:.0%} >= {policy.mutation_threshold:.0%} ({summary})"
+    for mutant in results.listed:
+        mutant.reused = mutant.name in reused
+    functions: dict[tuple[str, str], list[str]] = {}
+    for name in results.statuses:
+        functions.setdefault((results.files.get(name, ""), function_key(name)), []).append(name)
+    reused_functions = sorted(
+        _user_name(layout, rel, key)
+        for (rel, key), names in functions.items()
+        if names and all(n in reused for n in names)
+    )
     return MutationReport(
         verdict=verdict,
         reason=reason,
@@ -200,7 +257,19 @@ def judge(
         timed_out=timed_out,
         duration_s=round(duration_s, 3),
         log_tail=clean_log(log),
+        baseline_failed=baseline_failed,
+        equivalent=equivalent,
+        reused=sum(1 for name in results.statuses if name in reused),
+        reused_functions=reused_functions,
+        moved_functions=layout.moved,
+        unmoved_functions=layout.kept,
     )
+
+
+def _user_name(layout: Layout, rel: str, key: str) -> str:
+    module = layout.modules.get(rel)
+    function = module.function(key) if module is not None else None
+    return f"{rel}:{function.name if function is not None else key}"
 
 
 # --- the stage --------------------------------------------------------------------------
@@ -233,13 +302,16 @@ async def run_mutation(
     user: SandboxUser,
     max_children: int,
     heartbeat: Callable[[str], None] | None = None,
+    reuse: ReuseCache | None = None,
 ) -> MutationReport:
     """mutmut over the bundle in the sandbox, within ``policy.mutation_timeout_s``.
 
     ``max_children`` is how many mutants are tested at once (the cores this
     worker gives the stage). ``heartbeat`` gets a short note before, every few
-    seconds during, and after the run. Everything under ``work_dir`` that the
-    run created is removed before returning.
+    seconds during, and after the run. With ``reuse``, outcomes stored by earlier
+    runs are reused where nothing they depend on changed, and this run's are
+    stored. Everything under ``work_dir`` that the run created is removed before
+    returning.
     """
     if max_children < 1:
         raise ValueError("max_children must be at least 1")
@@ -260,19 +332,33 @@ async def run_mutation(
                 log="",
                 duration_s=time.monotonic() - started,
             )
+        keys: dict[tuple[str, str], str] = {}
+        known: dict[str, dict[str, dict[str, object]]] = {}
+        if reuse is not None:
+            keys = await asyncio.to_thread(reuse_keys, root / "bundle", layout, env.key)
+            known = await asyncio.to_thread(prefill, reuse, keys)
+        prefill_path = root / "prefill.json"
+        prefill_path.write_text(json.dumps(known), encoding="utf-8")
         beat(f"mutation: mutmut starting ({max_children} at once)")
         run = await run_tool(
             root / "bundle",
             env,
-            args=("-P", DRIVER_MOUNT, str(max_children)),
+            args=("-P", DRIVER_MOUNT, str(max_children), PREFILL_MOUNT),
             run_dir=root / "run",
             user=sandbox_user(user, max_children),
             timeout_s=policy.mutation_timeout_s,
-            extra_ro_binds=(Bind(DRIVER_SOURCE, DRIVER_MOUNT),),
+            extra_ro_binds=(
+                Bind(DRIVER_SOURCE, DRIVER_MOUNT),
+                Bind(prefill_path, PREFILL_MOUNT),
+            ),
             heartbeat=lambda elapsed: beat(f"mutation: mutmut running for {elapsed:.0f} s"),
         )
-        results = await asyncio.to_thread(read_results, run.app_dir, layout.sources)
+        results = await asyncio.to_thread(read_results, run.app_dir, layout.sources, layout.modules)
         log = await asyncio.to_thread(read_log, run.log_path)
+        reused = _reused(run, results)
+        finished = run.result.exit_code == 0 and not run.result.timed_out
+        if reuse is not None and finished:
+            await asyncio.to_thread(_store, reuse, keys, results, reused)
         report = judge(
             results,
             layout,
@@ -281,8 +367,35 @@ async def run_mutation(
             timed_out=run.result.timed_out,
             log=log,
             duration_s=time.monotonic() - started,
+            reused=reused,
         )
         beat(f"mutation: {report.verdict}")
         return report
     finally:
         await asyncio.to_thread(shutil.rmtree, root, True)
+
+
+def _reused(run: ToolRun, results: MutmutResults) -> frozenset[str]:
+    """The mutants whose outcome the driver recorded from an earlier run (its list)."""
+    listed = run.read_json(REUSED_REPORT)
+    if not isinstance(listed, list):
+        return frozenset()
+    return frozenset(n for n in listed if isinstance(n, str) and n in results.statuses)
+
+
+def _store(
+    cache: ReuseCache,
+    keys: dict[tuple[str, str], str],
+    results: MutmutResults,
+    reused: frozenset[str],
+) -> None:
+    by_function: dict[tuple[str, str], list[str]] = {}
+    for name in results.exit_codes:
+        by_function.setdefault((results.files[name], function_key(name)), []).append(name)
+    fresh = {
+        node: names
+        for node, names in by_function.items()
+        if node in keys and not all(n in reused for n in names)
+    }
+    for node, entry in entries(fresh, results.exit_codes).items():
+        cache.put(keys[node], entry)

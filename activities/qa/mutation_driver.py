@@ -1,7 +1,8 @@
 """``mutmut run`` inside the sandbox, with result files that survive a kill.
 
-The mutation stage starts this file as ``python -P mutation_driver.py MAX_CHILDREN``
-in the bundle's copy (``/app``, holding the platform's ``[tool.mutmut]`` config).
+The mutation stage starts this file as ``python -P mutation_driver.py MAX_CHILDREN
+[PREFILL]`` in the bundle's copy (``/app``, holding the platform's ``[tool.mutmut]``
+config).
 ``-P`` keeps the script's and the working directory out of ``sys.path``, so no
 module of the bundle can shadow mutmut or the standard library here.
 
@@ -16,10 +17,31 @@ mutmut also generates the mutants in a ``multiprocessing.Pool``, whose locks
 are POSIX semaphores in ``/dev/shm``; the sandbox's ``/dev`` has no writable
 ``/dev/shm`` (yet), so there the driver generates them in-process instead
 (one file after the other: the same mutants, no parallelism across files).
+
+mutmut runs with ``process_isolation = "forkserver"``: the stats run, the clean
+run and the forced-fail run each in a fresh child, and every mutant's tests in a
+child of a fork server that has collected the tests but run none, so no run
+inherits the state an earlier run of the suite left. The driver freezes the fork
+server's garbage collector once it has collected the tests (see
+:func:`frozen_after`), lets the stats run's pytest report reach the log
+(:func:`shown`: it names the tests that failed on the unmutated code), and skips
+mutmut's clean run, which under this isolation repeats the stats run exactly
+(:func:`stats_run_was_clean`).
+
+``PREFILL`` (a JSON file, read-only) holds outcomes of earlier runs to reuse
+(:mod:`activities.qa.mutation_reuse`): ``{file: {function key: {"count": N,
+"codes": {"1": exit code, ...}}}}``. Once mutmut has generated the mutants, and
+before it runs any test, the driver records them in mutmut's own ``.meta`` files
+for every function that still has exactly ``count`` mutants, and lists the mutants
+it recorded in ``/out/mutation-reused.json``; mutmut then only tests the mutants
+without an outcome, as it does when it resumes an interrupted run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -63,14 +85,129 @@ class InlinePool:
         return map(func, iterable)
 
 
+def frozen_after(warm_up: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Wrap ``PytestRunner.warm_up`` (run in the fork server) to freeze the garbage
+    collector afterwards, as mutmut's fork mode does before it forks: a child whose
+    collector walks the inherited heap copies every page of it (twice the time)."""
+
+    def warm_up_then_freeze(self: Any) -> None:
+        warm_up(self)
+        gc.freeze()
+
+    return warm_up_then_freeze
+
+
+REUSED_REPORT = Path("/out/mutation-reused.json")
+"""The mutants whose outcomes the driver recorded from ``PREFILL`` (a JSON list)."""
+
+_BASELINE = {"visible": False}
+
+
+def shown(run: Callable[..., int]) -> Callable[..., int]:
+    """Wrap a ``PytestRunner`` run so that, in the stats run, pytest's report reaches the
+    log. Under fork-server isolation that run happens in a child, while mutmut captures
+    output in the parent: the names of the tests that failed would be lost with the
+    child."""
+
+    def shown_run(self: Any, **kwargs: Any) -> int:
+        if not _BASELINE["visible"]:
+            return run(self, **kwargs)
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        try:
+            return run(self, **kwargs)
+        finally:
+            sys.stdout, sys.stderr = saved
+
+    return shown_run
+
+
+def baseline(step: Callable[..., int]) -> Callable[..., int]:
+    """Wrap ``ForkServerRunner.collect_stats``: its child shows pytest's report."""
+
+    def baseline_step(self: Any, *args: Any, **kwargs: Any) -> int:
+        _BASELINE["visible"] = True
+        try:
+            return step(self, *args, **kwargs)
+        finally:
+            _BASELINE["visible"] = False
+
+    return baseline_step
+
+
+def stats_run_was_clean(self: Any, tests: Any) -> int:
+    """``ForkServerRunner.run_clean_tests``: 0, because mutmut's stats run, which must
+    pass before this is called, already ran every selected test on the unmutated code
+    in a fresh child; a second such run would only cost time."""
+    del self, tests
+    return 0
+
+
+def load_prefill(path: str | None) -> dict[str, dict[str, dict[str, Any]]]:
+    """The outcomes to reuse (empty without a readable file)."""
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def apply_prefill(prefill: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Record the reused outcomes in mutmut's ``.meta`` files; the mutants recorded."""
+    from mutmut.mutation.data import SourceFileMutationData
+
+    recorded: list[str] = []
+    for rel, functions in prefill.items():
+        data = SourceFileMutationData(path=rel)
+        data.load()
+        names: dict[str, list[str]] = {}
+        for name in data.exit_code_by_key:
+            names.setdefault(name.rpartition(".")[2].partition("__mutmut_")[0], []).append(name)
+        changed = False
+        for key, entry in functions.items():
+            mine = names.get(key, [])
+            codes = entry.get("codes") if isinstance(entry, dict) else None
+            if not isinstance(codes, dict) or len(mine) != entry.get("count"):
+                continue
+            found = {n: codes.get(n.rpartition("__mutmut_")[2]) for n in mine}
+            if all(isinstance(c, int) for c in found.values()):
+                data.exit_code_by_key.update(found)
+                recorded += found
+                changed = True
+        if changed:
+            data.save()
+    return recorded
+
+
 def main(argv: list[str]) -> None:
     """Run ``mutmut run --max-children N``; exits with mutmut's exit code."""
     import mutmut.__main__ as mutmut_main
     from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.runners.harness import PytestRunner
+    from mutmut.workers.isolation import ForkServerRunner
 
     SourceFileMutationData.save = atomic(SourceFileMutationData.save)  # type: ignore[method-assign,assignment]
+    PytestRunner.warm_up = frozen_after(PytestRunner.warm_up)  # type: ignore[method-assign,assignment]
+    PytestRunner.run_stats = shown(PytestRunner.run_stats)  # type: ignore[method-assign]
+    PytestRunner.run_tests = shown(PytestRunner.run_tests)  # type: ignore[method-assign]
+    ForkServerRunner.collect_stats = baseline(ForkServerRunner.collect_stats)  # type: ignore[method-assign]
+    ForkServerRunner.run_clean_tests = stats_run_was_clean  # type: ignore[method-assign]
     if not os.access("/dev/shm", os.W_OK):  # noqa: S108 - a check, not a temporary file
         mutmut_main.Pool = InlinePool  # type: ignore[attr-defined,assignment]
+    prefill = load_prefill(argv[1] if len(argv) > 1 else None)
+    if prefill:
+        create_mutants = mutmut_main.create_mutants
+
+        def create_then_prefill(max_children: int) -> Any:
+            created = create_mutants(max_children)
+            reused = apply_prefill(prefill)
+            with contextlib.suppress(OSError):  # no /out: run by hand
+                REUSED_REPORT.write_text(json.dumps(reused), encoding="utf-8")
+            return created
+
+        mutmut_main.create_mutants = create_then_prefill
     mutmut_main.cli.main(args=["run", "--max-children", argv[0]], prog_name="mutmut")
 
 

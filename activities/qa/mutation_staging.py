@@ -3,7 +3,10 @@
 The bundle's own ``[tool.mutmut]`` is dropped (``pyproject.toml`` is rewritten with
 ours; of the bundle's file only its ``[tool.pytest...]`` tables are kept), a
 ``[mutmut]`` section of ``setup.cfg`` is removed, and ``# pragma: no mutate``
-comments are blanked: a bundle cannot exempt code.
+comments are blanked: a bundle cannot exempt code. Then the bodies of decorated
+functions move into plain functions mutmut mutates
+(:mod:`activities.qa.mutation_transform`); the lines are counted before, over the
+code as written.
 """
 
 from __future__ import annotations
@@ -21,10 +24,28 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from activities.qa.mutable_lines import LineCounts, count_lines
+from activities.qa.mutation_transform import MutatedFunction, transform
 from activities.qa.test_runs import QUIET_PLUGINS
 
 TEST_DIRS = ("tests", "test")
 PYTEST_ARGS = ("-p", "no:cacheprovider", "-p", "no:randomly", *QUIET_PLUGINS)
+
+
+@dataclass(frozen=True)
+class StagedModule:
+    """One of the app's Python files: as the user wrote it, and as mutmut gets it."""
+
+    user_source: str
+    staged_source: str
+    functions: tuple[MutatedFunction, ...] = ()
+    """Every function mutmut mutates in it (moved bodies included)."""
+    moved: tuple[str, ...] = ()
+    kept: tuple[tuple[str, str], ...] = ()
+    """Decorated functions whose bodies stay (not mutated), and why."""
+
+    def function(self, key: str) -> MutatedFunction | None:
+        """The function mutmut calls ``key`` (``x_name``, ``xǁClassǁname``)."""
+        return next((f for f in self.functions if f.key == key), None)
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,18 @@ class Layout:
     """Every other top-level entry: mutmut runs the tests in ``mutants/``."""
     lines: LineCounts = field(default_factory=LineCounts)
     unparsable: tuple[str, ...] = ()
+    modules: dict[str, StagedModule] = field(default_factory=dict)
+    """The app's parsable Python files by path."""
+
+    @property
+    def moved(self) -> list[str]:
+        """Decorated functions whose bodies were moved, as ``file:name``."""
+        return [f"{rel}:{name}" for rel, m in self.modules.items() for name in m.moved]
+
+    @property
+    def kept(self) -> dict[str, str]:
+        """Decorated functions left where they are, as ``file:name``, and why."""
+        return {f"{rel}:{name}": why for rel, m in self.modules.items() for name, why in m.kept}
 
 
 def is_test_path(rel: PurePosixPath) -> bool:
@@ -86,16 +119,27 @@ def configure_copy(dest: Path) -> Layout:
     sources = find_sources(dest)
     lines = LineCounts()
     unparsable: list[str] = []
+    modules: dict[str, StagedModule] = {}
     for rel in sources:
         path = dest / rel
         text = path.read_text(encoding="utf-8-sig", errors="replace")
+        staged = strip_pragmas(text)
         try:
             lines += count_lines(text)
+            moved = transform(staged)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             unparsable.append(rel)
-        stripped = strip_pragmas(text)
-        if stripped != text:
-            path.write_text(stripped, encoding="utf-8")
+        else:
+            staged = moved.source
+            modules[rel] = StagedModule(
+                user_source=text,
+                staged_source=staged,
+                functions=tuple(moved.functions),
+                moved=tuple(moved.moved),
+                kept=tuple(moved.kept.items()),
+            )
+        if staged != text:
+            path.write_text(staged, encoding="utf-8")
     pytest_config = _pytest_tables(dest / "pyproject.toml")
     (dest / "pyproject.toml").unlink(missing_ok=True)
     _drop_setup_cfg_section(dest / "setup.cfg", "mutmut")
@@ -114,6 +158,7 @@ def configure_copy(dest: Path) -> Layout:
         also_copy=also_copy,
         lines=lines,
         unparsable=tuple(unparsable),
+        modules=modules,
     )
     (dest / "pyproject.toml").write_text(pyproject_text(layout, pytest_config), encoding="utf-8")
     return layout
@@ -175,6 +220,9 @@ def pyproject_text(layout: Layout, pytest_config: dict[str, Any] | None = None) 
         "use_git_change_detection": False,
         "mutate_only_covered_lines": False,
         "debug": False,
+        # Each test run in a fresh process: the baseline and every mutant see the state
+        # the tests stage saw (no leftovers of an earlier run of the suite).
+        "process_isolation": "forkserver",
     }
     text = _toml_table("tool.mutmut", config)
     if pytest_config:

