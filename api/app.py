@@ -197,7 +197,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RPCError)
     async def temporal_error(_: Request, exc: RPCError) -> JSONResponse:
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        # CANCELLED is our own deadline running out first (a query no worker answered).
+        if exc.status in (
+            RPCStatusCode.UNAVAILABLE,
+            RPCStatusCode.DEADLINE_EXCEEDED,
+            RPCStatusCode.CANCELLED,
+        ):
             return await unavailable("the workflow service")
         log.error("temporal error %s: %s", exc.status, exc.message)
         return JSONResponse({"detail": "workflow service error"}, status_code=502)

@@ -8,6 +8,8 @@ this run. The table goes to ``bench/RELIABILITY.md`` and between the
 
     python -m bench.reliability            # run, then write both
     python -m bench.reliability --check    # collect only: does the README list every scenario?
+    python -m bench.reliability --from-json F  # the table from a full run's results:
+                                           # PYTEST_ADDOPTS=--reliability-json=F make test
 """
 
 from __future__ import annotations
@@ -91,6 +93,12 @@ def main() -> int:
     """Run (or with --check, compare) and print one figure line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare the README, run nothing")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="write the table from the results a whole test run wrote (--reliability-json)",
+    )
     args = parser.parse_args()
     if args.check:
         expected = list(scenarios(collect(run=False)))
@@ -101,7 +109,14 @@ def main() -> int:
         print(f"reliability_scenarios_listed: {len(listed)}")
         return 0
     started = time.monotonic()
-    grouped = scenarios(collect(run=True))
+    if args.from_json is not None:
+        expected = list(scenarios(collect(run=False)))
+        grouped = scenarios(json.loads(args.from_json.read_text()))
+        if list(grouped) != expected:
+            print(f"{args.from_json} has {list(grouped)}\nthe tests define {expected}")
+            return 1
+    else:
+        grouped = scenarios(collect(run=True))
     write(render(grouped, readme_tables.commit(), datetime.now(UTC).date().isoformat()))
     passed = sum(all(t["outcome"] == "passed" for t in tests) for tests in grouped.values())
     print(f"reliability_run_s: {time.monotonic() - started:.0f}")
