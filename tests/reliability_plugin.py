@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--reliability-json",
         metavar="PATH",
-        default=None,
-        help="write the reliability scenarios and their results to PATH",
+        # Also from the environment: a whole `make test` can write it, and pytest runs
+        # that tests start (a bundle's suite) do not inherit an option they lack.
+        default=os.environ.get("MB_RELIABILITY_JSON") or None,
+        help="write the reliability scenarios and their results to PATH"
+        " (default: $MB_RELIABILITY_JSON)",
     )
 
 
