@@ -20,6 +20,7 @@ import httpx
 import pytest
 import uvicorn
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
 from api.gateway import create_gateway_app
@@ -42,6 +43,13 @@ from tests.snapshot import advisory_snapshot
 from workers.wiring import app_runtime
 
 pytestmark = pytest.mark.integration
+
+
+# What a status query answers while Temporal restarts or no worker has picked up the
+# workflow again (the API's 503): a poller waits it out.
+RECOVERING = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+)
 
 
 @dataclass
@@ -116,7 +124,13 @@ class Stack:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while loop.time() < deadline:
-            status = await app_status(self.client, app_id)
+            try:
+                status = await app_status(self.client, app_id)
+            except RPCError as err:  # the server or the workers still recovering: ask again
+                if err.status not in RECOVERING:
+                    raise
+                await asyncio.sleep(0.25)
+                continue
             summary = next(d for d in status.deployments if d.deployment_id == deployment_id)
             if summary.finished_at is not None:
                 return summary
