@@ -37,6 +37,18 @@ QUERY_TIMEOUT = timedelta(seconds=10)
 
 log = logging.getLogger(__name__)
 
+_UNANSWERED = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+)
+
+
+def unanswered(err: RPCError) -> bool:
+    """Temporal or its workers are not answering now (down, restarting, or no worker has
+    polled the queue recently): worth asking again shortly, not a failure of the request."""
+    if err.status in _UNANSWERED:
+        return True
+    return err.status == RPCStatusCode.FAILED_PRECONDITION and "no poller" in err.message
+
 
 class PipelineRequestError(ValueError):
     """A request the pipeline refuses; ``status`` is the HTTP status to answer with."""

@@ -15,12 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.services import Services
 from pipeline import operations
-from pipeline.operations import AppNotFound, app_status
+from pipeline.operations import AppNotFound, app_status, unanswered
 from schemas.settings import Settings
 from store.db import Database
 from store.tokens import TokenRepository
@@ -330,3 +331,13 @@ async def test_a_deployment_shows_each_repair_attempt(api: Api, workers: FakePip
     ]
     app = (await api.http.get("/v1/apps/fix-app", headers=api.auth("alice"))).json()
     assert [len(d["attempts"]) for d in app["status"]["deployments"]] == [2, 3]
+
+
+def test_temporal_not_answering_is_told_apart_from_a_failed_request() -> None:
+    """Those are 503 with Retry-After (and pollers wait them out); other errors are 502."""
+    no_poller = "no poller seen for task queue recently, worker may be down"
+    assert unanswered(RPCError(no_poller, RPCStatusCode.FAILED_PRECONDITION, b""))
+    assert unanswered(RPCError("Timeout expired", RPCStatusCode.CANCELLED, b""))
+    assert unanswered(RPCError("down", RPCStatusCode.UNAVAILABLE, b""))
+    assert not unanswered(RPCError("a closed workflow", RPCStatusCode.FAILED_PRECONDITION, b""))
+    assert not unanswered(RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b""))

@@ -20,13 +20,13 @@ import httpx
 import pytest
 import uvicorn
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.app import create_app
 from api.gateway import create_gateway_app
 from api.services import Services
 from cli.stack import EmbeddedServer
-from pipeline.operations import app_status, request_deployment
+from pipeline.operations import app_status, request_deployment, unanswered
 from runtime.base import Runtime
 from schemas.deployment import DeploymentOutcome, DeploymentSummary, DeployRequest
 from schemas.operators import OPERATOR_CODEC_PATH
@@ -43,13 +43,6 @@ from tests.snapshot import advisory_snapshot
 from workers.wiring import app_runtime
 
 pytestmark = pytest.mark.integration
-
-
-# What a status query answers while Temporal restarts or no worker has picked up the
-# workflow again (the API's 503): a poller waits it out.
-RECOVERING = frozenset(
-    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
-)
 
 
 @dataclass
@@ -127,7 +120,7 @@ class Stack:
             try:
                 status = await app_status(self.client, app_id)
             except RPCError as err:  # the server or the workers still recovering: ask again
-                if err.status not in RECOVERING:
+                if not unanswered(err):
                     raise
                 await asyncio.sleep(0.25)
                 continue
