@@ -115,7 +115,9 @@ def main() -> int:
         print(f"reliability_scenarios_listed: {len(listed)}")
         return 0
     started = time.monotonic()
+    how = "`python -m bench.reliability`"
     if args.from_json is not None:
+        how = "the scenarios of a whole `make test`, `python -m bench.reliability --from-json`"
         # What each test checks as the code says today; how it went in that run (a test
         # the run did not have counts as failed).
         ran = json.loads(args.from_json.read_text())
@@ -126,9 +128,6 @@ def main() -> int:
         grouped = scenarios(rows)
     else:
         grouped = scenarios(collect(run=True))
-    how = "`python -m bench.reliability`"
-    if args.from_json is not None:
-        how = "the scenarios of a whole `make test`, `python -m bench.reliability --from-json`"
     commit = args.commit or readme_tables.commit()
     write(render(grouped, commit, datetime.now(UTC).date().isoformat(), how))
     passed = sum(all(t["outcome"] == "passed" for t in tests) for tests in grouped.values())

@@ -110,6 +110,7 @@ async def test_switch_and_roll_back_without_a_failed_request(stack: Stack) -> No
     try:
         second = (await stack.deploy(app_id, "a todo list for my bouldering gym"))[0]
         await stack.outcome(app_id, second)
+        assert await runtime.state(f"{app_id}-v1") != "running"  # stopped after the switch
         rolled = await asyncio.to_thread(stack.mb, "rollback", app_id, "--reason", "load test")
         assert rolled.returncode == 0, rolled.stdout + rolled.stderr
         assert "rolled back from v2 to v1" in rolled.stdout
@@ -153,6 +154,9 @@ async def _a_rollback_is_an_incident_and_forged_evidence_is_refused(
         ("rollback", 2, 1)
     ]
     assert "load test" in incidents[0]["reason"]
+    shown = stack.mb("status", app_id, "--json")
+    assert shown.returncode == 0
+    assert json.loads(shown.stdout)["live"]["version"] == 1
 
     # v2's evidence is forged: a rollback to it is refused and v1 keeps serving.
     async with stack.db.connection() as conn:
