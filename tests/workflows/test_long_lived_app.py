@@ -128,6 +128,7 @@ async def _runs(client: Client, first_run_id: str) -> list[_Run]:
     return runs
 
 
+@pytest.mark.timeout(600)  # several hundred operations on a busy machine
 @pytest.mark.reliability(
     "Histories",
     done="Drive one AppWorkflow through 200 deploys and 100 rollbacks",
@@ -149,6 +150,7 @@ async def test_app_workflow_history_stays_bounded_over_300_operations(
     assert first_run_id is not None
 
     model = _Model()
+    begun = time.monotonic()
     for start in range(0, OPERATIONS, BATCH):
         for index in range(start, min(start + BATCH, OPERATIONS)):
             if _is_rollback(index):
@@ -173,6 +175,7 @@ async def test_app_workflow_history_stays_bounded_over_300_operations(
                 )
                 model.deploy()
         status = await _settled(env)
+        print(f"{time.monotonic() - begun:6.1f} s: {start + BATCH} operations settled")
         assert status.live is not None and status.live.version == model.live, start
         batch_rollbacks = sum(map(_is_rollback, range(start, min(start + BATCH, OPERATIONS))))
         recent = status.rollbacks[-batch_rollbacks:]
@@ -198,6 +201,7 @@ async def test_app_workflow_history_stays_bounded_over_300_operations(
         status = await _settled(env)
         assert status.live is not None and status.live.version == model.live
         runs = await _runs(env.client, first_run_id)
+        print(f"{time.monotonic() - begun:6.1f} s: {extra} more deploys, {runs[-1].events} events")
     assert len(runs) >= 2, f"{runs[-1].events} events and no continue-as-new"
     assert all(r.continued for r in runs[:-1]) and not runs[-1].continued
     current = await env.client.get_workflow_handle(names.app_workflow_id(APP_ID)).describe()
