@@ -219,6 +219,9 @@ class ProxyConfig(BaseModel):
         description="names resolved from this /etc/hosts-style file instead of DNS "
         "(tests; a platform pinning its upstreams)",
     )
+    use_dns: bool = Field(
+        default=True, description="resolve names missing from hosts_file with the system's DNS"
+    )
     simulated_internet: tuple[str, ...] = Field(
         default=(),
         description="TESTS ONLY: private networks (at most /24 each, never loopback or "

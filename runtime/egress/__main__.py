@@ -1,0 +1,74 @@
+"""``python -m runtime.egress CONFIG``: run the egress proxy of this host.
+
+Prints ``ready`` once every socket listens; SIGHUP reloads CONFIG (a bad file
+is logged and the running configuration kept); SIGTERM or SIGINT stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from runtime.egress.decision_log import DecisionLog
+from runtime.egress.proxy import EgressProxy
+from schemas.egress import ProxyConfig
+
+log = logging.getLogger("runtime.egress")
+
+
+async def serve(config_path: Path) -> None:
+    """Serve until SIGTERM/SIGINT, reloading on SIGHUP."""
+    config = ProxyConfig.load(config_path)
+    decisions = DecisionLog(Path(config.decision_log))
+    proxy = EgressProxy(decisions)
+    await proxy.apply(config)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    reloads: asyncio.Queue[None] = asyncio.Queue()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reloads.put_nowait, None)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+
+    async def reloader() -> None:
+        while True:
+            await reloads.get()
+            try:
+                await proxy.apply(ProxyConfig.load(config_path))
+            except (OSError, ValueError, ValidationError) as exc:
+                log.error(
+                    "egress: %s not reloaded, the running configuration stays: %s", config_path, exc
+                )
+            else:
+                log.info("egress: configuration reloaded")
+                sys.stdout.write("reloaded\n")
+                sys.stdout.flush()
+
+    task = asyncio.ensure_future(reloader())
+    try:
+        await stop.wait()
+    finally:
+        task.cancel()
+        await proxy.close()
+        decisions.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.stderr.write("usage: python -m runtime.egress CONFIG.json\n")
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(serve(Path(args[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
