@@ -125,6 +125,8 @@ def resolver(answers: dict[str, list[str]]) -> Resolver:
         (["0.0.0.0"], "this network"),
         (["224.0.0.1"], "multicast"),
         (["255.255.255.255"], "reserved"),
+        (["2001:2::1"], "not globally routable"),  # benchmarking: only ipaddress knows it
+        (["2001:20::1"], "not globally routable"),  # ORCHIDv2
         (["93.184.215.14", "10.0.0.1"], "private"),  # one inside address refuses the name
         (["10.0.0.1", "93.184.215.14"], "private"),
     ],
