@@ -36,6 +36,15 @@ from runtime.bwrap import (
     SandboxSpec,
     python_env_binds,
 )
+from runtime.egress.binding import (
+    EGRESS_SOCKET,
+    FORWARDER,
+    FORWARDER_MOUNT,
+    SOCKET_DIR_MOUNT,
+    forwarder_prefix,
+    proxy_env,
+)
+from runtime.egress.registry import EgressRegistry
 from runtime.errors import AppStartError, SandboxStartError
 from runtime.limits import (
     AppliedLimits,
@@ -85,6 +94,8 @@ class InstanceRecord(InstanceRecordBase):
     """Start time (clock ticks since boot) of the init pid: guards against pid reuse."""
     limits: AppliedLimits
     log_path: str
+    egress_socket: str | None = None
+    """The host path of the egress proxy's socket for this instance, when it has one."""
 
     def info(self) -> InstanceInfo:
         """The public view of the instance, with its init pid."""
@@ -101,7 +112,10 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
     (leased from ``uids``; its data directory is chowned to it should it
     change) without capabilities, the seccomp filter of
     :mod:`runtime.seccomp`, and the memory/pids/cpu limits of
-    :mod:`runtime.limits`.
+    :mod:`runtime.limits`. An app that declares egress, on a host with an
+    egress proxy (``egress``), also gets its socket at ``/run/egress`` and the
+    forwarder that serves ``HTTPS_PROXY`` on its own loopback
+    (:mod:`runtime.egress.binding`); it still has no network interface.
     """
 
     def __init__(
@@ -118,8 +132,10 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
         kill_grace_s: float = 2.0,
         graceful_shutdown_s: int = 30,
         use_cgroups: bool = True,
+        egress: EgressRegistry | None = None,
     ) -> None:
         self.host = host
+        self.egress = egress
         self.state_dir = state_dir.resolve()
         self._records = InstanceRecords(self.state_dir, InstanceRecord)
         self.data_root = (data_root or self.state_dir.parent / "appdata").resolve()
@@ -207,10 +223,32 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
         log_path = inst / "app.log"
         await asyncio.to_thread(_prepare_dirs, inst, sock_dir, data_dir, log_path, uid)
         python_binds = await asyncio.to_thread(python_env_binds, launch.env)
+        egress_binds: tuple[Bind, ...] = ()
+        egress_socket: Path | None = None
+        python: tuple[str, ...] = (f"{ENV_MOUNT}/bin/python",)
+        env = {"PYTHONDONTWRITEBYTECODE": "1", "MICROAPP_DATA_DIR": DATA_MOUNT}
+        if manifest.egress and self.egress is None:
+            log.warning("instance %s declares egress, but this host has no proxy", instance_id)
+        if manifest.egress and self.egress is not None:
+            egress_dir = inst / "egress"
+            egress_socket = egress_dir / EGRESS_SOCKET
+            if len(str(egress_socket)) > MAX_SOCKET_PATH:
+                raise ValueError(f"egress socket path {egress_socket} is too long")
+            await asyncio.to_thread(_prepare_egress_dir, egress_dir, uid)
+            await self.egress.attach(
+                app_id=app_id,
+                instance_id=instance_id,
+                version=launch.version,
+                socket_path=egress_socket,
+                declared=manifest.egress,
+            )
+            egress_binds = (Bind(egress_dir, SOCKET_DIR_MOUNT),)
+            python = forwarder_prefix(python[0])
+            env.update(proxy_env())
 
         spec = SandboxSpec(
             command=(
-                f"{ENV_MOUNT}/bin/python",
+                *python,
                 "-m",
                 "uvicorn",
                 "--uds",
@@ -222,9 +260,13 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
                 str(self.graceful_shutdown_s),
                 manifest.entrypoint,
             ),
-            ro_binds=(*python_binds, Bind(launch.bundle_dir.resolve(), APP_MOUNT)),
-            rw_binds=(Bind(sock_dir, SOCKET_MOUNT), Bind(data_dir, DATA_MOUNT)),
-            env=sandbox_env({"PYTHONDONTWRITEBYTECODE": "1", "MICROAPP_DATA_DIR": DATA_MOUNT}),
+            ro_binds=(
+                *python_binds,
+                Bind(launch.bundle_dir.resolve(), APP_MOUNT),
+                *((Bind(FORWARDER, FORWARDER_MOUNT),) if egress_binds else ()),
+            ),
+            rw_binds=(Bind(sock_dir, SOCKET_MOUNT), Bind(data_dir, DATA_MOUNT), *egress_binds),
+            env=sandbox_env(env),
             uid=uid,
             gid=uid,
             chdir=APP_MOUNT,
@@ -262,6 +304,7 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
                 limits=applied,
                 log_path=str(log_path),
                 started_at=time.time(),
+                egress_socket=str(egress_socket) if egress_socket else None,
             )
             await asyncio.to_thread(self._save, record)
             self._procs[instance_id] = proc
@@ -269,6 +312,8 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
             if proc is not None and proc.returncode is None:
                 await asyncio.shield(kill_sandbox(proc, None))
             await asyncio.shield(asyncio.to_thread(remove_cgroups, applied.cgroups))
+            if egress_socket is not None and self.egress is not None:
+                await asyncio.shield(self.egress.detach(instance_id))
             raise
         try:
             await self._wait_for_socket(record, proc)
@@ -329,6 +374,8 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(proc.wait(), timeout=5.0)
         await asyncio.to_thread(remove_cgroups, record.limits.cgroups)
+        if record.egress_socket is not None and self.egress is not None:
+            await self.egress.detach(record.instance_id)
         stopped = record.model_copy(update={"stopped_at": time.time()})
 
         def finish() -> None:
@@ -342,6 +389,13 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
         # Two runtimes on one host (tests, several state dirs) may run the same instance id.
         tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
         return f"app-{instance_id}-{tag}"
+
+
+def _prepare_egress_dir(egress_dir: Path, uid: int) -> None:
+    """The instance's egress directory: only its uid (and the root proxy) may enter it."""
+    egress_dir.mkdir(exist_ok=True)
+    os.chmod(egress_dir, 0o700)
+    os.chown(egress_dir, uid, uid)
 
 
 def _prepare_dirs(inst: Path, sock_dir: Path, data_dir: Path, log_path: Path, uid: int) -> None:

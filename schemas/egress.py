@@ -179,11 +179,16 @@ class EgressLimits(BaseModel):
 
 
 class AppEgress(BaseModel):
-    """What the proxy knows of one app: where it listens for it and what it allows."""
+    """What the proxy knows of one app instance: where it listens for it, what it allows.
+
+    Two instances of one app (the old and the new release during a deploy) each have
+    their own socket and list; the app's budgets are shared by all its instances.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     app_id: str = Field(min_length=1, max_length=80)
+    instance_id: str = Field(default="", max_length=120, description="the runtime's instance")
     version: int = Field(ge=0, description="the release whose egress list this is")
     socket_path: str = Field(description="host path of the unix socket bound into the app")
     declared: tuple[str, ...] = ()
@@ -227,6 +232,9 @@ class ProxyConfig(BaseModel):
         description="TESTS ONLY: private networks (at most /24 each, never loopback or "
         "link-local) the proxy treats as public, where tests simulate upstream hosts",
     )
+    generation: int = Field(
+        default=0, ge=0, description="written to <config>.applied once the proxy serves it"
+    )
     connect_timeout_s: float = Field(default=10.0, gt=0, le=120)
     idle_timeout_s: float = Field(default=300.0, gt=0, le=86_400)
 
@@ -238,10 +246,7 @@ class ProxyConfig(BaseModel):
             check_host(host)
         sockets = [a.socket_path for a in self.apps]
         if len(sockets) != len(set(sockets)):
-            raise ValueError("two apps share an egress socket")
-        ids = [a.app_id for a in self.apps]
-        if len(ids) != len(set(ids)):
-            raise ValueError("an app is listed twice")
+            raise ValueError("two instances share an egress socket")
         for net in self.simulated_internet:
             network = ipaddress.ip_network(net)
             if network.num_addresses > 256 or not network.is_private:

@@ -1,13 +1,16 @@
 """``python -m runtime.egress CONFIG``: run the egress proxy of this host.
 
 Prints ``ready`` once every socket listens; SIGHUP reloads CONFIG (a bad file
-is logged and the running configuration kept); SIGTERM or SIGINT stops.
+is logged and the running configuration kept); SIGTERM or SIGINT stops. After
+each configuration is served, its ``generation`` is written to
+``CONFIG.applied`` (what :class:`runtime.egress.registry.EgressRegistry` waits for).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -16,6 +19,8 @@ from pydantic import ValidationError
 
 from runtime.egress.decision_log import DecisionLog
 from runtime.egress.proxy import EgressProxy
+from runtime.egress.registry import applied_path, pid_path
+from runtime.procfs import start_time
 from schemas.egress import ProxyConfig
 
 log = logging.getLogger("runtime.egress")
@@ -27,6 +32,8 @@ async def serve(config_path: Path) -> None:
     decisions = DecisionLog(Path(config.decision_log))
     proxy = EgressProxy(decisions)
     await proxy.apply(config)
+    await asyncio.to_thread(_mark_applied, config_path, config.generation)
+    pid_path(config_path).write_text(f"{os.getpid()} {start_time(os.getpid())}")
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reloads: asyncio.Queue[None] = asyncio.Queue()
@@ -40,7 +47,9 @@ async def serve(config_path: Path) -> None:
         while True:
             await reloads.get()
             try:
-                await proxy.apply(ProxyConfig.load(config_path))
+                config = ProxyConfig.load(config_path)
+                await proxy.apply(config)
+                await asyncio.to_thread(_mark_applied, config_path, config.generation)
             except (OSError, ValueError, ValidationError) as exc:
                 log.error(
                     "egress: %s not reloaded, the running configuration stays: %s", config_path, exc
@@ -57,6 +66,14 @@ async def serve(config_path: Path) -> None:
         task.cancel()
         await proxy.close()
         decisions.close()
+        pid_path(config_path).unlink(missing_ok=True)
+
+
+def _mark_applied(config_path: Path, generation: int) -> None:
+    target = applied_path(config_path)
+    staging = target.with_suffix(".tmp")
+    staging.write_text(str(generation))
+    staging.replace(target)
 
 
 def main(argv: list[str] | None = None) -> int:

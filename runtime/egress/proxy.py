@@ -123,15 +123,22 @@ def refusal_response(refusal: Refusal) -> bytes:
     ).encode() + body
 
 
-class _AppState:
-    """What the proxy holds per app across reloads: its policy, budget and log quota."""
+class _Quota:
+    """How many refusals of one app were written this minute, and how many were not."""
 
-    def __init__(self, policy: AppPolicy, budget: AppBudget) -> None:
-        self.policy = policy
-        self.budget = budget
-        self.quota_minute = -1
-        self.quota_used = 0
+    def __init__(self) -> None:
+        self.minute = -1
+        self.used = 0
         self.unlogged = 0
+
+
+@dataclass
+class _AppState:
+    """What the proxy holds for one socket: its instance's policy, its app's budget."""
+
+    policy: AppPolicy
+    budget: AppBudget
+    quota: _Quota
 
 
 class EgressProxy:
@@ -149,7 +156,8 @@ class EgressProxy:
         self._wall = wall
         self._config = ProxyConfig(decision_log=str(decisions.path))
         self._resolver = Resolver()
-        self._apps: dict[str, _AppState] = {}
+        self._apps: dict[str, _AppState] = {}  # socket path -> state
+        self._budgets: dict[str, tuple[AppBudget, _Quota]] = {}  # app id -> shared by instances
         self._servers: dict[str, tuple[str, asyncio.Server]] = {}  # socket -> (app, server)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -163,18 +171,20 @@ class EgressProxy:
         self._resolver = await asyncio.to_thread(Resolver.from_file, hosts, use_dns=config.use_dns)
         self._config = config
         apps: dict[str, _AppState] = {}
+        budgets: dict[str, tuple[AppBudget, _Quota]] = {}
         for app in config.apps:
             policy = AppPolicy(
                 app, platform_allow=config.platform_allow, platform_deny=config.platform_deny
             )
-            state = self._apps.get(app.app_id)
-            if state is None:
-                state = _AppState(policy, AppBudget(app.limits, self._clock))
-            else:
-                state.policy = policy
-                state.budget.update(app.limits)
-            apps[app.app_id] = state
-        self._apps = apps
+            if app.app_id not in budgets:
+                budget, quota = self._budgets.get(app.app_id) or (
+                    AppBudget(app.limits, self._clock),
+                    _Quota(),
+                )
+                budget.update(app.limits)
+                budgets[app.app_id] = (budget, quota)
+            apps[app.socket_path] = _AppState(policy, *budgets[app.app_id])
+        self._apps, self._budgets = apps, budgets
         wanted = {a.socket_path: a for a in config.apps}
         for path, (app_id, server) in list(self._servers.items()):
             if path not in wanted or wanted[path].app_id != app_id:
@@ -193,7 +203,7 @@ class EgressProxy:
             if task is not None:
                 self._tasks.add(task)
             try:
-                await self._serve(app.app_id, reader, writer)
+                await self._serve(app.socket_path, reader, writer)
             except Exception:
                 log.exception("egress: connection of %s failed", app.app_id)
             finally:
@@ -220,11 +230,12 @@ class EgressProxy:
     # -- one connection ------------------------------------------------------
 
     async def _serve(
-        self, app_id: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, socket_path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        state = self._apps.get(app_id)
+        state = self._apps.get(socket_path)
         if state is None:
             return
+        app_id = state.policy.app.app_id
         try:
             async with asyncio.timeout(HEAD_TIMEOUT_S):
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -394,18 +405,19 @@ class EgressProxy:
             await writer.drain()
 
     def _record(self, state: _AppState, decision: EgressDecision) -> None:
+        quota = state.quota
         if not decision.allowed:
             minute = int(self._clock() // 60)
-            if minute != state.quota_minute:
-                state.quota_minute, state.quota_used = minute, 0
-            state.quota_used += 1
-            if state.quota_used > MAX_REFUSAL_LINES_PER_MINUTE:
-                state.unlogged += 1
+            if minute != quota.minute:
+                quota.minute, quota.used = minute, 0
+            quota.used += 1
+            if quota.used > MAX_REFUSAL_LINES_PER_MINUTE:
+                quota.unlogged += 1
                 return
-        if state.unlogged:
-            note = f" (+{state.unlogged} refusals of this app not written one by one)"
+        if quota.unlogged:
+            note = f" (+{quota.unlogged} refusals of this app not written one by one)"
             decision = decision.model_copy(update={"detail": decision.detail + note})
-            state.unlogged = 0
+            quota.unlogged = 0
         self._decisions.record(decision)
 
 

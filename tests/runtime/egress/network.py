@@ -24,6 +24,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 POOL = ipaddress.ip_network("10.213.0.0/26")
 
@@ -125,3 +126,54 @@ def wait_ready(proc: subprocess.Popen[str], what: str) -> None:
 
 def python() -> str:
     return sys.executable
+
+
+UPSTREAM_SCRIPT = Path(__file__).with_name("upstream.py")
+REPO = Path(__file__).resolve().parents[3]
+
+
+def start_upstream(
+    net: SimulatedInternet,
+    namespace: str,
+    name: str,
+    address: str,
+    pem: Path,
+    ports: tuple[int, int],
+    log: Path,
+) -> subprocess.Popen[str]:
+    """An HTTPS (``ports[0]``) and HTTP (``ports[1]``) server in ``namespace``, ready."""
+    with log.open("w") as err:
+        server = net.run_in(
+            namespace,
+            [python(), str(UPSTREAM_SCRIPT), name, address, str(pem), str(pem)]
+            + [str(p) for p in ports],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
+    wait_ready(server, name)
+    return server
+
+
+def start_proxy(net: SimulatedInternet, config: Path, log: Path) -> subprocess.Popen[str]:
+    """``python -m runtime.egress CONFIG`` in the proxy's namespace, ready."""
+    with log.open("w") as err:
+        proxy = net.run_in(
+            net.proxy_ns,
+            [python(), "-m", "runtime.egress", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            cwd=REPO,
+        )
+    wait_ready(proxy, "the egress proxy")
+    return proxy
+
+
+def stop_all(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in reversed(procs):
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
