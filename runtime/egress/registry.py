@@ -18,17 +18,20 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from runtime.egress.policy import platform_allows
 from runtime.procfs import alive, signal_exact
-from schemas.egress import AppEgress, EgressLimits, ProxyConfig
+from schemas.egress import AppEgress, EgressLimits, ProxyConfig, targets
 
 log = logging.getLogger(__name__)
 
-Approvals = Callable[[str], Awaitable[Collection[str]]]
-"""app id -> the declared ``host:port`` entries an operator approved for it."""
+Approvals = Callable[[str, int, Sequence[str]], Awaitable[Collection[str]]]
+"""(app id, version, declared targets the platform's allow-list does not cover) -> the ones
+an operator approved for the app (:meth:`store.egress.EgressApprovals.approved`, which also
+queues the undecided ones for review)."""
 
 
 def applied_path(config_path: Path) -> Path:
@@ -45,7 +48,7 @@ class EgressUnavailable(RuntimeError):
     """The proxy did not take the new configuration in time."""
 
 
-async def no_approvals(app_id: str) -> Collection[str]:  # noqa: ARG001 - the Approvals shape
+async def no_approvals(app_id: str, version: int, targets: Sequence[str]) -> Collection[str]:  # noqa: ARG001
     """Nothing approved: only the platform's allow-list lets anything through."""
     return ()
 
@@ -79,14 +82,13 @@ class EgressRegistry:
         declared: tuple[str, ...],
     ) -> AppEgress:
         """Serve ``instance_id``'s socket with its release's list; returns its entry."""
-        approved = set(await self._approvals(app_id))
         entry = AppEgress(
             app_id=app_id,
             instance_id=instance_id,
             version=version,
             socket_path=str(socket_path),
             declared=declared,
-            approved=tuple(d for d in declared if d in approved),
+            approved=await self._approved(app_id, version, declared),
             limits=self._limits,
         )
         await self._change(
@@ -106,18 +108,31 @@ class EgressRegistry:
         await self._change(lambda apps: [a for a in apps if a.instance_id != instance_id])
 
     async def refresh(self, app_id: str) -> None:
-        """Recompute the approved part of every instance of ``app_id`` (after an approval)."""
-        approved = set(await self._approvals(app_id))
+        """Recompute the approved part of every instance of ``app_id`` (after a decision)."""
+        current = await asyncio.to_thread(self.current)
+        approved = {
+            a.instance_id: await self._approved(a.app_id, a.version, a.declared)
+            for a in current.apps
+            if a.app_id == app_id
+        }
 
         def update(apps: list[AppEgress]) -> list[AppEgress]:
             return [
-                a.model_copy(update={"approved": tuple(d for d in a.declared if d in approved)})
-                if a.app_id == app_id
+                a.model_copy(update={"approved": approved[a.instance_id]})
+                if a.instance_id in approved
                 else a
                 for a in apps
             ]
 
         await self._change(update)
+
+    async def _approved(
+        self, app_id: str, version: int, declared: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        allow = targets(self._base.platform_allow)
+        needing = [str(t) for t in targets(declared) if not platform_allows(t, allow)]
+        approved = set(await self._approvals(app_id, version, needing))
+        return tuple(str(t) for t in targets(declared) if str(t) in approved)
 
     def current(self) -> ProxyConfig:
         """The configuration as written now (the base one when there is no file yet)."""

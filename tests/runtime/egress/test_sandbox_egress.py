@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,8 +91,9 @@ class World:
     def decisions(self) -> list[EgressDecision]:
         return read_decisions(self.decision_log)
 
-    async def approvals(self, app_id: str) -> Collection[str]:
-        return set(self.approved) if app_id.startswith("wx") else set()
+    async def approvals(self, app_id: str, version: int, targets: Sequence[str]) -> Collection[str]:
+        assert version >= 1
+        return set(self.approved) & set(targets) if app_id.startswith("wx") else set()
 
     def bundle(self, name: str, egress: list[str]) -> Path:
         toml = f"egress = {egress!r}\n".replace("'", '"')
