@@ -137,6 +137,7 @@ class Settings(BaseSettings):
     anomaly_secret_reads: int = Field(default=20, ge=1)
     anomaly_rate_limited_minutes: int = Field(default=3, ge=1)
     anomaly_failed_deployments: int = Field(default=5, ge=1)
+    anomaly_egress_refused: int = Field(default=20, ge=1)
     alert_emails: str = Field(default="", description="operators' addresses, comma-separated")
 
     # Backups: WAL archiving + a daily base backup (a Temporal Schedule), point-in-time restore
@@ -368,6 +369,7 @@ class Settings(BaseSettings):
             secret_reads=self.anomaly_secret_reads,
             rate_limited_minutes=self.anomaly_rate_limited_minutes,
             failed_deployments=self.anomaly_failed_deployments,
+            egress_refused=self.anomaly_egress_refused,
         )
 
     @property
