@@ -1,7 +1,8 @@
 """``python -m runtime.egress CONFIG``: run the egress proxy of this host.
 
 Prints ``ready`` once every socket listens; SIGHUP reloads CONFIG (a bad file
-is logged and the running configuration kept); SIGTERM or SIGINT stops. After
+is logged and the running configuration kept); SIGTERM or SIGINT stops, and so
+does the death of the process that started it with ``--exit-with-parent``. After
 each configuration is served, its ``generation`` is written to
 ``CONFIG.applied`` (what :class:`runtime.egress.registry.EgressRegistry` waits for).
 """
@@ -26,8 +27,9 @@ from schemas.egress import ProxyConfig
 log = logging.getLogger("runtime.egress")
 
 
-async def serve(config_path: Path) -> None:
-    """Serve until SIGTERM/SIGINT, reloading on SIGHUP."""
+async def serve(config_path: Path, *, exit_with_parent: bool = False) -> None:
+    """Serve until SIGTERM/SIGINT (or the parent's death), reloading on SIGHUP."""
+    parent = os.getppid()
     config = ProxyConfig.load(config_path)
     decisions = DecisionLog(Path(config.decision_log))
     proxy = EgressProxy(decisions)
@@ -59,11 +61,20 @@ async def serve(config_path: Path) -> None:
                 sys.stdout.write("reloaded\n")
                 sys.stdout.flush()
 
+    async def orphaned() -> None:
+        while os.getppid() == parent:  # noqa: ASYNC110 - only polling shows a reparenting
+            await asyncio.sleep(1.0)
+        log.warning("egress: the process that started the proxy is gone; stopping")
+        stop.set()
+
     task = asyncio.ensure_future(reloader())
+    watch = asyncio.ensure_future(orphaned()) if exit_with_parent else None
     try:
         await stop.wait()
     finally:
         task.cancel()
+        if watch is not None:
+            watch.cancel()
         await proxy.close()
         decisions.close()
         pid_path(config_path).unlink(missing_ok=True)
@@ -79,11 +90,13 @@ def _mark_applied(config_path: Path, generation: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = sys.argv[1:] if argv is None else argv
+    with_parent = "--exit-with-parent" in args
+    args = [a for a in args if a != "--exit-with-parent"]
     if len(args) != 1:
-        sys.stderr.write("usage: python -m runtime.egress CONFIG.json\n")
+        sys.stderr.write("usage: python -m runtime.egress [--exit-with-parent] CONFIG.json\n")
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(Path(args[0])))
+    asyncio.run(serve(Path(args[0]), exit_with_parent=with_parent))
     return 0
 
 

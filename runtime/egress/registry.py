@@ -116,6 +116,9 @@ class EgressRegistry:
             if a.app_id == app_id
         }
 
+        if all(a.approved == approved[a.instance_id] for a in current.apps if a.app_id == app_id):
+            return  # nothing changed: no rewrite, no reload
+
         def update(apps: list[AppEgress]) -> list[AppEgress]:
             return [
                 a.model_copy(update={"approved": approved[a.instance_id]})
@@ -125,6 +128,20 @@ class EgressRegistry:
             ]
 
         await self._change(update)
+
+    async def refresh_all(self) -> None:
+        """:meth:`refresh` every app attached (operators decide through the API or ``mb``)."""
+        current = await asyncio.to_thread(self.current)
+        for app_id in sorted({a.app_id for a in current.apps}):
+            await self.refresh(app_id)
+
+    async def retain(self, instance_ids: Collection[str]) -> list[str]:
+        """Detach every instance not in ``instance_ids`` (left by a crash); returns them."""
+        current = await asyncio.to_thread(self.current)
+        gone = [a.instance_id for a in current.apps if a.instance_id not in instance_ids]
+        if gone:
+            await self._change(lambda apps: [a for a in apps if a.instance_id not in gone])
+        return gone
 
     async def _approved(
         self, app_id: str, version: int, declared: tuple[str, ...]
