@@ -56,6 +56,18 @@ async def serve(port: int, socket_path: str, ready: threading.Event | None = Non
         await server.serve_forever()
 
 
+def start_in_thread(port: int, socket_path: str, timeout_s: float = 10.0) -> bool:
+    """Relay in a daemon thread of this process; True once the port listens."""
+    ready = threading.Event()
+    thread = threading.Thread(
+        target=lambda: asyncio.run(serve(port, socket_path, ready)),
+        name="egress-forwarder",
+        daemon=True,
+    )
+    thread.start()
+    return ready.wait(timeout_s)
+
+
 def main(argv: list[str]) -> int:
     """Start the relay; then run ``-m MODULE ARGS`` in this process, or relay forever."""
     if len(argv) < 2 or not argv[0].isdigit() or (len(argv) > 2 and argv[2] != "-m"):
@@ -66,14 +78,7 @@ def main(argv: list[str]) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(port, socket_path))
         return 0
-    ready = threading.Event()
-    thread = threading.Thread(
-        target=lambda: asyncio.run(serve(port, socket_path, ready)),
-        name="egress-forwarder",
-        daemon=True,
-    )
-    thread.start()
-    if not ready.wait(10.0):
+    if not start_in_thread(port, socket_path):
         sys.stderr.write(f"egress forwarder: 127.0.0.1:{port} did not open\n")
         return 1
     module = argv[3]

@@ -143,6 +143,7 @@ def app_runtime(settings: Settings, egress: EgressRegistry | None = None) -> Run
             base_image=settings.docker_base_image,
             keep_releases=settings.docker_keep_releases,
             uids=UidPool.from_settings(settings),
+            egress=egress,
         )
     return sandbox_runtime(settings, egress)
 

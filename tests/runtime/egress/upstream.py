@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 def handler_for(name: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: answers carry their length
+
         def _answer(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body_in = self.rfile.read(length) if length else b""

@@ -1,9 +1,10 @@
-"""An app in the bubblewrap sandbox reaches its approved hosts through the proxy, and
-nothing else: real sandbox, real proxy process, upstream in a test namespace.
+"""An app reaches its approved hosts through the proxy, and nothing else, in both
+runtimes: a real bubblewrap sandbox or a real Docker container, a real proxy process,
+the upstream in a test namespace.
 
-The sandbox still has no network interface: the proxy's socket is bound in and
-the forwarder serves ``HTTPS_PROXY`` on the sandbox's own loopback. A direct
-connection to the same upstream fails; a rollback brings its release's list.
+The app still has no network interface: the proxy's socket is bound in and the
+forwarder serves ``HTTPS_PROXY`` on the app's own loopback. A direct connection to
+the same upstream fails; a rollback brings its release's list.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 import trustme
 
 from runtime.base import PythonEnv
+from runtime.docker import DockerRuntime
 from runtime.egress.decision_log import read_decisions
 from runtime.egress.registry import EgressRegistry
 from runtime.sandbox import SandboxRuntime
@@ -137,28 +139,42 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             stop_all(procs)
 
 
-@pytest.fixture
+@pytest.fixture(params=["sandbox", "docker"])
 async def runtime(
-    world: World, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[SandboxRuntime]:
+    world: World, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> AsyncIterator[SandboxRuntime | DockerRuntime]:
     base = ProxyConfig.load(world.root / "proxy.json")
     registry = EgressRegistry(world.root / "proxy.json", base, approvals=world.approvals)
-    rt = SandboxRuntime(
-        tmp_path_factory.mktemp("rt") / "s",
-        host="egress-host",
-        uids=TEST_UIDS,
-        memory_mb=256,
-        pids=64,
-        cpu=1.0,
-        egress=registry,
-    )
+    state = tmp_path_factory.mktemp("rt") / "s"
+    rt: SandboxRuntime | DockerRuntime
+    if request.param == "docker":
+        request.getfixturevalue("docker_base")
+        rt = DockerRuntime(
+            state,
+            host="egress-host",
+            uids=TEST_UIDS,
+            memory_mb=256,
+            pids=64,
+            cpu=1.0,
+            egress=registry,
+        )
+    else:
+        rt = SandboxRuntime(
+            state,
+            host="egress-host",
+            uids=TEST_UIDS,
+            memory_mb=256,
+            pids=64,
+            cpu=1.0,
+            egress=registry,
+        )
     yield rt
     await rt.stop_all(drain_s=0)
     assert registry.current().apps == ()  # every stopped instance detached
 
 
 async def start(
-    rt: SandboxRuntime,
+    rt: SandboxRuntime | DockerRuntime,
     world: World,
     app_id: str,
     version: int,
@@ -197,7 +213,7 @@ def refusal(world: World, host: str, after: int) -> EgressDecision:
 
 
 async def test_an_approved_host_is_reached_and_nothing_else(
-    world: World, runtime: SandboxRuntime, pyenv: PythonEnv
+    world: World, runtime: SandboxRuntime | DockerRuntime, pyenv: PythonEnv
 ) -> None:
     world.approved = {"api.example.com:443"}
     sock = await start(
@@ -237,7 +253,7 @@ async def test_an_approved_host_is_reached_and_nothing_else(
 
 
 async def test_an_app_without_egress_gets_no_socket_and_no_proxy(
-    world: World, runtime: SandboxRuntime, pyenv: PythonEnv
+    world: World, runtime: SandboxRuntime | DockerRuntime, pyenv: PythonEnv
 ) -> None:
     sock = await start(runtime, world, "quiet", 1, [], pyenv)
     assert await call(sock, "/proxy-env") == {}
@@ -247,7 +263,7 @@ async def test_an_app_without_egress_gets_no_socket_and_no_proxy(
 
 
 async def test_a_rollback_takes_its_releases_list_with_it(
-    world: World, runtime: SandboxRuntime, pyenv: PythonEnv
+    world: World, runtime: SandboxRuntime | DockerRuntime, pyenv: PythonEnv
 ) -> None:
     world.approved = {"api.example.com:443", "other.example.com:443"}
     v1 = await start(runtime, world, "wx-two", 1, ["api.example.com:443"], pyenv)
