@@ -60,6 +60,10 @@ _STATUS = {
 }
 
 Method = Literal["CONNECT", "HTTP", "?"]
+_BUDGETS = {
+    RefusalReason.RATE_LIMITED: "connection budget (per minute, or open at once)",
+    RefusalReason.BYTE_LIMIT: "hourly byte budget",
+}
 
 
 @dataclass(frozen=True)
@@ -252,7 +256,8 @@ class EgressProxy:
         host, port = request.host, request.port
         refusal = state.policy.check(host, port) or state.budget.admit()
         if isinstance(refusal, RefusalReason):
-            refusal = Refusal(refusal, f"{app_id} is over its {refusal.value.replace('_', ' ')}")
+            budget = _BUDGETS.get(refusal, refusal.value)
+            refusal = Refusal(refusal, f"{app_id} is over its {budget}")
             await self._refuse(state, writer, request.method, host, port, refusal)
             return
         if refusal is not None:

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 def handler_for(name: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: answers carry their length
+        disable_nagle_algorithm = True  # as real servers: headers and body leave at once
 
         def _answer(self) -> None:
             length = int(self.headers.get("content-length") or 0)
