@@ -39,6 +39,7 @@ from runtime.egress.binding import (
     FORWARDER_MOUNT,
     PROXY_PORT,
     SOCKET_DIR_MOUNT,
+    prepare_egress_dir,
     proxy_env,
 )
 from runtime.egress.registry import EgressRegistry
@@ -154,7 +155,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
             self._ensure_app_image, launch.app_id, launch.version, launch.bundle_dir, launch.env
         )
         uid = await self.uids.acquire(app_holder(launch.app_id))
-        egress_dir = await self._attach_egress(launch, uid)
+        egress_dir = await self._attach_egress(launch)
         try:
             record = await asyncio.to_thread(self._create_and_start, launch, uid, image, egress_dir)
         except BaseException:
@@ -201,7 +202,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
                 swept.append(instance_id)
         return swept
 
-    async def _attach_egress(self, launch: Launch, uid: int) -> Path | None:
+    async def _attach_egress(self, launch: Launch) -> Path | None:
         """The instance's egress directory, attached to the proxy (None: no egress)."""
         if not launch.manifest.egress:
             return None
@@ -214,7 +215,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
         socket_path = egress_dir / EGRESS_SOCKET
         if len(str(socket_path)) > MAX_SOCKET_PATH:
             raise ValueError(f"egress socket path {socket_path} is too long")
-        await asyncio.to_thread(_prepare_egress_dir, egress_dir, uid)
+        await asyncio.to_thread(prepare_egress_dir, egress_dir)
         await self.egress.attach(
             app_id=launch.app_id,
             instance_id=launch.instance_id,
@@ -268,7 +269,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
         }
         egress_mounts = (
             [
-                Mount(target=SOCKET_DIR_MOUNT, source=str(egress_dir), type="bind"),
+                Mount(target=SOCKET_DIR_MOUNT, source=str(egress_dir), type="bind", read_only=True),
                 Mount(target=FORWARDER_MOUNT, source=str(FORWARDER), type="bind", read_only=True),
             ]
             if egress_dir is not None
@@ -464,11 +465,3 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
             self.client.containers.get(name).remove(force=True)
         except docker.errors.NotFound:
             pass
-
-
-def _prepare_egress_dir(egress_dir: Path, uid: int) -> None:
-    """The instance's egress directory: only its uid (and the root proxy) may enter it."""
-    egress_dir.parent.mkdir(parents=True, exist_ok=True)
-    egress_dir.mkdir(exist_ok=True)
-    os.chmod(egress_dir, 0o700)
-    os.chown(egress_dir, uid, uid)

@@ -42,6 +42,7 @@ from runtime.egress.binding import (
     FORWARDER_MOUNT,
     SOCKET_DIR_MOUNT,
     forwarder_prefix,
+    prepare_egress_dir,
     proxy_env,
 )
 from runtime.egress.registry import EgressRegistry
@@ -234,7 +235,7 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
             egress_socket = egress_dir / EGRESS_SOCKET
             if len(str(egress_socket)) > MAX_SOCKET_PATH:
                 raise ValueError(f"egress socket path {egress_socket} is too long")
-            await asyncio.to_thread(_prepare_egress_dir, egress_dir, uid)
+            await asyncio.to_thread(prepare_egress_dir, egress_dir)
             await self.egress.attach(
                 app_id=app_id,
                 instance_id=instance_id,
@@ -260,12 +261,14 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
                 str(self.graceful_shutdown_s),
                 manifest.entrypoint,
             ),
+            # The egress socket is reached read-only: connecting needs no write access.
             ro_binds=(
                 *python_binds,
                 Bind(launch.bundle_dir.resolve(), APP_MOUNT),
                 *((Bind(FORWARDER, FORWARDER_MOUNT),) if egress_binds else ()),
+                *egress_binds,
             ),
-            rw_binds=(Bind(sock_dir, SOCKET_MOUNT), Bind(data_dir, DATA_MOUNT), *egress_binds),
+            rw_binds=(Bind(sock_dir, SOCKET_MOUNT), Bind(data_dir, DATA_MOUNT)),
             env=sandbox_env(env),
             uid=uid,
             gid=uid,
@@ -389,13 +392,6 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
         # Two runtimes on one host (tests, several state dirs) may run the same instance id.
         tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
         return f"app-{instance_id}-{tag}"
-
-
-def _prepare_egress_dir(egress_dir: Path, uid: int) -> None:
-    """The instance's egress directory: only its uid (and the root proxy) may enter it."""
-    egress_dir.mkdir(exist_ok=True)
-    os.chmod(egress_dir, 0o700)
-    os.chown(egress_dir, uid, uid)
 
 
 def _prepare_dirs(inst: Path, sock_dir: Path, data_dir: Path, log_path: Path, uid: int) -> None:

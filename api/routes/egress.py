@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import AppId, CurrentOperator, OwnedApp, ServicesDep, current_operator
 from api.routes.deployments import ERRORS
+from pipeline.review_queue import awaiting_egress_approval
 from schemas.egress import EgressTarget
 from schemas.text import refuse_control_characters
 from store.egress import (
@@ -67,7 +68,7 @@ class EgressDecisionView(BaseModel):
 )
 async def egress_review_queue(services: ServicesDep) -> list[EgressRequest]:
     """Declared targets awaiting an operator's decision, oldest first."""
-    return await EgressApprovals(services.db, services.audit).pending()
+    return await awaiting_egress_approval(EgressApprovals(services.db, services.audit))
 
 
 @router.post("/review/{app_id}", response_model=EgressDecisionView, responses=ERRORS)

@@ -8,6 +8,7 @@ front of uvicorn, and the proxy variables every HTTP client reads.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 FORWARDER = Path(__file__).resolve().parent.parent / "egress_forwarder.py"
@@ -32,3 +33,15 @@ def proxy_env() -> dict[str, str]:
 def forwarder_prefix(python: str) -> tuple[str, ...]:
     """The command that runs the forwarder, then ``-m MODULE ARGS`` in the same process."""
     return (python, FORWARDER_MOUNT, str(PROXY_PORT), f"{SOCKET_DIR_MOUNT}/{EGRESS_SOCKET}")
+
+
+def prepare_egress_dir(egress_dir: Path) -> None:
+    """An instance's egress directory: root's, which the app may traverse, never change.
+
+    The app can neither list it nor replace the proxy's socket with a file or a link of
+    its own (the root proxy recreates the socket there at each reload). Blocking.
+    """
+    egress_dir.parent.mkdir(parents=True, exist_ok=True)
+    egress_dir.mkdir(exist_ok=True)
+    os.chown(egress_dir, 0, 0)
+    os.chmod(egress_dir, 0o711)  # noqa: S103 - search only: connect to the socket inside

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from temporalio.testing import WorkflowEnvironment
+
 from runtime.egress.decision_log import DecisionLog
 from schemas.egress import EgressDecision, RefusalReason
 from store.apps import AppRepository
@@ -19,12 +21,14 @@ from store.egress import EgressApprovals, EgressRecords
 ROOT = Path(__file__).parents[2]
 
 
-def mb(tmp_path: Path, db: Database, *args: str) -> subprocess.CompletedProcess[str]:
+def mb(
+    tmp_path: Path, db: Database, *args: str, temporal: str = "127.0.0.1:9"
+) -> subprocess.CompletedProcess[str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
         "MB_DATA_DIR": str(tmp_path / "data"),
         "MB_DATABASE_URL": db.conninfo,
-        "MB_TEMPORAL_ADDRESS": "127.0.0.1:9",  # not contacted by these commands
+        "MB_TEMPORAL_ADDRESS": temporal,  # the default is never contacted by mb egress
         "PYTHONPATH": str(ROOT),
         "COLUMNS": "200",
     }
@@ -84,3 +88,15 @@ async def test_an_operator_approves_and_reads_refusals(db: Database, tmp_path: P
     assert "wx-app v1  evil.example.net:443  not_declared" in alerts.stdout
     shown = mb(tmp_path, db, "egress", "show", "wx-app")
     assert "evil.example.net" in shown.stdout and "refused" in shown.stdout
+
+
+async def test_the_review_queue_lists_egress_waiting_for_approval(
+    db: Database, tmp_path: Path, env: WorkflowEnvironment
+) -> None:
+    await EgressApprovals(db, AuditLog(db)).approved("wx-app", 3, ["api.example.com:443"])
+    listed = mb(
+        tmp_path, db, "review", "list", temporal=env.client.service_client.config.target_host
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "nothing is waiting for review" in listed.stdout  # no flagged prompt
+    assert "egress wx-app v3  api.example.com:443" in listed.stdout

@@ -71,6 +71,24 @@ def direct(host: str, port: int) -> dict:
     return {"connected": True}
 
 
+@app.get("/tamper")
+def tamper() -> dict:
+    # Try to swap the proxy's socket for something of the app's own.
+    outcomes = {}
+    for name, attempt in (
+        ("unlink", lambda: os.unlink("/run/egress/proxy.sock")),
+        ("create", lambda: open("/run/egress/proxy.sock.new", "w").close()),
+        ("symlink", lambda: os.symlink("/etc/passwd", "/run/egress/x")),
+        ("list", lambda: os.listdir("/run/egress")),
+    ):
+        try:
+            attempt()
+            outcomes[name] = "done"
+        except OSError as exc:
+            outcomes[name] = type(exc).__name__
+    return outcomes
+
+
 @app.get("/proxy-env")
 def proxy_env() -> dict:
     return {k: v for k, v in os.environ.items() if k.lower().endswith("_proxy")}
@@ -239,6 +257,10 @@ async def test_an_approved_host_is_reached_and_nothing_else(
         assert got["ok"] is False and "403" in got["error"], got
         found = refusal(world, host, before)
         assert (found.app_id, found.version, found.port, found.reason) == ("wx-one", 1, 443, reason)
+
+    # The app cannot swap the proxy's socket for one of its own, nor even list the directory.
+    tampered = await call(sock, "/tamper")
+    assert "done" not in tampered.values(), tampered
 
     # No way around the proxy: the very upstream it reached is unreachable directly.
     direct = await call(sock, "/direct", host=world.net.upstream_address, port=443)
