@@ -4,6 +4,8 @@ PY := $(VENV)/bin/python
 DEMO_PROMPT ?= a todo list for my climbing team
 # CI adds --exit-after-demo: stop once the demo app has been fetched over HTTP.
 DEMO_FLAGS ?=
+# Test modules run on this many pytest-xdist workers (tests/parallel_plugin.py); 0: in-process.
+TEST_WORKERS ?= 2
 # The dependency scan reads an OSV advisory database offline: the PyPA snapshot beside
 # the checkout when there is one, else <data dir>/advisories (`mb advisories update`).
 SNAPSHOT := $(abspath ../shared/advisories/pypa/vulns)
@@ -57,7 +59,7 @@ lint: setup
 	$(VENV)/bin/mypy .
 
 test: setup test-deps docker-daemon lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS)
 
 bench: setup system-deps
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }

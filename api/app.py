@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.deps import scope_for
 from api.framing import RejectAmbiguousFraming
@@ -37,7 +37,7 @@ from api.routes import (
 from api.security_headers import install_security_headers
 from api.services import Services
 from monitoring.http_metrics import MetricsMiddleware
-from pipeline.operations import PipelineRequestError
+from pipeline.operations import PipelineRequestError, unanswered
 from schemas.bundle import MAX_BUNDLE_BYTES
 from store.audit import AuditWriteFailed
 from store.db import DatabaseUnavailable
@@ -200,7 +200,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RPCError)
     async def temporal_error(_: Request, exc: RPCError) -> JSONResponse:
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        if unanswered(exc):
             return await unavailable("the workflow service")
         log.error("temporal error %s: %s", exc.status, exc.message)
         return JSONResponse({"detail": "workflow service error"}, status_code=502)

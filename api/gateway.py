@@ -27,35 +27,13 @@ from starlette.background import BackgroundTask
 from api.cookies import is_ours, plants_ours
 from api.deps import AppId, ServicesDep
 from api.framing import RejectAmbiguousFraming
+from api.proxy_headers import HOP_BY_HOP, PRIVATE_REQUEST_HEADERS
 from api.security_headers import install_security_headers
 from api.services import Services
 from monitoring.http_metrics import MetricsMiddleware
 
 router = APIRouter(tags=["gateway"])
 
-_HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-}
-# Never forwarded to app code: our own credentials, and forwarding headers a client
-# wrote (the gateway sets its own, from the peer uvicorn resolved).
-_PRIVATE_REQUEST_HEADERS = {
-    "authorization",
-    "host",
-    "cookie",
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-forwarded-prefix",
-    "x-real-ip",
-}
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -108,7 +86,7 @@ async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDe
     headers = {
         k: v
         for k, v in request.headers.items()
-        if k.lower() not in _HOP_BY_HOP and k.lower() not in _PRIVATE_REQUEST_HEADERS
+        if k.lower() not in HOP_BY_HOP and k.lower() not in PRIVATE_REQUEST_HEADERS
     }
     app_cookies = _without_our_cookies(request.headers.get("cookie", ""))
     if app_cookies:
@@ -137,7 +115,7 @@ async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDe
         headers={
             k: v
             for k, v in response.headers.items()
-            if k.lower() not in _HOP_BY_HOP and k.lower() != "set-cookie"
+            if k.lower() not in HOP_BY_HOP and k.lower() != "set-cookie"
         },
         background=BackgroundTask(response.aclose),
     )

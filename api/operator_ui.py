@@ -43,6 +43,7 @@ from api.codec_server import CodecEndpoint
 from api.cookies import is_ours, one_cookie, plants_ours
 from api.deps import SAFE_METHODS, ServicesDep, enforce, session_cookie_name
 from api.framing import RejectAmbiguousFraming
+from api.proxy_headers import HOP_BY_HOP, PRIVATE_REQUEST_HEADERS
 from api.report_html import CONTENT_SECURITY_POLICY, render_report
 from api.services import Services
 from monitoring.http_metrics import MetricsMiddleware
@@ -69,29 +70,6 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
-}
-_HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-}
-# Never forwarded to the UI server: credentials of ours (the cookie is rebuilt without
-# them) and forwarding headers a client wrote.
-_PRIVATE_REQUEST_HEADERS = {
-    "authorization",
-    "host",
-    "cookie",
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-forwarded-prefix",
-    "x-real-ip",
 }
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 _IMMUTABLE_ASSETS = "/_app/immutable/"
@@ -180,7 +158,7 @@ class UpstreamUI:
         headers = {
             k: v
             for k, v in request.headers.items()
-            if k.lower() not in _HOP_BY_HOP and k.lower() not in _PRIVATE_REQUEST_HEADERS
+            if k.lower() not in HOP_BY_HOP and k.lower() not in PRIVATE_REQUEST_HEADERS
         }
         theirs = "; ".join(
             part.strip()
@@ -211,7 +189,7 @@ class UpstreamUI:
         kept = {
             k: v
             for k, v in response.headers.items()
-            if k.lower() not in _HOP_BY_HOP
+            if k.lower() not in HOP_BY_HOP
             and k.lower() != "set-cookie"
             and not k.lower().startswith("access-control-")
             and k.lower() not in ("x-frame-options", "content-security-policy")

@@ -2,7 +2,8 @@
 
 For each part it prints a table per category (the category a prompt is labelled
 with, benign near-misses included): block precision and recall, flag precision
-and recall, benign prompts stopped; then the misses of the held-out part; and
+and recall, benign prompts stopped; then the misses of the tuning part (the
+held-out part's only when asked: whoever reads them is tuning on them); and
 ends with ``figure: value`` lines. Obfuscated variants (generated from every
 written prompt) are scored apart from the written ("plain") prompts.
 
@@ -16,7 +17,7 @@ Definitions, within a set of prompts:
 - benign stopped (false positive rate): prompts labelled allow that were flagged or blocked;
 - category agreement: abusive prompts caught whose label is the engine's top category.
 
-Run: ``.venv/bin/python -m bench.moderation_eval [--misses all|held-out|none]``
+Run: ``.venv/bin/python -m bench.moderation_eval [--misses tuning|held-out|all|none]``
 """
 
 from __future__ import annotations
@@ -205,8 +206,9 @@ def main() -> None:
     parser.add_argument(
         "--misses",
         choices=["all", "held-out", "tuning", "none"],
-        default="held-out",
-        help="which part's wrong verdicts to list (default: held-out)",
+        default="tuning",
+        help="which part's wrong verdicts to list (default: tuning; the held-out part's"
+        " texts are for reporting, not for reading while tuning)",
     )
     args = parser.parse_args()
 

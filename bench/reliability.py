@@ -8,6 +8,8 @@ this run. The table goes to ``bench/RELIABILITY.md`` and between the
 
     python -m bench.reliability            # run, then write both
     python -m bench.reliability --check    # collect only: does the README list every scenario?
+    python -m bench.reliability --from-json F  # the table from a full run's results:
+                                           # MB_RELIABILITY_JSON=F make test
 """
 
 from __future__ import annotations
@@ -60,10 +62,15 @@ def _unique(values: list[str]) -> list[str]:
     return list(OrderedDict.fromkeys(values))
 
 
-def render(grouped: OrderedDict[str, list[dict[str, Any]]], commit: str, day: str) -> str:
+def render(
+    grouped: OrderedDict[str, list[dict[str, Any]]],
+    commit: str,
+    day: str,
+    how: str = "`python -m bench.reliability`",
+) -> str:
     """The markdown table (with a line saying which run it comes from)."""
     lines = [
-        f"Last run: {day}, commit `{commit}` (`python -m bench.reliability`).",
+        f"Last run: {day}, commit `{commit}` ({how}).",
         "",
         "| scenario | what was done | what was checked | last run |",
         "| --- | --- | --- | --- |",
@@ -91,6 +98,13 @@ def main() -> int:
     """Run (or with --check, compare) and print one figure line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare the README, run nothing")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="write the table from the results a whole test run wrote (--reliability-json)",
+    )
+    parser.add_argument("--commit", help="with --from-json: the commit that run tested")
     args = parser.parse_args()
     if args.check:
         expected = list(scenarios(collect(run=False)))
@@ -101,8 +115,21 @@ def main() -> int:
         print(f"reliability_scenarios_listed: {len(listed)}")
         return 0
     started = time.monotonic()
-    grouped = scenarios(collect(run=True))
-    write(render(grouped, readme_tables.commit(), datetime.now(UTC).date().isoformat()))
+    how = "`python -m bench.reliability`"
+    if args.from_json is not None:
+        how = "the scenarios of a whole `make test`, `python -m bench.reliability --from-json`"
+        # What each test checks as the code says today; how it went in that run (a test
+        # the run did not have counts as failed).
+        ran = json.loads(args.from_json.read_text())
+        rows = collect(run=False)
+        for nodeid, row in rows.items():
+            result = ran.get(nodeid, {})
+            row.update(outcome=result.get("outcome"), seconds=result.get("seconds", 0.0))
+        grouped = scenarios(rows)
+    else:
+        grouped = scenarios(collect(run=True))
+    commit = args.commit or readme_tables.commit()
+    write(render(grouped, commit, datetime.now(UTC).date().isoformat(), how))
     passed = sum(all(t["outcome"] == "passed" for t in tests) for tests in grouped.values())
     print(f"reliability_run_s: {time.monotonic() - started:.0f}")
     print(f"reliability_scenarios_passed: {passed}/{len(grouped)}")

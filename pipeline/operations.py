@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -30,7 +31,23 @@ from store.artifacts import ArtifactNotFound
 from store.bundle_cache import BundleCache
 from temporal import names
 
+# A query is answered by a worker: when none answers, the caller hears so (a 503) in
+# seconds instead of waiting out the server's default of a minute.
+QUERY_TIMEOUT = timedelta(seconds=10)
+
 log = logging.getLogger(__name__)
+
+_UNANSWERED = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+)
+
+
+def unanswered(err: RPCError) -> bool:
+    """Temporal or its workers are not answering now (down, restarting, or no worker has
+    polled the queue recently): worth asking again shortly, not a failure of the request."""
+    if err.status in _UNANSWERED:
+        return True
+    return err.status == RPCStatusCode.FAILED_PRECONDITION and "no poller" in err.message
 
 
 class PipelineRequestError(ValueError):
@@ -80,7 +97,7 @@ async def app_status(client: Client, app_id: str) -> AppStatus:
     """The AppWorkflow's ``status`` query; AppNotFound when it does not exist."""
     try:
         status: AppStatus = await _app_handle(client, app_id).query(
-            names.QUERY_STATUS, result_type=AppStatus
+            names.QUERY_STATUS, result_type=AppStatus, rpc_timeout=QUERY_TIMEOUT
         )
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
@@ -93,7 +110,7 @@ async def app_releases(client: Client, app_id: str) -> list[ReleaseRecord]:
     """The AppWorkflow's ``releases`` query."""
     await app_status(client, app_id)  # AppNotFound first, with the same message
     releases: list[ReleaseRecord] = await _app_handle(client, app_id).query(
-        names.QUERY_RELEASES, result_type=list[ReleaseRecord]
+        names.QUERY_RELEASES, result_type=list[ReleaseRecord], rpc_timeout=QUERY_TIMEOUT
     )
     return releases
 
@@ -172,7 +189,7 @@ async def deployment_status(client: Client, workflow_id: str) -> DeploymentStatu
         raise PipelineRequestError(f"{workflow_id!r} is not a deployment workflow id")
     try:
         status: DeploymentStatus = await client.get_workflow_handle(workflow_id).query(
-            names.QUERY_STATUS, result_type=DeploymentStatus
+            names.QUERY_STATUS, result_type=DeploymentStatus, rpc_timeout=QUERY_TIMEOUT
         )
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:

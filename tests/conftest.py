@@ -22,7 +22,7 @@ from temporal.devserver import find_executable
 from temporal.search_attributes import ensure_search_attributes
 from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
 
-pytest_plugins = ["tests.reliability_plugin", "tests.browser"]
+pytest_plugins = ["tests.parallel_plugin", "tests.reliability_plugin", "tests.browser"]
 
 # The SDK core warns on every worker start against the test server (a capability the
 # Java test server does not advertise); keep the output to real problems.

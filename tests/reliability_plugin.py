@@ -5,13 +5,15 @@ A test joins the README's reliability table by carrying
 its docstring says what was checked. With ``--reliability-json PATH`` the
 session writes every marked test, its scenario and its outcome to PATH, which
 ``python -m bench.reliability`` turns into the table (after ``--collect-only``
-the outcomes are null).
+the outcomes are null). Under pytest-xdist the workers collect and run the
+tests, and each report carries its row to the controller, which writes PATH.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--reliability-json",
         metavar="PATH",
-        default=None,
-        help="write the reliability scenarios and their results to PATH",
+        # Also from the environment: a whole `make test` can write it, and pytest runs
+        # that tests start (a bundle's suite) do not inherit an option they lack.
+        default=os.environ.get("MB_RELIABILITY_JSON") or None,
+        help="write the reliability scenarios and their results to PATH"
+        " (default: $MB_RELIABILITY_JSON)",
     )
 
 
@@ -33,7 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "reliability(scenario, done): a row of the README's reliability table"
         " (the test's docstring says what is checked)",
     )
-    config.pluginmanager.register(ReliabilityRecorder(config.getoption("--reliability-json")))
+    on_worker = hasattr(config, "workerinput")  # an xdist worker: the controller writes
+    path = None if on_worker else config.getoption("--reliability-json")
+    config.pluginmanager.register(ReliabilityRecorder(path))
+
+
+_ROW = "reliability"
 
 
 class ReliabilityRecorder:
@@ -53,18 +63,24 @@ class ReliabilityRecorder:
                 raise pytest.UsageError(
                     f"{item.nodeid}: needs reliability(scenario, done=...) and a docstring"
                 )
-            self.rows[item.nodeid] = {
+            row = {
                 "scenario": str(marker.args[0]),
                 "done": str(marker.kwargs["done"]),
                 "checked": " ".join(doc.split("\n\n")[0].split()),
                 "outcome": None,
                 "seconds": 0.0,
             }
+            self.rows[item.nodeid] = row
+            item.user_properties.append((_ROW, row))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        row = self.rows.get(report.nodeid)
-        if row is None:
-            return
+        nodeid = report.nodeid
+        if nodeid not in self.rows:  # the controller learns the row from a worker's report
+            carried = dict(report.user_properties).get(_ROW)
+            if not isinstance(carried, dict):
+                return
+            self.rows[nodeid] = {**carried, "outcome": None, "seconds": 0.0}
+        row = self.rows[nodeid]
         row["seconds"] = round(row["seconds"] + report.duration, 1)
         if report.failed:
             row["outcome"] = "failed"

@@ -9,19 +9,23 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.services import Services
-from pipeline.operations import AppNotFound, app_status
+from pipeline import operations
+from pipeline.operations import AppNotFound, app_status, unanswered
 from schemas.settings import Settings
 from store.db import Database
 from store.tokens import TokenRepository
+from temporal import names
 from tests.workflows.pipeline_fakes import FakePipeline
 
 GOOD_BUNDLE = {
@@ -216,6 +220,24 @@ async def test_rollback_refusals_are_clear(api: Api) -> None:
     assert r.status_code == 404
 
 
+async def test_an_app_no_worker_answers_for_is_a_503_not_a_wait_or_a_502(
+    api: Api, env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every worker down: the status query runs out of time and the user hears 503."""
+    monkeypatch.setattr(operations, "QUERY_TIMEOUT", timedelta(seconds=1))
+    await api.services.apps.ensure("unserved-app", "alice")
+    await env.client.start_workflow(
+        names.APP_WORKFLOW_TYPE,
+        id=names.app_workflow_id("unserved-app"),
+        task_queue="a-queue-no-worker-polls",
+    )
+    for path in ("/v1/apps/unserved-app", "/v1/apps/unserved-app/releases"):
+        r = await api.http.get(path, headers=api.auth("alice"))
+        assert r.status_code == 503, r.text
+        assert r.json()["detail"] == "the workflow service is unavailable; retry shortly"
+        assert r.headers["retry-after"] == "5"
+
+
 async def test_healthz_and_openapi(api: Api) -> None:
     r = await api.http.get("/healthz")
     assert r.status_code == 200 and r.json() == {"status": "ok"}
@@ -321,3 +343,13 @@ async def test_a_deployment_shows_each_repair_attempt(api: Api, workers: FakePip
     ]
     app = (await api.http.get("/v1/apps/fix-app", headers=api.auth("alice"))).json()
     assert [len(d["attempts"]) for d in app["status"]["deployments"]] == [2, 3]
+
+
+def test_temporal_not_answering_is_told_apart_from_a_failed_request() -> None:
+    """Those are 503 with Retry-After (and pollers wait them out); other errors are 502."""
+    no_poller = "no poller seen for task queue recently, worker may be down"
+    assert unanswered(RPCError(no_poller, RPCStatusCode.FAILED_PRECONDITION, b""))
+    assert unanswered(RPCError("Timeout expired", RPCStatusCode.CANCELLED, b""))
+    assert unanswered(RPCError("down", RPCStatusCode.UNAVAILABLE, b""))
+    assert not unanswered(RPCError("a closed workflow", RPCStatusCode.FAILED_PRECONDITION, b""))
+    assert not unanswered(RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b""))

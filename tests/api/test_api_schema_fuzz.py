@@ -24,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from store.apps import AppRepository
 from store.db import Database
 from store.tokens import TokenRepository
+from store.users import UserRepository
 from temporal.devserver import free_loopback_port
 
 EXAMPLES = 25
@@ -40,6 +41,9 @@ async def running_api(
     await tokens.ensure_user("fuzzer", "fuzzer")
     token = await tokens.issue("fuzzer")
     await AppRepository(db).ensure("fuzz-app", "fuzzer")
+    # No worker runs here, so no pipeline may start: a workflow nobody serves answers its
+    # queries with 503 (tests/api/test_api.py). Every deployment request is still validated.
+    assert await UserRepository(db).suspend("fuzzer", "no worker runs in this test")
     port = free_loopback_port()
     # A real identity provider, so the login routes are fuzzed end to end too.
     provider = oidc_provider_mock.run_server_in_thread(require_nonce=True)
@@ -50,6 +54,7 @@ async def running_api(
         MB_DATABASE_URL=make_conninfo(pg_uri, dbname=row["d"]),
         MB_TEMPORAL_ADDRESS=env.client.service_client.config.target_host,
         MB_API_PORT=str(port),
+        MB_METRICS_PORT=str(free_loopback_port()),
         MB_RATE_LIMIT_PER_MINUTE="1000000",
         MB_LOGIN_ATTEMPTS_PER_MINUTE="1000000",
         MB_OIDC_ISSUER=f"http://localhost:{server.server_port}",

@@ -18,7 +18,6 @@ stylesheet on a public CDN, which ``mb up``'s Content-Security-Policy blocks.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -38,13 +37,13 @@ from api.gateway import create_gateway_app
 from api.services import Services
 from api.tls import server_config
 from cli.dev_identity import dev_identity_provider
-from cli.stack import EmbeddedServer
 from schemas.settings import Settings
 from store.db import Database
 from store.tokens import TokenRepository
 from temporal.devserver import free_loopback_port
 from tests.api.login_flow import dev_login_in_browser
 from tests.browser import loopback_only, screenshot_on_failure
+from tests.servers import serve
 
 VICTIM = "visitor@example.com"
 
@@ -112,20 +111,6 @@ class Site:
     planted: str  # a live session of the attacker's
 
 
-async def _serve(stack: AsyncExitStack, config: uvicorn.Config) -> None:
-    server = EmbeddedServer(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "a server did not start"
-        await asyncio.sleep(0.02)
-
-    async def stop() -> None:
-        server.should_exit = True
-        await task
-
-    stack.push_async_callback(stop)
-
-
 @asynccontextmanager
 async def site(
     db: Database, env: WorkflowEnvironment, tmp_path: Path, apps_host: str
@@ -160,12 +145,12 @@ async def site(
     recorder = CookieRecorder(create_app(services))
     async with AsyncExitStack() as stack:
         app = hostile_app(planted.session_id)
-        await _serve(stack, uvicorn.Config(app, uds=socket_path, log_level="warning"))
-        await _serve(stack, identity.server_config())
-        await _serve(
+        await serve(stack, uvicorn.Config(app, uds=socket_path, log_level="warning"))
+        await serve(stack, identity.server_config())
+        await serve(
             stack, server_config(recorder, settings, port=settings.api_port, log_level="warning")
         )
-        await _serve(
+        await serve(
             stack,
             server_config(
                 create_gateway_app(services),

@@ -8,7 +8,6 @@ The browser's view of the same origin: tests/integration/test_operator_ui.py.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -24,7 +23,6 @@ from temporalio.api.common.v1 import Payload
 from api.operator_ui import create_operator_app
 from api.services import Services
 from api.tls import server_config
-from cli.stack import EmbeddedServer
 from schemas.qa import QAGateReport
 from schemas.settings import Settings
 from store.audit import AuditLog
@@ -33,6 +31,7 @@ from store.tokens import TokenRepository
 from temporal.client import connect
 from temporal.codec import EncryptionCodec, key_id_for
 from temporal.devserver import DevServer, free_loopback_port
+from tests.servers import serve
 
 KEY = bytes(range(32))
 CODEC = EncryptionCodec({key_id_for(KEY): KEY}, key_id_for(KEY), "default")
@@ -116,26 +115,15 @@ async def origin(db: Database, ui: tuple[DevServer, int], tmp_path: Path) -> Asy
         rate_limit_per_minute=100_000,
     )
     services = Services.build(settings, db, await connect(settings))
-    server = EmbeddedServer(
-        server_config(
-            create_operator_app(services, {"default": CODEC}),
-            settings,
-            port=operator_port,
-            log_level="warning",
-            lifespan="on",
-        )
+    config = server_config(
+        create_operator_app(services, {"default": CODEC}),
+        settings,
+        port=operator_port,
+        log_level="warning",
+        lifespan="on",
     )
     async with AsyncExitStack() as stack:
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            assert not serving.done(), "the operators' origin did not start"
-            await asyncio.sleep(0.02)
-
-        async def stop() -> None:
-            server.should_exit = True
-            await serving
-
-        stack.push_async_callback(stop)
+        await serve(stack, config)
         http = await stack.enter_async_context(
             httpx.AsyncClient(base_url=settings.operator_base_url, timeout=30)
         )

@@ -126,7 +126,8 @@ async def _api_process(env: dict[str, str], log: Path) -> tuple[subprocess.Popen
     port = free_loopback_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 - two servers, waited for below
         [sys.executable, "-m", "cli.main", "api"],
-        env={**env, "MB_API_PORT": str(port)},
+        # Processes on one host each serve their metrics on a port of their own.
+        env={**env, "MB_API_PORT": str(port), "MB_METRICS_PORT": str(free_loopback_port())},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -162,8 +163,10 @@ async def two_apis(
         MB_TEMPORAL_ADDRESS=target,
         PYTHONPATH=str(Path(__file__).parents[2]),
     )
-    procs = [await _api_process(base, tmp_path / f"api-{i}.log") for i in range(2)]
+    procs: list[tuple[subprocess.Popen[bytes], str]] = []
     try:
+        for i in range(2):  # the first is stopped below even when the second fails
+            procs.append(await _api_process(base, tmp_path / f"api-{i}.log"))
         yield [url for _, url in procs], issued
     finally:
         for proc, _ in procs:

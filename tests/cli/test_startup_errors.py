@@ -23,6 +23,7 @@ from runtime.errors import AppStartError, BaseImageMissing, DockerUnavailable
 from store.embedded import DatabaseStartError, EmbeddedPostgres
 from store.server_user import SERVER_USER, ServerUserError, ensure_server_user
 from store.wal_archive import prepare_archive_dir
+from tests.mb_env import mb_env
 from tests.runtime.support import TEST_UIDS
 
 ROOT = os.geteuid() == 0
@@ -41,9 +42,7 @@ def _mb(
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
-    env.update({"MB_DATA_DIR": str(data_dir), "COLUMNS": "300", **extra})
-    return env
+    return mb_env(data_dir, COLUMNS="300", **extra)
 
 
 def _one_line_error(done: subprocess.CompletedProcess[str], *expected: str) -> str:

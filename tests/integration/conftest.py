@@ -20,12 +20,13 @@ import httpx
 import pytest
 import uvicorn
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from api.app import create_app
 from api.gateway import create_gateway_app
 from api.services import Services
 from cli.stack import EmbeddedServer
-from pipeline.operations import app_status, request_deployment
+from pipeline.operations import app_status, request_deployment, unanswered
 from runtime.base import Runtime
 from schemas.deployment import DeploymentOutcome, DeploymentSummary, DeployRequest
 from schemas.operators import OPERATOR_CODEC_PATH
@@ -116,7 +117,13 @@ class Stack:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while loop.time() < deadline:
-            status = await app_status(self.client, app_id)
+            try:
+                status = await app_status(self.client, app_id)
+            except RPCError as err:  # the server or the workers still recovering: ask again
+                if not unanswered(err):
+                    raise
+                await asyncio.sleep(0.25)
+                continue
             summary = next(d for d in status.deployments if d.deployment_id == deployment_id)
             if summary.finished_at is not None:
                 return summary

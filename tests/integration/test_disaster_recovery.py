@@ -5,7 +5,6 @@ histories decode and the audit chain verifies."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
 import sys
@@ -22,8 +21,8 @@ from cli.endpoints import resolve
 from schemas.settings import Settings
 from store.base_backups import ESCROW_FILE, BackupCatalog
 from store.wal_archive import switch_wal_and_wait
-from temporal.devserver import free_loopback_port
 from tests.integration.test_mb_up import DEMO, Up
+from tests.mb_env import mb_env
 from tests.snapshot import advisory_snapshot
 
 pytestmark = pytest.mark.integration
@@ -41,22 +40,13 @@ def site() -> Iterator[Path]:
 
 
 def _env(data_dir: Path, backups: Path, identity: Path, recipient: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
-        "MB_DATA_DIR": str(data_dir),
-        "MB_BACKUP_DIR": str(backups),
-        "MB_ESCROW_RECIPIENTS": recipient,
-        "MB_ESCROW_IDENTITY_FILE": str(identity),
-        "MB_ADVISORY_DB": str(advisory_snapshot()),
-        "MB_API_PORT": str(free_loopback_port()),
-        "MB_CODEC_PORT": str(free_loopback_port()),
-        "MB_APPS_PORT": str(free_loopback_port()),
-        "MB_OIDC_DEV_PORT": str(free_loopback_port()),
-        "MB_TEMPORAL_PORT": str(free_loopback_port()),
-        "MB_TEMPORAL_UI_PORT": str(free_loopback_port()),
-        "PYTHONPATH": str(Path(__file__).parents[2]),
-        "COLUMNS": "200",
-    }
+    return mb_env(
+        data_dir,
+        MB_BACKUP_DIR=str(backups),
+        MB_ESCROW_RECIPIENTS=recipient,
+        MB_ESCROW_IDENTITY_FILE=str(identity),
+        MB_ADVISORY_DB=str(advisory_snapshot()),
+    )
 
 
 def _mb(env: dict[str, str], *args: str, stdin: str = "") -> str:

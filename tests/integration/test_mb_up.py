@@ -15,8 +15,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from temporal.devserver import free_loopback_port
 from tests.api.login_flow import dev_login
+from tests.mb_env import mb_env
 from tests.snapshot import advisory_snapshot
 
 pytestmark = pytest.mark.integration
@@ -94,25 +94,7 @@ def data_dir(world_dir: Path) -> Path:
 
 def _stack_env(data_dir: Path) -> dict[str, str]:
     """The environment of an `mb up` on free loopback ports, with its data in ``data_dir``."""
-    ports = (
-        "API",
-        "CODEC",
-        "APPS",
-        "OIDC_DEV",
-        "TEMPORAL",
-        "TEMPORAL_UI",
-        "OPERATOR",
-        "METRICS",
-        "WORKER_METRICS",
-    )
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
-        "MB_DATA_DIR": str(data_dir),
-        "MB_ADVISORY_DB": str(advisory_snapshot()),
-        **{f"MB_{name}_PORT": str(free_loopback_port()) for name in ports},
-        "PYTHONPATH": str(Path(__file__).parents[2]),
-        "COLUMNS": "200",
-    }
+    return mb_env(data_dir, MB_ADVISORY_DB=str(advisory_snapshot()))
 
 
 def test_mb_up_demo_stop_and_restart(data_dir: Path) -> None:
@@ -190,10 +172,9 @@ def test_exit_after_demo_stops_the_stack_and_fails_when_the_demo_is_not_served(
 
 
 def test_exit_after_demo_needs_a_demo(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MB_")}
     done = subprocess.run(
         [sys.executable, "-m", "cli.main", "up", "--exit-after-demo"],
-        env={**env, "MB_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"},
+        env=mb_env(tmp_path / "data"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -43,7 +43,7 @@ from api.app import create_app
 from api.services import Services
 from api.tls import server_config
 from cli.dev_identity import dev_identity_provider
-from cli.stack import EmbeddedServer, metrics_server, operator_app
+from cli.stack import metrics_server, operator_app
 from pipeline.operations import app_status
 from schemas.settings import Settings
 from store.audit import AuditLog
@@ -54,6 +54,7 @@ from temporal.devserver import free_loopback_port
 from tests.api.login_flow import dev_login_in_browser, query_of, verification_link
 from tests.browser import loopback_only, screenshot_on_failure
 from tests.integration.conftest import Stack, running_stack
+from tests.servers import serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -92,20 +93,6 @@ class Operators:
         return json_format.MessageToJson(Payloads(payloads=started.input.payloads))
 
 
-async def _serve(servers: AsyncExitStack, config: uvicorn.Config) -> None:
-    server = EmbeddedServer(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "a server did not start"
-        await asyncio.sleep(0.02)
-
-    async def stop() -> None:
-        server.should_exit = True
-        await task
-
-    servers.push_async_callback(stop)
-
-
 async def _verified(services: Services, user: User) -> None:
     assert user.email is not None
     await services.verifier.issue(user)
@@ -136,12 +123,12 @@ async def operators() -> AsyncIterator[Operators]:
         for user in (operator, visitor):
             await _verified(services, user)
         async with AsyncExitStack() as servers:
-            await _serve(servers, identity.server_config())
+            await serve(servers, identity.server_config())
             api = create_app(services)
-            await _serve(
+            await serve(
                 servers, server_config(api, settings, port=settings.api_port, log_level="warning")
             )
-            await _serve(
+            await serve(
                 servers,
                 server_config(
                     operator_app(services),
@@ -151,7 +138,7 @@ async def operators() -> AsyncIterator[Operators]:
                     lifespan="on",
                 ),
             )
-            await _serve(servers, metrics_server(services.metrics, settings).config)
+            await serve(servers, metrics_server(services.metrics, settings).config)
             deployment_id, workflow_id = await stack.deploy(APP, PROMPT)
             await stack.outcome(APP, deployment_id)
             yield Operators(
@@ -341,7 +328,7 @@ async def test_a_page_of_another_origin_cannot_make_the_browser_decode_or_act(
         actions = len(await operators.audit("temporal.ui.action", operators.operator.id))
         before = _answers(operators)
         app = _hostile_site(operators.origin, payload, signal)
-        await _serve(servers, uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        await serve(servers, uvicorn.Config(app, host=host, port=port, log_level="warning"))
 
         sent: list[str] = []
         page.on("request", lambda r: sent.append(f"{r.method} {r.url} {r.resource_type}"))

@@ -17,16 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from temporalio.client import Client, ScheduleActionStartWorkflow
+from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.service import RPCError
 
 from activities.generation import generate_offline
-from pipeline.operations import (
-    app_status,
-)
 from schemas.deployment import (
     DeploymentOutcome,
-    DeploymentResult,
 )
 from store.apps import AppRepository
 from store.audit import AuditLog
@@ -37,93 +33,6 @@ from temporal.devserver import find_executable, free_loopback_port
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
-
-
-async def _history_is_opaque(stack: Stack, workflow_id: str, prompt: str) -> None:
-    """Nothing readable reaches Temporal: not through a client without our codec, not in
-    the dev server's SQLite file; the same history decodes with our converter."""
-    secrets_in_clear = [prompt.encode(), b"climbing team", b"from fastapi import", b"def test_"]
-    plain = await Client.connect(stack.settings.temporal_target)  # the SDK's default converter
-    history = await plain.get_workflow_handle(workflow_id).fetch_history()
-    raw = b"".join(event.SerializeToString() for event in history.events)
-    assert b"binary/encrypted" in raw
-    for needle in secrets_in_clear:
-        assert needle not in raw, needle
-    store = b"".join(
-        path.read_bytes() for path in stack.data_dir.glob("temporal.sqlite*") if path.is_file()
-    )
-    assert len(store) > 100_000
-    for needle in secrets_in_clear:
-        assert needle not in store, needle
-    decoded = await stack.client.get_workflow_handle(
-        workflow_id, result_type=DeploymentResult
-    ).result()
-    assert decoded.release.bundle_hash and decoded.deployment_id in workflow_id
-
-
-async def test_prompt_to_app_then_replace_then_rollback(stack: Stack) -> None:
-    app_id = "climbing-todo"
-    first, first_workflow = await stack.deploy(app_id, "a todo list for my climbing team")
-    await stack.outcome(app_id, first)
-    await _history_is_opaque(stack, first_workflow, "a todo list for my climbing team")
-
-    token = await stack.token()
-    auth = {"Authorization": f"Bearer {token}"}
-    report = await stack.api.get(f"/v1/deployments/{first}/report", headers=auth)
-    assert report.status_code == 200, report.text
-    gate = report.json()
-    assert gate["verdict"] == "pass"
-    assert [s["stage"] for s in gate["stages"]] == ["tests", "mutation", "fuzz", "static", "deps"]
-    tests_stage, mutation = gate["stages"][0], gate["stages"][1]
-    assert [r["order"] for r in tests_stage["runs"]] == ["fixed", "shuffled", "shuffled"]
-    assert len(tests_stage["runs"][0]["outcomes"]) >= 8  # the generated suite really ran
-    assert mutation["score"] >= 0.7 and mutation["killed"] > 0
-    page = await stack.api.get(f"/v1/deployments/{first}/report.html", headers=auth)
-    assert page.status_code == 200 and "Mutation testing" in page.text
-    verified = stack.mb("evidence", "verify", app_id, "1")
-    assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert "valid" in verified.stdout
-
-    health = await stack.apps.get(f"/apps/{app_id}/health")
-    assert health.status_code == 200 and health.json() == {"status": "ok"}
-    v1_page = await stack.page(app_id)
-    assert "Climbing" in v1_page
-
-    second, _ = await stack.deploy(app_id, "a todo list for my bouldering gym")
-    await stack.outcome(app_id, second)
-    v2_page = await stack.page(app_id)
-    assert "Bouldering" in v2_page and v2_page != v1_page
-    status = await app_status(stack.client, app_id)
-    assert status.live is not None and status.live.version == 2
-    # The old release's sandbox was stopped after the switch.
-    assert await stack.runtime().state(f"{app_id}-v1") != "running"
-
-    result = stack.mb("rollback", app_id, "--reason", "integration test")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "rolled back from v2 to v1" in result.stdout
-    assert "Climbing" in await stack.page(app_id)
-    assert await stack.runtime().state(f"{app_id}-v2") != "running"
-
-    shown = stack.mb("status", app_id, "--json")
-    assert shown.returncode == 0
-    assert json.loads(shown.stdout)["live"]["version"] == 1
-    incidents = json.loads(stack.mb("incidents", "--app", app_id, "--json").stdout)
-    assert [(i["kind"], i["from_version"], i["to_version"]) for i in incidents] == [
-        ("rollback", 2, 1)
-    ]
-    assert "integration test" in incidents[0]["reason"]
-
-    # v2's evidence is forged: a rollback to it is refused and v1 keeps serving.
-    async with stack.db.connection() as conn:
-        await conn.execute(
-            "UPDATE qa_evidence SET signature = %s WHERE deployment_id = %s",
-            (b"\0" * 64, second),
-        )
-    assert stack.mb("evidence", "verify", app_id, "2").returncode != 0
-    refused = stack.mb("rollback", app_id, "--to", "2")
-    assert refused.returncode == 1, refused.stdout + refused.stderr
-    assert "evidence" in refused.stdout.lower()
-    assert "Climbing" in await stack.page(app_id)
 
 
 async def test_cli_refuses_bad_input_clearly(stack: Stack) -> None:
@@ -192,7 +101,7 @@ async def test_cli_moderate_and_qa(stack: Stack, tmp_path: Path) -> None:
     assert verdict.returncode == 0
     assert json.loads(verdict.stdout)["verdict"] == "block"
 
-    bundle = generate_offline("a poll for our team lunch").bundle
+    bundle = generate_offline("a guestbook for our wedding").bundle  # the quickest gate
     good = write_bundle(bundle, tmp_path / "good")
     report = stack.mb("qa", str(good), "--json")
     assert report.returncode == 0, report.stdout + report.stderr

@@ -28,6 +28,7 @@ from activities.generation import GeneratedApp, generate_offline
 from activities.generation.blueprints import BLUEPRINTS, FALLBACK, Brief, blueprint, detect_kind
 from activities.generation.blueprints.scaffold import PyValue, py_literal, render, toml_string
 from store.bundles import bundle_hash, parse_manifest, write_bundle
+from tests.bundle_env import bundle_env
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -85,7 +86,7 @@ class Suite:
 def _run_suite(app: GeneratedApp, path: Path) -> Suite:
     write_bundle(app.bundle, path)
     report = path.parent / f"{path.name}.report.json"
-    env = {k: v for k, v in os.environ.items() if k != "MICROAPP_DATA_DIR"}
+    env = bundle_env()
     result = subprocess.run(
         [
             sys.executable,
@@ -442,7 +443,7 @@ def test_mutation_score(kind: str, tmp_path: Path) -> None:
     """mutmut kills nearly every mutant of main.py with the generated tests (see module doc)."""
     root = write_bundle(generate_offline(KIND_PROMPTS[kind]).bundle, tmp_path / kind)
     (root / "pyproject.toml").write_text(MUTMUT_CONFIG)
-    env = {k: v for k, v in os.environ.items() if k != "MICROAPP_DATA_DIR"}
+    env = bundle_env()
     for args in (["run", "--max-children", "2"], ["export-cicd-stats"]):
         subprocess.run(
             [sys.executable, "-m", "mutmut", *args],

@@ -31,6 +31,7 @@ from store.artifacts import ArtifactStore
 from store.bundle_cache import BundleCache
 from store.bundles import write_bundle
 from store.db import Database
+from tests.bundle_env import bundle_env
 
 API_KEY = "sk-test-0123456789abcdef"
 MODEL = "gpt-test-mini"
@@ -141,6 +142,7 @@ async def test_happy_path_returns_a_bundle_whose_tests_pass(
             "ignore::DeprecationWarning",
         ],
         cwd=tmp_path / "bundle",
+        env=bundle_env(),
         capture_output=True,
         text=True,
         timeout=120,
