@@ -25,9 +25,16 @@ from runtime.sandbox_run import SandboxRun, run_sandboxed, sandbox_env
 from runtime.uids import UidPool
 from store.bundles import make_bundle, write_bundle
 
-TEST_UIDS = UidPool(Path(tempfile.gettempdir()) / "mb-test-uids", base=1_899_000_000, count=4096)
-"""The uids the tests' runtimes and QA runs lease: one directory for every test session on
-this machine, so that concurrent sessions never share a uid."""
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_SLOT = int(_XDIST_WORKER.removeprefix("gw")) + 1 if _XDIST_WORKER.startswith("gw") else 0
+TEST_UIDS = UidPool(
+    Path(tempfile.gettempdir()) / f"mb-test-uids-{_SLOT}",
+    base=1_899_000_000 + _SLOT * 4096,
+    count=4096,
+)
+"""The uids the tests' runtimes and QA runs lease: one directory for every session on this
+machine (concurrent sessions never share a uid), and a range of its own for each xdist
+worker, so that what a test finds running as these uids is its own worker's."""
 LEASED_UIDS = range(TEST_UIDS.base, TEST_UIDS.base + TEST_UIDS.count)
 
 APP_MAIN = """
