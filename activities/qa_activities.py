@@ -32,6 +32,7 @@ from schemas.qa import (
 from schemas.settings import Settings
 from store.artifacts import ArtifactStore
 from store.bundle_cache import BundleCache
+from store.bundles import bundle_from_bytes
 from store.qa_policy_overrides import QAPolicyOverrides
 from store.qa_reports import QAReportRepository
 from temporal import names
@@ -171,6 +172,7 @@ class QAReportActivities:
             stages,
             effective_policy(input.policy, floor),  # what the stages applied
             duration_s=max((s.duration_s for s in input.stages), default=0.0),
+            egress=bundle_from_bytes(await self._artifacts.get(input.bundle_hash)).manifest.egress,
         )
         failed = [s for s in report.stages if s.verdict == "fail"]
         summary = (

@@ -25,6 +25,7 @@ from api.routes import (
     audit,
     auth,
     deployments,
+    egress,
     incidents,
     privacy,
     qa_overrides,
@@ -69,6 +70,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(incidents.router, dependencies=[Depends(scope_for("review"))])
     app.include_router(incidents.alerts_router, dependencies=[Depends(scope_for("review"))])
     app.include_router(qa_overrides.router, dependencies=[Depends(scope_for("review"))])
+    app.include_router(egress.router, dependencies=[Depends(scope_for("review"))])
+    app.include_router(egress.apps_router, dependencies=[Depends(scope_for("apps"))])
 
     @app.api_route("/apps/{path:path}", methods=_METHODS, include_in_schema=False)
     async def apps_live_elsewhere(path: str, request: Request) -> RedirectResponse:

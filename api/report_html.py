@@ -61,6 +61,12 @@ def render_report(
         )
     )
     parts += [_stage(stage) for stage in report.stages]
+    parts.append("<h2>Egress</h2>")
+    parts.append(
+        _table(["declared host:port"], [[f"<code>{escape(t)}</code>"] for t in report.egress])
+        if report.egress
+        else "<p>None declared: the app reaches no host outside.</p>"
+    )
     if report.tool_versions:
         parts.append("<h2>Tools</h2>")
         parts.append(

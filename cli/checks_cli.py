@@ -115,6 +115,8 @@ def qa(
             for stage in report.stages:
                 colour = "green" if stage.verdict == "pass" else "red"
                 console.print(f"[{colour}]{stage.verdict}[/] {stage.stage}: {stage.reason}")
+            egress = ", ".join(report.egress) or "none declared"
+            console.print(f"egress: {egress} (each needs an operator's approval per app)")
             console.print(f"verdict: [bold]{report.verdict}[/] ({report.duration_s:.1f} s)")
         return 0 if report.verdict == "pass" else 1
 

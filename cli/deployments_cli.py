@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from activities.generation import suggest_app_id
 from cli import progress
+from cli.egress_cli import egress_per_host, egress_table
 from cli.endpoints import database, temporal
 from cli.runner import AppArg, CommandError, JsonFlag, console, fail, load_settings, run
 from pipeline.operations import app_status, request_deployment, request_rollback
@@ -104,6 +105,7 @@ def status(
             console.print(repaired)
         for r in status_.rollbacks[-5:]:
             console.print(f"rollback {r.request_id}: {'ok' if r.ok else 'refused'} — {r.message}")
+        console.print(egress_table(await egress_per_host(load_settings(), app_id)))
         return 0
 
     run(main())

@@ -18,6 +18,7 @@ from cli import (
     backup_cli,
     checks_cli,
     deployments_cli,
+    egress_cli,
     keys_cli,
     moderation_cli,
     operator_cli,
@@ -54,6 +55,7 @@ app.add_typer(runtime_cli.runtime_app, name="runtime")
 app.add_typer(backup_cli.backup_app, name="backup")
 app.add_typer(keys_cli.keys_app, name="keys")
 app.add_typer(qa_policy_cli.qa_policy_app, name="qa-policy")
+app.add_typer(egress_cli.egress_app, name="egress")
 
 
 def main() -> None:

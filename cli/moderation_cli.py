@@ -15,12 +15,13 @@ from rich.markup import escape
 from cli.endpoints import database, temporal
 from cli.runner import JsonFlag, console, fail, load_settings, run, show_rows
 from pipeline.operations import submit_review
-from pipeline.review_queue import awaiting_review
+from pipeline.review_queue import awaiting_egress_approval, awaiting_review
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.deployment import ReviewDecision
 from schemas.moderation import ReviewItem
 from schemas.settings import Settings
 from store.audit import AuditLog
+from store.egress import EgressApprovals
 from store.moderation_log import ModerationLog, ModerationLogEntry
 
 review_app = typer.Typer(help="Approve or reject a deployment flagged by moderation.")
@@ -32,8 +33,9 @@ def review_list(as_json: JsonFlag = False) -> None:
     """Flagged deployments waiting for a decision, oldest first."""
 
     async def main() -> int:
-        return show_rows(
-            await review_queue(load_settings()),
+        settings = load_settings()
+        shown = show_rows(
+            await review_queue(settings),
             as_json=as_json,
             empty="nothing is waiting for review",
             line=lambda item: (
@@ -42,6 +44,15 @@ def review_list(as_json: JsonFlag = False) -> None:
                 f"    {escape(item.prompt[:200])}"
             ),
         )
+        if not as_json:  # the JSON stays the flagged deployments (mb egress review --json)
+            async with database(settings) as db:
+                egress = await awaiting_egress_approval(EgressApprovals(db, AuditLog(db)))
+            for request in egress:
+                console.print(
+                    f"egress {request.app_id} v{request.version}  {request.target}"
+                    f"  (mb egress approve|reject {request.app_id} {request.target})"
+                )
+        return shown
 
     run(main())
 

@@ -33,6 +33,7 @@ from schemas.settings import Settings
 from store.anomalies import AlertLog
 from store.artifacts import ArtifactStore
 from store.audit import AuditLog
+from store.egress import EgressRecords
 from store.incidents import Incident, IncidentLog
 from store.tokens import TokenRepository
 from store.users import UserRepository
@@ -76,14 +77,26 @@ def alerts_list(
     """Alerts raised by the anomaly rules, newest first."""
 
     async def main() -> int:
-        return show_rows(
-            await alerts(load_settings(), rule=rule, limit=limit),
+        settings = load_settings()
+        shown = show_rows(
+            await alerts(settings, rule=rule, limit=limit),
             as_json=as_json,
             empty="no alerts",
             line=lambda row: (
                 f"#{row.id}  {row.at:%Y-%m-%d %H:%M}  {row.rule:<18}  {escape(row.summary)}"
             ),
         )
+        if not as_json and rule is None:
+            async with database(settings) as db:
+                refused = await EgressRecords(db).refusals(limit=10)
+            if refused:
+                console.print("latest egress refusals (mb egress refusals for more):")
+            for r in refused:
+                console.print(
+                    f"  {r.at:%Y-%m-%d %H:%M:%S}  {r.app_id} v{r.version}"
+                    f"  {escape(r.target)}:{r.port}  {r.reason}"
+                )
+        return shown
 
     run(main())
 

@@ -43,7 +43,7 @@ from temporal.converter import payload_codec
 from temporal.devserver import DevServer, ensure_port_free
 from temporal.search_attributes import ensure_search_attributes
 from workers.main import run_workers
-from workers.wiring import app_runtime
+from workers.wiring import app_runtime, egress_proxy
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +267,7 @@ async def run_stack(
             stopped = await app_runtime(settings).stop_all(drain_s=settings.drain_s)
             if stopped:
                 log.info("stopped %d app instance(s); `mb up` restarts the live ones", len(stopped))
+            await egress_proxy(settings).stop_running()
 
 
 async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:

@@ -1,8 +1,11 @@
-"""The review queue: flagged deployments still waiting for an operator's decision.
+"""The review queue: flagged deployments still waiting for an operator's decision, and
+declared egress waiting for an operator's approval.
 
-Candidates come from the moderation log (flagged within the review window);
+Flagged candidates come from the moderation log (flagged within the review window);
 each is confirmed against its DeploymentWorkflow, so only deployments that are
 really waiting are listed (one reviewed, timed out or cancelled drops out).
+Egress targets wait in the store until decided (they block no deployment: the
+app runs, and its requests to them are refused and audited until approved).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from temporalio.client import Client
 from pipeline.operations import PipelineRequestError, deployment_status
 from schemas.deployment import Stage
 from schemas.moderation import ReviewItem
+from store.egress import EgressApprovals, EgressRequest
 from store.moderation_log import ModerationLog
 from temporal import names
 
@@ -42,3 +46,8 @@ async def awaiting_review(
                 )
             )
     return queue
+
+
+async def awaiting_egress_approval(approvals: EgressApprovals) -> list[EgressRequest]:
+    """Declared ``host:port`` targets no operator decided yet, oldest first."""
+    return await approvals.pending()

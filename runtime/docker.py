@@ -33,6 +33,16 @@ from typing import Any
 
 from runtime.docker_base import DEFAULT_BASE_IMAGE
 from runtime.docker_images import LABEL, DockerImages
+from runtime.egress.binding import (
+    EGRESS_SOCKET,
+    FORWARDER,
+    FORWARDER_MOUNT,
+    PROXY_PORT,
+    SOCKET_DIR_MOUNT,
+    prepare_egress_dir,
+    proxy_env,
+)
+from runtime.egress.registry import EgressRegistry
 from runtime.errors import AppStartError, DockerUnavailable, SandboxStartError
 from runtime.limits import INSTANCES_PER_UID
 from runtime.records import (
@@ -53,12 +63,21 @@ log = logging.getLogger(__name__)
 SOCKET_MOUNT = "/run/app"
 CONTAINER_TMP = "/tmp"  # noqa: S108 - the container's own private tmpfs
 ENV_MOUNT = "/env/site-packages"
+EGRESS_SOCKET_PATH = f"{SOCKET_DIR_MOUNT}/{EGRESS_SOCKET}"
 # Reads the secrets from stdin (JSON), adds the env's packages (with their .pth files),
 # then runs uvicorn in the same process: nothing secret on the command line.
+# With egress, it first starts the forwarder (runtime/egress_forwarder.py, bound read-only)
+# serving HTTPS_PROXY on the container's own loopback, relayed to the proxy's socket.
 LAUNCHER = (
     "import json, os, site, sys\n"
     "os.environ.update(json.loads(sys.stdin.read() or '{}'))\n"
     "null = os.open(os.devnull, os.O_RDONLY); os.dup2(null, 0); os.close(null)\n"
+    f"if os.path.exists({FORWARDER_MOUNT!r}):\n"
+    "    import importlib.util\n"
+    f"    spec = importlib.util.spec_from_file_location('egress_forwarder', {FORWARDER_MOUNT!r})\n"
+    "    forwarder = importlib.util.module_from_spec(spec); spec.loader.exec_module(forwarder)\n"
+    f"    if not forwarder.start_in_thread({PROXY_PORT}, {EGRESS_SOCKET_PATH!r}):\n"
+    "        sys.exit('egress forwarder did not start')\n"
     f"site.addsitedir({ENV_MOUNT!r})\n"
     "from uvicorn.main import main\n"
     "main(sys.argv[1:], prog_name='uvicorn')\n"
@@ -70,6 +89,8 @@ class DockerInstanceRecord(InstanceRecordBase):
 
     container_id: str
     image: str
+    egress_socket: str | None = None
+    """The host path of the egress proxy's socket for this instance, when it has one."""
 
 
 class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
@@ -90,8 +111,10 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
         kill_grace_s: float = 2.0,
         tmp_mb: int = 64,
         keep_releases: int = 2,
+        egress: EgressRegistry | None = None,
     ) -> None:
         self.host = host
+        self.egress = egress
         self.state_dir = state_dir.resolve()
         self._records = InstanceRecords(self.state_dir, DockerInstanceRecord)
         self.uids = uids
@@ -132,11 +155,17 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
             self._ensure_app_image, launch.app_id, launch.version, launch.bundle_dir, launch.env
         )
         uid = await self.uids.acquire(app_holder(launch.app_id))
-        record = await asyncio.to_thread(self._create_and_start, launch, uid, image)
+        egress_dir = await self._attach_egress(launch)
+        try:
+            record = await asyncio.to_thread(self._create_and_start, launch, uid, image, egress_dir)
+        except BaseException:
+            if egress_dir is not None and self.egress is not None:
+                await asyncio.shield(self.egress.detach(launch.instance_id))
+            raise
         try:
             await self._wait_for_socket(record)
         except BaseException:
-            await asyncio.shield(asyncio.to_thread(self._remove, record))
+            await asyncio.shield(self._remove_and_detach(record))
             raise
         log.info("instance %s started (container %s)", launch.instance_id, record.container_id[:12])
         return record
@@ -149,7 +178,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
             if record is None or record.stopped_at is not None:
                 return
             await asyncio.to_thread(self._stop_container, record, drain_s + self.kill_grace_s)
-            await asyncio.to_thread(self._remove, record)
+            await self._remove_and_detach(record)
             pruned = await asyncio.to_thread(self._prune_images, record.app_id)
             log.info("instance %s stopped%s", instance_id, f"; pruned {pruned}" if pruned else "")
 
@@ -173,6 +202,34 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
                 swept.append(instance_id)
         return swept
 
+    async def _attach_egress(self, launch: Launch) -> Path | None:
+        """The instance's egress directory, attached to the proxy (None: no egress)."""
+        if not launch.manifest.egress:
+            return None
+        if self.egress is None:
+            log.warning(
+                "instance %s declares egress, but this host has no proxy", launch.instance_id
+            )
+            return None
+        egress_dir = self.instance_dir(launch.instance_id) / "egress"
+        socket_path = egress_dir / EGRESS_SOCKET
+        if len(str(socket_path)) > MAX_SOCKET_PATH:
+            raise ValueError(f"egress socket path {socket_path} is too long")
+        await asyncio.to_thread(prepare_egress_dir, egress_dir)
+        await self.egress.attach(
+            app_id=launch.app_id,
+            instance_id=launch.instance_id,
+            version=launch.version,
+            socket_path=socket_path,
+            declared=launch.manifest.egress,
+        )
+        return egress_dir
+
+    async def _remove_and_detach(self, record: DockerInstanceRecord) -> None:
+        await asyncio.to_thread(self._remove, record)
+        if record.egress_socket is not None and self.egress is not None:
+            await self.egress.detach(record.instance_id)
+
     def container_name(self, instance_id: str) -> str:
         """Unique per runtime state directory (several runtimes may share one engine)."""
         tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
@@ -180,7 +237,9 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
 
     # -- containers (blocking) -----------------------------------------------
 
-    def _create_and_start(self, launch: Launch, uid: int, image: str) -> DockerInstanceRecord:
+    def _create_and_start(
+        self, launch: Launch, uid: int, image: str, egress_dir: Path | None = None
+    ) -> DockerInstanceRecord:
         instance_id, app_id, manifest = launch.instance_id, launch.app_id, launch.manifest
         from docker.types import Mount, Ulimit
 
@@ -206,7 +265,16 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "MICROAPP_DATA_DIR": "/data",
+            **(proxy_env() if egress_dir is not None else {}),
         }
+        egress_mounts = (
+            [
+                Mount(target=SOCKET_DIR_MOUNT, source=str(egress_dir), type="bind", read_only=True),
+                Mount(target=FORWARDER_MOUNT, source=str(FORWARDER), type="bind", read_only=True),
+            ]
+            if egress_dir is not None
+            else []
+        )
         command = [
             "python3",
             "-I",
@@ -252,6 +320,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
                     Mount(target=SOCKET_MOUNT, source=str(sock_dir), type="bind"),
                     # no_copy: Docker would give a new volume the image's /data owner.
                     Mount(target="/data", source=volume, type="volume", no_copy=True),
+                    *egress_mounts,
                 ],
                 init=True,
                 stdin_open=True,
@@ -276,6 +345,7 @@ class DockerRuntime(RecordedRuntime[DockerInstanceRecord], DockerImages):
             socket_path=str(socket_path),
             health_path=manifest.health_path,
             started_at=time.time(),
+            egress_socket=str(egress_dir / EGRESS_SOCKET) if egress_dir is not None else None,
         )
         self._save(record)
         return record

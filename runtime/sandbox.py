@@ -36,6 +36,16 @@ from runtime.bwrap import (
     SandboxSpec,
     python_env_binds,
 )
+from runtime.egress.binding import (
+    EGRESS_SOCKET,
+    FORWARDER,
+    FORWARDER_MOUNT,
+    SOCKET_DIR_MOUNT,
+    forwarder_prefix,
+    prepare_egress_dir,
+    proxy_env,
+)
+from runtime.egress.registry import EgressRegistry
 from runtime.errors import AppStartError, SandboxStartError
 from runtime.limits import (
     AppliedLimits,
@@ -85,6 +95,8 @@ class InstanceRecord(InstanceRecordBase):
     """Start time (clock ticks since boot) of the init pid: guards against pid reuse."""
     limits: AppliedLimits
     log_path: str
+    egress_socket: str | None = None
+    """The host path of the egress proxy's socket for this instance, when it has one."""
 
     def info(self) -> InstanceInfo:
         """The public view of the instance, with its init pid."""
@@ -101,7 +113,10 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
     (leased from ``uids``; its data directory is chowned to it should it
     change) without capabilities, the seccomp filter of
     :mod:`runtime.seccomp`, and the memory/pids/cpu limits of
-    :mod:`runtime.limits`.
+    :mod:`runtime.limits`. An app that declares egress, on a host with an
+    egress proxy (``egress``), also gets its socket at ``/run/egress`` and the
+    forwarder that serves ``HTTPS_PROXY`` on its own loopback
+    (:mod:`runtime.egress.binding`); it still has no network interface.
     """
 
     def __init__(
@@ -118,8 +133,10 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
         kill_grace_s: float = 2.0,
         graceful_shutdown_s: int = 30,
         use_cgroups: bool = True,
+        egress: EgressRegistry | None = None,
     ) -> None:
         self.host = host
+        self.egress = egress
         self.state_dir = state_dir.resolve()
         self._records = InstanceRecords(self.state_dir, InstanceRecord)
         self.data_root = (data_root or self.state_dir.parent / "appdata").resolve()
@@ -207,10 +224,32 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
         log_path = inst / "app.log"
         await asyncio.to_thread(_prepare_dirs, inst, sock_dir, data_dir, log_path, uid)
         python_binds = await asyncio.to_thread(python_env_binds, launch.env)
+        egress_binds: tuple[Bind, ...] = ()
+        egress_socket: Path | None = None
+        python: tuple[str, ...] = (f"{ENV_MOUNT}/bin/python",)
+        env = {"PYTHONDONTWRITEBYTECODE": "1", "MICROAPP_DATA_DIR": DATA_MOUNT}
+        if manifest.egress and self.egress is None:
+            log.warning("instance %s declares egress, but this host has no proxy", instance_id)
+        if manifest.egress and self.egress is not None:
+            egress_dir = inst / "egress"
+            egress_socket = egress_dir / EGRESS_SOCKET
+            if len(str(egress_socket)) > MAX_SOCKET_PATH:
+                raise ValueError(f"egress socket path {egress_socket} is too long")
+            await asyncio.to_thread(prepare_egress_dir, egress_dir)
+            await self.egress.attach(
+                app_id=app_id,
+                instance_id=instance_id,
+                version=launch.version,
+                socket_path=egress_socket,
+                declared=manifest.egress,
+            )
+            egress_binds = (Bind(egress_dir, SOCKET_DIR_MOUNT),)
+            python = forwarder_prefix(python[0])
+            env.update(proxy_env())
 
         spec = SandboxSpec(
             command=(
-                f"{ENV_MOUNT}/bin/python",
+                *python,
                 "-m",
                 "uvicorn",
                 "--uds",
@@ -222,9 +261,15 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
                 str(self.graceful_shutdown_s),
                 manifest.entrypoint,
             ),
-            ro_binds=(*python_binds, Bind(launch.bundle_dir.resolve(), APP_MOUNT)),
+            # The egress socket is reached read-only: connecting needs no write access.
+            ro_binds=(
+                *python_binds,
+                Bind(launch.bundle_dir.resolve(), APP_MOUNT),
+                *((Bind(FORWARDER, FORWARDER_MOUNT),) if egress_binds else ()),
+                *egress_binds,
+            ),
             rw_binds=(Bind(sock_dir, SOCKET_MOUNT), Bind(data_dir, DATA_MOUNT)),
-            env=sandbox_env({"PYTHONDONTWRITEBYTECODE": "1", "MICROAPP_DATA_DIR": DATA_MOUNT}),
+            env=sandbox_env(env),
             uid=uid,
             gid=uid,
             chdir=APP_MOUNT,
@@ -262,6 +307,7 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
                 limits=applied,
                 log_path=str(log_path),
                 started_at=time.time(),
+                egress_socket=str(egress_socket) if egress_socket else None,
             )
             await asyncio.to_thread(self._save, record)
             self._procs[instance_id] = proc
@@ -269,6 +315,8 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
             if proc is not None and proc.returncode is None:
                 await asyncio.shield(kill_sandbox(proc, None))
             await asyncio.shield(asyncio.to_thread(remove_cgroups, applied.cgroups))
+            if egress_socket is not None and self.egress is not None:
+                await asyncio.shield(self.egress.detach(instance_id))
             raise
         try:
             await self._wait_for_socket(record, proc)
@@ -329,6 +377,8 @@ class SandboxRuntime(RecordedRuntime[InstanceRecord]):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(proc.wait(), timeout=5.0)
         await asyncio.to_thread(remove_cgroups, record.limits.cgroups)
+        if record.egress_socket is not None and self.egress is not None:
+            await self.egress.detach(record.instance_id)
         stopped = record.model_copy(update={"stopped_at": time.time()})
 
         def finish() -> None:

@@ -18,6 +18,7 @@ Rule = Literal[
     "backup_failed",
     "restore_drill_failed",
     "mail_given_up",
+    "egress_refused",
 ]
 
 
@@ -31,6 +32,9 @@ class Thresholds(BaseModel):
     secret_read_norm_factor: float = Field(default=5.0, ge=1)
     rate_limited_minutes: int = Field(default=3, ge=1, description="minutes over the limit")
     failed_deployments: int = Field(default=5, ge=1, description="QA-failed, per user")
+    egress_refused: int = Field(
+        default=20, ge=1, description="per app: connections to hosts it may not reach"
+    )
 
 
 class Finding(BaseModel):

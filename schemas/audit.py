@@ -50,6 +50,7 @@ class AuditAction(StrEnum):
     QA_OVERRIDE_CLEAR = "qa.override.clear"
     QA_REPORT_READ = "qa.report.read"  # an operator opened a deployment's QA report
     TEMPORAL_UI_ACTION = "temporal.ui.action"  # an operator changed something in the UI
+    EGRESS_DECIDE = "egress.decide"  # an operator approved or rejected an app's egress target
 
 
 class Actor(BaseModel):

@@ -5,7 +5,8 @@ A bundle is a small tree of text files:
 - ``main.py`` exposing the ASGI ``app`` (or the manifest's ``entrypoint``),
 - ``requirements.txt`` with the app's dependencies,
 - ``tests/test_*.py``, pytest tests that import ``main``,
-- optionally ``microapp.toml`` (name, entrypoint, health path, secret names).
+- optionally ``microapp.toml`` (name, entrypoint, health path, secret names, the
+  ``host:port`` pairs it reaches through the egress proxy).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 from pathlib import PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.egress import DeclaredEgress
 
 MAX_BUNDLE_FILES = 200
 MAX_FILE_BYTES = 512 * 1024
@@ -34,6 +37,11 @@ class AppManifest(BaseModel):
     entrypoint: str = Field(default="main:app", description="module:attribute of the ASGI app")
     health_path: str = Field(default="/health", description="GET path answering 2xx when healthy")
     secrets: tuple[str, ...] = Field(default=(), description="secret names injected as env vars")
+    egress: DeclaredEgress = Field(
+        default=(),
+        description="host:port pairs the app reaches through the egress proxy "
+        "(names only, a leading '*.' label at most; approved per app by an operator)",
+    )
 
     @field_validator("entrypoint")
     @classmethod

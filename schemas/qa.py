@@ -445,6 +445,11 @@ class QAGateReport(BaseModel):
     stages: list[StageReport]
     policy: QAPolicy = QAPolicy()
     tool_versions: dict[str, str] = {}
+    egress: list[str] = Field(
+        default=[],
+        description="host:port pairs the bundle declares (reached through the egress proxy "
+        "once an operator approves them for the app)",
+    )
     created_at: datetime | None = None
     duration_s: float = 0.0
 

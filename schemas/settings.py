@@ -7,10 +7,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.anomalies import Thresholds
+from schemas.egress import EgressLimits, EgressTarget, ProxyConfig, check_host
 from schemas.generation import DEFAULT_GENERATION_REPAIRS, MAX_GENERATION_REPAIRS
 from schemas.mail import MailRetryPolicy
 from schemas.operators import OPERATOR_CODEC_PATH
@@ -137,6 +138,7 @@ class Settings(BaseSettings):
     anomaly_secret_reads: int = Field(default=20, ge=1)
     anomaly_rate_limited_minutes: int = Field(default=3, ge=1)
     anomaly_failed_deployments: int = Field(default=5, ge=1)
+    anomaly_egress_refused: int = Field(default=20, ge=1)
     alert_emails: str = Field(default="", description="operators' addresses, comma-separated")
 
     # Backups: WAL archiving + a daily base backup (a Temporal Schedule), point-in-time restore
@@ -276,6 +278,58 @@ class Settings(BaseSettings):
         default=600.0, ge=0, description="an unrouted instance younger than this is left alone"
     )
 
+    # Egress (runtime/egress): apps reach declared, approved hosts through this host's proxy
+    egress: bool = Field(
+        default=True, description="run this host's egress proxy and join apps declaring egress"
+    )
+    egress_allow: str = Field(
+        default="",
+        description="comma-separated host:port (or *.domain:port) every app may reach once"
+        " it declares it, without an operator's approval",
+    )
+    egress_deny: str = Field(
+        default="",
+        description="comma-separated host names (or *.domain) no app may reach, whatever else"
+        " allows them; private, loopback, link-local and metadata addresses always are",
+    )
+    egress_hosts_file: Path | None = Field(
+        default=None, description="names the proxy resolves from this hosts file before DNS"
+    )
+    egress_connections_per_minute: int = Field(default=120, ge=1)
+    egress_bytes_per_hour: int = Field(default=256 * 1024 * 1024, ge=1024)
+    egress_max_concurrent: int = Field(default=32, ge=1)
+
+    @field_validator("egress_allow", "egress_deny")
+    @classmethod
+    def _egress_lists(cls, value: str, info: ValidationInfo) -> str:
+        for entry in _comma_list(value):
+            try:
+                if info.field_name == "egress_allow":
+                    EgressTarget.parse(entry)
+                else:
+                    check_host(entry)
+            except ValueError as exc:
+                raise ValueError(f"MB_{str(info.field_name).upper()}: {exc}") from None
+        return value
+
+    def egress_proxy_config(self) -> ProxyConfig:
+        """The host proxy's configuration before any app is attached."""
+        return ProxyConfig(
+            decision_log=str(self.data_path / "egress" / "decisions.jsonl"),
+            platform_allow=tuple(_comma_list(self.egress_allow)),
+            platform_deny=tuple(_comma_list(self.egress_deny)),
+            hosts_file=str(self.egress_hosts_file) if self.egress_hosts_file else None,
+        )
+
+    @property
+    def egress_limits(self) -> EgressLimits:
+        """Each app's egress budgets."""
+        return EgressLimits(
+            connections_per_minute=self.egress_connections_per_minute,
+            bytes_per_hour=self.egress_bytes_per_hour,
+            max_concurrent=self.egress_max_concurrent,
+        )
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxy_networks(cls, value: object) -> object:
@@ -368,6 +422,7 @@ class Settings(BaseSettings):
             secret_reads=self.anomaly_secret_reads,
             rate_limited_minutes=self.anomaly_rate_limited_minutes,
             failed_deployments=self.anomaly_failed_deployments,
+            egress_refused=self.anomaly_egress_refused,
         )
 
     @property
@@ -415,6 +470,10 @@ class Settings(BaseSettings):
         return (
             f"{self.operator_base_url}/namespaces/{self.temporal_namespace}/workflows/{workflow_id}"
         )
+
+
+def _comma_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def _url_host(host: str) -> str:

@@ -9,6 +9,8 @@ Rules look at one window (``Thresholds.window_s``) ending now:
   the user's own average window over the past week;
 - rate_limited: minutes in which a user or address went over the rate limit;
 - failed_deployments: deployments stopped by the QA gate per user;
+- egress_refused: connections per app the egress proxy refused for their destination
+  (undeclared, unapproved, an address, an internal name);
 - new_login_address: a login from an address the user never logged in from;
 - wal_archive_failing: the server's WAL archiving fails (point-in-time recovery
   is at risk until it archives again).
@@ -57,6 +59,16 @@ _COUNTING_RULES: tuple[tuple[Rule, str, str, str], ...] = (
         " later WHERE later.deployment_id = q.deployment_id AND later.attempt > q.attempt)",
         "failed_deployments",
         "{n} deployments by user {subject} failed the QA gate",
+    ),
+    (
+        "egress_refused",
+        # Destinations the app may not reach (not budgets or upstream failures): an app
+        # probing undeclared hosts, addresses or internal names.
+        "app_id AS subject, count(*) AS n FROM egress_refusals WHERE reason IN"
+        " ('not_declared', 'not_approved', 'ip_literal', 'invalid_host', 'denied_host',"
+        " 'denied_address') AND at > %s",
+        "egress_refused",
+        "app {subject} tried {n} times to reach hosts it may not (see mb egress refusals)",
     ),
 )
 

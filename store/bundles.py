@@ -52,13 +52,14 @@ def make_bundle(files: dict[str, str] | Iterable[BundleFile]) -> AppBundle:
 
 
 def parse_manifest(text: str) -> AppManifest:
-    """Parse ``microapp.toml``: top-level keys name, entrypoint, health_path, secrets."""
+    """Parse ``microapp.toml``: top-level keys name, entrypoint, health_path, secrets, egress."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BundleError(f"{MANIFEST_FILE}: {exc}") from None
-    if isinstance(data.get("secrets"), list):
-        data["secrets"] = tuple(data["secrets"])
+    for key in ("secrets", "egress"):
+        if isinstance(data.get(key), list):
+            data[key] = tuple(data[key])
     try:
         return AppManifest.model_validate(data)
     except ValidationError as exc:

@@ -2,11 +2,12 @@
 
 A test module is one unit of work: its module-scoped stacks (a PostgreSQL, a
 Temporal dev server, workers) are built once, on one worker, and its tests keep
-their order. The modules that start containers on the host's one Docker engine
-are one unit together and so run one after another: Docker's named volumes and
-image pruning are per app id, not per test. Everything else on the host is
-already shared safely by concurrent sessions (uid leases, cgroup and container
-names tagged with their state directory, free ports).
+their order. The modules that use what the host has only one of are one unit
+together and so run one after another: the Docker engine (named volumes and
+image pruning are per app id, not per test) and the egress tests' address pool
+for network namespaces (a free subnet is chosen, then configured). Everything
+else on the host is already shared safely by concurrent sessions (uid leases,
+cgroup and container names tagged with their state directory, free ports).
 
 The longest units go first, so that neither worker is left with a long one at
 the end while the other idles.
@@ -18,23 +19,22 @@ from typing import Any
 
 import pytest
 
-DOCKER_MODULES = frozenset(
-    {
-        "tests/runtime/test_runtime_contract.py",
-        "tests/integration/test_zero_downtime.py",
-    }
+HOST_WIDE = (
+    "tests/runtime/test_runtime_contract.py",
+    "tests/integration/test_zero_downtime.py",
+    "tests/runtime/egress/",
 )
-"""Modules whose tests run apps in Docker (a test parametrized with ``"docker"`` must be in
-one: collection fails otherwise)."""
+"""Modules (or directories of them) that run apps in Docker or create network namespaces
+(a test parametrized with ``"docker"`` must be in one: collection fails otherwise)."""
 
-_DOCKER_UNIT = "docker"
-_LONGEST_FIRST = (_DOCKER_UNIT, "tests/faults/", "tests/integration/", "tests/workflows/")
+_HOST_WIDE_UNIT = "host-wide"
+_LONGEST_FIRST = (_HOST_WIDE_UNIT, "tests/faults/", "tests/integration/", "tests/workflows/")
 
 
 def work_unit(nodeid: str) -> str:
-    """The unit of work a test belongs to: its module, or the Docker modules together."""
+    """The unit of work a test belongs to: its module, or the host-wide modules together."""
     module = nodeid.split("::", 1)[0]
-    return _DOCKER_UNIT if module in DOCKER_MODULES else module
+    return _HOST_WIDE_UNIT if module.startswith(HOST_WIDE) else module
 
 
 def _rank(item: pytest.Item) -> int:
@@ -50,9 +50,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         callspec = getattr(item, "callspec", None)
         runs_docker = callspec is not None and "docker" in callspec.params.values()
-        if runs_docker and work_unit(item.nodeid) != _DOCKER_UNIT:
+        if runs_docker and work_unit(item.nodeid) != _HOST_WIDE_UNIT:
             raise pytest.UsageError(
-                f"{item.nodeid} runs apps in Docker: add its module to DOCKER_MODULES"
+                f"{item.nodeid} runs apps in Docker: add its module to HOST_WIDE"
                 " in tests/parallel_plugin.py"
             )
     if hasattr(config, "workerinput"):  # every worker sorts alike, so collections match

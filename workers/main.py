@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -14,6 +16,7 @@ from monitoring.temporal_sentry import SentryInterceptor, sandbox_runner
 from schemas.settings import Settings
 from store.apps import AppRepository
 from store.db import Database
+from store.egress import EgressRecords
 from store.incidents import IncidentLog
 from temporal import names
 from temporal.refusing_codec import worker_client
@@ -22,8 +25,9 @@ from temporal.schedules import (
     ensure_backup_schedule,
     ensure_mail_schedule,
 )
+from workers.egress_upkeep import EgressUpkeep
 from workers.reconcile import Reconciler, restart_with
-from workers.wiring import Activities
+from workers.wiring import Activities, egress_proxy
 from workflows.registry import ALL_WORKFLOWS
 
 log = logging.getLogger(__name__)
@@ -126,6 +130,17 @@ async def run_workers(
         restart_with(activities.runtime.start),
         orphan_grace_s=settings.orphan_grace_s,
     )
+    upkeep = None
+    if activities.egress is not None:
+        upkeep = EgressUpkeep(
+            egress_proxy(settings),
+            activities.egress,
+            EgressRecords(db),
+            activities.app_runtime,
+            settings.runtime_host,
+            Path(settings.egress_proxy_config().decision_log),
+        )
+        await upkeep.once()  # the proxy runs before any app is started again
     report = await reconciler.run_once()
     if report:
         log.info("reconciliation: %s", "; ".join(report))
@@ -138,6 +153,20 @@ async def run_workers(
             names.QA_TASK_QUEUE,
             names.runtime_task_queue(settings.runtime_host),
         )
+        if upkeep is not None:
+            # The worker owns its proxy: stopped with it (apps' egress waits for the next
+            # worker, which starts it before anything else).
+            stack.push_async_callback(upkeep.proxy.stop)
+            stack.push_async_callback(
+                _stop_task,
+                asyncio.create_task(upkeep.run_forever(settings.reconcile_every_s, stop)),
+            )
         if ready is not None:
             ready.set()
         await reconciler.run_forever(settings.reconcile_every_s, stop)
+
+
+async def _stop_task(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import openai
 from temporalio.client import Client
@@ -26,6 +27,8 @@ from monitoring.operator_alerts import OperatorAlerts
 from monitoring.security_mail import SecurityMail
 from runtime.base import Runtime
 from runtime.docker import DockerRuntime
+from runtime.egress.registry import EgressRegistry
+from runtime.egress.supervisor import EgressProxyProcess
 from runtime.envs import EnvBuilder
 from runtime.sandbox import SandboxRuntime
 from runtime.uids import UidPool
@@ -38,6 +41,7 @@ from store.base_backups import configured_catalog
 from store.bundle_cache import BundleCache
 from store.data_keys import DataKeyRewrapper
 from store.db import Database
+from store.egress import EgressApprovals
 from store.generation_repairs import GenerationRepairs
 from store.incidents import IncidentLog
 from store.key_escrow import backup_escrow_lock, collect, drill_escrow_lock
@@ -99,9 +103,36 @@ def moderator(settings: Settings, client: openai.AsyncOpenAI | None) -> Moderato
     )
 
 
-def app_runtime(settings: Settings) -> Runtime:
+def egress_registry(settings: Settings, db: Database) -> EgressRegistry | None:
+    """This host's egress proxy configuration (``MB_EGRESS``), approvals from the store."""
+    if not settings.egress:
+        return None
+    return EgressRegistry(
+        egress_config_path(settings),
+        settings.egress_proxy_config(),
+        approvals=EgressApprovals(db, AuditLog(db)).approved,
+        limits=settings.egress_limits,
+    )
+
+
+def egress_config_path(settings: Settings) -> Path:
+    """Where this host's egress proxy reads its configuration."""
+    return settings.data_path / "egress" / "proxy.json"
+
+
+def egress_proxy(settings: Settings) -> EgressProxyProcess:
+    """This host's egress proxy process (started by the workers, stopped with ``mb up``)."""
+    return EgressProxyProcess(
+        egress_config_path(settings),
+        settings.egress_proxy_config(),
+        log_path=settings.data_path / "logs" / "egress-proxy.log",
+    )
+
+
+def app_runtime(settings: Settings, egress: EgressRegistry | None = None) -> Runtime:
     """Where this host runs deployed apps: bubblewrap sandboxes or Docker containers
-    (``MB_RUNTIME``). QA runs always use the sandbox."""
+    (``MB_RUNTIME``). QA runs always use the sandbox. ``egress`` joins apps that
+    declare egress to this host's proxy."""
     if settings.runtime == "docker":
         return DockerRuntime(
             settings.data_path / "containers",
@@ -112,11 +143,12 @@ def app_runtime(settings: Settings) -> Runtime:
             base_image=settings.docker_base_image,
             keep_releases=settings.docker_keep_releases,
             uids=UidPool.from_settings(settings),
+            egress=egress,
         )
-    return sandbox_runtime(settings)
+    return sandbox_runtime(settings, egress)
 
 
-def sandbox_runtime(settings: Settings) -> SandboxRuntime:
+def sandbox_runtime(settings: Settings, egress: EgressRegistry | None = None) -> SandboxRuntime:
     """The embedded bubblewrap runtime of this host."""
     return SandboxRuntime(
         settings.data_path / "runtime",
@@ -126,6 +158,7 @@ def sandbox_runtime(settings: Settings) -> SandboxRuntime:
         pids=settings.app_pids,
         cpu=settings.app_cpu,
         use_cgroups=settings.sandbox_cgroups,
+        egress=egress,
     )
 
 
@@ -151,6 +184,7 @@ class Activities:
     bundles: BundleCache
     envs: EnvBuilder
     release_repo: ReleaseRepository
+    egress: EgressRegistry | None = None
 
     @classmethod
     def build(cls, settings: Settings, db: Database, temporal: Client) -> Activities:
@@ -160,7 +194,8 @@ class Activities:
         artifacts = ArtifactStore(db)
         bundles = BundleCache(artifacts, data / "bundles")
         envs = EnvBuilder(data / "envs")
-        runtime = app_runtime(settings)
+        egress = egress_registry(settings, db)
+        runtime = app_runtime(settings, egress)
         release_repo = ReleaseRepository(db)
         reports = QAReportRepository(db)
         evidence = EvidenceService(reports, artifacts, evidence_keys(settings))
@@ -216,6 +251,7 @@ class Activities:
             bundles=bundles,
             envs=envs,
             release_repo=release_repo,
+            egress=egress,
         )
 
 

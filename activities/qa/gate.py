@@ -202,7 +202,12 @@ class QAGate:
             )
         )
         return assemble_report(
-            bundle_hash, None, stages, policy, duration_s=time.monotonic() - started
+            bundle_hash,
+            None,
+            stages,
+            policy,
+            duration_s=time.monotonic() - started,
+            egress=bundle.manifest.egress,
         )
 
 
@@ -247,6 +252,7 @@ def assemble_report(
     policy: QAPolicy,
     *,
     duration_s: float,
+    egress: tuple[str, ...] = (),
 ) -> QAGateReport:
     """One report from the stage reports; pass only if all five stages ran and passed.
 
@@ -266,6 +272,7 @@ def assemble_report(
         policy=policy,
         tool_versions=tool_versions(stages),
         duration_s=round(duration_s, 3),
+        egress=list(egress),
     )
 
 

@@ -135,6 +135,18 @@ async def test_bad_input_gets_a_reason_and_changes_nothing(
         ("a-app", {"prompt": "ok", "repairs": 3}, 422, "above this platform's 2"),
         ("a-app", {"prompt": "ok", "repairs": -1}, 422, "repairs"),
         ("a-app", {"bundle": GOOD_BUNDLE, "repairs": 1}, 422, "never rewritten"),
+        (
+            "a-app",
+            {"bundle": {**GOOD_BUNDLE, "microapp.toml": 'egress = ["169.254.169.254:80"]\n'}},
+            400,
+            "invalid bundle: microapp.toml: egress: host '169.254.169.254' is an IP literal",
+        ),
+        (
+            "a-app",
+            {"bundle": {**GOOD_BUNDLE, "microapp.toml": 'egress = ["api.*.example.com:443"]\n'}},
+            400,
+            "'*' is allowed only as a whole leading label",
+        ),
     ]
     for app_id, body, status, reason in cases:
         r = await api.deploy("alice", app_id, **body)

@@ -43,6 +43,11 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/v1/review/{app_id}/{deployment_id}"): {"decision": "approve", "reason": "fine"},
     ("POST", "/v1/users/{user_id}/reinstate"): {"reason": "appeal accepted"},
     ("PUT", "/v1/qa-overrides/{app_id}"): {"policy": {"mutation_threshold": 0.5}, "reason": "old"},
+    ("POST", "/v1/egress/review/{app_id}"): {
+        "target": "api.example.com:443",
+        "decision": "approve",
+        "reason": "the app's weather API",
+    },
 }
 # Routes about no object of anyone's: what each caller gets (anonymous: always 401).
 UNOWNED: dict[tuple[str, str], dict[str, int]] = {
@@ -56,6 +61,8 @@ UNOWNED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/moderation"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/incidents"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/alerts"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
+    ("GET", "/v1/egress/review"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
+    ("GET", "/v1/egress/refusals"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("POST", "/v1/me/export"): {OWNER: 200, OTHER: 200, OPERATOR: 200},
     # only a signed-in session erases an account, never a token
     ("DELETE", "/v1/me"): {OWNER: 403, OTHER: 403, OPERATOR: 403},
@@ -77,6 +84,8 @@ OPERATOR_ONLY: dict[tuple[str, str], dict[str, int]] = {
     ("DELETE", "/v1/qa-overrides/{app_id}"): {OWNER: 403, OTHER: 403, OPERATOR: 404},
     ("GET", "/v1/qa-overrides/{app_id}"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("PUT", "/v1/qa-overrides/{app_id}"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
+    # an operator's egress decision for the app (audited)
+    ("POST", "/v1/egress/review/{app_id}"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
 }
 # The login flow's own routes answer anonymous callers (no OIDC provider is configured
 # here, and these calls lack their query parameters): never 401, never 5xx but the 503.

@@ -110,6 +110,15 @@ COMMAND_TREE = [
     ),
     ("qa-policy set", "Set an app's QA floor, below the platform's minimum if need be (audited)."),
     ("qa-policy clear", "Back to the platform's minimum (audited)."),
+    ("egress", "Apps' egress: the review queue, decisions, refusals, use."),
+    ("egress review", "Declared hosts waiting for an operator's decision, oldest first."),
+    ("egress approve", "Let the app reach HOST:PORT (every release of it that declares it)."),
+    (
+        "egress reject",
+        "Keep the app from reaching HOST:PORT (its requests are refused and audited).",
+    ),
+    ("egress refusals", "What the egress proxies refused (app, host, port, reason), newest first."),
+    ("egress show", "An app's egress per host: connections, bytes each way, refusals."),
 ]
 
 

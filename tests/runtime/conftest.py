@@ -2,6 +2,7 @@
 
 from tests.runtime.support import (  # noqa: F401 - fixtures
     app_bundle,
+    docker_base,
     host_listener,
     pyenv,
     runtime,

@@ -17,6 +17,7 @@ import pytest
 
 from runtime.base import PythonEnv
 from runtime.bwrap import Bind, SandboxSpec, python_env_binds
+from runtime.docker import DockerRuntime
 from runtime.envs import EnvBuilder
 from runtime.limits import ResourceLimits
 from runtime.sandbox import SandboxRuntime
@@ -98,6 +99,17 @@ def write_app(root: Path, main: str = APP_MAIN) -> Path:
         {"main.py": main, "requirements.txt": "fastapi\n", "tests/test_main.py": APP_TEST}
     )
     return write_bundle(bundle, root)
+
+
+@pytest.fixture(scope="session")
+def docker_base(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The base image, built from Debian packages when the engine lacks it, the way a
+    worker's first start builds it (CI removes it first, so this path runs every time)."""
+    runtime = DockerRuntime(
+        tmp_path_factory.mktemp("base"), host="base", uids=TEST_UIDS, memory_mb=64, pids=16, cpu=1
+    )
+    runtime.ensure_base_image(lambda _step: None)
+    return runtime.base_image
 
 
 @pytest.fixture(scope="session")

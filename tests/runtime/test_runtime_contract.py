@@ -226,17 +226,6 @@ def syscalls() -> dict:
 
 
 @pytest.fixture(scope="session")
-def docker_base(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The base image, built from Debian packages when the engine lacks it, the way a
-    worker's first start builds it (CI removes it first, so this path runs every time)."""
-    runtime = DockerRuntime(
-        tmp_path_factory.mktemp("base"), host="base", uids=TEST_UIDS, memory_mb=64, pids=16, cpu=1
-    )
-    runtime.ensure_base_image(lambda _step: None)
-    return runtime.base_image
-
-
-@pytest.fixture(scope="session")
 def probe_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_app(tmp_path_factory.mktemp("probe") / "app", PROBE_APP)
 

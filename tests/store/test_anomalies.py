@@ -78,6 +78,16 @@ async def _failed_gates(db: Database, owner: str, n: int) -> None:
         )
 
 
+async def _egress_refusals(db: Database, app_id: str, n: int, reason: str) -> None:
+    async with db.transaction() as conn:
+        for _ in range(n):
+            await conn.execute(
+                "INSERT INTO egress_refusals (at, host, app_id, version, target, port, reason)"
+                " VALUES (now(), 'local', %s, 1, 'evil.example.net', 443, %s)",
+                (app_id, reason),
+            )
+
+
 async def test_each_rule_trips_at_its_threshold_and_not_below(db: Database) -> None:
     now = datetime.now(UTC)
     three_days_ago = now - timedelta(days=3)
@@ -93,6 +103,10 @@ async def test_each_rule_trips_at_its_threshold_and_not_below(db: Database) -> N
     await _audit(db, 2, AuditAction.RATE_LIMITED, resource="ip:127.0.0.7")
     await _failed_gates(db, "frank", 5)
     await _failed_gates(db, "gus", 4)
+    await _egress_refusals(db, "prober-app", 12, "not_declared")
+    await _egress_refusals(db, "prober-app", 8, "denied_address")
+    await _egress_refusals(db, "careful-app", 19, "ip_literal")
+    await _egress_refusals(db, "busy-app", 30, "rate_limited")  # over budget, not probing
     # gina logged in from .1 before and from .2 now; ivy from .1 both times; hank once.
     await _audit(db, 1, AuditAction.LOGIN, actor="gina", ip="127.0.0.1", at=three_days_ago)
     await _audit(db, 1, AuditAction.LOGIN, actor="ivy", ip="127.0.0.1", at=three_days_ago)
@@ -103,6 +117,7 @@ async def test_each_rule_trips_at_its_threshold_and_not_below(db: Database) -> N
     found = await AnomalyRules(db).evaluate(datetime.now(UTC), LIMITS)
     assert sorted((f.rule, f.subject, f.count) for f in found) == [
         ("blocked_prompts", "mallory", 3),
+        ("egress_refused", "prober-app", 20),
         ("failed_deployments", "frank", 5),
         ("failed_logins", "127.0.0.9", 10),
         ("new_login_address", "gina@127.0.0.2", 1),

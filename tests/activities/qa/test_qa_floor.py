@@ -12,6 +12,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.qa.evidence import EvidenceService
 from activities.qa.gate import parse_stage_report
 from activities.qa_activities import QAActivities, QAReportActivities
+from api.report_html import render_report
 from runtime.envs import EnvBuilder
 from schemas.audit import Actor
 from schemas.qa import (
@@ -97,7 +98,8 @@ async def test_an_operators_override_lowers_only_its_apps_floor(world: World) ->
 
 
 async def test_the_report_records_the_policy_the_stages_applied(world: World, db: Database) -> None:
-    bundle_hash = await world.bundles.put(make_bundle(EVAL_APP))
+    declared = 'egress = ["api.example.com:443", "*.tiles.example.org:443"]\n'
+    bundle_hash = await world.bundles.put(make_bundle({**EVAL_APP, "microapp.toml": declared}))
     stage = await ActivityEnvironment().run(
         world.qa.run_static, QAStageInput(bundle_hash=bundle_hash, policy=LAX, app_id="eval-app")
     )
@@ -127,6 +129,10 @@ async def test_the_report_records_the_policy_the_stages_applied(world: World, db
     gate = QAGateReport.model_validate_json(await world.artifacts.get(outcome.report_hash))
     assert gate.policy == effective_policy(LAX, world.settings.qa_policy())
     assert gate.policy.mutation_threshold == 0.7 and gate.policy.fuzz_examples == 50
+    # The declared egress is shown with the report (operators approve it per app).
+    assert gate.egress == ["api.example.com:443", "*.tiles.example.org:443"]
+    page = render_report(gate, title="report")
+    assert "<h2>Egress</h2>" in page and "<code>*.tiles.example.org:443</code>" in page
 
 
 @pytest.mark.parametrize(
