@@ -19,18 +19,37 @@ from schemas.moderation import ModerationCategory
 
 DOXXING: Final = ModerationCategory.DOXXING
 
+_PII_ITEM = (
+    r"(?:(?:their|his|her|the) )?(?:real (?:full )?names?|(?:home |personal |work )?address(?:es)?"
+    r"|(?:personal |cell |mobile |home )?(?:phone )?numbers?|where (?:he|she|they) (?:works?"
+    r"|lives?)|employers?|workplaces?|jobs?|schools?|schedules?|daily routines?|license plates?"
+    r"|cars?|kids|children|famil(?:y|ies)|(?:\S+'s )?(?:facebook|instagram|linkedin|socials))"
+)
+"""One piece of personal information; two or more in a list make a profile of someone."""
+
 TERMS: Final[dict[str, str]] = {
     "dox_topic": any_of(r"dox\w*"),
+    "profile_pii": any_of(_PII_ITEM + r"(?:, (?:and )?| and )" + _PII_ITEM),
+    "confront": any_of(
+        r"(?:show|turn) up",
+        r"pay (?:them|him|her) a visit",
+        r"go after (?:them|him|her)",
+        r"let (?:them|him|her) know",
+        r"(?:call|contact) (?:their|his|her) (?:bosses|boss|employers?)",
+    ),
     "dox": any_of(
         r"dox(?:x)?(?:es|ed|ing)? (?:this|that|a|the|some|someone|somebody|people|him|her|them|my"
         r"|any|users?|journalists?|streamers?|anyone)",
         r"dossiers?",
-        r"(?:compil|gather|collect|aggregat|assembl|build|scrap|pull|dig|find|uncover|expos)\w*"
+        r"(?:compil|gather|collect|aggregat|assembl|build|scrap|pull|dig|find|uncover|expos"
+        r"|put\w* together)\w*"
         r" (?:\S+ ){0,2}(?:everything|all (?:the )?(?:info\w*|data|details)|personal (?:info\w*"
         r"|details|data)|private (?:info\w*|details|data)|profiles?|info\w*|details|data|dirt)"
         r" (?:about|on|of) (?:a (?:specific |particular )?person|someone|somebody|him|her"
         r"|my ex|an ex|anyone|a target|private (?:people|individuals|citizens)|specific people"
-        r"|a (?:journalist|streamer|celebrity|girl|woman|guy|man|coworker|neighbou?r))",
+        r"|a (?:journalist|streamer|celebrity|girl|woman|guy|man|coworker|neighbou?r)"
+        r"|(?:this|that|the) (?:\S+ ){0,2}(?:mod|moderator|admin|user|guy|girl|person|account|kid"
+        r"|streamer|youtuber|tiktoker|reporter|teacher|judge))",
     ),
     "find": any_of(
         r"find\w*",
@@ -54,6 +73,7 @@ TERMS: Final[dict[str, str]] = {
         r"(?:home |real |personal |private |exact |street |their |his |her |families'? |family )?"
         r"(?:addresses|address)",
         r"(?:personal |private |cell |mobile |home )?phone numbers?",
+        r"(?:personal |private |home )?(?:cell|mobile|cell ?phone) numbers?",
         r"real (?:full )?names?",
         r"(?:real )?identit(?:y|ies)",
         r"dead ?names?",
@@ -120,6 +140,9 @@ TERMS: Final[dict[str, str]] = {
         r"reverse (?:phone|address|email) (?:lookup|search)",
         r"(?:addresses|records) from public records",
         r"background (?:lookup|search) (?:on|for) anyone",
+        r"background (?:checks?|lookups?|searches) (?:\S+ ){0,4}(?:anyone|any person|anybody)",
+        r"(?:addresses|records|phone numbers|address history) from public (?:records|data)",
+        r"address histor(?:y|ies)",
     ),
     "ctx_doxxing_benign": any_of(
         r"(?:my|our) own",
@@ -166,6 +189,25 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     near(DOXXING, 0.35, "exposes someone's private details", "expose", "pii", window=80),
     near(DOXXING, 0.80, "unmasks an anonymous person", "unmask", severe=True),
+    near(DOXXING, 0.45, "a profile of someone's personal details", "profile_pii"),
+    near(
+        DOXXING,
+        0.80,
+        "a profile of a particular person's personal details",
+        "profile_pii",
+        "exposed_people",
+        window=100,
+        severe=True,
+    ),
+    near(
+        DOXXING,
+        0.80,
+        "private details given out so people confront someone",
+        "pii",
+        "confront",
+        window=120,
+        severe=True,
+    ),
     near(DOXXING, 0.45, "private details from a username or number", "lookup_input", "pii"),
     near(DOXXING, 0.45, "name and shame", "shame_board"),
     near(DOXXING, 0.45, "people search", "people_search"),

@@ -164,6 +164,21 @@ TERMS: Final[dict[str, str]] = {
         r"unusual (?:sign[\s-]?in|login|activity)",
         r"you have won",
         r"claim (?:your|their) (?:prize|refund|reward)",
+        r"(?:session|password|subscription|mailbox|account|payment|card)s? (?:has |have |is |are"
+        r" |was )?(?:expired|full|over quota|failed|declined)",
+        r"(?:mailbox|storage|quota) (?:\S+ )?(?:full|exceeded)",
+        r"(?:order|package|parcel|delivery|shipment)s? (?:is |are |was |has been )?(?:stuck|held"
+        r"|on hold|delayed|suspended)",
+        r"shared (?:a (?:file|document|folder) )?with you",
+        r"(?:verify|confirm|unlock|restore|secure|reactivate) (?:your|their) (?:\S+ )?accounts?",
+        r"(?:re-?enter|re-?type) (?:the |your |their )?passwords?",
+    ),
+    "lure_dest": any_of(
+        r"(?:at|to|via) (?:my|our) (?:link|url)",
+        r"(?:to|on) my (?:form|server|domain)",
+        r"(?:page|site|form|domain|server|link)s? (?:that )?(?:i|we) (?:control|host|set up"
+        r"|registered)",
+        r"(?:i|we) host (?:outside|elsewhere|myself)",
     ),
     "ctx_phishing_defence": any_of(
         r"report\w* (?:\S+ ){0,3}(?:phish|suspicious|scam)\w*",
@@ -270,6 +285,18 @@ RULES: Final[tuple[Rule, ...]] = (
         severe=True,
     ),
     near(PHISHING, 0.35, "account-alert lure", "lure"),
+    near(PHISHING, 0.50, "account-alert lure that asks to sign in", "lure", "login", window=100),
+    near(PHISHING, 0.50, "account-alert lure that asks for credentials", "lure", "credentials"),
+    near(PHISHING, 0.55, "sign-in sent to the sender's own page", "login", "lure_dest", window=80),
+    near(
+        PHISHING,
+        0.55,
+        "brand imitation leading to a sign-in",
+        "fake_strong",
+        "brand",
+        "login",
+        window=100,
+    ),
     near(PHISHING, 0.65, "account-alert lure using a real brand", "lure", "brand"),
 )
 

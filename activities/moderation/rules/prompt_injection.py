@@ -41,7 +41,10 @@ TERMS: Final[dict[str, str]] = {
         r"do anything now",
         r"(?:act|behave|respond) as (?:if you (?:have|had) no|an? unrestricted|an? unfiltered|dan"
         r"|root|the system|the (?:admin|administrator|developer))",
-        r"pretend (?:that )?you (?:have|had) no (?:rules|restrictions|filters|guidelines)",
+        r"pretend (?:that )?(?:you (?:have|had)|there (?:are|is|were)) no (?:rules|restrictions"
+        r"|filters|guidelines|limits)",
+        r"(?:you are|you'?re) (?:now )?(?:\S+ ){0,2}(?:without|with no|free (?:of|from))"
+        r" (?:any )?(?:rules|restrictions|filters|limits|guidelines|censorship)",
     ),
     "jailbreak": any_of(r"jailbreak\w*", r"dan mode", r"developer mode"),
     "role_marker": (
@@ -61,7 +64,10 @@ TERMS: Final[dict[str, str]] = {
         r"(?:output|print|repeat|show|reveal|echo|dump|return)\w* (?:\S+ ){0,2}"
         r"(?:everything|all|the text|(?:the )?(?:hidden |secret |system )?instructions|the prompt"
         r"|the messages?) (?:\S+ )?(?:above|before) (?:this|here|the first|my)",
-        r"(?:repeat|print|output)\w* (?:\S+ ){0,6}verbatim",
+        r"(?:repeat|print|output)\w* (?:\S+ ){0,6}(?:verbatim|word for word|exactly as"
+        r" (?:written|given))",
+        r"(?:repeat|print|output|show|reveal|echo|dump|return|copy)\w* (?:\S+ ){0,3}(?:text|words"
+        r"|everything|instructions|prompt|messages?|content) (?:\S+ )?(?:above|before (?:this|my))",
         r"what (?:instructions|rules|prompts?|system prompt|guidelines) (?:\S+ ){0,2}(?:got|get"
         r"|received|receives|were given|was given|have|has|had) (?:\S+ ){0,2}(?:before|above"
         r"|prior to)",
@@ -76,7 +82,7 @@ TERMS: Final[dict[str, str]] = {
         r"(?:/etc/(?:passwd|shadow|sudoers)|/proc/(?:self|\d+)/(?:environ|cmdline|mem|maps|root)"
         r"|~/\.ssh|\.ssh/|\bid_rsa\b|\bid_ed25519\b|\bauthorized_keys\b|/var/run/secrets"
         r"|/run/secrets|\bdocker\.sock\b|\bkubeconfig\b|\.aws/credentials|\.git-credentials"
-        r"|\.netrc\b|169\.254\.169\.254|metadata\.google\.internal|\bmb_\w*)"
+        r"|\.netrc\b|169\.254\.169\.254|metadata\.google\.internal|\bmb_\w*|(?<![\w.])/root\b)"
     ),
     "access": any_of(
         r"read\w*",
@@ -149,6 +155,7 @@ TERMS: Final[dict[str, str]] = {
         r"(?:the )?underlying (?:server|machine|host|system|infrastructure)",
         r"(?:the )?build server'?s?",
         r"(?:the )?platform'?s?",
+        r"the (?:builder|generator|worker|host|ci|deployer)'s",
         r"outside (?:the|of the|its) (?:sandbox|container)",
         r"temporal (?:server|history|workers?)",
     ),
@@ -161,7 +168,8 @@ TERMS: Final[dict[str, str]] = {
         r"|rules|block\w*))",
         r"(?:escap|break\w* out)\w* (?:\S+ ){0,2}(?:containers?|docker|vm)",
         r"container (?:escape|breakout)",
-        r"(?:sandbox|jail)[\s-]?(?:escape|breakout|break)",
+        r"sandbox[\s-]?(?:escape|breakout|break)",
+        r"jail[\s-]?(?:escape|breakout)",
     ),
     "disable_safety": any_of(
         r"(?:disabl|bypass|skip|turn\w* off|evad|circumvent|avoid|get\w* around|defeat)\w*"
@@ -177,8 +185,11 @@ TERMS: Final[dict[str, str]] = {
         r"|evidence)",
     ),
     "infra": any_of(
-        r"other (?:tenants?'?|customers?'? (?:apps?|containers?|data)|users?'? (?:apps?"
-        r"|containers?|data)|containers?|apps? on (?:the|this) (?:host|server|platform))",
+        r"other (?:tenants?'?|customers?'? (?:apps?|containers?|data|deployments?|code|files"
+        r"|projects?|secrets|databases?)|users?'? (?:apps?|containers?|data|deployments?|code"
+        r"|files|projects?|secrets|databases?)|containers?|apps? on (?:the|this) (?:host|server"
+        r"|platform))",
+        r"(?:the )?shared (?:volumes?|disks?|storage|filesystem)",
         r"host network",
         r"(?:the )?host'?s? (?:network|ports?|services|filesystem|processes)",
         r"cloud metadata",
@@ -218,6 +229,7 @@ TERMS: Final[dict[str, str]] = {
         r"hit",
         r"ping\w*",
         r"open\w* (?:a )?(?:sockets?|connections?) to",
+        r"mount\w*",
         r"send\w* (?:\S+ ){0,2}to",
     ),
     "dump_env": any_of(
@@ -310,6 +322,15 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     near(
         PROMPT_INJECTION, 0.60, "reaches an internal network", "net_verb", "internal_net", window=60
+    ),
+    near(
+        PROMPT_INJECTION,
+        0.80,
+        "reads other tenants' data or the host's",
+        "access",
+        "infra",
+        window=60,
+        severe=True,
     ),
     near(
         PROMPT_INJECTION,

@@ -198,5 +198,11 @@ CONTEXTS: Final[tuple[Context, ...]] = (
         "security-education context",
         "ctx_security_edu",
     ),
-    Context(frozenset({PHISHING, MALWARE}), 0.5, "the user's own accounts", "for_self"),
+    Context(
+        frozenset({PHISHING, MALWARE}),
+        0.5,
+        "the user's own accounts",
+        "for_self",
+        unless="lure_dest",
+    ),
 )

@@ -28,6 +28,12 @@ TERMS: Final[dict[str, str]] = {
         r"thousands",
         r"millions",
         r"hundreds of thousands",
+        r"hundreds of",
+        r"(?:a few|several) hundred",
+        r"\d{3,} (?:\S+ ){0,2}(?:people|users|numbers|e-?mails|messages|texts|dms|comments|posts"
+        r"|reviews|accounts|contacts|followers|groups|strangers|recipients|prospects)",
+        r"(?:a|one|\d+) (?:million|thousand)",
+        r"every (?:phone )?number",
         r"tons of",
         r"\d+ ?k",
         r"\d{1,3}(?:,\d{3})+",
@@ -67,10 +73,18 @@ TERMS: Final[dict[str, str]] = {
         r"|purchased|leaked|stolen)",
         r"(?:without|never) (?:asking|their (?:consent|permission)|consent|permission)",
         r"from different accounts",
+        r"(?:buy\w*|bought|purchas\w*|rent\w*) (?:a |an )?(?:\S+ )?lists? of (?:\S+ ){0,3}"
+        r"(?:e-?mails|numbers|contacts|leads|addresses)",
+        r"every (?:phone )?number (?:in|on|from)",
+        r"(?:in|from) (?:the |a |an )?(?:\d+ )?area codes?",
+        r"(?:e-?mails|numbers|contacts|addresses) (?:i|we) (?:scraped|harvested|bought|pulled)",
     ),
     "promo": any_of(
-        r"(?:promo|promotional|affiliate|referral|sales|marketing|my|our) (?:links?|codes?|ads?"
-        r"|offers?|pitch(?:es)?|messages?|invites?|deals?)",
+        r"(?:promo|promotional|affiliate|referral|sales|marketing|my|our) (?:\S+ ){0,2}(?:links?"
+        r"|codes?|ads?|offers?|pitch(?:es)?|invites?|deals?|channels?|servers?)",
+        r"(?:promo|promotional|affiliate|referral|sales|marketing|my|our) messages?",
+        r"about (?:my|our) (?:\S+ ){0,3}(?:offers?|deals?|products?|sale|services?|brand|shop"
+        r"|store|app|course|ebook|supplements?|gummies|loans?)",
         r"promos?",
         r"promotions?",
         r"discount codes?",
@@ -87,7 +101,11 @@ TERMS: Final[dict[str, str]] = {
         r"|hashtags?|accounts?)",
         r"every (?:new )?follower",
         r"(?:every|each) (?:\S+ )?(?:number|email|address|contact) (?:in|on|from)",
-        r"(?:trending|popular|viral) (?:tweets|posts|videos|hashtags|threads)",
+        r"(?:trending|popular|viral) (?:tweets?|posts?|videos?|hashtags?|threads?|tiktoks?"
+        r"|reels?|shorts?)",
+        r"(?:in|under) (?:the )?comments? (?:of|on|under) (?:every|each|all)",
+        r"every \d+ (?:seconds|minutes|hours)",
+        r"join(?:s|ing)? (?:\S+ ){0,2}(?:groups|servers|channels|chats|communities|subreddits)",
         r"(?:\d[\d,.]*k?|hundreds|thousands|millions) (?:of )?(?:people|users|numbers|accounts"
         r"|websites|groups|strangers|contacts|prospects|profiles|inboxes) (?:a|per|each) (?:day"
         r"|hour)",
@@ -116,6 +134,14 @@ TERMS: Final[dict[str, str]] = {
         r"so (?:gmail|outlook|yahoo|spam filters?|carriers?|whatsapp|instagram|it)"
         r" (?:doesn'?t|does not|won'?t|can'?t) (?:block|flag|filter|detect|catch|ban)",
         r"so each (?:\S+ )?only sends",
+        r"(?:land|get|stay|end up)\w* (?:\S+ ){0,3}(?:the )?inbox(?:es)? (?:instead of|not|rather"
+        r" than) (?:in )?(?:the )?spam",
+        r"inbox placement",
+        r"(?:from )?(?:a )?rotation of (?:\S+ )?(?:accounts|numbers|domains|senders|ips)",
+    ),
+    "sourced_contacts": any_of(
+        r"(?:found|pulled|taken|collected|gathered|scraped) (?:on|from|off) (?:their |the )?"
+        r"(?:websites?|sites?|linkedin|google maps|directories|profiles|yelp)",
     ),
     "account_farm": any_of(
         r"(?:\d[\d,]*|hundreds|thousands|dozens) (?:of )?(?:new |fake |burner |throwaway )?"
@@ -130,6 +156,12 @@ TERMS: Final[dict[str, str]] = {
         r"|comment sections|subreddits|groups|channels|strangers|servers?|\w+ servers?"
         r"|(?:their|people'?s) (?:dms|inboxes))",
         r"(?:sms|text|e-?mail|whatsapp|dm|imessage) (?:blasters?|bombers?|cannons?|spammers?)",
+        r"spam(?:ming|s)? (?:all |every )?(?:the |my |those |these )?(?:e-?mails|numbers|contacts"
+        r"|addresses|inboxes|dms)",
+        r"auto[\s-]?dial\w*",
+        r"robo[\s-]?call\w*",
+        r"pre-?recorded (?:messages?|calls?|voice\w*)",
+        r"ringless voicemails?",
         r"add\w* (?:\S+ ){0,2}(?:users|people|members|contacts|numbers) to (?:my|our|the)"
         r" (?:channel|group|server|list|chat)",
     ),
@@ -137,6 +169,9 @@ TERMS: Final[dict[str, str]] = {
         r"(?:fake|bogus|paid|made[\s-]up|fabricated|fraudulent|sock ?puppet) (?:\S+ ){0,2}"
         r"(?:reviews?|ratings?|testimonials?|followers?|likes|upvotes?|engagement|votes)",
         r"review (?:bomb\w*|farm\w*|brigad\w*)",
+        r"(?:hundreds|thousands|dozens|\d{2,}) (?:of )?(?:\S+ ){0,2}(?:reviews|ratings"
+        r"|testimonials)",
+        r"(?:reviews?|ratings?) (?:\S+ ){0,3}(?:competitor|rival)\w*'?s?",
         r"astroturf\w*",
         r"(?:bot|click|like) farms?",
         r"(?:buy|buying|sell|selling|purchas)\w* (?:\S+ )?(?:followers|likes|views|subscribers"
@@ -162,7 +197,7 @@ TERMS: Final[dict[str, str]] = {
         r"|folder)",
         r"anti[\s-]?spam",
         r"(?:detect|block|filter|flag)(?:s|ing|er|ers|or|ors)? (?:\S+ ){0,2}(?:spam|bots?|fake"
-        r" reviews)",
+        r" (?:reviews|followers|accounts|likes|engagement))",
         r"unsubscrib\w*",
         r"double opt[\s-]?in",
         r"opt(?:ed)?[\s-]?in",
@@ -223,6 +258,23 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     near(SPAM, 0.60, "mass account creation", "account_farm"),
     near(SPAM, 0.45, "cold outreach at volume", "cold_outreach"),
+    near(
+        SPAM,
+        0.30,
+        "outreach at volume to contacts found elsewhere",
+        "mass",
+        "messages",
+        "sourced_contacts",
+        window=100,
+    ),
+    near(
+        SPAM,
+        0.50,
+        "promotion sent to people who never asked",
+        "unsolicited",
+        "promo",
+        window=100,
+    ),
 )
 
 CONTEXTS: Final[tuple[Context, ...]] = (

@@ -48,6 +48,9 @@ TERMS: Final[dict[str, str]] = {
         r"hurt\w*",
         r"riot\w*",
         r"brutal\w*",
+        r"beatings?",
+        r"break\w* (?:\S+ ){0,2}(?:legs?|arms?|bones?|kneecaps?|jaws?|necks?)",
+        r"kneecap\w*",
     ),
     "human_target": any_of(
         r"(?:random |innocent |homeless |lone |unsuspecting )?(?:people|persons|strangers"
@@ -63,6 +66,8 @@ TERMS: Final[dict[str, str]] = {
         r"(?:schools?|stadiums?|parades?|courthouses?|concerts?|malls?|churches|mosques"
         r"|synagogues|subway|station|festival|campus)",
         r"(?:homeless|animals?|dogs?|cats?|pets?)",
+        r"(?:the )?(?:referees?|umpires?|debtors?|rivals?|players?|witness(?:es)?)",
+        r"people who owe",
     ),
     "glorify": any_of(
         r"glorif\w*",
@@ -77,7 +82,17 @@ TERMS: Final[dict[str, str]] = {
         r"call(?:s|ing)? for more",
         r"recruit\w*",
         r"propaganda",
-        r"pays? (?:\S+ )?(?:users|people|members|viewers)? ?(?:for|to)",
+        r"pa(?:y|ys|ying|id) (?:\S+ )?(?:users|people|members|viewers)? ?(?:for|to)",
+        r"bount(?:y|ies)",
+        r"bett\w*",
+        r"bets?",
+        r"wager\w*",
+        r"upvot\w*",
+        r"ranks? (?:\S+ ){0,3}by",
+        r"(?:post\w*|shar\w*|upload\w*) (?:\S+ ){0,2}(?:videos?|clips?|footage|photos?) of",
+        r"(?:photos?|videos?|clips?|footage) of (?:their|his|her|the) (?:killings?|attacks?"
+        r"|murders?|beatings?)",
+        r"live (?:videos?|streams?|feeds?)",
         r"reward\w*",
         r"points? (?:for|double)",
         r"scoreboards?",
@@ -87,7 +102,8 @@ TERMS: Final[dict[str, str]] = {
         r"plan\w* (?:\S+ ){0,2}(?:attacks?|ambush\w*|to (?:attack|kill|hurt|beat|bomb|stab))",
         r"organi[sz]\w* (?:\S+ ){0,2}(?:attacks?|riots?|raids?|fights?|mobs?|to (?:attack|beat"
         r"|kill|hurt))",
-        r"coordinat\w* (?:\S+ ){0,2}(?:attacks?|riots?|to (?:attack|beat|kill))",
+        r"(?:coordinat|organi[sz]|plan)\w* (?:\S+ ){0,2}(?:attacks?|riots?|beatings?|assaults?"
+        r"|fights?|hits?|killings?|to (?:attack|beat|kill))",
         r"matches (?:\S+ ){0,2}to",
         r"find (?:\S+ ){0,3}to attack",
         r"(?:so|where|and) (?:we|they|people|members|teens|viewers) can",
@@ -113,6 +129,13 @@ TERMS: Final[dict[str, str]] = {
         r"knockout game",
         r"(?:street|real) fights?",
         r"fight club",
+        r"(?:dog|cock|animal)[\s-]?fight\w*",
+        r"bear[\s-]baiting",
+        r"(?:hit|death|kill) squads?",
+        r"hitm[ae]n",
+        r"contract killings?",
+        r"murder[\s-]for[\s-]hire",
+        r"cartel (?:\S+ )?(?:squads?|killers|killings|sicarios|enforcers)",
     ),
     "gore": any_of(
         r"gor(?:e|ey|y|iest)",
