@@ -23,7 +23,9 @@ _PII_ITEM = (
     r"(?:(?:their|his|her|the) )?(?:real (?:full )?names?|(?:home |personal |work )?address(?:es)?"
     r"|(?:personal |cell |mobile |home )?(?:phone )?numbers?|where (?:he|she|they) (?:works?"
     r"|lives?)|employers?|workplaces?|jobs?|schools?|schedules?|daily routines?|license plates?"
-    r"|cars?|kids|children|famil(?:y|ies)|(?:\S+'s )?(?:facebook|instagram|linkedin|socials))"
+    r"|cars?|kids|children|famil(?:y|ies)|faces|work(?:place)?|gym(?: times)?|home|deadnames?"
+    r"|contact details|phones?|whereabouts|relatives|social media(?: accounts| profiles)?"
+    r"|(?:\S+'s )?(?:facebook|instagram|linkedin|socials))"
 )
 """One piece of personal information; two or more in a list make a profile of someone."""
 
@@ -36,6 +38,9 @@ TERMS: Final[dict[str, str]] = {
         r"go after (?:them|him|her)",
         r"let (?:them|him|her) know",
         r"(?:call|contact) (?:their|his|her) (?:bosses|boss|employers?)",
+        r"(?:so|and) (?:\S+ ){0,2}can (?:reach|find|visit|call|contact|message|confront|harass)"
+        r" (?:him|her|them)",
+        r"(?:so (?:i|we) can )?confront (?:him|her|them)",
     ),
     "dox": any_of(
         r"dox(?:x)?(?:es|ed|ing)? (?:this|that|a|the|some|someone|somebody|people|him|her|them|my"
@@ -68,6 +73,7 @@ TERMS: Final[dict[str, str]] = {
         r"publish\w*",
         r"post",
         r"search\w*",
+        r"track\w* down",
     ),
     "pii": any_of(
         r"(?:home |real |personal |private |exact |street |their |his |her |families'? |family )?"
@@ -97,6 +103,11 @@ TERMS: Final[dict[str, str]] = {
         r"shar(?:e|es|ed|ing)",
         r"list\w*",
         r"nam(?:e|es|ing)",
+        r"dox\w*",
+        r"submit\w*",
+        r"upload\w*",
+        r"crowdsourc\w*",
+        r"collect\w*",
         r"link\w* (?:\S+ ){0,4}to",
         r"reveal\w*",
         r"find\w*",
@@ -107,6 +118,10 @@ TERMS: Final[dict[str, str]] = {
         r"boards? (?:with|of)",
         r"show\w*",
         r"online",
+        r"repl(?:y|ies|ying)",
+        r"compil\w*",
+        r"gather\w*",
+        r"aggregat\w*",
     ),
     "exposed_people": any_of(
         r"(?:anonymous|anon) (?:\S+ )?(?:critics?|accounts?|bloggers?|users?|posters?|reviewers?)",
@@ -114,8 +129,13 @@ TERMS: Final[dict[str, str]] = {
         r"|protesters?|organi[sz]ers?|drivers?|reviewers?|critics?|accusers?|victims?|judges?"
         r"|journalists?|reporters?|moderators?|employees who|workers who|whistle-?blowers?)'?s?",
         r"(?:people|those|users|customers|anyone|everyone) (?:who|that) (?:\S+ ){0,2}(?:left"
-        r"|reported|criticized|criticised|posted|complained|voted|organi[sz]ed|leaked)",
+        r"|reported|criticized|criticised|posted|complained|voted|organi[sz]ed|leaked|testified"
+        r"|signed|spoke|wrote|reviewed)",
         r"the (?:woman|girl|man|guy|person|account|user|kid) (?:in|who|that|from)",
+        r"the (?:\S+ )?\w+ (?:who|that) (?:\S+ ){0,3}(?:made|wrote|posted|reported|failed|fired"
+        r"|rejected|testified|called|gave|left|criticized|criticised|complained|banned|arrested"
+        r"|ticketed|dumped|blocked)",
+        r"(?:\S+'? )?(?:spouses|wives|husbands|famil(?:y|ies)'?s?|relatives)",
         r"the person'?s",
         r"(?:my|our|the) (?:landlord|ex|neighbou?r|boss|teacher)'?s?",
         r"(?:a |the |that )?(?:tiktoker|youtuber|streamer|blogger|influencer|redditor|poster)",
@@ -132,6 +152,8 @@ TERMS: Final[dict[str, str]] = {
         r"identit(?:y|ies) (?:of|behind) (?:the |that |an? )?(?:anonymous|anon|account|user"
         r"|blogger|poster)",
         r"link\w* (?:\S+ ){0,4}to (?:their|his|her) real",
+        r"(?:who(?:'s| is) (?:really )?|(?:the )?(?:real )?(?:person|people|identity|name|names)"
+        r" )behind (?:\S+ ){0,3}(?:account|profile|username|handle|blog|channel|page)s?",
         r"(?:find|get|learn|work out|figure out)\w* (?:\S+ ){0,2}(?:the )?real names? (?:and|of)",
     ),
     "shame_board": any_of(r"name[\s-]and[\s-]shame\w*", r"wall of shame"),
@@ -173,6 +195,10 @@ TERMS: Final[dict[str, str]] = {
         r"home address(?:es)?",
         r"(?:real|physical|street|house|residential|exact|precise|current) address(?:es)?",
         r"where (?:\S+ ){1,3}lives?",
+        r"(?:the |her |his |their )?(?:new )?(?:address|apartment|place|house|flat) (?:of|for)"
+        r" (?:the|this|that|a|my|her|his) (?:\S+ )?(?:guy|girl|man|woman|person|kid|ex|driver"
+        r"|neighbou?r|streamer|user)",
+        r"(?:her|his|their) (?:new )?(?:address|apartment|house|flat)",
     ),
 }
 
@@ -190,6 +216,14 @@ RULES: Final[tuple[Rule, ...]] = (
     near(DOXXING, 0.35, "exposes someone's private details", "expose", "pii", window=80),
     near(DOXXING, 0.80, "unmasks an anonymous person", "unmask", severe=True),
     near(DOXXING, 0.45, "a profile of someone's personal details", "profile_pii"),
+    near(
+        DOXXING,
+        0.65,
+        "publishes a profile of someone's personal details",
+        "profile_pii",
+        "expose",
+        window=100,
+    ),
     near(
         DOXXING,
         0.80,
@@ -213,6 +247,16 @@ RULES: Final[tuple[Rule, ...]] = (
     near(DOXXING, 0.45, "people search", "people_search"),
     near(DOXXING, 0.80, "doxxing / dossier on a person", "dox"),
     near(DOXXING, 0.35, "mentions doxxing", "dox_topic"),
+    near(
+        DOXXING,
+        0.80,
+        "publishes where a person lives",
+        "expose",
+        "home_address",
+        "person",
+        window=80,
+        severe=True,
+    ),
     near(
         DOXXING,
         0.80,

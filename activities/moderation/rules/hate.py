@@ -133,6 +133,14 @@ TERMS: Final[dict[str, str]] = {
         r"(?:can'?t|cannot|unable to) govern themselves",
         r"primitive",
         r"useless eaters",
+        r"retard\w*",
+        r"perverts?",
+        r"degenerates?",
+        r"inbred",
+        r"(?:are|is|r) (?:all )?(?:\S+ )?(?:sick|perverts?|freaks?|retard\w*|mentally ill"
+        r"|diseased|deranged|groomers|predators)",
+        r"burdens? (?:on|to) (?:their |our |the )?(?:famil\w*|society|parents|country|taxpayers)",
+        r"(?:as|like) (?:\S+ )?(?:animals|vermin|rats|apes|monkeys|cockroaches|parasites|savages)",
         r"drain\w* (?:on )?(?:society|the (?:nation|country|system))",
         r"burden on (?:society|the (?:nation|country|system))",
         r"brought (?:the |this )?(?:virus|disease|plague|covid|crime)",
@@ -157,13 +165,17 @@ TERMS: Final[dict[str, str]] = {
         r"gas (?:the|all)",
         r"deport (?:all|every)",
         r"purge (?:all|the)",
+        r"(?:a |the )?purg(?:e|es|ing) of",
         r"cleans(?:e|ing) (?:\S+ )?of",
         r"genocide (?:of|against)",
+        r"(?:holy|race|religious) war (?:against|on)",
     ),
     "group_harm": any_of(
         r"(?:burn\w*|bomb\w*|attack\w*|shoot\w*|hit|raid\w*|torch\w*|firebomb\w*"
         r"|poison\w*|lynch\w*|hunt\w*|beat\w* up|stab\w*|kill\w*|murder\w*|gas\w*"
-        r"|expel\w*|targets?|cleanup|clean up|disappear|drive \w+ out|by force|burned out"
+        r"|expel\w*|targets?|cleanup|clean up|disappear|drive (?:\S+ ){1,3}out|run (?:\S+ ){1,3}out"
+        r"|by force|burned out|(?:with|bring\w*|armed with) (?:\S+ )?(?:clubs|bats|torches|knives"
+        r"|machetes|pipes|pitchforks)"
         r"|or be burned|violence|violent\w*|weapons?|rifles?|guns?)",
     ),
     "group_threat": any_of(
@@ -180,6 +192,11 @@ TERMS: Final[dict[str, str]] = {
         r"go back (?:\S+ ){0,3}or else",
         r"(?:which|what) (?:\S+ ){0,2}(?:mosque|synagogue|church|temple|gurdwara) to (?:hit"
         r"|target|attack|burn)",
+        r"(?:which|what) (?:\S+ ){0,2}to (?:hit|target|attack|burn|bomb|torch|raid) (?:first|next)",
+        r"(?:will|\w+'ll|gonna|going to) (?:burn|die|bleed|suffer|pay for it)(?: next)?",
+        r"(?:mark\w*|list\w*|map\w*) (?:\S+ ){0,4}(?:homes|houses|addresses|doors) (?:for|so)",
+        r"(?:for|pay (?:them|him|her)) a visit",
+        r"(?:leave|get out|go back|move out)(?: \S+){0,3} or (?:\S+ )?(?:get|be|face|else|die)",
     ),
     "harass": any_of(
         r"harass\w*",
@@ -242,6 +259,24 @@ TERMS: Final[dict[str, str]] = {
         r"we (?:should|must|need to|will)",
         r"plan\w* (?:how|to|an? (?:attack|raid))",
         r"how to (?:attack|burn|kill|hit|poison|hunt|drive)",
+        r"(?:for|earn\w*|scor\w*) (?:\S+ )?points",
+        r"points for",
+        r"march\w*",
+        r"organi[sz](?:e|es|ing|ed)",
+        r"instructions (?:to|for|on)",
+        r"plan\w*",
+        r"night of",
+        r"rall(?:y|ies)",
+        r"mobs?",
+    ),
+    "unwelcome": any_of(
+        r"(?:doesn'?t|don'?t|do not|does not) want (?:them|you|\w+) (?:here|around)?",
+        r"leave while (?:they|you) (?:still )?can",
+        r"(?:not|aren'?t|are not) welcome (?:here|in)",
+        r"(?:you'?re|they'?re|you are|they are) not wanted",
+    ),
+    "group_crime": any_of(
+        r"crime (?:\S+ )?(?:statistics|stats|rates|data|numbers|figures)",
     ),
     "group_statistics": any_of(
         r"(?:crime|iq|welfare|immigration) (?:\S+ )?(?:statistics|stats|rates|data|numbers)"
@@ -253,7 +288,7 @@ TERMS: Final[dict[str, str]] = {
         r"(?:detect|classif|filter|flag)\w* (?:\S+ ){0,2}(?:hate|slurs|harassment|toxic\w*"
         r"|abuse|bullying)",
         r"(?:counter|debunk|combat|fight|challeng)\w* (?:\S+ ){0,2}(?:racism|hate|antisemitism"
-        r"|bigotry|homophobia|transphobia|misinformation|denial|propaganda|extremism)",
+        r"|bigotry|homophobia|transphobia|misinformation|denial|propaganda|extremism|myths?)",
         r"anti[\s-]?(?:racis\w*|hate|bigotry|discriminat\w*|bullying|defamation)",
         r"support (?:groups?|network|resources|services|communit\w*)",
         r"resources for",
@@ -296,6 +331,8 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     near(HATE, 0.80, "hateful content or symbols", "hate_content"),
     near(HATE, 0.45, "statistics about a group's crimes or IQ", "group_statistics"),
+    near(HATE, 0.45, "a group's crime figures", "group", "group_crime", window=80),
+    near(HATE_THREATENING, 0.50, "tells a group it is unwelcome", "unwelcome", "group", window=80),
     near(
         HATE_THREATENING,
         0.60,
@@ -316,7 +353,7 @@ RULES: Final[tuple[Rule, ...]] = (
     near(HATE_THREATENING, 0.50, "threatening formula aimed at groups", "group_threat"),
     near(
         HATE_THREATENING,
-        0.50,
+        0.55,
         "incites harm to a protected group",
         "group_incite",
         "group_harm",

@@ -30,9 +30,15 @@ TERMS: Final[dict[str, str]] = {
         r"|content polic(?:y|ies)|messages?|context)",
         r"(?:ignor|disregard|forget)\w* (?:all |everything )?(?:the |that )?(?:above|before this"
         r"|you were told|you have been told)",
+        r"(?:ignor|disregard|forget|drop|abandon)\w* (?:\S+ ){0,2}(?:safety|moderation|the rules"
+        r"|your rules|content polic(?:y|ies)|(?:moderation|safety|content) (?:polic(?:y|ies)|rules"
+        r"|filters?|checks?|guidelines)|guardrails|restrictions)",
     ),
     "new_instructions": any_of(
         r"new (?:system )?instructions ?:",
+        r"(?:your )?new (?:task|role|objective|instructions?) ?:",
+        r"you are (?:now )?(?:an? )?(?:\S+ )?(?:dan|unrestricted|unfiltered|jailbroken|uncensored)"
+        r" (?:model|ai|assistant|bot|llm)",
         r"system ?(?:prompt|message|override) ?:",
         r"you are (?:now |no longer )(?:\S+ ){0,2}(?:dan|unrestricted|unfiltered|jailbroken"
         r"|uncensored|in developer mode|free of|without (?:rules|restrictions|filters))",
@@ -64,7 +70,8 @@ TERMS: Final[dict[str, str]] = {
         r"(?:output|print|repeat|show|reveal|echo|dump|return)\w* (?:\S+ ){0,2}"
         r"(?:everything|all|the text|(?:the )?(?:hidden |secret |system )?instructions|the prompt"
         r"|the messages?) (?:\S+ )?(?:above|before) (?:this|here|the first|my)",
-        r"(?:repeat|print|output)\w* (?:\S+ ){0,6}(?:verbatim|word for word|exactly as"
+        r"(?:repeat|print|output|show|reveal|give|tell|display|write)\w* (?:\S+ ){0,6}(?:verbatim"
+        r"|word for word|exactly as"
         r" (?:written|given))",
         r"(?:repeat|print|output|show|reveal|echo|dump|return|copy)\w* (?:\S+ ){0,3}(?:text|words"
         r"|everything|instructions|prompt|messages?|content) (?:\S+ )?(?:above|before (?:this|my))",
@@ -153,6 +160,8 @@ TERMS: Final[dict[str, str]] = {
         r"your (?:own )?(?:servers?|environment|system|machine|infrastructure|secrets|keys"
         r"|api keys|credentials|config\w*|env\w*|variables|source code|backend|database|host)",
         r"(?:the )?underlying (?:server|machine|host|system|infrastructure)",
+        r"(?:the )?(?:server|machine|host|worker|container) (?:that|which) (?:builds|runs|hosts"
+        r"|deploys|generates)",
         r"(?:the )?build server'?s?",
         r"(?:the )?platform'?s?",
         r"the (?:builder|generator|worker|host|ci|deployer)'s",
@@ -183,6 +192,7 @@ TERMS: Final[dict[str, str]] = {
         r"|dependency (?:scan\w*|checks?)|qa|tests? x3)",
         r"(?:fake|forge|spoof)\w* (?:\S+ ){0,2}(?:qa|test|gate|scan) (?:results?|reports?"
         r"|evidence)",
+        r"mark\w* (?:\S+ ){0,2}(?:tests?|checks?|scans?) as pass\w*",
     ),
     "infra": any_of(
         r"other (?:tenants?'?|customers?'? (?:apps?|containers?|data|deployments?|code|files"
@@ -322,6 +332,16 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     near(
         PROMPT_INJECTION, 0.60, "reaches an internal network", "net_verb", "internal_net", window=60
+    ),
+    near(
+        PROMPT_INJECTION,
+        0.80,
+        "reads secrets on an internal network",
+        "access",
+        "env_secrets",
+        "internal_net",
+        window=80,
+        severe=True,
     ),
     near(
         PROMPT_INJECTION,

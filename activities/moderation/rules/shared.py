@@ -180,12 +180,13 @@ TERMS: Final[dict[str, str]] = {
         r"dhl",
         r"fedex",
         r"(?:my|their|a|the|someone'?s|a real|real) bank'?s?",
+        r"(?:our |my |a |the )?(?:competitor|rival)'?s?",
     ),
     "lookup_input": any_of(
         r"(?:type|enter|put|paste|upload)\w* in (?:a |their |someone'?s |any )?(?:phone number"
         r"|number|name|username|e-?mail|photo|license plate)",
         r"(?:from|with|using) (?:just )?(?:a |their |someone'?s )?(?:phone number|username"
-        r"|license plate)",
+        r"|license plate|photo|picture|face|selfie)",
     ),
 }
 

@@ -65,6 +65,7 @@ TERMS: Final[dict[str, str]] = {
         WITHOUT_CONSENT,
         r"(?:didn'?t|did not|never) (?:sign(?:ed)? up|opt(?:ed)?[\s-]?in|subscribe\w*|ask\w*)",
         r"random (?:people|numbers|strangers|users|addresses|accounts)",
+        r"strangers",
         r"(?:the )?same (?:message|text|dm|comment|post|e-?mail|ad|advert|promo) (?:to|in|on"
         r"|under) (?:every|all|thousands|hundreds|\d[\d,]*)",
         r"(?:lists?|contacts|numbers|leads|e-?mails|addresses) (?:that |which )?(?:i|we)"
@@ -77,7 +78,8 @@ TERMS: Final[dict[str, str]] = {
         r"(?:e-?mails|numbers|contacts|leads|addresses)",
         r"every (?:phone )?number (?:in|on|from)",
         r"(?:in|from) (?:the |a |an )?(?:\d+ )?area codes?",
-        r"(?:e-?mails|numbers|contacts|addresses) (?:i|we) (?:scraped|harvested|bought|pulled)",
+        r"(?:e-?mails|numbers|contacts|addresses) (?:i|we) (?:scraped|harvested|bought|pulled"
+        r"|copied|took|grabbed|lifted|got)",
     ),
     "promo": any_of(
         r"(?:promo|promotional|affiliate|referral|sales|marketing|my|our) (?:\S+ ){0,2}(?:links?"
@@ -110,6 +112,8 @@ TERMS: Final[dict[str, str]] = {
         r"|websites|groups|strangers|contacts|prospects|profiles|inboxes) (?:a|per|each) (?:day"
         r"|hour)",
         r"each of (?:these|the|those) \d[\d,]*",
+        r"(?:message|dm|text|e-?mail|ping|tag)\w* (?:every|each|all) (?:\S+ )?(?:members?|users?"
+        r"|followers?|contacts?|people)",
         r"(?:\d[\d,]*|hundreds|thousands) (?:of )?(?:facebook |reddit |telegram |discord )?"
         r"(?:groups|forums|subreddits|servers|channels|websites)",
         r"every (?:hour|day|minute) from",
@@ -147,6 +151,8 @@ TERMS: Final[dict[str, str]] = {
         r"(?:\d[\d,]*|hundreds|thousands|dozens) (?:of )?(?:new |fake |burner |throwaway )?"
         r"(?:gmail|outlook|yahoo|email|e-?mail|twitter|instagram|reddit|whatsapp|telegram|facebook"
         r"|tiktok|linkedin|discord) accounts",
+        r"(?:\d[\d,]*|hundreds|thousands|dozens) (?:of )?(?:fake|burner|throwaway|bot|sock ?puppet)"
+        r" (?:\S+ )?accounts",
         r"(?:creat|generat|register|mak)\w* (?:\S+ ){0,2}(?:hundreds|thousands|dozens|\d[\d,]*)"
         r" (?:of )?(?:\S+ )?accounts",
     ),
@@ -163,7 +169,7 @@ TERMS: Final[dict[str, str]] = {
         r"pre-?recorded (?:messages?|calls?|voice\w*)",
         r"ringless voicemails?",
         r"add\w* (?:\S+ ){0,2}(?:users|people|members|contacts|numbers) to (?:my|our|the)"
-        r" (?:channel|group|server|list|chat)",
+        r" (?:\S+ )?(?:channel|group|server|list|chat)",
     ),
     "fake_reviews": any_of(
         r"(?:fake|bogus|paid|made[\s-]up|fabricated|fraudulent|sock ?puppet) (?:\S+ ){0,2}"
@@ -172,6 +178,10 @@ TERMS: Final[dict[str, str]] = {
         r"(?:hundreds|thousands|dozens|\d{2,}) (?:of )?(?:\S+ ){0,2}(?:reviews|ratings"
         r"|testimonials)",
         r"(?:reviews?|ratings?) (?:\S+ ){0,3}(?:competitor|rival)\w*'?s?",
+        r"(?:reviews?|ratings?|likes|upvotes?|votes|followers|comments) from (?:\S+ )?(?:fake|bot"
+        r"|burner|sock ?puppet) accounts",
+        r"(?:fake|bot|burner|sock ?puppet) accounts? (?:\S+ ){0,2}(?:to|that) (?:like|share|upvote"
+        r"|follow|review|rate|comment|vote)",
         r"astroturf\w*",
         r"(?:bot|click|like) farms?",
         r"(?:buy|buying|sell|selling|purchas)\w* (?:\S+ )?(?:followers|likes|views|subscribers"
@@ -193,6 +203,7 @@ TERMS: Final[dict[str, str]] = {
     ),
     "ctx_spam_defence": any_of(
         r"report\w* (?:\S+ )?spam",
+        r"(?:remov|delet|hid|catch|stop|fight)\w* (?:\S+ ){0,2}spam",
         r"spam (?:filters?|detect\w*|classif\w*|block\w*|report\w*|checker|score|protection"
         r"|folder)",
         r"anti[\s-]?spam",
@@ -231,10 +242,20 @@ RULES: Final[tuple[Rule, ...]] = (
     near(SPAM, 0.60, "evades spam filters / spam tooling", "evade_filter"),
     near(SPAM, 0.60, "sends spam", "spam_send"),
     near(SPAM, 0.50, "sends spam in bulk", "spam_send", "mass", window=60, severe=True),
-    near(SPAM, 0.60, "fake reviews or engagement", "fake_reviews"),
+    near(SPAM, 0.75, "fake reviews or engagement", "fake_reviews"),
     near(SPAM, 0.50, "fake reviews at scale", "fake_reviews", "automation", severe=True),
     near(SPAM, 0.50, "fake reviews at scale", "fake_reviews", "mass", severe=True),
-    near(SPAM, 0.55, "promotion pushed everywhere", "promo", "blanket", window=100),
+    near(SPAM, 0.75, "promotion pushed everywhere", "promo", "blanket", window=100),
+    near(
+        SPAM,
+        0.60,
+        "promotion sent at volume to people who never asked",
+        "promo",
+        "unsolicited",
+        "mass",
+        window=100,
+        severe=True,
+    ),
     near(
         SPAM,
         0.45,

@@ -130,6 +130,11 @@ TERMS: Final[dict[str, str]] = {
         r"hidden cameras?",
         r"spy ?cam\w*",
         r"secret (?:cameras?|recorders?|microphones?|mics?)",
+        r"(?:cameras?|cams?|mics?|microphones?|recorders?|trackers?) (?:hidden|concealed|disguised)"
+        r" (?:in|as|inside)",
+        r"(?:put|place|slip|drop|plant|attach|stash|hid|tap|stick|glu)\w* (?:a |an |the )?(?:gps "
+        r"|bluetooth )?(?:trackers?|airtags?|tiles?|tags?) (?:\S+ ){0,2}(?:in|on|under|inside|into)"
+        r" (?:\S+ ){0,3}\w+'s (?:car|bag|purse|bike|coat|jacket|backpack|phone|luggage|vehicle)",
         r"(?:tiny|mini|pinhole|button|disguised|concealed) (?:\S+ )?(?:cameras?|cams?|mics?"
         r"|microphones?|recorders?)",
         r"(?:hidden|secret|covert|concealed) (?:\S+ )?(?:listening|recording|spy) devices?",
@@ -169,6 +174,8 @@ TERMS: Final[dict[str, str]] = {
         r"where (?:\S+ ){0,2}(?:is|are|goes|go|lives?) (?:right now|each day|every day|at all times"
         r"|all the time|24/7|now|today)",
         r"(?:work|figure|find) out where (?:she|he|they|that person|the person)",
+        r"(?:location|where (?:she|he|they)) (?:\S+ ){0,3}from (?:her|his|their) (?:posts|photos"
+        r"|pictures|check-?ins|stories|socials|social media|instagram|tweets)",
     ),
     "intercept_traffic": any_of(
         r"(?:sniff|intercept|captur|read)\w* (?:\S+ ){0,3}(?:wi-?fi|traffic|network|packets)",
@@ -188,6 +195,9 @@ TERMS: Final[dict[str, str]] = {
         r"stalkerware",
         r"spy ?(?:apps?|ware|software|tools?)",
         r"phone spy",
+        r"(?:key ?loggers?|spyware|tracking apps?) (?:\S+ ){0,3}(?:on|for|to catch|to read|to see)"
+        r" (?:my |his |her |their )?(?:\S+ )?(?:wife|husband|girlfriend|boyfriend|partner|spouse"
+        r"|ex|roommate|coworker|boss|sister|brother)'?s?",
         r"spy on (?:\S+ ){0,2}(?:phones?|messages|texts|chats|whatsapp|location|someone|my "
         r"(?:ex|wife|husband|girlfriend|boyfriend|partner|spouse)|her|him|them|people)",
         r"(?:read|intercept|monitor|see|access)\w* (?:\S+ ){0,2}(?:her|his|their|someone'?s"
@@ -219,10 +229,10 @@ TERMS: Final[dict[str, str]] = {
 }
 
 RULES: Final[tuple[Rule, ...]] = (
-    near(SURVEILLANCE, 0.50, "tracks a person's location", "track", "location", "person"),
+    near(SURVEILLANCE, 0.55, "tracks a person's location", "track", "location", "person"),
     near(
         SURVEILLANCE,
-        0.65,
+        0.80,
         "tracks a person without consent",
         "track",
         "person",

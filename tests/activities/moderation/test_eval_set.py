@@ -89,8 +89,8 @@ def test_each_obfuscation(name: str, obfuscated: str) -> None:
 # meet them. Raise a floor when the engine improves; never lower one to pass. (They
 # were measured again once when prompts written before any tuning enlarged the set.)
 FLOORS = {
-    "tuning": {"block_recall": 0.95, "flag_recall": 0.96, "benign_fp": 0.01},
-    "held-out": {"block_recall": 0.65, "flag_recall": 0.87, "benign_fp": 0.035},
+    "tuning": {"block_recall": 0.99, "flag_recall": 0.99, "benign_fp": 0.01},
+    "held-out": {"block_recall": 0.72, "flag_recall": 0.87, "benign_fp": 0.03},
 }
 
 
