@@ -20,7 +20,8 @@ from schemas.moderation import ModerationCategory
 DOXXING: Final = ModerationCategory.DOXXING
 
 _PII_ITEM = (
-    r"(?:(?:their|his|her|the) )?(?:real (?:full )?names?|(?:home |personal |work )?address(?:es)?"
+    r"(?:(?:their|his|her|the) )?(?:(?:real (?:full )?)?names?"
+    r"|(?:home |personal |work )?address(?:es)?"
     r"|(?:personal |cell |mobile |home )?(?:phone )?numbers?|where (?:he|she|they) (?:works?"
     r"|lives?)|employers?|workplaces?|jobs?|schools?|schedules?|daily routines?|license plates?"
     r"|cars?|kids|children|famil(?:y|ies)|faces|work(?:place)?|gym(?: times)?|home|deadnames?"
@@ -39,7 +40,7 @@ TERMS: Final[dict[str, str]] = {
         r"let (?:them|him|her) know",
         r"(?:call|contact) (?:their|his|her) (?:bosses|boss|employers?)",
         r"(?:so|and) (?:\S+ ){0,2}can (?:reach|find|visit|call|contact|message|confront|harass)"
-        r" (?:him|her|them)",
+        r"(?: (?:him|her|them))?",
         r"(?:so (?:i|we) can )?confront (?:him|her|them)",
     ),
     "dox": any_of(
@@ -74,6 +75,7 @@ TERMS: Final[dict[str, str]] = {
         r"post",
         r"search\w*",
         r"track\w* down",
+        r"give me",
     ),
     "pii": any_of(
         r"(?:home |real |personal |private |exact |street |their |his |her |families'? |family )?"
@@ -152,6 +154,8 @@ TERMS: Final[dict[str, str]] = {
         r"identit(?:y|ies) (?:of|behind) (?:the |that |an? )?(?:anonymous|anon|account|user"
         r"|blogger|poster)",
         r"link\w* (?:\S+ ){0,4}to (?:their|his|her) real",
+        r"identif\w* (?:\S+ ){0,2}(?:strangers|random people|anyone|people in (?:\S+ )?crowds?"
+        r"|people (?:in|from) (?:\S+ ){0,2}(?:crowd|street|public) (?:photos?|pictures?|videos?))",
         r"(?:who(?:'s| is) (?:really )?|(?:the )?(?:real )?(?:person|people|identity|name|names)"
         r" )behind (?:\S+ ){0,3}(?:account|profile|username|handle|blog|channel|page)s?",
         r"(?:find|get|learn|work out|figure out)\w* (?:\S+ ){0,2}(?:the )?real names? (?:and|of)",
@@ -194,7 +198,8 @@ TERMS: Final[dict[str, str]] = {
     "home_address": any_of(
         r"home address(?:es)?",
         r"(?:real|physical|street|house|residential|exact|precise|current) address(?:es)?",
-        r"where (?:\S+ ){1,3}lives?",
+        r"where (?:\S+ ){1,7}lives?",
+        r"(?:owner|driver|person|user|poster|author|guy|girl|woman|man|lady)'s (?:home )?address",
         r"(?:the |her |his |their )?(?:new )?(?:address|apartment|place|house|flat) (?:of|for)"
         r" (?:the|this|that|a|my|her|his) (?:\S+ )?(?:guy|girl|man|woman|person|kid|ex|driver"
         r"|neighbou?r|streamer|user)",
@@ -243,6 +248,15 @@ RULES: Final[tuple[Rule, ...]] = (
         severe=True,
     ),
     near(DOXXING, 0.45, "private details from a username or number", "lookup_input", "pii"),
+    near(
+        DOXXING,
+        0.80,
+        "a home address from a username, plate or photo",
+        "lookup_input",
+        "home_address",
+        window=100,
+        severe=True,
+    ),
     near(DOXXING, 0.45, "name and shame", "shame_board"),
     near(DOXXING, 0.45, "people search", "people_search"),
     near(DOXXING, 0.80, "doxxing / dossier on a person", "dox"),
@@ -255,6 +269,16 @@ RULES: Final[tuple[Rule, ...]] = (
         "home_address",
         "person",
         window=80,
+        severe=True,
+    ),
+    near(
+        DOXXING,
+        0.80,
+        "publishes where a particular person lives",
+        "expose",
+        "home_address",
+        "exposed_people",
+        window=100,
         severe=True,
     ),
     near(

@@ -85,7 +85,8 @@ TERMS: Final[dict[str, str]] = {
         r"ethnic groups",
         r"(?:jewish|muslim|black|asian|gay|lesbian|trans|queer|hindu|sikh|arab|mexican|latino"
         r"|hispanic|immigrant|migrant|refugee|roma|somali|african|chinese|indian|pakistani"
-        r"|disabled|indigenous|lgbtq?\+?|catholic|christian) (?:people|persons|families"
+        r"|disabled|indigenous|lgbtq?\+?|catholic|christian) (?:people|persons|families|shops?"
+        r"|stores?|restaurants?|houses|churches"
         r"|family|folks|communit(?:y|ies)|shop owners|owners|business(?:es)?|kids|children"
         r"|neighbou?rs|men|women|girls|boys|students|workers|bars|clubs|neighbou?rhoods?"
         r"|homes|households|population|voters|americans)",
@@ -176,7 +177,9 @@ TERMS: Final[dict[str, str]] = {
         r"|expel\w*|targets?|cleanup|clean up|disappear|drive (?:\S+ ){1,3}out|run (?:\S+ ){1,3}out"
         r"|by force|burned out|(?:with|bring\w*|armed with) (?:\S+ )?(?:clubs|bats|torches|knives"
         r"|machetes|pipes|pitchforks)"
-        r"|or be burned|violence|violent\w*|weapons?|rifles?|guns?)",
+        r"|or be burned|violence|violent\w*|weapons?|rifles?|guns?|smash\w*|vandali[sz]\w*"
+        r"|run\w* over|go after|hang\w*|drag\w* out|beaten|grab (?:\S+ )?(?:bats|guns|weapons"
+        r"|knives))",
     ),
     "group_threat": any_of(
         r"(?:\w+'ll|will|gonna|going to) be (?:attacked|burned|killed|lynched|hunted|shot|bombed"
@@ -192,7 +195,11 @@ TERMS: Final[dict[str, str]] = {
         r"go back (?:\S+ ){0,3}or else",
         r"(?:which|what) (?:\S+ ){0,2}(?:mosque|synagogue|church|temple|gurdwara) to (?:hit"
         r"|target|attack|burn)",
-        r"(?:which|what) (?:\S+ ){0,2}to (?:hit|target|attack|burn|bomb|torch|raid) (?:first|next)",
+        r"(?:which|what) (?:\S+ ){0,3}to (?:hit|target|attack|burn|bomb|torch|raid|smash"
+        r"|vandali[sz]e|wreck|loot)(?: first| next)?",
+        r"or (?:we|i|they)(?:'ll| will)? (?:burn|kill|shoot|hurt|come for|attack|beat)",
+        r"(?:\w+'ll|will|gonna|going to) be (?:dragged|dragged out|strung up|hanged|run over)",
+        r"(?:shot|killed|beaten) on sight",
         r"(?:will|\w+'ll|gonna|going to) (?:burn|die|bleed|suffer|pay for it)(?: next)?",
         r"(?:mark\w*|list\w*|map\w*) (?:\S+ ){0,4}(?:homes|houses|addresses|doors) (?:for|so)",
         r"(?:for|pay (?:them|him|her)) a visit",
@@ -254,7 +261,11 @@ TERMS: Final[dict[str, str]] = {
         r"encourag\w* (?:\S+ ){0,2}to",
         r"tell\w* (?:\S+ ){0,2}to",
         r"(?:score|scores|scoring|earn|earns|win|wins|get|gets) (?:\S+ )?points",
-        r"(?:songs?|lyrics|games?|poems?|jokes?) about (?:killing|burning|shooting|attacking)",
+        r"(?:songs?|lyrics|games?|poems?|jokes?) about (?:killing|burning|shooting|attacking"
+        r"|hanging|lynching|gassing|beating|stabbing|bombing|drowning)",
+        r"(?:high )?scores?",
+        r"for (?:our|my|the) (?:guys|men|boys|crew|group|members) to",
+        r"assign\w*",
         r"let'?s",
         r"we (?:should|must|need to|will)",
         r"plan\w* (?:how|to|an? (?:attack|raid))",

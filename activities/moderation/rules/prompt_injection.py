@@ -30,6 +30,8 @@ TERMS: Final[dict[str, str]] = {
         r"|content polic(?:y|ies)|messages?|context)",
         r"(?:ignor|disregard|forget)\w* (?:all |everything )?(?:the |that )?(?:above|before this"
         r"|you were told|you have been told)",
+        r"(?:don'?t|do not|no longer) (?:have to |need to )?follow (?:\S+ ){0,2}(?:moderation"
+        r"|rules|guidelines|polic(?:y|ies)|instructions|safety)",
         r"(?:ignor|disregard|forget|drop|abandon)\w* (?:\S+ ){0,2}(?:safety|moderation|the rules"
         r"|your rules|content polic(?:y|ies)|(?:moderation|safety|content) (?:polic(?:y|ies)|rules"
         r"|filters?|checks?|guidelines)|guardrails|restrictions)",
@@ -47,6 +49,8 @@ TERMS: Final[dict[str, str]] = {
         r"do anything now",
         r"(?:act|behave|respond) as (?:if you (?:have|had) no|an? unrestricted|an? unfiltered|dan"
         r"|root|the system|the (?:admin|administrator|developer))",
+        r"pretend\w* (?:to be|you are|you'?re) (?:the |an? )?(?:admin\w*|developer|system|root"
+        r"|platform owner|operator)",
         r"pretend (?:that )?(?:you (?:have|had)|there (?:are|is|were)) no (?:rules|restrictions"
         r"|filters|guidelines|limits)",
         r"(?:you are|you'?re) (?:now )?(?:\S+ ){0,2}(?:without|with no|free (?:of|from))"
@@ -70,6 +74,9 @@ TERMS: Final[dict[str, str]] = {
         r"(?:output|print|repeat|show|reveal|echo|dump|return)\w* (?:\S+ ){0,2}"
         r"(?:everything|all|the text|(?:the )?(?:hidden |secret |system )?instructions|the prompt"
         r"|the messages?) (?:\S+ )?(?:above|before) (?:this|here|the first|my)",
+        r"(?:reveal|print|show|output|repeat|leak|dump|display|give|tell|share)\w* (?:me )?"
+        r"(?:the )?(?:prompt|instructions|rules|system message) (?:that )?(?:the |this )?"
+        r"(?:builder|platform|generator|assistant|model|ai|you) (?:was|were|got|received|has|have)",
         r"(?:repeat|print|output|show|reveal|give|tell|display|write)\w* (?:\S+ ){0,6}(?:verbatim"
         r"|word for word|exactly as"
         r" (?:written|given))",
@@ -95,7 +102,8 @@ TERMS: Final[dict[str, str]] = {
         r"read\w*",
         r"print\w*",
         r"dump\w*",
-        r"cat",
+        r"cats?",
+        r"export\w*",
         r"output\w*",
         r"show\w*",
         r"list\w*",
@@ -134,7 +142,8 @@ TERMS: Final[dict[str, str]] = {
         r"secrets?",
         r"api[\s_-]?keys?",
         r"access (?:keys?|tokens?)",
-        r"secret (?:keys?|tokens?)",
+        r"secret[\s_-]?(?:keys?|tokens?)",
+        r"[a-z0-9]+_(?:key|token|secret|password)s?",
         r"tokens?",
         r"credentials?",
         r"private keys?",
@@ -162,6 +171,8 @@ TERMS: Final[dict[str, str]] = {
         r"(?:the )?underlying (?:server|machine|host|system|infrastructure)",
         r"(?:the )?(?:server|machine|host|worker|container) (?:that|which) (?:builds|runs|hosts"
         r"|deploys|generates)",
+        r"(?:the )?(?:machine|server|host) (?:it(?:'s| is)|the app is|this is) (?:built|running"
+        r"|deployed|hosted) on",
         r"(?:the )?build server'?s?",
         r"(?:the )?platform'?s?",
         r"the (?:builder|generator|worker|host|ci|deployer)'s",
@@ -254,6 +265,8 @@ TERMS: Final[dict[str, str]] = {
         r"nmap",
         r"masscan",
         r"port[\s-]?scan\w*",
+        r"(?:every|all) (?:the )?hosts? (?:on|in)",
+        r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/\d{1,2}",
     ),
     "generated_app": any_of(
         r"(?:the |this |each |every )?generated (?:app|application|code|site|service|program)s?",

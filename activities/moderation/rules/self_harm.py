@@ -117,9 +117,18 @@ TERMS: Final[dict[str, str]] = {
         r"ways? to die",
         r"(?:reliable|certain|sure|surest|guaranteed|efficient|fool-?proof|painless) (?:\S+ ){0,2}"
         rf"(?:ways?|methods?) to (?:die|kill {_SELF}|end (?:it|it all|my life|your life))",
-        r"(?:how to|ways? to|methods? to|guides? to|tips (?:for|on)|instructions (?:for|on)"
-        r"|help(?:s)? (?:you|me|people|users) )(?: properly| quietly)? ?(?:kill|hang|drown"
-        rf"|poison|overdose|starve|suffocate|shoot|gas|electrocute|cut|burn) {_SELF}",
+        r"(?:how to|ways? to|methods? to|guides? (?:to|on|for)|tips (?:for|on)|instructions (?:for"
+        r"|on)|help(?:s)? (?:you|me|people|users) )(?: properly| quietly)? ?(?:kill|hang|drown"
+        r"|poison|overdos|starv|suffocat|shoot|gas|electrocut|cut|burn|slit)\w*"
+        rf" (?:{_SELF}|(?:your|my|their) (?:wrists?|throat))",
+        r"(?:would|will|could|to) kill me (?:fastest|quickest|quickly|painlessly|for sure)",
+        r"(?:combination|mix|combo) of (?:\S+ ){0,3}(?:meds|pills|drugs|medications) (?:\S+ ){0,3}"
+        r"(?:kill|die|fatal|lethal)",
+        r"(?:how|ways?) to end it(?: all)? (?:\S+ ){0,2}(?:without pain|painless\w*|quietly"
+        r"|quickly|for good|peacefully)",
+        r"(?:poisons?|drugs|pills|chemicals|ropes?|guns?|gas) (?:\S+ ){0,6}to kill"
+        rf" {_SELF}",
+        r"enough to (?:die|kill (?:me|you|myself|yourself)|be fatal|not wake up)",
         r"(?:doses?|amounts?|how (?:much|many)) (?:\S+ ){0,6}(?:that |which )?(?:would|will|could"
         r"|can) kill",
         r"(?:which|what|where) (?:\S+ )?(?:veins?|arter(?:y|ies)|wrists?) (?:to|should|you)",

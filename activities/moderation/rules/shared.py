@@ -185,6 +185,8 @@ TERMS: Final[dict[str, str]] = {
     "lookup_input": any_of(
         r"(?:type|enter|put|paste|upload)\w* in (?:a |their |someone'?s |any )?(?:phone number"
         r"|number|name|username|e-?mail|photo|license plate)",
+        r"look\w* up (?:this |a |the |their )?(?:license plate|plate|phone number|username"
+        r"|e-?mail)",
         r"(?:from|with|using) (?:just )?(?:a |their |someone'?s )?(?:phone number|username"
         r"|license plate|photo|picture|face|selfie)",
     ),

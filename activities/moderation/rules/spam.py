@@ -64,12 +64,12 @@ TERMS: Final[dict[str, str]] = {
         r"(?:lists?|addresses|e-?mails|numbers|contacts|leads)",
         WITHOUT_CONSENT,
         r"(?:didn'?t|did not|never) (?:sign(?:ed)? up|opt(?:ed)?[\s-]?in|subscribe\w*|ask\w*)",
-        r"random (?:people|numbers|strangers|users|addresses|accounts)",
+        r"random (?:people|numbers|strangers|users|addresses|accounts|e-?mails)",
         r"strangers",
         r"(?:the )?same (?:message|text|dm|comment|post|e-?mail|ad|advert|promo) (?:to|in|on"
         r"|under) (?:every|all|thousands|hundreds|\d[\d,]*)",
         r"(?:lists?|contacts|numbers|leads|e-?mails|addresses) (?:that |which )?(?:i|we)"
-        r" (?:bought|purchased|scraped|found|got)",
+        r" (?:bought|purchased|scraped|found|got|downloaded|copied|pulled)",
         r"(?:numbers|e-?mails|addresses|contacts|leads) (?:\S+ )?(?:scraped|harvested|bought"
         r"|purchased|leaked|stolen)",
         r"(?:without|never) (?:asking|their (?:consent|permission)|consent|permission)",
@@ -95,6 +95,7 @@ TERMS: Final[dict[str, str]] = {
         r"(?:an? |the same )?ads?",
         r"invites? to (?:my|our|mine)",
         r"(?:crypto|casino|betting) (?:links?|promos?|promotions?|offers?)",
+        r"promot\w* (?:my|our)",
     ),
     "blanket": any_of(
         r"(?:under|on|in|to|into|at) (?:every|each|all (?:the )?)(?: \S+)? (?:videos?|posts?"
@@ -106,7 +107,10 @@ TERMS: Final[dict[str, str]] = {
         r"(?:trending|popular|viral) (?:tweets?|posts?|videos?|hashtags?|threads?|tiktoks?"
         r"|reels?|shorts?)",
         r"(?:in|under) (?:the )?comments? (?:of|on|under) (?:every|each|all)",
-        r"every \d+ (?:seconds|minutes|hours)",
+        r"every (?:\d+|few) (?:seconds|minutes|hours)",
+        r"(?:every(?:one|body)|all (?:the )?(?:people|users)) (?:who|that) follows?",
+        r"(?:repl(?:y|ies)|respond\w*|comment\w*) to (?:every|each|all) (?:\S+ ){0,2}(?:comments?"
+        r"|posts?|tweets?|messages?|threads?)",
         r"join(?:s|ing)? (?:\S+ ){0,2}(?:groups|servers|channels|chats|communities|subreddits)",
         r"(?:\d[\d,.]*k?|hundreds|thousands|millions) (?:of )?(?:people|users|numbers|accounts"
         r"|websites|groups|strangers|contacts|prospects|profiles|inboxes) (?:a|per|each) (?:day"
@@ -165,6 +169,7 @@ TERMS: Final[dict[str, str]] = {
         r"spam(?:ming|s)? (?:all |every )?(?:the |my |those |these )?(?:e-?mails|numbers|contacts"
         r"|addresses|inboxes|dms)",
         r"auto[\s-]?dial\w*",
+        r"sign\w* up (?:\S+ ){0,3}(?:e-?mails|people|addresses|numbers) (?:to|for) (?:my|our)",
         r"robo[\s-]?call\w*",
         r"pre-?recorded (?:messages?|calls?|voice\w*)",
         r"ringless voicemails?",
@@ -180,8 +185,14 @@ TERMS: Final[dict[str, str]] = {
         r"(?:reviews?|ratings?) (?:\S+ ){0,3}(?:competitor|rival)\w*'?s?",
         r"(?:reviews?|ratings?|likes|upvotes?|votes|followers|comments) from (?:\S+ )?(?:fake|bot"
         r"|burner|sock ?puppet) accounts",
-        r"(?:fake|bot|burner|sock ?puppet) accounts? (?:\S+ ){0,2}(?:to|that) (?:like|share|upvote"
-        r"|follow|review|rate|comment|vote)",
+        r"(?:fake|bot|burner|sock ?puppet) (?:\S+ )?accounts? (?:\S+ ){0,2}(?:to|that) (?:like"
+        r"|share|upvote|follow|review|rate|comment|vote|boost|inflate|pump)",
+        r"(?:reviews?|ratings?) (?:\S+ ){0,6}pretending to be (?:guests|customers|buyers|clients"
+        r"|patients|users)",
+        r"(?:reviews?|ratings?) (?:\S+ ){0,4}from (?:my )?(?:friends'?|family'?s?|alt|other|own)"
+        r" accounts",
+        r"(?:link|blog|private blog) (?:farms?|networks?)",
+        r"fake (?:blogs|sites|websites) (?:\S+ ){0,3}(?:link\w*|backlinks?)",
         r"astroturf\w*",
         r"(?:bot|click|like) farms?",
         r"(?:buy|buying|sell|selling|purchas)\w* (?:\S+ )?(?:followers|likes|views|subscribers"
