@@ -201,7 +201,12 @@ TERMS: Final[dict[str, str]] = {
         r"(?:\w+'ll|will|gonna|going to) be (?:dragged|dragged out|strung up|hanged|run over)",
         r"(?:shot|killed|beaten) on sight",
         r"(?:will|\w+'ll|gonna|going to) (?:burn|die|bleed|suffer|pay for it)(?: next)?",
-        r"(?:mark\w*|list\w*|map\w*) (?:\S+ ){0,4}(?:homes|houses|addresses|doors) (?:for|so)",
+        r"(?:mark\w*|list\w*|map\w*) (?:\S+ ){0,4}(?:homes|houses|addresses|doors|neighbou?rhoods"
+        r"|businesses|shops) (?:for|so|as targets)",
+        r"(?:\w+'ll|will|gonna|going to) get (?:\S+ ){0,2}(?:kicked in|beaten|hurt|killed|shot"
+        r"|stabbed"
+        r"|bashed|smashed)",
+        r"should (?:all )?be (?:rounded up|shot|killed|hanged|gassed|exterminated|burned|lynched)",
         r"(?:for|pay (?:them|him|her)) a visit",
         r"(?:leave|get out|go back|move out)(?: \S+){0,3} or (?:\S+ )?(?:get|be|face|else|die)",
     ),
@@ -264,7 +269,7 @@ TERMS: Final[dict[str, str]] = {
         r"(?:songs?|lyrics|games?|poems?|jokes?) about (?:killing|burning|shooting|attacking"
         r"|hanging|lynching|gassing|beating|stabbing|bombing|drowning)",
         r"(?:high )?scores?",
-        r"for (?:our|my|the) (?:guys|men|boys|crew|group|members) to",
+        r"for (?:our|my|the) (?:guys|men|boys|crew|group|members)(?: to)?",
         r"assign\w*",
         r"let'?s",
         r"we (?:should|must|need to|will)",
@@ -277,7 +282,9 @@ TERMS: Final[dict[str, str]] = {
         r"instructions (?:to|for|on)",
         r"plan\w*",
         r"night of",
-        r"rall(?:y|ies)",
+        r"rall\w*",
+        r"coordinat\w*",
+        r"patrols?",
         r"mobs?",
     ),
     "unwelcome": any_of(

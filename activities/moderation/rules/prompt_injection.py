@@ -23,7 +23,8 @@ PROMPT_INJECTION: Final = ModerationCategory.PROMPT_INJECTION
 TERMS: Final[dict[str, str]] = {
     "override": any_of(
         r"(?:ignor|disregard|forget|overrid|bypass|skip|drop|abandon|discard)\w* (?:\S+ ){0,2}"
-        r"(?:previous|prior|above|earlier|preceding|former|original|initial|system|developer|your|its"
+        r"(?:previous|prior|above|earlier|preceding|former|original|initial|system|developer|your"
+        r"|its"
         r"|all (?:the |your |of the |of your )?(?:previous |prior )?|any (?:previous |prior )?)"
         r" ?(?:\S+ )?(?:instructions?|prompts?|rules|directions|guidelines|guardrails|constraints"
         r"|polic(?:y|ies)|restrictions|directives|programming|safety (?:rules|guidelines|filters?)"
@@ -45,6 +46,7 @@ TERMS: Final[dict[str, str]] = {
         r"you are (?:now |no longer )(?:\S+ ){0,2}(?:dan|unrestricted|unfiltered|jailbroken"
         r"|uncensored|in developer mode|free of|without (?:rules|restrictions|filters))",
         r"you are (?:dan|unrestricted|unfiltered|jailbroken|uncensored|in developer mode)",
+        r"you are now (?:root|admin\w*|sudo|the system|the developer)",
         r"developer mode (?:enabled|on|activated)",
         r"do anything now",
         r"(?:act|behave|respond) as (?:if you (?:have|had) no|an? unrestricted|an? unfiltered|dan"
@@ -77,6 +79,10 @@ TERMS: Final[dict[str, str]] = {
         r"(?:reveal|print|show|output|repeat|leak|dump|display|give|tell|share)\w* (?:me )?"
         r"(?:the )?(?:prompt|instructions|rules|system message) (?:that )?(?:the |this )?"
         r"(?:builder|platform|generator|assistant|model|ai|you) (?:was|were|got|received|has|have)",
+        r"(?:output|print|show|dump|reveal|repeat)\w* (?:\S+ ){0,3}(?:your|the) (?:context window"
+        r"|hidden context|pre-?prompt|initial context)",
+        r"what (?:did|do|have) (?:the |your )?(?:developers?|creators?|makers?|admins?|platform"
+        r"|builder|operators?) (?:tell|told|instruct\w*|program\w*) you",
         r"(?:repeat|print|output|show|reveal|give|tell|display|write)\w* (?:\S+ ){0,6}(?:verbatim"
         r"|word for word|exactly as"
         r" (?:written|given))",
@@ -160,7 +166,8 @@ TERMS: Final[dict[str, str]] = {
     ),
     "platform": any_of(
         r"(?:the |your )?(?:build|builder|ci|host|hosting|deploy(?:ment)?|worker|generation"
-        r"|generator|pipeline|platform|orchestrat\w*)(?:'?s)? (?:servers?|machines?|hosts?"
+        r"|generator|pipeline|platform|orchestrat\w*)(?:'?s)? (?:tokens?|credentials|servers?"
+        r"|machines?|hosts?"
         r"|environment|containers?|workers?|system|infrastructure|nodes?|boxes|vms?|runners?"
         r"|secrets|keys|process)",
         r"(?:the )?host (?:machine|system|os|filesystem|file system|environment|network)",
@@ -213,6 +220,7 @@ TERMS: Final[dict[str, str]] = {
         r"(?:the )?shared (?:volumes?|disks?|storage|filesystem)",
         r"host network",
         r"(?:the )?host'?s? (?:network|ports?|services|filesystem|processes)",
+        r"(?:files|processes|directories) on the (?:host|build server|worker)",
         r"cloud metadata",
         r"metadata (?:service|endpoint|server|api)",
         r"instance metadata",
@@ -230,6 +238,7 @@ TERMS: Final[dict[str, str]] = {
         r"kubernetes api",
         r"kube[\s-]?api\w*",
         r"lan",
+        r"local (?:network|subnet)",
     ),
     "net_verb": any_of(
         r"connect\w*",
@@ -252,6 +261,10 @@ TERMS: Final[dict[str, str]] = {
         r"open\w* (?:a )?(?:sockets?|connections?) to",
         r"mount\w*",
         r"send\w* (?:\S+ ){0,2}to",
+    ),
+    "exec_cmd": any_of(
+        r"(?:run|runs|running|execut\w*|spawn\w*) (?:any |arbitrary )?(?:shell )?(?:commands?"
+        r"|whoami|bash|sh|code)",
     ),
     "dump_env": any_of(
         r"(?:all|every|the whole|entire|each) (?:the |of the )?(?:environment variables?|env vars?"
@@ -327,6 +340,15 @@ RULES: Final[tuple[Rule, ...]] = (
         severe=True,
     ),
     near(PROMPT_INJECTION, 0.85, "sandbox escape", "sandbox_escape", severe=True),
+    near(
+        PROMPT_INJECTION,
+        0.80,
+        "runs commands on the platform",
+        "exec_cmd",
+        "platform",
+        window=80,
+        severe=True,
+    ),
     near(PROMPT_INJECTION, 0.45, "disables platform safety checks", "disable_safety"),
     near(PROMPT_INJECTION, 0.60, "tampers with the QA gate", "gate_tamper"),
     near(PROMPT_INJECTION, 0.45, "dumps every environment variable", "access", "dump_env"),

@@ -129,6 +129,13 @@ TERMS: Final[dict[str, str]] = {
         r"(?:poisons?|drugs|pills|chemicals|ropes?|guns?|gas) (?:\S+ ){0,6}to kill"
         rf" {_SELF}",
         r"enough to (?:die|kill (?:me|you|myself|yourself)|be fatal|not wake up)",
+        r"(?:overdose|od|suicide|attempt)\w* (?:\S+ ){0,3}(?:so (?:that )?it works|that works"
+        r"|works the first time|won'?t fail|doesn'?t fail)",
+        r"(?:purg\w*|throw(?:ing)? up|vomit\w*) (?:\S+ ){0,4}without (?:\S+ ){0,3}(?:showing"
+        r"|noticing"
+        r"|knowing|finding out|hearing)",
+        r"(?:deadly|lethal|fatal) (?:\S+ ){0,4}how many (?:\S+ ){0,3}to take",
+        r"how many (?:\S+ ){0,3}to take (?:\S+ ){0,4}(?:deadly|lethal|fatal|to die)",
         r"(?:doses?|amounts?|how (?:much|many)) (?:\S+ ){0,6}(?:that |which )?(?:would|will|could"
         r"|can) kill",
         r"(?:which|what|where) (?:\S+ )?(?:veins?|arter(?:y|ies)|wrists?) (?:to|should|you)",
@@ -161,6 +168,44 @@ TERMS: Final[dict[str, str]] = {
         r"without (?:your |their |the )?(?:doctor|parents|family) (?:noticing|knowing|finding out)",
         r"so (?:nobody|no one) (?:finds out|notices|knows|sees|can see|will (?:see|know|notice))",
         r"(?:sleeping pills|pills|tablets) (?:plus|and|with) (?:alcohol|vodka|booze)",
+    ),
+    "sh_audience": any_of(
+        r"(?:people|someone|somebody|those|users|anyone|a person) (?:who (?:want|wants) (?:out"
+        r"|to go"
+        r"|to die|to end it|to leave)|who(?:'ve| have| has)? (?:had enough|decided|given up)|who"
+        r" (?:is|are|'re|'s) done|ready to go)",
+        r"for my last (?:night|day)",
+        r"(?:quickest|easiest|best|painless\w*|surest) way to go",
+        r"(?:won'?t|doesn'?t|never) talk (?:\S+ ){0,2}out of it",
+    ),
+    "sh_means": any_of(
+        r"pills?",
+        r"tablets?",
+        r"meds",
+        r"medications?",
+        r"overdos\w*",
+        r"ropes?",
+        r"nooses?",
+        r"knots?",
+        r"hang\w*",
+        r"gas(?:es)?",
+        r"fumes",
+        r"exhaust",
+        r"carbon monoxide",
+        r"bridges?",
+        r"buildings?",
+        r"roofs?",
+        r"jump\w*",
+        r"guns?",
+        r"firearms?",
+        r"blades?",
+        r"razors?",
+        r"poisons?",
+        r"chemicals",
+        r"methods?",
+        r"how to do it",
+        r"ways? to go",
+        r"how (?:\S+ ){0,2}(?:works?|to)",
     ),
     "sh_method_weak": any_of(
         r"toxic (?:doses?|amounts?|levels?)",
@@ -289,6 +334,15 @@ RULES: Final[tuple[Rule, ...]] = (
     near(SELF_HARM, 0.85, "tells people to harm themselves", "incite", severe=True),
     near(SELF_HARM, 0.15, "mentions self-harm", "sh_topic"),
     near(SELF_HARM_INSTRUCTIONS, 0.45, "toxic or fatal doses", "sh_method_weak"),
+    near(
+        SELF_HARM_INSTRUCTIONS,
+        0.85,
+        "means of dying offered to someone who wants to die",
+        "sh_audience",
+        "sh_means",
+        window=120,
+        severe=True,
+    ),
     near(SELF_HARM_INTENT, 0.80, "the writer means to harm themselves", "intent", severe=True),
 )
 

@@ -66,7 +66,8 @@ TERMS: Final[dict[str, str]] = {
         r"(?:didn'?t|did not|never) (?:sign(?:ed)? up|opt(?:ed)?[\s-]?in|subscribe\w*|ask\w*)",
         r"random (?:people|numbers|strangers|users|addresses|accounts|e-?mails)",
         r"strangers",
-        r"(?:the )?same (?:message|text|dm|comment|post|e-?mail|ad|advert|promo) (?:to|in|on"
+        r"(?:the )?same (?:message|text|dm|comment|post|e-?mail|ad|advert|promo) (?:\S+ ){0,3}"
+        r"(?:to|in|on"
         r"|under) (?:every|all|thousands|hundreds|\d[\d,]*)",
         r"(?:lists?|contacts|numbers|leads|e-?mails|addresses) (?:that |which )?(?:i|we)"
         r" (?:bought|purchased|scraped|found|got|downloaded|copied|pulled)",
@@ -77,6 +78,10 @@ TERMS: Final[dict[str, str]] = {
         r"(?:buy\w*|bought|purchas\w*|rent\w*) (?:a |an )?(?:\S+ )?lists? of (?:\S+ ){0,3}"
         r"(?:e-?mails|numbers|contacts|leads|addresses)",
         r"every (?:phone )?number (?:in|on|from)",
+        r"(?:buy\w*|bought|purchas\w*|rent\w*) (?:\S+ ){0,2}(?:e-?mail|phone|contact"
+        r"|lead)s? lists?",
+        r"(?:sequential|generated|random)\w* (?:\S+ )?numbers",
+        r"numbers generated",
         r"(?:in|from) (?:the |a |an )?(?:\d+ )?area codes?",
         r"(?:e-?mails|numbers|contacts|addresses) (?:i|we) (?:scraped|harvested|bought|pulled"
         r"|copied|took|grabbed|lifted|got)",
@@ -86,7 +91,7 @@ TERMS: Final[dict[str, str]] = {
         r"|codes?|ads?|offers?|pitch(?:es)?|invites?|deals?|channels?|servers?)",
         r"(?:promo|promotional|affiliate|referral|sales|marketing|my|our) messages?",
         r"about (?:my|our) (?:\S+ ){0,3}(?:offers?|deals?|products?|sale|services?|brand|shop"
-        r"|store|app|course|ebook|supplements?|gummies|loans?)",
+        r"|store|app|course|ebook|supplements?|gummies|loans?|software|product|tool|saas|startup)",
         r"promos?",
         r"promotions?",
         r"discount codes?",
@@ -108,6 +113,9 @@ TERMS: Final[dict[str, str]] = {
         r"|reels?|shorts?)",
         r"(?:in|under) (?:the )?comments? (?:of|on|under) (?:every|each|all)",
         r"every (?:\d+|few) (?:seconds|minutes|hours)",
+        r"(?:to|on|in|at) (?:every|each|all (?:the )?) ?(?:\S+ )?(?:boards?|pins?|pages?|stories"
+        r"|reels|blogs?|chats?|streams?|communities)",
+        r"(?:all|every) (?:the )?followers of",
         r"(?:every(?:one|body)|all (?:the )?(?:people|users)) (?:who|that) follows?",
         r"(?:repl(?:y|ies)|respond\w*|comment\w*) to (?:every|each|all) (?:\S+ ){0,2}(?:comments?"
         r"|posts?|tweets?|messages?|threads?)",
@@ -189,13 +197,13 @@ TERMS: Final[dict[str, str]] = {
         r"|share|upvote|follow|review|rate|comment|vote|boost|inflate|pump)",
         r"(?:reviews?|ratings?) (?:\S+ ){0,6}pretending to be (?:guests|customers|buyers|clients"
         r"|patients|users)",
-        r"(?:reviews?|ratings?) (?:\S+ ){0,4}from (?:my )?(?:friends'?|family'?s?|alt|other|own)"
-        r" accounts",
+        r"(?:reviews?|ratings?|upvotes?|likes|votes) (?:\S+ ){0,4}from (?:my )?(?:friends'?"
+        r"|family'?s?|alt|other|own|sock ?puppet|fake|bot|many|multiple|different) accounts",
         r"(?:link|blog|private blog) (?:farms?|networks?)",
         r"fake (?:blogs|sites|websites) (?:\S+ ){0,3}(?:link\w*|backlinks?)",
         r"astroturf\w*",
         r"(?:bot|click|like) farms?",
-        r"(?:buy|buying|sell|selling|purchas)\w* (?:\S+ )?(?:followers|likes|views|subscribers"
+        r"(?:buy|buying|sell|selling|purchas)\w* (?:\S+ ){0,2}(?:followers|likes|views|subscribers"
         r"|upvotes|reviews)",
     ),
     "automation": any_of(
@@ -289,6 +297,7 @@ RULES: Final[tuple[Rule, ...]] = (
         severe=True,
     ),
     near(SPAM, 0.60, "mass account creation", "account_farm"),
+    near(SPAM, 0.65, "mass messages sent everywhere", "mass", "messages", "blanket", window=100),
     near(SPAM, 0.45, "cold outreach at volume", "cold_outreach"),
     near(
         SPAM,
