@@ -155,6 +155,17 @@ TERMS: Final[dict[str, str]] = {
         r"(?:are|is|r) (?:all )?(?:terrorists|criminals|rapists|animals|vermin|parasites|filth"
         r"|scum|trash|garbage|liars)",
         r"by (?:nature|birth|blood)",
+        r"(?:are|is|r) (?:all )?(?:\S+ )?(?:greedy|lazy|dirty|backwards?|violent|dumber|stupider"
+        r"|thieves|beggars|groomers|savages|goat-?\w+)",
+        r"(?:genetically|naturally|born) (?:prone to|inclined to|wired for) (?:crime|violence"
+        r"|theft)",
+        r"ruin (?:every|the|our) (?:country|countries|nation|neighbou?rhoods?)",
+        r"spread\w* (?:plagues?|diseases?|viruses)",
+        r"should(?:n'?t| not) (?:be allowed to )?(?:have (?:children|kids)|breed|marry|reproduce)",
+        r"belong in the kitchen",
+        r"(?:dumber|stupider|inferior|lesser) than (?:men|women|whites|us|everyone)",
+        r"calling (?:\S+ ){0,3}(?:groomers|predators|pedophiles|animals|vermin|rats|terrorists"
+        r"|criminals|savages)",
     ),
     "exterminate": any_of(
         r"exterminat\w*",

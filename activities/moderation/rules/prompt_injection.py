@@ -29,6 +29,8 @@ TERMS: Final[dict[str, str]] = {
         r" ?(?:\S+ )?(?:instructions?|prompts?|rules|directions|guidelines|guardrails|constraints"
         r"|polic(?:y|ies)|restrictions|directives|programming|safety (?:rules|guidelines|filters?)"
         r"|content polic(?:y|ies)|messages?|context)",
+        r"(?:change|modify|rewrite|update|edit)\w* (?:your|its) (?:own )?(?:instructions|rules"
+        r"|system prompt|guidelines|programming)",
         r"(?:ignor|disregard|forget)\w* (?:all |everything )?(?:the |that )?(?:above|before this"
         r"|you were told|you have been told)",
         r"(?:don'?t|do not|no longer) (?:have to |need to )?follow (?:\S+ ){0,2}(?:moderation"
@@ -59,6 +61,7 @@ TERMS: Final[dict[str, str]] = {
         r" (?:any )?(?:rules|restrictions|filters|limits|guidelines|censorship)",
     ),
     "jailbreak": any_of(r"jailbreak\w*", r"dan mode", r"developer mode"),
+    "role_dialogue": r"\bassistant ?: .{0,200}\buser ?:",
     "role_marker": (
         r"(?:<\|im_start\|>|<\|im_end\|>|<\|system\|>|<\|endoftext\|>|\[/?inst\]|\[/?system\]"
         r"|</?system>|<<sys>>|###\s*(?:system|instructions?)\b)"
@@ -81,6 +84,8 @@ TERMS: Final[dict[str, str]] = {
         r"(?:builder|platform|generator|assistant|model|ai|you) (?:was|were|got|received|has|have)",
         r"(?:output|print|show|dump|reveal|repeat)\w* (?:\S+ ){0,3}(?:your|the) (?:context window"
         r"|hidden context|pre-?prompt|initial context)",
+        r"what (?:secrets|keys|tokens|credentials|env\w*|passwords) (?:can|do) you (?:see|have"
+        r"|access|know)",
         r"what (?:did|do|have) (?:the |your )?(?:developers?|creators?|makers?|admins?|platform"
         r"|builder|operators?) (?:tell|told|instruct\w*|program\w*) you",
         r"(?:repeat|print|output|show|reveal|give|tell|display|write)\w* (?:\S+ ){0,6}(?:verbatim"
@@ -197,12 +202,27 @@ TERMS: Final[dict[str, str]] = {
         r"container (?:escape|breakout)",
         r"sandbox[\s-]?(?:escape|breakout|break)",
         r"jail[\s-]?(?:escape|breakout)",
+        r"(?:out of|from inside|outside) the sandbox",
+        r"(?:write|modify|edit|delete|change)\w* (?:\S+ ){0,4}(?:on|in|to) the (?:host|build server"
+        r"|worker)(?: machine)?",
+        r"persist\w* (?:\S+ ){0,4}(?:on|in) the (?:host|worker|build (?:server|worker))",
     ),
     "disable_safety": any_of(
         r"(?:disabl|bypass|skip|turn\w* off|evad|circumvent|avoid|get\w* around|defeat)\w*"
         r" (?:\S+ ){0,2}(?:moderation|content (?:filter\w*|moderation|polic\w*)|safety (?:filters?"
         r"|checks?|guardrails?)|guardrails|security (?:checks?|scans?|gates?|review)|qa (?:gate"
         r"|checks?)|bandit|static analysis|review process)",
+    ),
+    "self_approve": any_of(
+        r"(?:auto-?approve|approve|whitelist|allowlist|exempt)\w* (?:\S+ ){0,4}(?:deploy\w*|apps?"
+        r"|prompts?|accounts?|requests?|builds?) (?:\S+ ){0,4}(?:moderation|review|qa|checks?)",
+        r"(?:auto-?approve|approve)\w* (?:this|my) (?:deploy\w*|app|prompt|build|request)",
+        r"(?:always|automatically) approve",
+        r"mark\w* (?:\S+ ){0,2}as (?:reviewed|approved|safe|passed)",
+        r"(?:moderation|safety|content filter\w*|qa)\w* (?:is |are )?(?:now )?(?:disabled|off"
+        r"|turned"
+        r" off|bypassed|not needed)",
+        r"skip\w* moderation",
     ),
     "gate_tamper": any_of(
         r"make (?:the )?(?:qa|quality|security) (?:gate|checks?|scans?) pass",
@@ -218,6 +238,8 @@ TERMS: Final[dict[str, str]] = {
         r"|files|projects?|secrets|databases?)|containers?|apps? on (?:the|this) (?:host|server"
         r"|platform))",
         r"(?:the )?shared (?:volumes?|disks?|storage|filesystem)",
+        r"other apps?'? (?:databases?|data|files|code|secrets|containers?)",
+        r"on the same (?:server|host|machine|cluster|node)",
         r"host network",
         r"(?:the )?host'?s? (?:network|ports?|services|filesystem|processes)",
         r"(?:files|processes|directories) on the (?:host|build server|worker)",
@@ -259,6 +281,10 @@ TERMS: Final[dict[str, str]] = {
         r"hit",
         r"ping\w*",
         r"open\w* (?:a )?(?:sockets?|connections?) to",
+        r"expos\w*",
+        r"bind\w*",
+        r"forward\w*",
+        r"manag\w* the host",
         r"mount\w*",
         r"send\w* (?:\S+ ){0,2}to",
     ),
@@ -351,6 +377,8 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     near(PROMPT_INJECTION, 0.45, "disables platform safety checks", "disable_safety"),
     near(PROMPT_INJECTION, 0.60, "tampers with the QA gate", "gate_tamper"),
+    near(PROMPT_INJECTION, 0.80, "approves itself past moderation", "self_approve", severe=True),
+    near(PROMPT_INJECTION, 0.75, "a forged assistant turn", "role_dialogue", severe=True),
     near(PROMPT_INJECTION, 0.45, "dumps every environment variable", "access", "dump_env"),
     near(
         PROMPT_INJECTION, 0.55, "sends secrets to a third party", "exfil", "env_secrets", window=60

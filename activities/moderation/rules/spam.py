@@ -34,6 +34,7 @@ TERMS: Final[dict[str, str]] = {
         r"|reviews|accounts|contacts|followers|groups|strangers|recipients|prospects)",
         r"(?:a|one|\d+) (?:million|thousand)",
         r"every (?:phone )?number",
+        r"everyone (?:whose|on|in)",
         r"tons of",
         r"\d+ ?k",
         r"\d{1,3}(?:,\d{3})+",
@@ -82,6 +83,8 @@ TERMS: Final[dict[str, str]] = {
         r"|lead)s? lists?",
         r"(?:sequential|generated|random)\w* (?:\S+ )?numbers",
         r"numbers generated",
+        r"(?:leaked|scraped|bought|stolen|purchased) (?:\S+ )?(?:spreadsheets?|databases?|dumps?"
+        r"|csvs?|files?|lists?)",
         r"(?:in|from) (?:the |a |an )?(?:\d+ )?area codes?",
         r"(?:e-?mails|numbers|contacts|addresses) (?:i|we) (?:scraped|harvested|bought|pulled"
         r"|copied|took|grabbed|lifted|got)",
@@ -101,6 +104,7 @@ TERMS: Final[dict[str, str]] = {
         r"invites? to (?:my|our|mine)",
         r"(?:crypto|casino|betting) (?:links?|promos?|promotions?|offers?)",
         r"promot\w* (?:my|our)",
+        r"links? to (?:my|our)",
     ),
     "blanket": any_of(
         r"(?:under|on|in|to|into|at) (?:every|each|all (?:the )?)(?: \S+)? (?:videos?|posts?"
@@ -116,6 +120,8 @@ TERMS: Final[dict[str, str]] = {
         r"(?:to|on|in|at) (?:every|each|all (?:the )?) ?(?:\S+ )?(?:boards?|pins?|pages?|stories"
         r"|reels|blogs?|chats?|streams?|communities)",
         r"(?:all|every) (?:the )?followers of",
+        r"(?:under|on|in|to|into|at|floods?|flooding) (?:every|each|all (?:the )?) ?(?:\S+ ){0,2}"
+        r"(?:issues?|listings?|reviews?|threads?|tickets?|pull requests?|profiles?|products?)",
         r"(?:every(?:one|body)|all (?:the )?(?:people|users)) (?:who|that) follows?",
         r"(?:repl(?:y|ies)|respond\w*|comment\w*) to (?:every|each|all) (?:\S+ ){0,2}(?:comments?"
         r"|posts?|tweets?|messages?|threads?)",
@@ -150,6 +156,9 @@ TERMS: Final[dict[str, str]] = {
         r"so (?:gmail|outlook|yahoo|spam filters?|carriers?|whatsapp|instagram|it)"
         r" (?:doesn'?t|does not|won'?t|can'?t) (?:block|flag|filter|detect|catch|ban)",
         r"so each (?:\S+ )?only sends",
+        r"so (?:\S+ ){0,3}(?:don'?t|doesn'?t|won'?t|can'?t) (?:get )?(?:blocked|flagged|filtered"
+        r"|caught|banned|detected)",
+        r"(?:fake|spoof|forge)\w* (?:the )?(?:from|sender) (?:address|name|ids?)",
         r"(?:land|get|stay|end up)\w* (?:\S+ ){0,3}(?:the )?inbox(?:es)? (?:instead of|not|rather"
         r" than) (?:in )?(?:the )?spam",
         r"inbox placement",
@@ -165,6 +174,8 @@ TERMS: Final[dict[str, str]] = {
         r"|tiktok|linkedin|discord) accounts",
         r"(?:\d[\d,]*|hundreds|thousands|dozens) (?:of )?(?:fake|burner|throwaway|bot|sock ?puppet)"
         r" (?:\S+ )?accounts",
+        r"(?:creat|generat|register|mak)\w* (?:\S+ ){0,2}new (?:\S+ )?accounts (?:every|each"
+        r"|daily)",
         r"(?:creat|generat|register|mak)\w* (?:\S+ ){0,2}(?:hundreds|thousands|dozens|\d[\d,]*)"
         r" (?:of )?(?:\S+ )?accounts",
     ),
@@ -177,6 +188,7 @@ TERMS: Final[dict[str, str]] = {
         r"spam(?:ming|s)? (?:all |every )?(?:the |my |those |these )?(?:e-?mails|numbers|contacts"
         r"|addresses|inboxes|dms)",
         r"auto[\s-]?dial\w*",
+        r"tag\w* (?:\S+ ){0,3}(?:random|strangers|people who)",
         r"sign\w* up (?:\S+ ){0,3}(?:e-?mails|people|addresses|numbers) (?:to|for) (?:my|our)",
         r"robo[\s-]?call\w*",
         r"pre-?recorded (?:messages?|calls?|voice\w*)",
@@ -200,6 +212,7 @@ TERMS: Final[dict[str, str]] = {
         r"(?:reviews?|ratings?|upvotes?|likes|votes) (?:\S+ ){0,4}from (?:my )?(?:friends'?"
         r"|family'?s?|alt|other|own|sock ?puppet|fake|bot|many|multiple|different) accounts",
         r"(?:link|blog|private blog) (?:farms?|networks?)",
+        r"(?:review|testimonial|rating)s? generators? (?:\S+ ){0,8}post\w*",
         r"fake (?:blogs|sites|websites) (?:\S+ ){0,3}(?:link\w*|backlinks?)",
         r"astroturf\w*",
         r"(?:bot|click|like) farms?",
