@@ -181,6 +181,7 @@ TERMS: Final[dict[str, str]] = {
         r"cleans(?:e|ing) (?:\S+ )?of",
         r"genocide (?:of|against)",
         r"(?:holy|race|religious) war (?:against|on)",
+        r"death to",
     ),
     "group_harm": any_of(
         r"(?:burn\w*|bomb\w*|attack\w*|shoot\w*|hit|raid\w*|torch\w*|firebomb\w*"
@@ -189,7 +190,8 @@ TERMS: Final[dict[str, str]] = {
         r"|by force|burned out|(?:with|bring\w*|armed with) (?:\S+ )?(?:clubs|bats|torches|knives"
         r"|machetes|pipes|pitchforks)"
         r"|or be burned|violence|violent\w*|weapons?|rifles?|guns?|smash\w*|vandali[sz]\w*"
-        r"|run\w* over|go after|hang\w*|drag\w* out|beaten|grab (?:\S+ )?(?:bats|guns|weapons"
+        r"|run\w* over|go after|hang\w*|drag\w* out|beaten|armed|blow\w* up"
+        r"|grab (?:\S+ )?(?:bats|guns|weapons"
         r"|knives))",
     ),
     "group_threat": any_of(
@@ -211,6 +213,8 @@ TERMS: Final[dict[str, str]] = {
         r"or (?:we|i|they)(?:'ll| will)? (?:burn|kill|shoot|hurt|come for|attack|beat)",
         r"(?:\w+'ll|will|gonna|going to) be (?:dragged|dragged out|strung up|hanged|run over)",
         r"(?:shot|killed|beaten) on sight",
+        r"(?:face|get) the rope",
+        r"(?:stay (?:off|away|out))(?: \S+){0,3} or (?:\S+ )?(?:face|get|be|else|die)",
         r"(?:will|\w+'ll|gonna|going to) (?:burn|die|bleed|suffer|pay for it)(?: next)?",
         r"(?:mark\w*|list\w*|map\w*) (?:\S+ ){0,4}(?:homes|houses|addresses|doors|neighbou?rhoods"
         r"|businesses|shops) (?:for|so|as targets)",
@@ -282,6 +286,7 @@ TERMS: Final[dict[str, str]] = {
         r"(?:high )?scores?",
         r"for (?:our|my|the) (?:guys|men|boys|crew|group|members)(?: to)?",
         r"assign\w*",
+        r"shar\w* (?:\S+ )?targets",
         r"let'?s",
         r"we (?:should|must|need to|will)",
         r"plan\w* (?:how|to|an? (?:attack|raid))",

@@ -106,6 +106,7 @@ TERMS: Final[dict[str, str]] = {
         r"|kill (?:me|you|myself|yourself))|(?:is|are|would be|will be) (?:an? )?(?:fatal|lethal"
         r"|enough))",
         r"(?:hid(?:e|es|ing)|conceal\w*|cover\w* up) (?:\S+ ){0,3}(?:cuts|scars|burns|bruises"
+        r"|purging|vomiting|starving|not eating|weight loss"
         r"|self[\s-]harm marks)",
         r"(?:guaranteed|surely|certainly|always|reliably) (?:to be )?(?:fatal|lethal|deadly)",
         r"(?:heights?|floors?|stor(?:ey|ies)|drops?|falls?) (?:\S+ ){0,5}(?:fatal|lethal|to die"
@@ -149,6 +150,11 @@ TERMS: Final[dict[str, str]] = {
         r"plan\w* (?:\S+ ){0,5}(?:your|my|their|own) (?:suicide|death|overdose)",
         r"(?:method|timing|date|place) (?:\S+ ){0,3}(?:of|for) (?:your|my|their) (?:suicide|death)",
         r"starve (?:\S+ )?to (?:death|die)",
+        r"(?:which|what) (?:\S+ ){0,2}(?:height|floor|bridge|building) (?:\S+ ){0,3}(?:jump|fall)",
+        r"(?:cut|burn)\w* (?:\S+ ){0,3}(?:avoid|without|skip)\w* (?:\S+ )?(?:er|hospital|doctors?"
+        r"|stitches)",
+        r"how many (?:\S+ ){0,3}(?:pills|tablets|meds) (?:\S+ ){0,2}to take (?:tonight|at once|all"
+        r" at once|to die)",
         r"how long (?:\S+ ){0,4}to (?:starve|die)",
         r"where to cut",
         r"how (?:deep|far|hard) to cut",
@@ -175,6 +181,7 @@ TERMS: Final[dict[str, str]] = {
         r"|to die|to end it|to leave)|who(?:'ve| have| has)? (?:had enough|decided|given up)|who"
         r" (?:is|are|'re|'s) done|ready to go)",
         r"for my last (?:night|day)",
+        r"(?:went|go|going) through with it",
         r"(?:quickest|easiest|best|painless\w*|surest) way to go",
         r"(?:won'?t|doesn'?t|never) talk (?:\S+ ){0,2}out of it",
     ),

@@ -126,7 +126,8 @@ TERMS: Final[dict[str, str]] = {
         r"(?:repl(?:y|ies)|respond\w*|comment\w*) to (?:every|each|all) (?:\S+ ){0,2}(?:comments?"
         r"|posts?|tweets?|messages?|threads?)",
         r"join(?:s|ing)? (?:\S+ ){0,2}(?:groups|servers|channels|chats|communities|subreddits)",
-        r"(?:\d[\d,.]*k?|hundreds|thousands|millions) (?:of )?(?:people|users|numbers|accounts"
+        r"(?:\d[\d,.]*k?|hundreds|thousands|millions) (?:of )?(?:\S+ )?(?:people|users|numbers"
+        r"|accounts"
         r"|websites|groups|strangers|contacts|prospects|profiles|inboxes) (?:a|per|each) (?:day"
         r"|hour)",
         r"each of (?:these|the|those) \d[\d,]*",
@@ -171,7 +172,7 @@ TERMS: Final[dict[str, str]] = {
     "account_farm": any_of(
         r"(?:\d[\d,]*|hundreds|thousands|dozens) (?:of )?(?:new |fake |burner |throwaway )?"
         r"(?:gmail|outlook|yahoo|email|e-?mail|twitter|instagram|reddit|whatsapp|telegram|facebook"
-        r"|tiktok|linkedin|discord) accounts",
+        r"|tiktok|linkedin|discord) (?:accounts|addresses)",
         r"(?:\d[\d,]*|hundreds|thousands|dozens) (?:of )?(?:fake|burner|throwaway|bot|sock ?puppet)"
         r" (?:\S+ )?accounts",
         r"(?:creat|generat|register|mak)\w* (?:\S+ ){0,2}new (?:\S+ )?accounts (?:every|each"
