@@ -137,7 +137,7 @@ TERMS: Final[dict[str, str]] = {
         r"the (?:\S+ )?\w+ (?:who|that) (?:\S+ ){0,3}(?:made|wrote|posted|reported|failed|fired"
         r"|rejected|testified|called|gave|left|criticized|criticised|complained|banned|arrested"
         r"|ticketed|dumped|blocked)",
-        r"(?:\S+'? )?(?:spouses|wives|husbands|famil(?:y|ies)'?s?|relatives)",
+        r"(?:their|his|her|\w+s'|\w+'s) (?:spouses|wives|husbands|famil(?:y|ies)|relatives)",
         r"the person'?s",
         r"(?:my|our|the) (?:landlord|ex|neighbou?r|boss|teacher)'?s?",
         r"(?:a |the |that )?(?:tiktoker|youtuber|streamer|blogger|influencer|redditor|poster)",

@@ -216,8 +216,8 @@ TERMS: Final[dict[str, str]] = {
         r"(?:face|get) the rope",
         r"(?:stay (?:off|away|out))(?: \S+){0,3} or (?:\S+ )?(?:face|get|be|else|die)",
         r"(?:will|\w+'ll|gonna|going to) (?:burn|die|bleed|suffer|pay for it)(?: next)?",
-        r"(?:mark\w*|list\w*|map\w*) (?:\S+ ){0,4}(?:homes|houses|addresses|doors|neighbou?rhoods"
-        r"|businesses|shops) (?:for|so|as targets)",
+        r"(?:mark\w*|map\w*) (?:\S+ ){0,4}(?:homes|houses|doors|neighbou?rhoods|businesses|shops)"
+        r" (?:for (?:a |our |us )?(?:visits?|attacks?|targets?)|as targets)"
         r"(?:\w+'ll|will|gonna|going to) get (?:\S+ ){0,2}(?:kicked in|beaten|hurt|killed|shot"
         r"|stabbed"
         r"|bashed|smashed)",
