@@ -104,7 +104,9 @@ TERMS: Final[dict[str, str]] = {
         r"|donations?|gofundme|crowdfund\w*|relief funds?|non[\s-]?profits?)",
         r"(?:charit\w*|fundrais\w*|donations?|gofundme) (?:\S+ ){0,5}(?:keep (?:all )?(?:the )?"
         r"(?:money|donations|funds)|pocket\w* (?:the )?(?:money|donations|funds)|for myself"
-        r"|doesn'?t exist|does not exist|(?:that|which) isn'?t real|not (?:a )?real)",
+        r"|doesn'?t exist|does not exist|(?:that|which) isn'?t real|not (?:a )?real"
+        r"|(?:i|we) (?:don'?t|do not|never) (?:have|had|own)|(?:isn'?t|is not|not) (?:really"
+        r" |actually )?(?:sick|ill|real))",
     ),
     "invest_scam": any_of(
         r"ponzi\w*",
@@ -121,6 +123,11 @@ TERMS: Final[dict[str, str]] = {
         r"(?:fake|fraudulent|scam|bogus) (?:\S+ ){0,2}(?:investment|trading|exchange|broker\w*"
         r"|ico|hedge fund|wallet)",
         r"get[\s-]rich[\s-]quick",
+        r"(?:fake|made[\s-]up|fabricated|invented|bogus|inflated|fictitious) (?:\S+ )?(?:balances?"
+        r"|earnings|returns|profits?|gains|payouts?|statements|trading results)",
+        r"withdraw\w* (?:\S+ ){0,4}(?:never (?:works?|arrives?|goes through)|always pending"
+        r"|(?:is |are )?(?:blocked|locked|frozen))",
+        r"never pays? out",
         r"risk[\s-]free (?:profits?|returns?)",
     ),
     "scam_target": any_of(
@@ -140,6 +147,10 @@ TERMS: Final[dict[str, str]] = {
         r"spin the wheel",
         r"airdrops?",
         r"free (?:iphones?|macbooks?|ps5s?|tickets|crypto|bitcoin|eth|money)",
+        r"(?:you|they|people|users|someone) (?:have |'ve |has )?won",
+        r"lotter(?:y|ies)",
+        r"jackpots?",
+        r"prize draws?",
     ),
     "pay_to_claim": any_of(
         r"(?:processing|shipping|delivery|handling|release|activation|verification|upfront"
@@ -181,7 +192,15 @@ TERMS: Final[dict[str, str]] = {
         r"(?:crypto|money|funds)",
         r"(?:upfront|advance) fee (?:\S+ ){0,6}(?:do nothing|disappear|keep)",
         r"(?:and|then) (?:we )?do nothing",
+        r"(?:sell\w*|rent\w*|list\w*|listings?) (?:\S+ ){0,4}(?:i|we) (?:don'?t|do not) (?:own"
+        r"|have)",
+        r"ships? nothing",
         r"needs? (?:the )?(?:customer'?s?|their|your|victim'?s?) (?:credit )?card to",
+    ),
+    "fake_urgency": any_of(
+        r"(?:countdowns?|timers?|stock counters?|only \d+ left)\W* (?:\S+ ){0,4}(?:reset\w*"
+        r"|restart\w*|never (?:end|run out|change))",
+        r"fake (?:scarcity|urgency|countdowns?|timers?|stock (?:levels?|counts?))",
     ),
     "self_testimonial": any_of(
         r"testimonials? (?:that )?(?:i|we) (?:wrote|made up|invented)(?: (?:myself|ourselves))?",
@@ -261,6 +280,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     near(FRAUD, 0.80, "fake shop, job, refund or recovery service", "fake_shop", severe=True),
     near(FRAUD, 0.45, "self-written testimonials", "self_testimonial"),
+    near(FRAUD, 0.45, "fake scarcity or urgency", "fake_urgency"),
 )
 
 CONTEXTS: Final[tuple[Context, ...]] = (

@@ -34,6 +34,7 @@ TERMS: Final[dict[str, str]] = {
     "target": any_of(
         rf"(?:my|our|his|her|their) (?:\w+ )?{_RELATION}'?s?",
         r"(?:a|the|one|this|that|some|certain) (?:specific |particular |single |new |local )?"
+        r"(?:disabled |autistic |fat |shy |quiet |weird |gay |trans |poor |deaf |blind |nerdy )?"
         r"(?:girl|guy|boy|kid|child|student|woman|man|lady|user|person|streamer|youtuber"
         r"|tiktoker|influencer|reporter|journalist|blogger|councilwoman|councilman|politician"
         r"|judge|referee|principal|teacher|coach|nurse|doctor|officer|intern|coworker"
@@ -86,6 +87,27 @@ TERMS: Final[dict[str, str]] = {
         r"quits?",
         r"leaves? (?:the )?(?:school|town|platform|internet)",
         r"changes? schools",
+        r"creep(?:y|ier|iest)",
+        r"unwanted",
+        r"p(?:a)?edo(?:phile)?s?",
+        r"groomers?",
+        r"idiots?",
+        r"morons?",
+        r"raid\w* (?:on )?(?:\S+ ){0,3}(?:streams?|chats?|channels?|servers?|accounts?|comments)",
+        r"(?:with|of) hate\b(?: messages| comments)?",
+        r"trash[\s-]?talk\w*",
+        r"badmouth\w*",
+        r"smear\w*",
+        r"slander\w*",
+        r"until (?:he|she|they) (?:cries|cry|breaks down|quits|leaves)",
+        r"liars?",
+        r"cheaters?",
+    ),
+    "block_evasion": any_of(
+        r"from (?:a )?(?:different|new|another|fresh|burner|fake) (?:numbers?|accounts?|phones?"
+        r"|e-?mails?|profiles?)",
+        r"(?:new|different|burner|fake) (?:numbers?|accounts?|profiles?) (?:every|each)",
+        r"(?:after|even though|when) (?:she|he|they) (?:blocked|blocks|muted)",
     ),
     "publicise": any_of(
         r"send\w*",
@@ -114,6 +136,14 @@ TERMS: Final[dict[str, str]] = {
         r"anonymous(?:ly)?",
         r"every (?:time|day|hour|morning|night)",
         r"(?:into|around|across|in) every (?:server|channel|group|thread|chat|post|video|stream)",
+        r"clips?",
+        r"videos?",
+        r"memes?",
+        r"online",
+        r"for everyone",
+        r"(?:her|his|their) (?:\S+ )?(?:photos?|pictures?|pics|face|selfies)",
+        r"until (?:he|she|they) (?:\S+ )?(?:moves?|quits?|leaves?|cries|breaks|deletes|gives up"
+        r"|changes)",
     ),
     "harass_tool": any_of(
         r"burn books?",
@@ -129,6 +159,13 @@ TERMS: Final[dict[str, str]] = {
         r"every time (?:she|he|they) blocks?",
         r"new accounts? (?:every|each) time",
         r"(?:days|hours) since \w+ (?:cried|failed|got dumped)",
+        r"(?:his|her|their|(?:my |an? )?ex(?:-?\w+)?'?s?) (?:\S+ )?nudes",
+        r"nudes (?:of|from) (?:my|his|her|their)",
+        r"revenge porn",
+        r"(?:secrets|dirt|rumou?rs|gossip) about (?:a |my |the |this |that |our )",
+        r"fake (?:\S+ )?(?:profiles?|accounts?) (?:of|for|as|pretending to be|impersonating)"
+        rf" (?:my|her|his|our) (?:\w+ )?{_RELATION}",
+        r"pretend\w* to be (?:my|her|his|our) \w+",
     ),
     "threat": any_of(
         r"we know where (?:you|your|he|she|they|his|her|their)",
@@ -225,6 +262,16 @@ RULES: Final[tuple[Rule, ...]] = (
     near(HARASSMENT_THREATENING, 0.80, "states intent to harm", "threat_strong", severe=True),
     near(HARASSMENT_THREATENING, 0.45, "veiled threat", "threat_veiled"),
     near(HARASSMENT, 0.45, "anonymous ratings of people one knows", "anon_rating", "target"),
+    near(
+        HARASSMENT,
+        0.80,
+        "keeps contacting a person who blocked them",
+        "block_evasion",
+        "target",
+        "publicise",
+        window=100,
+        severe=True,
+    ),
 )
 
 CONTEXTS: Final[tuple[Context, ...]] = (

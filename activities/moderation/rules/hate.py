@@ -85,7 +85,8 @@ TERMS: Final[dict[str, str]] = {
         r"ethnic groups",
         r"(?:jewish|muslim|black|asian|gay|lesbian|trans|queer|hindu|sikh|arab|mexican|latino"
         r"|hispanic|immigrant|migrant|refugee|roma|somali|african|chinese|indian|pakistani"
-        r"|disabled|indigenous|lgbtq?\+?|catholic|christian) (?:people|persons|families"
+        r"|disabled|indigenous|lgbtq?\+?|catholic|christian) (?:people|persons|families|shops?"
+        r"|stores?|restaurants?|houses|churches"
         r"|family|folks|communit(?:y|ies)|shop owners|owners|business(?:es)?|kids|children"
         r"|neighbou?rs|men|women|girls|boys|students|workers|bars|clubs|neighbou?rhoods?"
         r"|homes|households|population|voters|americans)",
@@ -133,6 +134,14 @@ TERMS: Final[dict[str, str]] = {
         r"(?:can'?t|cannot|unable to) govern themselves",
         r"primitive",
         r"useless eaters",
+        r"retard\w*",
+        r"perverts?",
+        r"degenerates?",
+        r"inbred",
+        r"(?:are|is|r) (?:all )?(?:\S+ )?(?:sick|perverts?|freaks?|retard\w*|mentally ill"
+        r"|diseased|deranged|groomers|predators)",
+        r"burdens? (?:on|to) (?:their |our |the )?(?:famil\w*|society|parents|country|taxpayers)",
+        r"(?:as|like) (?:\S+ )?(?:animals|vermin|rats|apes|monkeys|cockroaches|parasites|savages)",
         r"drain\w* (?:on )?(?:society|the (?:nation|country|system))",
         r"burden on (?:society|the (?:nation|country|system))",
         r"brought (?:the |this )?(?:virus|disease|plague|covid|crime)",
@@ -146,6 +155,17 @@ TERMS: Final[dict[str, str]] = {
         r"(?:are|is|r) (?:all )?(?:terrorists|criminals|rapists|animals|vermin|parasites|filth"
         r"|scum|trash|garbage|liars)",
         r"by (?:nature|birth|blood)",
+        r"(?:are|is|r) (?:all )?(?:\S+ )?(?:greedy|lazy|dirty|backwards?|violent|dumber|stupider"
+        r"|thieves|beggars|groomers|savages|goat-?\w+)",
+        r"(?:genetically|naturally|born) (?:prone to|inclined to|wired for) (?:crime|violence"
+        r"|theft)",
+        r"ruin (?:every|the|our) (?:country|countries|nation|neighbou?rhoods?)",
+        r"spread\w* (?:plagues?|diseases?|viruses)",
+        r"should(?:n'?t| not) (?:be allowed to )?(?:have (?:children|kids)|breed|marry|reproduce)",
+        r"belong in the kitchen",
+        r"(?:dumber|stupider|inferior|lesser) than (?:men|women|whites|us|everyone)",
+        r"calling (?:\S+ ){0,3}(?:groomers|predators|pedophiles|animals|vermin|rats|terrorists"
+        r"|criminals|savages)",
     ),
     "exterminate": any_of(
         r"exterminat\w*",
@@ -157,14 +177,22 @@ TERMS: Final[dict[str, str]] = {
         r"gas (?:the|all)",
         r"deport (?:all|every)",
         r"purge (?:all|the)",
+        r"(?:a |the )?purg(?:e|es|ing) of",
         r"cleans(?:e|ing) (?:\S+ )?of",
         r"genocide (?:of|against)",
+        r"(?:holy|race|religious) war (?:against|on)",
+        r"death to",
     ),
     "group_harm": any_of(
         r"(?:burn\w*|bomb\w*|attack\w*|shoot\w*|hit|raid\w*|torch\w*|firebomb\w*"
         r"|poison\w*|lynch\w*|hunt\w*|beat\w* up|stab\w*|kill\w*|murder\w*|gas\w*"
-        r"|expel\w*|targets?|cleanup|clean up|disappear|drive \w+ out|by force|burned out"
-        r"|or be burned|violence|violent\w*|weapons?|rifles?|guns?)",
+        r"|expel\w*|targets?|cleanup|clean up|disappear|drive (?:\S+ ){1,3}out|run (?:\S+ ){1,3}out"
+        r"|by force|burned out|(?:with|bring\w*|armed with) (?:\S+ )?(?:clubs|bats|torches|knives"
+        r"|machetes|pipes|pitchforks)"
+        r"|or be burned|violence|violent\w*|weapons?|rifles?|guns?|smash\w*|vandali[sz]\w*"
+        r"|run\w* over|go after|hang\w*|drag\w* out|beaten|armed|blow\w* up"
+        r"|grab (?:\S+ )?(?:bats|guns|weapons"
+        r"|knives))",
     ),
     "group_threat": any_of(
         r"(?:\w+'ll|will|gonna|going to) be (?:attacked|burned|killed|lynched|hunted|shot|bombed"
@@ -180,6 +208,22 @@ TERMS: Final[dict[str, str]] = {
         r"go back (?:\S+ ){0,3}or else",
         r"(?:which|what) (?:\S+ ){0,2}(?:mosque|synagogue|church|temple|gurdwara) to (?:hit"
         r"|target|attack|burn)",
+        r"(?:which|what) (?:\S+ ){0,3}to (?:hit|target|attack|burn|bomb|torch|raid|smash"
+        r"|vandali[sz]e|wreck|loot)(?: first| next)?",
+        r"or (?:we|i|they)(?:'ll| will)? (?:burn|kill|shoot|hurt|come for|attack|beat)",
+        r"(?:\w+'ll|will|gonna|going to) be (?:dragged|dragged out|strung up|hanged|run over)",
+        r"(?:shot|killed|beaten) on sight",
+        r"(?:face|get) the rope",
+        r"(?:stay (?:off|away|out))(?: \S+){0,3} or (?:\S+ )?(?:face|get|be|else|die)",
+        r"(?:will|\w+'ll|gonna|going to) (?:burn|die|bleed|suffer|pay for it)(?: next)?",
+        r"(?:mark\w*|map\w*) (?:\S+ ){0,4}(?:homes|houses|doors|neighbou?rhoods|businesses|shops)"
+        r" (?:for (?:a |our |us )?(?:visits?|attacks?|targets?)|as targets)"
+        r"(?:\w+'ll|will|gonna|going to) get (?:\S+ ){0,2}(?:kicked in|beaten|hurt|killed|shot"
+        r"|stabbed"
+        r"|bashed|smashed)",
+        r"should (?:all )?be (?:rounded up|shot|killed|hanged|gassed|exterminated|burned|lynched)",
+        r"(?:for|pay (?:them|him|her)) a visit",
+        r"(?:leave|get out|go back|move out)(?: \S+){0,3} or (?:\S+ )?(?:get|be|face|else|die)",
     ),
     "harass": any_of(
         r"harass\w*",
@@ -237,11 +281,36 @@ TERMS: Final[dict[str, str]] = {
         r"encourag\w* (?:\S+ ){0,2}to",
         r"tell\w* (?:\S+ ){0,2}to",
         r"(?:score|scores|scoring|earn|earns|win|wins|get|gets) (?:\S+ )?points",
-        r"(?:songs?|lyrics|games?|poems?|jokes?) about (?:killing|burning|shooting|attacking)",
+        r"(?:songs?|lyrics|games?|poems?|jokes?) about (?:killing|burning|shooting|attacking"
+        r"|hanging|lynching|gassing|beating|stabbing|bombing|drowning)",
+        r"(?:high )?scores?",
+        r"for (?:our|my|the) (?:guys|men|boys|crew|group|members)(?: to)?",
+        r"assign\w*",
+        r"shar\w* (?:\S+ )?targets",
         r"let'?s",
         r"we (?:should|must|need to|will)",
         r"plan\w* (?:how|to|an? (?:attack|raid))",
         r"how to (?:attack|burn|kill|hit|poison|hunt|drive)",
+        r"(?:for|earn\w*|scor\w*) (?:\S+ )?points",
+        r"points for",
+        r"march\w*",
+        r"organi[sz](?:e|es|ing|ed)",
+        r"instructions (?:to|for|on)",
+        r"plan\w*",
+        r"night of",
+        r"rall\w*",
+        r"coordinat\w*",
+        r"patrols?",
+        r"mobs?",
+    ),
+    "unwelcome": any_of(
+        r"(?:doesn'?t|don'?t|do not|does not) want (?:them|you|\w+) (?:here|around)?",
+        r"leave while (?:they|you) (?:still )?can",
+        r"(?:not|aren'?t|are not) welcome (?:here|in)",
+        r"(?:you'?re|they'?re|you are|they are) not wanted",
+    ),
+    "group_crime": any_of(
+        r"crime (?:\S+ )?(?:statistics|stats|rates|data|numbers|figures)",
     ),
     "group_statistics": any_of(
         r"(?:crime|iq|welfare|immigration) (?:\S+ )?(?:statistics|stats|rates|data|numbers)"
@@ -253,7 +322,7 @@ TERMS: Final[dict[str, str]] = {
         r"(?:detect|classif|filter|flag)\w* (?:\S+ ){0,2}(?:hate|slurs|harassment|toxic\w*"
         r"|abuse|bullying)",
         r"(?:counter|debunk|combat|fight|challeng)\w* (?:\S+ ){0,2}(?:racism|hate|antisemitism"
-        r"|bigotry|homophobia|transphobia|misinformation|denial|propaganda|extremism)",
+        r"|bigotry|homophobia|transphobia|misinformation|denial|propaganda|extremism|myths?)",
         r"anti[\s-]?(?:racis\w*|hate|bigotry|discriminat\w*|bullying|defamation)",
         r"support (?:groups?|network|resources|services|communit\w*)",
         r"resources for",
@@ -296,6 +365,8 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     near(HATE, 0.80, "hateful content or symbols", "hate_content"),
     near(HATE, 0.45, "statistics about a group's crimes or IQ", "group_statistics"),
+    near(HATE, 0.45, "a group's crime figures", "group", "group_crime", window=80),
+    near(HATE_THREATENING, 0.50, "tells a group it is unwelcome", "unwelcome", "group", window=80),
     near(
         HATE_THREATENING,
         0.60,
@@ -316,7 +387,7 @@ RULES: Final[tuple[Rule, ...]] = (
     near(HATE_THREATENING, 0.50, "threatening formula aimed at groups", "group_threat"),
     near(
         HATE_THREATENING,
-        0.50,
+        0.55,
         "incites harm to a protected group",
         "group_incite",
         "group_harm",

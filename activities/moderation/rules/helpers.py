@@ -82,7 +82,7 @@ WITHOUT_CONSENT: Final = (
 EDUCATION: Final = (
     r"awareness|training(?! equipment| plan| schedule| log)|train (?:my |our )?(?:staff|employees"
     r"|team)|quiz\w*|courses?|lessons?"
-    r"|teach\w*|educat\w*|learn(?:ing)? (?:about|to spot|to recogni[sz]e)"
+    r"|teach(?:es|ing|ings)?|educat\w*|learn(?:ing)? (?:about|to spot|to recogni[sz]e)"
     r"|how to (?:spot|recogni[sz]e|identify|avoid|report|detect)"
 )
 """Regex fragment: teaching and learning (awareness training, quizzes, courses ...)."""

@@ -153,6 +153,8 @@ TERMS: Final[dict[str, str]] = {
         r"(?<!no )(?<!without )background checks?",
         r"licensed",
         r"safety",
+        r"safe(?:ly)? stor\w*",
+        r"(?:gun|firearm) safes?",
         r"museum",
         r"histor\w*",
         r"novel",

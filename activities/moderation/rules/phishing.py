@@ -49,8 +49,27 @@ TERMS: Final[dict[str, str]] = {
         r"social security numbers?",
         r"ssns?",
         r"(?:whatever|everything|what) (?:people|users|they|victims|visitors) (?:type|enter)\w*",
+        r"(?:their|users'?|clients'?|customers'?|people'?s|staff'?s?|employees'?) (?:usernames? and"
+        r" passwords?|logins?|passwords?)",
+        r"session (?:cookies|tokens)",
+        r"auth(?:entication)? (?:codes?|tokens?)",
+        r"(?:security|sms|mfa|\w+ guard) codes?",
+        r"codes? (?:they|users|people|customers) (?:get|receive)",
     ),
-    "others": any_of(_OTHER_PERSON, r"employees'?", r"customers'", r"unsuspecting \w+"),
+    "others": any_of(
+        _OTHER_PERSON,
+        r"employees'?",
+        r"customers'",
+        r"unsuspecting \w+",
+        r"people outside",
+        r"(?:their|his|her) (?:\S+ )?(?:passwords?|log[\s-]?ins?|credentials|pins?|codes?)",
+    ),
+    "institution": any_of(
+        r"(?:the |their |your |our |a )?(?:bank|fraud (?:department|team)|it (?:department|team"
+        r"|support)|help ?desk|hr|ceo|cfo|university|school|college|government|tax (?:office"
+        r"|authority)|police|post office|courier|delivery company|tech support|customer support"
+        r"|support team|security team|administrator)",
+    ),
     "phish_term": any_of(r"phish\w*"),
     "phish_kit": any_of(
         r"phish\w* (?:kits?|pages?|sites?|websites?|e-?mails?|campaigns?|links?|templates?"
@@ -82,6 +101,12 @@ TERMS: Final[dict[str, str]] = {
         r"pretend\w* to be",
         r"disguis\w* as",
         r"pass\w* (?:itself |it )?off as",
+        r"says? (?:it'?s|it is|they'?re|to be) (?:from )?(?:the|their|your)",
+        r"pos(?:e|es|ing) as",
+        r"claim(?:s|ing)? to be",
+        r"on behalf of",
+        r"(?:branded|designed) (?:as|like)",
+        r"looks? real",
     ),
     "clone": any_of(
         r"clon(?:e|es|ed|ing)",
@@ -104,10 +129,12 @@ TERMS: Final[dict[str, str]] = {
         r"password reset",
         r"reset (?:your|their) password",
         r"connect (?:your |their )?wallet",
+        r"portals?",
     ),
     "deceive": any_of(
         r"trick\w* (?:people|users|them|victims|someone|customers|visitors|employees)",
-        r"so (?:that )?(?:they|people|users|victims|visitors|customers) (?:think|believe)",
+        r"so (?:that )?(?:they|people|users|victims|visitors|customers|staff|employees|clients"
+        r"|members|students|he|she) (?:think|believe)",
         r"think (?:it'?s|it is) (?:the )?real",
         r"(?:the )?real (?:one|site|website|page|thing)",
         r"(?:legit(?:imate)?|official|real)[\s-]looking",
@@ -158,12 +185,29 @@ TERMS: Final[dict[str, str]] = {
         r"|phones?|icloud|snapchat)",
     ),
     "lure": any_of(
-        r"account (?:has been |is |was )?(?:suspended|locked|limited|compromised|disabled|on hold)",
+        r"(?:account|card|profile|wallet|id|access)s? (?:has been |is |was |have been |are )?"
+        r"(?:temporarily )?(?:suspended|locked|limited|compromised|disabled|on hold|blocked|frozen"
+        r"|deactivated)",
         r"(?:confirm|verify|update|re-?enter) (?:your |their )?"
         r"(?:card|payment|billing|bank|account) (?:details|info\w*|data)",
         r"unusual (?:sign[\s-]?in|login|activity)",
         r"you have won",
         r"claim (?:your|their) (?:prize|refund|reward)",
+        r"(?:session|password|subscription|mailbox|account|payment|card)s? (?:has |have |is |are"
+        r" |was )?(?:expired|full|over quota|failed|declined)",
+        r"(?:mailbox|storage|quota) (?:\S+ )?(?:full|exceeded)",
+        r"(?:order|package|parcel|delivery|shipment)s? (?:is |are |was |has been )?(?:stuck|held"
+        r"|on hold|delayed|suspended)",
+        r"shared (?:a (?:file|document|folder) )?with you",
+        r"(?:verify|confirm|unlock|restore|secure|reactivate) (?:your|their) (?:\S+ )?accounts?",
+        r"(?:re-?enter|re-?type) (?:the |your |their )?passwords?",
+    ),
+    "lure_dest": any_of(
+        r"(?:at|to|via) (?:my|our) (?:link|url)",
+        r"(?:to|on) my (?:form|server|domain)",
+        r"(?:page|site|form|domain|server|link)s? (?:that )?(?:i|we) (?:control|host|set up"
+        r"|registered)",
+        r"(?:i|we) host (?:outside|elsewhere|myself)",
     ),
     "ctx_phishing_defence": any_of(
         r"report\w* (?:\S+ ){0,3}(?:phish|suspicious|scam)\w*",
@@ -172,6 +216,17 @@ TERMS: Final[dict[str, str]] = {
         r"detect(?:s|ing|or|ors)? (?:\S+ )?(?:phishing|phish|fake)\w*",
         r"(?:block|flag|scan)(?:s|ning|ging|er|ers)? (?:\S+ )?(?:phishing|suspicious|malicious)",
         r"protect\w* (?:\S+ ){0,2}(?:against|from) (?:phishing|scams?)",
+        r"(?:check|verif|test)\w* (?:\S+ ){0,4}(?:is |are )?(?:a )?(?:known )?(?:phish\w*|scam"
+        r"|malicious)",
+        r"known phish\w*",
+        r"(?:highlight|warn|flag|detect)\w* (?:\S+ ){0,2}(?:look[\s-]?alike|suspicious|fake"
+        r"|spoof\w*)",
+    ),
+    "ctx_mockup": any_of(
+        r"mock-?ups?",
+        r"no (?:working|real|functional) (?:log[\s-]?ins?|sign[\s-]?ins?|backend)",
+        r"(?:fake|dummy|sample|placeholder) data",
+        r"(?:ui|design) (?:demo|prototype)s?",
     ),
     "ctx_own_backend": any_of(
         r"(?:my|our|the) (?:own )?(?:backend|api|database|db|auth (?:server|service|api))",
@@ -270,6 +325,65 @@ RULES: Final[tuple[Rule, ...]] = (
         severe=True,
     ),
     near(PHISHING, 0.35, "account-alert lure", "lure"),
+    near(
+        PHISHING,
+        0.60,
+        "poses as a bank, employer or service to get credentials",
+        "fake_strong",
+        "institution",
+        "credentials",
+        window=100,
+        severe=True,
+    ),
+    near(
+        PHISHING,
+        0.50,
+        "poses as a bank, employer or service behind a sign-in",
+        "fake_strong",
+        "institution",
+        "login",
+        window=100,
+    ),
+    near(PHISHING, 0.45, "imitation that asks for credentials", "fake_strong", "credentials"),
+    near(
+        PHISHING,
+        0.60,
+        "asks for a real brand's password",
+        "harvest",
+        "brand",
+        "credentials",
+        window=60,
+    ),
+    near(
+        PHISHING,
+        0.55,
+        "asks for credentials under a pretext",
+        "harvest",
+        "credentials",
+        "pretext",
+        window=80,
+    ),
+    near(
+        PHISHING,
+        0.60,
+        "copied page that captures credentials",
+        "clone",
+        "harvest",
+        "credentials",
+        window=100,
+    ),
+    near(PHISHING, 0.50, "account-alert lure that asks to sign in", "lure", "login", window=100),
+    near(PHISHING, 0.50, "account-alert lure that asks for credentials", "lure", "credentials"),
+    near(PHISHING, 0.55, "sign-in sent to the sender's own page", "login", "lure_dest", window=80),
+    near(
+        PHISHING,
+        0.55,
+        "brand imitation leading to a sign-in",
+        "fake_strong",
+        "brand",
+        "login",
+        window=100,
+    ),
     near(PHISHING, 0.65, "account-alert lure using a real brand", "lure", "brand"),
 )
 
@@ -277,4 +391,5 @@ CONTEXTS: Final[tuple[Context, ...]] = (
     Context(frozenset({PHISHING}), 0.45, "anti-phishing tool", "ctx_phishing_defence"),
     Context(frozenset({PHISHING}), 0.5, "account sign-up", "ctx_signup"),
     Context(frozenset({PHISHING}), 0.5, "the app's own authentication", "ctx_own_backend"),
+    Context(frozenset({PHISHING}), 0.45, "a mock-up without real sign-in", "ctx_mockup"),
 )

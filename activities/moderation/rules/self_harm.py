@@ -96,15 +96,66 @@ TERMS: Final[dict[str, str]] = {
         r"(?:painless|easy|quick|best|effective|surest|quickest|fastest) (?:\S+ ){0,2}(?:ways?"
         rf"|methods?) to (?:die|kill {_SELF}|end (?:it|it all|my life|your life))",
         rf"how to (?:kill {_SELF}|commit suicide|end (?:my|your) life|hang {_SELF}|overdose|slit)",
-        r"lethal (?:doses?|amounts?)",
+        r"lethal (?:doses?|amounts?) (?:\S+ ){0,3}(?:for (?:your|my|their|a|one'?s) (?:own )?"
+        r"(?:weight|body|size)|to (?:take|die|swallow))",
+        r"calculat\w* (?:\S+ ){0,4}(?:lethal|fatal|deadly)",
         r"how many (?:\S+ ){0,2}(?:pills|tablets) (?:to|would|will) (?:die|kill)",
         r"hid(?:e|ing) (?:\S+ ){0,3}(?:cuts|scars|self[\s-]harm|weight loss|eating disorder"
         r"|not eating) from",
         r"(?:dose|doses|amount|how (?:much|many)) (?:\S+ ){0,6}(?:to (?:not wake up|die|be fatal"
-        r"|kill (?:me|you|myself|yourself))|(?:is|are|would be|will be) (?:fatal|lethal|enough))",
+        r"|kill (?:me|you|myself|yourself))|(?:is|are|would be|will be) (?:an? )?(?:fatal|lethal"
+        r"|enough))",
+        r"(?:hid(?:e|es|ing)|conceal\w*|cover\w* up) (?:\S+ ){0,3}(?:cuts|scars|burns|bruises"
+        r"|purging|vomiting|starving|not eating|weight loss"
+        r"|self[\s-]harm marks)",
+        r"(?:guaranteed|surely|certainly|always|reliably) (?:to be )?(?:fatal|lethal|deadly)",
+        r"(?:heights?|floors?|stor(?:ey|ies)|drops?|falls?) (?:\S+ ){0,5}(?:fatal|lethal|to die"
+        r"|kills? you)",
+        r"(?:best|sharpest|which) (?:\S+ ){0,2}(?:blades?|razors?|knives|tools?|pills|drugs"
+        r"|methods?) (?:\S+ ){0,2}(?:for|to) (?:self[\s-]?harm\w*|cut(?:ting)?|suicide|die|kill)",
         r"(?:not|never) (?:to )?wake up",
         r"(?:ways?|methods?) to (?:die|end (?:it|it all|your life|my life|things)|kill yourself)",
         r"ways? to die",
+        r"(?:reliable|certain|sure|surest|guaranteed|efficient|fool-?proof|painless) (?:\S+ ){0,2}"
+        rf"(?:ways?|methods?) to (?:die|kill {_SELF}|end (?:it|it all|my life|your life))",
+        r"(?:how to|ways? to|methods? to|guides? (?:to|on|for)|tips (?:for|on)|instructions (?:for"
+        r"|on)|help(?:s)? (?:you|me|people|users) )(?: properly| quietly)? ?(?:kill|hang|drown"
+        r"|poison|overdos|starv|suffocat|shoot|gas|electrocut|cut|burn|slit)\w*"
+        rf" (?:{_SELF}|(?:your|my|their) (?:wrists?|throat))",
+        r"(?:would|will|could|to) kill me (?:fastest|quickest|quickly|painlessly|for sure)",
+        r"(?:combination|mix|combo) of (?:\S+ ){0,3}(?:meds|pills|drugs|medications) (?:\S+ ){0,3}"
+        r"(?:kill|die|fatal|lethal)",
+        r"(?:how|ways?) to end it(?: all)? (?:\S+ ){0,2}(?:without pain|painless\w*|quietly"
+        r"|quickly|for good|peacefully)",
+        r"(?:poisons?|drugs|pills|chemicals|ropes?|guns?|gas) (?:\S+ ){0,6}to kill"
+        rf" {_SELF}",
+        r"enough to (?:die|kill (?:me|you|myself|yourself)|be fatal|not wake up)",
+        r"(?:overdose|od|suicide|attempt)\w* (?:\S+ ){0,3}(?:so (?:that )?it works|that works"
+        r"|works the first time|won'?t fail|doesn'?t fail)",
+        r"(?:purg\w*|throw(?:ing)? up|vomit\w*) (?:\S+ ){0,4}without (?:\S+ ){0,3}(?:showing"
+        r"|noticing"
+        r"|knowing|finding out|hearing)",
+        r"(?:deadly|lethal|fatal) (?:\S+ ){0,4}how many (?:\S+ ){0,3}to take",
+        r"how many (?:\S+ ){0,3}to take (?:\S+ ){0,4}(?:deadly|lethal|fatal|to die)",
+        r"(?:doses?|amounts?|how (?:much|many)) (?:\S+ ){0,6}(?:that |which )?(?:would|will|could"
+        r"|can) kill",
+        r"(?:which|what|where) (?:\S+ )?(?:veins?|arter(?:y|ies)|wrists?) (?:to|should|you)",
+        r"(?:cut|burn|harm|hurt)\w* (?:\S+ ){0,2}without (?:leaving )?(?:any )?(?:visible )?"
+        r"(?:scars|marks|evidence|traces)",
+        rf"make {_SELF} (?:throw up|vomit|puke|purge|sick)",
+        r"without (?:anyone|anybody|people) (?:hearing|noticing|knowing|seeing|finding out)",
+        r"jump\w* in front of (?:a |the )?(?:train|car|bus|truck|subway)",
+        r"(?:which|what|how many|how much) (?:\S+ ){0,4}to (?:overdose|die|od)\b",
+        r"(?:overdose|die) in (?:your|my|their) sleep",
+        r"plan\w* (?:\S+ ){0,5}(?:your|my|their|own) (?:suicide|death|overdose)",
+        r"(?:method|timing|date|place) (?:\S+ ){0,3}(?:of|for) (?:your|my|their) (?:suicide|death)",
+        r"starve (?:\S+ )?to (?:death|die)",
+        r"(?:which|what) (?:\S+ ){0,2}(?:height|floor|bridge|building) (?:\S+ ){0,3}(?:jump|fall)",
+        r"(?:cut|burn)\w* (?:\S+ ){0,3}(?:avoid|without|skip)\w* (?:\S+ )?(?:er|hospital|doctors?"
+        r"|stitches)",
+        r"how many (?:\S+ ){0,3}(?:pills|tablets|meds) (?:\S+ ){0,2}to take (?:tonight|at once|all"
+        r" at once|to die)",
+        r"how long (?:\S+ ){0,4}to (?:starve|die)",
         r"where to cut",
         r"how (?:deep|far|hard) to cut",
         r"cut(?:ting)? deeper",
@@ -121,11 +172,51 @@ TERMS: Final[dict[str, str]] = {
         r"exit guides?",
         r"fall height (?:\S+ ){0,2}(?:die|fatal|kill)",
         r"without (?:your |their |the )?(?:doctor|parents|family) (?:noticing|knowing|finding out)",
-        r"so (?:nobody|no one) (?:finds out|notices|knows)",
+        r"so (?:nobody|no one) (?:finds out|notices|knows|sees|can see|will (?:see|know|notice))",
         r"(?:sleeping pills|pills|tablets) (?:plus|and|with) (?:alcohol|vodka|booze)",
+    ),
+    "sh_audience": any_of(
+        r"(?:people|someone|somebody|those|users|anyone|a person) (?:who (?:want|wants) (?:out"
+        r"|to go"
+        r"|to die|to end it|to leave)|who(?:'ve| have| has)? (?:had enough|decided|given up)|who"
+        r" (?:is|are|'re|'s) done|ready to go)",
+        r"for my last (?:night|day)",
+        r"(?:went|go|going) through with it",
+        r"(?:quickest|easiest|best|painless\w*|surest) way to go",
+        r"(?:won'?t|doesn'?t|never) talk (?:\S+ ){0,2}out of it",
+    ),
+    "sh_means": any_of(
+        r"pills?",
+        r"tablets?",
+        r"meds",
+        r"medications?",
+        r"overdos\w*",
+        r"ropes?",
+        r"nooses?",
+        r"knots?",
+        r"hang\w*",
+        r"gas(?:es)?",
+        r"fumes",
+        r"exhaust",
+        r"carbon monoxide",
+        r"bridges?",
+        r"buildings?",
+        r"roofs?",
+        r"jump\w*",
+        r"guns?",
+        r"firearms?",
+        r"blades?",
+        r"razors?",
+        r"poisons?",
+        r"chemicals",
+        r"methods?",
+        r"how to do it",
+        r"ways? to go",
+        r"how (?:\S+ ){0,2}(?:works?|to)",
     ),
     "sh_method_weak": any_of(
         r"toxic (?:doses?|amounts?|levels?)",
+        r"lethal (?:doses?|amounts?)",
         r"(?:fatal|deadly) (?:doses?|amounts?)",
         r"overdose thresholds?",
     ),
@@ -185,6 +276,13 @@ TERMS: Final[dict[str, str]] = {
         r"kys",
         r"go (?:kill|die|hang) (?:yourself|urself|your self)",
     ),
+    "sh_concealment": any_of(
+        r"(?:hid\w*|conceal\w*|keep\w* (?:it|them)|secret) (?:\S+ ){0,5}from"
+        r" (?:the |your |their |my )?(?:school )?(?:nurses?|doctors?|parents|teachers?|family"
+        r"|therap\w*|counsel\w*)",
+        r"without (?:the |your |their |my )?(?:nurses?|doctors?|parents|therap\w*) (?:noticing"
+        r"|knowing|finding out)",
+    ),
     "ctx_self_harm_support": any_of(
         r"prevent\w*",
         r"hotlines?",
@@ -219,6 +317,9 @@ TERMS: Final[dict[str, str]] = {
         r"dietitian",
         r"nutritionist",
         r"toxicolog\w*",
+        r"antidotes?",
+        r"(?:med|medical|nursing|pharmacy) students?",
+        r"pharmacolog\w*",
         r"poison control",
         r"first aid",
         r"pharmacists?",
@@ -240,6 +341,15 @@ RULES: Final[tuple[Rule, ...]] = (
     near(SELF_HARM, 0.85, "tells people to harm themselves", "incite", severe=True),
     near(SELF_HARM, 0.15, "mentions self-harm", "sh_topic"),
     near(SELF_HARM_INSTRUCTIONS, 0.45, "toxic or fatal doses", "sh_method_weak"),
+    near(
+        SELF_HARM_INSTRUCTIONS,
+        0.85,
+        "means of dying offered to someone who wants to die",
+        "sh_audience",
+        "sh_means",
+        window=120,
+        severe=True,
+    ),
     near(SELF_HARM_INTENT, 0.80, "the writer means to harm themselves", "intent", severe=True),
 )
 
@@ -249,5 +359,6 @@ CONTEXTS: Final[tuple[Context, ...]] = (
         0.40,
         "prevention or support context",
         "ctx_self_harm_support",
+        unless="sh_concealment",
     ),
 )

@@ -180,12 +180,15 @@ TERMS: Final[dict[str, str]] = {
         r"dhl",
         r"fedex",
         r"(?:my|their|a|the|someone'?s|a real|real) bank'?s?",
+        r"(?:our |my |a |the )?(?:competitor|rival)'?s?",
     ),
     "lookup_input": any_of(
         r"(?:type|enter|put|paste|upload)\w* in (?:a |their |someone'?s |any )?(?:phone number"
         r"|number|name|username|e-?mail|photo|license plate)",
+        r"look\w* up (?:this |a |the |their )?(?:license plate|plate|phone number|username"
+        r"|e-?mail)",
         r"(?:from|with|using) (?:just )?(?:a |their |someone'?s )?(?:phone number|username"
-        r"|license plate)",
+        r"|license plate|photo|picture|face|selfie)",
     ),
 }
 
@@ -198,5 +201,11 @@ CONTEXTS: Final[tuple[Context, ...]] = (
         "security-education context",
         "ctx_security_edu",
     ),
-    Context(frozenset({PHISHING, MALWARE}), 0.5, "the user's own accounts", "for_self"),
+    Context(
+        frozenset({PHISHING, MALWARE}),
+        0.5,
+        "the user's own accounts",
+        "for_self",
+        unless="lure_dest",
+    ),
 )

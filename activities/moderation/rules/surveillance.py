@@ -74,6 +74,9 @@ TERMS: Final[dict[str, str]] = {
         r"(?:she|he|they) (?:won'?t|will not|can'?t|cannot) see",
         r"remotely",
         r"never know",
+        r"no (?:app )?icons?",
+        r"(?:hides?|hiding|without) (?:its |the |an |any )?(?:app )?icons?",
+        r"(?:he|she|they) (?:can'?t|cannot|must not|mustn'?t|shouldn'?t) know",
     ),
     "watch_verb": any_of(
         r"record\w*",
@@ -109,6 +112,7 @@ TERMS: Final[dict[str, str]] = {
         r"e-?mails",
         r"(?:browsing|search|web) history",
         r"(?:which|what) (?:sites|websites) (?:they|he|she) visit",
+        r"what (?:\S+ ){0,5}(?:is |are )?brows\w*",
         r"wi-?fi traffic",
         r"(?:network )?traffic",
         r"screens?",
@@ -126,7 +130,23 @@ TERMS: Final[dict[str, str]] = {
         r"hidden cameras?",
         r"spy ?cam\w*",
         r"secret (?:cameras?|recorders?|microphones?|mics?)",
-        r"(?:camera|cam|recorder|mic)\w* (?:\S+ ){0,3}(?:bathroom|bedroom|changing room"
+        r"(?:cameras?|cams?|mics?|microphones?|recorders?|trackers?) (?:hidden|concealed|disguised)"
+        r" (?:in|as|inside)",
+        r"(?:put|place|slip|drop|plant|attach|stash|hid|tap|stick|glu)\w* (?:a |an |the )?(?:gps "
+        r"|bluetooth )?(?:trackers?|airtags?|tiles?|tags?) (?:\S+ ){0,2}(?:in|on|under|inside|into)"
+        r" (?:\S+ ){0,3}\w+'s (?:car|bag|purse|bike|coat|jacket|backpack|phone|luggage|vehicle)",
+        r"(?:tiny|mini|pinhole|button|disguised|concealed) (?:\S+ )?(?:cameras?|cams?|mics?"
+        r"|microphones?|recorders?)",
+        r"(?:hidden|secret|covert|concealed) (?:\S+ )?(?:listening|recording|spy) devices?",
+        r"(?:fake|rogue|evil[\s-]?twin) (?:\S+ )?(?:wi-?fi|hotspots?|access points?)",
+        r"(?:trackers?|airtags?|tiles?|tags?|gps)\w* (?:\S+ ){0,3}(?:taped|stuck|hid|hidden|glued"
+        r"|planted|attached|stashed)\w* (?:\S+ ){0,3}(?:under|in|on|inside|behind|to)",
+        r"(?:tap|stick|stuck|glu|plant|attach|stash)\w* (?:a |an |the |my )?(?:gps )?(?:trackers?"
+        r"|airtags?|tiles?|tags?)",
+        r"(?:leave|leaving|plant\w*|hid\w*) (?:\S+ ){0,3}in (?:my |his |her |their )?(?:\S+ )?(?:ex"
+        r"|wife|husband|girlfriend|boyfriend|partner|roommate|tenant|neighbou?r)'?s? (?:apartment"
+        r"|house|flat|room|bedroom|car|office)",
+        r"(?:camera|cam|recorder|mic)\w* (?:\S+ ){0,4}(?:bathroom|bedroom|changing room"
         r"|shower|toilet|locker room)",
         r"(?:gps )?trackers? (?:i|we) hid",
         r"hid\w* (?:a |the )?(?:gps )?(?:tracker|airtag|tag)\w* (?:\S+ ){0,2}(?:under|in|on)",
@@ -144,10 +164,18 @@ TERMS: Final[dict[str, str]] = {
         r"|whatsapp|phone)",
         r"(?:from|into|through) (?:his|her|their) icloud",
     ),
+    "their_device": any_of(
+        r"(?:install|put|load|plant|sideload)\w* (?:\S+ ){0,3}on (?:my |his |her |their |a )?"
+        r"(?:\S+ )?(?:ex|wife|husband|girlfriend|boyfriend|partner|spouse|roommate|tenant"
+        r"|coworker|colleague|neighbou?r|sister|brother|boss|employee|friend|crush)'?s? (?:\S+ )?"
+        r"(?:phone|laptop|computer|pc|tablet|car)",
+    ),
     "live_location": any_of(
         r"where (?:\S+ ){0,2}(?:is|are|goes|go|lives?) (?:right now|each day|every day|at all times"
         r"|all the time|24/7|now|today)",
         r"(?:work|figure|find) out where (?:she|he|they|that person|the person)",
+        r"(?:location|where (?:she|he|they)) (?:\S+ ){0,3}from (?:her|his|their) (?:posts|photos"
+        r"|pictures|check-?ins|stories|socials|social media|instagram|tweets)",
     ),
     "intercept_traffic": any_of(
         r"(?:sniff|intercept|captur|read)\w* (?:\S+ ){0,3}(?:wi-?fi|traffic|network|packets)",
@@ -158,13 +186,18 @@ TERMS: Final[dict[str, str]] = {
         r"(?:the|our|my) (?:nanny|babysitter|cleaner|housekeeper|caregiver)",
     ),
     "ctx_parental": any_of(
-        r"my (?:teenage |teen |young |little )?(?:daughter|son|kids?|children|child)'?s?",
+        r"my (?:teenage |teen |young |little |\d+[\s-]?(?:year[\s-]?old|yo) )?(?:daughter|son"
+        r"|kids?|children|child)(?!'?s? (?:boy|girl)?friends?|'?s? partners?|'?s? teachers?"
+        r"|'?s? coach|'?s? ex)'?s?",
         r"parental",
     ),
     "spy_app": any_of(
         r"stalkerware",
         r"spy ?(?:apps?|ware|software|tools?)",
         r"phone spy",
+        r"(?:key ?loggers?|spyware|tracking apps?) (?:\S+ ){0,3}(?:on|for|to catch|to read|to see)"
+        r" (?:my |his |her |their )?(?:\S+ )?(?:wife|husband|girlfriend|boyfriend|partner|spouse"
+        r"|ex|roommate|coworker|boss|sister|brother)'?s?",
         r"spy on (?:\S+ ){0,2}(?:phones?|messages|texts|chats|whatsapp|location|someone|my "
         r"(?:ex|wife|husband|girlfriend|boyfriend|partner|spouse)|her|him|them|people)",
         r"(?:read|intercept|monitor|see|access)\w* (?:\S+ ){0,2}(?:her|his|their|someone'?s"
@@ -172,7 +205,8 @@ TERMS: Final[dict[str, str]] = {
         r" (?:texts|messages|whatsapp|dms|e-?mails|chats|calls|photos)",
     ),
     "ctx_stalking_consent": any_of(
-        r"check\w* (?:\S+ ){0,3}for (?:stalkerware|spyware|trackers?|bugs|hidden cameras|airtags)",
+        r"(?:check|scan|search|sweep|inspect)\w* (?:\S+ ){0,3}for (?:\S+ )?(?:stalkerware|spyware"
+        r"|trackers?|bugs|hidden cameras|airtags|tracking apps)",
         r"my own (?:location|phone|devices?|runs?|workouts?|trips?|car|bike|keys)",
         r"find my (?:phone|device|keys|car|bike)",
         r"lost (?:phone|device|keys)",
@@ -195,10 +229,10 @@ TERMS: Final[dict[str, str]] = {
 }
 
 RULES: Final[tuple[Rule, ...]] = (
-    near(SURVEILLANCE, 0.50, "tracks a person's location", "track", "location", "person"),
+    near(SURVEILLANCE, 0.55, "tracks a person's location", "track", "location", "person"),
     near(
         SURVEILLANCE,
-        0.65,
+        0.80,
         "tracks a person without consent",
         "track",
         "person",
@@ -229,6 +263,24 @@ RULES: Final[tuple[Rule, ...]] = (
     near(SURVEILLANCE, 0.85, "hidden camera, tracker or microphone", "covert_device", severe=True),
     near(SURVEILLANCE, 0.85, "logs into a partner's account", "account_intrusion", severe=True),
     near(SURVEILLANCE, 0.45, "where a person is, live", "live_location", "track", window=100),
+    near(
+        SURVEILLANCE,
+        0.50,
+        "sends a person's location away",
+        "exfil",
+        "location",
+        "person",
+        window=60,
+    ),
+    near(
+        SURVEILLANCE,
+        0.60,
+        "something installed on a partner's or housemate's device",
+        "their_device",
+        "watch_verb",
+        window=100,
+        severe=True,
+    ),
     near(SURVEILLANCE, 0.45, "locates a specific person", "live_location", "person", window=100),
     near(
         SURVEILLANCE,
