@@ -34,7 +34,11 @@ mutmut's clean run, which under this isolation repeats the stats run exactly
 before it runs any test, the driver records them in mutmut's own ``.meta`` files
 for every function that still has exactly ``count`` mutants, and lists the mutants
 it recorded in ``/out/mutation-reused.json``; mutmut then only tests the mutants
-without an outcome, as it does when it resumes an interrupted run.
+without an outcome, as it does when it resumes an interrupted run. Such a run
+skips mutmut's forced-fail run (every test run with every function made to
+raise, to prove the tests reach the mutated code): outcomes are only stored by
+runs that passed it, and are only found again for the same tests, requirements,
+tools and module structure, which are all that run depends on.
 """
 
 from __future__ import annotations
@@ -143,6 +147,12 @@ def stats_run_was_clean(self: Any, tests: Any) -> int:
     return 0
 
 
+def forced_fail_passed_before(runner: Any) -> None:
+    """``run_forced_fail_test`` when earlier outcomes are reused: the run that stored them
+    passed it, under everything it depends on."""
+    del runner
+
+
 def load_prefill(path: str | None) -> dict[str, dict[str, dict[str, Any]]]:
     """The outcomes to reuse (empty without a readable file)."""
     if not path:
@@ -208,6 +218,7 @@ def main(argv: list[str]) -> None:
             return created
 
         mutmut_main.create_mutants = create_then_prefill
+        mutmut_main.run_forced_fail_test = forced_fail_passed_before
     mutmut_main.cli.main(args=["run", "--max-children", argv[0]], prog_name="mutmut")
 
 
