@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import h11
@@ -309,13 +309,11 @@ class EgressProxy:
             up_writer.close()
         self._record(
             state,
-            EgressDecision(
-                at=self._wall(),
-                app_id=state.policy.app.app_id,
-                version=state.policy.app.version,
-                host=host[:255],
-                port=port,
-                method=method,
+            self._decision(
+                state,
+                method,
+                host,
+                port,
                 allowed=True,
                 address=str(address),
                 bytes_up=counts["up"],
@@ -383,6 +381,20 @@ class EgressProxy:
     def _refusal(
         self, state: _AppState, method: Method, host: str, port: int, refusal: Refusal
     ) -> EgressDecision:
+        return self._decision(
+            state,
+            method,
+            host,
+            port,
+            allowed=False,
+            reason=refusal.reason,
+            detail=refusal.detail[:500],
+        )
+
+    def _decision(
+        self, state: _AppState, method: Method, host: str, port: int, **outcome: Any
+    ) -> EgressDecision:
+        """A decision about one connection of the app behind ``state``."""
         return EgressDecision(
             at=self._wall(),
             app_id=state.policy.app.app_id,
@@ -390,9 +402,7 @@ class EgressProxy:
             host=host[:255],
             port=port,
             method=method,
-            allowed=False,
-            reason=refusal.reason,
-            detail=refusal.detail[:500],
+            **outcome,
         )
 
     async def _refuse(

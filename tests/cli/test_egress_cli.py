@@ -12,11 +12,11 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.egress.decision_log import DecisionLog
-from schemas.egress import EgressDecision, RefusalReason
 from store.apps import AppRepository
 from store.audit import AuditLog
 from store.db import Database
 from store.egress import EgressApprovals, EgressRecords
+from tests.runtime.egress.decisions import UNDECLARED_REFUSAL
 
 ROOT = Path(__file__).parents[2]
 
@@ -66,18 +66,7 @@ async def test_an_operator_approves_and_reads_refusals(db: Database, tmp_path: P
     assert "no egress waits" in mb(tmp_path, db, "egress", "review").stdout
 
     log = DecisionLog(tmp_path / "decisions.jsonl")
-    log.record(
-        EgressDecision(
-            at=1_800_000_000.0,
-            app_id="wx-app",
-            version=1,
-            host="evil.example.net",
-            port=443,
-            method="CONNECT",
-            allowed=False,
-            reason=RefusalReason.NOT_DECLARED,
-        )
-    )
+    log.record(UNDECLARED_REFUSAL)
     await EgressRecords(db).ingest("local", log.path)
     refusals = mb(tmp_path, db, "egress", "refusals", "--json")
     assert [(r["app_id"], r["target"], r["reason"]) for r in json.loads(refusals.stdout)] == [

@@ -20,10 +20,11 @@ from runtime.egress.supervisor import EgressProxyProcess
 from runtime.procfs import alive
 from runtime.sandbox import SandboxRuntime
 from schemas.audit import Actor
-from schemas.egress import EgressDecision, ProxyConfig, RefusalReason
+from schemas.egress import ProxyConfig
 from store.audit import AuditLog
 from store.db import Database
 from store.egress import EgressApprovals, EgressRecords
+from tests.runtime.egress.decisions import UNDECLARED_REFUSAL
 from tests.runtime.support import TEST_UIDS
 from workers.egress_upkeep import EgressUpkeep
 
@@ -128,18 +129,7 @@ async def test_upkeep_applies_decisions_and_stores_what_the_proxy_decided(
         await registry.refresh_all()  # nothing changed: no rewrite
         assert int(applied_path(config).read_text()) == served + 1
 
-        DecisionLog(tmp_path / "decisions.jsonl").record(
-            EgressDecision(
-                at=1_800_000_000.0,
-                app_id="wx-app",
-                version=1,
-                host="evil.example.net",
-                port=443,
-                method="CONNECT",
-                allowed=False,
-                reason=RefusalReason.NOT_DECLARED,
-            )
-        )
+        DecisionLog(tmp_path / "decisions.jsonl").record(UNDECLARED_REFUSAL)
         await upkeep.once()  # wx-app-v1 is no instance of this runtime: detached
         assert registry.current().apps == ()
         assert not sock.exists()
