@@ -4,7 +4,6 @@ refused; ``mb alerts`` shows the latest refusals (real ``mb`` processes, real Po
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,22 +15,18 @@ from store.apps import AppRepository
 from store.audit import AuditLog
 from store.db import Database
 from store.egress import EgressApprovals, EgressRecords
+from tests.mb_env import mb_env
 from tests.runtime.egress.decisions import UNDECLARED_REFUSAL
-
-ROOT = Path(__file__).parents[2]
 
 
 def mb(
     tmp_path: Path, db: Database, *args: str, temporal: str = "127.0.0.1:9"
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MB_")},
-        "MB_DATA_DIR": str(tmp_path / "data"),
-        "MB_DATABASE_URL": db.conninfo,
-        "MB_TEMPORAL_ADDRESS": temporal,  # the default is never contacted by mb egress
-        "PYTHONPATH": str(ROOT),
-        "COLUMNS": "200",
-    }
+    env = mb_env(
+        tmp_path / "data",
+        MB_DATABASE_URL=db.conninfo,
+        MB_TEMPORAL_ADDRESS=temporal,  # the default is never contacted by mb egress
+    )
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
         env=env,

@@ -25,7 +25,13 @@ import trustme
 
 from runtime.egress.decision_log import read_decisions
 from schemas.egress import AppEgress, EgressDecision, EgressLimits, ProxyConfig, RefusalReason
-from tests.runtime.egress.network import SimulatedInternet, python, simulated_internet, wait_ready
+from tests.runtime.egress.network import (
+    SimulatedInternet,
+    python,
+    simulated_internet,
+    stop_all,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -200,13 +206,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 wait_listening(port)
             yield world
         finally:
-            for proc in reversed(procs):
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_all(procs)
 
 
 def wait_listening(port: int) -> None:
