@@ -22,7 +22,7 @@ from cli.stack import EmbeddedServer
 from monitoring.http_metrics import HttpMetrics
 from schemas.settings import Settings
 from store.db import Database
-from store.gateway_certs import host_gateway_files, host_server_name
+from store.gateway_certs import host_gateway_files
 from store.host_gateways import HostGatewayRegistry
 from store.releases import ReleaseRepository
 
@@ -60,7 +60,6 @@ async def run_host_gateway(
     renew_check_s: float = RENEW_CHECK_S,
 ) -> None:
     """Serve until ``stop`` is set, registered in ``host_gateways`` while serving."""
-    host_server_name(settings.runtime_host)  # a host name no certificate can carry stops here
     files = await asyncio.to_thread(host_gateway_files, settings)
     context = host_gateway_context(files)
     server = host_gateway_server(settings, db, context)

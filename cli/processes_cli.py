@@ -44,6 +44,7 @@ from schemas.deployment import DeploymentOutcome
 from schemas.settings import Settings
 from store.db import Database
 from store.gateway_ca import gateway_ca_source
+from store.gateway_certs import host_server_name
 from store.key_escrow import backup_escrow_lock, drill_escrow_lock
 from store.key_rings import codec_key_ring, master_key_ring
 from temporal.client import connect
@@ -240,6 +241,7 @@ async def serve_gateway(settings: Settings) -> int:
 
 async def serve_host_gateway(settings: Settings, stop: asyncio.Event) -> None:
     """``mb host-gateway``: this host's apps, to the front gateway, over mutual TLS."""
+    host_server_name(settings.runtime_host)  # before anything else: a name no cert can carry
     check_keys(settings)
     ensure_port_free(
         settings.host_gateway_host,
