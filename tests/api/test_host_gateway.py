@@ -28,7 +28,15 @@ from store.gateway_certs import (
     write_pair,
 )
 from store.host_gateways import HostGatewayRegistry
-from tests.api.host_gateways import HOST, TwoHosts, client_context, direct, free_port, two_hosts
+from tests.api.host_gateways import (
+    CLIENT,
+    HOST,
+    TwoHosts,
+    client_context,
+    direct,
+    free_port,
+    two_hosts,
+)
 
 
 @pytest.fixture
@@ -65,7 +73,7 @@ async def test_the_front_gateway_reaches_an_app_on_another_host_through_its_gate
     assert "mbt_secret_platform_token" not in json.dumps(seen)
     assert headers["cookie"] == "app_pref=dark"
     # What the client wrote about itself is not believed; the front gateway's view is.
-    assert headers["x-forwarded-for"] == "127.0.0.1"
+    assert headers["x-forwarded-for"] == CLIENT
     assert headers["x-forwarded-proto"] == "http"
     assert headers["x-forwarded-prefix"] == "/apps/echo-app"
     assert "evil.example" not in json.dumps(headers)
