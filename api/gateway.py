@@ -18,6 +18,8 @@ from what apps receive, and apps may not set cookies that could pass for ours
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response
@@ -29,6 +31,8 @@ from api.services import Services
 from store.gateway_ca import GatewayCaError
 from store.gateway_certs import host_server_name
 from store.host_gateways import HostGatewayRegistry
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["gateway"])
 
@@ -57,7 +61,8 @@ async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDe
     credentials: FrontCredentials = request.app.state.front_credentials
     try:
         context = await credentials.context()
-    except (GatewayCaError, OSError, ValueError):
+    except (GatewayCaError, OSError, ValueError) as err:
+        log.warning("front gateway: no client certificate for host gateways: %s", err)
         raise HTTPException(502, "the front gateway has no usable certificate") from None
 
     def make(timeout: httpx.Timeout) -> httpx.AsyncClient:

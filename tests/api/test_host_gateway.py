@@ -148,6 +148,7 @@ async def _refused(
         ("expired", TLS_REFUSAL),
         ("the CA's, not the front's", IDENTITY_REFUSAL),
     ],
+    ids=lambda value: value if isinstance(value, str) else "",
 )
 async def test_the_host_gateway_refuses_every_client_but_the_front_gateway(
     hosts: TwoHosts, tmp_path: Path, client: str, how: type[Exception]

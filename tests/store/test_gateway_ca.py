@@ -131,6 +131,13 @@ def test_certificates_are_renewed_at_start_when_due_or_from_another_ca(tmp_path:
     x509.load_pem_x509_certificate(renewed).verify_directly_issued_by(ca.certificate)
 
 
+def test_a_gateway_key_others_can_read_is_refused(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    front_gateway_files(settings).key.chmod(0o640)
+    with pytest.raises(GatewayCaError, match=r"front\.key is readable by others; chmod 600 it"):
+        front_gateway_files(settings)
+
+
 @pytest.mark.parametrize("name", ["Host_A", "", "a" * 64, "-a", "a.b", "h\nx"])
 def test_a_host_name_no_certificate_can_carry_is_refused(name: str) -> None:
     with pytest.raises(GatewayCaError, match="cannot name a host gateway"):
