@@ -11,7 +11,7 @@ private key a 0600 file.
 from __future__ import annotations
 
 import datetime
-import os
+import fcntl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from schemas.settings import Settings
+from store.key_files import write_private_key
 
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
@@ -71,21 +72,16 @@ class DirectoryCaSource:
 
     def _create(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = _self_signed(key)
-        # The certificate first, then the key by rename: a reader that sees the key sees both.
-        (self.directory / CA_CERT).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        fresh = self.directory / f".{CA_KEY}.{os.getpid()}"
-        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
-        fresh.replace(self.directory / CA_KEY)
+        # Processes starting together make one CA: the first to hold the lock.
+        with (self.directory / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if (self.directory / CA_KEY).exists():
+                return
+            key = ec.generate_private_key(ec.SECP256R1())
+            cert = _self_signed(key)
+            # The certificate first, then the key by rename: who sees the key sees both.
+            (self.directory / CA_CERT).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+            write_private_key(self.directory / CA_KEY, key)
 
 
 class PemCaSource:

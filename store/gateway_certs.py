@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from schemas.settings import Settings
 from store.gateway_ca import GatewayCa, GatewayCaError, gateway_ca_source
+from store.key_files import write_private_key
 
 FRONT_IDENTITY = "urn:microbuilder:gateway:front"
 HOST_DOMAIN = "host-gateway.mb.invalid"
@@ -122,18 +122,7 @@ def write_pair(
     """Write ``<stem>.crt`` and ``<stem>.key`` (0600, replaced atomically)."""
     stem.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert_path, key_path = stem.with_suffix(".crt"), stem.with_suffix(".key")
-    fresh = stem.with_suffix(f".key.{os.getpid()}")
-    fresh.unlink(missing_ok=True)
-    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    fresh.replace(key_path)
+    write_private_key(key_path, key)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
 

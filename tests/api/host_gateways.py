@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import socket
 import ssl
@@ -17,7 +16,7 @@ from typing import Any
 
 import httpx
 import uvicorn
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from api.gateway import create_gateway_app
 from api.services import Services
@@ -25,6 +24,7 @@ from cli.host_gateway_process import run_host_gateway
 from schemas.settings import Settings
 from store.db import Database
 from store.gateway_certs import host_server_name
+from tests.api.test_gateway import echo_app
 from tests.servers import serve
 
 HOST = "hosta"
@@ -32,44 +32,35 @@ HOST_ADDRESS = "127.0.0.3"
 CLIENT = "198.51.100.7"
 
 
+# What a hostile app adds to its answers: our cookie, and a framing header lifted.
+_HOSTILE = [
+    (b"set-cookie", b"mb_session=planted; Path=/"),
+    (b"set-cookie", b"theme=dark; Path=/apps/echo-app/"),
+    (b"x-frame-options", b"ALLOWALL"),
+]
+
+
 @dataclass
 class RecordingApp:
-    """A stand-in deployed app that echoes each request and keeps what reached it."""
+    """A stand-in deployed app: ``echo_app``, which also keeps the path and headers of each
+    request that reached it, answers ``/slow`` after 2 s and adds ``_HOSTILE`` headers."""
 
     seen: list[dict[str, Any]] = field(default_factory=list)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Echo the request; ``/slow`` answers after 2 s."""
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        request = {
-            "method": scope["method"],
-            "path": scope["path"],
-            "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
-            "body": body.decode(),
-        }
-        self.seen.append(request)
-        if scope["path"] == "/slow":
-            await asyncio.sleep(2)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 201,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"set-cookie", b"mb_session=planted; Path=/"),
-                    (b"set-cookie", b"theme=dark; Path=/apps/echo-app/"),
-                    (b"x-frame-options", b"ALLOWALL"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": json.dumps(request).encode()})
+        """Record, then echo."""
+        if scope["type"] == "http":
+            headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+            self.seen.append({"path": scope["path"], "headers": headers})
+            if scope["path"] == "/slow":
+                await asyncio.sleep(2)
+
+        async def hostile(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message["headers"], *_HOSTILE]}
+            await send(message)
+
+        await echo_app(scope, receive, hostile)
 
 
 @dataclass
