@@ -115,7 +115,7 @@ async def direct(context: ssl.SSLContext, url: str, path: str) -> httpx.Response
 
 
 @asynccontextmanager
-async def two_hosts(db: Database) -> AsyncIterator[TwoHosts]:
+async def two_hosts(db: Database, *, renew_check_s: float = 3600.0) -> AsyncIterator[TwoHosts]:
     """Start the app, the host gateway of ``hosta`` and the front gateway; stop them after."""
     root = Path(tempfile.mkdtemp(prefix="mb-hg-"))
     stop = asyncio.Event()
@@ -133,7 +133,9 @@ async def two_hosts(db: Database) -> AsyncIterator[TwoHosts]:
                 gateway_ca_dir=ca_dir,
             )
             ready = asyncio.Event()
-            gateway = asyncio.create_task(run_host_gateway(host_settings, db, stop, ready=ready))
+            gateway = asyncio.create_task(
+                run_host_gateway(host_settings, db, stop, ready=ready, renew_check_s=renew_check_s)
+            )
             waiting = asyncio.create_task(ready.wait())
             await asyncio.wait([gateway, waiting], return_when=asyncio.FIRST_COMPLETED)
             if gateway.done():

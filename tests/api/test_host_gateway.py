@@ -4,8 +4,11 @@ its own host's apps."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
+import socket
+import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from store.host_gateways import HostGatewayRegistry
 from tests.api.host_gateways import (
     CLIENT,
     HOST,
+    HOST_ADDRESS,
     TwoHosts,
     client_context,
     direct,
@@ -231,3 +235,31 @@ async def test_a_local_route_still_goes_straight_to_the_socket(hosts: TwoHosts) 
     await hosts.route("local-app", "front")  # the front gateway's own host, no gateway registered
     assert (await hosts.front.get("/apps/local-app/x")).status_code == 201
     assert hosts.app.seen[0]["path"] == "/x"
+
+
+async def test_a_running_host_gateway_renews_its_certificate_when_due(db: Database) -> None:
+    async with two_hosts(db, renew_check_s=0.2) as hosts:
+        ca = DirectoryCaSource(hosts.ca_dir).load()
+        files = host_gateway_files(hosts.host_settings)
+        served = x509.load_pem_x509_certificate(files.certificate.read_bytes())
+        names = list(served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+        # As if it had been running for three weeks: 9 days left on the file.
+        due = issue(ca, common_name="host gateway hosta", names=names, client=False, days=9)
+        write_pair(*due, files.certificate.with_suffix(""))
+        await asyncio.sleep(1.0)
+        renewed = x509.load_pem_x509_certificate(files.certificate.read_bytes())
+        assert renewed.serial_number not in (served.serial_number, due[0].serial_number)
+        front = front_gateway_files(hosts.services.settings)
+        context = client_context(front.ca_pem, front.certificate, front.key)
+        port = hosts.host_settings.host_gateway_port
+        presented = await asyncio.to_thread(_served_certificate, context, port)
+        assert presented.serial_number == renewed.serial_number  # new connections get it
+
+
+def _served_certificate(context: ssl.SSLContext, port: int) -> x509.Certificate:
+    """The certificate the host gateway presents on a new connection."""
+    with socket.create_connection((HOST_ADDRESS, port)) as raw:
+        with context.wrap_socket(raw, server_hostname=host_server_name(HOST)) as tls:
+            der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der)
