@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -134,6 +135,18 @@ def client_forwarded(request: Request, app_id: str) -> dict[str, str]:
     if request.client is not None:
         headers["x-forwarded-for"] = request.client.host
     return headers
+
+
+def reencoded(path: str) -> str:
+    """A routed (decoded) path made a URL path again for an upstream that routes on it too:
+    ``.`` and ``..`` segments stay names and ``?``, ``#``, ``%`` stay in the path, so
+    ``/apps/a/..%2F..%2Fapps%2Fb/`` reaches app ``a``, never app ``b`` (with ``a``'s cookies)."""
+    return "/".join(
+        segment.replace(".", "%2E")
+        if segment in (".", "..")
+        else quote(segment, safe="!$&'()*+,;=:@")
+        for segment in path.split("/")
+    )
 
 
 def _has_body(request: Request) -> bool:

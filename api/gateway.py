@@ -24,7 +24,7 @@ import httpx
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
-from api.app_proxy import METHODS, client_forwarded, forward, proxy_app
+from api.app_proxy import METHODS, client_forwarded, forward, proxy_app, reencoded
 from api.deps import AppId, ServicesDep
 from api.gateway_tls import FrontCredentials
 from api.services import Services
@@ -79,7 +79,7 @@ async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDe
     return await forward(
         request,
         client,
-        f"/apps/{app_id}/{path}",
+        f"/apps/{app_id}/{reencoded(path)}",
         forwarded=forwarded,
         what=f"the gateway of host {route.host!r}",
         extensions={"sni_hostname": server_name},

@@ -90,6 +90,26 @@ async def test_the_front_gateway_reaches_an_app_on_another_host_through_its_gate
     assert any("frame-ancestors 'none'" in p for p in r.headers.get_list("content-security-policy"))
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/apps/echo-app/..%2F..%2Fapps%2Fother%2F",
+        "/apps/echo-app/%2e%2e/%2e%2e/apps/other/",
+        "/apps/echo-app/.%2E/..%2fapps/other/x%3Fy",
+    ],
+)
+async def test_a_path_cannot_walk_from_one_app_to_another_across_the_hop(
+    hosts: TwoHosts, path: str
+) -> None:
+    await hosts.route("echo-app", HOST)
+    await hosts.route("other", HOST)
+    r = await hosts.front.get(path, headers={"Cookie": "echo_cart=3"})
+    assert r.status_code == 201
+    [seen] = hosts.app.seen
+    # The host gateway routed it to the app the front gateway chose, with that app's cookie.
+    assert seen["headers"]["x-forwarded-prefix"] == "/apps/echo-app"
+
+
 async def test_the_host_gateway_registers_while_it_serves(db: Database) -> None:
     registry = HostGatewayRegistry(db)
     async with two_hosts(db) as hosts:
