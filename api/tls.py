@@ -5,8 +5,6 @@ self-signed certificate generated into the data directory when none is given
 from __future__ import annotations
 
 import datetime
-import ipaddress
-import os
 import ssl
 from pathlib import Path
 
@@ -17,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from schemas.settings import Settings
+from store.gateway_certs import general_name
+from store.key_files import write_private_key
 
 CERT_NAME = "server.crt"
 KEY_NAME = "server.key"
@@ -47,31 +47,15 @@ def ensure_certificate(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([general_name(n) for n in names]), critical=False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .sign(key, hashes.SHA256())
     )
-    fresh = key_path.with_suffix(".new")
-    fresh.unlink(missing_ok=True)
-    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    fresh.replace(key_path)
+    write_private_key(key_path, key)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
-
-
-def _san(name: str) -> x509.GeneralName:
-    try:
-        return x509.IPAddress(ipaddress.ip_address(name))
-    except ValueError:
-        return x509.DNSName(name)
 
 
 def _names_all(cert_path: Path, names: tuple[str, ...]) -> bool:
@@ -81,7 +65,7 @@ def _names_all(cert_path: Path, names: tuple[str, ...]) -> bool:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (ValueError, x509.ExtensionNotFound):
         return False
-    return all(_san(n) in san for n in names)
+    return all(general_name(n) in san for n in names)
 
 
 def tls_files(settings: Settings) -> tuple[Path, Path] | None:

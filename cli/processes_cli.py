@@ -1,6 +1,7 @@
 """The platform's processes: ``mb up`` runs the whole embedded stack in one process tree;
-``mb worker``, ``mb api``, ``mb gateway``, ``mb operator-ui`` and ``mb codec-server`` run
-one part each (production: separate processes), against the configured or running stack.
+``mb worker``, ``mb api``, ``mb gateway``, ``mb host-gateway``, ``mb operator-ui`` and
+``mb codec-server`` run one part each (production: separate processes), against the
+configured or running stack.
 Each process serves its metrics as Prometheus text on loopback (``MB_METRICS_PORT`` for
 HTTP servers, ``MB_WORKER_METRICS_PORT`` for workers).
 """
@@ -27,6 +28,7 @@ from api.tls import server_config, tls_files
 from cli import endpoints
 from cli.deployments_cli import deploy_with
 from cli.endpoints import database
+from cli.host_gateway_process import run_host_gateway
 from cli.runner import (
     CommandError,
     console,
@@ -41,6 +43,8 @@ from monitoring.temporal_metrics import metrics_runtime
 from schemas.deployment import DeploymentOutcome
 from schemas.settings import Settings
 from store.db import Database
+from store.gateway_ca import gateway_ca_source
+from store.gateway_certs import host_server_name
 from store.key_escrow import backup_escrow_lock, drill_escrow_lock
 from store.key_rings import codec_key_ring, master_key_ring
 from temporal.client import connect
@@ -102,6 +106,14 @@ def gateway() -> None:
     """Run only the gateway to deployed apps, on their own origin (MB_APPS_PORT)."""
     setup_logging()
     run(serve_gateway(load_settings()))
+
+
+@top_level.command("host-gateway")
+def host_gateway() -> None:
+    """Serve this runtime host's apps to the front gateway only (mutual TLS)."""
+    setup_logging()
+    settings = load_settings()
+    run_until_signalled(lambda stop: serve_host_gateway(settings, stop))
 
 
 @top_level.command("operator-ui")
@@ -227,6 +239,20 @@ async def serve_gateway(settings: Settings) -> int:
     )
 
 
+async def serve_host_gateway(settings: Settings, stop: asyncio.Event) -> None:
+    """``mb host-gateway``: this host's apps, to the front gateway, over mutual TLS."""
+    host_server_name(settings.runtime_host)  # before anything else: a name no cert can carry
+    check_keys(settings)
+    ensure_port_free(
+        settings.host_gateway_host,
+        settings.host_gateway_port,
+        "host gateway",
+        "MB_HOST_GATEWAY_PORT",
+    )
+    async with database(settings) as db:
+        await run_host_gateway(settings, db, stop)
+
+
 async def serve_operator_ui(settings: Settings) -> int:
     """``mb operator-ui``: only the operators' origin, in front of ``MB_TEMPORAL_UI_URL``
     (whose codec endpoint must be ``<this origin>/mb/codec``)."""
@@ -283,5 +309,6 @@ def check_keys(settings: Settings) -> None:
     or on an escrow configuration that would fail the first backup."""
     master_key_ring(settings)
     codec_key_ring(settings)
+    gateway_ca_source(settings).load()
     backup_escrow_lock(settings)
     drill_escrow_lock(settings)

@@ -43,6 +43,7 @@ from store.audit import AuditWriteFailed
 from store.bundles import BundleError
 from store.db import DatabaseUnavailable
 from store.embedded import DatabaseStartError
+from store.gateway_ca import GatewayCaError
 from store.secrets import SecretNotFound
 from store.server_user import ServerUserError
 from temporal.devserver import PortInUse, TemporalCLIMissing
@@ -70,6 +71,7 @@ EXPECTED_ERRORS = (
     SecretNotFound,
     AuditWriteFailed,
     KeyMaterialError,
+    GatewayCaError,
     BackupError,
     BaseImageError,
     ServerUserError,

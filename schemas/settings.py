@@ -252,6 +252,27 @@ class Settings(BaseSettings):
         default=2, ge=0, description="release images kept before the newest (fast rollback)"
     )
     runtime_host: str = "local"
+    # Routing across hosts: this host's gateway, and the CA both gateways trust
+    host_gateway_host: str = Field(
+        default="127.0.0.1", description="where `mb host-gateway` listens (mutual TLS only)"
+    )
+    host_gateway_port: int = Field(default=8239, description="the port of `mb host-gateway`")
+    host_gateway_url: str | None = Field(
+        default=None,
+        description="the URL the front gateway reaches this host's gateway at (registered at"
+        " start); default https://MB_HOST_GATEWAY_HOST:MB_HOST_GATEWAY_PORT",
+    )
+    gateway_ca_dir: Path | None = Field(
+        default=None,
+        description="the gateways' CA (ca.crt, ca.key): a directory every host mounts; created"
+        " on first start when absent; default <data dir>/keys/gateway-ca",
+    )
+    gateway_ca_cert: SecretStr | None = Field(
+        default=None, description="the gateways' CA certificate, PEM (with gateway_ca_key)"
+    )
+    gateway_ca_key: SecretStr | None = Field(
+        default=None, description="the gateways' CA private key, PEM (with gateway_ca_cert)"
+    )
     sandbox_uid_base: int = Field(
         default=1_900_000_000,
         ge=1000,
@@ -404,6 +425,14 @@ class Settings(BaseSettings):
         """Where users reach the API (deployed apps: ``apps_base_url``)."""
         scheme = "https" if self.tls else "http"
         return self.public_url or f"{scheme}://{self.api_host}:{self.api_port}"
+
+    @property
+    def host_gateway_base_url(self) -> str:
+        """Where the front gateway reaches this host's gateway."""
+        return (
+            self.host_gateway_url
+            or f"https://{_url_host(self.host_gateway_host)}:{self.host_gateway_port}"
+        )
 
     @property
     def apps_base_url(self) -> str:

@@ -21,6 +21,7 @@ COMMAND_TREE = [
     ("worker", "Run only the workers (production: one or more per host)."),
     ("api", "Run only the HTTP API (production: behind a TLS-terminating proxy)."),
     ("gateway", "Run only the gateway to deployed apps, on their own origin (MB_APPS_PORT)."),
+    ("host-gateway", "Serve this runtime host's apps to the front gateway only (mutual TLS)."),
     (
         "operator-ui",
         "Run only the operators' origin: the Temporal UI behind our login (MB_OPERATOR_PORT).",

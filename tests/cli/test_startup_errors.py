@@ -21,6 +21,7 @@ from runtime.bwrap import SandboxUnavailable, find_bwrap
 from runtime.docker import DockerRuntime
 from runtime.errors import AppStartError, BaseImageMissing, DockerUnavailable
 from store.embedded import DatabaseStartError, EmbeddedPostgres
+from store.gateway_ca import DirectoryCaSource
 from store.server_user import SERVER_USER, ServerUserError, ensure_server_user
 from store.wal_archive import prepare_archive_dir
 from tests.mb_env import mb_env
@@ -208,6 +209,16 @@ def test_mb_up_on_a_taken_port_is_one_line(tmp_path: Path) -> None:
         port = squatter.getsockname()[1]
         done = _mb("up", env=_env(tmp_path / "data", MB_CODEC_PORT=str(port)))
     _one_line_error(done, f"port {port}", "MB_CODEC_PORT")
+
+
+def test_a_host_gateway_with_an_unusable_name_or_ca_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    done = _mb("host-gateway", env=_env(data, MB_RUNTIME_HOST="Host_A"))
+    _one_line_error(done, "'Host_A' cannot name a host gateway")
+    DirectoryCaSource(data / "keys" / "gateway-ca").load()
+    (data / "keys" / "gateway-ca" / "ca.key").chmod(0o644)
+    done = _mb("host-gateway", env=_env(data, MB_RUNTIME_HOST="host-a"))
+    _one_line_error(done, "ca.key is readable by others; chmod 600 it")
 
 
 def test_bubblewrap_missing_names_the_package(tmp_path: Path) -> None:
