@@ -20,20 +20,23 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final
 
+from activities.moderation.classifiers import NaiveBayes
 from activities.moderation.corpus import LabelledPrompt, labelled_prompts
+from activities.moderation.features import features
 from activities.moderation.learned import MARGIN, NAMER_ALPHA, LearnedModel, raise_verdict
 from activities.moderation.policy import moderate_with_rules
-from activities.moderation.taxonomy import action
-from bench.moderation_eval import Scores, judge
+from bench.moderation_eval import Scores, _show, judge
 from schemas.moderation import ModerationResult
 from tests.activities.moderation.eval import EvalCase
 from tests.activities.moderation.eval.obfuscate import VARIANTS
 
 FOLDS = 5
 BENIGN_BUDGET = 0.0
+"""The share of benign tuning prompts the learned part may stop out of fold: none,
+since the rules alone already stop more unseen benign prompts than the 2% target."""
 ALPHAS = (0.05, 0.1, 0.2, 1.0)
 
 
@@ -78,69 +81,48 @@ def picked_margin(cases: Sequence[LabelledPrompt], models: Sequence[LearnedModel
 
 
 def out_of_fold(
-    models: Sequence[LearnedModel], margin: float, *, rules: bool
+    models: Sequence[LearnedModel], folds: Mapping[str, int], margin: float, *, rules: bool
 ) -> Callable[[str], ModerationResult]:
-    """A moderator judging each prompt with the model of its fold (an obfuscated
-    variant with its written prompt's, recorded by ``variants``) at ``margin``."""
+    """A moderator judging each prompt with the model of its fold (``folds``: text ->
+    fold, obfuscated variants included) at ``margin``, after the rules or alone."""
 
     def moderate(prompt: str) -> ModerationResult:
-        model = models[_FOLD_OF_VARIANT.get(prompt, fold_of(prompt))]
-        base = moderate_with_rules(prompt) if rules else _ALLOW
-        return raise_verdict(prompt, base, model, margin)
+        base = moderate_with_rules(prompt) if rules else _NOTHING_MATCHED
+        return raise_verdict(prompt, base, models[folds[prompt]], margin)
 
     return moderate
 
 
-_ALLOW = ModerationResult(verdict="allow", reason="learned part alone", backend="local")
-_FOLD_OF_VARIANT: dict[str, int] = {}
+_NOTHING_MATCHED: Final = ModerationResult(
+    verdict="allow", reason="learned part alone", backend="local"
+)
 
 
-def variants(cases: Sequence[LabelledPrompt]) -> list[EvalCase]:
-    """Every tuning prompt under every obfuscation, remembered in its prompt's fold."""
-    out = []
-    for case in cases:
-        for name, transform in VARIANTS.items():
-            text = transform(case.prompt)
-            _FOLD_OF_VARIANT[text] = fold_of(case.prompt)
-            out.append(EvalCase(case.category, case.expected, text, case.part, case.source, name))
-    return out
+def as_eval_cases(cases: Sequence[LabelledPrompt]) -> tuple[list[EvalCase], list[EvalCase]]:
+    """``cases`` as written, and under every obfuscation of ``VARIANTS``."""
+    written = [EvalCase(c.category, c.expected, c.prompt, c.part, c.source) for c in cases]
+    obfuscated = [
+        EvalCase(case.category, case.expected, transform(case.prompt), case.part, case.source, name)
+        for case in written
+        for name, transform in VARIANTS.items()
+    ]
+    return written, obfuscated
 
 
-@dataclass(frozen=True, slots=True)
-class Agreement:
-    """Out-of-fold category agreement of the namer at one smoothing."""
-
-    alpha: float
-    agreement: float
-
-
-def namer_agreements(cases: Sequence[LabelledPrompt]) -> list[Agreement]:
-    """For each of ``ALPHAS``: the share of abusive tuning prompts whose category the
-    namer, trained without their fold, gets right."""
-    from activities.moderation.classifiers import NaiveBayes
-    from activities.moderation.features import features
-
-    found = {case.prompt: features(case.prompt) for case in cases}
-    results = []
-    for alpha in ALPHAS:
-        right = 0
-        abusive = [case for case in cases if case.abusive]
-        for fold in range(FOLDS):
-            namer = NaiveBayes.train(
-                [(found[c.prompt], c.category) for c in abusive if fold_of(c.prompt) != fold],
-                alpha,
-            )
-            right += sum(
-                namer.best(found[c.prompt]) == c.category
-                for c in abusive
-                if fold_of(c.prompt) == fold
-            )
-        results.append(Agreement(alpha, right / len(abusive)))
-    return results
-
-
-def _show(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
+def namer_agreement(cases: Sequence[LabelledPrompt], alpha: float) -> float:
+    """The share of abusive tuning prompts whose category a namer with smoothing
+    ``alpha``, trained without their fold, gets right."""
+    abusive = [case for case in cases if case.abusive]
+    found = {case.prompt: features(case.prompt) for case in abusive}
+    right = 0
+    for fold in range(FOLDS):
+        namer = NaiveBayes.train(
+            [(found[c.prompt], c.category) for c in abusive if fold_of(c.prompt) != fold], alpha
+        )
+        right += sum(
+            namer.best(found[c.prompt]) == c.category for c in abusive if fold_of(c.prompt) == fold
+        )
+    return right / len(abusive)
 
 
 def main() -> None:
@@ -149,41 +131,33 @@ def main() -> None:
     models = fold_models(cases)
     train_s = (time.perf_counter() - started) / FOLDS
     margin = picked_margin(cases, models)
-    agreements = namer_agreements(cases)
-    best_alpha = max(agreements, key=lambda item: item.agreement).alpha
+    agreements = {alpha: namer_agreement(cases, alpha) for alpha in ALPHAS}
+    best_alpha = max(ALPHAS, key=agreements.__getitem__)
     print(f"tuning part: {len(cases)} prompts, {FOLDS} folds; training {train_s:.2f} s a fold")
-    for item in agreements:
-        print(f"  namer alpha {item.alpha}: out-of-fold category agreement {item.agreement:.3f}")
+    for alpha, agreement in agreements.items():
+        print(f"  namer alpha {alpha}: out-of-fold category agreement {agreement:.3f}")
     print(f"picked margin {margin:.2f} (in code: {MARGIN}); namer alpha {best_alpha}"
           f" (in code: {NAMER_ALPHA})")  # fmt: skip
-    plain = [EvalCase(c.category, c.expected, c.prompt, c.part, c.source) for c in cases]
-    hidden = variants(cases)
-    lines = []
+    written, obfuscated = as_eval_cases(cases)
+    folds = {case.prompt: fold_of(case.prompt) for case in cases}
+    folds.update({case.prompt: folds[written[i // len(VARIANTS)].prompt]
+                  for i, case in enumerate(obfuscated)})  # fmt: skip
+    lines = [f"cv_training_s_per_fold: {train_s:.2f}", f"cv_picked_margin: {margin:.2f}"]
     for rules, name in ((False, "learned_alone"), (True, "rules_and_learned")):
-        moderate = out_of_fold(models, margin, rules=rules)
-        written, obfuscated = Scores.of(judge(plain, moderate)), Scores.of(judge(hidden, moderate))
+        moderate = out_of_fold(models, folds, margin, rules=rules)
+        plain = Scores.of(judge(written, moderate))
+        hidden = Scores.of(judge(obfuscated, moderate))
         lines += [
-            f"cv_{name}_block_recall: {_show(written.block_recall)}",
-            f"cv_{name}_flag_recall: {_show(written.flag_recall)}",
-            f"cv_{name}_abusive_caught: {_show(written.caught)}",
-            f"cv_{name}_benign_false_positive_rate: {_show(written.benign_false_positive_rate)}",
-            f"cv_{name}_category_agreement: {_show(written.category_agreement)}",
-            f"cv_{name}_obfuscated_block_recall: {_show(obfuscated.block_recall)}",
+            f"cv_{name}_block_recall: {_show(plain.block_recall)}",
+            f"cv_{name}_flag_recall: {_show(plain.flag_recall)}",
+            f"cv_{name}_abusive_caught: {_show(plain.caught)}",
+            f"cv_{name}_benign_false_positive_rate: {_show(plain.benign_false_positive_rate)}",
+            f"cv_{name}_category_agreement: {_show(plain.category_agreement)}",
+            f"cv_{name}_obfuscated_block_recall: {_show(hidden.block_recall)}",
             f"cv_{name}_obfuscated_benign_false_positive_rate:"
-            f" {_show(obfuscated.benign_false_positive_rate)}",
+            f" {_show(hidden.benign_false_positive_rate)}",
         ]
-    blocking = sum(1 for category in models[0].namer.labels if action_is_block(category))
-    print(f"namer categories: {len(models[0].namer.labels)} ({blocking} block, the rest flag)")
-    print(f"cv_training_s_per_fold: {train_s:.2f}")
-    print(f"cv_picked_margin: {margin:.2f}")
     print("\n".join(lines))
-
-
-def action_is_block(category: str) -> bool:
-    """Whether ``category`` blocks (else it only flags)."""
-    from schemas.moderation import ModerationCategory
-
-    return action(ModerationCategory(category)) == "block"
 
 
 if __name__ == "__main__":

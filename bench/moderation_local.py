@@ -2,8 +2,10 @@
 
 Times ``moderate_locally`` over the labelled prompts of the test table and,
 as the baseline, the cheapest possible filter on the same prompts: lower-case
-the text and ``re.search`` one word. Prints ``moderation_us_per_prompt`` and
-``moderation_ratio_vs_baseline`` last.
+the text and ``re.search`` one word. The learned part's cost is measured against
+the rules alone in the same run (``moderation_learned_ratio_vs_rules``), and its
+training at first use (``learned_training_ms``). Prints
+``moderation_us_per_prompt`` and ``moderation_ratio_vs_baseline`` last.
 
 Run: ``.venv/bin/python bench/moderation_local.py``
 """
@@ -15,9 +17,11 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from activities.moderation import moderate_locally, normalize
+from activities.moderation.learned import learned_model
 
 ROUNDS = 20
 REPEATS = 5
@@ -60,7 +64,11 @@ def best_us_per_prompt(function: Callable[[str], object], prompts: list[str]) ->
 def main() -> None:
     prompts = load_prompts()
     long_prompt = " ".join(prompts)[:10_000]
+    started = time.perf_counter()
+    learned_model()
+    training_ms = (time.perf_counter() - started) * 1e3
     baseline_us = best_us_per_prompt(baseline, prompts)
+    rules_us = best_us_per_prompt(partial(moderate_locally, learned=False), prompts)
     normalize_us = best_us_per_prompt(normalize, prompts)
     moderation_us = best_us_per_prompt(moderate_locally, prompts)
     started = time.perf_counter()
@@ -71,6 +79,9 @@ def main() -> None:
     print(f"baseline_us_per_prompt: {baseline_us:.2f}")
     print(f"normalize_us_per_prompt: {normalize_us:.2f}")
     print(f"moderation_10k_chars_ms: {long_ms:.1f}")
+    print(f"learned_training_ms: {training_ms:.0f}")
+    print(f"moderation_rules_only_us_per_prompt: {rules_us:.1f}")
+    print(f"moderation_learned_ratio_vs_rules: {moderation_us / rules_us:.2f}")
     print(f"moderation_us_per_prompt: {moderation_us:.1f}")
     print(f"moderation_ratio_vs_baseline: {moderation_us / baseline_us:.1f}")
 

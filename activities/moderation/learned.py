@@ -94,7 +94,11 @@ class LearnedModel:
     def resemblance(self, prompt: str) -> Resemblance:
         """The detector's margin and the namer's category for ``prompt``."""
         found = features(prompt)
-        return Resemblance(self.detector.margin(found), ModerationCategory(self.namer.best(found)))
+        return Resemblance(self.detector.margin(found), self.category(found))
+
+    def category(self, found: frozenset[str]) -> ModerationCategory:
+        """The category the namer gives a text with features ``found``."""
+        return ModerationCategory(self.namer.best(found))
 
 
 @cache
@@ -119,9 +123,13 @@ def raise_verdict(
     ``model`` and ``margin`` are for cross-validation: production uses the defaults)."""
     if rules.verdict != "allow":
         return rules
-    seen = (model or learned_model()).resemblance(prompt)
-    if seen.margin < margin:
+    model = model or learned_model()
+    found = features(prompt)
+    # The namer costs more than the detector: it runs only when the detector speaks.
+    seen_margin = model.detector.margin(found)
+    if seen_margin < margin:
         return rules
+    seen = Resemblance(seen_margin, model.category(found))
     others = tuple(item for item in rules.categories if item.category != seen.category)
     verdict = action(seen.category)
     prefix = "blocked" if verdict == "block" else "needs review"
