@@ -5,6 +5,7 @@ rules see through, and runs at the margin cross-validation picks."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.moderation import moderate_locally
+from activities.moderation import Moderator, moderate_locally
 from activities.moderation.classifiers import LogisticRegression, NaiveBayes
 from activities.moderation.corpus import PROMPTS_DIR, LabelledPrompt, labelled_prompts
 from activities.moderation.features import features, stem
@@ -21,6 +22,7 @@ from activities.moderation.learned import (
     NAMER_ALPHA,
     LearnedModel,
     learned_model,
+    learned_model_ready,
     raise_verdict,
 )
 from activities.moderation.policy import moderate_with_rules
@@ -258,3 +260,31 @@ def test_out_of_fold_the_learned_part_alone_stops_no_benign_prompt_and_a_sixth_o
     blocks = [case for case in cases if case.expected == "block"]
     assert not any(stopped(case) for case in cases if not case.abusive)
     assert sum(map(stopped, blocks)) / len(blocks) >= 0.17
+
+
+# --- the first prompt trains it: off the event loop ------------------------------------
+
+
+async def test_the_first_prompt_trains_the_model_in_a_thread_not_on_the_event_loop() -> None:
+    learned_model.cache_clear()
+    turns = 0
+    done = False
+
+    async def other_work() -> None:
+        nonlocal turns
+        while not done:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    started_at = turns
+    result = await Moderator(None, "unused").moderate("a todo list with reminders")
+    during = turns - started_at
+    done = True
+    await other
+
+    assert result.verdict == "allow"
+    assert learned_model_ready()
+    # Training inline would have kept every other task waiting until it finished.
+    assert during > 1
