@@ -139,6 +139,13 @@ HEADLINES = [
         "< 1 ms a prompt",
     ),
     Headline(
+        "… of it, rules + learned part vs the rules alone (µs/prompt)",
+        "moderation_us_per_prompt",
+        "moderation_rules_only_us_per_prompt",
+        "moderation_learned_ratio_vs_rules",
+        "ratio ≤ 1.3",
+    ),
+    Headline(
         "payload codec, 1 MiB random: throughput / raw AES-GCM",
         "codec_ratio_1m",
         None,
