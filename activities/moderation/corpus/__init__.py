@@ -30,31 +30,9 @@ Part = Literal["tuning", "held-out"]
 
 PROMPTS_DIR: Final = Path(__file__).resolve().parent / "prompts"
 
-CATEGORIES: Final = (
-    "harassment",
-    "harassment/threatening",
-    "hate",
-    "hate/threatening",
-    "self-harm",
-    "self-harm/intent",
-    "self-harm/instructions",
-    "sexual",
-    "sexual/minors",
-    "violence",
-    "violence/graphic",
-    "illicit",
-    "illicit/violent",
-    "phishing",
-    "malware",
-    "fraud",
-    "spam",
-    "surveillance",
-    "scraping",
-    "doxxing",
-    "prompt-injection",
-)
-"""The taxonomy the set is labelled with: OpenAI's moderation categories, then the
-platform-abuse ones an app builder needs (the values of ``ModerationCategory``)."""
+CATEGORIES: Final = tuple(category.value for category in ModerationCategory)
+"""The taxonomy the set is labelled with, in its order: OpenAI's moderation
+categories, then the platform-abuse ones an app builder needs."""
 
 _ACTIONS: Final[dict[str, Verdict]] = {"block": "block", "flag": "flag", "allow": "allow"}
 
