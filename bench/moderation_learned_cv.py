@@ -5,8 +5,11 @@ trains on all folds but one and judges the one left out, so every tuning prompt
 is judged by a model that never saw it (its out-of-fold margin and category).
 From these it picks the detector's ``MARGIN`` (the lowest, rounded up to
 hundredths, at which at most ``BENIGN_BUDGET`` of the benign prompts are
-stopped) and the namer's smoothing (the best category agreement), then prints
-what the learned part alone and the rules with it achieve out of fold, plain and
+stopped), its L2 penalty (of ``L2S``, the best out-of-fold block recall among
+those whose model stops at most ``ORDINARY_BUDGET`` of ordinary sentences: the
+docstrings of the project's own modules, text nobody wrote to look abusive) and
+the namer's smoothing (the best category agreement), then prints what the
+learned part alone and the rules with it achieve out of fold, plain and
 obfuscated. The held-out part is never read here.
 
 The rules were written from the whole tuning part, so "rules + learned" out of
@@ -17,16 +20,28 @@ Run: ``.venv/bin/python -m bench.moderation_learned_cv``
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Final
 
 from activities.moderation.classifiers import NaiveBayes
 from activities.moderation.corpus import LabelledPrompt, labelled_prompts
 from activities.moderation.features import features
-from activities.moderation.learned import MARGIN, NAMER_ALPHA, LearnedModel, raise_verdict
+from activities.moderation.learned import (
+    DETECTOR_L2,
+    MARGIN,
+    NAMER_ALPHA,
+    LearnedModel,
+    learned_model,
+    raise_verdict,
+)
 from activities.moderation.policy import moderate_with_rules
 from bench.moderation_eval import Scores, _show, judge
 from schemas.moderation import ModerationResult
@@ -38,6 +53,9 @@ BENIGN_BUDGET = 0.0
 """The share of benign tuning prompts the learned part may stop out of fold: none,
 since the rules alone already stop more unseen benign prompts than the 2% target."""
 ALPHAS = (0.05, 0.1, 0.2, 1.0)
+L2S = (0.0, 0.01, 0.05)
+ORDINARY_BUDGET = 0.005
+ORDINARY_ROOTS = ("activities", "api", "cli", "pipeline", "runtime", "store", "workflows")
 
 
 def fold_of(prompt: str) -> int:
@@ -50,12 +68,67 @@ def tuning_cases() -> list[LabelledPrompt]:
     return [case for case in labelled_prompts() if case.part == "tuning"]
 
 
-def fold_models(cases: Sequence[LabelledPrompt]) -> list[LearnedModel]:
+def fold_models(cases: Sequence[LabelledPrompt], l2: float = DETECTOR_L2) -> list[LearnedModel]:
     """One model per fold, each trained on the other folds."""
     return [
-        LearnedModel.train(case for case in cases if fold_of(case.prompt) != fold)
+        LearnedModel.train((case for case in cases if fold_of(case.prompt) != fold), l2)
         for fold in range(FOLDS)
     ]
+
+
+@cache
+def ordinary_sentences() -> tuple[str, ...]:
+    """The sentences of the docstrings of the project's own modules (moderation's
+    excepted, which talk about abuse) that the rules allow: ordinary technical text."""
+    root = Path(__file__).resolve().parent.parent
+    sentences: set[str] = set()
+    for top in ORDINARY_ROOTS:
+        for path in sorted((root / top).rglob("*.py")):
+            if "moderation" in path.parts:
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(
+                    node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+                ):
+                    doc = ast.get_docstring(node) or ""
+                    sentences.update(s for s in re.split(r"(?<=[.:;])\s+", doc) if len(s) > 15)
+    return tuple(s for s in sorted(sentences) if moderate_with_rules(s).verdict == "allow")
+
+
+def ordinary_stopped(model: LearnedModel, sentences: Sequence[str], margin: float) -> float:
+    """The share of ``sentences`` the learned part would stop at ``margin``."""
+    stopped = sum(1 for s in sentences if model.resemblance(s).margin >= margin)
+    return stopped / len(sentences)
+
+
+@dataclass(frozen=True, slots=True)
+class Penalty:
+    """One L2 penalty tried: its margin, out-of-fold block recall and ordinary text stopped."""
+
+    l2: float
+    margin: float
+    block_recall: float
+    ordinary_stopped: float
+
+
+def try_penalty(cases: Sequence[LabelledPrompt], sentences: Sequence[str], l2: float) -> Penalty:
+    """Cross-validate the detector with L2 penalty ``l2``: its picked margin, the share
+    of block prompts it stops out of fold, and of ``sentences`` its full model stops."""
+    models = fold_models(cases, l2)
+    margin = picked_margin(cases, models)
+    blocks = [case for case in cases if case.expected == "block"]
+    caught = sum(
+        1 for c in blocks if models[fold_of(c.prompt)].resemblance(c.prompt).margin >= margin
+    )
+    full = LearnedModel.train(cases, l2)
+    return Penalty(l2, margin, caught / len(blocks), ordinary_stopped(full, sentences, margin))
+
+
+def pick_penalty(penalties: Sequence[Penalty]) -> Penalty:
+    """The best block recall among the penalties within ``ORDINARY_BUDGET``."""
+    within = [p for p in penalties if p.ordinary_stopped <= ORDINARY_BUDGET] or list(penalties)
+    return max(within, key=lambda p: (p.block_recall, -p.ordinary_stopped))
 
 
 def pick_margin(benign_margins: Sequence[float], budget: float = BENIGN_BUDGET) -> float:
@@ -127,10 +200,18 @@ def namer_agreement(cases: Sequence[LabelledPrompt], alpha: float) -> float:
 
 def main() -> None:
     cases = tuning_cases()
+    sentences = ordinary_sentences()
+    penalties = [try_penalty(cases, sentences, l2) for l2 in L2S]
+    for p in penalties:
+        print(f"  detector l2 {p.l2}: margin {p.margin:.2f}, out-of-fold block recall"
+              f" {p.block_recall:.3f}, ordinary stopped {p.ordinary_stopped:.4f}")  # fmt: skip
+    chosen = pick_penalty(penalties)
+    print(f"picked l2 {chosen.l2} (in code: {DETECTOR_L2}) of {len(sentences)} ordinary sentences")
     started = time.perf_counter()
     models = fold_models(cases)
     train_s = (time.perf_counter() - started) / FOLDS
     margin = picked_margin(cases, models)
+    ordinary = ordinary_stopped(learned_model(), sentences, MARGIN)
     agreements = {alpha: namer_agreement(cases, alpha) for alpha in ALPHAS}
     best_alpha = max(ALPHAS, key=agreements.__getitem__)
     print(f"tuning part: {len(cases)} prompts, {FOLDS} folds; training {train_s:.2f} s a fold")
@@ -142,7 +223,13 @@ def main() -> None:
     folds = {case.prompt: fold_of(case.prompt) for case in cases}
     folds.update({case.prompt: folds[written[i // len(VARIANTS)].prompt]
                   for i, case in enumerate(obfuscated)})  # fmt: skip
-    lines = [f"cv_training_s_per_fold: {train_s:.2f}", f"cv_picked_margin: {margin:.2f}"]
+    lines = [
+        f"cv_training_s_per_fold: {train_s:.2f}",
+        f"cv_picked_margin: {margin:.2f}",
+        f"cv_picked_l2: {chosen.l2}",
+        f"ordinary_sentences: {len(sentences)}",
+        f"ordinary_sentences_stopped_by_learned_part: {ordinary:.4f}",
+    ]
     for rules, name in ((False, "learned_alone"), (True, "rules_and_learned")):
         moderate = out_of_fold(models, folds, margin, rules=rules)
         plain = Scores.of(judge(written, moderate))

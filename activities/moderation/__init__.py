@@ -100,18 +100,19 @@ class Moderator:
         """Whether prompts also go to the OpenAI moderation endpoint."""
         return self._client is not None
 
-    async def moderate(self, prompt: str) -> ModerationResult:
-        """The combined verdict on ``prompt`` (backend "local" or "local+openai").
+    async def moderate(self, prompt: str, *, learned: bool = True) -> ModerationResult:
+        """The combined verdict on ``prompt`` (backend "local" or "local+openai"); the
+        local engine's learned part takes part when ``learned`` (prompts, not pages).
 
         Raises:
             ModerationBackendError: OpenAI is configured and could not answer, and
                 the local engine alone would allow the prompt (or the error is a
                 misconfiguration).
         """
-        if len(prompt) > _INLINE_LIMIT or not learned_model_ready():
-            local = await asyncio.to_thread(moderate_locally, prompt)
+        if len(prompt) > _INLINE_LIMIT or (learned and not learned_model_ready()):
+            local = await asyncio.to_thread(moderate_locally, prompt, learned=learned)
         else:
-            local = moderate_locally(prompt)
+            local = moderate_locally(prompt, learned=learned)
         if self._client is None:
             return local
         try:

@@ -3,7 +3,8 @@
 - ``LogisticRegression`` separates two classes (abusive or benign): each text's
   features form a binary vector scaled to unit length (so a long text does not
   score higher for being long), trained by AdaGrad over a fixed number of
-  passes in a fixed order, so the same examples always give the same weights.
+  passes in a fixed order, so the same examples always give the same weights;
+  an L2 penalty keeps frequent words ("of", "be") from earning large weights.
   Its ``margin`` is the log-odds, comparable to a threshold.
 - ``NaiveBayes`` names one of many classes (the category): multinomial, each
   feature present counted once ("binarised", better for short texts),
@@ -45,8 +46,10 @@ class LogisticRegression:
         examples: Sequence[tuple[frozenset[str], bool]],
         passes: int = 10,
         rate: float = 0.5,
+        l2: float = 0.0,
     ) -> LogisticRegression:
-        """Train on ``(features, positive)`` pairs in the order given.
+        """Train on ``(features, positive)`` pairs in the order given; ``l2`` pulls
+        each weight towards zero as it is updated (weight decay).
 
         Raises:
             ValueError: no examples.
@@ -63,12 +66,11 @@ class LogisticRegression:
             for found, scale, target in ordered:
                 z = bias + scale * sum(weights.get(feature, 0.0) for feature in found)
                 error = _sigmoid(z) - target
-                gradient = error * scale
                 for feature in found:
+                    weight = weights.get(feature, 0.0)
+                    gradient = error * scale + l2 * weight
                     squares[feature] = squares.get(feature, 0.0) + gradient * gradient
-                    weights[feature] = weights.get(feature, 0.0) - rate * gradient / math.sqrt(
-                        squares[feature]
-                    )
+                    weights[feature] = weight - rate * gradient / math.sqrt(squares[feature])
                 bias_square += error * error
                 if bias_square:
                     bias -= rate * error / math.sqrt(bias_square)

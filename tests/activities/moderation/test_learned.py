@@ -18,6 +18,7 @@ from activities.moderation.classifiers import LogisticRegression, NaiveBayes
 from activities.moderation.corpus import PROMPTS_DIR, LabelledPrompt, labelled_prompts
 from activities.moderation.features import features, stem
 from activities.moderation.learned import (
+    DETECTOR_L2,
     MARGIN,
     NAMER_ALPHA,
     LearnedModel,
@@ -29,10 +30,16 @@ from activities.moderation.policy import moderate_with_rules
 from activities.moderation.taxonomy import TAXONOMY
 from bench.moderation_learned_cv import (
     ALPHAS,
+    L2S,
+    ORDINARY_BUDGET,
     fold_models,
     fold_of,
     namer_agreement,
+    ordinary_sentences,
+    ordinary_stopped,
+    pick_penalty,
     picked_margin,
+    try_penalty,
     tuning_cases,
 )
 from schemas.moderation import CategoryScore, ModerationCategory, ModerationResult, Verdict
@@ -127,10 +134,23 @@ def test_the_learned_part_names_a_category_of_the_taxonomy() -> None:
     assert set(model.namer.labels) == {category.value for category in TAXONOMY}
 
 
-def test_the_engine_can_run_without_the_learned_part() -> None:
-    prompt = "a todo list with reminders"
+async def test_the_engine_can_run_without_the_learned_part() -> None:
+    """Pages are judged so: the learned part knows prompts, and misreads other text."""
+    page = "a page listing the top 5 Python tips"
+    moderator = Moderator(None, "unused")
 
-    assert moderate_locally(prompt, learned=False) == moderate_with_rules(prompt)
+    assert moderate_locally(page, learned=False) == moderate_with_rules(page)
+    assert await moderator.moderate(page, learned=False) == moderate_with_rules(page)
+    assert (await moderator.moderate(page)).verdict != "allow"
+
+
+def test_it_leaves_ordinary_text_alone() -> None:
+    """The project's own docstrings, sentence by sentence: text nobody wrote to look
+    abusive, unlike anything the model was trained on."""
+    sentences = ordinary_sentences()
+
+    assert len(sentences) > 1000
+    assert ordinary_stopped(learned_model(), sentences, MARGIN) <= ORDINARY_BUDGET
 
 
 # --- how it is trained -----------------------------------------------------------------
@@ -243,13 +263,19 @@ def test_the_margin_is_the_one_cross_validation_picks(
     assert picked_margin(cases, models) == MARGIN
 
 
+def test_the_penalty_is_the_one_cross_validation_picks() -> None:
+    cases, sentences = tuning_cases(), ordinary_sentences()
+
+    assert pick_penalty([try_penalty(cases, sentences, l2) for l2 in L2S]).l2 == DETECTOR_L2
+
+
 def test_the_namer_smoothing_is_the_one_cross_validation_picks() -> None:
     cases = tuning_cases()
 
     assert max(ALPHAS, key=lambda alpha: namer_agreement(cases, alpha)) == NAMER_ALPHA
 
 
-def test_out_of_fold_the_learned_part_alone_stops_no_benign_prompt_and_a_sixth_of_the_rest(
+def test_out_of_fold_the_learned_part_alone_stops_no_benign_prompt_and_an_eighth_of_the_rest(
     folds: tuple[list[LabelledPrompt], list[LearnedModel]],
 ) -> None:
     cases, models = folds
@@ -259,7 +285,7 @@ def test_out_of_fold_the_learned_part_alone_stops_no_benign_prompt_and_a_sixth_o
 
     blocks = [case for case in cases if case.expected == "block"]
     assert not any(stopped(case) for case in cases if not case.abusive)
-    assert sum(map(stopped, blocks)) / len(blocks) >= 0.17
+    assert sum(map(stopped, blocks)) / len(blocks) >= 0.14
 
 
 # --- the first prompt trains it: off the event loop ------------------------------------
