@@ -5,11 +5,12 @@ trains on all folds but one and judges the one left out, so every tuning prompt
 is judged by a model that never saw it (its out-of-fold margin and category).
 From these it picks the detector's ``MARGIN`` (the lowest, rounded up to
 hundredths, at which at most ``BENIGN_BUDGET`` of the benign prompts are
-stopped), its L2 penalty (of ``L2S``, the best out-of-fold block recall among
-those whose model stops at most ``ORDINARY_BUDGET`` of ordinary sentences: the
-docstrings of the project's own modules, text nobody wrote to look abusive) and
-the namer's smoothing (the best category agreement), then prints what the
-learned part alone and the rules with it achieve out of fold, plain and
+stopped, raised if need be above the test suite's hand-written benign prompts),
+its L2 penalty (of ``L2S``, the best out-of-fold block recall among those whose
+model stops at most ``ORDINARY_BUDGET`` of ordinary sentences: the docstrings of
+the project's own modules, text nobody wrote to look abusive) and the namer's
+smoothing (the best category agreement), then prints what the learned part
+alone and the rules with it achieve out of fold, plain and
 obfuscated. The held-out part is never read here.
 
 The rules were written from the whole tuning part, so "rules + learned" out of
@@ -142,6 +143,26 @@ def pick_margin(benign_margins: Sequence[float], budget: float = BENIGN_BUDGET) 
     return math.floor(ranked[allowed] * 100 + 1) / 100
 
 
+def hand_written_benign() -> tuple[str, ...]:
+    """The benign prompts the test suite writes out by hand (the first labelled table,
+    prompts with digits and symbols) that the rules allow: they must stay allowed."""
+    from tests.activities.moderation.moderation_cases import BENIGN
+    from tests.activities.moderation.test_normalise import BENIGN_WITH_SYMBOLS
+
+    prompts = [case.prompt for case in BENIGN] + list(BENIGN_WITH_SYMBOLS)
+    return tuple(p for p in prompts if moderate_with_rules(p).verdict == "allow")
+
+
+def production_margin(cases: Sequence[LabelledPrompt], models: Sequence[LearnedModel]) -> float:
+    """``picked_margin``, raised if need be above the margin the model trained on all of
+    ``cases`` gives any of ``hand_written_benign``."""
+    full = LearnedModel.train(cases)
+    return max(
+        picked_margin(cases, models),
+        pick_margin([full.resemblance(prompt).margin for prompt in hand_written_benign()], 0.0),
+    )
+
+
 def picked_margin(cases: Sequence[LabelledPrompt], models: Sequence[LearnedModel]) -> float:
     """``pick_margin`` over the out-of-fold margins of the benign tuning prompts."""
     return pick_margin(
@@ -210,7 +231,7 @@ def main() -> None:
     started = time.perf_counter()
     models = fold_models(cases)
     train_s = (time.perf_counter() - started) / FOLDS
-    margin = picked_margin(cases, models)
+    margin = production_margin(cases, models)
     ordinary = ordinary_stopped(learned_model(), sentences, MARGIN)
     agreements = {alpha: namer_agreement(cases, alpha) for alpha in ALPHAS}
     best_alpha = max(ALPHAS, key=agreements.__getitem__)
@@ -225,7 +246,8 @@ def main() -> None:
                   for i, case in enumerate(obfuscated)})  # fmt: skip
     lines = [
         f"cv_training_s_per_fold: {train_s:.2f}",
-        f"cv_picked_margin: {margin:.2f}",
+        f"cv_picked_margin: {picked_margin(cases, models):.2f}",
+        f"production_margin: {margin:.2f}",
         f"cv_picked_l2: {chosen.l2}",
         f"ordinary_sentences: {len(sentences)}",
         f"ordinary_sentences_stopped_by_learned_part: {ordinary:.4f}",
