@@ -44,6 +44,7 @@ from bench.moderation_learned_cv import (
     tuning_cases,
 )
 from schemas.moderation import CategoryScore, ModerationCategory, ModerationResult, Verdict
+from tests.activities.moderation.eval import obfuscate
 from tests.activities.moderation.eval.obfuscate import VARIANTS
 
 ALLOWED = ModerationResult(verdict="allow", reason="no policy rule matched", backend="local")
@@ -136,8 +137,9 @@ def test_the_learned_part_names_a_category_of_the_taxonomy() -> None:
 
 
 async def test_the_engine_can_run_without_the_learned_part() -> None:
-    """Pages are judged so: the learned part knows prompts, and misreads other text."""
-    page = "a page listing the top 5 Python tips"
+    """Pages are judged so: the learned part knows prompts, and misreads other text
+    (here a page explaining how people slip past word filters)."""
+    page = obfuscate.__doc__ or ""
     moderator = Moderator(None, "unused")
 
     assert moderate_locally(page, learned=False) == moderate_with_rules(page)
