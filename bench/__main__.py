@@ -139,8 +139,8 @@ HEADLINES = [
         "< 1 ms a prompt",
     ),
     Headline(
-        "… of it, rules + learned part vs the rules alone (µs/prompt)",
-        "moderation_us_per_prompt",
+        "… the learned part's work on an allowed prompt (µs) vs the rules alone",
+        "learned_part_us_per_prompt",
         "moderation_rules_only_us_per_prompt",
         "moderation_learned_ratio_vs_rules",
         "ratio ≤ 1.3",
