@@ -13,9 +13,10 @@ features of :mod:`.features`, trained at first use on the tuning part of
 the rules allow a prompt and the detector's margin reaches ``MARGIN``, the
 prompt gets the named category's action (``block``, or ``flag`` for a flag
 category) with the reason "resembles known <category> requests". A prompt the
-rules flag or block keeps their verdict and reason. ``MARGIN`` was chosen by
-k-fold cross-validation within the tuning part (``bench.moderation_learned_cv``),
-never on the held-out part.
+rules flag or block keeps their verdict and reason. It judges prompts only:
+the text of a bundle's pages goes to the rules alone. ``MARGIN`` and the
+penalties were chosen by k-fold cross-validation within the tuning part
+(``bench.moderation_learned_cv``), never on the held-out part.
 """
 
 from __future__ import annotations
