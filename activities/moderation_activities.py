@@ -31,9 +31,9 @@ class ModerationActivities:
         self._notices = notices
         self._bundles = bundles
 
-    async def _moderate(self, text: str) -> ModerationResult:
+    async def _moderate(self, text: str, *, learned: bool = True) -> ModerationResult:
         try:
-            return await self._moderator.moderate(text)
+            return await self._moderator.moderate(text, learned=learned)
         except ModerationBackendError as err:
             if err.retryable:
                 raise
@@ -58,7 +58,8 @@ class ModerationActivities:
                 app_id=input.app_id,
                 deployment_id=input.deployment_id,
             ),
-            await self._moderate(text),
+            # The learned part knows prompts, not pages: it would misread their text.
+            await self._moderate(text, learned=False),
         )
 
     @activity.defn(name=names.ACTIVITY_MODERATE)

@@ -139,6 +139,13 @@ HEADLINES = [
         "< 1 ms a prompt",
     ),
     Headline(
+        "… the learned part's work on an allowed prompt (µs) vs the rules alone",
+        "learned_part_us_per_prompt",
+        "moderation_rules_only_us_per_prompt",
+        "moderation_learned_ratio_vs_rules",
+        "ratio ≤ 1.3",
+    ),
+    Headline(
         "payload codec, 1 MiB random: throughput / raw AES-GCM",
         "codec_ratio_1m",
         None,

@@ -15,6 +15,7 @@ from typing import Final
 import openai
 
 from activities.moderation.combine import combine
+from activities.moderation.learned import learned_model_ready
 from activities.moderation.normalise import normalise, readings
 from activities.moderation.openai_backend import (
     OPENAI_CATEGORY_MAP,
@@ -47,7 +48,7 @@ normalize = normalise
 
 # Beyond this many characters the local engine (~10-25 ms per 1,000 characters with
 # 21 categories, ~0.5 ms for a typical prompt) runs in a thread so it cannot stall the
-# worker's event loop.
+# worker's event loop; so does the first prompt, which trains the learned part.
 _INLINE_LIMIT: Final = 1_000
 
 
@@ -99,18 +100,19 @@ class Moderator:
         """Whether prompts also go to the OpenAI moderation endpoint."""
         return self._client is not None
 
-    async def moderate(self, prompt: str) -> ModerationResult:
-        """The combined verdict on ``prompt`` (backend "local" or "local+openai").
+    async def moderate(self, prompt: str, *, learned: bool = True) -> ModerationResult:
+        """The combined verdict on ``prompt`` (backend "local" or "local+openai"); the
+        local engine's learned part takes part when ``learned`` (prompts, not pages).
 
         Raises:
             ModerationBackendError: OpenAI is configured and could not answer, and
                 the local engine alone would allow the prompt (or the error is a
                 misconfiguration).
         """
-        if len(prompt) > _INLINE_LIMIT:
-            local = await asyncio.to_thread(moderate_locally, prompt)
+        if len(prompt) > _INLINE_LIMIT or (learned and not learned_model_ready()):
+            local = await asyncio.to_thread(moderate_locally, prompt, learned=learned)
         else:
-            local = moderate_locally(prompt)
+            local = moderate_locally(prompt, learned=learned)
         if self._client is None:
             return local
         try:

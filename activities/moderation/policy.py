@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from itertools import accumulate
 from typing import Final
 
+from activities.moderation.learned import raise_verdict
 from activities.moderation.normalise import normalise, readings
 from activities.moderation.rules import CONTEXTS, RULES, TERMS, Context, Rule
 from activities.moderation.taxonomy import verdict as taxonomy_verdict
@@ -192,9 +193,16 @@ def _unique(labels: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(labels))
 
 
-def moderate_locally(prompt: str) -> ModerationResult:
+def moderate_locally(prompt: str, *, learned: bool = True) -> ModerationResult:
     """Moderate ``prompt`` with the local rule tables (backend ``"local"``): the
-    strictest verdict over the readings of its normalised form."""
+    strictest verdict over the readings of its normalised form, made stricter by
+    the learned part (:mod:`.learned`) when ``learned`` (the default)."""
+    result = moderate_with_rules(prompt)
+    return raise_verdict(prompt, result) if learned else result
+
+
+def moderate_with_rules(prompt: str) -> ModerationResult:
+    """The rule tables' verdict alone: the strictest over the readings of ``prompt``."""
     normalised = normalise(prompt)
     texts = list(readings(normalised))
     joined = normalise(prompt, split_words=False)

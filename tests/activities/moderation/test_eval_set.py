@@ -87,10 +87,11 @@ def test_each_obfuscation(name: str, obfuscated: str) -> None:
 # These are floors against regressions, not the targets (block recall >= 0.97 and
 # benign flagged or blocked <= 0.02 on the held-out part): the held-out part does not
 # meet them. Raise a floor when the engine improves; never lower one to pass. (They
-# were measured again once when prompts written before any tuning enlarged the set.)
+# were measured again once when prompts written before any tuning enlarged the set,
+# and raised once when the learned part joined the rules: held-out block recall 0.795.)
 FLOORS = {
     "tuning": {"block_recall": 0.99, "flag_recall": 0.99, "benign_fp": 0.01},
-    "held-out": {"block_recall": 0.77, "flag_recall": 0.87, "benign_fp": 0.03},
+    "held-out": {"block_recall": 0.79, "flag_recall": 0.87, "benign_fp": 0.03},
 }
 
 
