@@ -375,7 +375,8 @@ class AppWorkflow:
                 PlacementRequest(app_id=self._input.app_id, prefer=[prefer])
             )
         except ActivityError as err:
-            return rollout.cause_of(err)
+            cause = err.cause
+            return cause.message if isinstance(cause, ApplicationError) else rollout.cause_of(err)
 
     def _moved(self, release: ReleaseRecord, instance: InstanceInfo) -> None:
         """The release now runs as ``instance`` (perhaps on another host)."""
