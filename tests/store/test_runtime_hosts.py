@@ -101,6 +101,8 @@ async def test_capacity_first_then_least_loaded(db: Database) -> None:
     # The placement counts: small is 2/4 now, big 3/10 is the lighter share.
     assert await _place(hosts, "new-2") == "big"
     assert await _place(hosts, "new-3") == "big"  # 4/10 < 2/4
+    # Preferred, but no room there; big 5/10 and small 2/4 tie: the fewer apps wins.
+    assert await _place(hosts, "new-4", "full", "tight") == "small"
     # An app already on a host is not counted against it when placed again.
     assert await _place(hosts, "ff1", "full") == "full"
 
@@ -170,6 +172,8 @@ async def test_drain_states(db: Database) -> None:
     )
     assert await hosts.heartbeat("a") == "drained"  # nothing left: its heartbeat settles it
     await hosts.register("a", _capacity(4))  # its worker restarts: it stays drained
+    restarted = await hosts.host("a", DEAD_AFTER_S)
+    assert restarted is not None and restarted.state == "drained"
     assert await hosts.set_state("a", "draining")  # draining again keeps it drained
     assert (await hosts.settle("a")) == "drained"
     assert await _place(hosts, "probe", "a") == "b"
