@@ -9,7 +9,6 @@ each other). Freshness is judged by the database's clock, the one every host sha
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from pydantic import BaseModel
 
@@ -157,16 +156,6 @@ class RuntimeHosts:
                 await conn.execute("SELECT state FROM runtime_hosts WHERE name = %s", (name,))
             ).fetchone()
         return None if row is None else row["state"]
-
-    async def heartbeat_at(self, name: str) -> datetime | None:
-        """When the host last reported (tests and operators)."""
-        async with self._db.connection() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT heartbeat_at FROM runtime_hosts WHERE name = %s", (name,)
-                )
-            ).fetchone()
-        return None if row is None else row["heartbeat_at"]
 
 
 def _load_params(dead_after_s: float, exclude: str | None) -> dict[str, object]:

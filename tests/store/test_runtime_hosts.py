@@ -30,17 +30,18 @@ def _capacity(max_apps: int, memory_mib: int = 64 * 1024, per_app: int = 512) ->
     return HostCapacity(max_apps=max_apps, memory_mib=memory_mib, app_memory_mib=per_app)
 
 
-async def _route(db: Database, app_id: str, host: str) -> None:
+async def _route(db: Database, app_id: str, host: str, instance_id: str | None = None) -> None:
     """An app live on ``host`` (as the switch activity records it)."""
+    instance_id = instance_id or f"{app_id}-v1"
     await ReleaseRepository(db).switch(
         app_id=app_id,
         owner_id="owner",
         version=1,
-        instance_id=f"{app_id}-v1",
-        socket_path=f"/run/{app_id}.sock",
+        instance_id=instance_id,
+        socket_path=f"/run/{instance_id}.sock",
         host=host,
         reason="deploy",
-        request_id=f"switch-{app_id}",
+        request_id=f"switch-{instance_id}",
     )
 
 
@@ -159,17 +160,7 @@ async def test_drain_states(db: Database) -> None:
     assert await hosts.set_state("a", "draining")
     assert await _place(hosts, "other") == "b"  # a drains: no new app there
     assert await hosts.heartbeat("a") == "draining"  # its app is still routed there
-    await _route(db, "app-moved", "b")
-    await ReleaseRepository(db).switch(
-        app_id="app",
-        owner_id="owner",
-        version=1,
-        instance_id="app-v1-r1",
-        socket_path="/run/app-r1.sock",
-        host="b",
-        reason="drain",
-        request_id="switch-app-r1",
-    )
+    await _route(db, "app", "b", "app-v1-r1")  # moved
     assert await hosts.heartbeat("a") == "drained"  # nothing left: its heartbeat settles it
     await hosts.register("a", _capacity(4))  # its worker restarts: it stays drained
     restarted = await hosts.host("a", DEAD_AFTER_S)

@@ -39,15 +39,7 @@ async def test_a_deployment_no_host_can_take_fails_with_the_reason(
 async def test_rollback_and_refresh_prefer_the_host_their_release_ran_on(
     env: WorkflowEnvironment, workers: FakePipeline
 ) -> None:
-    await _result(env.client, await _deploy(env.client, "mover", "a poll"))
-    await _result(env.client, await _deploy(env.client, "mover", "a poll, v2"))
-    await _settled(env.client, "mover")
-    await request_rollback(
-        env.client, "mover", RollbackRequest(request_id=uuid.uuid4().hex, requested_by="ops")
-    )
-    await env.client.get_workflow_handle(names.app_workflow_id("mover")).signal(
-        names.SIGNAL_REFRESH, RefreshRequest(request_id=uuid.uuid4().hex, requested_by="drain")
-    )
+    await _two_releases_then_roll_back_and_refresh(env, "mover")
 
     async def both_done() -> bool:
         status = await app_status(env.client, "mover")
@@ -67,16 +59,7 @@ async def test_rollback_and_refresh_prefer_the_host_their_release_ran_on(
 async def test_a_rollback_or_refresh_with_no_host_changes_nothing(
     env: WorkflowEnvironment, fake: FakePipeline, workers: FakePipeline
 ) -> None:
-    await _result(env.client, await _deploy(env.client, "stayer", "a poll"))
-    await _result(env.client, await _deploy(env.client, "stayer", "a poll, v2"))
-    await _settled(env.client, "stayer")
-    fake.no_host = FULL
-    await request_rollback(
-        env.client, "stayer", RollbackRequest(request_id=uuid.uuid4().hex, requested_by="ops")
-    )
-    await env.client.get_workflow_handle(names.app_workflow_id("stayer")).signal(
-        names.SIGNAL_REFRESH, RefreshRequest(request_id=uuid.uuid4().hex, requested_by="drain")
-    )
+    await _two_releases_then_roll_back_and_refresh(env, "stayer", fake, no_host=FULL)
 
     async def both_done() -> bool:
         status = await app_status(env.client, "stayer")
@@ -91,3 +74,21 @@ async def test_a_rollback_or_refresh_with_no_host_changes_nothing(
     assert not status.rollbacks[-1].ok and not status.refreshes[-1].ok
     assert status.live is not None and status.live.version == 2
     assert workers.routes["stayer"] == "stayer-v2" and "stayer-v2" in workers.running
+
+
+async def _two_releases_then_roll_back_and_refresh(
+    env: WorkflowEnvironment, app_id: str, fake: FakePipeline | None = None, no_host: str = ""
+) -> None:
+    """Deploy v1 and v2, then (placement refusing with ``no_host`` when given) ask for a
+    rollback and a refresh."""
+    await _result(env.client, await _deploy(env.client, app_id, "a poll"))
+    await _result(env.client, await _deploy(env.client, app_id, "a poll, v2"))
+    await _settled(env.client, app_id)
+    if fake is not None:
+        fake.no_host = no_host
+    await request_rollback(
+        env.client, app_id, RollbackRequest(request_id=uuid.uuid4().hex, requested_by="ops")
+    )
+    await env.client.get_workflow_handle(names.app_workflow_id(app_id)).signal(
+        names.SIGNAL_REFRESH, RefreshRequest(request_id=uuid.uuid4().hex, requested_by="drain")
+    )
