@@ -28,7 +28,7 @@ from tests.integration.conftest import Stack, running_stack
 from tests.mb_env import mb_env
 from workers.wiring import sandbox_runtime
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(3000)]
 
 HOST_A, HOST_B = "it-host", "it-host-b"
 
@@ -91,7 +91,7 @@ async def _live_hosts(stack: Stack, within: float = 120) -> set[str]:
 async def test_drain_moves_the_app_without_a_failed_request(stack: Stack) -> None:
     app_id = "drained-guestbook"
     deployment, _ = await stack.deploy(app_id, "a guestbook for our wedding")  # a quick gate
-    await stack.outcome(app_id, deployment, within=600)  # only it-host is registered yet
+    await stack.outcome(app_id, deployment, within=1800)  # only it-host is registered yet
     route = await ReleaseRepository(stack.db).route(app_id)
     assert route is not None and route.host == HOST_A
 
@@ -115,7 +115,7 @@ async def test_drain_moves_the_app_without_a_failed_request(stack: Stack) -> Non
         loader = asyncio.create_task(load())
         try:
             drained = await asyncio.to_thread(
-                stack.mb, "hosts", "drain", HOST_A, "--timeout", "300", timeout=400
+                stack.mb, "hosts", "drain", HOST_A, "--timeout", "600", timeout=700
             )
             await asyncio.sleep(1.0)
         finally:
