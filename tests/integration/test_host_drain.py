@@ -77,7 +77,7 @@ def second_host(stack: Stack) -> Iterator[Settings]:
         proc.wait()
 
 
-async def _live_hosts(stack: Stack, within: float = 120) -> set[str]:
+async def _live_hosts(stack: Stack, within: float = 300) -> set[str]:
     """Both hosts registered and heartbeating."""
     hosts = RuntimeHosts(stack.db)
     for _ in range(int(within * 4)):
