@@ -34,7 +34,7 @@ HOST_A, HOST_B = "it-host", "it-host-b"
 
 
 # The gate still runs whole, lighter: this test is about where the release runs.
-LIGHT_QA = {"MB_QA_TEST_RUNS": "1", "MB_QA_FUZZ_EXAMPLES": "5"}
+LIGHT_QA = {"MB_QA_TEST_RUNS": "1"}
 
 
 @pytest.fixture(scope="module")
