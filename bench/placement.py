@@ -10,16 +10,13 @@ each is kept.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from activities.placement import choose_host
+from bench import scratch_database
 from schemas.hosts import HostCapacity
 from store.db import Database
-from store.embedded import EmbeddedPostgres
 from store.releases import ReleaseRepository
 from store.runtime_hosts import RuntimeHosts
 
@@ -62,13 +59,7 @@ async def _populate(db: Database) -> None:
 
 
 async def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="mb-bench-placement-"))
-    root.chmod(0o755)
-    server = EmbeddedPostgres(root / "data")
-    db = Database(await server.start(), max_size=10)
-    try:
-        await db.open()
-        await db.migrate()
+    async with scratch_database("mb-bench-placement-") as db:
         await _populate(db)
         hosts, releases = RuntimeHosts(db), ReleaseRepository(db)
 
@@ -93,10 +84,6 @@ async def main() -> None:
             )
             figures[f"placement_c{concurrency}_per_s"] = best_place
             figures[f"placement_c{concurrency}_cost_vs_route_read"] = best_read / best_place
-    finally:
-        await db.close()
-        await server.stop()
-        shutil.rmtree(root, ignore_errors=True)
     for name, value in figures.items():
         print(f"{name}: {value:.1f}" if name.endswith("per_s") else f"{name}: {value:.2f}")
 
