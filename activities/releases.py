@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from activities.placement import NoHostFits, choose_host
 from monitoring.security_mail import SecurityMail
 from schemas.deployment import ReleaseRecord
+from schemas.hosts import PlacementRequest
 from schemas.runtime import (
     ClearRouteInput,
     RecordReleaseInput,
@@ -16,31 +19,52 @@ from schemas.runtime import (
 from store.bundle_cache import BundleCache
 from store.incidents import IncidentLog
 from store.releases import ReleaseRepository
+from store.runtime_hosts import RuntimeHosts
 from temporal import names
 
 
+class Placement:
+    """Where placement looks: the host registry and when a silent host counts as dead."""
+
+    def __init__(self, hosts: RuntimeHosts, dead_after_s: float) -> None:
+        self.hosts = hosts
+        self.dead_after_s = dead_after_s
+
+
 class ReleaseActivities:
-    """Route and release bookkeeping in PostgreSQL (runs on the pipeline queue)."""
+    """Placement, route and release bookkeeping in PostgreSQL (runs on the pipeline queue)."""
 
     def __init__(
         self,
         releases: ReleaseRepository,
-        runtime_host: str,
+        placement: Placement,
         incidents: IncidentLog,
         bundles: BundleCache,
         notices: SecurityMail | None = None,
     ) -> None:
         self._releases = releases
         self._bundles = bundles
-        self._host = runtime_host
+        self._placement = placement
         self._notices = notices
         self._incidents = incidents
 
     @activity.defn(name=names.ACTIVITY_SELECT_HOST)
-    async def select_runtime_host(self, app_id: str) -> RuntimeHost:
-        """The runtime host for a new release (one host today; placement goes here)."""
-        del app_id
-        return RuntimeHost(host=self._host, task_queue=names.runtime_task_queue(self._host))
+    async def select_runtime_host(self, input: PlacementRequest | str) -> RuntimeHost:
+        """The runtime host for a release (see activities/placement.py); a deployment
+        sends the app id alone. No host fits: a non-retryable ``NoRuntimeHost`` error."""
+        request = input if isinstance(input, PlacementRequest) else PlacementRequest(app_id=input)
+        try:
+            host = await self._placement.hosts.place(
+                request.app_id,
+                lambda hosts: choose_host(hosts, request.prefer),
+                self._placement.dead_after_s,
+            )
+        except NoHostFits as err:
+            raise ApplicationError(
+                str(err), type=names.ERROR_NO_RUNTIME_HOST, non_retryable=True
+            ) from None
+        activity.logger.info("%s placed on %s", request.app_id, host)
+        return RuntimeHost(host=host, task_queue=names.runtime_task_queue(host))
 
     @activity.defn(name=names.ACTIVITY_SWITCH_TRAFFIC)
     async def switch_traffic(self, input: SwitchTrafficInput) -> SwitchTrafficResult:

@@ -26,6 +26,7 @@ from api.routes import (
     auth,
     deployments,
     egress,
+    hosts,
     incidents,
     privacy,
     qa_overrides,
@@ -72,6 +73,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(qa_overrides.router, dependencies=[Depends(scope_for("review"))])
     app.include_router(egress.router, dependencies=[Depends(scope_for("review"))])
     app.include_router(egress.apps_router, dependencies=[Depends(scope_for("apps"))])
+    app.include_router(hosts.router, dependencies=[Depends(scope_for("review"))])
 
     @app.api_route("/apps/{path:path}", methods=_METHODS, include_in_schema=False)
     async def apps_live_elsewhere(path: str, request: Request) -> RedirectResponse:

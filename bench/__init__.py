@@ -2,6 +2,10 @@
 
 import asyncio
 import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +13,8 @@ from temporalio.client import Client
 
 from schemas.deployment import DeploymentResult
 from schemas.settings import Settings
+from store.db import Database
+from store.embedded import EmbeddedPostgres
 from temporal.devserver import free_loopback_port
 
 ADVISORY_SNAPSHOT = Path(__file__).resolve().parents[2] / "shared" / "advisories" / "pypa" / "vulns"
@@ -25,6 +31,24 @@ def stack_settings(data_dir: Path, **overrides: Any) -> Settings:
         worker_metrics_port=free_loopback_port(),
         **overrides,
     )
+
+
+@asynccontextmanager
+async def scratch_database(prefix: str) -> AsyncIterator[Database]:
+    """A migrated database on an embedded PostgreSQL in a new temporary directory,
+    stopped and removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    server = EmbeddedPostgres(root / "data")
+    db = Database(await server.start(), max_size=10)
+    try:
+        await db.open()
+        await db.migrate()
+        yield db
+    finally:
+        await db.close()
+        await server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def mb_env(data_dir: Path, **settings: str) -> dict[str, str]:

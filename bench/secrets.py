@@ -9,16 +9,12 @@ readers (the audit chain serialises appends, so concurrency shows its cost).
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
+from bench import scratch_database
 from schemas.audit import Actor
 from store.aes_keys import AesKeyRing
 from store.audit import AuditLog
-from store.db import Database
-from store.embedded import EmbeddedPostgres
 from store.envelope import Envelope
 from store.secrets import SecretStore
 
@@ -50,13 +46,7 @@ async def _rate(read: object, concurrency: int) -> float:
 
 
 async def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="mb-bench-secrets-"))
-    root.chmod(0o755)
-    server = EmbeddedPostgres(root / "data")
-    db = Database(await server.start(), max_size=10)
-    try:
-        await db.open()
-        await db.migrate()
+    async with scratch_database("mb-bench-secrets-") as db:
         async with db.connection() as conn:
             await conn.execute("INSERT INTO apps (app_id, owner_id) VALUES ('shop', 'alice')")
         envelope = Envelope(lambda: AesKeyRing.of("master", bytes(range(32))))
@@ -85,10 +75,6 @@ async def main() -> None:
         assert (await AuditLog(db).verify()).ok
         for name, value in figures.items():
             print(f"{name}: {value:.2f}" if "ratio" in name else f"{name}: {value:.0f}")
-    finally:
-        await db.close()
-        await server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from temporalio.client import Client
 
@@ -19,7 +20,7 @@ from cli import progress
 from cli.egress_cli import egress_per_host, egress_table
 from cli.endpoints import database, temporal
 from cli.runner import AppArg, CommandError, JsonFlag, console, fail, load_settings, run
-from pipeline.operations import app_status, request_deployment, request_rollback
+from pipeline.operations import app_releases, app_status, request_deployment, request_rollback
 from schemas.deployment import (
     AppStatus,
     DeploymentOutcome,
@@ -86,15 +87,29 @@ def status(
     """Show an app's live release, running deployment and recent history."""
 
     async def main() -> int:
-        status_ = await fetch_status(load_settings(), app_id)
+        settings = load_settings()
+        status_ = await fetch_status(settings, app_id)
         if as_json:
             console.print_json(status_.model_dump_json())
             return 0
         live = status_.live
         console.print(
             f"[bold]{app_id}[/] live: "
-            + (f"[green]v{live.version}[/] ({live.instance_id})" if live else "[red]none[/]")
+            + (
+                f"[green]v{live.version}[/] ({live.instance_id} on {escape(live.host)})"
+                if live
+                else "[red]none[/]"
+            )
         )
+        releases = Table("release", "host", "instance", "created")
+        for rel in (await app_releases(await temporal(settings), app_id))[-10:]:
+            releases.add_row(
+                f"v{rel.version}",
+                escape(rel.host),
+                rel.instance_id,
+                f"{rel.created_at:%Y-%m-%d %H:%M}",
+            )
+        console.print(releases)
         table = Table("deployment", "version", "outcome", "message")
         for d in status_.deployments[-10:]:
             table.add_row(

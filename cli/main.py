@@ -19,6 +19,7 @@ from cli import (
     checks_cli,
     deployments_cli,
     egress_cli,
+    hosts_cli,
     keys_cli,
     moderation_cli,
     operator_cli,
@@ -56,6 +57,7 @@ app.add_typer(backup_cli.backup_app, name="backup")
 app.add_typer(keys_cli.keys_app, name="keys")
 app.add_typer(qa_policy_cli.qa_policy_app, name="qa-policy")
 app.add_typer(egress_cli.egress_app, name="egress")
+app.add_typer(hosts_cli.hosts_app, name="hosts")
 
 
 def main() -> None:

@@ -87,10 +87,19 @@ def up(
 
 
 @top_level.command()
-def worker() -> None:
+def worker(
+    runtime_host: Annotated[
+        str | None,
+        typer.Option(
+            "--runtime-host",
+            metavar="NAME",
+            help="the runtime host this worker registers and runs apps on (MB_RUNTIME_HOST)",
+        ),
+    ] = None,
+) -> None:
     """Run only the workers (production: one or more per host)."""
     setup_logging()
-    settings = load_settings()
+    settings = load_settings(runtime_host=runtime_host) if runtime_host else load_settings()
     run_until_signalled(lambda stop: serve_workers(settings, stop))
 
 

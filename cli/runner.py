@@ -147,10 +147,11 @@ def run_until_signalled(work: Callable[[asyncio.Event], Awaitable[int | None]]) 
     run(main())
 
 
-def load_settings() -> Settings:
-    """The ``MB_*`` settings; one error line when they are invalid."""
+def load_settings(**overrides: object) -> Settings:
+    """The ``MB_*`` settings (``overrides``: from command-line options); one error line
+    when they are invalid."""
     try:
-        return Settings()
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as err:
         fail(f"invalid MB_* configuration: {err.errors()[0].get('msg')}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from schemas.anomalies import Thresholds
 from schemas.egress import EgressLimits, EgressTarget, ProxyConfig, check_host
 from schemas.generation import DEFAULT_GENERATION_REPAIRS, MAX_GENERATION_REPAIRS
+from schemas.hosts import HOST_NAME_PATTERN, HostCapacity
 from schemas.mail import MailRetryPolicy
 from schemas.operators import OPERATOR_CODEC_PATH
 from schemas.qa import QAPolicy
@@ -251,7 +253,25 @@ class Settings(BaseSettings):
     docker_keep_releases: int = Field(
         default=2, ge=0, description="release images kept before the newest (fast rollback)"
     )
-    runtime_host: str = "local"
+    runtime_host: str = Field(
+        default="local",
+        pattern=HOST_NAME_PATTERN,
+        description="this worker's runtime host (its apps' task queue: mb-runtime-<name>)",
+    )
+    host_heartbeat_s: float = Field(
+        default=5.0, gt=0, description="how often a worker reports its runtime host alive"
+    )
+    host_dead_after_s: float = Field(
+        default=15.0, gt=0, description="a host silent this long gets no new placement"
+    )
+    host_max_apps: int | None = Field(
+        default=None, ge=0, description="apps this host runs at most (default: its memory / app's)"
+    )
+    host_memory_mib: int | None = Field(
+        default=None,
+        ge=0,
+        description="memory for apps on this host (default: three quarters of the machine's)",
+    )
     # Routing across hosts: this host's gateway, and the CA both gateways trust
     host_gateway_host: str = Field(
         default="127.0.0.1", description="where `mb host-gateway` listens (mutual TLS only)"
@@ -285,7 +305,7 @@ class Settings(BaseSettings):
         description="who holds which sandbox uid (default: <data_dir>/uids); every worker of"
         " a host must share it",
     )
-    app_memory_mb: int = 512
+    app_memory_mb: int = Field(default=512, gt=0, description="memory limit of each app (MiB)")
     app_pids: int = 128
     app_cpu: float = Field(default=1.0, gt=0, description="CPU cores per app instance")
     sandbox_cgroups: bool = Field(
@@ -366,6 +386,17 @@ class Settings(BaseSettings):
                         f"MB_TRUSTED_PROXIES: {str(entry)[:60]!r} is not an IP address or network"
                     ) from None
         return value
+
+    def host_capacity(self) -> HostCapacity:
+        """What this runtime host registers: its settings, else derived from the machine."""
+        memory = self.host_memory_mib
+        if memory is None:
+            machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+            memory = machine * 3 // 4
+        max_apps = self.host_max_apps
+        if max_apps is None:
+            max_apps = memory // self.app_memory_mb
+        return HostCapacity(max_apps=max_apps, memory_mib=memory, app_memory_mib=self.app_memory_mb)
 
     @cached_property
     def data_path(self) -> Path:

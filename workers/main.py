@@ -18,6 +18,7 @@ from store.apps import AppRepository
 from store.db import Database
 from store.egress import EgressRecords
 from store.incidents import IncidentLog
+from store.runtime_hosts import RuntimeHosts
 from temporal import names
 from temporal.refusing_codec import worker_client
 from temporal.schedules import (
@@ -26,6 +27,7 @@ from temporal.schedules import (
     ensure_mail_schedule,
 )
 from workers.egress_upkeep import EgressUpkeep
+from workers.host_heartbeat import HostHeartbeat
 from workers.reconcile import Reconciler, restart_with
 from workers.wiring import Activities, egress_proxy
 from workflows.registry import ALL_WORKFLOWS
@@ -144,7 +146,17 @@ async def run_workers(
     report = await reconciler.run_once()
     if report:
         log.info("reconciliation: %s", "; ".join(report))
+    heartbeat = HostHeartbeat(
+        RuntimeHosts(db),
+        settings.runtime_host,
+        settings.host_capacity(),
+        settings.host_heartbeat_s,
+    )
+    await heartbeat.register()
     async with AsyncExitStack() as stack:
+        stack.push_async_callback(
+            _stop_task, asyncio.create_task(heartbeat.run_forever(stop), name="host-heartbeat")
+        )
         for worker in build_workers(client, settings, activities):
             await stack.enter_async_context(worker)
         log.info(

@@ -20,7 +20,7 @@ from activities.privacy_erasure import PrivacyErasureActivities
 from activities.qa.evidence import EvidenceService
 from activities.qa_activities import QAActivities, QAReportActivities
 from activities.refusals import RefusalActivities
-from activities.releases import ReleaseActivities
+from activities.releases import Placement, ReleaseActivities
 from activities.restore_usability import KeyRings
 from activities.runtime_activities import RuntimeActivities
 from monitoring.operator_alerts import OperatorAlerts
@@ -56,6 +56,7 @@ from store.qa_policy_overrides import QAPolicyOverrides
 from store.qa_reports import QAReportRepository
 from store.release_secrets import ReleaseSecrets
 from store.releases import ReleaseRepository
+from store.runtime_hosts import RuntimeHosts
 from store.secrets import SecretStore
 from store.users import UserRepository
 from temporal.converter import payload_codec
@@ -242,7 +243,11 @@ class Activities:
                 drain_s=settings.drain_s,
             ),
             releases=ReleaseActivities(
-                release_repo, settings.runtime_host, IncidentLog(db), bundles, notices
+                release_repo,
+                Placement(RuntimeHosts(db), settings.host_dead_after_s),
+                IncidentLog(db),
+                bundles,
+                notices,
             ),
             refusals=RefusalActivities(IncidentLog(db)),
             backups=backup_activities(settings, db, operator_alerts),

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from temporalio import workflow
 from temporalio.common import RawValue, SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 from workflows import rollout, signal_inputs
 from workflows.deployment import DeploymentWorkflow
@@ -38,7 +38,9 @@ with workflow.unsafe.imports_passed_through():
         RollbackRequest,
         RollbackSummary,
     )
+    from schemas.hosts import PlacementRequest
     from schemas.operators import deployment_details, deployment_summary
+    from schemas.runtime import InstanceInfo, RuntimeHost
     from temporal import names
 
 M = TypeVar("M", bound=BaseModel)
@@ -251,8 +253,15 @@ class AppWorkflow:
             record.message = f"v{target.version} is already live"
             return
         retire = None if live is None else (names.runtime_task_queue(live.host), live.instance_id)
+        queue, placed = names.runtime_task_queue(target.host), False
+        if workflow.patched(names.PATCH_PLACEMENT):
+            host = await self._place(target.host)
+            if not isinstance(host, RuntimeHost):
+                record.message = f"v{target.version} cannot be placed ({host}); nothing changed"
+                return
+            queue, placed = host.task_queue, True
         outcome = await rollout.bring_up(
-            names.runtime_task_queue(target.host),
+            queue,
             app_id=self._input.app_id,
             version=target.version,
             bundle_hash=target.bundle_hash,
@@ -270,6 +279,8 @@ class AppWorkflow:
             trouble = "cannot start" if outcome.step == "start" else "is not healthy"
             record.message = f"v{target.version} {trouble} ({outcome.detail}); nothing changed"
             return
+        if placed:
+            self._moved(target, outcome.instance)
         self._state.live_version = target.version
         record.ok = True
         record.message = f"rolled back from v{record.from_version} to v{target.version}"
@@ -318,9 +329,15 @@ class AppWorkflow:
         if live is None:
             record.message = "nothing is live: the next deployment picks up the change"
             return
+        queue = old_queue = names.runtime_task_queue(live.host)
+        if workflow.patched(names.PATCH_PLACEMENT):
+            host = await self._place(live.host)
+            if not isinstance(host, RuntimeHost):
+                record.message = f"v{live.version} cannot be placed ({host}); still serving"
+                return
+            queue = host.task_queue
         generation = self._state.next_generation
         self._state.next_generation += 1
-        queue = names.runtime_task_queue(live.host)
         what = ", ".join(request.secrets) or "no names given"
         outcome = await rollout.bring_up(
             queue,
@@ -333,7 +350,7 @@ class AppWorkflow:
                 reason=f"refresh by {request.requested_by} (secrets: {what})",
                 request_id=f"{request.request_id}-refresh",
             ),
-            retire=(queue, live.instance_id),
+            retire=(old_queue, live.instance_id),
         )
         if isinstance(outcome, rollout.NotLive):
             if outcome.step == "start":
@@ -344,13 +361,31 @@ class AppWorkflow:
                 )
             return
         instance = outcome.instance
-        refreshed = live.model_copy(update={"instance_id": instance.instance_id})
-        self._state.releases = [
-            refreshed if r.version == live.version else r for r in self._state.releases
-        ]
+        self._moved(live, instance)
         record.ok = True
         record.instance_id = instance.instance_id
-        record.message = f"v{live.version} now runs as {instance.instance_id}"
+        where = "" if instance.host == live.host else f" on {instance.host}"
+        record.message = f"v{live.version} now runs as {instance.instance_id}{where}"
+
+    async def _place(self, prefer: str) -> RuntimeHost | str:
+        """A host for a release that ran on ``prefer`` (kept if it still qualifies), or
+        why there is none."""
+        try:
+            return await rollout.select_host(
+                PlacementRequest(app_id=self._input.app_id, prefer=[prefer])
+            )
+        except ActivityError as err:
+            cause = err.cause
+            return cause.message if isinstance(cause, ApplicationError) else rollout.cause_of(err)
+
+    def _moved(self, release: ReleaseRecord, instance: InstanceInfo) -> None:
+        """The release now runs as ``instance`` (perhaps on another host)."""
+        moved = release.model_copy(
+            update={"instance_id": instance.instance_id, "host": instance.host}
+        )
+        self._state.releases = [
+            moved if r.version == release.version else r for r in self._state.releases
+        ]
 
     def _rollback_target(self, to_version: int | None) -> ReleaseRecord | None:
         if to_version is not None:

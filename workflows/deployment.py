@@ -392,14 +392,17 @@ class DeploymentWorkflow:
         )
 
     async def _select_host(self) -> RuntimeHost:
-        host: RuntimeHost = await workflow.execute_activity(
-            names.ACTIVITY_SELECT_HOST,
-            self._input.app_id,
-            result_type=RuntimeHost,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=LIGHT_RETRY,
-        )
-        return host
+        try:
+            return await rollout.select_host(self._input.app_id)
+        except ActivityError as err:
+            cause = err.cause
+            if (
+                isinstance(cause, ApplicationError)
+                and cause.type == names.ERROR_NO_RUNTIME_HOST
+                and workflow.patched(names.PATCH_PLACEMENT)
+            ):
+                self._fail(cause.message, names.ERROR_NO_RUNTIME_HOST)
+            raise
 
     async def _roll_out(
         self, host: RuntimeHost, bundle_hash: str, evidence_id: str | None

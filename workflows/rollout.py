@@ -21,11 +21,13 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from schemas.deployment import Stage
+    from schemas.hosts import PlacementRequest
     from schemas.runtime import (
         ClearRouteInput,
         HealthCheckInput,
         HealthCheckResult,
         InstanceInfo,
+        RuntimeHost,
         StartInstanceInput,
         StopInstanceInput,
         SwitchTrafficInput,
@@ -49,6 +51,22 @@ DATABASE_RETRY = RetryPolicy(
     maximum_attempts=40,
 )
 """Route and release writes: keep trying through a database outage (about 15 min)."""
+
+PLACEMENT_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20)
+"""Placement reads and writes PostgreSQL; "no host fits" is final (non-retryable)."""
+
+
+async def select_host(request: PlacementRequest | str) -> RuntimeHost:
+    """Place a release: the host for an app (``request``: its id alone for a deployment,
+    or with the hosts to prefer)."""
+    host: RuntimeHost = await workflow.execute_activity(
+        names.ACTIVITY_SELECT_HOST,
+        request,
+        result_type=RuntimeHost,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=PLACEMENT_RETRY,
+    )
+    return host
 
 
 async def start_instance(

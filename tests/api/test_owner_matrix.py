@@ -63,6 +63,7 @@ UNOWNED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/alerts"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/egress/review"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("GET", "/v1/egress/refusals"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
+    ("GET", "/v1/hosts"): {OWNER: 403, OTHER: 403, OPERATOR: 200},
     ("POST", "/v1/me/export"): {OWNER: 200, OTHER: 200, OPERATOR: 200},
     # only a signed-in session erases an account, never a token
     ("DELETE", "/v1/me"): {OWNER: 403, OTHER: 403, OPERATOR: 403},

@@ -120,6 +120,9 @@ COMMAND_TREE = [
     ),
     ("egress refusals", "What the egress proxies refused (app, host, port, reason), newest first."),
     ("egress show", "An app's egress per host: connections, bytes each way, refusals."),
+    ("hosts", "Runtime hosts: capacity, load, heartbeat; drain one before maintenance."),
+    ("hosts drain", "No new apps on NAME; move its live apps to other hosts (no failed request)."),
+    ("hosts undrain", "Let NAME take new apps again."),
 ]
 
 

@@ -9,7 +9,7 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.moderation_activities import ModerationActivities
-from activities.releases import ReleaseActivities
+from activities.releases import Placement, ReleaseActivities
 from monitoring.security_mail import SecurityMail
 from schemas.moderation import ModerateInput
 from schemas.runtime import SwitchTrafficInput
@@ -22,6 +22,7 @@ from store.mail_delivery import Mailer
 from store.moderation_log import ModerationLog
 from store.outbox import MailOutbox
 from store.releases import ReleaseRepository
+from store.runtime_hosts import RuntimeHosts
 from store.users import UserRepository
 from workers.wiring import moderator
 
@@ -70,7 +71,7 @@ async def test_rollbacks_are_incidents_mailed_once_deploys_are_neither(
     unverified = await _user(db, "tina@example.com", verified=False)
     activities = ReleaseActivities(
         ReleaseRepository(db),
-        "local",
+        Placement(RuntimeHosts(db), dead_after_s=15),
         IncidentLog(db),
         BundleCache(ArtifactStore(db), tmp_path),
         notices,

@@ -39,6 +39,7 @@ from schemas.generation import (
     RepairInput,
     RepairOutput,
 )
+from schemas.hosts import PlacementRequest
 from schemas.keys import RetireKeysInput, RetireKeysResult, RewrapBatchInput, RewrapBatchResult
 from schemas.mail import MailDeliveryInput, MailDeliveryResult
 from schemas.moderation import (
@@ -139,6 +140,8 @@ class FakePipeline:
     repair_changes: bool = True
     """False: a repair gives back the bundle it was given (as blueprints do)."""
     fixed_bundles: set[str] = field(default_factory=set)
+    no_host: str | None = None
+    """Placement's refusal (None: every release goes on HOST)."""
 
     def activities(self) -> list[Callable[..., object]]:
         return [
@@ -429,8 +432,15 @@ class FakePipeline:
         )
 
     @activity.defn(name=names.ACTIVITY_SELECT_HOST)
-    async def select_host(self, app_id: str) -> RuntimeHost:
-        self.calls.append("select_host")
+    async def select_host(self, input: PlacementRequest | str) -> RuntimeHost:
+        if isinstance(input, str):
+            self.calls.append("select_host")
+        else:
+            self.calls.append(f"place:{input.app_id}:{','.join(input.prefer)}")
+        if self.no_host is not None:
+            raise ApplicationError(
+                self.no_host, type=names.ERROR_NO_RUNTIME_HOST, non_retryable=True
+            )
         return RuntimeHost(host=HOST, task_queue=names.runtime_task_queue(HOST))
 
     @activity.defn(name=names.ACTIVITY_START_INSTANCE)

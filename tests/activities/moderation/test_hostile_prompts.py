@@ -14,7 +14,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.generation_activities import GenerationActivities
 from activities.moderation_activities import ModerationActivities
-from activities.releases import ReleaseActivities
+from activities.releases import Placement, ReleaseActivities
 from monitoring.security_mail import SecurityMail
 from schemas.anomalies import Thresholds
 from schemas.generation import GenerateInput
@@ -30,6 +30,7 @@ from store.mail_delivery import Mailer
 from store.moderation_log import ModerationLog
 from store.outbox import MailOutbox
 from store.releases import ReleaseRepository
+from store.runtime_hosts import RuntimeHosts
 from store.users import UserRepository
 from workers.wiring import moderator
 
@@ -94,7 +95,10 @@ async def test_a_blocked_prompt_with_hostile_characters_is_logged_mailed_and_cou
 
 async def test_a_rollback_reason_with_a_nul_is_still_recorded(db: Database, tmp_path: Path) -> None:
     activities = ReleaseActivities(
-        ReleaseRepository(db), "local", IncidentLog(db), BundleCache(ArtifactStore(db), tmp_path)
+        ReleaseRepository(db),
+        Placement(RuntimeHosts(db), dead_after_s=15),
+        IncidentLog(db),
+        BundleCache(ArtifactStore(db), tmp_path),
     )
     env = ActivityEnvironment()
     for version, rollback in ((1, None), (2, None), (1, "by_hand")):
