@@ -17,7 +17,7 @@ from temporalio import workflow
 from temporalio.common import RawValue, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
-from workflows import rollout, signal_inputs
+from workflows import rollout, signal_inputs, status_views
 from workflows.deployment import DeploymentWorkflow
 
 with workflow.unsafe.imports_passed_through():
@@ -79,9 +79,12 @@ class AppWorkflow:
                 await self._refresh(command)
             elif isinstance(command, RetireRequest):
                 await self._retire(command)
+                await self._publish()
+                await workflow.wait_condition(workflow.all_handlers_finished)
                 return
             else:
                 await self._rollback(command)
+            await self._publish()
             if self._history_is_long():
                 # Queued commands travel in the state; waiting for an empty queue
                 # could starve continue-as-new on a busy app.
@@ -165,6 +168,15 @@ class AppWorkflow:
             refreshes=self._state.refreshes,
         )
 
+    async def _publish(self) -> None:
+        """Put the status where the API reads it: when a command starts and when it ends.
+        Not from signal handlers: a burst of signals would each publish, and a busy app
+        would answer its own queries late. A command queued behind a running one shows
+        when that one ends (the API asks the workflow for a deployment it does not list)."""
+        if status_views.enabled():
+            self._state.status_seq = status_views.next_seq(self._state.status_seq)
+            await status_views.publish_app(self.status(), self._state.status_seq)
+
     @workflow.query(name=names.QUERY_RELEASES)
     def releases(self) -> list[ReleaseRecord]:
         """Releases, oldest first (bounded to the most recent ones)."""
@@ -178,6 +190,7 @@ class AppWorkflow:
         self._state.next_version += 1
         summary.outcome = DeploymentOutcome.RUNNING
         self._current = summary
+        await self._publish()
         try:
             result = await workflow.execute_child_workflow(
                 DeploymentWorkflow.run,

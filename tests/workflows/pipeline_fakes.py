@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 
 from activities.privacy import PrivacyActivities
 from activities.privacy_erasure import PrivacyErasureActivities
+from activities.status_views import StatusViewActivities
 from runtime.base import instance_id_for
 from schemas.anomalies import AnomalyScanInput, AnomalyScanResult
 from schemas.backups import (
@@ -65,6 +66,7 @@ from schemas.qa import (
     RunTestsInput,
 )
 from schemas.refusals import RefusedSignal
+from schemas.status_views import RecordAppStatusInput, RecordDeploymentStatusInput
 from schemas.runtime import (
     ClearRouteInput,
     HealthCheckInput,
@@ -139,6 +141,8 @@ class FakePipeline:
     repair_changes: bool = True
     """False: a repair gives back the bundle it was given (as blueprints do)."""
     fixed_bundles: set[str] = field(default_factory=set)
+    status_views: StatusViewActivities | None = None
+    """Real status publishing (the read model the API reads); None: published nowhere."""
 
     def activities(self) -> list[Callable[..., object]]:
         return [
@@ -179,6 +183,8 @@ class FakePipeline:
             self.alert_backup,
             self.record_refused_signal,
             self.deliver_mail,
+            self.record_app_status,
+            self.record_deployment_status,
         ]
 
     @activity.defn(name=names.ACTIVITY_REWRAP_DATA_KEYS)
@@ -322,6 +328,18 @@ class FakePipeline:
         self.calls.append(f"refused:{input.signal}")
         self.refused.append(input)
         return True
+
+    @activity.defn(name=names.ACTIVITY_RECORD_APP_STATUS)
+    async def record_app_status(self, input: RecordAppStatusInput) -> bool:
+        if self.status_views is None:
+            return True
+        return await self.status_views.record_app_status(input)
+
+    @activity.defn(name=names.ACTIVITY_RECORD_DEPLOYMENT_STATUS)
+    async def record_deployment_status(self, input: RecordDeploymentStatusInput) -> bool:
+        if self.status_views is None:
+            return True
+        return await self.status_views.record_deployment_status(input)
 
     @activity.defn(name=names.ACTIVITY_DELIVER_MAIL)
     async def deliver_mail(self, input: MailDeliveryInput) -> MailDeliveryResult:
