@@ -248,7 +248,8 @@ async def sustained(
     async with db.connection() as conn:
         row = await (
             await conn.execute(
-                "SELECT cardinality(admitted) AS kept FROM rate_limits WHERE key = 'user:flood'"
+                "SELECT (SELECT coalesce(sum(c), 0) FROM unnest(counts) AS c) AS kept"
+                " FROM rate_limits WHERE key = 'user:flood'"
             )
         ).fetchone()
     if normal.count(500, 600) or flood.count(500, 600):

@@ -82,6 +82,24 @@ class StatusViews:
             row = await cur.fetchone()
         return None if row is None else AppStatus.model_validate_json(row["status"])
 
+    async def owner_and_app(self, app_id: str) -> tuple[str | None, AppStatus | None]:
+        """The app's owner (None: no such app, or deleted) and its newest published status,
+        in one round trip (the owner check and the status read of one request)."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                "SELECT a.owner_id, v.status FROM apps a"
+                " LEFT JOIN app_status_views v ON v.app_id = a.app_id"
+                " WHERE a.app_id = %s AND a.deleted_at IS NULL",
+                (app_id,),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            return None, None
+        stored = row["status"]
+        return str(row["owner_id"]), (
+            None if stored is None else AppStatus.model_validate_json(stored)
+        )
+
     async def deployment(self, app_id: str, deployment_id: str) -> DeploymentStatus | None:
         """The deployment's newest published status, or None if it published none."""
         async with self._db.connection() as conn:

@@ -70,6 +70,7 @@ class AppWorkflow:
     @workflow.run
     async def run(self, input: AppWorkflowInput) -> None:
         """Work the queue forever; continue as new when history is long."""
+        await self._publish()  # a new app, or the state this run continues from
         while True:
             await workflow.wait_condition(lambda: bool(self._state.pending))
             command = self._state.pending.pop(0)
@@ -169,10 +170,11 @@ class AppWorkflow:
         )
 
     async def _publish(self) -> None:
-        """Put the status where the API reads it: when a command starts and when it ends.
-        Not from signal handlers: a burst of signals would each publish, and a busy app
-        would answer its own queries late. A command queued behind a running one shows
-        when that one ends (the API asks the workflow for a deployment it does not list)."""
+        """Put the status where the API reads it: when a run or a command starts, and when
+        a command ends. Not from signal handlers: a burst of signals would each publish,
+        and a busy app would answer its own queries late. A command queued behind a
+        running one shows when that one ends (the API asks the workflow for a deployment
+        it does not list)."""
         if status_views.enabled():
             self._state.status_seq = status_views.next_seq(self._state.status_seq)
             await status_views.publish_app(self.status(), self._state.status_seq)

@@ -318,12 +318,14 @@ async def test_the_status_survives_continue_as_new(
     await api.services.apps.ensure("busy-app", "alice")
     handle = await env.client.start_workflow(
         AppWorkflow.run,
-        AppWorkflowInput(app_id="busy-app", owner_id="alice", max_history_events=100),
+        AppWorkflowInput(
+            app_id="busy-app", owner_id="alice", max_history_events=100, watch_interval_s=0.01
+        ),
         id=names.app_workflow_id("busy-app"),
         task_queue=names.PIPELINE_TASK_QUEUE,
     )
     first_run = handle.result_run_id
-    for version in range(1, 5):
+    for version in range(1, 8):
         r = await api.http.post(
             "/v1/apps/busy-app/deployments",
             json={"prompt": f"a poll, v{version}"},
@@ -335,4 +337,4 @@ async def test_the_status_survives_continue_as_new(
     assert description.run_id != first_run, f"never continued as new: {description.history_length}"
     published = AppStatus.model_validate((await api.get("/v1/apps/busy-app"))["status"])
     assert published == await _live_status(env.client, "busy-app")
-    assert [d.version for d in published.deployments] == [1, 2, 3, 4]
+    assert [d.version for d in published.deployments] == list(range(1, 8))

@@ -66,7 +66,6 @@ from schemas.qa import (
     RunTestsInput,
 )
 from schemas.refusals import RefusedSignal
-from schemas.status_views import RecordAppStatusInput, RecordDeploymentStatusInput
 from schemas.runtime import (
     ClearRouteInput,
     HealthCheckInput,
@@ -79,6 +78,7 @@ from schemas.runtime import (
     SwitchTrafficInput,
     SwitchTrafficResult,
 )
+from schemas.status_views import RecordAppStatusInput, RecordDeploymentStatusInput
 from temporal import names
 from workflows.registry import ALL_WORKFLOWS
 
