@@ -167,6 +167,19 @@ async def _settled(api: Api, app_id: str, version: int) -> Any:
     raise AssertionError(f"{app_id} v{version} never went live")
 
 
+def _app_status(app_id: str, owner: str, *, pending: int = 0) -> AppStatus:
+    """A status as an app with nothing deployed publishes it."""
+    return AppStatus(
+        app_id=app_id,
+        owner_id=owner,
+        live=None,
+        current_deployment=None,
+        pending=pending,
+        deployments=[],
+        rollbacks=[],
+    )
+
+
 async def _live_status(client: Client, app_id: str) -> AppStatus:
     """The AppWorkflow's own answer (the query on-call uses)."""
     return await app_status(client, app_id)
@@ -227,15 +240,7 @@ async def test_a_status_read_is_never_older_than_the_stage_the_workflow_reached(
 async def test_an_older_or_repeated_snapshot_never_replaces_a_newer_one(db: Database) -> None:
     views = StatusViews(db)
     await AppRepository(db).ensure("shop-app", "alice")
-    newer = AppStatus(
-        app_id="shop-app",
-        owner_id="alice",
-        live=None,
-        current_deployment=None,
-        pending=2,
-        deployments=[],
-        rollbacks=[],
-    )
+    newer = _app_status("shop-app", "alice", pending=2)
     older = newer.model_copy(update={"pending": 1})
     assert await views.record_app(newer, seq=20)
     assert not await views.record_app(older, seq=10)  # late
@@ -261,15 +266,7 @@ async def test_status_rows_go_with_their_app_and_never_come_back(db: Database) -
     status = DeploymentStatus(
         deployment_id="d-1", app_id="gone-app", version=1, stage=Stage.LIVE, awaiting_review=False
     )
-    app = AppStatus(
-        app_id="gone-app",
-        owner_id="alice",
-        live=None,
-        current_deployment=None,
-        pending=0,
-        deployments=[],
-        rollbacks=[],
-    )
+    app = _app_status("gone-app", "alice")
     assert not await views.record_app(app, seq=1)  # no such app: nothing stored
     await apps.ensure("gone-app", "alice")
     assert await views.record_app(app, seq=1)
@@ -289,15 +286,7 @@ async def test_erasing_a_user_erases_their_apps_status_rows(db: Database) -> Non
     await TokenRepository(db).ensure_user("dave", "Dave")
     for app_id, owner in (("carol-app", "carol"), ("dave-app", "dave")):
         await AppRepository(db).ensure(app_id, owner)
-        app = AppStatus(
-            app_id=app_id,
-            owner_id=owner,
-            live=None,
-            current_deployment=None,
-            pending=0,
-            deployments=[],
-            rollbacks=[],
-        )
+        app = _app_status(app_id, owner)
         assert await views.record_app(app, seq=1)
         deployment = DeploymentStatus(
             deployment_id="d-1", app_id=app_id, version=1, stage=Stage.LIVE, awaiting_review=False
