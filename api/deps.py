@@ -13,7 +13,7 @@ from api.client_address import client_ip as client_ip  # re-exported for the rou
 from api.cookies import SESSION_COOKIE, one_cookie
 from api.services import Services
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
-from schemas.deployment import APP_ID_PATTERN
+from schemas.deployment import APP_ID_PATTERN, AppStatus
 from store.rate_limits import RateLimiter, Verdict
 
 
@@ -210,13 +210,31 @@ async def deny(services: Services, actor: Actor, resource: str, detail: str) -> 
 async def owned_app(app_id: AppId, actor: CurrentActor, services: ServicesDep) -> str:
     """The app id if it exists and belongs to the caller; 404 in every other case
     (audited when the app exists but is another user's)."""
-    owner = await services.apps.owner(app_id)
+    await _refuse_unless_owner(services, actor, app_id, await services.apps.owner(app_id))
+    return app_id
+
+
+OwnedApp = Annotated[str, Depends(owned_app)]
+
+
+async def owned_app_status(
+    app_id: AppId, actor: CurrentActor, services: ServicesDep
+) -> tuple[str, AppStatus | None]:
+    """``owned_app``, and the app's published status read in the same round trip (None:
+    it published none)."""
+    owner, stored = await services.views.owner_and_app(app_id)
+    await _refuse_unless_owner(services, actor, app_id, owner)
+    return app_id, stored
+
+
+OwnedAppStatus = Annotated[tuple[str, AppStatus | None], Depends(owned_app_status)]
+
+
+async def _refuse_unless_owner(
+    services: Services, actor: Actor, app_id: str, owner: str | None
+) -> None:
     if owner != actor.user_id:
         detail = f"app {app_id!r} not found"
         if owner is None:
             raise HTTPException(404, detail)
         raise await deny(services, actor, f"app:{app_id}", detail)
-    return app_id
-
-
-OwnedApp = Annotated[str, Depends(owned_app)]

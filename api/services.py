@@ -11,8 +11,13 @@ from api.oidc_client import OidcClient
 from api.single_flight import SingleFlight
 from monitoring.http_metrics import HttpMetrics
 from monitoring.security_mail import SecurityMail
-from pipeline.operations import AppNotFound, app_status
-from schemas.deployment import AppStatus
+from pipeline.operations import (
+    AppNotFound,
+    PipelineRequestError,
+    app_status,
+    deployment_status,
+)
+from schemas.deployment import AppStatus, DeploymentOutcome, DeploymentStatus, DeploymentSummary
 from schemas.settings import Settings
 from store.apps import AppRepository
 from store.artifacts import ArtifactStore
@@ -29,6 +34,7 @@ from store.rate_limits import RateLimiter
 from store.releases import ReleaseRepository
 from store.secrets import SecretStore
 from store.sessions import Clock, SessionStore, utc_now
+from store.status_views import StatusViews
 from store.tokens import TokenRepository
 from store.users import UserRepository
 
@@ -57,12 +63,35 @@ class Services:
     verifier: EmailVerifier
     oidc: OidcClient | None
     notices: SecurityMail
+    views: StatusViews
     clock: Clock = utc_now
     statuses: SingleFlight[str, AppStatus] = field(default_factory=SingleFlight)
     metrics: HttpMetrics = field(default_factory=HttpMetrics)
 
     async def app_status(self, app_id: str) -> AppStatus:
-        """The AppWorkflow's status; concurrent requests for one app share one query.
+        """The app's status as its AppWorkflow last published it (the read model: no
+        Temporal call), or, for an app that published none (never deployed, or its
+        workflow started before the read model existed), the workflow's own answer."""
+        stored = await self.views.app(app_id)
+        return stored if stored is not None else await self.live_app_status(app_id)
+
+    async def deployment_status(
+        self, app_id: str, summary: DeploymentSummary
+    ) -> DeploymentStatus | None:
+        """The deployment's published status; None while it is queued. One that published
+        none (started before the read model existed, or just starting) is asked."""
+        stored = await self.views.deployment(app_id, summary.deployment_id)
+        if stored is not None or summary.outcome is DeploymentOutcome.PENDING:
+            return stored
+        try:
+            return await deployment_status(self.temporal, summary.workflow_id)
+        except PipelineRequestError as err:
+            if err.status != 404:
+                raise
+            return None  # its workflow has not started yet
+
+    async def live_app_status(self, app_id: str) -> AppStatus:
+        """The AppWorkflow's status query; concurrent requests for one app share one.
 
         An app created but never deployed has no workflow yet: an empty status.
         """
@@ -134,6 +163,7 @@ class Services:
             ),
             oidc=oidc_client(settings),
             notices=SecurityMail(users, mailer, base_url=settings.api_base_url),
+            views=StatusViews(db),
             clock=clock,
         )
 

@@ -334,6 +334,9 @@ class AppState(BaseModel):
         ]
     ] = []
     seen_request_ids: list[str] = Field(default=[], description="bounded, for idempotency")
+    status_seq: int = Field(
+        default=0, ge=0, description="the sequence number of the last status published"
+    )
 
 
 class AppWorkflowInput(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from store.audit import AuditLog
 from store.db import Database
+from store.status_views import forget_app
 
 
 class AppOwnedByAnother(LookupError):
@@ -75,6 +76,7 @@ class AppRepository:
             )
             if cur.rowcount != 1:
                 return False
+            await forget_app(conn, app_id)
             destroyed = await conn.execute(
                 "UPDATE secrets SET ciphertext = NULL, deleted_at = now()"
                 " WHERE app_id = %s AND deleted_at IS NULL",

@@ -66,6 +66,11 @@ _ERASE: tuple[tuple[str, str], ...] = (
         "generation_repairs",
         "DELETE FROM generation_repairs WHERE owner_id = %(user)s OR app_id = ANY(%(apps)s)",
     ),
+    (
+        "deployment_status_views",
+        "DELETE FROM deployment_status_views WHERE app_id = ANY(%(apps)s)",
+    ),
+    ("app_status_views", "DELETE FROM app_status_views WHERE app_id = ANY(%(apps)s)"),
     ("privacy_exports", "DELETE FROM privacy_exports WHERE user_id = %(user)s"),
     (
         "moderation_pseudonymised",

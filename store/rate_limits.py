@@ -3,10 +3,12 @@
 A request is admitted when fewer than ``limit`` requests of its key were admitted
 in the ``window_s`` seconds before it, so no span of ``window_s`` seconds ever
 admits more than ``limit`` (a fixed window lets twice that through across its
-boundary). One call of ``rate_limit_hit`` (migration 0012) decides and records a
+boundary). One call of ``rate_limit_hit`` (migration 0020) decides and records a
 request under the key's row lock, so N processes and any number of concurrent
-requests never exceed the limit. Idle keys are pruned now and then by whoever is
-counting.
+requests never exceed the limit. A key keeps one (latest time, count) pair per
+second of requests, a bounded row whatever the limit: a second's requests count
+until its latest one leaves the window, so a refusal may come up to a second early,
+an admission never. Idle keys are pruned now and then by whoever is counting.
 """
 
 from __future__ import annotations

@@ -76,6 +76,8 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.backups.prune_backups,
                 a.backups.alert_backup,
                 a.refusals.record_refused_signal,
+                a.status_views.record_app_status,
+                a.status_views.record_deployment_status,
                 a.mail.deliver_mail,
             ],
             max_concurrent_activities=32,

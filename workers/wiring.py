@@ -23,6 +23,7 @@ from activities.refusals import RefusalActivities
 from activities.releases import Placement, ReleaseActivities
 from activities.restore_usability import KeyRings
 from activities.runtime_activities import RuntimeActivities
+from activities.status_views import StatusViewActivities
 from monitoring.operator_alerts import OperatorAlerts
 from monitoring.security_mail import SecurityMail
 from runtime.base import Runtime
@@ -58,6 +59,7 @@ from store.release_secrets import ReleaseSecrets
 from store.releases import ReleaseRepository
 from store.runtime_hosts import RuntimeHosts
 from store.secrets import SecretStore
+from store.status_views import StatusViews
 from store.users import UserRepository
 from temporal.converter import payload_codec
 
@@ -181,6 +183,7 @@ class Activities:
     runtime: RuntimeActivities
     releases: ReleaseActivities
     refusals: RefusalActivities
+    status_views: StatusViewActivities
     app_runtime: Runtime
     bundles: BundleCache
     envs: EnvBuilder
@@ -250,6 +253,7 @@ class Activities:
                 notices,
             ),
             refusals=RefusalActivities(IncidentLog(db)),
+            status_views=StatusViewActivities(StatusViews(db)),
             backups=backup_activities(settings, db, operator_alerts),
             mail=MailDeliveryActivities(mailer, outbox, operator_alerts),
             app_runtime=runtime,

@@ -17,7 +17,7 @@ from temporalio import workflow
 from temporalio.common import RawValue, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
-from workflows import rollout, signal_inputs
+from workflows import rollout, signal_inputs, status_views
 from workflows.deployment import DeploymentWorkflow
 
 with workflow.unsafe.imports_passed_through():
@@ -72,6 +72,7 @@ class AppWorkflow:
     @workflow.run
     async def run(self, input: AppWorkflowInput) -> None:
         """Work the queue forever; continue as new when history is long."""
+        await self._publish()  # a new app, or the state this run continues from
         while True:
             await workflow.wait_condition(lambda: bool(self._state.pending))
             command = self._state.pending.pop(0)
@@ -81,9 +82,12 @@ class AppWorkflow:
                 await self._refresh(command)
             elif isinstance(command, RetireRequest):
                 await self._retire(command)
+                await self._publish()
+                await workflow.wait_condition(workflow.all_handlers_finished)
                 return
             else:
                 await self._rollback(command)
+            await self._publish()
             if self._history_is_long():
                 # Queued commands travel in the state; waiting for an empty queue
                 # could starve continue-as-new on a busy app.
@@ -167,6 +171,16 @@ class AppWorkflow:
             refreshes=self._state.refreshes,
         )
 
+    async def _publish(self) -> None:
+        """Put the status where the API reads it: when a run or a command starts, and when
+        a command ends. Not from signal handlers: a burst of signals would each publish,
+        and a busy app would answer its own queries late. A command queued behind a
+        running one shows when that one ends (the API asks the workflow for a deployment
+        it does not list)."""
+        if status_views.enabled():
+            self._state.status_seq = status_views.next_seq(self._state.status_seq)
+            await status_views.publish_app(self.status(), self._state.status_seq)
+
     @workflow.query(name=names.QUERY_RELEASES)
     def releases(self) -> list[ReleaseRecord]:
         """Releases, oldest first (bounded to the most recent ones)."""
@@ -180,6 +194,7 @@ class AppWorkflow:
         self._state.next_version += 1
         summary.outcome = DeploymentOutcome.RUNNING
         self._current = summary
+        await self._publish()
         try:
             result = await workflow.execute_child_workflow(
                 DeploymentWorkflow.run,

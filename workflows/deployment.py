@@ -18,7 +18,7 @@ from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
-from workflows import rollout, signal_inputs
+from workflows import rollout, signal_inputs, status_views
 
 with workflow.unsafe.imports_passed_through():
     from schemas.deployment import (
@@ -89,17 +89,21 @@ class DeploymentWorkflow:
             stage=Stage.QUEUED,
             awaiting_review=False,
         )
+        self._seq = 0
 
     @workflow.run
     async def run(self, input: DeploymentInput) -> DeploymentResult:
         """The pipeline, stage by stage."""
+        await self._publish()  # queued: its app's status already lists it
         if input.prompt is not None:
             await self._moderate(input.prompt)
             bundle_hash = await self._generate(input.prompt)
         elif input.bundle_hash is not None:
             bundle_hash = input.bundle_hash
         else:
-            self._fail("a deployment needs a prompt or a bundle", "InvalidInput", Stage.FAILED)
+            await self._fail(
+                "a deployment needs a prompt or a bundle", "InvalidInput", Stage.FAILED
+            )
         self._status.bundle_hash = bundle_hash
         if workflow.patched(names.PATCH_MODERATE_CONTENT):
             await self._moderate_content(bundle_hash)
@@ -111,10 +115,10 @@ class DeploymentWorkflow:
         ):
             bundle_hash, qa = await self._repair_until_it_passes(input.prompt, bundle_hash, qa)
         if qa.verdict != "pass":
-            self._fail(self._qa_failure(qa), names.ERROR_QA_GATE_FAILED)
+            await self._fail(self._qa_failure(qa), names.ERROR_QA_GATE_FAILED)
         host = await self._select_host()
         release = await self._roll_out(host, bundle_hash, qa.evidence_id)
-        self._enter(Stage.LIVE)
+        await self._enter(Stage.LIVE)
         return DeploymentResult(
             deployment_id=input.deployment_id,
             release=release,
@@ -148,7 +152,7 @@ class DeploymentWorkflow:
     # --- stages ---------------------------------------------------------------------
 
     async def _moderate(self, prompt: str) -> None:
-        self._enter(Stage.MODERATING)
+        await self._enter(Stage.MODERATING)
         verdict = await self._moderation(
             names.ACTIVITY_MODERATE,
             ModerateInput(
@@ -161,7 +165,7 @@ class DeploymentWorkflow:
         self._status.moderation_verdict = verdict.verdict
         self._status.moderation_reason = verdict.reason
         if verdict.verdict == "block":
-            self._fail(f"prompt blocked: {verdict.reason}", names.ERROR_PROMPT_BLOCKED)
+            await self._fail(f"prompt blocked: {verdict.reason}", names.ERROR_PROMPT_BLOCKED)
         if verdict.verdict == "flag":
             await self._await_review(verdict.reason)
 
@@ -179,13 +183,14 @@ class DeploymentWorkflow:
         return verdict
 
     async def _await_review(self, reason: str) -> None:
-        self._enter(Stage.AWAITING_REVIEW)
         self._status.awaiting_review = True
+        await self._enter(Stage.AWAITING_REVIEW)
         timeout = timedelta(seconds=self._input.review_timeout_s)
         try:
             await workflow.wait_condition(lambda: self._review is not None, timeout=timeout)
         except TimeoutError:
-            self._fail(
+            self._status.awaiting_review = False  # what the verdict publishes
+            await self._fail(
                 f"flagged for review ({reason}) and not reviewed within {timeout}",
                 names.ERROR_REVIEW_TIMED_OUT,
             )
@@ -193,7 +198,7 @@ class DeploymentWorkflow:
             self._status.awaiting_review = False
         assert self._review is not None
         if self._review.decision == "reject":
-            self._fail(
+            await self._fail(
                 f"rejected by {self._review.reviewer}: {self._review.reason or 'no reason given'}",
                 names.ERROR_REVIEW_REJECTED,
             )
@@ -212,7 +217,7 @@ class DeploymentWorkflow:
             ),
         )
         if verdict.verdict == "block":
-            self._fail(
+            await self._fail(
                 f"the app's content was blocked: {verdict.reason}", names.ERROR_PROMPT_BLOCKED
             )
         if verdict.verdict == "flag":
@@ -223,7 +228,7 @@ class DeploymentWorkflow:
             await self._await_review(f"the app's content: {verdict.reason}")
 
     async def _generate(self, prompt: str) -> str:
-        self._enter(Stage.GENERATING)
+        await self._enter(Stage.GENERATING)
         generated: GenerateOutput = await workflow.execute_activity(
             names.ACTIVITY_GENERATE,
             GenerateInput(
@@ -239,7 +244,7 @@ class DeploymentWorkflow:
     async def _run_qa_gate(self, bundle_hash: str, attempt: int = 1) -> QAGateOutcome:
         """The five QA stages in parallel, then one persisted (and, on pass, signed) report.
         A failed gate is the caller's to act on: a generated bundle may be repaired."""
-        self._enter(Stage.TESTING)
+        await self._enter(Stage.TESTING)
         if not workflow.patched(names.PATCH_FULL_QA_GATE):
             return await self._tests_only_gate(bundle_hash)  # deployments started before it
         judged = self._attempt(attempt, bundle_hash) if self._input.prompt is not None else None
@@ -335,7 +340,7 @@ class DeploymentWorkflow:
         self, prompt: str, attempt: int, bundle_hash: str, report_hash: str
     ) -> str | None:
         """One repair: the repaired bundle's hash, or None when the generator gave up."""
-        self._enter(Stage.GENERATING)
+        await self._enter(Stage.GENERATING)
         record = self._attempt(attempt, None)
         try:
             repaired: RepairOutput = await workflow.execute_activity(
@@ -383,7 +388,7 @@ class DeploymentWorkflow:
         )
         self._status.qa_report_hash = outcome.report_hash
         if outcome.verdict != "pass":
-            self._fail(f"QA gate failed: {outcome.summary}", names.ERROR_QA_GATE_FAILED)
+            await self._fail(f"QA gate failed: {outcome.summary}", names.ERROR_QA_GATE_FAILED)
         return QAGateOutcome(
             verdict=outcome.verdict,
             summary=outcome.summary,
@@ -409,7 +414,7 @@ class DeploymentWorkflow:
     ) -> ReleaseRecord:
         """Start beside the old release, check, switch, watch, record, stop the old one."""
         queue, app_id, owner_id = host.task_queue, self._input.app_id, self._input.owner_id
-        self._enter(Stage.DEPLOYING)
+        await self._enter(Stage.DEPLOYING)
         outcome = await rollout.bring_up(
             queue,
             app_id=app_id,
@@ -424,21 +429,23 @@ class DeploymentWorkflow:
         )
         if isinstance(outcome, rollout.NotLive):
             if outcome.step == "start":
-                self._fail(f"the app did not start: {outcome.detail}", names.ERROR_APP_START_FAILED)
-            self._fail(
+                await self._fail(
+                    f"the app did not start: {outcome.detail}", names.ERROR_APP_START_FAILED
+                )
+            await self._fail(
                 f"the new release is not healthy: {outcome.detail}",
                 names.ERROR_HEALTH_CHECK_FAILED,
             )
         instance = outcome.instance
 
-        self._enter(Stage.WATCHING)
+        await self._enter(Stage.WATCHING)
         for _ in range(self._input.watch_checks):
             await workflow.sleep(timedelta(seconds=self._input.watch_interval_s))
             health = await rollout.check_health(queue, instance, attempts=3, interval_s=0.5)
             if not health.healthy:
                 await self._roll_back_after_switch(queue, instance, health)
 
-        self._enter(Stage.RECORDING)
+        await self._enter(Stage.RECORDING)
         release: ReleaseRecord = await workflow.execute_activity(
             names.ACTIVITY_RECORD_RELEASE,
             RecordReleaseInput(
@@ -495,7 +502,7 @@ class DeploymentWorkflow:
             )
             where = "no earlier release to roll back to; the app is offline"
         await rollout.stop_instance(queue, instance.instance_id)
-        self._fail(
+        await self._fail(
             f"v{instance.version} failed its health check after the switch "
             f"({health.detail}); {where}",
             names.ERROR_ROLLED_BACK,
@@ -521,8 +528,9 @@ class DeploymentWorkflow:
             return f"QA gate failed: {gate.summary}"
         return f"QA gate failed on attempt {judged[-1].attempt} (after repairs): {gate.summary}"
 
-    def _enter(self, stage: Stage) -> None:
-        """Close the current stage's timing and make ``stage`` visible to operators."""
+    async def _enter(self, stage: Stage) -> None:
+        """Close the current stage's timing and make ``stage`` visible to operators and
+        to the API."""
         now = workflow.now()
         if self._status.stage is not Stage.QUEUED:
             self._status.timings.append(
@@ -533,8 +541,15 @@ class DeploymentWorkflow:
         self._stage_started = now
         self._status.stage = stage
         workflow.upsert_search_attributes([names.SA_STAGE.value_set(stage.value)])
+        await self._publish()
 
-    def _fail(self, message: str, error_type: str, stage: Stage | None = None) -> NoReturn:
+    async def _publish(self) -> None:
+        """Put the status where the API reads it (before the stage's first step)."""
+        if status_views.enabled():
+            self._seq = status_views.next_seq(self._seq)
+            await status_views.publish_deployment(self._status, self._seq)
+
+    async def _fail(self, message: str, error_type: str, stage: Stage | None = None) -> NoReturn:
         """End the deployment with a verdict that retrying cannot change."""
         final = stage or (
             Stage.REJECTED
@@ -546,7 +561,7 @@ class DeploymentWorkflow:
             )
             else Stage.FAILED
         )
-        self._enter(final)
+        await self._enter(final)
         attempts = self._status.attempts
         for refused in (a for a in attempts if a.verdict == "pending" and final is Stage.REJECTED):
             refused.verdict, refused.summary = "blocked", _short(message)  # by its moderation

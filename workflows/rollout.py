@@ -10,7 +10,7 @@ that holds (or will hold) the app.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -199,24 +199,25 @@ async def bring_up(
     switch: Switch,
     generation: int = 0,
     retire: tuple[str, str] | None = None,
-    enter: Callable[[Stage], None] | None = None,
+    enter: Callable[[Stage], Awaitable[None]] | None = None,
 ) -> Live | NotLive:
     """Start a release's instance on its host, check its health (stopping it if it
     fails), switch traffic to it, then stop ``retire`` (its task queue and instance id)
     when given. ``enter`` hears the health-check and switch stages as they begin."""
-    on_stage = enter or (lambda _stage: None)
     try:
         instance = await start_instance(
             queue, app_id=app_id, version=version, bundle_hash=bundle_hash, generation=generation
         )
     except ActivityError as err:
         return NotLive("start", cause_of(err))
-    on_stage(Stage.HEALTH_CHECKING)
+    if enter is not None:
+        await enter(Stage.HEALTH_CHECKING)
     health = await check_health(queue, instance)
     if not health.healthy:
         await stop_instance(queue, instance.instance_id)
         return NotLive("health", health.detail)
-    on_stage(Stage.SWITCHING)
+    if enter is not None:
+        await enter(Stage.SWITCHING)
     await switch_traffic(
         app_id=app_id,
         owner_id=switch.owner_id,

@@ -7,12 +7,7 @@ import uuid
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import AppId, CurrentActor, CurrentUser, OwnedApp, ServicesDep, deny
-from pipeline.operations import (
-    PipelineRequestError,
-    deployment_status,
-    request_deployment,
-    request_rollback,
-)
+from pipeline.operations import request_deployment, request_rollback
 from schemas.api import (
     DeploymentAccepted,
     DeploymentCreate,
@@ -21,11 +16,10 @@ from schemas.api import (
     RollbackAccepted,
     RollbackCreate,
 )
-from schemas.deployment import DeployRequest, RollbackRequest
+from schemas.deployment import AppStatus, DeploymentSummary, DeployRequest, RollbackRequest
 from store.apps import AppOwnedByAnother
 from store.bundles import BundleError, make_bundle
 from store.qa_policy_overrides import QAPolicyOverrides
-from temporal import names
 
 router = APIRouter(prefix="/v1/apps", tags=["deployments"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -114,20 +108,18 @@ async def start_deployment(
 async def get_deployment(
     app_id: OwnedApp, deployment_id: str, services: ServicesDep
 ) -> DeploymentView:
-    """A deployment's stage, verdict and timings."""
-    app = await services.app_status(app_id)
-    summary = next((d for d in app.deployments if d.deployment_id == deployment_id), None)
+    """A deployment's stage, verdict and timings (from the read model)."""
+    summary = _summary(await services.app_status(app_id), deployment_id)
+    if summary is None:  # requested a moment ago, before its app published it?
+        summary = _summary(await services.live_app_status(app_id), deployment_id)
     if summary is None:
         raise HTTPException(404, f"deployment {deployment_id!r} not found")
-    try:
-        status_ = await deployment_status(
-            services.temporal, names.deployment_workflow_id(app_id, deployment_id)
-        )
-    except PipelineRequestError as err:
-        if err.status != 404:
-            raise
-        status_ = None  # queued: its workflow has not started yet
+    status_ = await services.deployment_status(app_id, summary)
     return DeploymentView(status=status_, summary=summary)
+
+
+def _summary(app: AppStatus, deployment_id: str) -> DeploymentSummary | None:
+    return next((d for d in app.deployments if d.deployment_id == deployment_id), None)
 
 
 @router.post(

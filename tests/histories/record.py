@@ -11,7 +11,8 @@ may keep only the scenarios its patch changed (v5 keeps the deployments, v6 the
 workflows new in it, v7 the refused signals and the scheduled mail delivery, v8 the
 repairs of generated bundles and a hand-written bundle the gate rejects, v9 a deployment
 that passes the QA gate and one that fails it: the verdict in the memo, v10 a rollback
-and a refresh that ask placement for their host).
+and a refresh that ask placement for their host, v11 the first two, a review, a
+rollback and a retirement publishing their status to the read model).
 ``v7-qa-failed`` was recorded with the code before the generation-repair patch (a
 generated bundle failing the gate): it replays without repairing.
 """
@@ -48,7 +49,7 @@ from temporal.search_attributes import ensure_search_attributes
 from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
 
 HERE = Path(__file__).parent
-GENERATION = "v10"
+GENERATION = "v11"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 

@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 
 from activities.privacy import PrivacyActivities
 from activities.privacy_erasure import PrivacyErasureActivities
+from activities.status_views import StatusViewActivities
 from runtime.base import instance_id_for
 from schemas.anomalies import AnomalyScanInput, AnomalyScanResult
 from schemas.backups import (
@@ -78,6 +79,7 @@ from schemas.runtime import (
     SwitchTrafficInput,
     SwitchTrafficResult,
 )
+from schemas.status_views import RecordAppStatusInput, RecordDeploymentStatusInput
 from temporal import names
 from workflows.registry import ALL_WORKFLOWS
 
@@ -142,6 +144,8 @@ class FakePipeline:
     fixed_bundles: set[str] = field(default_factory=set)
     no_host: str | None = None
     """Placement's refusal (None: every release goes on HOST)."""
+    status_views: StatusViewActivities | None = None
+    """Real status publishing (the read model the API reads); None: published nowhere."""
 
     def activities(self) -> list[Callable[..., object]]:
         return [
@@ -182,6 +186,8 @@ class FakePipeline:
             self.alert_backup,
             self.record_refused_signal,
             self.deliver_mail,
+            self.record_app_status,
+            self.record_deployment_status,
         ]
 
     @activity.defn(name=names.ACTIVITY_REWRAP_DATA_KEYS)
@@ -325,6 +331,18 @@ class FakePipeline:
         self.calls.append(f"refused:{input.signal}")
         self.refused.append(input)
         return True
+
+    @activity.defn(name=names.ACTIVITY_RECORD_APP_STATUS)
+    async def record_app_status(self, input: RecordAppStatusInput) -> bool:
+        if self.status_views is None:
+            return True
+        return await self.status_views.record_app_status(input)
+
+    @activity.defn(name=names.ACTIVITY_RECORD_DEPLOYMENT_STATUS)
+    async def record_deployment_status(self, input: RecordDeploymentStatusInput) -> bool:
+        if self.status_views is None:
+            return True
+        return await self.status_views.record_deployment_status(input)
 
     @activity.defn(name=names.ACTIVITY_DELIVER_MAIL)
     async def deliver_mail(self, input: MailDeliveryInput) -> MailDeliveryResult:

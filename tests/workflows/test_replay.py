@@ -31,7 +31,7 @@ def _histories() -> list[WorkflowHistory]:
 
 
 @pytest.mark.parametrize(
-    "generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"]
+    "generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11"]
 )
 def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     """v1: before the five-stage QA gate (patched); v2: with it; v3: with refreshes and
@@ -42,7 +42,9 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     generator repairing a generated bundle (live on attempt 2, every repair failing,
     a repair changing nothing) and a hand-written bundle rejected without one; v9: the QA
     verdict in the deployment's memo, gate passed and failed; v10: a rollback and a refresh
-    placed by the placement activity. Every generation must keep replaying."""
+    placed by the placement activity; v11: the gate passed and failed, a review, a
+    rollback and a retirement publishing their status to the read model. Every
+    generation must keep replaying."""
     names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob(f"{generation}-*.json")}
     if generation == "v5":  # only what the content-moderation patch changed
         assert {"v5-happy", "v5-content-blocked"} <= names_
@@ -66,6 +68,15 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
         return
     if generation == "v10":  # the placement patch: a rollback and a refresh placed
         assert names_ == {"v10-rollback-signal", "v10-refresh"}
+        return
+    if generation == "v11":  # the status read model patch
+        assert names_ == {
+            "v11-happy",
+            "v11-qa-rejected",
+            "v11-review-approved",
+            "v11-rollback-signal",
+            "v11-retire",
+        }
         return
     scenarios = {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"}
     if generation in ("v3", "v4"):
