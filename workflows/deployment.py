@@ -406,7 +406,7 @@ class DeploymentWorkflow:
                 and cause.type == names.ERROR_NO_RUNTIME_HOST
                 and workflow.patched(names.PATCH_PLACEMENT)
             ):
-                self._fail(cause.message, names.ERROR_NO_RUNTIME_HOST)
+                await self._fail(cause.message, names.ERROR_NO_RUNTIME_HOST)
             raise
 
     async def _roll_out(
