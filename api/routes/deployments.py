@@ -25,6 +25,7 @@ from schemas.deployment import DeployRequest, RollbackRequest
 from store.apps import AppOwnedByAnother
 from store.bundles import BundleError, make_bundle
 from store.qa_policy_overrides import QAPolicyOverrides
+from store.qa_queue import QAQueue
 from temporal import names
 
 router = APIRouter(prefix="/v1/apps", tags=["deployments"])
@@ -114,7 +115,8 @@ async def start_deployment(
 async def get_deployment(
     app_id: OwnedApp, deployment_id: str, services: ServicesDep
 ) -> DeploymentView:
-    """A deployment's stage, verdict and timings."""
+    """A deployment's stage, verdict and timings, and its place in the QA queue while its
+    gate waits for a worker's cores."""
     app = await services.app_status(app_id)
     summary = next((d for d in app.deployments if d.deployment_id == deployment_id), None)
     if summary is None:
@@ -127,7 +129,8 @@ async def get_deployment(
         if err.status != 404:
             raise
         status_ = None  # queued: its workflow has not started yet
-    return DeploymentView(status=status_, summary=summary)
+    position = await QAQueue(services.db).position(app_id, deployment_id)
+    return DeploymentView(status=status_, summary=summary, queue_position=position)
 
 
 @router.post(
