@@ -1,6 +1,6 @@
 """A burst of deployments with QA admission off (every stage at once) and on, in one run.
 
-    .venv/bin/python -m bench.qa_burst [--size 20] [--light 3]
+    .venv/bin/python -m bench.qa_burst [--size 12] [--light 2]
 
 The real stack: a Temporal dev server and embedded PostgreSQL in this process and
 one ``mb worker`` process per side (its own data directory: each side starts with
@@ -144,7 +144,7 @@ async def main(size: int, light: int) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=20)
-    parser.add_argument("--light", type=int, default=3)
+    parser.add_argument("--size", type=int, default=12)
+    parser.add_argument("--light", type=int, default=2)
     args = parser.parse_args()
     raise SystemExit(asyncio.run(main(args.size, args.light)))
