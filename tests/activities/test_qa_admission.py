@@ -72,6 +72,11 @@ class Burst:
     def running(self) -> list[str]:
         return [g for g, n in self.inside.items() if n]
 
+    async def drain(self) -> None:
+        """Let the running gates finish, one by one, until none is left."""
+        while self.running():
+            await self.done(self.running()[0])
+
 
 async def test_gates_of_one_owner_are_admitted_first_in_first_out() -> None:
     burst = Burst(QAAdmission(1, linger_s=0))
@@ -96,8 +101,7 @@ async def test_a_later_owner_is_admitted_after_at_most_one_gate_of_a_burst() -> 
         await burst.done(burst.running()[0])
     a_gates_after_b_submitted = burst.order.index("B0") - admitted_before_b
     assert a_gates_after_b_submitted <= 1, burst.order
-    while burst.running():
-        await burst.done(burst.running()[0])
+    await burst.drain()
     assert sorted(burst.order) == sorted(burst.finish)
 
 
@@ -109,8 +113,7 @@ async def test_owners_with_bursts_take_turns() -> None:
     for i in range(3):
         burst.submit(ticket(f"B{i}"))
     await settle()
-    while burst.running():
-        await burst.done(burst.running()[0])
+    await burst.drain()
     assert burst.order == ["A0", "B0", "A1", "B1", "A2", "B2", "A3", "A4", "A5"]
 
 

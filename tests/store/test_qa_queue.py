@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -56,10 +55,10 @@ async def test_rows_a_dead_worker_stopped_refreshing_are_ignored(db: Database) -
     assert await queue.position("app", "d1") is None
 
 
-async def _until(check: Callable[[], Awaitable[bool]], within_s: float = 10.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
+async def _until_position(queue: QAQueue, deployment_id: str, expected: int | None) -> None:
+    deadline = time.monotonic() + 10
+    while await queue.position("app", deployment_id) != expected:
+        assert time.monotonic() < deadline, f"{deployment_id} never at {expected}"
         await asyncio.sleep(0.05)
 
 
@@ -81,27 +80,18 @@ async def test_the_publisher_follows_the_queue_and_clears_it_on_stop(db: Databas
     await asyncio.sleep(0.01)
     waiting = asyncio.create_task(stage("d2"))
 
-    async def d2_waits_first() -> bool:
-        return await queue.position("app", "d2") == 1
-
-    await _until(d2_waits_first)
+    await _until_position(queue, "d2", 1)
     assert await queue.position("app", "d1") is None  # running, not waiting
     release.set()
     await asyncio.gather(first, waiting)
 
-    async def d2_admitted() -> bool:
-        return await queue.position("app", "d2") is None
-
-    await _until(d2_admitted)
+    await _until_position(queue, "d2", None)
     release.clear()
     third = asyncio.create_task(stage("d3"))
     await asyncio.sleep(0.01)
     fourth = asyncio.create_task(stage("d4"))
 
-    async def d4_waits() -> bool:
-        return await queue.position("app", "d4") == 1
-
-    await _until(d4_waits)
+    await _until_position(queue, "d4", 1)
     stop.set()
     await publisher
     assert await queue.position("app", "d4") is None  # a stopped worker leaves no rows
