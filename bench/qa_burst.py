@@ -10,8 +10,10 @@ light owner ``light`` more a few seconds later (the fairness probe: with
 admission, the light owner's gates take turns with the heavy owner's instead of
 waiting behind all of them).
 
-Reported per side: p50/p95/max latency from signal to live, and the light
-owner's worst; then the admission side's over the other's.
+Reported per side: how many went live, p50/p95/max latency from signal to live
+(of those that did), and the light owner's worst; then the admission side's over
+the other's. The run fails only when a deployment fails with admission: without
+it, a loaded machine makes stages time out, which is what this measures.
 """
 
 from __future__ import annotations
@@ -139,7 +141,9 @@ async def main(size: int, light: int) -> int:
     print(f"qa_burst_p95_ratio: {on.quantile(0.95) / off.quantile(0.95):.2f}")
     light_ratio = max(on.latencies[LIGHT], default=0) / max(off.latencies[LIGHT], default=1)
     print(f"qa_burst_light_max_ratio: {light_ratio:.2f}")
-    return 1 if any(side.failed for side in sides) else 0
+    # Deployments failing without admission are a finding (the burst's contention), not
+    # a failure of the bench; with admission, every deployment must go live.
+    return 1 if on.failed else 0
 
 
 if __name__ == "__main__":
