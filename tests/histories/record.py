@@ -10,7 +10,7 @@ Re-record only for an intended, ``workflow.patched``-guarded change; a new gener
 may keep only the scenarios its patch changed (v5 keeps the deployments, v6 the
 workflows new in it, v7 the refused signals and the scheduled mail delivery, v8 the
 repairs of generated bundles and a hand-written bundle the gate rejects, v9 a deployment
-that passes the QA gate and one that fails it: the verdict in the memo, v10 a deployment
+that passes the QA gate and one that fails it: the verdict in the memo, v12 a deployment
 and a repaired one whose QA stages carry their gate's ticket for the workers' admission).
 ``v7-qa-failed`` was recorded with the code before the generation-repair patch (a
 generated bundle failing the gate): it replays without repairing.
@@ -48,7 +48,7 @@ from temporal.search_attributes import ensure_search_attributes
 from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
 
 HERE = Path(__file__).parent
-GENERATION = "v10"
+GENERATION = "v12"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 

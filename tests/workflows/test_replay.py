@@ -31,7 +31,7 @@ def _histories() -> list[WorkflowHistory]:
 
 
 @pytest.mark.parametrize(
-    "generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"]
+    "generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v12"]
 )
 def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     """v1: before the five-stage QA gate (patched); v2: with it; v3: with refreshes and
@@ -41,7 +41,7 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     delivery, and a generated bundle failing the gate before repairs existed; v8: the
     generator repairing a generated bundle (live on attempt 2, every repair failing,
     a repair changing nothing) and a hand-written bundle rejected without one; v9: the QA
-    verdict in the deployment's memo, gate passed and failed; v10: the QA stages carrying
+    verdict in the deployment's memo, gate passed and failed; v12: the QA stages carrying
     their gate's ticket for the workers' admission, one gate and a repair's two. Every
     generation must keep replaying."""
     names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob(f"{generation}-*.json")}
@@ -65,8 +65,8 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     if generation == "v9":  # the QA memo patch: a gate passed, a gate failed
         assert names_ == {"v9-happy", "v9-qa-rejected"}
         return
-    if generation == "v10":  # the QA admission patch: one gate, a repair's two
-        assert names_ == {"v10-happy", "v10-repaired"}
+    if generation == "v12":  # the QA admission patch: one gate, a repair's two
+        assert names_ == {"v12-happy", "v12-repaired"}
         return
     scenarios = {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"}
     if generation in ("v3", "v4"):
