@@ -7,8 +7,9 @@ persisted report and signs evidence when it passes.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from temporalio import activity
@@ -16,11 +17,13 @@ from temporalio import activity
 from activities.heartbeat import keep_alive
 from activities.qa.evidence import EvidenceService
 from activities.qa.gate import QAGate, assemble_report, parse_stage_report
+from activities.qa_admission import QAAdmission
 from runtime.envs import EnvBuilder, EnvBuildError
 from schemas.bundle import AppBundle
 from schemas.qa import (
     QAGateOutcome,
     QAGateReport,
+    QAGateTicket,
     QAPolicy,
     QAStageInput,
     QAStageOutcome,
@@ -39,7 +42,11 @@ from temporal import names
 
 
 class QAActivities:
-    """QA stage activities: a failing stage is a result (a verdict), not an error."""
+    """QA stage activities: a failing stage is a result (a verdict), not an error.
+
+    With an ``admission``, a stage first waits (heartbeating, holding no slot) until
+    its gate is admitted to the worker's cores.
+    """
 
     def __init__(
         self,
@@ -48,11 +55,13 @@ class QAActivities:
         envs: EnvBuilder,
         settings: Settings,
         overrides: QAPolicyOverrides | None = None,
+        admission: QAAdmission | None = None,
     ) -> None:
         self._bundles = bundles
         self._artifacts = artifacts
         self._settings = settings
         self._overrides = overrides
+        self._admission = admission
         self._gate = QAGate(envs, settings)
 
     async def _policy(self, input: QAStageInput) -> QAPolicy:
@@ -78,7 +87,7 @@ class QAActivities:
                 heartbeat=activity.heartbeat,
             )
 
-        return await self._stage("tests", input.bundle_hash, stage)
+        return await self._stage("tests", input.bundle_hash, stage, input.gate)
 
     @activity.defn(name=names.ACTIVITY_RUN_MUTATION)
     async def run_mutation(self, input: QAStageInput) -> QAStageOutcome:
@@ -88,6 +97,7 @@ class QAActivities:
             "mutation",
             input.bundle_hash,
             lambda d, b: self._gate.mutation(d, b, policy, activity.heartbeat),
+            input.gate,
         )
 
     @activity.defn(name=names.ACTIVITY_RUN_FUZZ)
@@ -98,6 +108,7 @@ class QAActivities:
             "fuzz",
             input.bundle_hash,
             lambda d, b: self._gate.fuzz(d, b, policy, input.bundle_hash, activity.heartbeat),
+            input.gate,
         )
 
     @activity.defn(name=names.ACTIVITY_RUN_STATIC)
@@ -105,27 +116,30 @@ class QAActivities:
         """Static analysis with bandit."""
         policy = await self._policy(input)
         return await self._stage(
-            "static", input.bundle_hash, lambda d, b: self._gate.static(d, policy)
+            "static", input.bundle_hash, lambda d, b: self._gate.static(d, policy), input.gate
         )
 
     @activity.defn(name=names.ACTIVITY_RUN_DEPS)
     async def run_deps(self, input: QAStageInput) -> QAStageOutcome:
         """Known vulnerabilities in the installed dependencies."""
-        return await self._stage("deps", input.bundle_hash, lambda d, b: self._gate.deps(b))
+        return await self._stage(
+            "deps", input.bundle_hash, lambda d, b: self._gate.deps(b), input.gate
+        )
 
     async def _stage(
         self,
         name: str,
         bundle_hash: str,
         run: Callable[[Path, AppBundle], Awaitable[StageReport]],
+        gate: QAGateTicket | None,
     ) -> QAStageOutcome:
-        started = time.monotonic()
-        bundle_dir, bundle = await self._bundles.checkout(bundle_hash)
-        try:
-            async with keep_alive(f"qa {name}"):
+        async with keep_alive(f"qa {name}"), self._admitted(gate):
+            started = time.monotonic()
+            bundle_dir, bundle = await self._bundles.checkout(bundle_hash)
+            try:
                 report = await run(bundle_dir, bundle)
-        except EnvBuildError:
-            raise  # infrastructure (the index is unreachable...): let Temporal retry
+            except EnvBuildError:
+                raise  # infrastructure (the index is unreachable...): let Temporal retry
         digest = await self._artifacts.put(f"qa-{name}", report.model_dump_json().encode())
         return QAStageOutcome(
             stage=name,
@@ -134,6 +148,19 @@ class QAActivities:
             report_hash=digest,
             duration_s=round(time.monotonic() - started, 3),
         )
+
+    @contextlib.asynccontextmanager
+    async def _admitted(self, gate: QAGateTicket | None) -> AsyncIterator[None]:
+        """Inside the gate's admission (at once without an admission controller). A stage
+        scheduled without a ticket (a workflow started before tickets) shares one with
+        the other stages of its workflow, under no owner."""
+        if self._admission is None:
+            yield
+            return
+        if gate is None:
+            gate = QAGateTicket(app_id="", deployment_id=activity.info().workflow_id, owner_id="")
+        async with self._admission.admitted(gate):
+            yield
 
 
 class QAReportActivities:

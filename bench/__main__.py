@@ -40,6 +40,7 @@ SCRIPTS = [
     "api",
     "pipeline_overhead",
     "concurrent_deploys",
+    "qa_burst",
     "start_rate",
 ]
 
@@ -165,7 +166,7 @@ HEADLINES = [
         "api_status_rps",
         "api_healthz_rps",
         "api_auth_vs_healthz_ratio",
-        "ratio ≥ 0.5",
+        "ratio ≥ 0.8",
     ),
     Headline("… its p99 (ms)", "api_status_p99_ms", None, None, "—"),
     Headline(
@@ -279,6 +280,29 @@ HEADLINES = [
         None,
         "—",
     ),
+    Headline(
+        "QA burst, 12 at once, one worker: p50 signal → live (s), admission on vs off",
+        "qa_burst_on_p50_s",
+        "qa_burst_off_p50_s",
+        "qa_burst_p50_ratio",
+        "ratio ≤ 0.5",
+    ),
+    Headline(
+        "… p95 (s), on vs off",
+        "qa_burst_on_p95_s",
+        "qa_burst_off_p95_s",
+        "qa_burst_p95_ratio",
+        "—",
+    ),
+    Headline("… slowest (s), on vs off", "qa_burst_on_max_s", "qa_burst_off_max_s", None, "—"),
+    Headline(
+        "… the light owner's slowest (s), on vs off",
+        "qa_burst_on_light_max_s",
+        "qa_burst_off_light_max_s",
+        "qa_burst_light_max_ratio",
+        "ratio < 1 (not starved)",
+    ),
+    Headline("… went live, on / off", "qa_burst_on_live", "qa_burst_off_live", None, "all"),
     Headline(
         "trivial pipelines started per s (sustained)",
         "start_rate_per_s",

@@ -143,7 +143,7 @@ class Round:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q * 100) - 1]
 
 
-def _worker_settings(root: Path, index: int) -> Settings:
+def worker_settings(root: Path, index: int) -> Settings:
     """A worker host's own data directory and runtime host (what its process is given)."""
     return Settings(
         data_dir=root / f"worker{index}",
@@ -155,9 +155,10 @@ def _worker_settings(root: Path, index: int) -> Settings:
 
 @contextmanager
 def worker_processes(
-    settings: list[Settings], endpoints: Endpoints, logs: Path
+    settings: list[Settings], endpoints: Endpoints, logs: Path, **extra: str
 ) -> Iterator[list[WorkerProcess]]:
-    """Start one ``mb worker`` per settings; SIGTERM them (then SIGKILL) on exit."""
+    """Start one ``mb worker`` per settings (and ``extra`` settings, as ``mb_env`` takes
+    them); SIGTERM them (then SIGKILL) on exit."""
     started: list[WorkerProcess] = []
     try:
         for s in settings:
@@ -171,6 +172,7 @@ def worker_processes(
                     advisory_db=str(s.advisory_db),
                     drain_s=str(s.drain_s),
                     worker_metrics_port=str(free_loopback_port()),
+                    **extra,
                 ),
                 stdout=subprocess.DEVNULL,
                 stderr=(logs / f"{s.runtime_host}.log").open("wb"),
@@ -189,7 +191,7 @@ def worker_processes(
                 w.proc.wait()
 
 
-async def _wait_polling(client: Client, hosts: list[str]) -> None:
+async def wait_polling(client: Client, hosts: list[str]) -> None:
     """Until every worker's runtime queue has a poller (the worker is up)."""
     for host in hosts:
         for _ in range(600):
@@ -207,12 +209,13 @@ async def _wait_polling(client: Client, hosts: list[str]) -> None:
             raise RuntimeError(f"worker {host} never polled")
 
 
-async def _deploy(client: Client, app_id: str, prompt: str) -> DeploymentResult:
-    request = DeployRequest(request_id=uuid.uuid4().hex, owner_id=OWNER, prompt=prompt)
+async def deploy(client: Client, app_id: str, prompt: str, owner: str = OWNER) -> DeploymentResult:
+    """Request one deployment of ``prompt`` and wait until it is live (raises if it failed)."""
+    request = DeployRequest(request_id=uuid.uuid4().hex, owner_id=owner, prompt=prompt)
     return await deployment_result(client, await request_deployment(client, app_id, request))
 
 
-async def _retire(client: Client, app_ids: list[str]) -> None:
+async def retire(client: Client, app_ids: list[str]) -> None:
     for app_id in app_ids:
         await request_retire(
             client,
@@ -240,7 +243,7 @@ async def run_round(client: Client, workers: list[WorkerProcess], size: int) -> 
     async def one(i: int) -> None:
         t0 = time.perf_counter()
         try:  # a result means the release is live; a failed deployment raises
-            await _deploy(client, app_ids[i], prompts[i % len(prompts)])
+            await deploy(client, app_ids[i], prompts[i % len(prompts)])
         except Exception as err:
             cause = getattr(err, "cause", None) or err
             failed.append(f"{app_ids[i]}: {cause}")
@@ -255,7 +258,7 @@ async def run_round(client: Client, workers: list[WorkerProcess], size: int) -> 
     wall = time.perf_counter() - begin
     sampling = False
     await sampler
-    await _retire(client, app_ids)
+    await retire(client, app_ids)
     return Round(
         workers=len(workers),
         size=size,
@@ -267,12 +270,12 @@ async def run_round(client: Client, workers: list[WorkerProcess], size: int) -> 
     )
 
 
-async def _prebuild_envs(worker_settings: list[Settings]) -> None:
+async def prebuild_envs(hosts: list[Settings]) -> None:
     """Every blueprint's environment, built once per worker (the envs cache is per host)."""
     requirements = {
         generate_offline(p).bundle.file("requirements.txt") or "" for p in PROMPTS.values()
     }
-    for s in worker_settings:
+    for s in hosts:
         builder = EnvBuilder(s.data_path / "envs")
         for text in requirements:
             await builder.ensure(text)
@@ -286,17 +289,17 @@ async def main(sizes: list[int], worker_counts: list[int]) -> int:
     rounds: list[Round] = []
     try:
         async with backends(base) as (client, _db, endpoints):
-            all_workers = [_worker_settings(root, i) for i in range(max(worker_counts))]
+            all_workers = [worker_settings(root, i) for i in range(max(worker_counts))]
             # Every host holds the same keys (created here first, so none makes its own):
             evidence_keys(base).current()
             owner_keys(base).get_or_create(OWNER)
             master_key_ring(base)
             for s in all_workers:
                 shutil.copytree(base.data_path / "keys", s.data_path / "keys")
-            await _prebuild_envs(all_workers)
+            await prebuild_envs(all_workers)
             for count in worker_counts:
                 with worker_processes(all_workers[:count], endpoints, root) as workers:
-                    await _wait_polling(client, [w.host for w in workers])
+                    await wait_polling(client, [w.host for w in workers])
                     for size in sizes:
                         r = await run_round(client, workers, size)
                         rounds.append(r)

@@ -38,6 +38,7 @@ from store.bundle_cache import BundleCache
 from store.bundles import load_bundle_dir
 from store.db import Database
 from store.qa_policy_overrides import QAPolicyOverrides
+from store.qa_queue import QAQueue
 
 top_level = typer.Typer()
 
@@ -219,7 +220,15 @@ async def deploy_with(
     if not follow:
         console.print(f"Temporal UI: {ui}")
         return app_id, None
-    summary = await progress.follow(client, app_id, request.request_id, workflow_id, console)
+    queue = QAQueue(db)
+    summary = await progress.follow(
+        client,
+        app_id,
+        request.request_id,
+        workflow_id,
+        console,
+        queue_position=lambda: queue.position(app_id, request.request_id),
+    )
     console.print()
     if summary.outcome is DeploymentOutcome.LIVE:
         console.print(f"[bold green]live[/] at {settings.apps_base_url}/apps/{app_id}/")

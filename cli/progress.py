@@ -4,7 +4,7 @@ and the generator's repair attempts as ``mb status`` shows them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from rich.console import Console
 from rich.live import Live
@@ -35,8 +35,13 @@ PIPELINE = [
 ]
 
 
-def render(status: DeploymentStatus | None, summary: DeploymentSummary | None) -> Table:
-    """One row per stage: done (with seconds), running, or waiting."""
+def render(
+    status: DeploymentStatus | None,
+    summary: DeploymentSummary | None,
+    queue_position: int | None = None,
+) -> Table:
+    """One row per stage: done (with seconds), running, or waiting (the QA gate, while it
+    waits for a worker's cores, with its place in the queue)."""
     table = Table(title="deployment", show_lines=False)
     table.add_column("stage")
     table.add_column("state")
@@ -48,7 +53,9 @@ def render(status: DeploymentStatus | None, summary: DeploymentSummary | None) -
     for stage in PIPELINE:
         if stage is Stage.AWAITING_REVIEW and stage not in done and current is not stage:
             continue
-        if stage is current:  # a repair runs generation and the tests again
+        if stage is current and stage is Stage.TESTING and queue_position is not None:
+            table.add_row(stage.value, f"[yellow]queued #{queue_position}[/]", "")
+        elif stage is current:  # a repair runs generation and the tests again
             table.add_row(stage.value, "[yellow]running…[/]", _seconds(done.get(stage)))
         elif stage in done:
             table.add_row(stage.value, "[green]done[/]", _seconds(done[stage]))
@@ -102,8 +109,10 @@ async def follow(
     console: Console,
     *,
     poll_s: float = 0.4,
+    queue_position: Callable[[], Awaitable[int | None]] | None = None,
 ) -> DeploymentSummary:
-    """Show the stages until the deployment finishes; returns its final summary."""
+    """Show the stages until the deployment finishes; returns its final summary.
+    ``queue_position`` reads the QA gate's place in its worker's queue, if known."""
     status: DeploymentStatus | None = None
     summary: DeploymentSummary | None = None
     with Live(render(None, None), console=console, refresh_per_second=8, transient=False) as live:
@@ -114,7 +123,10 @@ async def follow(
                 status = None  # still queued behind another deployment of this app
             app = await app_status(client, app_id)
             summary = next((d for d in app.deployments if d.deployment_id == deployment_id), None)
-            live.update(render(status, summary))
+            waiting = None
+            if queue_position is not None and status is not None and status.stage is Stage.TESTING:
+                waiting = await queue_position()
+            live.update(render(status, summary, waiting))
             if summary is not None and summary.outcome.finished:
                 return summary
             await asyncio.sleep(poll_s)

@@ -106,6 +106,11 @@ class DeploymentView(BaseModel):
 
     status: DeploymentStatus | None
     summary: DeploymentSummary
+    queue_position: int | None = Field(
+        default=None,
+        description="while its QA gate waits for a worker's cores: its place in the queue"
+        " (1: admitted next); None when it is not waiting",
+    )
 
 
 class AppView(BaseModel):

@@ -98,10 +98,36 @@ class TestsReport(BaseModel):
     reruns: list[Rerun] = Field(default=[], description="extra runs of the tests that touched one")
 
 
+GATE_STAGES = 5  # tests x3, mutation, fuzz, static, deps: run at once
+
+
+class QAGateTicket(BaseModel):
+    """Which QA gate a stage belongs to, for the worker's admission: the stages of one
+    gate are admitted together, gates FIFO per owner and round-robin across owners."""
+
+    app_id: str
+    deployment_id: str
+    owner_id: str
+    attempt: int = Field(default=1, ge=1, description="the repair attempt the gate judges")
+    stages: int = Field(
+        default=GATE_STAGES, ge=1, le=10, description="stages the gate runs at once"
+    )
+
+
+class QueuedGate(BaseModel):
+    """A waiting gate and its place in the admission order (1: admitted next)."""
+
+    app_id: str
+    deployment_id: str
+    owner_id: str
+    position: int
+
+
 class RunTestsInput(BaseModel):
     """Input of the tests-x3 activity."""
 
     bundle_hash: str
+    gate: QAGateTicket | None = Field(default=None, description="None: a stage of its own")
     runs: int | None = Field(default=None, ge=1, le=10, description="None: the worker's setting")
     timeout_s: float | None = Field(
         default=None, gt=0, description="per run; None: the worker's setting"
@@ -396,6 +422,7 @@ class QAStageInput(BaseModel):
     app_id: str | None = Field(
         default=None, description="whose floor applies (None: the platform's)"
     )
+    gate: QAGateTicket | None = Field(default=None, description="None: a stage of its own")
 
 
 class QAStageOutcome(BaseModel):

@@ -221,6 +221,24 @@ class Settings(BaseSettings):
     qa_test_timeout_s: float = 300.0
     qa_concurrency: int = Field(default=6, ge=1, description="QA activities run at once")
     qa_cores: int | None = Field(default=None, ge=1, description="mutmut children (default: all)")
+    qa_admission: bool = Field(
+        default=True,
+        description="admit whole QA gates to the worker's cores, FIFO per owner and round-robin"
+        " across owners (False: every stage starts at once, up to qa_concurrency)",
+    )
+    qa_gates: int | None = Field(
+        default=None,
+        ge=1,
+        description="QA gates one worker runs at once (default: the cores it may use divided"
+        " by qa_cores_per_gate, at least 1)",
+    )
+    qa_cores_per_gate: int = Field(default=2, ge=1, description="cores one QA gate keeps busy")
+    qa_waiting_gates: int = Field(
+        default=40,
+        ge=0,
+        description="QA gates one worker accepts beyond those it runs, waiting (heartbeating)"
+        " for a slot",
+    )
     qa_mutation_threshold: float = Field(default=0.70, ge=0, le=1)
     qa_min_mutable_fraction: float = Field(default=0.5, ge=0, le=1)
     qa_mutation_timeout_s: float = Field(default=600.0, gt=0)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.qa_admission import activity_slots
 from monitoring.temporal_metrics import MetricsInterceptor
 from monitoring.temporal_sentry import SentryInterceptor, sandbox_runner
 from schemas.settings import Settings
@@ -18,6 +20,7 @@ from store.apps import AppRepository
 from store.db import Database
 from store.egress import EgressRecords
 from store.incidents import IncidentLog
+from store.qa_queue import QAQueue
 from store.runtime_hosts import RuntimeHosts
 from temporal import names
 from temporal.refusing_codec import worker_client
@@ -28,6 +31,7 @@ from temporal.schedules import (
 )
 from workers.egress_upkeep import EgressUpkeep
 from workers.host_heartbeat import HostHeartbeat
+from workers.qa_queue_publisher import publish_positions
 from workers.reconcile import Reconciler, restart_with
 from workers.wiring import Activities, egress_proxy
 from workflows.registry import ALL_WORKFLOWS
@@ -93,7 +97,8 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
                 a.qa.run_static,
                 a.qa.run_deps,
             ],
-            max_concurrent_activities=settings.qa_concurrency,
+            # With admission, stages that wait for their gate's turn hold a task, not a core.
+            max_concurrent_activities=activity_slots(settings),
             interceptors=interceptors,
         ),
         Worker(
@@ -175,6 +180,14 @@ async def run_workers(
                 _stop_task,
                 asyncio.create_task(upkeep.run_forever(settings.reconcile_every_s, stop)),
             )
+        if activities.qa_admission is not None:
+            publisher = publish_positions(
+                activities.qa_admission,
+                QAQueue(db),
+                f"{settings.runtime_host}:{os.getpid()}",
+                stop,
+            )
+            stack.push_async_callback(_stop_task, asyncio.create_task(publisher))
         if ready is not None:
             ready.set()
         await reconciler.run_forever(settings.reconcile_every_s, stop)

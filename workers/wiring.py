@@ -19,6 +19,7 @@ from activities.privacy import PrivacyActivities
 from activities.privacy_erasure import PrivacyErasureActivities
 from activities.qa.evidence import EvidenceService
 from activities.qa_activities import QAActivities, QAReportActivities
+from activities.qa_admission import QAAdmission, gate_capacity
 from activities.refusals import RefusalActivities
 from activities.releases import Placement, ReleaseActivities
 from activities.restore_usability import KeyRings
@@ -189,6 +190,7 @@ class Activities:
     envs: EnvBuilder
     release_repo: ReleaseRepository
     egress: EgressRegistry | None = None
+    qa_admission: QAAdmission | None = None
 
     @classmethod
     def build(cls, settings: Settings, db: Database, temporal: Client) -> Activities:
@@ -208,6 +210,7 @@ class Activities:
         notices = SecurityMail(UserRepository(db), mailer, base_url=settings.api_base_url)
         operator_alerts = OperatorAlerts(AlertLog(db), mailer, settings.operator_emails)
         qa_overrides = QAPolicyOverrides(db, AuditLog(db))
+        admission = QAAdmission(gate_capacity(settings)) if settings.qa_admission else None
         return cls(
             moderation=ModerationActivities(
                 moderator(settings, client), ModerationLog(db), notices, bundles
@@ -234,7 +237,7 @@ class Activities:
                 settings.openai_model,
                 repairs_allowed=settings.generation_repairs,
             ),
-            qa=QAActivities(bundles, artifacts, envs, settings, qa_overrides),
+            qa=QAActivities(bundles, artifacts, envs, settings, qa_overrides, admission),
             qa_report=QAReportActivities(artifacts, reports, evidence, settings, qa_overrides),
             runtime=RuntimeActivities(
                 runtime,
@@ -261,6 +264,7 @@ class Activities:
             envs=envs,
             release_repo=release_repo,
             egress=egress,
+            qa_admission=admission,
         )
 
 

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.operators import MEMO_QA, QAMemo, report_path
     from schemas.qa import (
         QAGateOutcome,
+        QAGateTicket,
         QAStageInput,
         QAStageOutcome,
         RecordQAReportInput,
@@ -70,6 +71,10 @@ QA_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=10,
 )
+# A QA stage may first wait for its gate's admission to a worker's cores (heartbeating,
+# so a dead worker is still noticed within the heartbeat timeout): its start-to-close
+# allows for that wait on top of its own run.
+QA_ADMISSION_WAIT = timedelta(minutes=60)
 LIGHT_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20)
 
 
@@ -248,18 +253,29 @@ class DeploymentWorkflow:
         if not workflow.patched(names.PATCH_FULL_QA_GATE):
             return await self._tests_only_gate(bundle_hash)  # deployments started before it
         judged = self._attempt(attempt, bundle_hash) if self._input.prompt is not None else None
+        ticket = None
+        if workflow.patched(names.PATCH_QA_ADMISSION):  # the gate is admitted as a unit
+            ticket = QAGateTicket(
+                app_id=self._input.app_id,
+                deployment_id=self._input.deployment_id,
+                owner_id=self._input.owner_id,
+                attempt=attempt,
+            )
         stage_input = QAStageInput(
             bundle_hash=bundle_hash,
             deployment_id=self._input.deployment_id,
             policy=self._input.qa_policy,
             app_id=self._input.app_id,  # whose QA floor applies
+            gate=ticket,
         )
+        tests = RunTestsInput(bundle_hash=bundle_hash, gate=ticket)
+        wait = QA_ADMISSION_WAIT if ticket is not None else timedelta(0)
         outcomes = await asyncio.gather(
-            self._qa_stage(names.ACTIVITY_RUN_TESTS, RunTestsInput(bundle_hash=bundle_hash)),
-            self._qa_stage(names.ACTIVITY_RUN_MUTATION, stage_input, minutes=60),
-            self._qa_stage(names.ACTIVITY_RUN_FUZZ, stage_input),
-            self._qa_stage(names.ACTIVITY_RUN_STATIC, stage_input, minutes=5),
-            self._qa_stage(names.ACTIVITY_RUN_DEPS, stage_input, minutes=5),
+            self._qa_stage(names.ACTIVITY_RUN_TESTS, tests, wait=wait),
+            self._qa_stage(names.ACTIVITY_RUN_MUTATION, stage_input, minutes=60, wait=wait),
+            self._qa_stage(names.ACTIVITY_RUN_FUZZ, stage_input, wait=wait),
+            self._qa_stage(names.ACTIVITY_RUN_STATIC, stage_input, minutes=5, wait=wait),
+            self._qa_stage(names.ACTIVITY_RUN_DEPS, stage_input, minutes=5, wait=wait),
         )
         self._status.qa_stages = list(outcomes)
         gate: QAGateOutcome = await workflow.execute_activity(
@@ -369,14 +385,19 @@ class DeploymentWorkflow:
         return repaired.bundle_hash
 
     async def _qa_stage(
-        self, activity_name: str, stage_input: QAStageInput | RunTestsInput, *, minutes: int = 30
+        self,
+        activity_name: str,
+        stage_input: QAStageInput | RunTestsInput,
+        *,
+        minutes: int = 30,
+        wait: timedelta = timedelta(0),
     ) -> QAStageOutcome:
         outcome: QAStageOutcome = await workflow.execute_activity(
             activity_name,
             stage_input,
             result_type=QAStageOutcome,
             task_queue=names.QA_TASK_QUEUE,
-            start_to_close_timeout=timedelta(minutes=minutes),
+            start_to_close_timeout=timedelta(minutes=minutes) + wait,
             heartbeat_timeout=timedelta(seconds=30),
             retry_policy=QA_RETRY,
         )

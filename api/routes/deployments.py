@@ -20,6 +20,7 @@ from schemas.deployment import AppStatus, DeploymentSummary, DeployRequest, Roll
 from store.apps import AppOwnedByAnother
 from store.bundles import BundleError, make_bundle
 from store.qa_policy_overrides import QAPolicyOverrides
+from store.qa_queue import QAQueue
 
 router = APIRouter(prefix="/v1/apps", tags=["deployments"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -108,14 +109,16 @@ async def start_deployment(
 async def get_deployment(
     app_id: OwnedApp, deployment_id: str, services: ServicesDep
 ) -> DeploymentView:
-    """A deployment's stage, verdict and timings (from the read model)."""
+    """A deployment's stage, verdict and timings (from the read model), and its place in
+    the QA queue while its gate waits for a worker's cores."""
     summary = _summary(await services.app_status(app_id), deployment_id)
     if summary is None:  # requested a moment ago, before its app published it?
         summary = _summary(await services.live_app_status(app_id), deployment_id)
     if summary is None:
         raise HTTPException(404, f"deployment {deployment_id!r} not found")
     status_ = await services.deployment_status(app_id, summary)
-    return DeploymentView(status=status_, summary=summary)
+    position = await QAQueue(services.db).position(app_id, deployment_id)
+    return DeploymentView(status=status_, summary=summary, queue_position=position)
 
 
 def _summary(app: AppStatus, deployment_id: str) -> DeploymentSummary | None:

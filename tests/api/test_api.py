@@ -18,15 +18,19 @@ import pytest
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from activities.qa_admission import QAAdmission
 from api.app import create_app
 from api.services import Services
 from pipeline import operations
 from pipeline.operations import AppNotFound, app_status, unanswered
+from schemas.qa import QAGateTicket
 from schemas.settings import Settings
 from store.db import Database
+from store.qa_queue import QAQueue
 from store.tokens import TokenRepository
 from temporal import names
 from tests.workflows.pipeline_fakes import FakePipeline
+from workers.qa_queue_publisher import publish_positions
 
 GOOD_BUNDLE = {
     "main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
@@ -353,3 +357,37 @@ def test_temporal_not_answering_is_told_apart_from_a_failed_request() -> None:
     assert unanswered(RPCError("down", RPCStatusCode.UNAVAILABLE, b""))
     assert not unanswered(RPCError("a closed workflow", RPCStatusCode.FAILED_PRECONDITION, b""))
     assert not unanswered(RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b""))
+
+
+async def test_a_deployment_waiting_for_qa_cores_shows_its_place(
+    api: Api, workers: FakePipeline
+) -> None:
+    """While its QA gate waits for a worker's cores, the deployment's status shows its place
+    in the queue (the worker's admission publishes it to PostgreSQL); owner checks stand."""
+    admission = workers.qa_admission = QAAdmission(1, linger_s=0)
+    stop = asyncio.Event()
+    publisher = asyncio.create_task(
+        publish_positions(
+            admission, QAQueue(api.services.db), "w1", stop, refresh_s=0.2, min_interval_s=0.01
+        )
+    )
+    busy = QAGateTicket(app_id="carols-app", deployment_id="d0", owner_id="carol")
+    async with admission.admitted(busy):  # another owner's gate holds the only slot
+        r = await api.deploy("alice", "queued-app", prompt="a todo list for my team")
+        path = f"/v1/apps/queued-app/deployments/{r.json()['deployment_id']}"
+        for _ in range(400):
+            view = (await api.http.get(path, headers=api.auth("alice"))).json()
+            if view.get("queue_position") == 1:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"never shown as queued: {view}")
+        assert view["status"]["stage"] == "testing"
+        assert [g.owner_id for g in admission.positions()] == ["alice"]
+        bob = await api.http.get(path, headers=api.auth("bob"))
+        assert bob.status_code == 404 and "queue_position" not in bob.text
+    await api.wait_live("alice", "queued-app", 1)
+    done = (await api.http.get(path, headers=api.auth("alice"))).json()
+    assert done["queue_position"] is None
+    stop.set()
+    await publisher

@@ -12,7 +12,8 @@ workflows new in it, v7 the refused signals and the scheduled mail delivery, v8 
 repairs of generated bundles and a hand-written bundle the gate rejects, v9 a deployment
 that passes the QA gate and one that fails it: the verdict in the memo, v10 a rollback
 and a refresh that ask placement for their host, v11 the first two, a review, a
-rollback and a retirement publishing their status to the read model).
+rollback and a retirement publishing their status to the read model, v12 a deployment
+and a repaired one whose QA stages carry their gate's ticket for the workers' admission).
 ``v7-qa-failed`` was recorded with the code before the generation-repair patch (a
 generated bundle failing the gate): it replays without repairing.
 """
@@ -49,7 +50,7 @@ from temporal.search_attributes import ensure_search_attributes
 from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
 
 HERE = Path(__file__).parent
-GENERATION = "v11"
+GENERATION = "v12"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 

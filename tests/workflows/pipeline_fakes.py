@@ -12,15 +12,17 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from activities.heartbeat import keep_alive
 from activities.privacy import PrivacyActivities
 from activities.privacy_erasure import PrivacyErasureActivities
+from activities.qa_admission import QAAdmission
 from activities.status_views import StatusViewActivities
 from runtime.base import instance_id_for
 from schemas.anomalies import AnomalyScanInput, AnomalyScanResult
@@ -61,6 +63,7 @@ from schemas.privacy import (
 )
 from schemas.qa import (
     QAGateOutcome,
+    QAGateTicket,
     QAStageInput,
     QAStageOutcome,
     RecordQAReportInput,
@@ -146,6 +149,10 @@ class FakePipeline:
     """Placement's refusal (None: every release goes on HOST)."""
     status_views: StatusViewActivities | None = None
     """Real status publishing (the read model the API reads); None: published nowhere."""
+    qa_admission: QAAdmission | None = None
+    """A real admission controller the QA stages wait for (None: they run at once)."""
+    qa_gates: list[tuple[str, QAGateTicket | None, timedelta | None]] = field(default_factory=list)
+    """Each QA stage's gate ticket and its start-to-close timeout, as scheduled."""
 
     def activities(self) -> list[Callable[..., object]]:
         return [
@@ -415,25 +422,34 @@ class FakePipeline:
             report_hash=hashlib.sha256(stage.encode()).hexdigest(),
         )
 
+    async def _gated(
+        self, stage: str, bundle_hash: str, gate: QAGateTicket | None
+    ) -> QAStageOutcome:
+        self.qa_gates.append((stage, gate, activity.info().start_to_close_timeout))
+        if self.qa_admission is None or gate is None:
+            return self._stage(stage, bundle_hash)
+        async with keep_alive(f"qa {stage}"), self.qa_admission.admitted(gate):
+            return self._stage(stage, bundle_hash)
+
     @activity.defn(name=names.ACTIVITY_RUN_TESTS)
     async def run_tests(self, input: RunTestsInput) -> QAStageOutcome:
-        return self._stage("tests", input.bundle_hash)
+        return await self._gated("tests", input.bundle_hash, input.gate)
 
     @activity.defn(name=names.ACTIVITY_RUN_MUTATION)
     async def run_mutation(self, input: QAStageInput) -> QAStageOutcome:
-        return self._stage("mutation", input.bundle_hash)
+        return await self._gated("mutation", input.bundle_hash, input.gate)
 
     @activity.defn(name=names.ACTIVITY_RUN_FUZZ)
     async def run_fuzz(self, input: QAStageInput) -> QAStageOutcome:
-        return self._stage("fuzz", input.bundle_hash)
+        return await self._gated("fuzz", input.bundle_hash, input.gate)
 
     @activity.defn(name=names.ACTIVITY_RUN_STATIC)
     async def run_static(self, input: QAStageInput) -> QAStageOutcome:
-        return self._stage("static", input.bundle_hash)
+        return await self._gated("static", input.bundle_hash, input.gate)
 
     @activity.defn(name=names.ACTIVITY_RUN_DEPS)
     async def run_deps(self, input: QAStageInput) -> QAStageOutcome:
-        return self._stage("deps", input.bundle_hash)
+        return await self._gated("deps", input.bundle_hash, input.gate)
 
     @activity.defn(name=names.ACTIVITY_RECORD_QA_REPORT)
     async def record_qa_report(self, input: RecordQAReportInput) -> QAGateOutcome:

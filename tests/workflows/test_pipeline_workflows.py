@@ -38,6 +38,7 @@ from schemas.deployment import (
     RollbackRequest,
     Stage,
 )
+from schemas.qa import QAGateTicket
 from store.artifacts import ArtifactStore
 from store.bundle_cache import BundleCache
 from store.db import Database
@@ -656,3 +657,22 @@ async def test_a_backup_that_cannot_be_trusted_alerts_and_prunes_nothing(
     assert f"backup-alert:{rule}" in workers.calls
     assert not any(c.startswith("backup-prune") for c in workers.calls)
     assert workers.calls.count("backup:by hand") == 1  # a verdict, not retried
+
+
+async def test_qa_stages_carry_their_gate_and_allow_for_waiting_for_it(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    """Every stage of one gate carries the same ticket (so a worker admits the gate as a
+    unit, by owner), a repair's gate is another one, and each stage's start-to-close allows
+    an hour's wait for admission on top of its own run."""
+    workers.qa_verdict, workers.failing_stage, workers.repair_fixes_from = "fail", "fuzz", 2
+    request = _request("a todo list for my team")
+    workflow_id = await request_deployment(env.client, "gated-app", request)
+    await _result(env.client, workflow_id)
+
+    expected = QAGateTicket(app_id="gated-app", deployment_id=request.request_id, owner_id=OWNER)
+    gates = [gate for _, gate, _ in workers.qa_gates]
+    assert [g.attempt if g else None for g in gates] == [1] * 5 + [2] * 5  # two gates
+    assert all(g == expected.model_copy(update={"attempt": g.attempt}) for g in gates if g)
+    minutes = {stage: t.total_seconds() / 60 for stage, _, t in workers.qa_gates if t}
+    assert minutes == {"tests": 90, "mutation": 120, "fuzz": 90, "static": 65, "deps": 65}

@@ -31,7 +31,7 @@ def _histories() -> list[WorkflowHistory]:
 
 
 @pytest.mark.parametrize(
-    "generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11"]
+    "generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12"]
 )
 def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     """v1: before the five-stage QA gate (patched); v2: with it; v3: with refreshes and
@@ -43,8 +43,9 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     a repair changing nothing) and a hand-written bundle rejected without one; v9: the QA
     verdict in the deployment's memo, gate passed and failed; v10: a rollback and a refresh
     placed by the placement activity; v11: the gate passed and failed, a review, a
-    rollback and a retirement publishing their status to the read model. Every
-    generation must keep replaying."""
+    rollback and a retirement publishing their status to the read model; v12: the QA
+    stages carrying their gate's ticket for the workers' admission, one gate and a
+    repair's two. Every generation must keep replaying."""
     names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob(f"{generation}-*.json")}
     if generation == "v5":  # only what the content-moderation patch changed
         assert {"v5-happy", "v5-content-blocked"} <= names_
@@ -77,6 +78,9 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
             "v11-rollback-signal",
             "v11-retire",
         }
+        return
+    if generation == "v12":  # the QA admission patch: one gate, a repair's two
+        assert names_ == {"v12-happy", "v12-repaired"}
         return
     scenarios = {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"}
     if generation in ("v3", "v4"):
