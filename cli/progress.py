@@ -126,7 +126,7 @@ async def follow(
             waiting = None
             if queue_position is not None and status is not None and status.stage is Stage.TESTING:
                 waiting = await queue_position()
-            live.update(render(status, summary, waiting))
+            live.update(render(status, summary, waiting), refresh=True)
             if summary is not None and summary.outcome.finished:
                 return summary
             await asyncio.sleep(poll_s)
