@@ -31,6 +31,7 @@ SCRIPTS = [
     "qa_mutation",
     "qa_fuzz",
     "qa_gate",
+    "qa_mutation_reuse",
     "flaky_detection",
     "codec",
     "secrets",
@@ -77,6 +78,13 @@ HEADLINES = [
         "qa_by_hand_s",
         "qa_gate_vs_by_hand_ratio",
         "ratio < 1",
+    ),
+    Headline(
+        "… redeploy, one line of one handler changed: warm (s) vs cold",
+        "gate_warm_s",
+        "gate_full_s",
+        "gate_warm_ratio",
+        "ratio ≤ 0.35",
     ),
     Headline(
         "mutation stage (s) vs plain mutmut",

@@ -1,6 +1,6 @@
 """Reusing mutation outcomes on a redeploy: a one-line change in one handler of a corpus app.
 
-    .venv/bin/python -m bench.qa_mutation_reuse [--app NAME] [--repeat N]
+    .venv/bin/python -m bench.qa_mutation_reuse [--app NAME] [--repeat N (3)]
 
 In this run, on this machine, with the bundle's environment built once:
 
@@ -11,8 +11,10 @@ In this run, on this machine, with the bundle's environment built once:
 
 The change (``--app``'s :data:`CHANGES` entry) edits one line of one route handler
 without changing what it does; the warm gate re-runs the mutants of that handler
-and of the helpers it calls, and reuses the rest. The two must reach the same
-verdict with the same counts. Rounds alternate which side runs first; medians.
+and of the helpers it calls, traces again only the tests that executed it, and
+reuses the rest. The two must reach the same verdict with the same counts and the
+same outcome for every mutant listed (survivors, untested); the others were killed.
+Rounds alternate which side runs first; medians.
 Ends with ``figure: value`` lines (``gate_warm_ratio``: target at most 0.35).
 """
 
@@ -89,15 +91,17 @@ def total_mutants(m: MutationReport) -> int:
     return m.killed + m.survived + m.no_tests + m.timeouts + m.other + m.equivalent
 
 
-def counts(report: QAGateReport) -> tuple[str, str, int, int, int, int]:
+def counts(report: QAGateReport) -> tuple[object, ...]:
+    """The verdicts, the counts and each listed mutant's outcome (the rest were killed)."""
     m = mutation(report)
-    return (report.verdict, m.verdict, m.killed, m.survived, m.no_tests, m.equivalent)
+    listed = sorted((s.name, s.status, s.diff or "") for s in m.survivors)
+    return (report.verdict, m.verdict, m.killed, m.survived, m.no_tests, m.equivalent, listed)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--app", choices=sorted(CHANGES), default="todo_sqlite")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
     original, changed = changed_bundle(args.app)
@@ -133,7 +137,7 @@ async def main() -> None:
                     f"{report.verdict}",
                     flush=True,
                 )
-            assert counts(warm) == counts(full), (counts(warm), counts(full))
+            assert counts(warm) == counts(full), "the warm gate's outcomes differ from a cold run's"
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -22,7 +22,8 @@ tests are untrusted), under the platform's configuration only:
   another's outcome.
 * Outcomes of earlier runs are reused where nothing they depend on changed
   (:mod:`activities.qa.mutation_reuse`): only the mutants of changed functions
-  and of the functions around them run.
+  and of the functions around them run, and mutmut's stats run traces only the
+  tests that executed a changed function.
 * :mod:`activities.qa.mutation_driver` runs ``mutmut run --max-children N``
   in the sandbox with crash-safe result files, output to the log, stdin
   from ``/dev/null``. The sandbox gets ``N`` cores (the app limits' CPU
@@ -83,6 +84,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
+from pydantic import ValidationError
+
 from activities.qa.mutation_results import (
     MutmutResults,
     clean_log,
@@ -90,9 +93,19 @@ from activities.qa.mutation_results import (
     read_log,
     read_results,
 )
-from activities.qa.mutation_reuse import ReuseCache, entries, prefill, reuse_keys
+from activities.qa.mutation_reuse import (
+    CarriedStats,
+    MutmutStats,
+    ReuseCache,
+    ReusePlan,
+    carry,
+    entries,
+    prefill,
+    reuse_plan,
+    stored_stats,
+)
 from activities.qa.mutation_staging import Layout, stage_bundle
-from activities.qa.workspace import SandboxUser, ToolRun, run_tool
+from activities.qa.workspace import SandboxUser, ToolRun, read_json, run_tool
 from runtime.base import PythonEnv
 from runtime.bwrap import Bind
 from schemas.qa import MutationReport, QAPolicy
@@ -102,6 +115,9 @@ DRIVER_MOUNT = "/mb/mutation_driver.py"
 PREFILL_MOUNT = "/mb/mutation_prefill.json"
 REUSED_REPORT = "mutation-reused.json"
 """The driver's list of the mutants it recorded from earlier runs, in ``/out``."""
+SHARED_HITS_REPORT = "mutation-shared-hits.json"
+"""The driver's list of the functions reached outside any test's call, in ``/out``."""
+MUTMUT_STATS = "mutants/mutmut-stats.json"
 
 
 # --- the verdict ------------------------------------------------------------------------
@@ -332,13 +348,18 @@ async def run_mutation(
                 log="",
                 duration_s=time.monotonic() - started,
             )
-        keys: dict[tuple[str, str], str] = {}
+        plan: ReusePlan | None = None
         known: dict[str, dict[str, dict[str, object]]] = {}
+        carried: CarriedStats | None = None
         if reuse is not None:
-            keys = await asyncio.to_thread(reuse_keys, root / "bundle", layout, env.key)
-            known = await asyncio.to_thread(prefill, reuse, keys)
+            plan = await asyncio.to_thread(reuse_plan, root / "bundle", layout, env.key)
+            known = await asyncio.to_thread(prefill, reuse, plan.keys)
+            carried = await asyncio.to_thread(_carried, reuse, plan)
         prefill_path = root / "prefill.json"
-        prefill_path.write_text(json.dumps(known), encoding="utf-8")
+        prefill_path.write_text(
+            json.dumps({"outcomes": known, "stats": carried and carried.model_dump()}),
+            encoding="utf-8",
+        )
         beat(f"mutation: mutmut starting ({max_children} at once)")
         run = await run_tool(
             root / "bundle",
@@ -357,8 +378,8 @@ async def run_mutation(
         log = await asyncio.to_thread(read_log, run.log_path)
         reused = _reused(run, results)
         finished = run.result.exit_code == 0 and not run.result.timed_out
-        if reuse is not None and finished:
-            await asyncio.to_thread(_store, reuse, keys, results, reused)
+        if reuse is not None and plan is not None and finished:
+            await asyncio.to_thread(_store, reuse, plan, run, results, reused, carried)
         report = judge(
             results,
             layout,
@@ -383,19 +404,39 @@ def _reused(run: ToolRun, results: MutmutResults) -> frozenset[str]:
     return frozenset(n for n in listed if isinstance(n, str) and n in results.statuses)
 
 
+def _carried(cache: ReuseCache, plan: ReusePlan) -> CarriedStats | None:
+    stored = cache.stats(plan.base)
+    return carry(stored, plan.digests) if stored is not None else None
+
+
 def _store(
     cache: ReuseCache,
-    keys: dict[tuple[str, str], str],
+    plan: ReusePlan,
+    run: ToolRun,
     results: MutmutResults,
     reused: frozenset[str],
+    carried: CarriedStats | None,
 ) -> None:
+    """Store this finished run's new outcomes and its stats for later runs."""
+    try:
+        stats = MutmutStats.model_validate(read_json(run.app_dir / MUTMUT_STATS))
+    except ValidationError:
+        return  # without the tests reaching each function, nothing can be reused safely
     by_function: dict[tuple[str, str], list[str]] = {}
     for name in results.exit_codes:
         by_function.setdefault((results.files[name], function_key(name)), []).append(name)
     fresh = {
         node: names
         for node, names in by_function.items()
-        if node in keys and not all(n in reused for n in names)
+        if node in plan.keys and not all(n in reused for n in names)
     }
-    for node, entry in entries(fresh, results.exit_codes).items():
-        cache.put(keys[node], entry)
+    tests = stats.tests_by_mangled_function_name
+    for node, entry in entries(fresh, results.exit_codes, tests).items():
+        cache.put(plan.keys[node], entry)
+    shared = run.read_json(SHARED_HITS_REPORT)
+    if not isinstance(shared, list) or not all(isinstance(n, str) for n in shared):
+        return
+    if carried is not None:  # the stats run saw only the traced tests' shared hits
+        before = cache.stats(plan.base)
+        shared += before.shared_hits if before is not None else []
+    cache.put_stats(plan.base, stored_stats(plan, by_function, stats, shared))

@@ -28,11 +28,22 @@ server's garbage collector once it has collected the tests (see
 mutmut's clean run, which under this isolation repeats the stats run exactly
 (:func:`stats_run_was_clean`).
 
-``PREFILL`` (a JSON file, read-only) holds outcomes of earlier runs to reuse
-(:mod:`activities.qa.mutation_reuse`): ``{file: {function key: {"count": N,
-"codes": {"1": exit code, ...}}}}``. Once mutmut has generated the mutants, and
-before it runs any test, the driver records them in mutmut's own ``.meta`` files
-for every function that still has exactly ``count`` mutants, and lists the mutants
+``PREFILL`` (a JSON file, read-only) holds what earlier runs left to reuse
+(:mod:`activities.qa.mutation_reuse`): ``{"outcomes": {file: {function key: {"count":
+N, "codes": {"1": exit code, ...}, "tests": [...]}}}, "stats": null or {...}}``.
+
+``stats`` is mutmut's record of which tests reach which function, carried from an
+earlier run of the same tests and module structure, without the tests that executed
+a function that changed since (``retrace``). Those tests alone run in mutmut's stats
+run (none at all when the list is empty): a test that executed no changed function
+runs the same code as before, so it passes and reaches the same functions. The tests
+the driver sees reach a function outside any test's call (at collection, in fixture
+set-up or tear-down, state shared between tests) are written to
+``/out/mutation-shared-hits.json``; a change to one of those is traced in full.
+
+Once the stats are known, and before any mutant runs, the driver records the stored
+outcomes in mutmut's own ``.meta`` files for every function that still has exactly
+``count`` mutants and is reached by exactly the stored ``tests``, and lists the mutants
 it recorded in ``/out/mutation-reused.json``; mutmut then only tests the mutants
 without an outcome, as it does when it resumes an interrupted run. Such a run
 skips mutmut's forced-fail run (every test run with every function made to
@@ -153,8 +164,8 @@ def forced_fail_passed_before(runner: Any) -> None:
     del runner
 
 
-def load_prefill(path: str | None) -> dict[str, dict[str, dict[str, Any]]]:
-    """The outcomes to reuse (empty without a readable file)."""
+def load_prefill(path: str | None) -> dict[str, Any]:
+    """What to reuse (empty without a readable file)."""
     if not path:
         return {}
     try:
@@ -164,12 +175,22 @@ def load_prefill(path: str | None) -> dict[str, dict[str, dict[str, Any]]]:
     return data if isinstance(data, dict) else {}
 
 
-def apply_prefill(prefill: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
-    """Record the reused outcomes in mutmut's ``.meta`` files; the mutants recorded."""
+def mangled(mutant: str) -> str:
+    """mutmut's name of the function a mutant is in, as its stats spell it."""
+    return mutant.replace("__init__.", "").partition("__mutmut_")[0]
+
+
+def apply_prefill(
+    outcomes: dict[str, dict[str, dict[str, Any]]], tests_by_function: dict[str, set[str]]
+) -> list[str]:
+    """Record the reused outcomes in mutmut's ``.meta`` files; the mutants recorded.
+
+    A function's outcomes are recorded only when the tests that reach it now are the
+    ones that reached it when they were stored."""
     from mutmut.mutation.data import SourceFileMutationData
 
     recorded: list[str] = []
-    for rel, functions in prefill.items():
+    for rel, functions in outcomes.items():
         data = SourceFileMutationData(path=rel)
         data.load()
         names: dict[str, list[str]] = {}
@@ -179,7 +200,9 @@ def apply_prefill(prefill: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
         for key, entry in functions.items():
             mine = names.get(key, [])
             codes = entry.get("codes") if isinstance(entry, dict) else None
-            if not isinstance(codes, dict) or len(mine) != entry.get("count"):
+            if not isinstance(codes, dict) or not mine or len(mine) != entry.get("count"):
+                continue
+            if sorted(tests_by_function.get(mangled(mine[0]), ())) != entry.get("tests"):
                 continue
             found = {n: codes.get(n.rpartition("__mutmut_")[2]) for n in mine}
             if all(isinstance(c, int) for c in found.values()):
@@ -189,6 +212,105 @@ def apply_prefill(prefill: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
         if changed:
             data.save()
     return recorded
+
+
+SHARED_HITS_REPORT = Path("/out/mutation-shared-hits.json")
+"""The functions the stats run saw reached outside any test's call (a JSON list)."""
+
+
+class PhaseHits(set[str]):
+    """mutmut's set of the functions reached since the last test ended, also keeping
+    those reached outside a test's call phase."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_call = False
+        self.shared: set[str] = set()
+
+    def add(self, name: str) -> None:
+        """Record a hit (mutmut's trampolines call this)."""
+        super().add(name)
+        if not self.in_call:
+            self.shared.add(name)
+
+
+def phases(hits: PhaseHits) -> object:
+    """A pytest plugin marking when a test's call phase runs."""
+    import pytest
+
+    class CallPhase:
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_call(self, item: Any) -> Iterator[None]:
+            del item
+            hits.in_call = True
+            try:
+                yield
+            finally:
+                hits.in_call = False
+
+    return CallPhase()
+
+
+def shared_hits_kept(run_stats: Callable[..., int]) -> Callable[..., int]:
+    """Wrap ``PytestRunner.run_stats`` (in the stats run's child) to write the functions
+    reached outside any test's call to :data:`SHARED_HITS_REPORT`."""
+
+    def run_stats_keeping_shared(self: Any, **kwargs: Any) -> int:
+        from mutmut.state import state
+
+        hits = PhaseHits()
+        state()._stats = hits
+        execute = self.execute_pytest
+
+        def execute_with_phases(params: list[str], **options: Any) -> int:
+            options["plugins"] = [*options.get("plugins", []), phases(hits)]
+            return int(execute(params, **options))
+
+        self.execute_pytest = execute_with_phases
+        try:
+            return run_stats(self, **kwargs)
+        finally:
+            del self.execute_pytest
+            with contextlib.suppress(OSError):  # no /out: run by hand
+                SHARED_HITS_REPORT.write_text(json.dumps(sorted(hits.shared)), encoding="utf-8")
+
+    return run_stats_keeping_shared
+
+
+def carried_stats(stats: dict[str, Any]) -> Callable[..., None]:
+    """``collect_or_load_stats`` from carried stats: only the ``retrace`` tests run."""
+
+    def load_then_retrace(runner: Any, **kwargs: Any) -> None:
+        del kwargs
+        import mutmut.__main__ as mutmut_main
+        from mutmut.state import state
+        from mutmut.stats import save_stats
+
+        for name, tests in stats["tests_by_function"].items():
+            state().tests_by_mangled_function_name[name] |= set(tests)
+        state().duration_by_test.update(stats["duration_by_test"])
+        if stats["retrace"]:
+            mutmut_main.run_stats_collection(runner, tests=stats["retrace"])
+        else:
+            save_stats()
+
+    return load_then_retrace
+
+
+def then_prefill(
+    collect: Callable[..., None], outcomes: dict[str, dict[str, dict[str, Any]]]
+) -> Callable[..., None]:
+    """Wrap ``collect_or_load_stats`` to record the reused outcomes once stats are known."""
+
+    def collect_then_prefill(runner: Any, **kwargs: Any) -> None:
+        from mutmut.state import state
+
+        collect(runner, **kwargs)
+        reused = apply_prefill(outcomes, state().tests_by_mangled_function_name)
+        with contextlib.suppress(OSError):  # no /out: run by hand
+            REUSED_REPORT.write_text(json.dumps(reused), encoding="utf-8")
+
+    return collect_then_prefill
 
 
 def main(argv: list[str]) -> None:
@@ -206,18 +328,12 @@ def main(argv: list[str]) -> None:
     ForkServerRunner.run_clean_tests = stats_run_was_clean  # type: ignore[method-assign]
     if not os.access("/dev/shm", os.W_OK):  # noqa: S108 - a check, not a temporary file
         mutmut_main.Pool = InlinePool  # type: ignore[attr-defined,assignment]
+    PytestRunner.run_stats = shared_hits_kept(PytestRunner.run_stats)  # type: ignore[method-assign]
     prefill = load_prefill(argv[1] if len(argv) > 1 else None)
-    if prefill:
-        create_mutants = mutmut_main.create_mutants
-
-        def create_then_prefill(max_children: int) -> Any:
-            created = create_mutants(max_children)
-            reused = apply_prefill(prefill)
-            with contextlib.suppress(OSError):  # no /out: run by hand
-                REUSED_REPORT.write_text(json.dumps(reused), encoding="utf-8")
-            return created
-
-        mutmut_main.create_mutants = create_then_prefill
+    outcomes, stats = prefill.get("outcomes") or {}, prefill.get("stats")
+    if outcomes or stats:
+        collect = carried_stats(stats) if stats else mutmut_main.collect_or_load_stats
+        mutmut_main.collect_or_load_stats = then_prefill(collect, outcomes)
         mutmut_main.run_forced_fail_test = forced_fail_passed_before
     mutmut_main.cli.main(args=["run", "--max-children", argv[0]], prog_name="mutmut")
 

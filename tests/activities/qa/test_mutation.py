@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import tomllib
 from pathlib import Path
@@ -22,7 +23,7 @@ from activities.qa.mutation_results import (
     read_results,
     status_of,
 )
-from activities.qa.mutation_reuse import ReuseCache
+from activities.qa.mutation_reuse import ReuseCache, StoredStats
 from activities.qa.mutation_staging import Layout, stage_bundle, strip_pragmas
 from activities.qa.workspace import SandboxUser
 from runtime.base import PythonEnv
@@ -515,6 +516,90 @@ async def test_a_redeploy_reuses_what_did_not_change_with_the_verdict_of_a_cold_
     assert "main.py:add_item" not in warm.reused_functions
     assert "main.py:create_cart" in warm.reused_functions
     assert {m.function for m in warm.survivors if not m.reused} == {"add_item"}
+
+
+# Which tests reach `shout` depends on `enabled`, which neither calls nor is called by it;
+# `reset` runs in a fixture, outside any test's call.
+GATED = """
+def enabled() -> bool:
+    return False
+
+
+def shout(text: str) -> str:
+    return text.upper() + "!"
+
+
+def reset(store: dict[str, int]) -> None:
+    store.clear()
+    store["count"] = 0
+"""
+
+GATED_TESTS = """
+import pytest
+
+import main
+
+STORE: dict[str, int] = {}
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    main.reset(STORE)
+
+
+def test_enabled_is_a_bool():
+    assert main.enabled() in (True, False)
+
+
+def test_shout_when_enabled():
+    if main.enabled():
+        assert main.shout("hey") == "HEY!"
+
+
+def test_store_starts_at_zero():
+    assert STORE == {"count": 0}
+"""
+
+
+def _stats_run(report: MutationReport) -> str:
+    """pytest's summary line of mutmut's stats run, from the log."""
+    found = re.search(r"^(\d+ passed)\b", report.log_tail, re.M)
+    assert found, report.log_tail
+    return found.group(1)
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+async def test_a_change_that_sends_tests_elsewhere_reruns_what_they_reach_now(
+    tmp_path: Path, pyenv: PythonEnv
+) -> None:
+    cache = ReuseCache(tmp_path / "reuse")
+    files = {"main.py": GATED, "tests/test_main.py": GATED_TESTS}
+    cold = await mutate(tmp_path / "cold", pyenv, files, reuse=cache)
+    assert cold.no_tests > 0 and _stats_run(cold) == "3 passed"
+    stored = [
+        StoredStats.model_validate_json(p.read_bytes())
+        for p in (tmp_path / "reuse").rglob("*.json")
+        if b"shared_hits" in p.read_bytes()
+    ]
+    assert [s.shared_hits for s in stored] == [["main.x_reset"]]
+
+    # `enabled` changes: no test reached `shout`, one does now. Its key is unchanged (no
+    # call between the two), but the tests reaching it are not: its mutants run again.
+    # Only the two tests that executed `enabled` are traced again.
+    changed = {**files, "main.py": GATED.replace("return False", "return True")}
+    warm = await mutate(tmp_path / "warm", pyenv, changed, reuse=cache)
+    fresh = await mutate(tmp_path / "fresh", pyenv, changed, reuse=ReuseCache(tmp_path / "none"))
+    assert _outcomes(warm) == _outcomes(fresh)
+    assert fresh.no_tests == 0 and fresh.killed > cold.killed
+    assert warm.reused_functions == ["main.py:reset"]
+    assert _stats_run(warm) == "2 passed"
+
+    # `reset` runs in a fixture (state the tests share): a change to it traces every test.
+    setup = changed["main.py"].replace('store["count"] = 0', "store.update(count=0)")
+    again = await mutate(tmp_path / "again", pyenv, {**changed, "main.py": setup}, reuse=cache)
+    assert _stats_run(again) == "3 passed"
+    assert again.reused_functions == ["main.py:enabled", "main.py:shout"]
 
 
 @pytest.mark.integration

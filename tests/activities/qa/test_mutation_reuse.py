@@ -8,6 +8,9 @@ from pathlib import Path
 from activities.qa.mutation_reuse import (
     Entry,
     ReuseCache,
+    StoredStats,
+    TracedFunction,
+    carry,
     entries,
     mutant_number,
     prefill,
@@ -100,11 +103,13 @@ def test_tests_dependencies_tools_and_module_code_invalidate_everything(tmp_path
 def test_entries_round_trip_and_only_complete_functions_are_stored(tmp_path: Path) -> None:
     cache = ReuseCache(tmp_path / "cache")
     assert cache.get("ab" * 32) is None
-    entry = Entry(3, {1: 1, 2: 0, 3: 33})
+    entry = Entry(3, {1: 1, 2: 0, 3: 33}, ("tests/test_a.py::test_a",))
     cache.put("ab" * 32, entry)
     assert cache.get("ab" * 32) == entry
-    cache.put("ab" * 32, Entry(1, {1: 0}))  # the same key stores the same outcomes: kept
-    assert cache.get("ab" * 32) == entry
+    reached = Entry(3, {1: 1, 2: 1, 3: 1}, ("tests/test_a.py::test_a", "tests/test_b.py::test_b"))
+    cache.put("ab" * 32, reached)  # other tests reach the function now: the latest run's
+    assert cache.get("ab" * 32) == reached
+    cache.put("ab" * 32, entry)
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.name.startswith(".tmp")]
     path = tmp_path / "cache" / "cd" / ("cd" * 32 + ".json")
     path.parent.mkdir(parents=True)
@@ -112,7 +117,9 @@ def test_entries_round_trip_and_only_complete_functions_are_stored(tmp_path: Pat
         b"{",
         b"[]",
         b'{"count": 2, "codes": {"1": 0}}',
-        b'{"count": 1, "codes": {"1": true}}',
+        b'{"count": 1, "codes": {"1": true}, "tests": []}',
+        b'{"count": 1, "codes": {"1": 0}}',
+        b'{"count": 1, "codes": {"1": 0}, "tests": [1]}',
     ):
         path.write_bytes(garbage)
         assert cache.get("cd" * 32) is None
@@ -122,13 +129,79 @@ def test_entries_round_trip_and_only_complete_functions_are_stored(tmp_path: Pat
         ("main.py", "x_g"): ["main.x_g__mutmut_1", "main.x_g__mutmut_2"],
     }
     codes = {"main.x_f__mutmut_1": 1, "main.x_f__mutmut_2": 0, "main.x_g__mutmut_1": 1}
-    assert entries(names, {**codes, "main.x_g__mutmut_2": None}) == {
-        ("main.py", "x_f"): Entry(2, {1: 1, 2: 0})
+    tests = {"main.x_f": {"tests/t.py::b", "tests/t.py::a"}}
+    assert entries(names, {**codes, "main.x_g__mutmut_2": None}, tests) == {
+        ("main.py", "x_f"): Entry(2, {1: 1, 2: 0}, ("tests/t.py::a", "tests/t.py::b"))
     }
     assert mutant_number("pkg.mod.xǁCǁm__mb_body__mutmut_12") == 12
     assert mutant_number("main.x_f") is None
 
     keys = {("main.py", "x_f"): "ab" * 32, ("main.py", "x_g"): "ef" * 32}
     assert json.loads(json.dumps(prefill(cache, keys))) == {
-        "main.py": {"x_f": {"count": 3, "codes": {"1": 1, "2": 0, "3": 33}}}
+        "main.py": {
+            "x_f": {"count": 3, "codes": {"1": 1, "2": 0, "3": 33}, "tests": list(entry.tests)}
+        }
     }
+
+
+def stored(**changes: object) -> StoredStats:
+    """The stats of a run of four tests over four functions; ``h`` has no mutants."""
+    stats = StoredStats(
+        functions=[
+            TracedFunction(file="main.py", key="x_f", digest="f1", traced="main.x_f"),
+            TracedFunction(file="main.py", key="x_g", digest="g1", traced="main.x_g"),
+            TracedFunction(file="main.py", key="x_h", digest="h1", traced=None),
+            TracedFunction(file="main.py", key="x_s", digest="s1", traced="main.x_s"),
+        ],
+        tests_by_function={
+            "main.x_f": ["t::a", "t::b"],
+            "main.x_g": ["t::b", "t::c"],
+            "main.x_s": ["t::a", "t::b", "t::c", "t::d"],
+        },
+        duration_by_test={"t::a": 0.1, "t::b": 0.2, "t::c": 0.3, "t::d": 0.4},
+        shared_hits=["main.x_s"],
+    )
+    return stats.model_copy(update=changes)
+
+
+NOW = {("main.py", "x_f"): "f1", ("main.py", "x_g"): "g1", ("main.py", "x_h"): "h1"}
+NOW[("main.py", "x_s")] = "s1"
+
+
+def test_only_the_tests_that_executed_a_changed_function_are_traced_again() -> None:
+    same = carry(stored(), NOW)
+    assert same is not None and same.retrace == []
+    assert same.tests_by_function == stored().tests_by_function
+
+    f_changed = carry(stored(), {**NOW, ("main.py", "x_f"): "f2"})
+    assert f_changed is not None and f_changed.retrace == ["t::a", "t::b"]
+    # What the traced tests reach is measured again; nobody else's is touched.
+    assert f_changed.tests_by_function == {"main.x_g": ["t::c"], "main.x_s": ["t::c", "t::d"]}
+    assert f_changed.duration_by_test == {"t::c": 0.3, "t::d": 0.4}
+
+    removed = {node: d for node, d in NOW.items() if node != ("main.py", "x_g")}
+    gone = carry(stored(), removed)
+    assert gone is not None and gone.retrace == ["t::b", "t::c"]
+    assert "main.x_g" not in gone.tests_by_function
+
+
+def test_changes_the_stored_run_could_not_trace_trace_every_test() -> None:
+    # No mutants, so no trampoline saw which tests reach it.
+    assert carry(stored(), {**NOW, ("main.py", "x_h"): "h2"}) is None
+    # Reached outside any test's call (a fixture, collection): state the tests share.
+    assert carry(stored(), {**NOW, ("main.py", "x_s"): "s2"}) is None
+    # New: nothing says which tests reach it.
+    assert carry(stored(), {**NOW, ("main.py", "x_new"): "n1"}) is None
+
+
+def test_stored_stats_survive_the_cache_and_garbage_is_ignored(tmp_path: Path) -> None:
+    cache = ReuseCache(tmp_path / "cache")
+    assert cache.stats("base") is None
+    cache.put_stats("base", stored())
+    assert cache.stats("base") == stored()
+    cache.put_stats("base", stored(shared_hits=[]))  # the latest run's replace them
+    assert cache.stats("base") == stored(shared_hits=[])
+    assert cache.stats("other") is None
+    path = next(p for p in (tmp_path / "cache").rglob("*.json"))
+    path.write_bytes(b'{"functions": 3}')
+    assert cache.stats("base") is None
