@@ -48,16 +48,24 @@ async def drain_host(
             requested_by="host-drain",
             reason=f"runtime host {name} is draining",
         )
-        handle = client.get_workflow_handle(names.app_workflow_id(route.app_id))
-        try:
-            await handle.signal(names.SIGNAL_REFRESH, request)
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
+        if await ask_to_move(client, route.app_id, request):
+            moving.append(route.app_id)
+        else:
             stuck.append(f"{route.app_id}: its AppWorkflow is not running")
-            continue
-        moving.append(route.app_id)
     return DrainReport(host=name, state=await settle(hosts, name), moving=moving, stuck=stuck)
+
+
+async def ask_to_move(client: Client, app_id: str, request: RefreshRequest) -> bool:
+    """Signal the app's AppWorkflow to roll its live release onto a newly placed instance;
+    False when that workflow is not running."""
+    handle = client.get_workflow_handle(names.app_workflow_id(app_id))
+    try:
+        await handle.signal(names.SIGNAL_REFRESH, request)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return False
+    return True
 
 
 async def undrain_host(hosts: RuntimeHosts, name: str) -> None:

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from schemas.generation import MAX_GENERATION_REPAIRS
+from schemas.hosts import HOST_NAME_PATTERN
 from schemas.qa import QAPolicy, QAStageOutcome
 from schemas.text import refuse_control_characters
 
@@ -138,6 +139,12 @@ class RefreshRequest(BaseModel):
     requested_by: str = Field(min_length=1, max_length=128)
     secrets: list[str] = Field(default=[], max_length=100, description="what changed (names)")
     reason: str = Field(default="", max_length=1000)
+    lost_host: str | None = Field(
+        default=None,
+        pattern=HOST_NAME_PATTERN,
+        description="the app moves off this lost host: its instance there is not stopped"
+        " (nothing answers that host's queue; fencing stops it when the host returns)",
+    )
 
 
 class RetireRequest(BaseModel):

@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 HOST_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 """A runtime host's name: it becomes part of a task queue name (``mb-runtime-<name>``)."""
 
-HostState = Literal["active", "draining", "drained"]
+HostState = Literal["active", "draining", "drained", "lost"]
+"""``lost``: its heartbeat stopped with apps routed to it; it stays lost (no new app)
+until an operator undrains it."""
 
 
 class HostCapacity(BaseModel):

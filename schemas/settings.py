@@ -280,7 +280,12 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="how often a worker reports its runtime host alive"
     )
     host_dead_after_s: float = Field(
-        default=15.0, gt=0, description="a host silent this long gets no new placement"
+        default=15.0,
+        gt=0,
+        description="a host silent this long gets no new placement; with apps on it, it is lost",
+    )
+    host_loss_check_s: float = Field(
+        default=2.0, gt=0, description="how often the workers look for lost runtime hosts"
     )
     host_max_apps: int | None = Field(
         default=None, ge=0, description="apps this host runs at most (default: its memory / app's)"

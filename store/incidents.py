@@ -10,7 +10,9 @@ from pydantic import BaseModel
 from store.db import Database
 from store.storable_text import storable
 
-IncidentKind = Literal["rollback", "automatic_rollback", "reconciliation", "refused_signal"]
+IncidentKind = Literal[
+    "rollback", "automatic_rollback", "reconciliation", "refused_signal", "host_lost"
+]
 
 
 class Incident(BaseModel):

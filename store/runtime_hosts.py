@@ -8,7 +8,8 @@ each other). Freshness is judged by the database's clock, the one every host sha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from pydantic import BaseModel
 
@@ -20,6 +21,22 @@ PLACEMENT_HOLD_S = 600
 
 # Serialises placements across workers (any constant fits; this one is "mbhost").
 _PLACEMENT_LOCK = 0x6D62686F7374
+# One loss detector acts at a time, whichever worker holds it ("mblost").
+_LOSS_LOCK = 0x6D626C6F7374
+
+_MARK_LOST = """
+UPDATE runtime_hosts h SET state = 'lost', state_changed_at = now()
+ WHERE h.state <> 'lost' AND h.heartbeat_at <= now() - make_interval(secs => %s)
+   AND EXISTS (SELECT 1 FROM routes r WHERE r.host = h.name)
+"""
+
+_ROUTES_ON_LOST = """
+SELECT h.name AS host, h.state_changed_at AS lost_at,
+       extract(epoch FROM now() - h.heartbeat_at)::float8 AS silent_s,
+       r.app_id, r.version, r.instance_id
+  FROM runtime_hosts h JOIN routes r ON r.host = h.name
+ WHERE h.state = 'lost' ORDER BY h.name, r.app_id
+"""
 
 _HOSTS_WITH_LOAD = """
 SELECT h.*, extract(epoch FROM now() - h.heartbeat_at)::float8 AS heartbeat_age_s,
@@ -43,6 +60,17 @@ class HostLoad(BaseModel):
     apps: int
     capacity: HostCapacity
     heartbeat_age_s: float
+
+
+class LostRoute(BaseModel):
+    """An app still routed to a lost host: it has to move."""
+
+    host: str
+    lost_at: datetime
+    silent_s: float
+    app_id: str
+    version: int
+    instance_id: str
 
 
 Chooser = Callable[[list[HostLoad]], str]
@@ -139,6 +167,23 @@ class RuntimeHosts:
                     "UPDATE runtime_hosts SET state = %s, state_changed_at = now() WHERE name = %s",
                     (state, name),
                 )
+        return True
+
+    async def lose_silent(
+        self, dead_after_s: float, act: Callable[[list[LostRoute]], Awaitable[None]]
+    ) -> bool:
+        """Mark lost every host silent for ``dead_after_s`` with apps routed to it, then
+        ``act`` on the routes still on lost hosts, holding the detectors' lock
+        throughout. False (nothing done) when another detector holds it."""
+        async with self._db.transaction() as conn:
+            got = await (
+                await conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS got", (_LOSS_LOCK,))
+            ).fetchone()
+            if got is None or not got["got"]:
+                return False
+            await conn.execute(_MARK_LOST, (dead_after_s,))
+            rows = await (await conn.execute(_ROUTES_ON_LOST)).fetchall()
+            await act([LostRoute.model_validate(r) for r in rows])
         return True
 
     async def settle(self, name: str) -> HostState | None:

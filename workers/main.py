@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from activities.qa_admission import activity_slots
 from monitoring.temporal_metrics import MetricsInterceptor
 from monitoring.temporal_sentry import SentryInterceptor, sandbox_runner
+from pipeline.host_drain import ask_to_move
 from schemas.settings import Settings
 from store.apps import AppRepository
 from store.db import Database
@@ -31,6 +32,7 @@ from temporal.schedules import (
 )
 from workers.egress_upkeep import EgressUpkeep
 from workers.host_heartbeat import HostHeartbeat
+from workers.host_loss import HostLossDetector
 from workers.qa_queue_publisher import publish_positions
 from workers.reconcile import Reconciler, restart_with
 from workers.wiring import Activities, egress_proxy
@@ -131,6 +133,7 @@ async def run_workers(
     await ensure_anomaly_schedule(client, settings)
     await ensure_backup_schedule(client, settings)
     await ensure_mail_schedule(client, settings)
+    hosts = RuntimeHosts(db)
     reconciler = Reconciler(
         activities.app_runtime,
         activities.release_repo,
@@ -138,6 +141,7 @@ async def run_workers(
         IncidentLog(db),
         restart_with(activities.runtime.start),
         orphan_grace_s=settings.orphan_grace_s,
+        hosts=hosts,
     )
     upkeep = None
     if activities.egress is not None:
@@ -154,7 +158,7 @@ async def run_workers(
     if report:
         log.info("reconciliation: %s", "; ".join(report))
     heartbeat = HostHeartbeat(
-        RuntimeHosts(db),
+        hosts,
         settings.runtime_host,
         settings.host_capacity(),
         settings.host_heartbeat_s,
@@ -163,6 +167,19 @@ async def run_workers(
     async with AsyncExitStack() as stack:
         stack.push_async_callback(
             _stop_task, asyncio.create_task(heartbeat.run_forever(stop), name="host-heartbeat")
+        )
+        detector = HostLossDetector(
+            hosts,
+            AppRepository(db),
+            IncidentLog(db),
+            lambda app_id, request: ask_to_move(client, app_id, request),
+            dead_after_s=settings.host_dead_after_s,
+        )
+        stack.push_async_callback(
+            _stop_task,
+            asyncio.create_task(
+                detector.run_forever(settings.host_loss_check_s, stop), name="host-loss"
+            ),
         )
         for worker in build_workers(client, settings, activities):
             await stack.enter_async_context(worker)

@@ -14,6 +14,12 @@ Three repairs, each recorded as an incident (what, when, why, who):
 - a sandbox or container that no running record accounts for is killed: a
   stray left by a worker that died between spawning it and recording it,
   whose start was never retried.
+
+Fencing: on a host marked ``lost`` (its heartbeat stopped and its apps were moved),
+a running instance whose app is routed to another host is stopped at once, without
+the grace period: its app lives elsewhere now. The worker's first pass runs before
+it registers, heartbeats or polls, so a returning host serves no stale instance. A
+lost host takes no new placement, so no deployment in flight can lose its instance.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from schemas.runtime import InstanceInfo
 from store.apps import AppRepository
 from store.incidents import IncidentLog
 from store.releases import ReleaseRepository, Route
+from store.runtime_hosts import RuntimeHosts
 
 log = logging.getLogger(__name__)
 ACTOR = "reconciler"
@@ -51,6 +58,7 @@ class Reconciler:
         *,
         orphan_grace_s: float = 600.0,
         clock: Callable[[], float] = time.time,
+        hosts: RuntimeHosts | None = None,
     ) -> None:
         self._runtime = runtime
         self._releases = releases
@@ -59,6 +67,7 @@ class Reconciler:
         self._restart = restart
         self._grace_s = orphan_grace_s
         self._clock = clock
+        self._hosts = hosts
 
     async def run_once(self) -> list[str]:
         """One pass; returns what it did (nothing when all is in order)."""
@@ -66,23 +75,24 @@ class Reconciler:
         routes = await self._releases.routes_on(host)
         done = [line for route in routes if (line := await self._keep_live(route))]
         routed = {route.instance_id for route in routes}
+        fencing = await self._lost()
         for info in await self._runtime.instances():
             if info.instance_id in routed or info.host != host:
                 continue
             if await self._runtime.state(info.instance_id) != "running":
                 continue
-            started = info.started_at or 0.0
-            if self._clock() - started < self._grace_s:
+            elsewhere = await self._routed_elsewhere(info.app_id) if fencing else None
+            if elsewhere is not None:
+                what = f"fenced ({info.app_id} is live on {elsewhere})"
+            elif self._clock() - (info.started_at or 0.0) < self._grace_s:
                 continue  # maybe a deployment about to switch to it
+            else:
+                what = "orphan stopped"
             await self._runtime.stop(info.instance_id, drain_s=0.0)
             await self._record(
-                info.instance_id,
-                info.app_id,
-                info.version,
-                None,
-                f"orphan instance {info.instance_id} stopped",
+                info.instance_id, info.app_id, info.version, None, f"{info.instance_id}: {what}"
             )
-            done.append(f"{info.instance_id}: orphan stopped")
+            done.append(f"{info.instance_id}: {what}")
         for instance_id in await self._runtime.sweep_strays():
             app_id, version = app_and_version_of(instance_id) or ("unknown", None)
             await self._record(
@@ -90,6 +100,18 @@ class Reconciler:
             )
             done.append(f"{instance_id}: unrecorded stray killed")
         return done
+
+    async def _lost(self) -> bool:
+        """Whether this host is marked lost (its stale instances are fenced)."""
+        if self._hosts is None:
+            return False
+        view = await self._hosts.host(self._runtime.host, dead_after_s=1.0)
+        return view is not None and view.state == "lost"
+
+    async def _routed_elsewhere(self, app_id: str) -> str | None:
+        """The other host ``app_id`` is routed to, if it is."""
+        route = await self._releases.route(app_id)
+        return None if route is None or route.host == self._runtime.host else route.host
 
     async def _keep_live(self, route: Route) -> str | None:
         if await self._runtime.state(route.instance_id) == "running":

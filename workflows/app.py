@@ -345,6 +345,15 @@ class AppWorkflow:
             record.message = "nothing is live: the next deployment picks up the change"
             return
         queue = old_queue = names.runtime_task_queue(live.host)
+        retire: tuple[str, str] | None = (old_queue, live.instance_id)
+        if request.lost_host is not None and workflow.patched(names.PATCH_HOST_LOST):
+            if live.host != request.lost_host:
+                record.ok = True
+                record.message = f"v{live.version} already runs on {live.host}"
+                return
+            # Nothing polls a lost host's queue: a stop there would wait for ever. The
+            # host fences its instance when it returns.
+            retire = None
         if workflow.patched(names.PATCH_PLACEMENT):
             host = await self._place(live.host)
             if not isinstance(host, RuntimeHost):
@@ -365,7 +374,7 @@ class AppWorkflow:
                 reason=f"refresh by {request.requested_by} (secrets: {what})",
                 request_id=f"{request.request_id}-refresh",
             ),
-            retire=(old_queue, live.instance_id),
+            retire=retire,
         )
         if isinstance(outcome, rollout.NotLive):
             if outcome.step == "start":
@@ -381,6 +390,8 @@ class AppWorkflow:
         record.instance_id = instance.instance_id
         where = "" if instance.host == live.host else f" on {instance.host}"
         record.message = f"v{live.version} now runs as {instance.instance_id}{where}"
+        if retire is None:
+            record.message += f" (moved off the lost host {live.host})"
 
     async def _place(self, prefer: str) -> RuntimeHost | str:
         """A host for a release that ran on ``prefer`` (kept if it still qualifies), or

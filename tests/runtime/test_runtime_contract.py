@@ -32,12 +32,14 @@ from runtime.sandbox import InstanceRecord as SandboxInstanceRecord
 from runtime.sandbox import SandboxRuntime
 from runtime.uids import app_holder
 from schemas.bundle import AppManifest
+from schemas.hosts import HostCapacity
 from schemas.runtime import InstanceInfo
 from store.apps import AppRepository
 from store.artifacts import ArtifactStore
 from store.db import Database
 from store.incidents import IncidentLog
 from store.releases import ReleaseRepository, Route
+from store.runtime_hosts import RuntimeHosts
 from tests.runtime.support import (
     LEASED_UIDS,
     SYSCALL_PROBE,
@@ -653,6 +655,60 @@ async def test_reconciliation_restarts_a_dead_live_instance_and_stops_an_orphan(
         ("live-app", "reconciliation", "reconciler"),
         ("orphan-app", "reconciliation", "reconciler"),
     ]
+
+
+@pytest.mark.reliability(
+    "Reconciliation",
+    done="A lost host that returns stops its instances of apps now live elsewhere (fencing)",
+)
+async def test_a_returning_lost_host_fences_instances_whose_app_lives_elsewhere(
+    any_runtime: SandboxRuntime | DockerRuntime, probe_bundle: Path, pyenv: PythonEnv, db: Database
+) -> None:
+    """Fencing needs no grace period, but only on a host marked lost, and only for apps
+    routed to another host; an instance of an app with no route keeps its grace."""
+    apps = AppRepository(db)
+    for app_id in ("moved-app", "unrouted-app"):
+        await apps.ensure(app_id, "alice")
+    moved = await _start(any_runtime, probe_bundle, pyenv, app_id="moved-app")
+    unrouted = await _start(any_runtime, probe_bundle, pyenv, app_id="unrouted-app")
+    hosts = RuntimeHosts(db)
+    capacity = HostCapacity(max_apps=4, memory_mib=4096, app_memory_mib=512)
+    for name in (any_runtime.host, "other-host"):
+        await hosts.register(name, capacity)
+    await ReleaseRepository(db).switch(
+        app_id="moved-app",
+        owner_id="alice",
+        version=1,
+        instance_id="moved-app-v1",
+        socket_path="/elsewhere/moved-app.sock",
+        host="other-host",
+        reason="moved off a lost host",
+        request_id="switch-moved-app-elsewhere",
+    )
+
+    async def restart(route: Route, bundle: str) -> InstanceInfo:
+        raise AssertionError(f"nothing here is routed, yet {route.instance_id} restarted")
+
+    reconciler = Reconciler(
+        any_runtime, ReleaseRepository(db), apps, IncidentLog(db), restart, hosts=hosts
+    )
+    assert await reconciler.run_once() == []  # an active host: the grace period holds
+    assert await any_runtime.state(moved.instance_id) == "running"
+
+    async with db.connection() as conn:
+        await conn.execute(
+            "UPDATE runtime_hosts SET state = 'lost' WHERE name = %s", (any_runtime.host,)
+        )
+    done = await reconciler.run_once()
+    assert done == [f"{moved.instance_id}: fenced (moved-app is live on other-host)"]
+    assert await any_runtime.state(moved.instance_id) == "stopped"
+    assert await any_runtime.state(unrouted.instance_id) == "running"  # no route: grace
+    route = await ReleaseRepository(db).route("moved-app")
+    assert route is not None and route.host == "other-host"  # never routed back
+    (incident,) = await IncidentLog(db).search(app_id="moved-app")
+    assert (incident.kind, incident.actor) == ("reconciliation", "reconciler")
+    assert "fenced" in incident.reason
+    await any_runtime.stop(unrouted.instance_id, drain_s=0.0)
 
 
 def _still_running_unrecorded(runtime: SandboxRuntime | DockerRuntime, instance_id: str) -> bool:
