@@ -129,7 +129,8 @@ async def test_one_detector_acts_at_a_time(db: Database) -> None:
     slow, second = SlowMoves(), Moves()
     first = asyncio.create_task(_detector(db, slow).run_once())
     await asyncio.wait_for(entered.wait(), timeout=10)
-    assert await _detector(db, second).run_once() is None  # the lock is held
+    # The lock is held: no waiting (a detector without it would block on the host's row).
+    assert await asyncio.wait_for(_detector(db, second).run_once(), timeout=10) is None
     assert second.asked == []
     release.set()
     assert await first is not None and len(slow.asked) == 1

@@ -92,3 +92,33 @@ async def _two_releases_then_roll_back_and_refresh(
     await env.client.get_workflow_handle(names.app_workflow_id(app_id)).signal(
         names.SIGNAL_REFRESH, RefreshRequest(request_id=uuid.uuid4().hex, requested_by="drain")
     )
+
+
+async def test_a_move_off_a_lost_host_starts_again_and_never_stops_there(
+    env: WorkflowEnvironment, workers: FakePipeline
+) -> None:
+    """Placement runs (the lost host is never chosen: tests/store), the release starts
+    again and takes the route, and no stop is sent to the lost host's queue, where
+    nothing would take it; a move for a host the app no longer runs on does nothing."""
+    await _result(env.client, await _deploy(env.client, "castaway", "a poll"))
+    await _settled(env.client, "castaway")
+    handle = env.client.get_workflow_handle(names.app_workflow_id("castaway"))
+    for lost_host in (HOST, "long-gone"):
+        await handle.signal(
+            names.SIGNAL_REFRESH,
+            RefreshRequest(
+                request_id=uuid.uuid4().hex, requested_by="host-loss-detector", lost_host=lost_host
+            ),
+        )
+
+    async def both_done() -> bool:
+        refreshes = (await app_status(env.client, "castaway")).refreshes
+        return len(refreshes) == 2 and all(r.done for r in refreshes)
+
+    await _eventually(both_done)
+    assert "stop:castaway-v1" not in workers.calls  # left to fencing
+    moved, again = (await app_status(env.client, "castaway")).refreshes
+    assert moved.ok and moved.message.endswith(f"(moved off the lost host {HOST})")
+    assert again.ok and again.message == f"v1 already runs on {HOST}"
+    assert workers.calls.count(f"place:castaway:{HOST}") == 1
+    assert workers.routes["castaway"] == moved.instance_id == "castaway-v1-r1"
