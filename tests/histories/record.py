@@ -13,7 +13,8 @@ repairs of generated bundles and a hand-written bundle the gate rejects, v9 a de
 that passes the QA gate and one that fails it: the verdict in the memo, v10 a rollback
 and a refresh that ask placement for their host, v11 the first two, a review, a
 rollback and a retirement publishing their status to the read model, v12 a deployment
-and a repaired one whose QA stages carry their gate's ticket for the workers' admission).
+and a repaired one whose QA stages carry their gate's ticket for the workers' admission,
+v13 an app moved off a lost host: no stop on that host's queue).
 ``v7-qa-failed`` was recorded with the code before the generation-repair patch (a
 generated bundle failing the gate): it replays without repairing.
 """
@@ -47,10 +48,10 @@ from temporal import names
 from temporal.converter import data_converter
 from temporal.devserver import find_executable
 from temporal.search_attributes import ensure_search_attributes
-from tests.workflows.pipeline_fakes import FakePipeline, fake_workers
+from tests.workflows.pipeline_fakes import HOST, FakePipeline, fake_workers
 
 HERE = Path(__file__).parent
-GENERATION = "v12"
+GENERATION = "v13"
 """Bump when re-recording after a patched change: earlier generations stay and keep replaying."""
 
 
@@ -190,6 +191,20 @@ async def main() -> None:
 
             await _until(refreshed)
             await _save(client, "refresh", [names.app_workflow_id("fresh-app")])
+
+            await _deploy(client, "castaway-app", "a packing list")
+            await client.get_workflow_handle(names.app_workflow_id("castaway-app")).signal(
+                names.SIGNAL_REFRESH,
+                RefreshRequest(
+                    request_id=uuid.uuid4().hex, requested_by="host-loss-detector", lost_host=HOST
+                ),
+            )
+
+            async def moved() -> bool:
+                return any(r.done for r in (await app_status(client, "castaway-app")).refreshes)
+
+            await _until(moved)
+            await _save(client, "host-lost", [names.app_workflow_id("castaway-app")])
 
             await _deploy(client, "gone-app", "a guest book")
             await client.get_workflow_handle(names.app_workflow_id("gone-app")).signal(

@@ -31,7 +31,7 @@ def _histories() -> list[WorkflowHistory]:
 
 
 @pytest.mark.parametrize(
-    "generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12"]
+    "generation", ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13"]
 )
 def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     """v1: before the five-stage QA gate (patched); v2: with it; v3: with refreshes and
@@ -45,7 +45,8 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
     placed by the placement activity; v11: the gate passed and failed, a review, a
     rollback and a retirement publishing their status to the read model; v12: the QA
     stages carrying their gate's ticket for the workers' admission, one gate and a
-    repair's two. Every generation must keep replaying."""
+    repair's two; v13: an app moved off a lost host (no stop on its queue) and a plain
+    refresh. Every generation must keep replaying."""
     names_ = {p.name.rsplit("-", 2)[0] for p in HISTORIES.glob(f"{generation}-*.json")}
     if generation == "v5":  # only what the content-moderation patch changed
         assert {"v5-happy", "v5-content-blocked"} <= names_
@@ -81,6 +82,9 @@ def test_the_saved_histories_cover_the_main_paths(generation: str) -> None:
         return
     if generation == "v12":  # the QA admission patch: one gate, a repair's two
         assert names_ == {"v12-happy", "v12-repaired"}
+        return
+    if generation == "v13":  # the lost-host patch: a move off a lost host, a refresh
+        assert names_ == {"v13-host-lost", "v13-refresh"}
         return
     scenarios = {"happy", "rejected", "rolled-back", "rollback-signal", "review-approved"}
     if generation in ("v3", "v4"):
