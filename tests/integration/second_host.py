@@ -1,0 +1,98 @@
+"""A second runtime host on this machine for the integration tests: ``mb worker
+--runtime-host it-host-b`` and its ``mb host-gateway``, with their own data directory
+(the same keys and gateway CA, as every host holds them) and their own sandbox uid
+range, each process in its own session so a test can SIGKILL it as a whole."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+from schemas.settings import Settings
+from store.host_gateways import HostGatewayRegistry
+from store.runtime_hosts import RuntimeHosts
+from temporal.devserver import free_loopback_port
+from tests.integration.conftest import Stack
+from tests.mb_env import mb_env
+
+HOST_A, HOST_B = "it-host", "it-host-b"
+
+# The gate still runs whole, lighter: these tests are about where the release runs.
+LIGHT_QA = {"MB_QA_TEST_RUNS": "1"}
+
+COMMANDS = {"worker": ("worker", "--runtime-host", HOST_B), "host-gateway": ("host-gateway",)}
+
+
+class SecondHost:
+    """Host B's processes: started, killed and started again by name."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        data_dir = stack.data_dir / "host-b"
+        data_dir.mkdir(mode=0o755)
+        shutil.copytree(stack.data_dir / "keys", data_dir / "keys")
+        uid_base = str(stack.settings.sandbox_uid_base + stack.settings.sandbox_uid_count)
+        self.env = mb_env(
+            data_dir,
+            MB_TEMPORAL_ADDRESS=stack.env["MB_TEMPORAL_ADDRESS"],
+            MB_DATABASE_URL=stack.env["MB_DATABASE_URL"],
+            MB_ADVISORY_DB=stack.env["MB_ADVISORY_DB"],
+            MB_DRAIN_S="0.2",
+            MB_SANDBOX_UID_BASE=uid_base,
+            MB_WORKER_METRICS_PORT=str(free_loopback_port()),
+            MB_RUNTIME_HOST=HOST_B,
+            MB_HOST_GATEWAY_PORT=str(free_loopback_port()),
+            **LIGHT_QA,
+        )
+        self.settings = Settings(
+            data_dir=data_dir, runtime_host=HOST_B, sandbox_uid_base=int(uid_base)
+        )
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        """Start ``worker`` or ``host-gateway`` (again, after a kill)."""
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", *COMMANDS[name]],
+            env=self.env,
+            stdout=(self._stack.data_dir / "logs" / f"{name}-host-b.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process and everything in its process group."""
+        proc = self.procs.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextlib.contextmanager
+def second_host(stack: Stack) -> Iterator[SecondHost]:
+    """Host B running (worker and host gateway) for the block, killed after it."""
+    host = SecondHost(stack)
+    for name in COMMANDS:
+        host.start(name)
+    try:
+        yield host
+    finally:
+        for name in list(host.procs):
+            host.kill(name)
+
+
+async def live_hosts(stack: Stack, within: float = 300) -> set[str]:
+    """Both hosts registered and heartbeating, the second one's gateway registered."""
+    hosts = RuntimeHosts(stack.db)
+    gateways = HostGatewayRegistry(stack.db)
+    for _ in range(int(within * 4)):
+        live = {h.name for h in await hosts.hosts(stack.settings.host_dead_after_s) if h.live}
+        if {HOST_A, HOST_B} <= live and await gateways.url(HOST_B) is not None:
+            return live
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"hosts not live: {await hosts.hosts(15)}")
