@@ -1,9 +1,10 @@
 """A lost runtime host is recovered (two ``mb worker --runtime-host`` processes on this
 machine, the second with its own ``mb host-gateway``): two apps moved onto the second
 host by a drain of the first; the second host's worker and gateway are SIGKILLed (its
-sandboxes die with the worker); every app answers again through the front gateway from
-the first host, with a ``host_lost`` incident each; the killed worker comes back and
-serves none of them (its host stays lost: fenced)."""
+sandboxes, in sessions of their own, outlive the worker, as a partitioned machine's
+apps would); every app answers again through the front gateway from the first host,
+with a ``host_lost`` incident each; the killed worker comes back, stops the stale
+instances before it heartbeats (fenced) and routes none of them; its host stays lost."""
 
 from __future__ import annotations
 
@@ -104,10 +105,13 @@ async def test_a_killed_hosts_apps_come_back_on_the_other_and_it_is_fenced(
             assert lost.actor == "host-loss-detector"
             assert f"runtime host {HOST_B} lost" in lost.reason
 
-        # The killed host returns: its worker starts none of its old instances, and
-        # none is routed there again.
-        host_b.start("worker")
         runtime_b = sandbox_runtime(host_b.settings)
+        for old in on_b.values():  # unreachable, still running: fencing's work
+            assert await runtime_b.state(old) == "running"
+
+        # The killed host returns: its first reconciliation, before its first heartbeat,
+        # stops the stale instances; none is routed there again.
+        host_b.start("worker")
         for _ in range(600):
             view = await hosts.host(HOST_B, 15)
             if view is not None and view.live:
@@ -121,6 +125,12 @@ async def test_a_killed_hosts_apps_come_back_on_the_other_and_it_is_fenced(
             route = await releases.route(app_id)
             assert route is not None and route.host == HOST_A
             assert (await stack.apps.get(f"/apps/{app_id}/")).status_code == 200
+            fenced = [
+                i
+                for i in await IncidentLog(stack.db).search(app_id=app_id)
+                if i.kind == "reconciliation" and "fenced" in i.reason
+            ]
+            assert len(fenced) == 1 and HOST_A in fenced[0].reason
         listed = stack.mb("hosts")
         assert "lost" in listed.stdout, listed.stdout
         await runtime_b.stop_all(drain_s=0)
