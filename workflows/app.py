@@ -371,7 +371,9 @@ class AppWorkflow:
             generation=generation,
             switch=rollout.Switch(
                 owner_id=self._input.owner_id,
-                reason=f"refresh by {request.requested_by} (secrets: {what})",
+                reason=f"refresh by {request.requested_by} (secrets: {what})"
+                if retire is not None
+                else f"moved by {request.requested_by}: {request.reason or 'host lost'}",
                 request_id=f"{request.request_id}-refresh",
             ),
             retire=retire,
