@@ -25,6 +25,7 @@ from tests.integration.test_host_loss import (
     kill_and_time_recovery,
     move_to_second_host,
 )
+from workers.wiring import sandbox_runtime
 
 
 async def main() -> None:
@@ -36,6 +37,8 @@ async def main() -> None:
             await move_to_second_host(stack)
             drain_s = time.monotonic() - started
             recovery_s = await kill_and_time_recovery(stack, host_b)
+            # Its stale instances outlive the killed worker (no worker returns to fence them).
+            await sandbox_runtime(host_b.settings).stop_all(drain_s=0)
     print(f"host_drain_s: {drain_s:.1f}")
     print(f"host_recovery_s: {recovery_s:.1f}")
     print(f"host_recovery_beyond_dead_after_s: {recovery_s - dead_after_s:.1f}")
