@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from pipeline.operations import (
@@ -95,6 +95,21 @@ async def _settled(env: WorkflowEnvironment, within: float = 60.0) -> AppStatus:
         await env.sleep(0.05)
 
 
+async def _roll_back(env: WorkflowEnvironment) -> None:
+    """Request a rollback (the same request id when asked again). Its release query can
+    outlast its deadline while the workflow task runs a batch's status publications on a
+    busy machine; that is retried here: this test is about history, not query latency."""
+    request = RollbackRequest(request_id=uuid.uuid4().hex, requested_by="oncall")
+    for attempt in range(5):
+        try:
+            await request_rollback(env.client, APP_ID, request)
+            return
+        except RPCError as err:
+            if err.status is not RPCStatusCode.DEADLINE_EXCEEDED or attempt == 4:
+                raise
+            print("rollback request: the release query passed its deadline; asked again")
+
+
 @dataclass
 class _Run:
     run_id: str
@@ -159,11 +174,7 @@ async def test_app_workflow_history_stays_bounded_over_300_operations(
                 if model.deploys <= 4:
                     await _settled(env)
                 # Queued behind this batch's deploys, it rolls back from the newest one.
-                await request_rollback(
-                    env.client,
-                    APP_ID,
-                    RollbackRequest(request_id=uuid.uuid4().hex, requested_by="oncall"),
-                )
+                await _roll_back(env)
                 model.rollback()
             else:
                 await request_deployment(
