@@ -51,8 +51,34 @@ def docker(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
 
 
+def answering_engine() -> bool:
+    """Whether a Docker Engine answers, starting one of ours when none runs but an
+    earlier one left its data (images outlive the daemon; ``stop_our_dockerd`` stops
+    this one again)."""
+    if shutil.which("docker") is None:
+        return False
+    if docker("info").returncode == 0:
+        return True
+    if shutil.which("dockerd") is None or not Path("/var/lib/docker/image").exists():
+        return False
+    subprocess.Popen(
+        ["dockerd", *OUR_DOCKERD_FLAGS, "--ip-masq=false", "--pidfile", str(PIDFILE)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if docker("info").returncode == 0:
+            say("docker: started the engine to clean what earlier runs left in it")
+            return True
+        time.sleep(0.5)
+    say("docker: the engine did not start; its images were not cleaned")
+    return False
+
+
 def clean_docker() -> None:
-    if shutil.which("docker") is None or docker("info").returncode != 0:
+    if not answering_engine():
         return
     containers = docker("ps", "-aq", "--filter", "label=io.microbuilder").stdout.split()
     if containers:

@@ -1,7 +1,7 @@
 """The Docker runtime: each app release an image, each instance a locked-down container.
 
 Images are built without network access (``network_mode=none``) in two layers:
-``mb-env:<env key>`` adds a bundle environment's installed packages (prepared on
+``mb-env:<hash>`` adds a bundle environment's installed packages (prepared on
 the host, outside the build) to the base image, and ``mb-app-<app>:<hash>`` adds
 the bundle. Images stay after a stop, so starting an earlier release again (a
 rollback) builds nothing.
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.docker_base import DEFAULT_BASE_IMAGE
-from runtime.docker_images import LABEL, DockerImages
+from runtime.docker_images import ENV_MOUNT, LABEL, DockerImages
 from runtime.egress.binding import (
     EGRESS_SOCKET,
     FORWARDER,
@@ -62,7 +62,6 @@ log = logging.getLogger(__name__)
 
 SOCKET_MOUNT = "/run/app"
 CONTAINER_TMP = "/tmp"  # noqa: S108 - the container's own private tmpfs
-ENV_MOUNT = "/env/site-packages"
 EGRESS_SOCKET_PATH = f"{SOCKET_DIR_MOUNT}/{EGRESS_SOCKET}"
 # Reads the secrets from stdin (JSON), adds the env's packages (with their .pth files),
 # then runs uvicorn in the same process: nothing secret on the command line.

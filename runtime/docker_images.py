@@ -1,6 +1,6 @@
 """The Docker runtime's images: the base image a worker builds on its first start, an
-image per bundle environment (``mb-env:<env key>``: the environment's installed
-packages, prepared on the host, over the base) and one per release
+image per bundle environment (``mb-env:<hash>`` of the env key and the image's layout:
+the environment's installed packages, prepared on the host, over the base) and one per release
 (``mb-app-<app>:<hash>``: the bundle over its environment image), built without
 network access; and the pruning that keeps a few releases' images for fast rollbacks.
 """
@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from runtime.base import PythonEnv
-from runtime.bwrap import ENV_MOUNT
 from runtime.docker_base import APP_UID, DEFAULT_BASE_IMAGE, build_base_image
 from runtime.errors import AppStartError, BaseImageMissing, DockerUnavailable, SandboxStartError
 
 LABEL = "io.microbuilder"
+ENV_MOUNT = "/env/site-packages"
+"""Where an environment image holds its packages (the container adds it as a site dir)."""
 
 
 class DockerImages:
@@ -52,7 +53,11 @@ class DockerImages:
         return f"the Docker base image {self.base_image} is not on host {self.host}: {fix}"
 
     def _ensure_env_image(self, env: PythonEnv) -> str:
-        tag = f"mb-env:{env.key[:24]}"
+        dockerfile = f"FROM {self.base_image}\nCOPY site-packages {ENV_MOUNT}\n"
+        # The tag covers how the image is laid out, not only what it holds: an image an
+        # earlier layout built is never taken for this one's.
+        recipe = hashlib.sha256(f"{env.key}\0{dockerfile}".encode()).hexdigest()
+        tag = f"mb-env:{recipe[:24]}"
         if self._image_exists(tag):
             return tag
         if not self._image_exists(self.base_image):
@@ -60,15 +65,16 @@ class DockerImages:
         site = _site_packages(env)
         with tempfile.TemporaryDirectory(prefix="mb-env-build-") as ctx:
             shutil.copytree(site, Path(ctx) / "site-packages", symlinks=True)
-            (Path(ctx) / "Dockerfile").write_text(
-                f"FROM {self.base_image}\nCOPY site-packages {ENV_MOUNT}\n"
-            )
+            (Path(ctx) / "Dockerfile").write_text(dockerfile)
             self._build(ctx, tag, {f"{LABEL}.env": env.key})
         return tag
 
     def _ensure_app_image(self, app_id: str, version: int, bundle_dir: Path, env: PythonEnv) -> str:
         env_image = self._ensure_env_image(env)
-        digest = hashlib.sha256(env_image.encode())
+        dockerfile = (
+            f"FROM {env_image}\nCOPY app /app\nCOPY --chown={APP_UID}:{APP_UID} data /data\n"
+        )
+        digest = hashlib.sha256(dockerfile.encode())
         for path in sorted(p for p in bundle_dir.rglob("*") if p.is_file()):
             digest.update(str(path.relative_to(bundle_dir)).encode() + b"\0")
             digest.update(path.read_bytes())
@@ -78,9 +84,7 @@ class DockerImages:
         with tempfile.TemporaryDirectory(prefix="mb-app-build-") as ctx:
             shutil.copytree(bundle_dir, Path(ctx) / "app", symlinks=False)
             (Path(ctx) / "data").mkdir()
-            (Path(ctx) / "Dockerfile").write_text(
-                f"FROM {env_image}\nCOPY app /app\nCOPY --chown={APP_UID}:{APP_UID} data /data\n"
-            )
+            (Path(ctx) / "Dockerfile").write_text(dockerfile)
             self._build(ctx, tag, {f"{LABEL}.app": app_id, f"{LABEL}.version": str(version)})
         return tag
 

@@ -81,9 +81,14 @@ class RateLimiter:
         return Verdict(
             allowed=allowed,
             limit=self.limit,
-            retry_after_s=0 if allowed else max(1, math.ceil(float(row["retry_after"]))),
+            retry_after_s=0 if allowed else self._retry_after(float(row["retry_after"])),
             first_refusal=bool(row["first_refusal"]),
         )
+
+    def _retry_after(self, seconds: float) -> int:
+        """Whole seconds, 1 to the window: a request stamped by an API process whose
+        clock runs a little ahead may sit later in the window than this one's now."""
+        return min(self.window_s, max(1, math.ceil(seconds)))
 
     async def prune_sometimes(self, conn: AsyncConnection[DictRow]) -> None:
         """Now and then, drop keys with no request in the last window (whoever is

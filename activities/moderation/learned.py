@@ -123,6 +123,17 @@ def learned_model_ready() -> bool:
     return learned_model.cache_info().currsize > 0
 
 
+LEARNED_WINDOW = 1_000
+"""Characters the learned part reads from each end of a long text (prompts are far
+shorter): its cost stays bounded, while the rules read the whole text."""
+
+
+def _window(prompt: str) -> str:
+    if len(prompt) <= 2 * LEARNED_WINDOW:
+        return prompt
+    return f"{prompt[:LEARNED_WINDOW]} {prompt[-LEARNED_WINDOW:]}"
+
+
 def raise_verdict(
     prompt: str,
     rules: ModerationResult,
@@ -135,7 +146,7 @@ def raise_verdict(
     if rules.verdict != "allow":
         return rules
     model = model or learned_model()
-    found = features(prompt)
+    found = features(_window(prompt))
     # The namer costs more than the detector: it runs only when the detector speaks.
     seen_margin = model.detector.margin(found)
     if seen_margin < margin:

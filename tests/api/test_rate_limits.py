@@ -45,6 +45,17 @@ async def test_exactly_the_limit_passes_under_a_concurrent_burst(db: Database) -
     assert (await limiter.hit("user:alice")).allowed
 
 
+async def test_retry_after_stays_within_the_window_when_clocks_differ(db: Database) -> None:
+    """Two API processes stamp requests with their own clocks: a burst from one whose
+    clock runs 0.4 s ahead, then a refusal in the other, still waits at most a window."""
+    ahead = RateLimiter(db, limit=5, window_s=60, clock=lambda: 2_000_000.4)
+    behind = RateLimiter(db, limit=5, window_s=60, clock=lambda: 2_000_000.0)
+    assert all([(await ahead.hit("user:carol")).allowed for _ in range(5)])
+    verdict = await behind.hit("user:carol")
+    assert not verdict.allowed
+    assert verdict.retry_after_s == 60
+
+
 async def test_no_span_of_a_minute_admits_more_than_the_limit(db: Database) -> None:
     """A fixed window admits the limit just before its boundary and the limit again just
     after it; a sliding window admits the limit once in any 60 s span."""

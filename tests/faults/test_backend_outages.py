@@ -40,8 +40,9 @@ def _refused_as_unavailable(response: httpx.Response, what: str) -> None:
     done="Stop the Temporal dev server during the QA gate, start it again on the same SQLite file",
 )
 async def test_temporal_restarted_mid_deployment(stack: Stack) -> None:
-    """While it is down the API answers 503 naming the workflow service; afterwards the deployment
-    goes live with one release and no worker died."""
+    """While it is down the API still answers status reads from the read model (the deployment
+    at its last published stage) and refuses a new deployment with 503 naming the workflow
+    service; afterwards the deployment goes live with one release and no worker died."""
     token = await stack.token()
     auth = {"Authorization": f"Bearer {token}"}
     app_id = "temporal-restart"
@@ -50,8 +51,16 @@ async def test_temporal_restarted_mid_deployment(stack: Stack) -> None:
 
     await stack.dev.stop()
     try:
+        read = await stack.api.get(f"/v1/apps/{app_id}", headers=auth)
+        assert read.status_code == 200, read.text
+        assert read.json()["status"]["current_deployment"]["deployment_id"] == deployment_id
         _refused_as_unavailable(
-            await stack.api.get(f"/v1/apps/{app_id}", headers=auth), "the workflow service"
+            await stack.api.post(
+                f"/v1/apps/{app_id}/deployments",
+                headers=auth,
+                json={"prompt": "a reading list for our poetry club"},
+            ),
+            "the workflow service",
         )
         await asyncio.sleep(3)  # the worker's polls fail meanwhile
     finally:
