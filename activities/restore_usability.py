@@ -28,7 +28,7 @@ from store.audit import AuditLog
 from store.db import Database
 from store.envelope import Envelope
 from store.key_rings import CODEC, MASTER
-from store.keyring import SigningKeyRing
+from store.keyring import EvidenceKeys, SigningKeyRing
 from store.owner_keys import OwnerKeys
 from store.qa_reports import QAReportRepository
 from store.restore_canary import (
@@ -52,7 +52,7 @@ class KeyRings:
 
     envelope: Envelope
     codec: EncryptionCodec
-    evidence: SigningKeyRing
+    evidence: EvidenceKeys
     source: Literal["escrow", "live"]
 
     @classmethod

@@ -291,7 +291,7 @@ async def main(sizes: list[int], worker_counts: list[int]) -> int:
         async with backends(base) as (client, _db, endpoints):
             all_workers = [worker_settings(root, i) for i in range(max(worker_counts))]
             # Every host holds the same keys (created here first, so none makes its own):
-            evidence_keys(base).current()
+            evidence_keys(base).check()
             owner_keys(base).get_or_create(OWNER)
             master_key_ring(base)
             for s in all_workers:

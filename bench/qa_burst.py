@@ -103,7 +103,7 @@ async def main(size: int, light: int) -> int:
     try:
         async with backends(base) as (client, _db, endpoints):
             hosts = [worker_settings(root, i) for i in range(len(sides))]
-            evidence_keys(base).current()
+            evidence_keys(base).check()
             for owner in (HEAVY, LIGHT):
                 owner_keys(base).get_or_create(owner)
             master_key_ring(base)

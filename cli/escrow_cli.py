@@ -185,14 +185,14 @@ async def database_facts(settings: Settings) -> tuple[set[str], set[str]] | None
 
 
 async def import_(settings: Settings, source: Path, lock: EscrowLock) -> tuple[EscrowImport, bool]:
-    """Restore the escrow into ``<data dir>/keys``; (what was done, whether the
+    """Restore the escrow into the key directory; (what was done, whether the
     database's erasure records were read too)."""
     document = open_escrow(read_escrow(source), lock)
     facts = await database_facts(settings)
     erased, masters = facts or (set(), set())
     done = import_escrow(
         document,
-        settings.data_path / "keys",
+        settings.keys_path,
         ledgers=owner_keys(settings).ledgers[1:],  # the backup directory's copy
         erased_elsewhere=erased,
         master_ids_in_use=masters,

@@ -43,10 +43,10 @@ from monitoring.temporal_metrics import metrics_runtime
 from schemas.deployment import DeploymentOutcome
 from schemas.settings import Settings
 from store.db import Database
-from store.gateway_ca import gateway_ca_source
 from store.gateway_certs import host_server_name
 from store.key_escrow import backup_escrow_lock, drill_escrow_lock
-from store.key_rings import codec_key_ring, master_key_ring
+from store.key_source import check_key_source, refuse_keyless_join, would_generate_keys
+from store.runtime_hosts import RuntimeHosts
 from temporal.client import connect
 from temporal.devserver import ensure_port_free
 from workers.host_check import prepare_host
@@ -220,17 +220,26 @@ async def _fetch_app(settings: Settings, app_id: str, console: Console) -> bool:
 
 
 async def serve_workers(settings: Settings, stop: asyncio.Event) -> None:
-    """``mb worker``: only the workers, against the configured (or running) stack."""
-    check_keys(settings)
+    """``mb worker``: only the workers, against the configured (or running) stack.
+
+    Every key it needs is loaded first; a host that would generate keys of its own is
+    first checked against the hosts already registered (it must share theirs)."""
+    fresh = would_generate_keys(settings)
+    if not fresh:
+        check_keys(settings, evidence=True)
     init_sentry(settings, "worker")
     await prepare_host(settings, lambda step: log.info("%s", step))
     found = endpoints.resolve(settings)
-    client = await connect(
-        settings, target=found.temporal_target, runtime=metrics_runtime(settings)
-    )
     db = Database(found.database_url)
     await db.open()
     try:
+        if fresh:
+            registered = await RuntimeHosts(db).hosts(settings.host_dead_after_s)
+            refuse_keyless_join(settings, [h.name for h in registered])
+            check_keys(settings, evidence=True)
+        client = await connect(
+            settings, target=found.temporal_target, runtime=metrics_runtime(settings)
+        )
         await run_workers(client, settings, db, stop)
     finally:
         await db.close()
@@ -313,11 +322,9 @@ async def serve_codec(
     return 0
 
 
-def check_keys(settings: Settings) -> None:
-    """Refuse to start on a malformed, truncated or unsafely stored key (never printed),
-    or on an escrow configuration that would fail the first backup."""
-    master_key_ring(settings)
-    codec_key_ring(settings)
-    gateway_ca_source(settings).load()
+def check_keys(settings: Settings, *, evidence: bool = False) -> None:
+    """Refuse to start on a missing, malformed, truncated or unsafely stored key (never
+    printed), or on an escrow configuration that would fail the first backup."""
+    check_key_source(settings, evidence=evidence)
     backup_escrow_lock(settings)
     drill_escrow_lock(settings)

@@ -195,8 +195,25 @@ class Settings(BaseSettings):
         " with the report's findings (0: never); deployments may ask for fewer",
     )
 
-    # Keys (base64 of 32 random bytes each; never logged). Unset: generated once
-    # into <data_dir>/keys with 0600 permissions.
+    # Where every key comes from (see store/key_source.py). Unset: generated once into
+    # <data_dir>/keys with 0600 permissions.
+    key_source_dir: Path | None = Field(
+        default=None,
+        description="one directory holding the keys (laid out like <data dir>/keys), mounted"
+        " on every host; nothing is generated there, a missing key stops the process",
+    )
+    key_source_plugin: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="module:factory of a KeySource (e.g. a KMS); the factory takes the"
+        " settings and returns the source; the environment's keys still take precedence",
+    )
+    evidence_public_keys: str | None = Field(
+        default=None,
+        description="comma-separated base64 raw Ed25519 public keys that verify QA evidence"
+        " (a verifying host needs no signing key)",
+    )
+    # Keys (base64 of 32 random bytes each; never logged).
     master_key: SecretStr | None = Field(
         default=None, description="the current master key (key-encryption key) for secrets"
     )
@@ -425,6 +442,18 @@ class Settings(BaseSettings):
     def data_path(self) -> Path:
         """The data directory as an absolute path."""
         return self.data_dir.expanduser().resolve()
+
+    @property
+    def keys_path(self) -> Path:
+        """Where the keys live: ``MB_KEY_SOURCE_DIR``, else ``<data dir>/keys``."""
+        if self.key_source_dir is not None:
+            return self.key_source_dir.expanduser().absolute()
+        return self.data_path / "keys"
+
+    @property
+    def generates_keys(self) -> bool:
+        """Whether missing keys are generated (only in the embedded ``<data dir>/keys``)."""
+        return self.key_source_dir is None and self.key_source_plugin is None
 
     def qa_policy(self) -> QAPolicy:
         """The platform's default QA thresholds (a deployment may override them)."""

@@ -18,7 +18,7 @@ import hashlib
 import os
 import secrets
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,13 +160,13 @@ def load_ring(
     current: SecretStr | None,
     previous: SecretStr | None,
     env_name: str,
-    directory: KeyDirectory,
+    fallback: Callable[[], AesKeyRing],
 ) -> AesKeyRing:
-    """The ring from the environment when ``current`` is set, else from ``directory``."""
+    """The ring from the environment when ``current`` is set, else ``fallback()``."""
     if current is None:
         if previous is not None:
             raise KeyMaterialError(f"{env_name}_PREVIOUS is set but {env_name} is not")
-        return directory.load()
+        return fallback()
     key = decode_key(current.get_secret_value(), env_name)
     older: list[bytes] = []
     if previous is not None:

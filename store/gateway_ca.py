@@ -2,9 +2,10 @@
 
 The front gateway and every host gateway trust this CA, and only it. Where it
 comes from is a ``CaSource``: a directory (the embedded default,
-``<data dir>/keys/gateway-ca``, created on first start; in production one
-secret mounted on every host), or PEM text in the environment. A KMS-backed
-source only has to implement ``CaSource.load``. The CA is ECDSA P-256, its
+``gateway-ca`` in the key source's directory, created on first start in the
+embedded ``<data dir>/keys``; in production one secret mounted on every host), or
+PEM text in the environment. ``store.key_source.gateway_ca_source`` chooses; a
+KMS-backed key source implements ``KeySource.gateway_ca``. The CA is ECDSA P-256, its
 private key a 0600 file.
 """
 
@@ -56,13 +57,16 @@ class CaSource(Protocol):
 class DirectoryCaSource:
     """``ca.crt`` and ``ca.key`` (0600) in a directory, created there when absent."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, create: bool = True) -> None:
         self.directory = directory
+        self.create = create
 
     def load(self) -> GatewayCa:
-        """Read the CA, creating it on first use."""
+        """Read the CA, creating it on first use (unless ``create`` is off)."""
         cert_path, key_path = self.directory / CA_CERT, self.directory / CA_KEY
         if not key_path.exists():
+            if not self.create:
+                raise GatewayCaError(f"no gateway CA ({CA_KEY}) in {self.directory}")
             self._create()
         if key_path.stat().st_mode & 0o077:
             raise GatewayCaError(f"{key_path} is readable by others; chmod 600 it")
@@ -96,16 +100,16 @@ class PemCaSource:
         return parse_ca(self._certificate, self._key, "MB_GATEWAY_CA_CERT/MB_GATEWAY_CA_KEY")
 
 
-def gateway_ca_source(settings: Settings) -> CaSource:
-    """The environment's PEM when set, else ``MB_GATEWAY_CA_DIR`` (default
-    ``<data dir>/keys/gateway-ca``)."""
+def configured_ca_source(settings: Settings) -> CaSource | None:
+    """The CA the environment names (PEM, or ``MB_GATEWAY_CA_DIR``); None when it names none."""
     cert, key = settings.gateway_ca_cert, settings.gateway_ca_key
     if (cert is None) != (key is None):
         raise GatewayCaError("MB_GATEWAY_CA_CERT and MB_GATEWAY_CA_KEY go together")
     if cert is not None and key is not None:
         return PemCaSource(cert.get_secret_value(), key.get_secret_value())
-    directory = settings.gateway_ca_dir or settings.data_path / "keys" / "gateway-ca"
-    return DirectoryCaSource(directory.expanduser().absolute())
+    if settings.gateway_ca_dir is not None:
+        return DirectoryCaSource(settings.gateway_ca_dir.expanduser().absolute())
+    return None
 
 
 def parse_ca(certificate_pem: bytes, key_pem: bytes, where: str) -> GatewayCa:

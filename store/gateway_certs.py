@@ -25,8 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from schemas.settings import Settings
-from store.gateway_ca import GatewayCa, GatewayCaError, gateway_ca_source
+from store.gateway_ca import GatewayCa, GatewayCaError
 from store.key_files import write_private_key
+from store.key_source import gateway_ca_source
 
 FRONT_IDENTITY = "urn:microbuilder:gateway:front"
 HOST_DOMAIN = "host-gateway.mb.invalid"

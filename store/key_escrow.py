@@ -200,7 +200,7 @@ def _ring(ring: AesKeyRing) -> AesRingEscrow:
 
 def evidence_dir(settings: Settings) -> Path:
     """Where the evidence signing keys live."""
-    return settings.data_path / "keys" / "evidence"
+    return settings.keys_path / "evidence"
 
 
 def _evidence(root: Path) -> SigningRingEscrow:

@@ -1,40 +1,36 @@
-"""The project's AES key rings, from settings: master keys (secrets) and payload keys (codec)."""
+"""The project's AES key rings, from the key source: master keys (secrets) and payload
+keys (codec), plus the owners' erasure keys kept beside them."""
 
 from __future__ import annotations
 
 from schemas.settings import Settings
-from store.aes_keys import AesKeyRing, KeyDirectory, load_ring
+from store.aes_keys import AesKeyRing, KeyDirectory
 from store.envelope import Envelope
+from store.key_source import CODEC, MASTER, key_source
 from store.owner_keys import OwnerKeys
 
-MASTER = "master"
-CODEC = "codec"
+__all__ = ["CODEC", "MASTER", "codec_key_ring", "master_key_ring"]
+
 ERASURE_LEDGER = "erasures"
 
 
 def master_key_dir(settings: Settings) -> KeyDirectory:
-    """Where the embedded master keys live: ``<data dir>/keys/master``."""
-    return KeyDirectory(settings.data_path / "keys" / MASTER, MASTER)
+    """Where the master keys live: ``master`` in the key directory."""
+    return KeyDirectory(settings.keys_path / MASTER, MASTER)
 
 
 def master_key_ring(settings: Settings) -> AesKeyRing:
-    """``MB_MASTER_KEY`` (+ ``MB_MASTER_KEY_PREVIOUS``), else ``<data dir>/keys/master``."""
-    return load_ring(
-        MASTER,
-        current=settings.master_key,
-        previous=settings.master_key_previous,
-        env_name="MB_MASTER_KEY",
-        directory=master_key_dir(settings),
-    )
+    """``MB_MASTER_KEY`` (+ ``MB_MASTER_KEY_PREVIOUS``), else the key source's."""
+    return key_source(settings).master_ring()
 
 
 def owner_keys(settings: Settings) -> OwnerKeys:
-    """The owners' erasure keys: ``<data dir>/keys/owners`` (never in the database); each
+    """The owners' erasure keys: ``owners`` in the key directory (never in the database); each
     shredded key is also recorded in ``<backup dir>/erasures`` when backups are on, where
     a rebuilt key directory's import finds it."""
     backups = settings.backup_path
     return OwnerKeys(
-        settings.data_path / "keys" / "owners",
+        settings.keys_path / "owners",
         ledgers=[backups / ERASURE_LEDGER] if backups is not None else [],
     )
 
@@ -46,16 +42,10 @@ def master_envelope(settings: Settings) -> Envelope:
 
 
 def codec_key_dir(settings: Settings) -> KeyDirectory:
-    """Where the embedded payload keys live: ``<data dir>/keys/codec``."""
-    return KeyDirectory(settings.data_path / "keys" / CODEC, CODEC)
+    """Where the payload keys live: ``codec`` in the key directory."""
+    return KeyDirectory(settings.keys_path / CODEC, CODEC)
 
 
 def codec_key_ring(settings: Settings) -> AesKeyRing:
-    """``MB_CODEC_KEY`` (+ ``MB_CODEC_KEY_PREVIOUS``), else ``<data dir>/keys/codec``."""
-    return load_ring(
-        CODEC,
-        current=settings.codec_key,
-        previous=settings.codec_key_previous,
-        env_name="MB_CODEC_KEY",
-        directory=codec_key_dir(settings),
-    )
+    """``MB_CODEC_KEY`` (+ ``MB_CODEC_KEY_PREVIOUS``), else the key source's."""
+    return key_source(settings).codec_ring()

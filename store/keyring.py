@@ -1,16 +1,20 @@
-"""Ed25519 signing keys for QA evidence, kept in the data directory.
+"""Ed25519 keys for QA evidence: a ring that signs, or public keys that only verify.
 
 Private keys are files readable only by their owner (0600), created on first
-use; every public key ever used stays in the ring so old evidence still
-verifies after a new key becomes current. A key id is the first 16 hex digits
-of the SHA-256 of the raw public key.
+use in the embedded key directory (never in a mounted key source); every
+public key ever used stays in the ring so old evidence still verifies after a
+new key becomes current. A host that only starts releases needs the public
+keys alone (``<kid>.pub`` files, or ``MB_EVIDENCE_PUBLIC_KEYS``). A key id is
+the first 16 hex digits of the SHA-256 of the raw public key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -29,17 +33,80 @@ def key_id(public: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-class SigningKeyRing:
-    """Sign with the current key; verify with any key the ring has held."""
+class EvidenceKeys(Protocol):
+    """What signs and verifies evidence: a ring with its signing key, or public keys only."""
 
-    def __init__(self, root: Path) -> None:
+    def check(self) -> None:
+        """Raise KeyRingError, saying what is missing, unless the keys can verify."""
+        ...
+
+    def sign(self, payload: bytes) -> tuple[str, bytes]:
+        """(key id, signature) of ``payload``; KeyRingError where no signing key is held."""
+        ...
+
+    def verify(self, kid: str, payload: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is key ``kid`` signing ``payload``."""
+        ...
+
+
+def _verified(public: Ed25519PublicKey, payload: bytes, signature: bytes) -> bool:
+    try:
+        public.verify(signature, payload)
+    except InvalidSignature:
+        return False
+    return True
+
+
+class PublicEvidenceKeys:
+    """Public keys only (``MB_EVIDENCE_PUBLIC_KEYS``): they verify, they never sign."""
+
+    def __init__(self, keys: Mapping[str, Ed25519PublicKey], where: str) -> None:
+        self._keys = dict(keys)
+        self._where = where
+
+    def check(self) -> None:
+        """Refuse an empty set."""
+        if not self._keys:
+            raise KeyRingError(f"{self._where} holds no evidence public key")
+
+    def sign(self, payload: bytes) -> tuple[str, bytes]:
+        """Refused: this host holds no signing key."""
+        raise KeyRingError(
+            f"evidence keys from {self._where} only verify; evidence is signed on a host"
+            " whose key source holds the signing key"
+        )
+
+    def verify(self, kid: str, payload: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is key ``kid`` signing ``payload``."""
+        public = self._keys.get(kid)
+        return public is not None and _verified(public, payload, signature)
+
+
+class SigningKeyRing:
+    """Sign with the current key; verify with any key the ring has held.
+
+    ``create=False`` (a mounted key source) never writes: the ring may then hold
+    only public keys, and verifies without being able to sign.
+    """
+
+    def __init__(self, root: Path, *, create: bool = True) -> None:
         self.root = root
+        self.create = create
+
+    def check(self) -> None:
+        """Create the first key where allowed; else require at least one public key."""
+        if self.create:
+            self.current()
+        elif not self.root.is_dir() or not any(self.root.glob("*.pub")):
+            raise KeyRingError(f"no evidence public keys (<kid>.pub) in {self.root}")
 
     def current(self) -> str:
-        """The id of the signing key, creating the first one if there is none."""
+        """The id of the signing key, creating the first one if there is none (and allowed)."""
         marker = self.root / _CURRENT
         if marker.exists():
             return marker.read_text().strip()
+        if not self.create:
+            raise KeyRingError(f"no evidence signing key in {self.root} (it only verifies)")
         return self.rotate()
 
     def rotate(self) -> str:
@@ -69,6 +136,8 @@ class SigningKeyRing:
         """(key id, signature) of ``payload`` with the current key."""
         kid = self.current()
         path = self.root / f"{kid}.key"
+        if not path.exists():
+            raise KeyRingError(f"no evidence signing key in {self.root} (it only verifies)")
         if path.stat().st_mode & 0o077:
             raise KeyRingError(f"{path} is readable by others; chmod 600 it")
         private = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -83,11 +152,10 @@ class SigningKeyRing:
         path = self.root / f"{kid}.pub"
         if not path.exists():
             return False
-        public = serialization.load_pem_public_key(path.read_bytes())
+        try:
+            public = serialization.load_pem_public_key(path.read_bytes())
+        except ValueError:
+            return False
         if not isinstance(public, Ed25519PublicKey) or key_id(public) != kid:
             return False
-        try:
-            public.verify(signature, payload)
-        except InvalidSignature:
-            return False
-        return True
+        return _verified(public, payload, signature)

@@ -48,7 +48,8 @@ from store.generation_repairs import GenerationRepairs
 from store.incidents import IncidentLog
 from store.key_escrow import backup_escrow_lock, collect, drill_escrow_lock
 from store.key_rings import master_envelope, master_key_dir, owner_keys
-from store.keyring import SigningKeyRing
+from store.key_source import key_source
+from store.keyring import EvidenceKeys
 from store.mail_delivery import Mailer
 from store.moderation_log import ModerationLog
 from store.outbox import MailOutbox
@@ -77,9 +78,10 @@ def openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
     )
 
 
-def evidence_keys(settings: Settings) -> SigningKeyRing:
-    """The key ring that signs and verifies QA evidence (created on first use)."""
-    return SigningKeyRing(settings.data_path / "keys" / "evidence")
+def evidence_keys(settings: Settings) -> EvidenceKeys:
+    """The keys that sign and verify QA evidence, from the key source (the embedded
+    ring is created on first use; a mounted one may hold only public keys)."""
+    return key_source(settings).evidence_keys()
 
 
 def secret_store(settings: Settings, db: Database) -> SecretStore:

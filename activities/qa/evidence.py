@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.qa import QAGateReport
 from store.artifacts import ArtifactNotFound, ArtifactStore
-from store.keyring import SigningKeyRing
+from store.keyring import EvidenceKeys
 from store.qa_reports import EvidenceRow, QAReportRepository
 
 EVIDENCE_VERSION = 1
@@ -50,7 +50,7 @@ class EvidenceService:
     """Signs evidence for passed gates and verifies it before anything starts."""
 
     def __init__(
-        self, reports: QAReportRepository, artifacts: ArtifactStore, keys: SigningKeyRing
+        self, reports: QAReportRepository, artifacts: ArtifactStore, keys: EvidenceKeys
     ) -> None:
         self._reports = reports
         self._artifacts = artifacts

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from schemas.settings import Settings
-from store.gateway_ca import DirectoryCaSource, GatewayCaError, PemCaSource, gateway_ca_source
+from store.gateway_ca import DirectoryCaSource, GatewayCaError, PemCaSource
 from store.gateway_certs import (
     FRONT_IDENTITY,
     front_gateway_files,
@@ -22,6 +22,7 @@ from store.gateway_certs import (
     issue,
     write_pair,
 )
+from store.key_source import gateway_ca_source
 
 
 def _pem(ca_dir: Path) -> tuple[str, str]:

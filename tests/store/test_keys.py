@@ -25,7 +25,7 @@ def _ring_from_env(
         current=SecretStr(current) if current is not None else None,
         previous=SecretStr(previous) if previous is not None else None,
         env_name="MB_MASTER_KEY",
-        directory=KeyDirectory(tmp or Path("/nonexistent"), "master"),
+        fallback=KeyDirectory(tmp or Path("/nonexistent"), "master").load,
     )
 
 
