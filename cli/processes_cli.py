@@ -45,7 +45,12 @@ from schemas.settings import Settings
 from store.db import Database
 from store.gateway_certs import host_server_name
 from store.key_escrow import backup_escrow_lock, drill_escrow_lock
-from store.key_source import check_key_source, refuse_keyless_join, would_generate_keys
+from store.key_source import (
+    check_environment_keys,
+    check_key_source,
+    refuse_keyless_join,
+    would_generate_keys,
+)
 from store.runtime_hosts import RuntimeHosts
 from temporal.client import connect
 from temporal.devserver import ensure_port_free
@@ -225,7 +230,9 @@ async def serve_workers(settings: Settings, stop: asyncio.Event) -> None:
     Every key it needs is loaded first; a host that would generate keys of its own is
     first checked against the hosts already registered (it must share theirs)."""
     fresh = would_generate_keys(settings)
-    if not fresh:
+    if fresh:
+        check_environment_keys(settings)  # nothing generated before the database is asked
+    else:
         check_keys(settings, evidence=True)
     init_sentry(settings, "worker")
     await prepare_host(settings, lambda step: log.info("%s", step))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import importlib
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -196,6 +197,34 @@ def check_key_source(settings: Settings, *, evidence: bool) -> None:
             source.evidence_keys().check()
         except KeyRingError as err:
             raise KeySourceError(str(err)) from None
+
+
+class _NotSet(Exception):
+    pass
+
+
+class _NothingBelow:
+    """Below the environment: nothing (so only what the environment sets is read)."""
+
+    def master_ring(self) -> AesKeyRing:
+        raise _NotSet
+
+    def codec_ring(self) -> AesKeyRing:
+        raise _NotSet
+
+    def evidence_keys(self) -> EvidenceKeys:
+        raise _NotSet
+
+    def gateway_ca(self) -> GatewayCa:
+        raise _NotSet
+
+
+def check_environment_keys(settings: Settings) -> None:
+    """Refuse a malformed key the environment sets, reading and generating nothing else."""
+    source = EnvironmentKeySource(settings, _NothingBelow())
+    for load in (source.master_ring, source.codec_ring, source.evidence_keys, source.gateway_ca):
+        with contextlib.suppress(_NotSet):
+            load()
 
 
 def would_generate_keys(settings: Settings) -> bool:

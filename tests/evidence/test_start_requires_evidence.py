@@ -28,7 +28,7 @@ from store.artifacts import ArtifactStore
 from store.bundle_cache import BundleCache
 from store.bundles import make_bundle
 from store.db import Database
-from store.keyring import SigningKeyRing
+from store.keyring import EvidenceKeys, SigningKeyRing
 from store.qa_reports import QAReportRepository
 from store.release_secrets import ReleaseSecrets
 from temporal import names
@@ -73,14 +73,21 @@ class RecordingRuntime(SandboxRuntime):
 
 
 class World:
-    def __init__(self, db: Database, tmp_path: Path) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tmp_path: Path,
+        settings: Settings | None = None,
+        keys: EvidenceKeys | None = None,
+    ) -> None:
+        """A host's start activity; ``settings`` and ``keys`` default to one of its own."""
         self.db = db
         self.artifacts = ArtifactStore(db)
         self.bundles = BundleCache(self.artifacts, tmp_path / "bundles")
         self.evidence = EvidenceService(
-            QAReportRepository(db), self.artifacts, SigningKeyRing(tmp_path / "keys")
+            QAReportRepository(db), self.artifacts, keys or SigningKeyRing(tmp_path / "keys")
         )
-        settings = Settings(data_dir=tmp_path / "data")
+        settings = settings or Settings(data_dir=tmp_path / "data")
         self.envs = RecordingEnvs(tmp_path / "envs")
         self.runtime = RecordingRuntime.like(settings)
         self.activities = RuntimeActivities(

@@ -1,14 +1,15 @@
 """A second runtime host on this machine for the integration tests: ``mb worker
---runtime-host it-host-b`` and its ``mb host-gateway``, with their own data directory
-(the same keys and gateway CA, as every host holds them) and their own sandbox uid
-range, each process in its own session so a test can SIGKILL it as a whole."""
+--runtime-host it-host-b`` and its ``mb host-gateway``, with their own, empty data
+directory and their own sandbox uid range; every key (payload, master, evidence, gateway
+CA) comes from the shared key source (``MB_KEY_SOURCE_DIR`` at the first host's key
+directory, as a mounted secret would be), nothing is copied. Each process runs in its
+own session so a test can SIGKILL it as a whole."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ class SecondHost:
         self._stack = stack
         data_dir = stack.data_dir / "host-b"
         data_dir.mkdir(mode=0o755)
-        shutil.copytree(stack.data_dir / "keys", data_dir / "keys")
+        keys = stack.settings.keys_path
         uid_base = str(stack.settings.sandbox_uid_base + stack.settings.sandbox_uid_count)
         self.env = mb_env(
             data_dir,
@@ -47,11 +48,15 @@ class SecondHost:
             MB_SANDBOX_UID_BASE=uid_base,
             MB_WORKER_METRICS_PORT=str(free_loopback_port()),
             MB_RUNTIME_HOST=HOST_B,
+            MB_KEY_SOURCE_DIR=str(keys),
             MB_HOST_GATEWAY_PORT=str(free_loopback_port()),
             **LIGHT_QA,
         )
         self.settings = Settings(
-            data_dir=data_dir, runtime_host=HOST_B, sandbox_uid_base=int(uid_base)
+            data_dir=data_dir,
+            runtime_host=HOST_B,
+            sandbox_uid_base=int(uid_base),
+            key_source_dir=keys,
         )
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
