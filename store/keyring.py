@@ -40,6 +40,10 @@ class EvidenceKeys(Protocol):
         """Raise KeyRingError, saying what is missing, unless the keys can verify."""
         ...
 
+    def can_sign(self) -> bool:
+        """Whether a signing key is held (a host that only starts releases has none)."""
+        ...
+
     def sign(self, payload: bytes) -> tuple[str, bytes]:
         """(key id, signature) of ``payload``; KeyRingError where no signing key is held."""
         ...
@@ -68,6 +72,10 @@ class PublicEvidenceKeys:
         """Refuse an empty set."""
         if not self._keys:
             raise KeyRingError(f"{self._where} holds no evidence public key")
+
+    def can_sign(self) -> bool:
+        """Never: public keys only."""
+        return False
 
     def sign(self, payload: bytes) -> tuple[str, bytes]:
         """Refused: this host holds no signing key."""
@@ -99,6 +107,13 @@ class SigningKeyRing:
             self.current()
         elif not self.root.is_dir() or not any(self.root.glob("*.pub")):
             raise KeyRingError(f"no evidence public keys (<kid>.pub) in {self.root}")
+
+    def can_sign(self) -> bool:
+        """Whether the current key's private half is here (or may be created)."""
+        marker = self.root / _CURRENT
+        if not marker.exists():
+            return self.create
+        return (self.root / f"{marker.read_text().strip()}.key").exists()
 
     def current(self) -> str:
         """The id of the signing key, creating the first one if there is none (and allowed)."""

@@ -35,19 +35,30 @@ from workers.host_heartbeat import HostHeartbeat
 from workers.host_loss import HostLossDetector
 from workers.qa_queue_publisher import publish_positions
 from workers.reconcile import Reconciler, restart_with
-from workers.wiring import Activities, egress_proxy
+from workers.wiring import Activities, egress_proxy, evidence_keys
 from workflows.registry import ALL_WORKFLOWS
 
 log = logging.getLogger(__name__)
 
 
+def polled_queues(settings: Settings) -> list[str]:
+    """The task queues this host's worker polls: all three, or only its runtime queue
+    where its key source holds no evidence signing key (a host that only verifies never
+    records a QA report, which signs, and runs no workflow or QA work)."""
+    runtime = names.runtime_task_queue(settings.runtime_host)
+    if not evidence_keys(settings).can_sign():
+        return [runtime]
+    return [names.PIPELINE_TASK_QUEUE, names.QA_TASK_QUEUE, runtime]
+
+
 def build_workers(client: Client, settings: Settings, activities: Activities) -> list[Worker]:
-    """One worker per task queue; QA concurrency is bounded by the cores it may use."""
+    """One worker per polled task queue; QA concurrency is bounded by the cores it may use."""
     a = activities
+    queues = polled_queues(settings)
     interceptors = [MetricsInterceptor(), SentryInterceptor()]
     # A payload this worker cannot decrypt is refused and recorded, never a task failure.
     client = worker_client(client)
-    return [
+    workers = [
         Worker(
             client,
             task_queue=names.PIPELINE_TASK_QUEUE,
@@ -115,6 +126,7 @@ def build_workers(client: Client, settings: Settings, activities: Activities) ->
             interceptors=interceptors,
         ),
     ]
+    return [worker for worker in workers if worker.task_queue in queues]
 
 
 async def run_workers(
@@ -183,12 +195,7 @@ async def run_workers(
         )
         for worker in build_workers(client, settings, activities):
             await stack.enter_async_context(worker)
-        log.info(
-            "workers polling %s, %s, %s",
-            names.PIPELINE_TASK_QUEUE,
-            names.QA_TASK_QUEUE,
-            names.runtime_task_queue(settings.runtime_host),
-        )
+        log.info("workers polling %s", ", ".join(polled_queues(settings)))
         if upkeep is not None:
             # The worker owns its proxy: stopped with it (apps' egress waits for the next
             # worker, which starts it before anything else).

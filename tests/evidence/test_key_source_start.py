@@ -15,6 +15,7 @@ from store.key_source import check_key_source
 from temporal import names
 from tests.evidence.test_start_requires_evidence import APP, World
 from tests.key_mounts import public_only_mount, tamper_evidence_keys
+from workers.main import polled_queues
 from workers.wiring import evidence_keys
 
 
@@ -60,3 +61,17 @@ async def test_a_host_whose_key_source_was_tampered_with_refuses_the_release(
     assert "no valid QA evidence" in str(error) and "signature does not verify" in str(error)
     assert host_b.runtime.calls == []
     assert host_b.envs.calls == []
+
+
+def test_a_host_that_only_verifies_polls_only_its_runtime_queue(tmp_path: Path) -> None:
+    primary = Settings(data_dir=tmp_path / "primary", runtime_host="host-a")
+    check_key_source(primary, evidence=True)
+    mount = public_only_mount(primary.keys_path, tmp_path / "mount")
+    host_b = Settings(data_dir=tmp_path / "host-b", key_source_dir=mount, runtime_host="host-b")
+    assert polled_queues(host_b) == [names.runtime_task_queue("host-b")]
+    everything = [names.PIPELINE_TASK_QUEUE, names.QA_TASK_QUEUE]
+    assert polled_queues(primary) == [*everything, names.runtime_task_queue("host-a")]
+    full = host_b.model_copy(update={"key_source_dir": primary.keys_path})
+    assert polled_queues(full) == [*everything, names.runtime_task_queue("host-b")]
+    fresh = Settings(data_dir=tmp_path / "fresh", runtime_host="host-c")
+    assert len(polled_queues(fresh)) == 3  # the embedded default makes its signing key
