@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import SecretStr
 
 from schemas.settings import Settings
 from store.aes_keys import AesKeyRing, KeyDirectory, KeyMaterialError, load_ring
@@ -98,24 +99,12 @@ class EnvironmentKeySource:
     def master_ring(self) -> AesKeyRing:
         """``MB_MASTER_KEY`` (+ ``MB_MASTER_KEY_PREVIOUS``), else the fallback's."""
         s = self._settings
-        return load_ring(
-            MASTER,
-            current=s.master_key,
-            previous=s.master_key_previous,
-            env_name="MB_MASTER_KEY",
-            fallback=self._fallback.master_ring,
-        )
+        return _ring(MASTER, s.master_key, s.master_key_previous, self._fallback.master_ring)
 
     def codec_ring(self) -> AesKeyRing:
         """``MB_CODEC_KEY`` (+ ``MB_CODEC_KEY_PREVIOUS``), else the fallback's."""
         s = self._settings
-        return load_ring(
-            CODEC,
-            current=s.codec_key,
-            previous=s.codec_key_previous,
-            env_name="MB_CODEC_KEY",
-            fallback=self._fallback.codec_ring,
-        )
+        return _ring(CODEC, s.codec_key, s.codec_key_previous, self._fallback.codec_ring)
 
     def evidence_keys(self) -> EvidenceKeys:
         """``MB_EVIDENCE_PUBLIC_KEYS`` (verify only), else the fallback's."""
@@ -128,6 +117,18 @@ class EnvironmentKeySource:
         """``MB_GATEWAY_CA_CERT``/``_KEY`` or ``MB_GATEWAY_CA_DIR``, else the fallback's."""
         configured = configured_ca_source(self._settings)
         return configured.load() if configured is not None else self._fallback.gateway_ca()
+
+
+def _ring(
+    purpose: str,
+    current: SecretStr | None,
+    previous: SecretStr | None,
+    fallback: Callable[[], AesKeyRing],
+) -> AesKeyRing:
+    env_name = f"MB_{purpose.upper()}_KEY"
+    return load_ring(
+        purpose, current=current, previous=previous, env_name=env_name, fallback=fallback
+    )
 
 
 def parse_public_keys(text: str) -> dict[str, Ed25519PublicKey]:
