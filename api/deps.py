@@ -15,10 +15,12 @@ from api.services import Services
 from schemas.audit import Actor, AuditAction, AuditEvent, AuditOutcome
 from schemas.deployment import APP_ID_PATTERN, AppStatus
 from store.rate_limits import RateLimiter, Verdict
+from store.status_views import AppRead
 
 
-def get_services(request: Request) -> Services:
-    """The process-wide services, attached to the app at start-up."""
+async def get_services(request: Request) -> Services:
+    """The process-wide services, attached to the app at start-up (async: FastAPI runs a
+    plain function dependency on a worker thread, a hop that cost as much as a query)."""
     services: Services = request.app.state.services
     return services
 
@@ -84,6 +86,7 @@ class Principal:
     scopes: frozenset[str] | None = None  # None: every scope
     session_id: str | None = None  # the cookie value, for a session
     csrf_token: str | None = None
+    app: AppRead | None = None  # the path's app, read with the credential (GET only)
 
     def allows(self, scope: str) -> bool:
         """Whether the credential covers ``scope``."""
@@ -105,10 +108,13 @@ async def current_principal(request: Request, services: ServicesDep) -> Principa
     """
     header = request.headers.get("authorization")
     limiter = services.limiter
+    # A read of an app (its status above all) gets the app's row in the credential's
+    # round trip; the owner check still comes after, in owned_app_status.
+    app_id = request.path_params.get("app_id") if request.method == "GET" else None
     if header is not None:
         scheme, _, token = header.partition(" ")
         info = (
-            await services.tokens.lookup(token.strip(), limiter=limiter)
+            await services.tokens.lookup(token.strip(), limiter=limiter, app_id=app_id)
             if scheme.lower() == "bearer" and token
             else None
         )
@@ -118,12 +124,12 @@ async def current_principal(request: Request, services: ServicesDep) -> Principa
                 raise _unauthenticated("missing bearer token")
             raise _unauthenticated("invalid, expired or revoked token", "invalid_token")
         await _counted(services, f"user:{info.user_id}", info.rate)
-        return Principal(info.user_id, info.verified, info.scopes)
+        return Principal(info.user_id, info.verified, info.scopes, app=info.app)
     session_id = one_cookie(request, session_cookie_name(services))
     if not session_id:
         await _limit(services, f"ip:{client_ip(request)}")
         raise _unauthenticated("missing bearer token or session")
-    session = await services.sessions.check(session_id, limiter=limiter)
+    session = await services.sessions.check(session_id, limiter=limiter, app_id=app_id)
     if session is None:
         await _limit(services, f"ip:{client_ip(request)}")
         raise _unauthenticated("the session expired or was logged out; log in again")
@@ -137,6 +143,7 @@ async def current_principal(request: Request, services: ServicesDep) -> Principa
         session.verified,
         session_id=session_id,
         csrf_token=session.csrf_token,
+        app=session.app,
     )
 
 
@@ -218,13 +225,15 @@ OwnedApp = Annotated[str, Depends(owned_app)]
 
 
 async def owned_app_status(
-    app_id: AppId, actor: CurrentActor, services: ServicesDep
+    app_id: AppId, principal: CurrentPrincipal, actor: CurrentActor, services: ServicesDep
 ) -> tuple[str, AppStatus | None]:
-    """``owned_app``, and the app's published status read in the same round trip (None:
-    it published none)."""
-    owner, stored = await services.views.owner_and_app(app_id)
-    await _refuse_unless_owner(services, actor, app_id, owner)
-    return app_id, stored
+    """``owned_app``, and the app's published status (None: it published none), both
+    read with the caller's credential when it could (else in one round trip here)."""
+    read = principal.app
+    if read is None or read.app_id != app_id:
+        read = await services.views.owner_and_app(app_id)
+    await _refuse_unless_owner(services, actor, app_id, read.owner_id)
+    return app_id, read.status
 
 
 OwnedAppStatus = Annotated[tuple[str, AppStatus | None], Depends(owned_app_status)]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
+from weakref import WeakKeyDictionary
 
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
@@ -21,11 +23,39 @@ class DatabaseUnavailable(RuntimeError):
     """PostgreSQL cannot be reached; callers answer 503 / retry, never 500."""
 
 
+RECENTLY_RETURNED_S = 1.0
+"""A connection back in the pool for less than this goes out again unchecked."""
+
+
+class _CheckWhenIdle:
+    """The pool's connection check, skipped for a connection that just worked.
+
+    Checking costs a round trip before every statement a request runs, which was
+    as much as the statement itself on a busy API. A connection idle for a second
+    or more is still checked (a restarted or unreachable PostgreSQL is met there,
+    and the pool opens a new connection); one PostgreSQL dropped in the last
+    second fails its statement instead, which the API answers with 503 (the
+    pool then discards the broken connection).
+    """
+
+    def __init__(self) -> None:
+        self._returned: WeakKeyDictionary[AsyncConnection[DictRow], float] = WeakKeyDictionary()
+
+    async def returned(self, conn: AsyncConnection[DictRow]) -> None:
+        self._returned[conn] = time.monotonic()
+
+    async def check(self, conn: AsyncConnection[DictRow]) -> None:
+        returned = self._returned.pop(conn, None)
+        if returned is None or time.monotonic() - returned >= RECENTLY_RETURNED_S:
+            await AsyncConnectionPool.check_connection(conn)
+
+
 class Database:
     """An async connection pool with helpers for short transactions."""
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
         self._url = url
+        checks = _CheckWhenIdle()
         self._pool = AsyncConnectionPool[AsyncConnection[DictRow]](
             url,
             connection_class=AsyncConnection[DictRow],
@@ -33,7 +63,8 @@ class Database:
             max_size=max_size,
             open=False,
             kwargs={"autocommit": True, "row_factory": dict_row},
-            check=AsyncConnectionPool.check_connection,
+            check=checks.check,
+            reset=checks.returned,
             timeout=10.0,
         )
 

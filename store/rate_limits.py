@@ -28,15 +28,20 @@ from store.db import Database
 HIT = "SELECT allowed, retry_after, first_refusal FROM rate_limit_hit(%s, %s, %s, %s)"
 
 
-def counting(found: str) -> str:
+def counting(found: str, also: str = "") -> str:
     """``found`` (a SELECT of at most one row with a ``user_id`` column) that also
     counts a request of ``user:<user_id>``; the statement's last parameters are
     :meth:`RateLimiter.params`, and the row gains the columns :meth:`RateLimiter.read`
-    turns into a verdict. One round trip for a lookup and its rate limit."""
+    turns into a verdict. One round trip for a lookup and its rate limit.
+
+    ``also``: a ``LEFT JOIN LATERAL (...) AS also ON true`` read in the same round trip;
+    its columns join the row and its parameters follow the limiter's."""
     return (
         f"WITH found AS ({found}) SELECT found.*,"  # noqa: S608 - constant SQL, bound values
-        " hit.allowed, hit.retry_after, hit.first_refusal FROM found,"
-        " LATERAL rate_limit_hit('user:' || found.user_id, %s, %s, %s) AS hit"
+        " hit.allowed, hit.retry_after, hit.first_refusal"
+        + (", also.*" if also else "")
+        + " FROM found, LATERAL rate_limit_hit('user:' || found.user_id, %s, %s, %s) AS hit"
+        + also
     )
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from store.db import Database
 from store.rate_limits import RateLimiter, Verdict, counting
+from store.status_views import ALSO_OWNER_AND_STATUS, AppRead
 
 Clock = Callable[[], datetime]
 
@@ -49,6 +50,7 @@ class LiveSession:
     created_at: datetime
     verified: bool
     rate: Verdict | None = None  # the user's rate limit, when the lookup counted the request
+    app: AppRead | None = None  # the app the check was asked to read as well
 
 
 class SessionStore:
@@ -94,11 +96,13 @@ class SessionStore:
         session_id: str,
         *,
         limiter: RateLimiter | None = None,
+        app_id: str | None = None,
     ) -> LiveSession | None:
         """The session if it exists, is not revoked, and has not timed out.
 
         With ``limiter``, a live session's request is also counted against its user's
-        rate limit in the same statement (see ``LiveSession.rate``).
+        rate limit in the same statement (see ``LiveSession.rate``), and with ``app_id``
+        that statement reads the app's owner and status too (``LiveSession.app``).
         """
         if not session_id or len(session_id) > 100:
             return None
@@ -117,8 +121,8 @@ class SessionStore:
             else:
                 row = await (
                     await conn.execute(
-                        counting(found),
-                        (*args, *limiter.params()),
+                        counting(found, ALSO_OWNER_AND_STATUS if app_id is not None else ""),
+                        (*args, *limiter.params(), *([app_id] if app_id is not None else [])),
                     )
                 ).fetchone()
                 await limiter.prune_sometimes(conn)
@@ -135,6 +139,7 @@ class SessionStore:
             created_at=row["created_at"],
             verified=row["email_verified_at"] is not None,
             rate=limiter.read(row) if limiter is not None else None,
+            app=AppRead.from_row(app_id, row) if limiter and app_id is not None else None,
         )
 
     async def known_address(self, user_id: str, client_ip: str | None) -> bool | None:

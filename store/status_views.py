@@ -14,7 +14,7 @@ import json
 
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from schemas.deployment import AppStatus, DeploymentStatus
 from store.db import Database
@@ -38,6 +38,39 @@ _UPSERT_DEPLOYMENT = (
 _PRUNE_DEPLOYMENTS = (
     "DELETE FROM deployment_status_views WHERE app_id = %s AND NOT deployment_id = ANY(%s)"
 )
+
+
+_OWNER_AND_STATUS = (
+    "SELECT a.owner_id AS app_owner_id, v.status AS app_status FROM apps a"
+    " LEFT JOIN app_status_views v ON v.app_id = a.app_id"
+    " WHERE a.app_id = %s AND a.deleted_at IS NULL"
+)
+ALSO_OWNER_AND_STATUS = f" LEFT JOIN LATERAL ({_OWNER_AND_STATUS}) AS also ON true"
+"""For ``rate_limits.counting``: a caller's lookup that also reads an app's owner and
+status (one parameter: the app id), as :meth:`AppRead.from_row` reads them back."""
+
+
+class AppRead(BaseModel):
+    """An app's owner (None: no such app, or deleted) and newest published status."""
+
+    model_config = ConfigDict(frozen=True)
+
+    app_id: str
+    owner_id: str | None
+    status: AppStatus | None
+
+    @classmethod
+    def from_row(cls, app_id: str, row: DictRow | None) -> AppRead:
+        """From a row holding ``_OWNER_AND_STATUS``'s columns (None or NULLs: no app)."""
+        owner = None if row is None else row["app_owner_id"]
+        if owner is None:
+            return cls(app_id=app_id, owner_id=None, status=None)
+        stored = row["app_status"] if row is not None else None
+        return cls(
+            app_id=app_id,
+            owner_id=str(owner),
+            status=None if stored is None else AppStatus.model_validate_json(stored),
+        )
 
 
 def _json(status: BaseModel) -> str:
@@ -82,23 +115,12 @@ class StatusViews:
             row = await cur.fetchone()
         return None if row is None else AppStatus.model_validate_json(row["status"])
 
-    async def owner_and_app(self, app_id: str) -> tuple[str | None, AppStatus | None]:
-        """The app's owner (None: no such app, or deleted) and its newest published status,
-        in one round trip (the owner check and the status read of one request)."""
+    async def owner_and_app(self, app_id: str) -> AppRead:
+        """The app's owner and newest published status, in one round trip (the owner
+        check and the status read of one request)."""
         async with self._db.connection() as conn:
-            cur = await conn.execute(
-                "SELECT a.owner_id, v.status FROM apps a"
-                " LEFT JOIN app_status_views v ON v.app_id = a.app_id"
-                " WHERE a.app_id = %s AND a.deleted_at IS NULL",
-                (app_id,),
-            )
-            row = await cur.fetchone()
-        if row is None:
-            return None, None
-        stored = row["status"]
-        return str(row["owner_id"]), (
-            None if stored is None else AppStatus.model_validate_json(stored)
-        )
+            row = await (await conn.execute(_OWNER_AND_STATUS, (app_id,))).fetchone()
+        return AppRead.from_row(app_id, row)
 
     async def deployment(self, app_id: str, deployment_id: str) -> DeploymentStatus | None:
         """The deployment's newest published status, or None if it published none."""

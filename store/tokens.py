@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from store.db import Database
 from store.rate_limits import RateLimiter, Verdict, counting
+from store.status_views import ALSO_OWNER_AND_STATUS, AppRead
 
 TOKEN_PREFIX = "mbt_"  # noqa: S105 - a public prefix, not a secret
 
@@ -27,6 +28,7 @@ class TokenInfo(BaseModel):
     scopes: frozenset[str] | None  # None: every scope (operator-issued tokens)
     verified: bool
     rate: Verdict | None = None  # the user's rate limit, when the lookup counted the request
+    app: AppRead | None = None  # the app the lookup was asked to read as well
 
 
 class TokenView(BaseModel):
@@ -105,11 +107,15 @@ class TokenRepository:
             )
         return token_id, token
 
-    async def lookup(self, token: str, *, limiter: RateLimiter | None = None) -> TokenInfo | None:
+    async def lookup(
+        self, token: str, *, limiter: RateLimiter | None = None, app_id: str | None = None
+    ) -> TokenInfo | None:
         """The caller a valid, unrevoked, unexpired token stands for; None otherwise.
 
         With ``limiter``, the request is also counted against the user's rate limit
         in the same statement (one round trip instead of two); see ``TokenInfo.rate``.
+        With ``app_id`` too, that statement also reads the app's owner and status
+        (``TokenInfo.app``; nothing is decided on it here).
         """
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
@@ -126,8 +132,8 @@ class TokenRepository:
             else:
                 row = await (
                     await conn.execute(
-                        counting(found),
-                        (digest, *limiter.params()),
+                        counting(found, ALSO_OWNER_AND_STATUS if app_id is not None else ""),
+                        (digest, *limiter.params(), *([app_id] if app_id is not None else [])),
                     )
                 ).fetchone()
                 await limiter.prune_sometimes(conn)
@@ -138,6 +144,7 @@ class TokenRepository:
             scopes=frozenset(row["scopes"]) if row["scopes"] is not None else None,
             verified=row["email_verified_at"] is not None,
             rate=limiter.read(row) if limiter is not None else None,
+            app=AppRead.from_row(app_id, row) if limiter and app_id is not None else None,
         )
 
     async def verify(self, token: str) -> str | None:

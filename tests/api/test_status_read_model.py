@@ -327,3 +327,38 @@ async def test_the_status_survives_continue_as_new(
     published = AppStatus.model_validate((await api.get("/v1/apps/busy-app"))["status"])
     assert published == await _live_status(env.client, "busy-app")
     assert [d.version for d in published.deployments] == list(range(1, 8))
+
+
+async def test_a_status_read_is_one_statement_and_still_checks_the_owner(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The credential's lookup reads the app's row too (bearer token and session): the
+    route asks PostgreSQL nothing else, and Temporal nothing; another user's app read
+    that way is still a 404, audited."""
+    await api.services.apps.ensure("own-app", "alice")
+    await api.services.views.record_app(_app_status("own-app", "alice", pending=3), seq=1)
+    await TokenRepository(api.services.db).ensure_user("bob", "Bob")
+    await api.services.apps.ensure("bobs-app", "bob")
+    await api.services.views.record_app(_app_status("bobs-app", "bob"), seq=1)
+    separate_reads = 0
+    original = api.services.views.owner_and_app
+
+    async def counted(app_id: str) -> Any:
+        nonlocal separate_reads
+        separate_reads += 1
+        return await original(app_id)
+
+    monkeypatch.setattr(api.services.views, "owner_and_app", counted)
+    session = await api.services.sessions.create("alice", client_ip=None, user_agent="test")
+    by_token = await api.get("/v1/apps/own-app")
+    by_session = await api.http.get("/v1/apps/own-app", cookies={"mb_session": session.session_id})
+    assert by_token["status"]["pending"] == 3
+    assert by_session.status_code == 200 and by_session.json() == by_token
+    assert separate_reads == 0 and api.temporal_queries == 0
+
+    refused = await api.http.get("/v1/apps/bobs-app", headers=api.auth)
+    assert refused.status_code == 404 and "not found" in refused.json()["detail"]
+    denied = await api.services.audit.search(actor="alice", outcome="denied")
+    assert [e.resource for e in denied] == ["app:bobs-app"]
+    assert (await api.http.get("/v1/apps/no-such-app", headers=api.auth)).status_code == 404
+    assert separate_reads == 0
