@@ -1,7 +1,9 @@
 """Remove what earlier runs of this project leave on a machine, so that CI proves the
 fresh-machine path instead of trusting the machine.
 
-Left behind by earlier runs: the ``embedded_postgres`` system user and group (made
+Left behind by earlier runs: embedded PostgreSQL servers of temporary directories
+whose holder process is gone (a killed test run or bench; ``store.embedded`` writes
+the lease), the ``embedded_postgres`` system user and group (made
 when a server first starts as root), temporary directories named ``mb-*`` and the
 embedded-postgres runtime directory, the Docker containers, volumes and images we
 build (the Python base image among them), and a ``dockerd`` we started. Anything a
@@ -118,6 +120,43 @@ def stop_our_dockerd() -> None:
         say("stopped a dockerd an earlier run started")
 
 
+def _holder_alive(lease: Path) -> bool:
+    """Whether the process a server's lease names still runs (same pid, same start)."""
+    try:
+        pid, start = lease.read_text().split()
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+    except (OSError, ValueError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[19] == start
+
+
+def stop_orphaned_servers() -> None:
+    """Stop the embedded PostgreSQL servers of our temporary directories whose holder
+    is gone. A server with no lease, or outside them, is left alone."""
+    tmp = str(Path(tempfile.gettempdir()) / "mb-")
+    stopped = []
+    for pid, _uid, cmd, _cwd in processes():
+        words = cmd.split()
+        if not words or not words[0].endswith("/postgres") or "-D" not in words[:-1]:
+            continue
+        pgdata = Path(words[words.index("-D") + 1])
+        lease = pgdata.parent / f"{pgdata.name}.lease"
+        if not str(pgdata).startswith(tmp) or not lease.exists() or _holder_alive(lease):
+            continue
+        try:
+            os.kill(pid, signal.SIGINT)  # a fast shutdown
+            deadline = time.monotonic() + 15
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+        stopped.append(str(pgdata))
+    if stopped:
+        say(f"stopped {len(stopped)} PostgreSQL server(s) whose holder is gone: {stopped[:5]}")
+
+
 def remove_server_user() -> None:
     try:
         import pwd
@@ -154,10 +193,12 @@ def remove_temp_dirs() -> None:
 def main() -> int:
     if os.geteuid() != 0:
         say("not root: nothing system-wide to clean")
+        stop_orphaned_servers()
         remove_temp_dirs()
         return 0
     clean_docker()
     stop_our_dockerd()
+    stop_orphaned_servers()
     remove_server_user()
     remove_temp_dirs()
     return 0

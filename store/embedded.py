@@ -41,6 +41,7 @@ class EmbeddedPostgres:
         """Start the server (initialising ``pgdata`` on first use); returns its URI."""
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self._check_data_dir)
+        reused = (self.pgdata / _PID_FILE).exists()  # a running server's (stale ones are gone)
         try:
             self._server = await asyncio.to_thread(self._get_server)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError):
@@ -49,6 +50,8 @@ class EmbeddedPostgres:
                 f" (its log: {self.pgdata / 'log'})"
             ) from None
         uri: str = self._server.get_uri()
+        if not reused:
+            await asyncio.to_thread(write_lease, self.pgdata)
         log.info("embedded PostgreSQL ready in %s", self.pgdata)
         return uri
 
@@ -124,6 +127,20 @@ class EmbeddedPostgres:
         if self._server is not None:
             await asyncio.to_thread(self._server.cleanup)
             self._server = None
+
+
+def lease_path(pgdata: Path) -> Path:
+    """Beside the data directory: which process last started or reused its server."""
+    return pgdata.parent / f"{pgdata.name}.lease"
+
+
+def write_lease(pgdata: Path) -> None:
+    """Name this process (pid and start time, so a reused pid is not mistaken for it) as
+    the holder of the server it started: a server whose holder is gone was left behind
+    by a killed process (a test run, a bench), and CI's clean-machine step stops it."""
+    pid = os.getpid()
+    start = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    lease_path(pgdata).write_text(f"{pid} {start}\n")
 
 
 def _user_exists(uid: int) -> bool:
