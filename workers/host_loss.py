@@ -7,6 +7,10 @@ Temporal schedule or a looping workflow: the check is one SQL statement every fe
 seconds, which a schedule would turn into a workflow run per pass and a workflow
 into a timer and an activity in its history per pass; the loop runs as long as any
 worker does and judges silence by the database's clock, the one heartbeats write.
+A loop judges only once the database has answered it for ``MB_HOST_DEAD_AFTER_S``
+without a break, at start and after an outage: heartbeats go through the same
+database, so an outage silences every host at once, and a PostgreSQL down longer
+than that would otherwise have every host with apps declared lost when it returns.
 
 A host silent for ``MB_HOST_DEAD_AFTER_S`` with apps routed to it is marked ``lost``;
 each of those apps gets a ``refresh`` naming the lost host, so its AppWorkflow starts
@@ -23,6 +27,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from schemas.deployment import RefreshRequest
@@ -101,16 +106,24 @@ class HostLossDetector:
         return f"{route.app_id}: {why}; {outcome}"
 
     async def run_forever(self, every_s: float, stop: asyncio.Event) -> None:
-        """A pass every ``every_s`` seconds until ``stop``; a failed pass is logged (the
-        next one tries again)."""
+        """A pass every ``every_s`` seconds until ``stop``, once the database has answered
+        for ``dead_after_s`` without a break (until then a pass only asks it whether it
+        answers); a failed pass is logged, and the wait starts again."""
+        answering_since: float | None = None
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every_s)
                 return
             try:
+                now = time.monotonic()
+                if answering_since is None or now - answering_since < self._dead_after_s:
+                    await self._hosts.hosts(self._dead_after_s)  # does the database answer?
+                    answering_since = now if answering_since is None else answering_since
+                    continue
                 for line in await self.run_once() or []:
                     log.warning("host loss: %s", line)
             except Exception:
+                answering_since = None
                 log.exception("host loss detection pass failed")
 
 

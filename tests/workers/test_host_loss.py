@@ -9,15 +9,21 @@ integration test ``tests/integration/test_host_loss.py`` sends the real signal).
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
+import time
+from pathlib import Path
 
 from activities.placement import choose_host
 from schemas.deployment import RefreshRequest
 from schemas.hosts import HostCapacity
 from store.apps import AppRepository
 from store.db import Database
+from store.embedded import EmbeddedPostgres
 from store.incidents import IncidentLog
 from store.releases import ReleaseRepository
 from store.runtime_hosts import RuntimeHosts
+from workers.host_heartbeat import HostHeartbeat
 from workers.host_loss import HostLossDetector
 
 DEAD_AFTER_S = 15.0
@@ -147,3 +153,54 @@ async def test_a_lost_host_stays_lost_until_undrained(db: Database) -> None:
     assert placed == "other"  # a lost host gets no new app, even when preferred
     assert await hosts.set_state("gone", "active")
     assert (await _states(db))["gone"] == "active"
+
+
+async def _until(db: Database, host: str, state: str, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if (await _states(db)).get(host) == state:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_hosts_are_judged_only_once_the_database_has_answered_for_a_while() -> None:
+    """At start, a silent host is judged only after ``dead_after_s`` of answers; a
+    PostgreSQL outage longer than ``dead_after_s`` (its own server here, stopped and
+    started) silences the heartbeats too, and the live host is not declared lost
+    when the database returns: it beats again within the wait."""
+    dead_after_s = 1.0
+    root = Path(tempfile.mkdtemp(prefix="mb-test-loss-"))
+    root.chmod(0o755)
+    server = EmbeddedPostgres(root / "data")
+    db = Database(await server.start(), max_size=4)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await db.open()
+        await db.migrate()
+        await _host(db, "gone", "app-1", silent_s=60)
+        await _host(db, "alive", "app-2")
+        heartbeat = HostHeartbeat(RuntimeHosts(db), "alive", CAPACITY, every_s=0.5)
+        detector = HostLossDetector(
+            RuntimeHosts(db), AppRepository(db), IncidentLog(db), Moves(), dead_after_s=dead_after_s
+        )
+        tasks = [
+            asyncio.create_task(heartbeat.run_forever(stop)),
+            asyncio.create_task(detector.run_forever(0.05, stop)),
+        ]
+        await asyncio.sleep(dead_after_s / 2)
+        assert await _states(db) == {"gone": "active", "alive": "active"}  # not judged yet
+        assert await _until(db, "gone", "lost", within=10)
+
+        await server.stop()
+        await asyncio.sleep(2.5 * dead_after_s)  # every heartbeat fails meanwhile
+        await server.start()
+        assert not await _until(db, "alive", "lost", within=3 * dead_after_s)
+        assert (await _states(db))["alive"] == "active"
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await db.close()
+        await server.stop()
+        shutil.rmtree(root, ignore_errors=True)
