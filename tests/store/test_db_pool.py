@@ -7,6 +7,7 @@ replaces it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
@@ -27,36 +28,31 @@ async def _terminate(pg_uri: str, pid: int) -> None:
         await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
 
-async def _one_connection(db: Database) -> Database:
-    single = Database(db.conninfo, min_size=1, max_size=1)
-    await single.open()
-    return single
+@pytest.fixture
+async def single(db: Database) -> AsyncIterator[Database]:
+    """A pool of one connection to the test's database."""
+    pool = Database(db.conninfo, min_size=1, max_size=1)
+    await pool.open()
+    yield pool
+    await pool.close()
 
 
 async def test_an_idle_connection_dropped_by_the_server_is_replaced_unseen(
-    pg_uri: str, db: Database, monkeypatch: pytest.MonkeyPatch
+    pg_uri: str, single: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(db_module, "RECENTLY_RETURNED_S", 0.05)
-    single = await _one_connection(db)
-    try:
-        first = await _backend_pid(single)
-        await _terminate(pg_uri, first)
-        await asyncio.sleep(0.2)  # idle past the window: checked, found dead, replaced
-        assert await _backend_pid(single) != first
-    finally:
-        await single.close()
+    first = await _backend_pid(single)
+    await _terminate(pg_uri, first)
+    await asyncio.sleep(0.2)  # idle past the window: checked, found dead, replaced
+    assert await _backend_pid(single) != first
 
 
 async def test_a_connection_that_just_worked_goes_out_without_a_check(
-    pg_uri: str, db: Database, monkeypatch: pytest.MonkeyPatch
+    pg_uri: str, single: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(db_module, "RECENTLY_RETURNED_S", 60.0)
-    single = await _one_connection(db)
-    try:
-        first = await _backend_pid(single)
-        await _terminate(pg_uri, first)
-        with pytest.raises(psycopg.OperationalError):
-            await _backend_pid(single)  # no check ran: the statement met the drop
-        assert await _backend_pid(single) != first  # and the pool replaced it
-    finally:
-        await single.close()
+    first = await _backend_pid(single)
+    await _terminate(pg_uri, first)
+    with pytest.raises(psycopg.OperationalError):
+        await _backend_pid(single)  # no check ran: the statement met the drop
+    assert await _backend_pid(single) != first  # and the pool replaced it
