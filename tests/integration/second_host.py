@@ -12,7 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from schemas.settings import Settings
 from store.host_gateways import HostGatewayRegistry
@@ -86,13 +86,20 @@ def second_host(stack: Stack) -> Iterator[SecondHost]:
             host.kill(name)
 
 
-async def live_hosts(stack: Stack, within: float = 300) -> set[str]:
-    """Both hosts registered and heartbeating, the second one's gateway registered."""
+async def live_hosts(
+    stack: Stack,
+    within: float = 300,
+    names: Collection[str] = (HOST_A, HOST_B),
+    with_gateway: Collection[str] = (HOST_B,),
+) -> set[str]:
+    """The hosts ``names`` registered and heartbeating, those ``with_gateway`` with their
+    gateway registered (by default: both hosts, the second one's gateway)."""
     hosts = RuntimeHosts(stack.db)
     gateways = HostGatewayRegistry(stack.db)
     for _ in range(int(within * 4)):
         live = {h.name for h in await hosts.hosts(stack.settings.host_dead_after_s) if h.live}
-        if {HOST_A, HOST_B} <= live and await gateways.url(HOST_B) is not None:
+        registered = [await gateways.url(name) for name in with_gateway]
+        if set(names) <= live and None not in registered:
             return live
         await asyncio.sleep(0.25)
     raise AssertionError(f"hosts not live: {await hosts.hosts(15)}")

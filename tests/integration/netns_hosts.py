@@ -1,0 +1,291 @@
+"""Runtime hosts simulated as network namespaces, for the integration tests.
+
+Each host is a namespace of its own (``mbhost-<pid>-<n>``, the test process's pid
+in the name) joined to the root namespace by one veth pair on a /30 of
+``POOL`` (root side ``.1``, host side ``.2``; no default route, so the host reaches
+only its peer address and its own loopback). In it run the host's ``mb worker
+--runtime-host NAME`` and ``mb host-gateway`` (listening on the host side
+address), with a data directory of their own. PostgreSQL (unix socket only) and
+the Temporal dev server (127.0.0.1) stay in the root namespace; each host reaches
+them only through TCP relays this module opens on its root side address, which
+forward to them. The front gateway reaches each host gateway at its namespace
+address.
+
+``POOL`` is disjoint from the egress tests' pool (``tests/runtime/egress/network.py``)
+and a subnet is taken only when no namespace or route on the machine overlaps it,
+under a lock, so concurrent runs cannot collide. Namespaces whose creator is no
+longer running are swept at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict
+
+from schemas.settings import Settings
+from tests.integration.conftest import Stack
+from tests.mb_env import mb_env
+from tests.runtime.egress.network import ip, networks_in_use
+
+POOL = ipaddress.IPv4Network("10.213.64.0/26")
+PREFIX = "mbhost-"
+LOCK = Path("/run/lock/mb-netns-hosts.lock")
+GATEWAY_PORT = 8239  # every namespace has ports of its own
+
+COMMANDS = {"worker": ("worker",), "host-gateway": ("host-gateway",)}
+_OURS = re.compile(rf"^{PREFIX}(\d+)-\d+$")
+
+Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _namespaces() -> list[str]:
+    return [line.split()[0] for line in ip("netns", "list").stdout.splitlines() if line]
+
+
+def kill_namespace(name: str) -> None:
+    """SIGKILL every process left in namespace ``name`` (ours: a test started them),
+    then delete it (its veth pair goes with it)."""
+    pids = ip("netns", "pids", name, check=False).stdout.split()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+    ip("netns", "del", name, check=False)
+
+
+def sweep_leftovers() -> list[str]:
+    """Delete the namespaces of earlier runs whose test process is gone; their names."""
+    swept = []
+    for name in _namespaces():
+        found = _OURS.match(name)
+        if found and not _alive(int(found.group(1))):
+            kill_namespace(name)
+            swept.append(name)
+    return swept
+
+
+def free_subnets(count: int) -> list[ipaddress.IPv4Network]:
+    """``count`` /30s of ``POOL`` that no address or route on the machine overlaps."""
+    used = [u for u in networks_in_use() if u.version == 4]
+    free = [s for s in POOL.subnets(new_prefix=30) if not any(s.overlaps(u) for u in used)]
+    if len(free) < count:
+        raise RuntimeError(f"only {len(free)} free /30 left in {POOL}")
+    return free[:count]
+
+
+@dataclass(frozen=True)
+class HostNetwork:
+    """One host's namespace and the two ends of its veth pair."""
+
+    namespace: str
+    subnet: ipaddress.IPv4Network
+
+    @property
+    def root_address(self) -> str:
+        """The root namespace's end: where the relays to PostgreSQL and Temporal listen."""
+        return str(self.subnet[1])
+
+    @property
+    def address(self) -> str:
+        """The host's end: where its gateway listens."""
+        return str(self.subnet[2])
+
+    def argv(self, *command: str) -> list[str]:
+        """``command`` run inside the namespace."""
+        return ["ip", "netns", "exec", self.namespace, *command]
+
+
+@contextlib.contextmanager
+def host_networks(count: int) -> Iterator[list[HostNetwork]]:
+    """``count`` namespaces, each with its veth pair; all deleted afterwards, whatever
+    happened (any process still inside is killed first)."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        raise RuntimeError("simulated hosts need root and iproute2")
+    sweep_leftovers()
+    made: list[HostNetwork] = []
+    try:
+        LOCK.parent.mkdir(parents=True, exist_ok=True)
+        with LOCK.open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # choose and configure before another run looks
+            for n, subnet in enumerate(free_subnets(count)):
+                net = HostNetwork(f"{PREFIX}{os.getpid()}-{n}", subnet)
+                ip("netns", "add", net.namespace)
+                made.append(net)
+                _wire(net, f"mbh{os.getpid()}r{n}", f"mbh{os.getpid()}h{n}")
+        yield made
+    finally:
+        for net in made:
+            kill_namespace(net.namespace)
+
+
+def _wire(net: HostNetwork, root_if: str, host_if: str) -> None:
+    ip("link", "add", root_if, "type", "veth", "peer", "name", host_if)
+    ip("link", "set", host_if, "netns", net.namespace)
+    ip("addr", "add", f"{net.root_address}/30", "dev", root_if)
+    ip("link", "set", root_if, "up")
+    ns = ("-n", net.namespace)
+    ip(*ns, "addr", "add", f"{net.address}/30", "dev", host_if)
+    ip(*ns, "link", "set", host_if, "up")
+    ip(*ns, "link", "set", "lo", "up")
+    routes = json.loads(ip(*ns, "-j", "route").stdout)
+    assert all(r.get("dst") != "default" for r in routes), routes
+
+
+class Relays:
+    """TCP listeners forwarding to a service of the root namespace, in a thread of their
+    own (the test's blocking calls, e.g. ``Stack.mb``, never stall a host's connections)."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._servers: list[asyncio.Server] = []
+
+    def listen(self, address: str, connect: Connect) -> int:
+        """Listen on ``address`` (a free port); each connection is piped to ``connect()``."""
+        opened = asyncio.run_coroutine_threadsafe(self._listen(address, connect), self._loop)
+        return opened.result(timeout=10)
+
+    async def _listen(self, address: str, connect: Connect) -> int:
+        async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                up_reader, up_writer = await connect()
+            except OSError:
+                writer.close()
+                return
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+        server = await asyncio.start_server(relay, address, 0)
+        self._servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    def close(self) -> None:
+        async def close_all() -> None:
+            for server in self._servers:
+                server.close()
+
+        asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.close()
+
+
+@dataclass
+class NamespacedHost:
+    """One runtime host: its namespace, settings and processes (started, SIGKILLed and
+    started again by name)."""
+
+    name: str
+    net: HostNetwork
+    env: dict[str, str]
+    settings: Settings
+    logs: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, command: str) -> None:
+        """Start ``worker`` or ``host-gateway`` inside the namespace."""
+        argv = self.net.argv(sys.executable, "-m", "cli.main", *COMMANDS[command])
+        self.procs[command] = subprocess.Popen(
+            argv,
+            env=self.env,
+            stdout=(self.logs / f"{command}-{self.name}.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self, command: str) -> None:
+        """SIGKILL the process and its process group."""
+        proc = self.procs.pop(command)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def run(self, *command: str) -> subprocess.CompletedProcess[str]:
+        """A short command inside the namespace."""
+        return subprocess.run(
+            self.net.argv(*command), capture_output=True, text=True, timeout=60, check=False
+        )
+
+
+def _postgres_socket(database_url: str) -> tuple[str, dict[str, str]]:
+    """The unix socket path of a unix-socket PostgreSQL URL, and its other parameters."""
+    params = {k: str(v) for k, v in conninfo_to_dict(database_url).items()}
+    socket_dir, port = Path(params.pop("host")), params.pop("port", None)
+    if port is not None:
+        return str(socket_dir / f".s.PGSQL.{port}"), params
+    (socket,) = (p for p in socket_dir.glob(".s.PGSQL.*") if p.suffix != ".lock")
+    return str(socket), params
+
+
+def namespaced_host(
+    stack: Stack, relays: Relays, net: HostNetwork, name: str, index: int, extra: dict[str, str]
+) -> NamespacedHost:
+    """Host ``name`` in ``net``: its own data directory (the stack's keys and gateway CA,
+    as every host holds them), its own sandbox uid range, and PostgreSQL and Temporal
+    reached only through relays on its veth's root side."""
+    data_dir = stack.data_dir / name
+    data_dir.mkdir(mode=0o755)
+    shutil.copytree(stack.data_dir / "keys", data_dir / "keys")
+    socket_path, pg = _postgres_socket(stack.env["MB_DATABASE_URL"])
+    pg_port = relays.listen(net.root_address, lambda: asyncio.open_unix_connection(socket_path))
+    temporal_host, temporal_port = stack.env["MB_TEMPORAL_ADDRESS"].rsplit(":", 1)
+    t_port = relays.listen(
+        net.root_address, lambda: asyncio.open_connection(temporal_host, int(temporal_port))
+    )
+    settings = stack.settings
+    uid_base = str(settings.sandbox_uid_base + (index + 1) * settings.sandbox_uid_count)
+    env = mb_env(
+        data_dir,
+        MB_TEMPORAL_ADDRESS=f"{net.root_address}:{t_port}",
+        MB_DATABASE_URL=(
+            f"postgresql://{pg['user']}@{net.root_address}:{pg_port}/{pg['dbname']}?sslmode=disable"
+        ),
+        MB_ADVISORY_DB=stack.env["MB_ADVISORY_DB"],
+        MB_DRAIN_S="0.2",
+        MB_SANDBOX_UID_BASE=uid_base,
+        MB_RUNTIME_HOST=name,
+        MB_HOST_GATEWAY_HOST=net.address,
+        MB_HOST_GATEWAY_PORT=str(GATEWAY_PORT),
+        **extra,
+    )
+    return NamespacedHost(
+        name=name,
+        net=net,
+        env=env,
+        settings=Settings(data_dir=data_dir, runtime_host=name, sandbox_uid_base=int(uid_base)),
+        logs=stack.data_dir / "logs",
+    )

@@ -1,0 +1,233 @@
+"""Three runtime hosts, each in a network namespace of its own (``netns_hosts``): a
+worker and a host gateway per host, each with its own data directory, PostgreSQL and
+Temporal reached only through relays on the host's veth, the front gateway reaching
+each host gateway at its namespace address. One stack, in order: a host cannot reach
+the root namespace's loopback; placement spreads three apps over the three hosts; a
+drained host empties while every app answers every request; a SIGKILLed host's apps
+answer again from the others, with a ``host_lost`` incident each; the returning host
+stops its stale instances (fenced) and is routed nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from pipeline.operations import app_status
+from store.host_gateways import HostGatewayRegistry
+from store.incidents import IncidentLog
+from store.releases import ReleaseRepository
+from store.runtime_hosts import RuntimeHosts
+from tests.integration.conftest import Stack, running_stack
+from tests.integration.netns_hosts import (
+    COMMANDS,
+    GATEWAY_PORT,
+    NamespacedHost,
+    Relays,
+    host_networks,
+    namespaced_host,
+)
+from tests.integration.second_host import LIGHT_QA, live_hosts
+from workers.wiring import sandbox_runtime
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(3000)]
+
+HOSTS = ("ns-host-a", "ns-host-b", "ns-host-c")
+APPS = {
+    "ns-guestbook": "a guestbook for our wedding",
+    "ns-tips": "a tip calculator",
+    "ns-todo": "a todo list for my climbing team",
+}
+
+# Run inside a namespace: connect to argv[1]:argv[2], print "connected" or the errno's name.
+PROBE = """
+import errno, socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close()
+    print("connected")
+except OSError as err:
+    print(errno.errorcode.get(err.errno, repr(err)))
+"""
+
+
+@dataclass
+class Cluster:
+    """The stack and its three namespaced hosts."""
+
+    stack: Stack
+    hosts: dict[str, NamespacedHost]
+
+    async def routes(self) -> dict[str, str]:
+        """Each app's host, from its route."""
+        releases = ReleaseRepository(self.stack.db)
+        found = {}
+        for app_id in APPS:
+            route = await releases.route(app_id)
+            assert route is not None, app_id
+            found[app_id] = route.host
+        return found
+
+
+@pytest.fixture(scope="module")
+async def cluster() -> AsyncIterator[Cluster]:
+    with host_networks(len(HOSTS)) as nets:
+        relays = Relays()
+        try:
+            async with running_stack(worker_env=LIGHT_QA, root_worker=False) as stack:
+                hosts = {
+                    name: namespaced_host(stack, relays, net, name, n, LIGHT_QA)
+                    for n, (name, net) in enumerate(zip(HOSTS, nets, strict=True))
+                }
+                try:
+                    for host in hosts.values():
+                        for command in COMMANDS:
+                            host.start(command)
+                    await live_hosts(stack, names=HOSTS, with_gateway=HOSTS)
+                    yield Cluster(stack, hosts)
+                finally:
+                    for host in hosts.values():
+                        for command in list(host.procs):
+                            host.kill(command)
+                        await sandbox_runtime(host.settings).stop_all(drain_s=0)
+        finally:
+            relays.close()
+
+
+def probe(host: NamespacedHost, address: str, port: int) -> str:
+    done = host.run(sys.executable, "-c", PROBE, address, str(port))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+async def test_a_host_reaches_its_peer_address_and_not_the_roots_loopback(
+    cluster: Cluster,
+) -> None:
+    host_a, host_b = cluster.hosts[HOSTS[0]], cluster.hosts[HOSTS[1]]
+    with socket.create_server(("127.0.0.1", 0)) as on_loopback:
+        port = on_loopback.getsockname()[1]
+        assert probe(host_a, "127.0.0.1", port) == "ECONNREFUSED"  # its own loopback
+        assert probe(host_a, host_a.net.root_address, port) == "ECONNREFUSED"
+    with socket.create_server((host_a.net.root_address, 0)) as on_veth:  # the control
+        assert probe(host_a, host_a.net.root_address, on_veth.getsockname()[1]) == "connected"
+    # Another host's namespace is no neighbour: no route leads there.
+    assert probe(host_a, host_b.net.address, GATEWAY_PORT) == "ENETUNREACH"
+    gateways = HostGatewayRegistry(cluster.stack.db)
+    for name, host in cluster.hosts.items():
+        assert await gateways.url(name) == f"https://{host.net.address}:{GATEWAY_PORT}"
+
+
+async def test_placement_spreads_the_apps_over_the_three_hosts(cluster: Cluster) -> None:
+    stack = cluster.stack
+    deployments = {app: (await stack.deploy(app, prompt))[0] for app, prompt in APPS.items()}
+    for app_id, deployment in deployments.items():
+        await stack.outcome(app_id, deployment, within=1800)
+    assert sorted((await cluster.routes()).values()) == sorted(HOSTS)
+    for app_id in APPS:
+        await stack.page(app_id)  # front gateway -> the host's gateway in its namespace
+
+
+async def test_a_drained_host_empties_with_no_failed_request(cluster: Cluster) -> None:
+    stack, drained = cluster.stack, HOSTS[0]
+    (moving,) = [app for app, host in (await cluster.routes()).items() if host == drained]
+    statuses: list[int] = []
+    stop = asyncio.Event()
+
+    async def load() -> None:
+        while not stop.is_set():
+            for app_id in APPS:
+                try:
+                    statuses.append((await stack.apps.get(f"/apps/{app_id}/")).status_code)
+                except httpx.HTTPError as err:
+                    statuses.append(-1)
+                    print("load error:", err)
+
+    loader = asyncio.create_task(load())
+    try:
+        done = await asyncio.to_thread(
+            stack.mb, "hosts", "drain", drained, "--timeout", "600", timeout=700
+        )
+        await asyncio.sleep(1.0)
+    finally:
+        stop.set()
+        await loader
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"moving 1 app(s): {moving}" in done.stdout and f"{drained} is drained" in done.stdout
+    assert len(statuses) > 50 and set(statuses) == {200}, sorted(set(statuses))
+    routes = await cluster.routes()
+    assert drained not in routes.values()
+    view = await RuntimeHosts(stack.db).host(drained, 15)
+    assert view is not None and view.state == "drained" and view.apps == 0
+    runtime = sandbox_runtime(cluster.hosts[drained].settings)
+    assert "running" not in [await runtime.state(i.instance_id) for i in await runtime.instances()]
+    # Active again, empty: the lost host's apps may come back here.
+    assert stack.mb("hosts", "undrain", drained).returncode == 0
+
+
+async def answering(stack: Stack, app_ids: Collection[str], within: float = 300) -> float:
+    """Seconds until every app answers 200 through the front gateway."""
+    started = time.monotonic()
+    waiting = set(app_ids)
+    while waiting:
+        assert time.monotonic() - started < within, f"still down: {sorted(waiting)}"
+        for app_id in sorted(waiting):
+            if (await stack.apps.get(f"/apps/{app_id}/")).status_code == 200:
+                waiting.discard(app_id)
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started
+
+
+async def test_a_killed_hosts_apps_come_back_on_the_others_and_it_is_fenced(
+    cluster: Cluster,
+) -> None:
+    stack = cluster.stack
+    routes = await cluster.routes()
+    lost = max(HOSTS, key=lambda h: list(routes.values()).count(h))  # the busiest host
+    host = cluster.hosts[lost]
+    stale = {}
+    for app_id in [app for app, on in routes.items() if on == lost]:
+        status = await app_status(stack.client, app_id)
+        assert status.live is not None
+        stale[app_id] = status.live.instance_id
+    assert len(stale) == 2  # its own app and the drained host's
+
+    started = time.monotonic()
+    for command in COMMANDS:
+        host.kill(command)
+    seconds = await answering(stack, stale)
+    print(f"netns_host_recovery_s: {seconds:.1f} ({time.monotonic() - started:.1f})")
+
+    hosts = RuntimeHosts(stack.db)
+    view = await hosts.host(lost, 15)
+    assert view is not None and view.state == "lost"
+    moved = await cluster.routes()
+    assert lost not in moved.values()
+    for app_id in stale:
+        incidents = await IncidentLog(stack.db).search(app_id=app_id)
+        (incident,) = [i for i in incidents if i.kind == "host_lost"]
+        assert incident.actor == "host-loss-detector"
+        assert f"runtime host {lost} lost" in incident.reason
+    runtime = sandbox_runtime(host.settings)
+    for instance_id in stale.values():  # unreachable, still running: fencing's work
+        assert await runtime.state(instance_id) == "running"
+
+    for command in COMMANDS:  # the host returns
+        host.start(command)
+    await live_hosts(stack, names=HOSTS, with_gateway=HOSTS)
+    view = await hosts.host(lost, 15)
+    assert view is not None and view.state == "lost"  # until an operator undrains it
+    for app_id, instance_id in stale.items():
+        assert await runtime.state(instance_id) != "running"
+        fenced = [
+            i
+            for i in await IncidentLog(stack.db).search(app_id=app_id)
+            if i.kind == "reconciliation" and "fenced" in i.reason
+        ]
+        assert len(fenced) == 1 and moved[app_id] in fenced[0].reason
+        await stack.page(app_id)
+    assert await cluster.routes() == moved
