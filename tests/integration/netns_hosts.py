@@ -5,7 +5,9 @@ in the name) joined to the root namespace by one veth pair on a /30 of
 ``POOL`` (root side ``.1``, host side ``.2``; no default route, so the host reaches
 only its peer address and its own loopback). In it run the host's ``mb worker
 --runtime-host NAME`` and ``mb host-gateway`` (listening on the host side
-address), with a data directory of their own. PostgreSQL (unix socket only) and
+address), with a data directory of their own. A host has no package index: uv runs
+offline there (``UV_OFFLINE``), from the machine's uv cache, which
+``warm_package_cache`` fills from the root namespace first. PostgreSQL (unix socket only) and
 the Temporal dev server (127.0.0.1) stay in the root namespace; each host reaches
 them only through TCP relays this module opens on its root side address, which
 forward to them. The front gateway reaches each host gateway at its namespace
@@ -37,6 +39,8 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
+from activities.generation.blueprints.scaffold import REQUIREMENTS
+from runtime.envs import EnvBuilder
 from schemas.settings import Settings
 from tests.integration.conftest import Stack
 from tests.mb_env import mb_env
@@ -241,6 +245,12 @@ class NamespacedHost:
         )
 
 
+async def warm_package_cache(stack: Stack) -> None:
+    """Resolve and install the blueprint apps' environment in the root namespace (which
+    reaches the package index), so that the hosts' offline uv finds it all cached."""
+    await EnvBuilder(stack.data_dir / "envs").ensure(REQUIREMENTS)
+
+
 def _postgres_socket(database_url: str) -> tuple[str, dict[str, str]]:
     """The unix socket path of a unix-socket PostgreSQL URL, and its other parameters."""
     params = {k: str(v) for k, v in conninfo_to_dict(database_url).items()}
@@ -280,6 +290,7 @@ def namespaced_host(
         MB_RUNTIME_HOST=name,
         MB_HOST_GATEWAY_HOST=net.address,
         MB_HOST_GATEWAY_PORT=str(GATEWAY_PORT),
+        UV_OFFLINE="1",
         **extra,
     )
     return NamespacedHost(

@@ -32,6 +32,7 @@ from tests.integration.netns_hosts import (
     Relays,
     host_networks,
     namespaced_host,
+    warm_package_cache,
 )
 from tests.integration.second_host import LIGHT_QA, live_hosts
 from workers.wiring import sandbox_runtime
@@ -80,6 +81,7 @@ async def cluster() -> AsyncIterator[Cluster]:
         relays = Relays()
         try:
             async with running_stack(worker_env=LIGHT_QA, root_worker=False) as stack:
+                await warm_package_cache(stack)
                 hosts = {
                     name: namespaced_host(stack, relays, net, name, n, LIGHT_QA)
                     for n, (name, net) in enumerate(zip(HOSTS, nets, strict=True))
