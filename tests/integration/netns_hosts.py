@@ -42,9 +42,11 @@ from psycopg.conninfo import conninfo_to_dict
 from activities.generation.blueprints.scaffold import REQUIREMENTS
 from runtime.envs import EnvBuilder
 from schemas.settings import Settings
+from store.key_rings import master_key_ring, owner_keys
 from tests.integration.conftest import Stack
 from tests.mb_env import mb_env
 from tests.runtime.egress.network import ip, networks_in_use
+from workers.wiring import evidence_keys
 
 POOL = ipaddress.IPv4Network("10.213.64.0/26")
 PREFIX = "mbhost-"
@@ -259,6 +261,15 @@ def _postgres_socket(database_url: str) -> tuple[str, dict[str, str]]:
         return str(socket_dir / f".s.PGSQL.{port}"), params
     (socket,) = (p for p in socket_dir.glob(".s.PGSQL.*") if p.suffix != ".lock")
     return str(socket), params
+
+
+def create_shared_keys(stack: Stack) -> None:
+    """Create the keys a worker would make on first use in the stack's key directory, so
+    every host's copy holds the same ones (with no worker in the root namespace, none
+    made them yet)."""
+    evidence_keys(stack.settings).current()
+    owner_keys(stack.settings).get_or_create("local")
+    master_key_ring(stack.settings)
 
 
 def namespaced_host(

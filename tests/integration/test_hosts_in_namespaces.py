@@ -30,6 +30,7 @@ from tests.integration.netns_hosts import (
     GATEWAY_PORT,
     NamespacedHost,
     Relays,
+    create_shared_keys,
     host_networks,
     namespaced_host,
     warm_package_cache,
@@ -82,6 +83,7 @@ async def cluster() -> AsyncIterator[Cluster]:
         try:
             async with running_stack(worker_env=LIGHT_QA, root_worker=False) as stack:
                 await warm_package_cache(stack)
+                create_shared_keys(stack)
                 hosts = {
                     name: namespaced_host(stack, relays, net, name, n, LIGHT_QA)
                     for n, (name, net) in enumerate(zip(HOSTS, nets, strict=True))
