@@ -42,6 +42,7 @@ from psycopg.conninfo import conninfo_to_dict
 from activities.generation.blueprints.scaffold import REQUIREMENTS
 from runtime.envs import EnvBuilder
 from schemas.settings import Settings
+from store.gateway_ca import gateway_ca_source
 from store.key_rings import master_key_ring, owner_keys
 from tests.integration.conftest import Stack
 from tests.mb_env import mb_env
@@ -270,6 +271,7 @@ def create_shared_keys(stack: Stack) -> None:
     evidence_keys(stack.settings).current()
     owner_keys(stack.settings).get_or_create("local")
     master_key_ring(stack.settings)
+    gateway_ca_source(stack.settings).load()
 
 
 def namespaced_host(
