@@ -33,7 +33,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,10 +44,12 @@ from runtime.envs import EnvBuilder
 from schemas.settings import Settings
 from store.gateway_ca import gateway_ca_source
 from store.key_rings import master_key_ring, owner_keys
-from tests.integration.conftest import Stack
+from store.releases import ReleaseRepository
+from tests.integration.conftest import Stack, running_stack
+from tests.integration.second_host import LIGHT_QA, live_hosts
 from tests.mb_env import mb_env
 from tests.runtime.egress.network import ip, networks_in_use
-from workers.wiring import evidence_keys
+from workers.wiring import evidence_keys, sandbox_runtime
 
 POOL = ipaddress.IPv4Network("10.213.64.0/26")
 PREFIX = "mbhost-"
@@ -313,3 +315,51 @@ def namespaced_host(
         settings=Settings(data_dir=data_dir, runtime_host=name, sandbox_uid_base=int(uid_base)),
         logs=stack.data_dir / "logs",
     )
+
+
+@dataclass
+class Cluster:
+    """The stack and its namespaced hosts."""
+
+    stack: Stack
+    hosts: dict[str, NamespacedHost]
+    app_ids: Collection[str]
+
+    async def routes(self) -> dict[str, str]:
+        """Each app's host, from its route."""
+        releases = ReleaseRepository(self.stack.db)
+        found = {}
+        for app_id in self.app_ids:
+            route = await releases.route(app_id)
+            assert route is not None, app_id
+            found[app_id] = route.host
+        return found
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(names: Sequence[str], app_ids: Collection[str]) -> AsyncIterator[Cluster]:
+    """The stack with no worker of its own and one namespaced host per name, each live
+    with its gateway registered; everything stopped and deleted afterwards."""
+    with host_networks(len(names)) as nets:
+        relays = Relays()
+        try:
+            async with running_stack(worker_env=LIGHT_QA, root_worker=False) as stack:
+                await warm_package_cache(stack)
+                create_shared_keys(stack)
+                hosts = {
+                    name: namespaced_host(stack, relays, net, name, n, LIGHT_QA)
+                    for n, (name, net) in enumerate(zip(names, nets, strict=True))
+                }
+                try:
+                    for host in hosts.values():
+                        for command in COMMANDS:
+                            host.start(command)
+                    await live_hosts(stack, names=names, with_gateway=names)
+                    yield Cluster(stack, hosts, app_ids)
+                finally:
+                    for host in hosts.values():
+                        for command in list(host.procs):
+                            host.kill(command)
+                        await sandbox_runtime(host.settings).stop_all(drain_s=0)
+        finally:
+            relays.close()

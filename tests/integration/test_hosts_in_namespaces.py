@@ -10,11 +10,12 @@ stops its stale instances (fenced) and is routed nothing."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Collection
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -22,20 +23,19 @@ import pytest
 from pipeline.operations import app_status
 from store.host_gateways import HostGatewayRegistry
 from store.incidents import IncidentLog
-from store.releases import ReleaseRepository
 from store.runtime_hosts import RuntimeHosts
-from tests.integration.conftest import Stack, running_stack
+from tests.integration.conftest import Stack
 from tests.integration.netns_hosts import (
     COMMANDS,
     GATEWAY_PORT,
+    PREFIX,
+    Cluster,
     NamespacedHost,
-    Relays,
-    create_shared_keys,
-    host_networks,
-    namespaced_host,
-    warm_package_cache,
+    running_cluster,
+    sweep_leftovers,
 )
-from tests.integration.second_host import LIGHT_QA, live_hosts
+from tests.integration.second_host import live_hosts
+from tests.runtime.egress.network import ip
 from workers.wiring import sandbox_runtime
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3000)]
@@ -58,49 +58,26 @@ except OSError as err:
 """
 
 
-@dataclass
-class Cluster:
-    """The stack and its three namespaced hosts."""
-
-    stack: Stack
-    hosts: dict[str, NamespacedHost]
-
-    async def routes(self) -> dict[str, str]:
-        """Each app's host, from its route."""
-        releases = ReleaseRepository(self.stack.db)
-        found = {}
-        for app_id in APPS:
-            route = await releases.route(app_id)
-            assert route is not None, app_id
-            found[app_id] = route.host
-        return found
+def test_the_sweep_deletes_only_namespaces_of_runs_that_are_gone() -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead, alive = f"{PREFIX}{gone.pid}-0", f"{PREFIX}{os.getpid()}-9"
+    try:
+        for name in (dead, alive):
+            ip("netns", "add", name)
+        swept = sweep_leftovers()
+        assert dead in swept and alive not in swept
+        assert ip("netns", "pids", dead, check=False).returncode != 0  # no such namespace
+        assert ip("netns", "pids", alive).returncode == 0
+    finally:
+        for name in (dead, alive):
+            ip("netns", "del", name, check=False)
 
 
 @pytest.fixture(scope="module")
 async def cluster() -> AsyncIterator[Cluster]:
-    with host_networks(len(HOSTS)) as nets:
-        relays = Relays()
-        try:
-            async with running_stack(worker_env=LIGHT_QA, root_worker=False) as stack:
-                await warm_package_cache(stack)
-                create_shared_keys(stack)
-                hosts = {
-                    name: namespaced_host(stack, relays, net, name, n, LIGHT_QA)
-                    for n, (name, net) in enumerate(zip(HOSTS, nets, strict=True))
-                }
-                try:
-                    for host in hosts.values():
-                        for command in COMMANDS:
-                            host.start(command)
-                    await live_hosts(stack, names=HOSTS, with_gateway=HOSTS)
-                    yield Cluster(stack, hosts)
-                finally:
-                    for host in hosts.values():
-                        for command in list(host.procs):
-                            host.kill(command)
-                        await sandbox_runtime(host.settings).stop_all(drain_s=0)
-        finally:
-            relays.close()
+    async with running_cluster(HOSTS, APPS) as cluster:
+        yield cluster
 
 
 def probe(host: NamespacedHost, address: str, port: int) -> str:
@@ -200,11 +177,10 @@ async def test_a_killed_hosts_apps_come_back_on_the_others_and_it_is_fenced(
         stale[app_id] = status.live.instance_id
     assert len(stale) == 2  # its own app and the drained host's
 
-    started = time.monotonic()
     for command in COMMANDS:
         host.kill(command)
     seconds = await answering(stack, stale)
-    print(f"netns_host_recovery_s: {seconds:.1f} ({time.monotonic() - started:.1f})")
+    print(f"netns_host_recovery_s: {seconds:.1f}")
 
     hosts = RuntimeHosts(stack.db)
     view = await hosts.host(lost, 15)
