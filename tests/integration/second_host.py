@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Collection, Iterator
 
 from schemas.settings import Settings
@@ -103,3 +104,16 @@ async def live_hosts(
             return live
         await asyncio.sleep(0.25)
     raise AssertionError(f"hosts not live: {await hosts.hosts(15)}")
+
+
+async def answering(stack: Stack, app_ids: Collection[str], within: float = 300) -> float:
+    """Seconds until every app answers 200 through the front gateway."""
+    started = time.monotonic()
+    waiting = set(app_ids)
+    while waiting:
+        assert time.monotonic() - started < within, f"still down: {sorted(waiting)}"
+        for app_id in sorted(waiting):
+            if (await stack.apps.get(f"/apps/{app_id}/")).status_code == 200:
+                waiting.discard(app_id)
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -34,7 +34,7 @@ from tests.integration.netns_hosts import (
     running_cluster,
     sweep_leftovers,
 )
-from tests.integration.second_host import live_hosts
+from tests.integration.second_host import answering, live_hosts
 from tests.runtime.egress.network import ip
 from workers.wiring import sandbox_runtime
 
@@ -103,19 +103,26 @@ async def test_a_host_reaches_its_peer_address_and_not_the_roots_loopback(
         assert await gateways.url(name) == f"https://{host.net.address}:{GATEWAY_PORT}"
 
 
-async def test_placement_spreads_the_apps_over_the_three_hosts(cluster: Cluster) -> None:
-    stack = cluster.stack
+async def deploy_apps(stack: Stack) -> None:
+    """Deploy ``APPS`` at once, each until it is live."""
     deployments = {app: (await stack.deploy(app, prompt))[0] for app, prompt in APPS.items()}
     for app_id, deployment in deployments.items():
         await stack.outcome(app_id, deployment, within=1800)
+
+
+async def test_placement_spreads_the_apps_over_the_three_hosts(cluster: Cluster) -> None:
+    stack = cluster.stack
+    await deploy_apps(stack)
     assert sorted((await cluster.routes()).values()) == sorted(HOSTS)
     for app_id in APPS:
         await stack.page(app_id)  # front gateway -> the host's gateway in its namespace
 
 
-async def test_a_drained_host_empties_with_no_failed_request(cluster: Cluster) -> None:
-    stack, drained = cluster.stack, HOSTS[0]
-    (moving,) = [app for app, host in (await cluster.routes()).items() if host == drained]
+async def drain_while_polling(
+    stack: Stack, host: str
+) -> tuple[subprocess.CompletedProcess[str], float, list[int]]:
+    """``mb hosts drain HOST`` while a client polls every app through the front gateway:
+    the command, its seconds and every answer's status (-1: no answer)."""
     statuses: list[int] = []
     stop = asyncio.Event()
 
@@ -130,13 +137,22 @@ async def test_a_drained_host_empties_with_no_failed_request(cluster: Cluster) -
 
     loader = asyncio.create_task(load())
     try:
+        started = time.monotonic()
         done = await asyncio.to_thread(
-            stack.mb, "hosts", "drain", drained, "--timeout", "600", timeout=700
+            stack.mb, "hosts", "drain", host, "--timeout", "600", timeout=700
         )
+        seconds = time.monotonic() - started
         await asyncio.sleep(1.0)
     finally:
         stop.set()
         await loader
+    return done, seconds, statuses
+
+
+async def test_a_drained_host_empties_with_no_failed_request(cluster: Cluster) -> None:
+    stack, drained = cluster.stack, HOSTS[0]
+    (moving,) = [app for app, host in (await cluster.routes()).items() if host == drained]
+    done, _, statuses = await drain_while_polling(stack, drained)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"moving 1 app(s): {moving}" in done.stdout and f"{drained} is drained" in done.stdout
     assert len(statuses) > 50 and set(statuses) == {200}, sorted(set(statuses))
@@ -150,36 +166,28 @@ async def test_a_drained_host_empties_with_no_failed_request(cluster: Cluster) -
     assert stack.mb("hosts", "undrain", drained).returncode == 0
 
 
-async def answering(stack: Stack, app_ids: Collection[str], within: float = 300) -> float:
-    """Seconds until every app answers 200 through the front gateway."""
-    started = time.monotonic()
-    waiting = set(app_ids)
-    while waiting:
-        assert time.monotonic() - started < within, f"still down: {sorted(waiting)}"
-        for app_id in sorted(waiting):
-            if (await stack.apps.get(f"/apps/{app_id}/")).status_code == 200:
-                waiting.discard(app_id)
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
+async def kill_busiest_host(cluster: Cluster) -> tuple[str, dict[str, str], float]:
+    """SIGKILL the worker and gateway of the host with the most apps: its name, its apps'
+    instances there, and seconds until they all answer 200 through the front gateway."""
+    routes = await cluster.routes()
+    lost = max(HOSTS, key=lambda h: list(routes.values()).count(h))
+    stale = {}
+    for app_id in [app for app, on in routes.items() if on == lost]:
+        status = await app_status(cluster.stack.client, app_id)
+        assert status.live is not None
+        stale[app_id] = status.live.instance_id
+    for command in COMMANDS:
+        cluster.hosts[lost].kill(command)
+    return lost, stale, await answering(cluster.stack, stale)
 
 
 async def test_a_killed_hosts_apps_come_back_on_the_others_and_it_is_fenced(
     cluster: Cluster,
 ) -> None:
     stack = cluster.stack
-    routes = await cluster.routes()
-    lost = max(HOSTS, key=lambda h: list(routes.values()).count(h))  # the busiest host
+    lost, stale, seconds = await kill_busiest_host(cluster)
     host = cluster.hosts[lost]
-    stale = {}
-    for app_id in [app for app, on in routes.items() if on == lost]:
-        status = await app_status(stack.client, app_id)
-        assert status.live is not None
-        stale[app_id] = status.live.instance_id
     assert len(stale) == 2  # its own app and the drained host's
-
-    for command in COMMANDS:
-        host.kill(command)
-    seconds = await answering(stack, stale)
     print(f"netns_host_recovery_s: {seconds:.1f}")
 
     hosts = RuntimeHosts(stack.db)
