@@ -20,20 +20,15 @@ import asyncio
 
 from schemas.settings import Settings
 from tests.integration.netns_hosts import running_cluster
-from tests.integration.test_hosts_in_namespaces import (
-    APPS,
-    HOSTS,
-    deploy_apps,
-    drain_while_polling,
-    kill_busiest_host,
-)
+from tests.integration.second_host import drain_while_polling
+from tests.integration.test_hosts_in_namespaces import APPS, HOSTS, deploy_apps, kill_busiest_host
 
 
 async def main() -> None:
     dead_after_s = Settings().host_dead_after_s
     async with running_cluster(HOSTS, APPS) as cluster:
         await deploy_apps(cluster.stack)
-        done, drain_s, statuses = await drain_while_polling(cluster.stack, HOSTS[0])
+        done, drain_s, statuses = await drain_while_polling(cluster.stack, HOSTS[0], APPS)
         assert done.returncode == 0, done.stdout + done.stderr
         assert cluster.stack.mb("hosts", "undrain", HOSTS[0]).returncode == 0
         _, stale, recovery_s = await kill_busiest_host(cluster)

@@ -46,7 +46,7 @@ from store.gateway_ca import gateway_ca_source
 from store.key_rings import master_key_ring, owner_keys
 from store.releases import ReleaseRepository
 from tests.integration.conftest import Stack, running_stack
-from tests.integration.second_host import LIGHT_QA, live_hosts
+from tests.integration.second_host import LIGHT_QA, kill_group, live_hosts
 from tests.mb_env import mb_env
 from tests.runtime.egress.network import ip, networks_in_use
 from workers.wiring import evidence_keys, sandbox_runtime
@@ -238,10 +238,7 @@ class NamespacedHost:
 
     def kill(self, command: str) -> None:
         """SIGKILL the process and its process group."""
-        proc = self.procs.pop(command)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_group(self.procs.pop(command))
 
     def run(self, *command: str) -> subprocess.CompletedProcess[str]:
         """A short command inside the namespace."""

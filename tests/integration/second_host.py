@@ -15,8 +15,11 @@ import sys
 import time
 from collections.abc import Collection, Iterator
 
+import httpx
+
 from schemas.settings import Settings
 from store.host_gateways import HostGatewayRegistry
+from store.incidents import Incident, IncidentLog
 from store.runtime_hosts import RuntimeHosts
 from temporal.devserver import free_loopback_port
 from tests.integration.conftest import Stack
@@ -68,10 +71,14 @@ class SecondHost:
 
     def kill(self, name: str) -> None:
         """SIGKILL the process and everything in its process group."""
-        proc = self.procs.pop(name)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_group(self.procs.pop(name))
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process started in a session of its own, with its process group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 @contextlib.contextmanager
@@ -117,3 +124,51 @@ async def answering(stack: Stack, app_ids: Collection[str], within: float = 300)
                 waiting.discard(app_id)
         await asyncio.sleep(0.1)
     return time.monotonic() - started
+
+
+async def drain_while_polling(
+    stack: Stack, host: str, app_ids: Collection[str]
+) -> tuple[subprocess.CompletedProcess[str], float, list[int]]:
+    """``mb hosts drain HOST`` while a client polls the apps through the front gateway:
+    the command, its seconds and every answer's status (-1: no answer)."""
+    statuses: list[int] = []
+    stop = asyncio.Event()
+
+    async def load() -> None:
+        while not stop.is_set():
+            for app_id in app_ids:
+                try:
+                    statuses.append((await stack.apps.get(f"/apps/{app_id}/")).status_code)
+                except httpx.HTTPError as err:
+                    statuses.append(-1)
+                    print("load error:", err)
+
+    loader = asyncio.create_task(load())
+    try:
+        started = time.monotonic()
+        done = await asyncio.to_thread(
+            stack.mb, "hosts", "drain", host, "--timeout", "600", timeout=700
+        )
+        seconds = time.monotonic() - started
+        await asyncio.sleep(1.0)
+    finally:
+        stop.set()
+        await loader
+    return done, seconds, statuses
+
+
+async def assert_host_lost_incident(stack: Stack, app_id: str, host: str) -> None:
+    """The app has exactly one ``host_lost`` incident, the detector's, naming ``host``."""
+    incidents = await IncidentLog(stack.db).search(app_id=app_id)
+    (lost,) = [i for i in incidents if i.kind == "host_lost"]
+    assert lost.actor == "host-loss-detector"
+    assert f"runtime host {host} lost" in lost.reason
+
+
+async def fenced_incidents(stack: Stack, app_id: str) -> list[Incident]:
+    """The app's reconciliation incidents that record a fenced instance."""
+    return [
+        i
+        for i in await IncidentLog(stack.db).search(app_id=app_id)
+        if i.kind == "reconciliation" and "fenced" in i.reason
+    ]

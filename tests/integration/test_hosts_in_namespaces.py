@@ -9,20 +9,16 @@ stops its stale instances (fenced) and is routed nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from pipeline.operations import app_status
 from store.host_gateways import HostGatewayRegistry
-from store.incidents import IncidentLog
 from store.runtime_hosts import RuntimeHosts
 from tests.integration.conftest import Stack
 from tests.integration.netns_hosts import (
@@ -34,7 +30,13 @@ from tests.integration.netns_hosts import (
     running_cluster,
     sweep_leftovers,
 )
-from tests.integration.second_host import answering, live_hosts
+from tests.integration.second_host import (
+    answering,
+    assert_host_lost_incident,
+    drain_while_polling,
+    fenced_incidents,
+    live_hosts,
+)
 from tests.runtime.egress.network import ip
 from workers.wiring import sandbox_runtime
 
@@ -118,41 +120,10 @@ async def test_placement_spreads_the_apps_over_the_three_hosts(cluster: Cluster)
         await stack.page(app_id)  # front gateway -> the host's gateway in its namespace
 
 
-async def drain_while_polling(
-    stack: Stack, host: str
-) -> tuple[subprocess.CompletedProcess[str], float, list[int]]:
-    """``mb hosts drain HOST`` while a client polls every app through the front gateway:
-    the command, its seconds and every answer's status (-1: no answer)."""
-    statuses: list[int] = []
-    stop = asyncio.Event()
-
-    async def load() -> None:
-        while not stop.is_set():
-            for app_id in APPS:
-                try:
-                    statuses.append((await stack.apps.get(f"/apps/{app_id}/")).status_code)
-                except httpx.HTTPError as err:
-                    statuses.append(-1)
-                    print("load error:", err)
-
-    loader = asyncio.create_task(load())
-    try:
-        started = time.monotonic()
-        done = await asyncio.to_thread(
-            stack.mb, "hosts", "drain", host, "--timeout", "600", timeout=700
-        )
-        seconds = time.monotonic() - started
-        await asyncio.sleep(1.0)
-    finally:
-        stop.set()
-        await loader
-    return done, seconds, statuses
-
-
 async def test_a_drained_host_empties_with_no_failed_request(cluster: Cluster) -> None:
     stack, drained = cluster.stack, HOSTS[0]
     (moving,) = [app for app, host in (await cluster.routes()).items() if host == drained]
-    done, _, statuses = await drain_while_polling(stack, drained)
+    done, _, statuses = await drain_while_polling(stack, drained, APPS)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"moving 1 app(s): {moving}" in done.stdout and f"{drained} is drained" in done.stdout
     assert len(statuses) > 50 and set(statuses) == {200}, sorted(set(statuses))
@@ -196,10 +167,7 @@ async def test_a_killed_hosts_apps_come_back_on_the_others_and_it_is_fenced(
     moved = await cluster.routes()
     assert lost not in moved.values()
     for app_id in stale:
-        incidents = await IncidentLog(stack.db).search(app_id=app_id)
-        (incident,) = [i for i in incidents if i.kind == "host_lost"]
-        assert incident.actor == "host-loss-detector"
-        assert f"runtime host {lost} lost" in incident.reason
+        await assert_host_lost_incident(stack, app_id, lost)
     runtime = sandbox_runtime(host.settings)
     for instance_id in stale.values():  # unreachable, still running: fencing's work
         assert await runtime.state(instance_id) == "running"
@@ -211,11 +179,7 @@ async def test_a_killed_hosts_apps_come_back_on_the_others_and_it_is_fenced(
     assert view is not None and view.state == "lost"  # until an operator undrains it
     for app_id, instance_id in stale.items():
         assert await runtime.state(instance_id) != "running"
-        fenced = [
-            i
-            for i in await IncidentLog(stack.db).search(app_id=app_id)
-            if i.kind == "reconciliation" and "fenced" in i.reason
-        ]
+        fenced = await fenced_incidents(stack, app_id)
         assert len(fenced) == 1 and moved[app_id] in fenced[0].reason
         await stack.page(app_id)
     assert await cluster.routes() == moved
