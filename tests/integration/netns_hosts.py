@@ -7,11 +7,10 @@ only its peer address and its own loopback). In it run the host's ``mb worker
 --runtime-host NAME`` and ``mb host-gateway`` (listening on the host side
 address), with a data directory of their own. A host has no package index: uv runs
 offline there (``UV_OFFLINE``), from the machine's uv cache, which
-``warm_package_cache`` fills from the root namespace first. PostgreSQL (unix socket only) and
-the Temporal dev server (127.0.0.1) stay in the root namespace; each host reaches
-them only through TCP relays this module opens on its root side address, which
-forward to them. The front gateway reaches each host gateway at its namespace
-address.
+``warm_package_cache`` fills from the root namespace first. PostgreSQL (unix socket
+only) and the Temporal dev server (127.0.0.1) stay in the root namespace; each host
+reaches them only through a relay process (``tcp_relay``) listening on its root side
+address. The front gateway reaches each host gateway at its namespace address.
 
 ``POOL`` is disjoint from the egress tests' pool (``tests/runtime/egress/network.py``)
 and a subnet is taken only when no namespace or route on the machine overlaps it,
@@ -21,7 +20,6 @@ longer running are swept at start.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import ipaddress
@@ -32,8 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,8 +55,6 @@ GATEWAY_PORT = 8239  # every namespace has ports of its own
 
 COMMANDS = {"worker": ("worker",), "host-gateway": ("host-gateway",)}
 _OURS = re.compile(rf"^{PREFIX}(\d+)-\d+$")
-
-Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 
 def _alive(pid: int) -> bool:
@@ -164,53 +159,33 @@ def _wire(net: HostNetwork, root_if: str, host_if: str) -> None:
     assert all(r.get("dst") != "default" for r in routes), routes
 
 
-class Relays:
-    """TCP listeners forwarding to a service of the root namespace, in a thread of their
-    own (the test's blocking calls, e.g. ``Stack.mb``, never stall a host's connections)."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._servers: list[asyncio.Server] = []
-
-    def listen(self, address: str, connect: Connect) -> int:
-        """Listen on ``address`` (a free port); each connection is piped to ``connect()``."""
-        opened = asyncio.run_coroutine_threadsafe(self._listen(address, connect), self._loop)
-        return opened.result(timeout=10)
-
-    async def _listen(self, address: str, connect: Connect) -> int:
-        async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                up_reader, up_writer = await connect()
-            except OSError:
-                writer.close()
-                return
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-
-        server = await asyncio.start_server(relay, address, 0)
-        self._servers.append(server)
-        return int(server.sockets[0].getsockname()[1])
-
-    def close(self) -> None:
-        async def close_all() -> None:
-            for server in self._servers:
-                server.close()
-
-        asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
+def start_relay(address: str, targets: list[str]) -> tuple[subprocess.Popen[str], list[int]]:
+    """A relay process (``tcp_relay``) listening on ``address``: it and its ports, one per
+    target (``tcp:HOST:PORT`` or ``unix:PATH``)."""
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.tcp_relay", address, *targets],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert relay.stdout is not None
+    line = relay.stdout.readline()
+    if not line.strip():
+        relay.kill()
+        raise RuntimeError(f"the relay on {address} did not start")
+    return relay, [int(port) for port in line.split()]
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+def stop_relay(relay: subprocess.Popen[str]) -> None:
+    """Close its stdin (it exits), killing it if it lingers."""
+    assert relay.stdin is not None
+    relay.stdin.close()
     try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except OSError:
-        pass
-    finally:
-        writer.close()
+        relay.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        relay.kill()
+        relay.wait()
 
 
 @dataclass
@@ -223,6 +198,7 @@ class NamespacedHost:
     env: dict[str, str]
     settings: Settings
     logs: Path
+    relay: subprocess.Popen[str]
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, command: str) -> None:
@@ -274,19 +250,17 @@ def create_shared_keys(stack: Stack) -> None:
 
 
 def namespaced_host(
-    stack: Stack, relays: Relays, net: HostNetwork, name: str, index: int, extra: dict[str, str]
+    stack: Stack, net: HostNetwork, name: str, index: int, extra: dict[str, str]
 ) -> NamespacedHost:
     """Host ``name`` in ``net``: its own data directory (the stack's keys and gateway CA,
     as every host holds them), its own sandbox uid range, and PostgreSQL and Temporal
-    reached only through relays on its veth's root side."""
+    reached only through a relay on its veth's root side."""
     data_dir = stack.data_dir / name
     data_dir.mkdir(mode=0o755)
     shutil.copytree(stack.data_dir / "keys", data_dir / "keys")
     socket_path, pg = _postgres_socket(stack.env["MB_DATABASE_URL"])
-    pg_port = relays.listen(net.root_address, lambda: asyncio.open_unix_connection(socket_path))
-    temporal_host, temporal_port = stack.env["MB_TEMPORAL_ADDRESS"].rsplit(":", 1)
-    t_port = relays.listen(
-        net.root_address, lambda: asyncio.open_connection(temporal_host, int(temporal_port))
+    relay, (pg_port, t_port) = start_relay(
+        net.root_address, [f"unix:{socket_path}", f"tcp:{stack.env['MB_TEMPORAL_ADDRESS']}"]
     )
     settings = stack.settings
     uid_base = str(settings.sandbox_uid_base + (index + 1) * settings.sandbox_uid_count)
@@ -311,6 +285,7 @@ def namespaced_host(
         env=env,
         settings=Settings(data_dir=data_dir, runtime_host=name, sandbox_uid_base=int(uid_base)),
         logs=stack.data_dir / "logs",
+        relay=relay,
     )
 
 
@@ -338,25 +313,21 @@ async def running_cluster(names: Sequence[str], app_ids: Collection[str]) -> Asy
     """The stack with no worker of its own and one namespaced host per name, each live
     with its gateway registered; everything stopped and deleted afterwards."""
     with host_networks(len(names)) as nets:
-        relays = Relays()
-        try:
-            async with running_stack(worker_env=LIGHT_QA, root_worker=False) as stack:
-                await warm_package_cache(stack)
-                create_shared_keys(stack)
-                hosts = {
-                    name: namespaced_host(stack, relays, net, name, n, LIGHT_QA)
-                    for n, (name, net) in enumerate(zip(names, nets, strict=True))
-                }
-                try:
-                    for host in hosts.values():
-                        for command in COMMANDS:
-                            host.start(command)
-                    await live_hosts(stack, names=names, with_gateway=names)
-                    yield Cluster(stack, hosts, app_ids)
-                finally:
-                    for host in hosts.values():
-                        for command in list(host.procs):
-                            host.kill(command)
-                        await sandbox_runtime(host.settings).stop_all(drain_s=0)
-        finally:
-            relays.close()
+        async with running_stack(worker_env=LIGHT_QA, root_worker=False) as stack:
+            await warm_package_cache(stack)
+            create_shared_keys(stack)
+            hosts: dict[str, NamespacedHost] = {}
+            try:
+                for n, (name, net) in enumerate(zip(names, nets, strict=True)):
+                    hosts[name] = namespaced_host(stack, net, name, n, LIGHT_QA)
+                for host in hosts.values():
+                    for command in COMMANDS:
+                        host.start(command)
+                await live_hosts(stack, names=names, with_gateway=names)
+                yield Cluster(stack, hosts, app_ids)
+            finally:
+                for host in hosts.values():
+                    for command in list(host.procs):
+                        host.kill(command)
+                    await sandbox_runtime(host.settings).stop_all(drain_s=0)
+                    stop_relay(host.relay)
