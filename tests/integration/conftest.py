@@ -152,9 +152,13 @@ async def stack() -> AsyncIterator[Stack]:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    runtime_kind: str = "sandbox", worker_env: dict[str, str] | None = None
+    runtime_kind: str = "sandbox",
+    worker_env: dict[str, str] | None = None,
+    *,
+    root_worker: bool = True,
 ) -> AsyncIterator[Stack]:
-    """Start every part; ``worker_env`` adds settings for the worker processes only."""
+    """Start every part; ``worker_env`` adds settings for the worker processes only;
+    without ``root_worker`` no worker starts (the test brings its own runtime hosts)."""
     # Outside pytest's 0700 tmp tree: the sandbox user and PostgreSQL's user traverse it.
     data_dir = Path(tempfile.mkdtemp(prefix="mb-it-"))
     data_dir.chmod(0o755)
@@ -235,7 +239,8 @@ async def running_stack(
         dev=dev,
         pg=pg,
     )
-    stack.start_worker()
+    if root_worker:
+        stack.start_worker()
     try:
         yield stack
     finally:

@@ -13,10 +13,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Collection, Iterator
+
+import httpx
 
 from schemas.settings import Settings
 from store.host_gateways import HostGatewayRegistry
+from store.incidents import Incident, IncidentLog
 from store.runtime_hosts import RuntimeHosts
 from temporal.devserver import free_loopback_port
 from tests.integration.conftest import Stack
@@ -72,10 +76,14 @@ class SecondHost:
 
     def kill(self, name: str) -> None:
         """SIGKILL the process and everything in its process group."""
-        proc = self.procs.pop(name)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_group(self.procs.pop(name))
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process started in a session of its own, with its process group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 @contextlib.contextmanager
@@ -91,13 +99,81 @@ def second_host(stack: Stack) -> Iterator[SecondHost]:
             host.kill(name)
 
 
-async def live_hosts(stack: Stack, within: float = 300) -> set[str]:
-    """Both hosts registered and heartbeating, the second one's gateway registered."""
+async def live_hosts(
+    stack: Stack,
+    within: float = 300,
+    names: Collection[str] = (HOST_A, HOST_B),
+    with_gateway: Collection[str] = (HOST_B,),
+) -> set[str]:
+    """The hosts ``names`` registered and heartbeating, those ``with_gateway`` with their
+    gateway registered (by default: both hosts, the second one's gateway)."""
     hosts = RuntimeHosts(stack.db)
     gateways = HostGatewayRegistry(stack.db)
     for _ in range(int(within * 4)):
         live = {h.name for h in await hosts.hosts(stack.settings.host_dead_after_s) if h.live}
-        if {HOST_A, HOST_B} <= live and await gateways.url(HOST_B) is not None:
+        registered = [await gateways.url(name) for name in with_gateway]
+        if set(names) <= live and None not in registered:
             return live
         await asyncio.sleep(0.25)
     raise AssertionError(f"hosts not live: {await hosts.hosts(15)}")
+
+
+async def answering(stack: Stack, app_ids: Collection[str], within: float = 300) -> float:
+    """Seconds until every app answers 200 through the front gateway."""
+    started = time.monotonic()
+    waiting = set(app_ids)
+    while waiting:
+        assert time.monotonic() - started < within, f"still down: {sorted(waiting)}"
+        for app_id in sorted(waiting):
+            if (await stack.apps.get(f"/apps/{app_id}/")).status_code == 200:
+                waiting.discard(app_id)
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started
+
+
+async def drain_while_polling(
+    stack: Stack, host: str, app_ids: Collection[str]
+) -> tuple[subprocess.CompletedProcess[str], float, list[int]]:
+    """``mb hosts drain HOST`` while a client polls the apps through the front gateway:
+    the command, its seconds and every answer's status (-1: no answer)."""
+    statuses: list[int] = []
+    stop = asyncio.Event()
+
+    async def load() -> None:
+        while not stop.is_set():
+            for app_id in app_ids:
+                try:
+                    statuses.append((await stack.apps.get(f"/apps/{app_id}/")).status_code)
+                except httpx.HTTPError as err:
+                    statuses.append(-1)
+                    print("load error:", err)
+
+    loader = asyncio.create_task(load())
+    try:
+        started = time.monotonic()
+        done = await asyncio.to_thread(
+            stack.mb, "hosts", "drain", host, "--timeout", "600", timeout=700
+        )
+        seconds = time.monotonic() - started
+        await asyncio.sleep(1.0)
+    finally:
+        stop.set()
+        await loader
+    return done, seconds, statuses
+
+
+async def assert_host_lost_incident(stack: Stack, app_id: str, host: str) -> None:
+    """The app has exactly one ``host_lost`` incident, the detector's, naming ``host``."""
+    incidents = await IncidentLog(stack.db).search(app_id=app_id)
+    (lost,) = [i for i in incidents if i.kind == "host_lost"]
+    assert lost.actor == "host-loss-detector"
+    assert f"runtime host {host} lost" in lost.reason
+
+
+async def fenced_incidents(stack: Stack, app_id: str) -> list[Incident]:
+    """The app's reconciliation incidents that record a fenced instance."""
+    return [
+        i
+        for i in await IncidentLog(stack.db).search(app_id=app_id)
+        if i.kind == "reconciliation" and "fenced" in i.reason
+    ]

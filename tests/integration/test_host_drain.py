@@ -6,11 +6,9 @@ front gateway with no failed request; the drained host then gets no new app."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from activities.placement import choose_host
@@ -22,6 +20,7 @@ from tests.integration.second_host import (
     HOST_A,
     HOST_B,
     LIGHT_QA,
+    drain_while_polling,
     live_hosts,
     second_host,
 )
@@ -50,26 +49,7 @@ async def test_drain_moves_the_app_without_a_failed_request(stack: Stack) -> Non
         assert listed.returncode == 0, listed.stderr
         assert HOST_A in listed.stdout and HOST_B in listed.stdout and "1/" in listed.stdout
 
-        statuses: list[int] = []
-        stop = asyncio.Event()
-
-        async def load() -> None:
-            while not stop.is_set():
-                try:
-                    statuses.append((await stack.apps.get(f"/apps/{app_id}/")).status_code)
-                except httpx.HTTPError as err:
-                    statuses.append(-1)
-                    print("load error:", err)
-
-        loader = asyncio.create_task(load())
-        try:
-            drained = await asyncio.to_thread(
-                stack.mb, "hosts", "drain", HOST_A, "--timeout", "600", timeout=700
-            )
-            await asyncio.sleep(1.0)
-        finally:
-            stop.set()
-            await loader
+        drained, _, statuses = await drain_while_polling(stack, HOST_A, [app_id])
         assert drained.returncode == 0, drained.stdout + drained.stderr
         assert f"moving 1 app(s): {app_id}" in drained.stdout
         assert f"{HOST_A} is drained" in drained.stdout

@@ -9,13 +9,11 @@ instances before it heartbeats (fenced) and routes none of them; its host stays 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import pytest
 
 from pipeline.operations import app_status
-from store.incidents import IncidentLog
 from store.releases import ReleaseRepository
 from store.runtime_hosts import RuntimeHosts
 from tests.integration.conftest import Stack, running_stack
@@ -24,6 +22,9 @@ from tests.integration.second_host import (
     HOST_B,
     LIGHT_QA,
     SecondHost,
+    answering,
+    assert_host_lost_incident,
+    fenced_incidents,
     live_hosts,
     second_host,
 )
@@ -68,17 +69,9 @@ async def move_to_second_host(stack: Stack) -> dict[str, str]:
 async def kill_and_time_recovery(stack: Stack, host_b: SecondHost, within: float = 300) -> float:
     """SIGKILL the second host (worker and gateway); seconds until every app answers 200
     through the front gateway again."""
-    started = time.monotonic()
     host_b.kill("worker")
     host_b.kill("host-gateway")
-    waiting = set(APPS)
-    while waiting:
-        assert time.monotonic() - started < within, f"still down: {sorted(waiting)}"
-        for app_id in sorted(waiting):
-            if (await stack.apps.get(f"/apps/{app_id}/")).status_code == 200:
-                waiting.discard(app_id)
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
+    return await answering(stack, APPS, within)
 
 
 async def test_a_killed_hosts_apps_come_back_on_the_other_and_it_is_fenced(
@@ -100,10 +93,7 @@ async def test_a_killed_hosts_apps_come_back_on_the_other_and_it_is_fenced(
             status = await app_status(stack.client, app_id)
             moved = status.refreshes[-1]
             assert moved.ok and f"moved off the lost host {HOST_B}" in moved.message
-            incidents = await IncidentLog(stack.db).search(app_id=app_id)
-            (lost,) = [i for i in incidents if i.kind == "host_lost"]
-            assert lost.actor == "host-loss-detector"
-            assert f"runtime host {HOST_B} lost" in lost.reason
+            await assert_host_lost_incident(stack, app_id, HOST_B)
 
         runtime_b = sandbox_runtime(host_b.settings)
         for old in on_b.values():  # unreachable, still running: fencing's work
@@ -125,11 +115,7 @@ async def test_a_killed_hosts_apps_come_back_on_the_other_and_it_is_fenced(
             route = await releases.route(app_id)
             assert route is not None and route.host == HOST_A
             assert (await stack.apps.get(f"/apps/{app_id}/")).status_code == 200
-            fenced = [
-                i
-                for i in await IncidentLog(stack.db).search(app_id=app_id)
-                if i.kind == "reconciliation" and "fenced" in i.reason
-            ]
+            fenced = await fenced_incidents(stack, app_id)
             assert len(fenced) == 1 and HOST_A in fenced[0].reason
         listed = stack.mb("hosts")
         assert "lost" in listed.stdout, listed.stdout
