@@ -77,6 +77,11 @@ class UpstreamPool:
             await client.aclose()
 
 
+class Misdirected(Exception):
+    """A host gateway answered 421: the app is live on another host now (nothing reached
+    an app; the answer is closed)."""
+
+
 async def forward(
     request: Request,
     client: httpx.AsyncClient,
@@ -85,9 +90,11 @@ async def forward(
     forwarded: Mapping[str, str],
     what: str,
     extensions: dict[str, Any] | None = None,
+    misdirected: bool = False,
 ) -> Response:
     """Send ``request`` to ``path`` on ``client`` with the ``forwarded`` headers and stream
-    the answer back; ``what`` names the upstream in a 502 or 504's reason."""
+    the answer back; ``what`` names the upstream in a 502 or 504's reason. With
+    ``misdirected`` (the upstream is a host gateway), a 421 raises ``Misdirected``."""
     headers = {
         k: v
         for k, v in request.headers.items()
@@ -103,7 +110,7 @@ async def forward(
         params=request.query_params,
         headers=headers,
         # A request without a body is sent without one (not as an empty chunked body).
-        content=request.stream() if _has_body(request) else None,
+        content=request.stream() if has_body(request) else None,
         extensions=extensions,
     )
     try:
@@ -112,6 +119,9 @@ async def forward(
         raise HTTPException(504, f"{what} did not answer in time") from None
     except httpx.TransportError:
         raise HTTPException(502, f"{what} is not reachable") from None
+    if misdirected and response.status_code == 421:
+        await response.aclose()
+        raise Misdirected(what)
     answer = StreamingResponse(
         response.aiter_raw(),
         status_code=response.status_code,
@@ -149,7 +159,8 @@ def reencoded(path: str) -> str:
     )
 
 
-def _has_body(request: Request) -> bool:
+def has_body(request: Request) -> bool:
+    """Whether the request carries a body (which can be sent once: it streams)."""
     return "content-length" in request.headers or "transfer-encoding" in request.headers
 
 

@@ -24,7 +24,15 @@ import httpx
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
-from api.app_proxy import METHODS, client_forwarded, forward, proxy_app, reencoded
+from api.app_proxy import (
+    METHODS,
+    Misdirected,
+    client_forwarded,
+    forward,
+    has_body,
+    proxy_app,
+    reencoded,
+)
 from api.deps import AppId, ServicesDep
 from api.gateway_tls import FrontCredentials
 from api.services import Services
@@ -39,7 +47,23 @@ router = APIRouter(tags=["gateway"])
 
 @router.api_route("/apps/{app_id}/{path:path}", methods=METHODS, include_in_schema=False)
 async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDep) -> Response:
-    """Forward the request to the app's live instance and stream the answer back."""
+    """Forward the request to the app's live instance and stream the answer back. A host
+    gateway that no longer holds the app (a move switched the route after it was read
+    here) sent it nowhere: a request without a body follows the route once more."""
+    try:
+        return await _proxy(app_id, path, request, services)
+    except Misdirected:
+        if has_body(request):
+            raise HTTPException(
+                421, f"app {app_id!r} moved to another host as this request came: send it again"
+            ) from None
+    try:
+        return await _proxy(app_id, path, request, services)
+    except Misdirected:
+        raise HTTPException(502, f"app {app_id!r} is moving between hosts: try again") from None
+
+
+async def _proxy(app_id: str, path: str, request: Request, services: Services) -> Response:
     route = await services.releases.route(app_id)
     if route is None:
         raise HTTPException(404, f"app {app_id!r} has no live release")
@@ -83,6 +107,7 @@ async def proxy(app_id: AppId, path: str, request: Request, services: ServicesDe
         forwarded=forwarded,
         what=f"the gateway of host {route.host!r}",
         extensions={"sni_hostname": server_name},
+        misdirected=True,
     )
 
 

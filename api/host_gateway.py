@@ -1,9 +1,11 @@
 """A host gateway (``mb host-gateway``): this runtime host's apps, to the front gateway only.
 
 It serves ``/apps/<app_id>/...`` from the unix socket of the live instance when
-the route's host is this host (``MB_RUNTIME_HOST``), and answers 404 for any
-other app: it never proxies elsewhere. It listens only over mutual TLS
-(``api.gateway_tls``): a client must present the front gateway's certificate.
+the route's host is this host (``MB_RUNTIME_HOST``); it never proxies elsewhere.
+An app live on another host is a 421 (Misdirected Request: the front gateway read
+the route just before a move switched it, and asks again), one with no route a 404.
+It listens only over mutual TLS (``api.gateway_tls``): a client must present the
+front gateway's certificate.
 The front gateway's ``X-Forwarded-For`` and ``-Proto`` are kept (the client it
 saw); every other rule is the front gateway's own (``api.app_proxy``).
 """
@@ -31,8 +33,10 @@ async def proxy(app_id: AppId, path: str, request: Request) -> Response:
     releases: ReleaseRepository = request.app.state.releases
     settings: Settings = request.app.state.settings
     route = await releases.route(app_id)
-    if route is None or route.host != settings.runtime_host:
+    if route is None:
         raise HTTPException(404, f"app {app_id!r} is not live on this host")
+    if route.host != settings.runtime_host:
+        raise HTTPException(421, f"app {app_id!r} is live on another host now")
     forwarded = client_forwarded(request, app_id)
     for name in _FROM_FRONT:
         if name in request.headers:

@@ -11,6 +11,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -212,7 +213,7 @@ async def test_a_host_gateway_serves_only_its_own_hosts_apps(hosts: TwoHosts) ->
     files = front_gateway_files(hosts.services.settings)
     context = client_context(files.ca_pem, files.certificate, files.key)
     r = await direct(context, hosts.host_url, "/apps/elsewhere/")
-    assert r.status_code == 404 and "not live on this host" in r.json()["detail"]
+    assert r.status_code == 421 and "live on another host" in r.json()["detail"]
     r = await direct(context, hosts.host_url, "/apps/never-deployed/")
     assert r.status_code == 404
     assert hosts.app.seen == []
@@ -283,3 +284,33 @@ def _served_certificate(context: ssl.SSLContext, port: int) -> x509.Certificate:
             der = tls.getpeercert(binary_form=True)
     assert der is not None
     return x509.load_der_x509_certificate(der)
+
+
+async def test_a_request_sent_to_a_host_the_app_just_left_follows_the_route_again(
+    hosts: TwoHosts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The front gateway read the route just before a move switched it: the old host's
+    gateway answers 421 and sends nothing on, and the front follows the route once more
+    (a request with a body, which streams once, gets the 421 with a reason instead)."""
+    await hosts.route("moving", "front")  # now served by the front itself, from the socket
+    releases = hosts.services.releases
+    real = releases.route
+    stale_reads = 0
+
+    async def read_before_the_switch(app_id: str) -> Any:
+        nonlocal stale_reads
+        route = await real(app_id)
+        if route is not None and stale_reads == 0:
+            stale_reads += 1
+            return route.model_copy(update={"host": HOST})  # where it was a moment ago
+        return route
+
+    monkeypatch.setattr(releases, "route", read_before_the_switch)
+    r = await hosts.front.get("/apps/moving/")
+    assert r.status_code == 201 and stale_reads == 1
+    assert len(hosts.app.seen) == 1  # the app got the request once
+
+    stale_reads = 0
+    r = await hosts.front.post("/apps/moving/", content=b'{"n": 1}')
+    assert r.status_code == 421 and "send it again" in r.json()["detail"]
+    assert len(hosts.app.seen) == 1  # nothing reached the app
