@@ -28,14 +28,21 @@ from store.db import Database
 HIT = "SELECT allowed, retry_after, first_refusal FROM rate_limit_hit(%s, %s, %s, %s)"
 
 
+@dataclass(frozen=True)
+class AlsoRead:
+    """A read joined onto a counted lookup: a ``LEFT JOIN LATERAL (...) AS also ON true``
+    whose columns join the row, and its parameters."""
+
+    sql: str
+    params: tuple[object, ...]
+
+
 def counting(found: str, also: str = "") -> str:
     """``found`` (a SELECT of at most one row with a ``user_id`` column) that also
     counts a request of ``user:<user_id>``; the statement's last parameters are
-    :meth:`RateLimiter.params`, and the row gains the columns :meth:`RateLimiter.read`
-    turns into a verdict. One round trip for a lookup and its rate limit.
-
-    ``also``: a ``LEFT JOIN LATERAL (...) AS also ON true`` read in the same round trip;
-    its columns join the row and its parameters follow the limiter's."""
+    :meth:`RateLimiter.params` (then ``also``'s), and the row gains the columns
+    :meth:`RateLimiter.read` turns into a verdict. One round trip for a lookup and its
+    rate limit (and ``also``, an ``AlsoRead.sql``)."""
     return (
         f"WITH found AS ({found}) SELECT found.*,"  # noqa: S608 - constant SQL, bound values
         " hit.allowed, hit.retry_after, hit.first_refusal"
@@ -94,6 +101,24 @@ class RateLimiter:
         """Whole seconds, 1 to the window: a request stamped by an API process whose
         clock runs a little ahead may sit later in the window than this one's now."""
         return min(self.window_s, max(1, math.ceil(seconds)))
+
+    async def counted(
+        self,
+        conn: AsyncConnection[DictRow],
+        found: str,
+        params: tuple[object, ...],
+        also: AlsoRead | None = None,
+    ) -> DictRow | None:
+        """``found``'s row (its ``params``) with the request counted, and ``also`` read, in
+        one statement (see :func:`counting`); None when ``found`` finds nothing."""
+        row = await (
+            await conn.execute(
+                counting(found, also.sql if also is not None else ""),
+                (*params, *self.params(), *(also.params if also is not None else ())),
+            )
+        ).fetchone()
+        await self.prune_sometimes(conn)
+        return row
 
     async def prune_sometimes(self, conn: AsyncConnection[DictRow]) -> None:
         """Now and then, drop keys with no request in the last window (whoever is

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from store.db import Database
-from store.rate_limits import RateLimiter, Verdict, counting
-from store.status_views import ALSO_OWNER_AND_STATUS, AppRead
+from store.rate_limits import RateLimiter, Verdict
+from store.status_views import AppRead, also_owner_and_status
 
 Clock = Callable[[], datetime]
 
@@ -119,13 +119,7 @@ class SessionStore:
             if limiter is None:
                 row = await (await conn.execute(found, args)).fetchone()
             else:
-                row = await (
-                    await conn.execute(
-                        counting(found, ALSO_OWNER_AND_STATUS if app_id is not None else ""),
-                        (*args, *limiter.params(), *([app_id] if app_id is not None else [])),
-                    )
-                ).fetchone()
-                await limiter.prune_sometimes(conn)
+                row = await limiter.counted(conn, found, args, also_owner_and_status(app_id))
             if row is None:
                 return None
             if now - row["last_seen_at"] >= TOUCH_EVERY:

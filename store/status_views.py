@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from schemas.deployment import AppStatus, DeploymentStatus
 from store.db import Database
+from store.rate_limits import AlsoRead
 from store.storable_text import storable
 
 _UPSERT_APP = (
@@ -45,9 +46,14 @@ _OWNER_AND_STATUS = (
     " LEFT JOIN app_status_views v ON v.app_id = a.app_id"
     " WHERE a.app_id = %s AND a.deleted_at IS NULL"
 )
-ALSO_OWNER_AND_STATUS = f" LEFT JOIN LATERAL ({_OWNER_AND_STATUS}) AS also ON true"
-"""For ``rate_limits.counting``: a caller's lookup that also reads an app's owner and
-status (one parameter: the app id), as :meth:`AppRead.from_row` reads them back."""
+
+
+def also_owner_and_status(app_id: str | None) -> AlsoRead | None:
+    """For ``RateLimiter.counted``: a caller's lookup that also reads an app's owner and
+    status, as :meth:`AppRead.from_row` reads them back (None: no app to read)."""
+    if app_id is None:
+        return None
+    return AlsoRead(f" LEFT JOIN LATERAL ({_OWNER_AND_STATUS}) AS also ON true", (app_id,))
 
 
 class AppRead(BaseModel):
@@ -62,10 +68,9 @@ class AppRead(BaseModel):
     @classmethod
     def from_row(cls, app_id: str, row: DictRow | None) -> AppRead:
         """From a row holding ``_OWNER_AND_STATUS``'s columns (None or NULLs: no app)."""
-        owner = None if row is None else row["app_owner_id"]
-        if owner is None:
+        if row is None or row["app_owner_id"] is None:
             return cls(app_id=app_id, owner_id=None, status=None)
-        stored = row["app_status"] if row is not None else None
+        owner, stored = row["app_owner_id"], row["app_status"]
         return cls(
             app_id=app_id,
             owner_id=str(owner),

@@ -10,8 +10,8 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from store.db import Database
-from store.rate_limits import RateLimiter, Verdict, counting
-from store.status_views import ALSO_OWNER_AND_STATUS, AppRead
+from store.rate_limits import RateLimiter, Verdict
+from store.status_views import AppRead, also_owner_and_status
 
 TOKEN_PREFIX = "mbt_"  # noqa: S105 - a public prefix, not a secret
 
@@ -130,13 +130,7 @@ class TokenRepository:
             if limiter is None:
                 row = await (await conn.execute(found, (digest,))).fetchone()
             else:
-                row = await (
-                    await conn.execute(
-                        counting(found, ALSO_OWNER_AND_STATUS if app_id is not None else ""),
-                        (digest, *limiter.params(), *([app_id] if app_id is not None else [])),
-                    )
-                ).fetchone()
-                await limiter.prune_sometimes(conn)
+                row = await limiter.counted(conn, found, (digest,), also_owner_and_status(app_id))
         if row is None or not hmac.compare_digest(bytes(row["token_sha256"]), digest):
             return None
         return TokenInfo(
