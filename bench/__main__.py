@@ -289,7 +289,7 @@ HEADLINES = [
         "—",
     ),
     Headline(
-        "QA burst, 12 at once, one worker: p50 signal → live (s), admission on vs off",
+        "QA burst, 20 at once, one worker: p50 signal → live (s), admission on vs off",
         "qa_burst_on_p50_s",
         "qa_burst_off_p50_s",
         "qa_burst_p50_ratio",

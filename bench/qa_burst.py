@@ -1,6 +1,6 @@
 """A burst of deployments with QA admission off (every stage at once) and on, in one run.
 
-    .venv/bin/python -m bench.qa_burst [--size 12] [--light 2]
+    .venv/bin/python -m bench.qa_burst [--size 20] [--light 2] [--reuse]
 
 The real stack: a Temporal dev server and embedded PostgreSQL in this process and
 one ``mb worker`` process per side (its own data directory: each side starts with
@@ -14,6 +14,12 @@ Reported per side: how many went live, p50/p95/max latency from signal to live
 (of those that did), and the light owner's worst; then the admission side's over
 the other's. The run fails only when a deployment fails with admission: without
 it, a loaded machine makes stages time out, which is what this measures.
+
+The burst cycles through the blueprints, so it deploys some bundles more than once.
+Mutation reuse is off on both sides unless ``--reuse``: with admission, a later gate
+of a bundle an earlier gate finished would reuse its outcomes, which the side
+without admission (every gate at once) cannot; off, the sides differ only in
+admission.
 """
 
 from __future__ import annotations
@@ -94,7 +100,7 @@ async def burst(client: Client, side: Side, size: int, light: int) -> None:
     await retire(client, app_ids)
 
 
-async def main(size: int, light: int) -> int:
+async def main(size: int, light: int, reuse: bool) -> int:
     """Both sides, then the figure lines."""
     root = Path(tempfile.mkdtemp(prefix="mb-bench-qa-burst-"))
     root.chmod(0o755)
@@ -112,7 +118,13 @@ async def main(size: int, light: int) -> int:
             await prebuild_envs(hosts)
             for side, host in zip(sides, hosts, strict=True):
                 flag = "true" if side.admission else "false"
-                with worker_processes([host], endpoints, root, qa_admission=flag) as workers:
+                with worker_processes(
+                    [host],
+                    endpoints,
+                    root,
+                    qa_admission=flag,
+                    qa_mutation_reuse="true" if reuse else "false",
+                ) as workers:
                     await wait_polling(client, [w.host for w in workers])
                     begin = time.perf_counter()
                     await burst(client, side, size, light)
@@ -130,6 +142,7 @@ async def main(size: int, light: int) -> int:
         shutil.rmtree(root, ignore_errors=True)
     print(f"qa_burst_size: {size} ({size - light} heavy owner, {light} light owner)")
     print(f"qa_burst_gates_at_once: {gate_capacity(hosts[1])}")
+    print(f"qa_burst_mutation_reuse: {'on' if reuse else 'off'}")
     for side in sides:
         print(f"qa_burst_{side.name}_live: {len(side.all())}/{size}")
         print(f"qa_burst_{side.name}_p50_s: {side.quantile(0.5):.1f}")
@@ -151,7 +164,8 @@ async def main(size: int, light: int) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=12)
+    parser.add_argument("--size", type=int, default=20)
     parser.add_argument("--light", type=int, default=2)
+    parser.add_argument("--reuse", action="store_true", help="keep mutation reuse on")
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(args.size, args.light)))
+    raise SystemExit(asyncio.run(main(args.size, args.light, args.reuse)))

@@ -32,7 +32,7 @@ from activities.qa.gate import QAGate
 from bench import ADVISORY_SNAPSHOT
 from runtime.envs import EnvBuilder
 from schemas.bundle import AppBundle
-from schemas.qa import MutationReport, QAGateReport
+from schemas.qa import MutationReport, QAGateReport, StageReport, TestsReport
 from schemas.settings import Settings
 from store.bundles import bundle_hash, load_bundle_dir, make_bundle, write_bundle
 from tests.qa_corpus.realistic import APPS
@@ -87,6 +87,13 @@ def mutation(report: QAGateReport) -> MutationReport:
     return stage
 
 
+def stage_seconds(stage: StageReport) -> float:
+    """A stage's own time (the tests stage: its runs and reruns, one after another)."""
+    if isinstance(stage, TestsReport):
+        return sum(r.duration_s for r in stage.runs) + sum(r.duration_s for r in stage.reruns)
+    return stage.duration_s
+
+
 def total_mutants(m: MutationReport) -> int:
     return m.killed + m.survived + m.no_tests + m.timeouts + m.other + m.equivalent
 
@@ -131,10 +138,10 @@ async def main() -> None:
                     warm_s.append(seconds)
                     warm_mutation_s.append(m.duration_s)
                     warm = report
+                stages = ", ".join(f"{s.stage} {stage_seconds(s):.1f}" for s in report.stages)
                 print(
-                    f"  round {round_ + 1} {side:<4} gate {seconds:6.1f} s, mutation "
-                    f"{m.duration_s:6.1f} s, {m.reused} of {total_mutants(m)} outcomes reused: "
-                    f"{report.verdict}",
+                    f"  round {round_ + 1} {side:<4} gate {seconds:6.1f} s ({stages}), "
+                    f"{m.reused} of {total_mutants(m)} outcomes reused: {report.verdict}",
                     flush=True,
                 )
             assert counts(warm) == counts(full), "the warm gate's outcomes differ from a cold run's"

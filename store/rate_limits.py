@@ -8,13 +8,12 @@ request under the key's row lock, so N processes and any number of concurrent
 requests never exceed the limit. A key keeps one (latest time, count) pair per
 second of requests, a bounded row whatever the limit: a second's requests count
 until its latest one leaves the window, so a refusal may come up to a second early,
-an admission never. Idle keys are pruned now and then by whoever is counting.
+an admission never. Idle keys are pruned once per window by each API process.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,7 +72,6 @@ class RateLimiter:
         limit: int,
         window_s: int = 60,
         clock: Callable[[], float] = time.time,
-        prune_probability: float = 0.01,
     ) -> None:
         if limit < 1 or window_s < 1:
             raise ValueError("limit and window_s must be positive")
@@ -81,7 +79,7 @@ class RateLimiter:
         self.limit = limit
         self.window_s = window_s
         self._clock = clock
-        self._prune_probability = prune_probability
+        self._pruned_at = -math.inf
 
     def params(self) -> tuple[float, float, int]:
         """The parameters a counting statement ends with: now, the window, the limit."""
@@ -121,11 +119,14 @@ class RateLimiter:
         return row
 
     async def prune_sometimes(self, conn: AsyncConnection[DictRow]) -> None:
-        """Now and then, drop keys with no request in the last window (whoever is
-        counting does it)."""
-        if random.random() < self._prune_probability:  # noqa: S311 - not security
+        """Once per window (per process), drop keys with no request in the last window
+        (whoever is counting then does it: a scan of the table, which has no index on
+        ``touched_at`` so that counting updates stay HOT, migration 0025)."""
+        now = self._clock()
+        if now - self._pruned_at >= self.window_s:
+            self._pruned_at = now
             await conn.execute(
-                "DELETE FROM rate_limits WHERE touched_at < %s", (self._clock() - self.window_s,)
+                "DELETE FROM rate_limits WHERE touched_at < %s", (now - self.window_s,)
             )
 
     async def hit(self, key: str) -> Verdict:

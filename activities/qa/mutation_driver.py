@@ -164,6 +164,28 @@ def forced_fail_passed_before(runner: Any) -> None:
     del runner
 
 
+QUIET_FAILURES = "--tb=no"
+"""pytest's option for a mutant's run: its exit code is all mutmut reads, and formatting
+each failing test's traceback (source lines read and parsed) was a tenth of a run."""
+
+
+def quiet_failures(run: Callable[..., int]) -> Callable[..., int]:
+    """Wrap ``PytestRunner.run_tests`` so a mutant's run (never the stats run, whose report
+    reaches the log) formats no traceback."""
+
+    def run_quietly(self: Any, *, mutant_name: str | None, **kwargs: Any) -> int:
+        if mutant_name is None:
+            return run(self, mutant_name=mutant_name, **kwargs)
+        saved = self._pytest_add_cli_args
+        self._pytest_add_cli_args = [*saved, QUIET_FAILURES]
+        try:
+            return run(self, mutant_name=mutant_name, **kwargs)
+        finally:
+            self._pytest_add_cli_args = saved
+
+    return run_quietly
+
+
 def load_prefill(path: str | None) -> dict[str, Any]:
     """What to reuse (empty without a readable file)."""
     if not path:
@@ -320,10 +342,14 @@ def main(argv: list[str]) -> None:
     from mutmut.runners.harness import PytestRunner
     from mutmut.workers.isolation import ForkServerRunner
 
+    # The fork server imports the tests once; each mutant's child imports the conftest
+    # files again (pytest does at every session) and would rewrite their asserts again:
+    # with bytecode written (to this scratch copy), children load the rewritten code.
+    sys.dont_write_bytecode = False
     SourceFileMutationData.save = atomic(SourceFileMutationData.save)  # type: ignore[method-assign,assignment]
     PytestRunner.warm_up = frozen_after(PytestRunner.warm_up)  # type: ignore[method-assign,assignment]
     PytestRunner.run_stats = shown(PytestRunner.run_stats)  # type: ignore[method-assign]
-    PytestRunner.run_tests = shown(PytestRunner.run_tests)  # type: ignore[method-assign]
+    PytestRunner.run_tests = quiet_failures(shown(PytestRunner.run_tests))  # type: ignore[method-assign]
     ForkServerRunner.collect_stats = baseline(ForkServerRunner.collect_stats)  # type: ignore[method-assign]
     ForkServerRunner.run_clean_tests = stats_run_was_clean  # type: ignore[method-assign]
     if not os.access("/dev/shm", os.W_OK):  # noqa: S108 - a check, not a temporary file

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import CurrentActor, CurrentUser, OwnedApp, OwnedAppStatus, ServicesDep
+from api.model_response import ModelResponse
 from api.routes.deployments import ERRORS
 from pipeline.operations import app_releases, request_retire
 from schemas.api import AppCreate, AppDeleted, AppView
@@ -44,12 +45,14 @@ async def list_deployments(app_id: OwnedApp, services: ServicesDep) -> list[Depl
 
 
 @router.get("/{app_id}", response_model=AppView, responses=ERRORS)
-async def get_app(owned: OwnedAppStatus, services: ServicesDep) -> AppView:
+async def get_app(owned: OwnedAppStatus, services: ServicesDep) -> ModelResponse:
     """The live release, the running deployment and recent history."""
     app_id, stored = owned
-    return AppView(
-        app_url=f"{services.settings.apps_base_url}/apps/{app_id}/",
-        status=stored if stored is not None else await services.live_app_status(app_id),
+    return ModelResponse(
+        AppView(
+            app_url=f"{services.settings.apps_base_url}/apps/{app_id}/",
+            status=stored if stored is not None else await services.live_app_status(app_id),
+        )
     )
 
 

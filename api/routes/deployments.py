@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import AppId, CurrentActor, CurrentUser, OwnedApp, ServicesDep, deny
+from api.model_response import ModelResponse
 from pipeline.operations import request_deployment, request_rollback
 from schemas.api import (
     DeploymentAccepted,
@@ -108,7 +109,7 @@ async def start_deployment(
 )
 async def get_deployment(
     app_id: OwnedApp, deployment_id: str, services: ServicesDep
-) -> DeploymentView:
+) -> ModelResponse:
     """A deployment's stage, verdict and timings (from the read model), and its place in
     the QA queue while its gate waits for a worker's cores."""
     summary = _summary(await services.app_status(app_id), deployment_id)
@@ -118,7 +119,7 @@ async def get_deployment(
         raise HTTPException(404, f"deployment {deployment_id!r} not found")
     status_ = await services.deployment_status(app_id, summary)
     position = await QAQueue(services.db).position(app_id, deployment_id)
-    return DeploymentView(status=status_, summary=summary, queue_position=position)
+    return ModelResponse(DeploymentView(status=status_, summary=summary, queue_position=position))
 
 
 def _summary(app: AppStatus, deployment_id: str) -> DeploymentSummary | None:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from psycopg import AsyncConnection
 from psycopg.conninfo import make_conninfo
+from psycopg.rows import DictRow
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -24,7 +26,7 @@ from api.services import Services
 from schemas.settings import Settings
 from store.audit import AuditLog
 from store.db import Database
-from store.rate_limits import RateLimiter
+from store.rate_limits import HIT, RateLimiter
 from store.tokens import TokenRepository
 from temporal.devserver import free_loopback_port
 
@@ -126,6 +128,57 @@ async def test_browser_sessions_share_the_users_limit_with_their_tokens(
         assert mixed == [200] * 60
         assert (await browser.get("/v1/me")).status_code == 429
         assert (await browser.get("/v1/me", headers=bearer)).status_code == 429
+
+
+async def test_idle_keys_are_pruned_once_per_window(db: Database) -> None:
+    now = [3_000_000.0]
+    limiter = RateLimiter(db, limit=5, window_s=60, clock=lambda: now[0])
+    await limiter.hit("user:idle")
+    now[0] += 61
+    await limiter.hit("user:busy")  # a window since the last prune: the idle key goes
+    async with db.connection() as conn:
+        keys = await (await conn.execute("SELECT key FROM rate_limits")).fetchall()
+    assert {row["key"] for row in keys} >= {"user:busy"}
+    assert "user:idle" not in {row["key"] for row in keys}
+
+    now[0] += 61
+    await limiter.hit("user:later")
+    now[0] += 30
+    async with db.connection() as conn:
+        await conn.execute(
+            "INSERT INTO rate_limits (key, times, counts, touched_at) VALUES (%s, '{}', '{}', 0)",
+            ("user:stale",),
+        )
+    await limiter.hit("user:busy")  # half a window since the last prune: no scan now
+    async with db.connection() as conn:
+        stale = await (
+            await conn.execute("SELECT 1 FROM rate_limits WHERE key = 'user:stale'")
+        ).fetchone()
+    assert stale is not None
+
+
+async def test_counting_updates_are_hot(db: Database) -> None:
+    """A busy key's row is rewritten on every request: with no index on a column the
+    count changes, PostgreSQL updates it in place (HOT), without new index entries."""
+    async with db.connection() as conn:
+        before = await _updates(conn)
+        for i in range(50):  # each request moves touched_at, the prune's column
+            await conn.execute(HIT, ("user:hot", 4_000_000.0 + i / 100, 60.0, 1_000))
+        await conn.execute("SELECT pg_stat_force_next_flush()")  # at this transaction's end
+        updates, hot = (a - b for a, b in zip(await _updates(conn), before, strict=True))
+    assert updates >= 49
+    assert hot >= updates * 0.9, f"{hot} of {updates} counting updates were HOT"
+
+
+async def _updates(conn: AsyncConnection[DictRow]) -> tuple[int, int]:
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = await (
+        await conn.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'rate_limits'"
+        )
+    ).fetchone()
+    assert row is not None
+    return int(row["n_tup_upd"]), int(row["n_tup_hot_upd"])
 
 
 def test_limits_must_be_positive(db: Database) -> None:

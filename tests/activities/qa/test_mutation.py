@@ -15,6 +15,7 @@ from activities.generation import generate_offline
 from activities.qa import mutation_results
 from activities.qa.mutable_lines import LineCounts, count_lines
 from activities.qa.mutation import judge, run_mutation, why_mutmut_failed
+from activities.qa.mutation_driver import QUIET_FAILURES, quiet_failures
 from activities.qa.mutation_results import (
     MutantStatus,
     MutmutResults,
@@ -988,3 +989,23 @@ def test_a_suite_the_tests_stage_failed_is_not_judged_again_by_mutation() -> Non
         duration_s=1.0,
     )
     assert skipped.stages[1].reason.startswith("not judged: the tests stage failed")
+
+
+def test_only_a_mutants_run_skips_tracebacks() -> None:
+    """The stats run's report names and shows the tests that fail on the unmutated code;
+    a mutant's run is judged by its exit code alone."""
+    seen: list[list[str]] = []
+
+    class Runner:
+        _pytest_add_cli_args = ["-p", "no:cacheprovider"]
+
+        def run_tests(self, *, mutant_name: str | None, tests: list[str]) -> int:
+            seen.append(list(self._pytest_add_cli_args))
+            return 1
+
+    runner = Runner()
+    run = quiet_failures(Runner.run_tests)
+    assert run(runner, mutant_name=None, tests=[]) == 1
+    assert run(runner, mutant_name="main.x_f__mutmut_1", tests=["tests/test_a.py::t"]) == 1
+    assert seen == [["-p", "no:cacheprovider"], ["-p", "no:cacheprovider", QUIET_FAILURES]]
+    assert runner._pytest_add_cli_args == ["-p", "no:cacheprovider"]
