@@ -13,8 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -121,28 +120,31 @@ class _Run:
 
 
 async def _runs(client: Client, first_run_id: str) -> list[_Run]:
-    """Every run of the app's workflow, first to current, following continue-as-new."""
+    """Every run of the app's workflow, first to current: walked back from the current run
+    through each run's start event (``continued_execution_run_id``), each run's length as
+    the server counts it. Following each run's last fetched event forward broke once on the
+    time-skipping server: a run that had continued as new (the current run was another)
+    fetched without its closing event."""
+    workflow_id = names.app_workflow_id(APP_ID)
     runs: list[_Run] = []
-    run_id: str | None = first_run_id
-    while run_id is not None:
-        handle = client.get_workflow_handle(names.app_workflow_id(APP_ID), run_id=run_id)
+    run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    while True:
+        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+        described = await handle.describe()
         history = await handle.fetch_history()
-        last = history.events[-1]
-        continued = last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
         runs.append(
             _Run(
                 run_id=run_id,
-                events=len(history.events),
+                events=max(described.history_length, len(history.events)),
                 size=sum(e.ByteSize() for e in history.events),
-                continued=continued,
+                continued=described.status == WorkflowExecutionStatus.CONTINUED_AS_NEW,
             )
         )
-        run_id = (
-            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-            if continued
-            else None
-        )
-    return runs
+        if run_id == first_run_id:
+            return runs[::-1]
+        started = history.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id
+        assert run_id, f"run {runs[-1].run_id} did not continue another; {first_run_id} never came"
 
 
 @pytest.mark.timeout(600)  # several hundred operations on a busy machine
