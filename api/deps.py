@@ -190,6 +190,11 @@ AppId = Annotated[str, Path(pattern=APP_ID_PATTERN, description="the app's id (s
 
 async def current_actor(request: Request, user: CurrentUser) -> Actor:
     """The caller as the audit log records it."""
+    return actor_of(request, user)
+
+
+def actor_of(request: Request, user: str) -> Actor:
+    """``current_actor`` without a dependency of its own (built only when needed)."""
     return Actor(user_id=user, client_ip=client_ip(request))
 
 
@@ -222,7 +227,9 @@ async def deny(services: Services, actor: Actor, resource: str, detail: str) -> 
 async def owned_app(app_id: AppId, actor: CurrentActor, services: ServicesDep) -> str:
     """The app id if it exists and belongs to the caller; 404 in every other case
     (audited when the app exists but is another user's)."""
-    await _refuse_unless_owner(services, actor, app_id, await services.apps.owner(app_id))
+    owner = await services.apps.owner(app_id)
+    if owner != actor.user_id:
+        raise await _not_owned(services, actor, app_id, owner)
     return app_id
 
 
@@ -243,19 +250,19 @@ async def owned_app_status(
     if read is None or read.app_id != app_id:
         read = await services.views.owner_and_app(app_id)
     if read.owner_id != user:
-        actor = Actor(user_id=user, client_ip=client_ip(request))
-        await _refuse_unless_owner(services, actor, app_id, read.owner_id)
+        raise await _not_owned(services, actor_of(request, user), app_id, read.owner_id)
     return app_id, read.status
 
 
 OwnedAppStatus = Annotated[tuple[str, AppStatus | None], Depends(owned_app_status)]
 
 
-async def _refuse_unless_owner(
+async def _not_owned(
     services: Services, actor: Actor, app_id: str, owner: str | None
-) -> None:
-    if owner != actor.user_id:
-        detail = f"app {app_id!r} not found"
-        if owner is None:
-            raise HTTPException(404, detail)
-        raise await deny(services, actor, f"app:{app_id}", detail)
+) -> HTTPException:
+    """The 404 to raise for an app ``actor`` does not own: missing, or another user's
+    (then audited)."""
+    detail = f"app {app_id!r} not found"
+    if owner is None:
+        return HTTPException(404, detail)
+    return await deny(services, actor, f"app:{app_id}", detail)
